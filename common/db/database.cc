@@ -1,0 +1,45 @@
+#include "common/db/database.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace perfflow::db {
+
+int64_t Row::Int(size_t i) const {
+  int64_t v = 0;
+  if (const auto& c = cols_.at(i); c && !absl::SimpleAtoi(*c, &v)) {
+    double d = 0;
+    if (absl::SimpleAtod(*c, &d)) v = static_cast<int64_t>(d);
+  }
+  return v;
+}
+
+double Row::Double(size_t i) const {
+  double v = 0;
+  if (const auto& c = cols_.at(i)) (void)absl::SimpleAtod(*c, &v);
+  return v;
+}
+
+std::optional<int64_t> Row::OptInt(size_t i) const {
+  if (IsNull(i)) return std::nullopt;
+  return Int(i);
+}
+
+absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options) {
+  const std::string& url = options.url;
+  if (absl::StartsWith(url, "sqlite:")) {
+    std::string path = url.substr(std::string("sqlite:").size());
+    if (absl::StartsWith(path, "//")) path = path.substr(2);
+    if (path.empty()) return absl::InvalidArgumentError("--db: sqlite URL needs a path, e.g. sqlite:/var/lib/perfflow/event.db");
+    return OpenSqlite(path, options.max_attempts);
+  }
+  if (absl::StartsWith(url, "mysql://")) {
+    return OpenMysql(url, options.password, options.pool_size, options.max_attempts);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--db: unsupported URL '", url,
+                   "' (expected sqlite:/path/file.db or mysql://user@host:port/schema)"));
+}
+
+}  // namespace perfflow::db

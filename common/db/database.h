@@ -1,0 +1,97 @@
+#pragma once
+
+// One SQL layer for two backends: MySQL/MariaDB through Connector/C++ and
+// SQLite (the embedded default). SQL uses `?` placeholders only; values are
+// always bound, never spliced. Errors are absl::Status values with no SQL
+// text: unique-key violations are AlreadyExists, lost or refused connections
+// are Unavailable, deadlocks and lock waits are retried by RunInTransaction.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace perfflow::db {
+
+using Param = std::variant<std::nullptr_t, int64_t, double, std::string>;
+using Params = std::vector<Param>;
+
+// Turns an optional value into a bound NULL or the value.
+template <typename T>
+Param Nullable(const std::optional<T>& v) {
+  if (!v) return nullptr;
+  return Param(*v);
+}
+
+// One result row; every column is read as text (or NULL) and converted on access.
+class Row {
+ public:
+  explicit Row(std::vector<std::optional<std::string>> cols) : cols_(std::move(cols)) {}
+  bool IsNull(size_t i) const { return !cols_.at(i).has_value(); }
+  std::string Str(size_t i) const { return cols_.at(i).value_or(""); }
+  int64_t Int(size_t i) const;
+  double Double(size_t i) const;
+  std::optional<int64_t> OptInt(size_t i) const;
+  size_t size() const { return cols_.size(); }
+
+ private:
+  std::vector<std::optional<std::string>> cols_;
+};
+
+enum class Dialect { kSqlite, kMysql };
+
+// A transaction in progress. Not thread-safe; lives inside RunInTransaction.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual absl::StatusOr<std::vector<Row>> Query(const std::string& sql, const Params& params) = 0;
+  // Returns the number of affected rows.
+  virtual absl::StatusOr<int64_t> Execute(const std::string& sql, const Params& params) = 0;
+  virtual Dialect dialect() const = 0;
+  // " FOR UPDATE" on MySQL; SQLite transactions already hold the write lock.
+  std::string ForUpdate() const { return dialect() == Dialect::kMysql ? " FOR UPDATE" : ""; }
+};
+
+// A database handle. Thread-safe: any thread may run transactions.
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  // Runs `body` in one transaction and commits when it returns OK; rolls back
+  // otherwise. Deadlocks (1213), lock-wait timeouts (1205), SQLITE_BUSY and a
+  // connection lost before commit retry the whole body (bounded attempts), so
+  // `body` must have no side effects outside the transaction.
+  virtual absl::Status RunInTransaction(const std::function<absl::Status(Transaction&)>& body) = 0;
+
+  // Runs DDL statements outside a transaction (MySQL commits DDL implicitly).
+  virtual absl::Status ExecuteDdl(const std::string& sql) = 0;
+
+  // OK when the database answers a trivial query now.
+  virtual absl::Status Ping() = 0;
+
+  virtual Dialect dialect() const = 0;
+};
+
+struct DatabaseOptions {
+  // sqlite:/path/file.db, sqlite::memory:, or mysql://user@host:port/schema.
+  std::string url;
+  // MySQL password (from the environment, never a flag).
+  std::string password;
+  int pool_size = 8;
+  int max_attempts = 5;
+};
+
+// Opens the database named by the URL. MySQL schemas are created if missing.
+absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options);
+
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path, int max_attempts);
+absl::StatusOr<std::unique_ptr<Database>> OpenMysql(const std::string& url, const std::string& password,
+                                                    int pool_size, int max_attempts);
+
+}  // namespace perfflow::db

@@ -1,0 +1,314 @@
+// MySQL / MariaDB backend through MySQL Connector/C++ 1.1. Exceptions from the
+// connector stop here and become absl::Status values without SQL text.
+
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
+#include <mysql_connection.h>
+#include <mysql_driver.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <regex>
+#include <unordered_map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/db/database.h"
+#include "common/log.h"
+
+namespace perfflow::db {
+namespace {
+
+struct MysqlTarget {
+  std::string user;
+  std::string password;
+  std::string host;
+  int port = 3306;
+  std::string schema;
+};
+
+absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::string& password) {
+  // mysql://user[:password]@host[:port]/schema
+  static const std::regex kUrl(R"(^mysql://([^:@/]+)(?::([^@/]*))?@([^:/]+)(?::(\d+))?/([A-Za-z0-9_]+)$)");
+  std::smatch m;
+  if (!std::regex_match(url, m, kUrl)) {
+    return absl::InvalidArgumentError(
+        "--db: malformed MySQL URL (expected mysql://user@host:port/schema; schema of letters, digits, _)");
+  }
+  MysqlTarget t;
+  t.user = m[1];
+  t.password = m[2].matched ? std::string(m[2]) : password;
+  t.host = m[3];
+  if (m[4].matched && !absl::SimpleAtoi(std::string(m[4]), &t.port)) {
+    return absl::InvalidArgumentError("--db: bad port in MySQL URL");
+  }
+  t.schema = m[5];
+  return t;
+}
+
+bool IsConnectionError(int code) {
+  switch (code) {
+    case 2002: case 2003: case 2005: case 2006: case 2013: case 2055:
+    case 1053: case 1927: case 4031:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status FromMysql(const sql::SQLException& e) {
+  int code = e.getErrorCode();
+  if (code == 1062) return absl::AlreadyExistsError("duplicate key");
+  if (code == 1213 || code == 1205) return absl::AbortedError("transaction conflict");
+  if (IsConnectionError(code)) return absl::UnavailableError("database unavailable");
+  if (code == 1045 || code == 1044) return absl::UnavailableError("database refused the credentials");
+  // Internal: the detail reaches the log, never a caller.
+  return absl::InternalError(absl::StrCat("mysql error ", code, ": ", e.what()));
+}
+
+// One pooled connection with its prepared-statement cache.
+struct PooledConnection {
+  std::unique_ptr<sql::Connection> conn;
+  std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> statements;
+  bool broken = false;
+
+  ~PooledConnection() {
+    statements.clear();  // statements before their connection
+  }
+
+  sql::PreparedStatement* Prepare(const std::string& sql) {
+    auto it = statements.find(sql);
+    if (it != statements.end()) return it->second.get();
+    auto stmt = std::unique_ptr<sql::PreparedStatement>(conn->prepareStatement(sql));
+    return statements.emplace(sql, std::move(stmt)).first->second.get();
+  }
+};
+
+void Bind(sql::PreparedStatement* stmt, const Params& params) {
+  stmt->clearParameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    unsigned int idx = static_cast<unsigned int>(i + 1);
+    std::visit(
+        [&](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::nullptr_t>) {
+            stmt->setNull(idx, sql::DataType::VARCHAR);
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            stmt->setInt64(idx, v);
+          } else if constexpr (std::is_same_v<T, double>) {
+            stmt->setDouble(idx, v);
+          } else {
+            stmt->setString(idx, sql::SQLString(v));
+          }
+        },
+        params[i]);
+  }
+}
+
+class MysqlTransaction : public Transaction {
+ public:
+  explicit MysqlTransaction(PooledConnection& pc) : pc_(pc) {}
+
+  absl::StatusOr<std::vector<Row>> Query(const std::string& sql, const Params& params) override {
+    try {
+      sql::PreparedStatement* stmt = pc_.Prepare(sql);
+      Bind(stmt, params);
+      std::unique_ptr<sql::ResultSet> rs(stmt->executeQuery());
+      std::vector<Row> rows;
+      unsigned int columns = rs->getMetaData()->getColumnCount();
+      while (rs->next()) {
+        std::vector<std::optional<std::string>> cols;
+        cols.reserve(columns);
+        for (unsigned int c = 1; c <= columns; ++c) {
+          if (rs->isNull(c)) {
+            cols.emplace_back(std::nullopt);
+          } else {
+            cols.emplace_back(rs->getString(c).asStdString());
+          }
+        }
+        rows.emplace_back(std::move(cols));
+      }
+      return rows;
+    } catch (const sql::SQLException& e) {
+      return Fail(e);
+    }
+  }
+
+  absl::StatusOr<int64_t> Execute(const std::string& sql, const Params& params) override {
+    try {
+      sql::PreparedStatement* stmt = pc_.Prepare(sql);
+      Bind(stmt, params);
+      return static_cast<int64_t>(stmt->executeUpdate());
+    } catch (const sql::SQLException& e) {
+      return Fail(e);
+    }
+  }
+
+  Dialect dialect() const override { return Dialect::kMysql; }
+
+ private:
+  absl::Status Fail(const sql::SQLException& e) {
+    if (IsConnectionError(e.getErrorCode())) pc_.broken = true;
+    return FromMysql(e);
+  }
+
+  PooledConnection& pc_;
+};
+
+class MysqlDatabase : public Database {
+ public:
+  MysqlDatabase(MysqlTarget target, int pool_size, int max_attempts)
+      : target_(std::move(target)), pool_size_(pool_size), max_attempts_(max_attempts) {}
+
+  absl::Status RunInTransaction(const std::function<absl::Status(Transaction&)>& body) override {
+    absl::Status status;
+    for (int attempt = 0; attempt < max_attempts_; ++attempt) {
+      bool retry = false;
+      status = RunOnce(body, &retry);
+      if (!retry) return status;
+    }
+    if (absl::IsAborted(status)) return absl::UnavailableError("database busy; try again");
+    return status;
+  }
+
+  absl::Status ExecuteDdl(const std::string& sql) override {
+    auto pc = Acquire();
+    if (!pc.ok()) return pc.status();
+    absl::Status status;
+    try {
+      std::unique_ptr<sql::Statement> stmt((*pc)->conn->createStatement());
+      stmt->execute(sql);
+    } catch (const sql::SQLException& e) {
+      if (IsConnectionError(e.getErrorCode())) (*pc)->broken = true;
+      status = FromMysql(e);
+    }
+    Release(std::move(*pc));
+    return status;
+  }
+
+  absl::Status Ping() override {
+    return RunInTransaction([](Transaction& txn) { return txn.Query("SELECT 1", {}).status(); });
+  }
+
+  Dialect dialect() const override { return Dialect::kMysql; }
+
+  absl::Status CreateSchemaIfMissing() {
+    try {
+      std::unique_ptr<sql::Connection> conn(Connect(/*with_schema=*/false));
+      std::unique_ptr<sql::Statement> stmt(conn->createStatement());
+      // The schema name was checked against [A-Za-z0-9_]+ by the URL parser.
+      stmt->execute("CREATE DATABASE IF NOT EXISTS `" + target_.schema +
+                    "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+      return absl::OkStatus();
+    } catch (const sql::SQLException& e) {
+      return FromMysql(e);
+    }
+  }
+
+ private:
+  sql::Connection* Connect(bool with_schema) {
+    sql::ConnectOptionsMap options;
+    options["hostName"] = sql::SQLString(target_.host);
+    options["port"] = target_.port;
+    options["userName"] = sql::SQLString(target_.user);
+    options["password"] = sql::SQLString(target_.password);
+    options["OPT_CONNECT_TIMEOUT"] = 3;
+    options["OPT_READ_TIMEOUT"] = 30;
+    options["OPT_WRITE_TIMEOUT"] = 30;
+    options["OPT_RECONNECT"] = false;
+    options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    if (with_schema) options["schema"] = sql::SQLString(target_.schema);
+    sql::Connection* conn = sql::mysql::get_mysql_driver_instance()->connect(options);
+    std::unique_ptr<sql::Statement> stmt(conn->createStatement());
+    // READ COMMITTED avoids gap locks on idempotency look-ups of missing keys.
+    stmt->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+    stmt->execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'");
+    return conn;
+  }
+
+  absl::StatusOr<std::unique_ptr<PooledConnection>> Acquire() {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+      if (!idle_.empty()) {
+        auto pc = std::move(idle_.back());
+        idle_.pop_back();
+        return pc;
+      }
+      ++open_;
+    }
+    try {
+      auto pc = std::make_unique<PooledConnection>();
+      pc->conn.reset(Connect(/*with_schema=*/true));
+      pc->conn->setAutoCommit(false);
+      return pc;
+    } catch (const sql::SQLException& e) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        --open_;
+      }
+      cv_.notify_one();
+      return FromMysql(e);
+    }
+  }
+
+  void Release(std::unique_ptr<PooledConnection> pc) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pc->broken) {
+        --open_;
+      } else {
+        idle_.push_back(std::move(pc));
+      }
+    }
+    cv_.notify_one();
+    // A broken connection is destroyed here, outside the lock.
+  }
+
+  absl::Status RunOnce(const std::function<absl::Status(Transaction&)>& body, bool* retry) {
+    auto pc = Acquire();
+    if (!pc.ok()) return pc.status();
+    MysqlTransaction txn(**pc);
+    absl::Status status = body(txn);
+    bool commit_sent = false;
+    try {
+      if (status.ok() && !(*pc)->broken) {
+        commit_sent = true;
+        (*pc)->conn->commit();
+      } else if (!(*pc)->broken) {
+        (*pc)->conn->rollback();
+      }
+    } catch (const sql::SQLException& e) {
+      if (IsConnectionError(e.getErrorCode())) (*pc)->broken = true;
+      if (status.ok()) status = FromMysql(e);
+    }
+    // Conflicts always retry; a lost connection retries only if commit was
+    // never sent (otherwise the outcome is unknown and the caller decides).
+    *retry = absl::IsAborted(status) || ((*pc)->broken && !commit_sent && absl::IsUnavailable(status));
+    Release(std::move(*pc));
+    return status;
+  }
+
+  MysqlTarget target_;
+  int pool_size_;
+  int max_attempts_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<PooledConnection>> idle_;
+  int open_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> OpenMysql(const std::string& url, const std::string& password,
+                                                    int pool_size, int max_attempts) {
+  absl::StatusOr<MysqlTarget> target = ParseMysqlUrl(url, password);
+  if (!target.ok()) return target.status();
+  auto db = std::make_unique<MysqlDatabase>(*std::move(target), pool_size, max_attempts);
+  if (absl::Status s = db->CreateSchemaIfMissing(); !s.ok()) return s;
+  return db;
+}
+
+}  // namespace perfflow::db

@@ -1,0 +1,39 @@
+#include "common/ids.h"
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <stdexcept>
+
+#include "absl/strings/escaping.h"
+
+namespace perfflow {
+namespace {
+constexpr char kTokenPrefix[] = "pf1:";
+}
+
+std::string RandomId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+std::string Sha256Hex(absl::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), sizeof digest));
+}
+
+std::string EncodePageToken(absl::string_view raw) {
+  return absl::WebSafeBase64Escape(std::string(kTokenPrefix) + std::string(raw));
+}
+
+bool DecodePageToken(absl::string_view token, std::string* raw) {
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(token, &decoded)) return false;
+  if (decoded.rfind(kTokenPrefix, 0) != 0) return false;
+  *raw = decoded.substr(sizeof(kTokenPrefix) - 1);
+  return true;
+}
+
+}  // namespace perfflow

@@ -1,0 +1,19 @@
+#pragma once
+
+#include "absl/strings/string_view.h"
+#include <string>
+
+namespace perfflow {
+
+// 128 random bits as 32 lower-case hex characters (OpenSSL RAND_bytes).
+std::string RandomId();
+
+// Lower-case hex SHA-256 of `data`.
+std::string Sha256Hex(absl::string_view data);
+
+// Web-safe base64 without padding, for opaque page tokens.
+std::string EncodePageToken(absl::string_view raw);
+// Empty optional when `token` is not one of ours.
+bool DecodePageToken(absl::string_view token, std::string* raw);
+
+}  // namespace perfflow

@@ -1,0 +1,76 @@
+#pragma once
+
+// Hosts gRPC services with the parts every perfflow server has: health
+// (readiness follows a probe, normally the database), reflection, metrics on
+// a separate port, JSON logs, and a graceful stop on SIGTERM/SIGINT:
+// NOT_SERVING -> drain period -> shutdown with a deadline.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/metrics.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace perfflow {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int grpc_port = 0;     // 0 = pick a free port
+  int metrics_port = 0;  // 0 = pick a free port
+  absl::Duration readiness_interval = absl::Seconds(2);
+  absl::Duration drain = absl::Seconds(5);
+  absl::Duration shutdown_deadline = absl::Seconds(10);
+};
+
+class ServerRunner {
+ public:
+  ServerRunner(ServerOptions options, std::shared_ptr<prometheus::Registry> registry);
+  ~ServerRunner();
+
+  // `name` is the full service name for health, e.g. "perfflow.event.v1.EventService".
+  void AddService(grpc::Service* service, std::string name);
+  // Readiness: SERVING while the probe returns OK.
+  void SetReadinessProbe(std::function<absl::Status()> probe);
+
+  // Binds both ports and starts serving; logs the bound ports.
+  absl::Status Start();
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const;
+
+  // Marks NOT_SERVING, waits the drain period, stops the server.
+  void Shutdown();
+
+ private:
+  void ReadinessLoop();
+  void SetServing(bool serving);
+
+  ServerOptions options_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::vector<std::pair<grpc::Service*, std::string>> services_;
+  std::function<absl::Status()> probe_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsServer> metrics_;
+  int grpc_port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread readiness_;
+};
+
+// Blocks SIGTERM and SIGINT in this thread and the threads it later starts;
+// call first in main.
+void BlockShutdownSignals();
+// Waits for SIGTERM or SIGINT; returns the signal's name.
+std::string WaitForShutdownSignal();
+
+}  // namespace perfflow

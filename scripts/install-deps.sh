@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages perfflow builds, runs and tests with.
+# Idempotent: installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache git curl ca-certificates
+  protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libabsl-dev
+  libmysqlcppconn-dev prometheus-cpp-dev libgtest-dev libgmock-dev
+  libsqlite3-dev sqlite3 libyaml-cpp-dev libssl-dev
+  golang-github-grpc-ecosystem-grpc-gateway-dev
+  mariadb-server mariadb-client
+  python3 python3-grpcio python3-protobuf python3-grpc-tools grpc-proto
+  prometheus
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# --no-install-recommends keeps the image lean; the MariaDB server package does
+# not start a system instance we rely on: tests start their own on loopback.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,429 @@
+#include "services/event/event_core.h"
+
+#include <regex>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace perfflow::event {
+namespace {
+
+namespace t = perfflow::type::v1;
+using google::protobuf::util::TimeUtil;
+
+// Registries change rarely; replicas pick up another replica's apply within this.
+constexpr auto kRegistryTtl = std::chrono::seconds(5);
+
+bool IsSourceName(const std::string& s) {
+  static const std::regex kSource(R"(^[a-z][a-z0-9_.\-]{0,63}$)");
+  return std::regex_match(s, kSource);
+}
+
+// Deterministic bytes of the request: maps sorted, so equal payloads hash equal.
+std::string CanonicalBytes(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+std::string TaskKindLabel(TaskKind kind) {
+  switch (kind) {
+    case t::TASK_KIND_OWNER_UPLOAD: return "owner_upload";
+    case t::TASK_KIND_MANAGER_REVIEW: return "manager_review";
+    case t::TASK_KIND_CROSS_CONFIRM: return "cross_confirm";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ParseEventName(const std::string& name, const std::string& field) {
+  static const std::regex kName(R"(^events/([0-9a-f]{32})$)");
+  std::smatch m;
+  if (!std::regex_match(name, m, kName)) {
+    return InvalidArgumentWithViolations("malformed event name",
+                                         {{field, "expected events/{id} with a 32-character hex id, got '" + name + "'"}});
+  }
+  return std::string(m[1]);
+}
+
+EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, FlowMetrics* metrics)
+    : store_(std::move(store)), clock_(std::move(clock)), metrics_(metrics) {}
+
+// ------------------------------------------------------------------ registry
+
+absl::StatusOr<std::shared_ptr<const RegistryView>> EventCore::Registry(const std::string& tenant, int64_t version) {
+  if (version == 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = registries_.find(tenant);
+    if (it != registries_.end() && std::chrono::steady_clock::now() - it->second.loaded < kRegistryTtl) {
+      return it->second.view;
+    }
+  }
+  int64_t wanted = version;
+  if (wanted == 0) {
+    auto latest = store_->LatestRegistryVersion(tenant);
+    if (!latest.ok()) return latest.status();
+    wanted = *latest;
+    if (wanted == 0) {
+      return absl::FailedPreconditionError("no event types applied for this tenant yet (ApplyEventTypes first)");
+    }
+  }
+  auto json = store_->LoadRegistry(tenant, wanted);
+  if (!json.ok()) return json.status();
+  if (!*json) return absl::NotFoundError(absl::StrCat("registry version ", wanted, " not found"));
+  v1::Registry registry;
+  if (!google::protobuf::util::JsonStringToMessage(**json, &registry).ok()) {
+    return absl::InternalError(absl::StrCat("stored registry version ", wanted, " is unreadable"));
+  }
+  auto view = std::make_shared<const RegistryView>(std::move(registry));
+  if (version == 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    registries_[tenant] = {view, std::chrono::steady_clock::now()};
+  }
+  return view;
+}
+
+absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant,
+                                                       const v1::ApplyEventTypesRequest& request) {
+  std::vector<v1::ConfigFile> files(request.files().begin(), request.files().end());
+  std::map<std::string, std::string> origins;
+  auto delta = ParseRegistryFiles(files, &origins);
+  // Names the file and document of each violation where it came from YAML.
+  auto locate = [&origins](std::vector<FieldViolation> violations) {
+    for (FieldViolation& v : violations) {
+      std::string item = v.field.substr(0, v.field.find(']') + 1);
+      auto it = origins.find(item);
+      if (it != origins.end()) v.description = it->second + ": " + v.description;
+    }
+    return violations;
+  };
+  if (!delta.ok()) return InvalidArgumentWithViolations("event types rejected", {{"files", std::string(delta.status().message())}});
+  for (const auto& et : request.event_types()) *delta->add_event_types() = et;
+  for (const auto& lib : request.libraries()) *delta->add_libraries() = lib;
+  for (const auto& goal : request.goals()) *delta->add_goals() = goal;
+  if (delta->event_types().empty() && delta->libraries().empty() && delta->goals().empty()) {
+    return InvalidArgumentWithViolations("nothing to apply", {{"files", "no event types, libraries or goals given"}});
+  }
+  // Duplicates inside one apply are errors, not silent overrides.
+  std::vector<FieldViolation> violations = ValidateRegistry(*delta);
+  std::vector<FieldViolation> dup_only;
+  for (const FieldViolation& v : violations) {
+    if (v.description.rfind("duplicate", 0) == 0 && v.field.size() > 4 &&
+        v.field.compare(v.field.size() - 4, 4, ".key") == 0) {
+      dup_only.push_back(v);
+    }
+  }
+  if (!dup_only.empty()) return InvalidArgumentWithViolations("event types rejected", locate(dup_only));
+
+  v1::Registry base;
+  auto current = Registry(tenant);
+  if (current.ok()) {
+    base = (*current)->registry();
+  } else if (!absl::IsFailedPrecondition(current.status())) {
+    return current.status();
+  }
+  v1::Registry merged = MergeRegistry(base, *delta);
+  violations = ValidateRegistry(merged);
+  if (!violations.empty()) return InvalidArgumentWithViolations("event types rejected", locate(violations));
+
+  ApplyResult result;
+  result.applied = *delta;
+  if (request.validate_only()) {
+    result.version = base.version();
+    return result;
+  }
+  auto version = store_->AppendRegistry(tenant, merged, clock_->Now());
+  if (!version.ok()) return version.status();
+  result.version = *version;
+  merged.set_version(*version);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    registries_[tenant] = {std::make_shared<const RegistryView>(std::move(merged)), std::chrono::steady_clock::now()};
+  }
+  LogInfo("registry applied", {{"tenant", tenant}, {"version", std::to_string(*version)}});
+  return result;
+}
+
+// ------------------------------------------------------------------ directory
+
+absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& request) {
+  if (request.departments().empty() && request.employees().empty()) {
+    return InvalidArgumentWithViolations("empty directory batch", {{"employees", "give departments or employees"}});
+  }
+  constexpr int kMaxBatch = 10000;
+  if (request.departments_size() + request.employees_size() > kMaxBatch) {
+    return InvalidArgumentWithViolations("directory batch too large",
+                                         {{"employees", absl::StrCat("at most ", kMaxBatch, " entries per call")}});
+  }
+  auto snapshot = store_->LoadDirectorySnapshot(tenant);
+  if (!snapshot.ok()) return snapshot.status();
+  std::vector<FieldViolation> violations = ValidateDirectoryBatch(request, *snapshot);
+  if (!violations.empty()) return InvalidArgumentWithViolations("directory batch rejected", violations);
+  return store_->UpsertDirectory(tenant, request, clock_->Now());
+}
+
+// ------------------------------------------------------------------ ingestion
+
+absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
+                                               const RegistryView& registry) {
+  std::vector<FieldViolation> violations;
+  if (!IsSourceName(request.source())) {
+    violations.push_back({"source", "required: 1-64 of a-z0-9_.- starting with a letter"});
+  }
+  if (request.external_id().empty() || request.external_id().size() > 255) {
+    violations.push_back({"external_id", "required, at most 255 bytes"});
+  }
+  if (request.event_type().empty()) violations.push_back({"event_type", "required"});
+  if (request.subject_id().empty()) violations.push_back({"subject_id", "required"});
+  std::string attributes_json = "{}";
+  if (request.has_attributes()) {
+    attributes_json.clear();
+    if (!google::protobuf::util::MessageToJsonString(request.attributes(), &attributes_json).ok()) {
+      violations.push_back({"attributes", "not representable as JSON"});
+    } else if (attributes_json.size() > kMaxAttributesBytes) {
+      violations.push_back({"attributes", absl::StrCat(attributes_json.size(), " bytes of JSON exceeds the ",
+                                                       kMaxAttributesBytes, "-byte limit")});
+    }
+  }
+  const absl::Time now = clock_->Now();
+  absl::Time occurred = now;
+  if (request.has_occurred_at()) {
+    const auto& ts = request.occurred_at();
+    if (ts.seconds() < TimeUtil::kTimestampMinSeconds || ts.seconds() > TimeUtil::kTimestampMaxSeconds ||
+        ts.nanos() < 0 || ts.nanos() > 999999999) {
+      violations.push_back({"occurred_at", "not a valid timestamp"});
+    } else {
+      occurred = absl::FromUnixSeconds(request.occurred_at().seconds()) + absl::Nanoseconds(request.occurred_at().nanos());
+      if (occurred > now + absl::Hours(24)) violations.push_back({"occurred_at", "more than 24 hours in the future"});
+    }
+  }
+  if (!violations.empty()) return InvalidArgumentWithViolations("event rejected", violations);
+
+  const v1::EventType* type = registry.FindEventType(request.event_type());
+  if (type == nullptr) {
+    return InvalidArgumentWithViolations(
+        "event rejected", {{"event_type", "unknown event type '" + request.event_type() + "' in registry version " +
+                                              std::to_string(registry.version())}});
+  }
+  if (type->disabled()) {
+    return absl::FailedPreconditionError(absl::StrCat("event type ", type->key(), " is disabled"));
+  }
+  if (type->source() != request.source()) {
+    return InvalidArgumentWithViolations(
+        "event rejected", {{"source", "event type " + type->key() + " comes from source '" + type->source() + "'"}});
+  }
+  violations = ValidateAttributes(*type, request.attributes(), registry);
+  if (!violations.empty()) return InvalidArgumentWithViolations("event rejected", violations);
+
+  auto subject = store_->GetEmployee(tenant, request.subject_id());
+  if (!subject.ok()) return subject.status();
+  if (!*subject) {
+    return InvalidArgumentWithViolations("event rejected",
+                                         {{"subject_id", "'" + request.subject_id() + "' is not in the directory"}});
+  }
+  if (!EnabledForDepartment(*type, (*subject)->department_id())) {
+    return absl::FailedPreconditionError(absl::StrCat("event type ", type->key(), " is not enabled for department ",
+                                                      (*subject)->department_id(), " (pilot scope)"));
+  }
+  if ((*subject)->manager_id().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("subject ", request.subject_id(),
+                                                      " has no manager in the directory; the review cannot be assigned"));
+  }
+
+  NewEvent n;
+  EventRecord& e = n.event;
+  e.event_id = RandomId();
+  e.event_type = type->key();
+  e.source = request.source();
+  e.external_id = request.external_id();
+  e.subject_id = request.subject_id();
+  e.department_id = (*subject)->department_id();
+  e.occurred_at = occurred;
+  e.attributes_json = attributes_json;
+  e.registry_version = registry.version();
+  e.flow.triggered_at = now;
+  e.flow.requires_cross_confirm = type->actions().has_cross_confirm();
+
+  auto add_task = [&](TaskKind kind, const std::string& assignee, int due_hours) {
+    TaskRecord task;
+    task.task_id = RandomId();
+    task.event_id = e.event_id;
+    task.event_type = e.event_type;
+    task.kind = kind;
+    task.assignee_id = assignee;
+    task.state = t::TASK_STATE_OPEN;
+    task.created_at = now;
+    task.due_at = now + absl::Hours(due_hours);
+    e.tasks.push_back(task);
+  };
+  add_task(t::TASK_KIND_OWNER_UPLOAD, e.subject_id, type->actions().owner_upload().due_hours());
+  add_task(t::TASK_KIND_MANAGER_REVIEW, (*subject)->manager_id(), type->actions().manager_review().due_hours());
+  if (type->actions().has_cross_confirm()) {
+    const auto& cc = type->actions().cross_confirm();
+    std::string confirmer;
+    if (cc.confirmer() == v1::CONFIRMER_SELECTION_NAMED) {
+      confirmer = cc.confirmer_employee_id();
+    } else {
+      for (const std::string& dept_id : cc.departments()) {
+        if (dept_id == e.department_id) continue;  // the confirmer comes from another department
+        auto dept = store_->GetDepartment(tenant, dept_id);
+        if (!dept.ok()) return dept.status();
+        if (*dept && !(*dept)->head_id().empty()) {
+          confirmer = (*dept)->head_id();
+          break;
+        }
+      }
+    }
+    if (confirmer.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "event type ", type->key(), " needs a cross-department confirmer but none of its departments has a head"));
+    }
+    add_task(t::TASK_KIND_CROSS_CONFIRM, confirmer, cc.due_hours());
+  }
+  for (const TaskRecord& task : e.tasks) {
+    OutboxMessage m;
+    m.message_id = RandomId();
+    m.idempotency_key = "task.assigned:" + task.task_id;
+    m.topic = "task.assigned";
+    m.recipient_id = task.assignee_id;
+    m.payload_json = absl::StrCat("{\"event\":\"events/", e.event_id, "\",\"event_type\":\"", e.event_type,
+                                  "\",\"task\":\"tasks/", task.task_id, "\",\"kind\":\"", TaskKindLabel(task.kind),
+                                  "\",\"due_at\":\"", absl::FormatTime(absl::RFC3339_sec, task.due_at, absl::UTCTimeZone()),
+                                  "\"}");
+    m.created_at = now;
+    n.outbox.push_back(std::move(m));
+  }
+  // The idempotency hash covers what the caller sent, not what we derived.
+  n.payload_hash = Sha256Hex(CanonicalBytes(request));
+  return n;
+}
+
+absl::StatusOr<IngestResult> EventCore::Ingest(const std::string& tenant, const v1::IngestEventRequest& request) {
+  auto registry = Registry(tenant);
+  const v1::EventType* type = registry.ok() ? (*registry)->FindEventType(request.event_type()) : nullptr;
+  // Label values come from the registry only, never from unchecked input.
+  const std::string type_label = type ? type->key() : "unknown";
+  const std::string source_label = type ? type->source() : "unknown";
+  auto record = [&](const std::string& result) {
+    if (metrics_) metrics_->EventIngested(source_label, type_label, result);
+  };
+  if (!registry.ok()) {
+    record(absl::IsFailedPrecondition(registry.status()) ? "rejected" : "error");
+    return registry.status();
+  }
+  auto built = BuildEvent(tenant, request, **registry);
+  if (!built.ok()) {
+    record(absl::IsInvalidArgument(built.status()) || absl::IsFailedPrecondition(built.status()) ? "rejected" : "error");
+    return built.status();
+  }
+  auto result = store_->Ingest(tenant, *built);
+  if (!result.ok()) {
+    record(absl::IsAlreadyExists(result.status()) ? "conflict" : "error");
+    return result.status();
+  }
+  record(result->duplicate ? "duplicate" : "accepted");
+  return result;
+}
+
+// ------------------------------------------------------------------ steps
+
+absl::StatusOr<StepResult> EventCore::RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request) {
+  auto event_id = ParseEventName(request.event(), "event");
+  if (!event_id.ok()) return event_id.status();
+  std::vector<FieldViolation> violations;
+  if (request.step_id().empty() || request.step_id().size() > 128) {
+    violations.push_back({"step_id", "required, at most 128 bytes"});
+  }
+  if (request.step() == t::FLOW_STEP_UNSPECIFIED || !t::FlowStep_IsValid(request.step())) {
+    violations.push_back({"step", "required (OWNER_ACTION, MANAGER_FEEDBACK, CROSS_CONFIRM or ARCHIVED)"});
+  }
+  if (request.step() == t::FLOW_STEP_MANAGER_FEEDBACK &&
+      (request.verdict() == t::VERDICT_UNSPECIFIED || !t::Verdict_IsValid(request.verdict()))) {
+    violations.push_back({"verdict", "required for MANAGER_FEEDBACK (MEETS, NEEDS_IMPROVEMENT or REDO)"});
+  }
+  if (request.step() != t::FLOW_STEP_MANAGER_FEEDBACK && request.verdict() != t::VERDICT_UNSPECIFIED) {
+    violations.push_back({"verdict", "only MANAGER_FEEDBACK carries a verdict"});
+  }
+  if (request.note().size() > 4096) violations.push_back({"note", "at most 4096 bytes"});
+  if (!violations.empty()) return InvalidArgumentWithViolations("step rejected", violations);
+
+  StepRecord step;
+  step.step_id = request.step_id();
+  step.event_id = *event_id;
+  step.step = request.step();
+  step.verdict = request.verdict();
+  step.actor_id = request.actor_id();
+  step.note = request.note();
+  step.payload_hash = Sha256Hex(CanonicalBytes(request));
+  step.recorded_at = clock_->Now();
+  StepReport report{request.step(), request.verdict(), step.recorded_at};
+  auto result = store_->RecordStep(tenant, step, [&](const FlowState& state) { return ApplyStep(state, report); });
+  if (!result.ok() || !result->transition || metrics_ == nullptr) return result;
+  const EventRecord& e = result->event;
+  metrics_->StepRecorded(e.event_type, request.step(), step.recorded_at - e.flow.triggered_at);
+  if (result->transition->archived) {
+    bool within = ClassifyChain(e.flow.triggered_at, e.flow.archived_at, step.recorded_at) == ChainOutcome::kWithin;
+    metrics_->ChainClosed(tenant, e.department_id, e.event_type, within);
+  }
+  return result;
+}
+
+// ------------------------------------------------------------------ health
+
+absl::StatusOr<HealthReport> EventCore::FlowHealth(const std::string& tenant, const HealthQuery& query) {
+  const absl::Time now = clock_->Now();
+  const absl::Time to = query.to.value_or(now);
+  const absl::Time from = query.from.value_or(to - absl::Hours(24 * 30));
+  if (from >= to) {
+    return InvalidArgumentWithViolations("bad time range", {{"start_time", "must be before end_time"}});
+  }
+  if (to - from > absl::Hours(24 * 800)) {
+    return InvalidArgumentWithViolations("bad time range", {{"start_time", "the range is at most 800 days"}});
+  }
+  EventFilter filter;
+  filter.department_id = query.department_id;
+  filter.event_type = query.event_type;
+  auto buckets = store_->HealthBuckets(tenant, from, to, now, filter);
+  if (!buckets.ok()) return buckets.status();
+  return AggregateHealth(*buckets, query.period);
+}
+
+absl::Status EventCore::RefreshGauges(absl::Duration window) {
+  if (metrics_ == nullptr) return absl::OkStatus();
+  auto tenants = store_->Tenants();
+  if (!tenants.ok()) return tenants.status();
+  const absl::Time now = clock_->Now();
+  for (const std::string& tenant : *tenants) {
+    auto buckets = store_->HealthBuckets(tenant, now - window, now + absl::Seconds(1), now, {});
+    if (!buckets.ok()) return buckets.status();
+    std::map<std::pair<std::string, std::string>, HealthCounts> by_pair;
+    for (const HealthBucket& b : *buckets) by_pair[{b.department_id, b.event_type}].Add(b.counts);
+    metrics_->SetHealth(tenant, AggregateHealth(*buckets, HealthPeriod::kNone), by_pair);
+    auto open = store_->OpenChainsByStep(tenant);
+    if (!open.ok()) return open.status();
+    for (FlowStep step : {t::FLOW_STEP_TRIGGERED, t::FLOW_STEP_OWNER_ACTION, t::FLOW_STEP_MANAGER_FEEDBACK,
+                          t::FLOW_STEP_CROSS_CONFIRM}) {
+      auto it = open->find(step);
+      metrics_->SetOpenChains(tenant, step, it == open->end() ? 0 : it->second);
+    }
+    auto overdue = store_->OverdueTasks(tenant, now);
+    if (!overdue.ok()) return overdue.status();
+    metrics_->SetOverdueTasks(tenant, *overdue);
+    auto backlog = store_->OutboxBacklog(tenant);
+    if (!backlog.ok()) return backlog.status();
+    metrics_->SetOutboxBacklog(tenant, *backlog);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace perfflow::event

@@ -1,0 +1,81 @@
+#pragma once
+
+// The event service's domain: applying the registry, loading the directory,
+// ingesting events into chains, recording steps, and reading health. It
+// depends on an EventStore and a Clock only, so unit tests need no network.
+// Thread-safe.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "perfflow/event/v1/event_service.pb.h"
+#include "services/event/event_store.h"
+#include "services/event/flow_metrics.h"
+#include "services/event/registry.h"
+
+namespace perfflow::event {
+
+inline constexpr size_t kMaxAttributesBytes = 64 * 1024;
+inline constexpr int kMaxBatchIngest = 500;
+
+struct ApplyResult {
+  int64_t version = 0;
+  v1::Registry applied;
+};
+
+struct HealthQuery {
+  std::optional<absl::Time> from;
+  std::optional<absl::Time> to;
+  HealthPeriod period = HealthPeriod::kNone;
+  std::string department_id;
+  std::string event_type;
+};
+
+class EventCore {
+ public:
+  // `metrics` may be null (unit tests).
+  EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, FlowMetrics* metrics);
+
+  absl::StatusOr<ApplyResult> ApplyEventTypes(const std::string& tenant, const v1::ApplyEventTypesRequest& request);
+  // Version 0 = latest. NOT_FOUND when the tenant has none.
+  absl::StatusOr<std::shared_ptr<const RegistryView>> Registry(const std::string& tenant, int64_t version = 0);
+
+  absl::Status UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& request);
+
+  absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const v1::IngestEventRequest& request);
+
+  absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request);
+
+  absl::StatusOr<HealthReport> FlowHealth(const std::string& tenant, const HealthQuery& query);
+
+  // Recomputes the gauges (trailing `window`) for every tenant.
+  absl::Status RefreshGauges(absl::Duration window);
+
+  EventStore& store() { return *store_; }
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  absl::StatusOr<NewEvent> BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
+                                      const RegistryView& registry);
+
+  std::shared_ptr<EventStore> store_;
+  std::shared_ptr<const Clock> clock_;
+  FlowMetrics* metrics_;
+
+  struct CachedRegistry {
+    std::shared_ptr<const RegistryView> view;
+    std::chrono::steady_clock::time_point loaded;
+  };
+  std::mutex mu_;
+  std::map<std::string, CachedRegistry> registries_;  // latest per tenant
+};
+
+// "events/{id}" -> id, INVALID_ARGUMENT naming `field` otherwise.
+absl::StatusOr<std::string> ParseEventName(const std::string& name, const std::string& field);
+
+}  // namespace perfflow::event

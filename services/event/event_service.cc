@@ -1,0 +1,305 @@
+#include "services/event/event_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/status.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace perfflow::event {
+namespace {
+
+namespace t = perfflow::type::v1;
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+void SetOptTime(const std::optional<absl::Time>& t, google::protobuf::Timestamp* ts) {
+  if (t) SetTime(*t, ts);
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+void ToProto(const FlowState& s, v1::Flow* out) {
+  out->set_step(CurrentStep(s));
+  out->set_requires_cross_confirm(s.requires_cross_confirm);
+  out->set_round(s.round);
+  out->set_verdict(s.verdict);
+  auto* times = out->mutable_times();
+  SetTime(s.triggered_at, times->mutable_triggered_at());
+  SetOptTime(s.owner_action_at, times->mutable_owner_action_at());
+  SetOptTime(s.manager_feedback_at, times->mutable_manager_feedback_at());
+  SetOptTime(s.cross_confirm_at, times->mutable_cross_confirm_at());
+  SetOptTime(s.archived_at, times->mutable_archived_at());
+}
+
+// Page tokens are opaque to callers and bound to the list they came from.
+absl::StatusOr<std::string> DecodeToken(const std::string& token) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (!DecodePageToken(token, &raw)) {
+    return InvalidArgumentWithViolations("bad page token", {{"page_token", "not a token from this list"}});
+  }
+  return raw;
+}
+
+std::string EncodeToken(const std::string& cursor) { return cursor.empty() ? "" : EncodePageToken(cursor); }
+
+absl::Status CheckPageSize(int page_size) {
+  if (page_size < 0) return InvalidArgumentWithViolations("bad page size", {{"page_size", "must not be negative"}});
+  return absl::OkStatus();
+}
+
+void FillHealth(const std::string& key, const HealthCounts& c, v1::HealthFigure* out) {
+  out->set_key(key);
+  out->set_within_sla(c.within);
+  out->set_outside_sla(c.outside);
+  out->set_pending(c.pending);
+  out->set_ratio(c.ratio());
+  out->set_decided(c.decided());
+}
+
+}  // namespace
+
+void ToProto(const TaskRecord& task, const RegistryView* registry, absl::Time now, v1::Task* out) {
+  out->set_name("tasks/" + task.task_id);
+  out->set_event("events/" + task.event_id);
+  out->set_event_type(task.event_type);
+  out->set_kind(task.kind);
+  out->set_assignee_id(task.assignee_id);
+  out->set_state(task.state);
+  SetTime(task.due_at, out->mutable_due_at());
+  SetTime(task.created_at, out->mutable_created_at());
+  SetOptTime(task.completed_at, out->mutable_completed_at());
+  out->set_overdue(task.state == t::TASK_STATE_OPEN && now > task.due_at);
+  if (registry != nullptr) {
+    for (const std::string& g : registry->GoalsFor(task.event_type)) out->add_goals(g);
+  }
+}
+
+void ToProto(const EventRecord& e, const RegistryView* registry, absl::Time now, v1::Event* out) {
+  out->set_name("events/" + e.event_id);
+  out->set_event_type(e.event_type);
+  out->set_source(e.source);
+  out->set_external_id(e.external_id);
+  out->set_subject_id(e.subject_id);
+  out->set_department_id(e.department_id);
+  SetTime(e.occurred_at, out->mutable_occurred_at());
+  (void)google::protobuf::util::JsonStringToMessage(e.attributes_json, out->mutable_attributes());
+  out->set_registry_version(e.registry_version);
+  ToProto(e.flow, out->mutable_flow());
+  for (const TaskRecord& task : e.tasks) ToProto(task, registry, now, out->add_tasks());
+}
+
+#define PERFFLOW_CONTEXT_OR_RETURN(rc, ctx)                           \
+  auto rc##_or = ContextFromServer(*(ctx), identity_);                \
+  if (!rc##_or.ok()) return ToGrpcStatus(rc##_or.status());           \
+  const RequestContext& rc = *rc##_or
+
+grpc::Status EventServiceImpl::ApplyEventTypes(grpc::ServerContext* ctx, const v1::ApplyEventTypesRequest* req,
+                                               v1::ApplyEventTypesResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  auto result = core_->ApplyEventTypes(rc.tenant, *req);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  resp->set_version(result->version);
+  for (const auto& et : result->applied.event_types()) resp->add_applied_event_types(et.key());
+  for (const auto& lib : result->applied.libraries()) resp->add_applied_libraries(lib.key());
+  for (const auto& g : result->applied.goals()) resp->add_applied_goals(g.key());
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::GetRegistry(grpc::ServerContext* ctx, const v1::GetRegistryRequest* req,
+                                           v1::GetRegistryResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  if (req->version() < 0) {
+    return ToGrpcStatus(InvalidArgumentWithViolations("bad version", {{"version", "must not be negative"}}));
+  }
+  auto view = core_->Registry(rc.tenant, req->version());
+  if (!view.ok()) return ToGrpcStatus(view.status());
+  *resp->mutable_registry() = (*view)->registry();
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::UpsertDirectory(grpc::ServerContext* ctx, const v1::UpsertDirectoryRequest* req,
+                                               v1::UpsertDirectoryResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  absl::Status s = core_->UpsertDirectory(rc.tenant, *req);
+  if (!s.ok()) return ToGrpcStatus(s);
+  resp->set_departments_upserted(req->departments_size());
+  resp->set_employees_upserted(req->employees_size());
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::ListEmployees(grpc::ServerContext* ctx, const v1::ListEmployeesRequest* req,
+                                             v1::ListEmployeesResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
+  auto cursor = DecodeToken(req->page_token());
+  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
+  auto page = core_->store().ListEmployees(rc.tenant, req->department_id(), req->page_size(), *cursor);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  for (auto& e : page->items) *resp->add_employees() = std::move(e);
+  resp->set_next_page_token(EncodeToken(page->next_cursor));
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::ListDepartments(grpc::ServerContext* ctx, const v1::ListDepartmentsRequest*,
+                                               v1::ListDepartmentsResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  auto depts = core_->store().ListDepartments(rc.tenant);
+  if (!depts.ok()) return ToGrpcStatus(depts.status());
+  for (auto& d : *depts) *resp->add_departments() = std::move(d);
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::IngestEvent(grpc::ServerContext* ctx, const v1::IngestEventRequest* req,
+                                           v1::IngestEventResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  auto result = core_->Ingest(rc.tenant, *req);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  auto registry = core_->Registry(rc.tenant);
+  ToProto(result->event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  resp->set_duplicate(result->duplicate);
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::BatchIngestEvents(grpc::ServerContext* ctx, const v1::BatchIngestEventsRequest* req,
+                                                 v1::BatchIngestEventsResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  if (req->requests().empty() || req->requests_size() > kMaxBatchIngest) {
+    return ToGrpcStatus(InvalidArgumentWithViolations(
+        "bad batch", {{"requests", absl::StrCat("give 1 to ", kMaxBatchIngest, " events")}}));
+  }
+  auto registry = core_->Registry(rc.tenant);
+  const absl::Time now = core_->clock().Now();
+  for (const auto& item : req->requests()) {
+    auto* out = resp->add_results();
+    auto result = core_->Ingest(rc.tenant, item);
+    *out->mutable_status() = ToRpcStatus(result.status());
+    if (!result.ok()) continue;
+    ToProto(result->event, registry.ok() ? registry->get() : nullptr, now, out->mutable_event());
+    out->set_duplicate(result->duplicate);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::GetEvent(grpc::ServerContext* ctx, const v1::GetEventRequest* req,
+                                        v1::GetEventResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  auto id = ParseEventName(req->name(), "name");
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  auto event = core_->store().GetEvent(rc.tenant, *id);
+  if (!event.ok()) return ToGrpcStatus(event.status());
+  if (!*event) return ToGrpcStatus(absl::NotFoundError(req->name() + " not found"));
+  auto registry = core_->Registry(rc.tenant);
+  ToProto(**event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::ListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
+                                          v1::ListEventsResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
+  auto cursor = DecodeToken(req->page_token());
+  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
+  EventFilter filter;
+  filter.subject_id = req->subject_id();
+  filter.department_id = req->department_id();
+  filter.event_type = req->event_type();
+  if (req->step() != t::FLOW_STEP_UNSPECIFIED) filter.step = req->step();
+  if (req->has_start_time()) filter.from = FromProto(req->start_time());
+  if (req->has_end_time()) filter.to = FromProto(req->end_time());
+  auto page = core_->store().ListEvents(rc.tenant, filter, req->page_size(), *cursor);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  auto registry = core_->Registry(rc.tenant);
+  const absl::Time now = core_->clock().Now();
+  for (const auto& e : page->items) ToProto(e, registry.ok() ? registry->get() : nullptr, now, resp->add_events());
+  resp->set_next_page_token(EncodeToken(page->next_cursor));
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* req,
+                                         v1::ListTasksResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  if (req->assignee_id().empty()) {
+    return ToGrpcStatus(InvalidArgumentWithViolations("missing assignee", {{"assignee_id", "required"}}));
+  }
+  if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
+  auto cursor = DecodeToken(req->page_token());
+  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
+  auto page = core_->store().ListTasks(rc.tenant, req->assignee_id(), req->state(), req->page_size(), *cursor);
+  if (!page.ok()) return ToGrpcStatus(page.status());
+  auto registry = core_->Registry(rc.tenant);
+  const absl::Time now = core_->clock().Now();
+  for (const auto& task : page->items) ToProto(task, registry.ok() ? registry->get() : nullptr, now, resp->add_tasks());
+  resp->set_next_page_token(EncodeToken(page->next_cursor));
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::RecordFlowStep(grpc::ServerContext* ctx, const v1::RecordFlowStepRequest* req,
+                                              v1::RecordFlowStepResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  auto result = core_->RecordStep(rc.tenant, *req);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  auto registry = core_->Registry(rc.tenant);
+  ToProto(result->event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  resp->set_duplicate(result->duplicate);
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,
+                                             v1::GetFlowHealthResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  HealthQuery query;
+  if (req->has_start_time()) query.from = FromProto(req->start_time());
+  if (req->has_end_time()) query.to = FromProto(req->end_time());
+  switch (req->period()) {
+    case v1::PERIOD_DAY: query.period = HealthPeriod::kDay; break;
+    case v1::PERIOD_WEEK: query.period = HealthPeriod::kWeek; break;
+    case v1::PERIOD_MONTH: query.period = HealthPeriod::kMonth; break;
+    default: query.period = HealthPeriod::kNone; break;
+  }
+  query.department_id = req->department_id();
+  query.event_type = req->event_type();
+  auto report = core_->FlowHealth(rc.tenant, query);
+  if (!report.ok()) return ToGrpcStatus(report.status());
+  FillHealth("", report->overall, resp->mutable_overall());
+  for (const auto& [k, c] : report->by_department) FillHealth(k, c, resp->add_by_department());
+  for (const auto& [k, c] : report->by_event_type) FillHealth(k, c, resp->add_by_event_type());
+  for (const auto& [k, c] : report->by_period) FillHealth(k, c, resp->add_by_period());
+  SetTime(core_->clock().Now(), resp->mutable_evaluated_at());
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
+                                               grpc::ServerWriter<v1::FlowFact>* writer) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  EventFilter filter;
+  if (req->has_start_time()) filter.from = FromProto(req->start_time());
+  if (req->has_end_time()) filter.to = FromProto(req->end_time());
+  filter.department_id = req->department_id();
+  filter.event_type = req->event_type();
+  const absl::Time now = core_->clock().Now();
+  absl::Status s = core_->store().ForEachFlow(rc.tenant, filter, [&](const EventRecord& e) {
+    if (ctx->IsCancelled()) return false;
+    v1::FlowFact fact;
+    fact.set_event("events/" + e.event_id);
+    fact.set_event_type(e.event_type);
+    fact.set_subject_id(e.subject_id);
+    fact.set_department_id(e.department_id);
+    ToProto(e.flow, fact.mutable_flow());
+    ChainOutcome outcome = ClassifyChain(e.flow.triggered_at, e.flow.archived_at, now);
+    fact.set_within_sla(outcome == ChainOutcome::kWithin);
+    fact.set_decided(outcome != ChainOutcome::kPending);
+    fact.set_registry_version(e.registry_version);
+    return writer->Write(fact);
+  });
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+  return ToGrpcStatus(s);
+}
+
+}  // namespace perfflow::event

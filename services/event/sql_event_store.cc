@@ -1,0 +1,744 @@
+#include "services/event/sql_event_store.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace perfflow::event {
+namespace {
+
+namespace t = perfflow::type::v1;
+using db::Params;
+using db::Row;
+using db::Transaction;
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
+std::optional<absl::Time> OptTime(const Row& r, size_t i) {
+  if (r.IsNull(i)) return std::nullopt;
+  return FromMs(r.Int(i));
+}
+db::Param OptMs(const std::optional<absl::Time>& t) {
+  if (!t) return nullptr;
+  return Ms(*t);
+}
+
+constexpr int kMaxPageSize = 500;
+int ClampPage(int size, int fallback) { return size <= 0 ? fallback : std::min(size, kMaxPageSize); }
+
+// Cursor "<int>|<id>" for keyset pagination.
+bool ParseCursor(const std::string& cursor, int64_t* key, std::string* id) {
+  std::vector<std::string> parts = absl::StrSplit(cursor, absl::MaxSplits('|', 1));
+  return parts.size() == 2 && absl::SimpleAtoi(parts[0], key) && (*id = parts[1], true);
+}
+
+const char kEventColumns[] =
+    "e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id, e.occurred_at, "
+    "e.attributes, e.registry_version, f.triggered_at, f.owner_action_at, f.manager_feedback_at, "
+    "f.cross_confirm_at, f.archived_at, f.requires_cross_confirm, f.round, f.verdict";
+
+EventRecord ReadEvent(const Row& r) {
+  EventRecord e;
+  e.event_id = r.Str(0);
+  e.event_type = r.Str(1);
+  e.source = r.Str(2);
+  e.external_id = r.Str(3);
+  e.subject_id = r.Str(4);
+  e.department_id = r.Str(5);
+  e.occurred_at = FromMs(r.Int(6));
+  e.attributes_json = r.Str(7);
+  e.registry_version = r.Int(8);
+  e.flow.triggered_at = FromMs(r.Int(9));
+  e.flow.owner_action_at = OptTime(r, 10);
+  e.flow.manager_feedback_at = OptTime(r, 11);
+  e.flow.cross_confirm_at = OptTime(r, 12);
+  e.flow.archived_at = OptTime(r, 13);
+  e.flow.requires_cross_confirm = r.Int(14) != 0;
+  e.flow.round = static_cast<int>(r.Int(15));
+  e.flow.verdict = static_cast<Verdict>(r.Int(16));
+  return e;
+}
+
+const char kTaskColumns[] =
+    "task_id, event_id, event_type, kind, assignee_id, state, due_at, created_at, completed_at";
+
+TaskRecord ReadTask(const Row& r) {
+  TaskRecord task;
+  task.task_id = r.Str(0);
+  task.event_id = r.Str(1);
+  task.event_type = r.Str(2);
+  task.kind = static_cast<TaskKind>(r.Int(3));
+  task.assignee_id = r.Str(4);
+  task.state = static_cast<TaskState>(r.Int(5));
+  task.due_at = FromMs(r.Int(6));
+  task.created_at = FromMs(r.Int(7));
+  task.completed_at = OptTime(r, 8);
+  return task;
+}
+
+// Loads tasks for `events` (one query) and attaches them.
+absl::Status AttachTasks(Transaction& txn, const std::string& tenant, std::vector<EventRecord>& events) {
+  if (events.empty()) return absl::OkStatus();
+  Params params = {tenant};
+  std::vector<std::string> marks;
+  for (const EventRecord& e : events) {
+    params.push_back(e.event_id);
+    marks.push_back("?");
+  }
+  auto rows = txn.Query(absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND event_id IN (",
+                                     absl::StrJoin(marks, ","), ") ORDER BY kind, task_id"),
+                        params);
+  if (!rows.ok()) return rows.status();
+  std::map<std::string, EventRecord*> by_id;
+  for (EventRecord& e : events) by_id[e.event_id] = &e;
+  for (const Row& r : *rows) {
+    TaskRecord task = ReadTask(r);
+    by_id[task.event_id]->tasks.push_back(std::move(task));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<EventRecord>> LoadEvent(Transaction& txn, const std::string& tenant,
+                                                     const std::string& event_id, bool for_update) {
+  auto rows = txn.Query(absl::StrCat("SELECT ", kEventColumns,
+                                     " FROM events e JOIN flows f ON f.tenant_id = e.tenant_id AND f.event_id = e.event_id"
+                                     " WHERE e.tenant_id = ? AND e.event_id = ?",
+                                     for_update ? txn.ForUpdate() : ""),
+                        {tenant, event_id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  std::vector<EventRecord> events = {ReadEvent(rows->front())};
+  if (absl::Status s = AttachTasks(txn, tenant, events); !s.ok()) return s;
+  return std::move(events.front());
+}
+
+// Appends "AND ..." conditions of `filter` on flows f.
+void AddFilter(const EventFilter& filter, std::string& sql, Params& params) {
+  if (!filter.subject_id.empty()) {
+    sql += " AND f.subject_id = ?";
+    params.push_back(filter.subject_id);
+  }
+  if (!filter.department_id.empty()) {
+    sql += " AND f.department_id = ?";
+    params.push_back(filter.department_id);
+  }
+  if (!filter.event_type.empty()) {
+    sql += " AND f.event_type = ?";
+    params.push_back(filter.event_type);
+  }
+  if (filter.step) {
+    sql += " AND f.step = ?";
+    params.push_back(int64_t{*filter.step});
+  }
+  if (filter.from) {
+    sql += " AND f.triggered_at >= ?";
+    params.push_back(Ms(*filter.from));
+  }
+  if (filter.to) {
+    sql += " AND f.triggered_at < ?";
+    params.push_back(Ms(*filter.to));
+  }
+}
+
+std::string ContactsJson(const v1::Employee& e) {
+  v1::Employee only;
+  *only.mutable_contacts() = e.contacts();
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(only, &json);
+  return json;
+}
+
+v1::Employee ReadEmployee(const Row& r) {
+  v1::Employee e;
+  e.set_id(r.Str(0));
+  e.set_display_name(r.Str(1));
+  e.set_department_id(r.Str(2));
+  e.set_grade(r.Str(3));
+  e.set_role(r.Str(4));
+  e.set_manager_id(r.Str(5));
+  v1::Employee contacts;
+  if (google::protobuf::util::JsonStringToMessage(r.Str(6), &contacts).ok()) *e.mutable_contacts() = contacts.contacts();
+  return e;
+}
+
+const char kEmployeeColumns[] = "employee_id, display_name, department_id, grade, role, manager_id, contacts";
+
+v1::Department ReadDepartment(const Row& r) {
+  v1::Department d;
+  d.set_id(r.Str(0));
+  d.set_name(r.Str(1));
+  d.set_parent_id(r.Str(2));
+  d.set_head_id(r.Str(3));
+  return d;
+}
+
+}  // namespace
+
+const std::vector<db::Migration>& EventMigrations() {
+  static const std::vector<db::Migration> kMigrations = {
+      {1,
+       "registry, directory, events, flows, tasks, steps, outbox",
+       {
+           "CREATE TABLE IF NOT EXISTS registry_versions (tenant_id VARCHAR(64) NOT NULL, version BIGINT NOT NULL, "
+           "applied_at BIGINT NOT NULL, snapshot MEDIUMTEXT NOT NULL, PRIMARY KEY (tenant_id, version))",
+           "CREATE TABLE IF NOT EXISTS departments (tenant_id VARCHAR(64) NOT NULL, department_id VARCHAR(64) NOT NULL, "
+           "name VARCHAR(255) NOT NULL, parent_id VARCHAR(64) NOT NULL, head_id VARCHAR(64) NOT NULL, "
+           "updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, department_id))",
+           "CREATE TABLE IF NOT EXISTS employees (tenant_id VARCHAR(64) NOT NULL, employee_id VARCHAR(64) NOT NULL, "
+           "display_name VARCHAR(255) NOT NULL, department_id VARCHAR(64) NOT NULL, grade VARCHAR(64) NOT NULL, "
+           "role VARCHAR(64) NOT NULL, manager_id VARCHAR(64) NOT NULL, contacts TEXT NOT NULL, "
+           "updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, employee_id))",
+           "CREATE INDEX IF NOT EXISTS employees_by_department ON employees (tenant_id, department_id, employee_id)",
+           "CREATE TABLE IF NOT EXISTS inbox (tenant_id VARCHAR(64) NOT NULL, source VARCHAR(64) NOT NULL, "
+           "external_id VARCHAR(255) NOT NULL, payload_hash CHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, "
+           "received_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, source, external_id))",
+           "CREATE TABLE IF NOT EXISTS events (tenant_id VARCHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, "
+           "event_type VARCHAR(128) NOT NULL, source VARCHAR(64) NOT NULL, external_id VARCHAR(255) NOT NULL, "
+           "subject_id VARCHAR(64) NOT NULL, department_id VARCHAR(64) NOT NULL, occurred_at BIGINT NOT NULL, "
+           "attributes MEDIUMTEXT NOT NULL, registry_version BIGINT NOT NULL, PRIMARY KEY (tenant_id, event_id))",
+           "CREATE TABLE IF NOT EXISTS flows (tenant_id VARCHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, "
+           "event_type VARCHAR(128) NOT NULL, subject_id VARCHAR(64) NOT NULL, department_id VARCHAR(64) NOT NULL, "
+           "step INT NOT NULL, round INT NOT NULL, verdict INT NOT NULL, requires_cross_confirm INT NOT NULL, "
+           "triggered_at BIGINT NOT NULL, triggered_day BIGINT NOT NULL, owner_action_at BIGINT NULL, "
+           "manager_feedback_at BIGINT NULL, cross_confirm_at BIGINT NULL, archived_at BIGINT NULL, "
+           "PRIMARY KEY (tenant_id, event_id))",
+           "CREATE INDEX IF NOT EXISTS flows_by_time ON flows (tenant_id, triggered_at, event_id)",
+           "CREATE INDEX IF NOT EXISTS flows_by_subject ON flows (tenant_id, subject_id, triggered_at)",
+           "CREATE INDEX IF NOT EXISTS flows_by_step ON flows (tenant_id, step)",
+           "CREATE TABLE IF NOT EXISTS flow_steps (tenant_id VARCHAR(64) NOT NULL, step_id VARCHAR(128) NOT NULL, "
+           "event_id CHAR(32) NOT NULL, step INT NOT NULL, verdict INT NOT NULL, round INT NOT NULL, "
+           "actor_id VARCHAR(64) NOT NULL, note TEXT NOT NULL, payload_hash CHAR(64) NOT NULL, "
+           "recorded_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, step_id))",
+           "CREATE INDEX IF NOT EXISTS flow_steps_by_event ON flow_steps (tenant_id, event_id, recorded_at)",
+           "CREATE TABLE IF NOT EXISTS tasks (tenant_id VARCHAR(64) NOT NULL, task_id CHAR(32) NOT NULL, "
+           "event_id CHAR(32) NOT NULL, event_type VARCHAR(128) NOT NULL, kind INT NOT NULL, "
+           "assignee_id VARCHAR(64) NOT NULL, state INT NOT NULL, due_at BIGINT NOT NULL, created_at BIGINT NOT NULL, "
+           "completed_at BIGINT NULL, PRIMARY KEY (tenant_id, task_id))",
+           "CREATE INDEX IF NOT EXISTS tasks_inbox ON tasks (tenant_id, assignee_id, state, due_at, task_id)",
+           "CREATE INDEX IF NOT EXISTS tasks_by_event ON tasks (tenant_id, event_id)",
+           "CREATE INDEX IF NOT EXISTS tasks_due ON tasks (tenant_id, state, due_at)",
+           "CREATE TABLE IF NOT EXISTS outbox (tenant_id VARCHAR(64) NOT NULL, message_id CHAR(32) NOT NULL, "
+           "idempotency_key VARCHAR(255) NOT NULL, topic VARCHAR(64) NOT NULL, recipient_id VARCHAR(64) NOT NULL, "
+           "payload MEDIUMTEXT NOT NULL, created_at BIGINT NOT NULL, state INT NOT NULL, attempts INT NOT NULL, "
+           "PRIMARY KEY (tenant_id, message_id))",
+           "CREATE UNIQUE INDEX IF NOT EXISTS outbox_idempotency ON outbox (tenant_id, idempotency_key)",
+           "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (tenant_id, state, created_at)",
+       }},
+  };
+  return kMigrations;
+}
+
+absl::StatusOr<std::unique_ptr<SqlEventStore>> SqlEventStore::Open(std::shared_ptr<db::Database> db) {
+  if (absl::Status s = db::ApplyMigrations(*db, "event", EventMigrations()); !s.ok()) return s;
+  return std::unique_ptr<SqlEventStore>(new SqlEventStore(std::move(db)));
+}
+
+// ------------------------------------------------------------------ registry
+
+absl::StatusOr<std::optional<std::string>> SqlEventStore::LoadRegistry(const std::string& tenant, int64_t version) {
+  std::optional<std::string> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT snapshot FROM registry_versions WHERE tenant_id = ? AND version = ?",
+                          {tenant, version});
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) out = rows->front().Str(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> SqlEventStore::LatestRegistryVersion(const std::string& tenant) {
+  int64_t version = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT MAX(version) FROM registry_versions WHERE tenant_id = ?", {tenant});
+    if (!rows.ok()) return rows.status();
+    version = rows->empty() ? 0 : rows->front().Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return version;
+}
+
+absl::StatusOr<int64_t> SqlEventStore::AppendRegistry(const std::string& tenant, const v1::Registry& snapshot,
+                                                      absl::Time applied_at) {
+  int64_t version = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT MAX(version) FROM registry_versions WHERE tenant_id = ?", {tenant});
+    if (!rows.ok()) return rows.status();
+    version = (rows->empty() ? 0 : rows->front().Int(0)) + 1;
+    v1::Registry stored = snapshot;
+    stored.set_version(version);
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(stored, &json).ok()) {
+      return absl::InternalError("cannot serialise registry");
+    }
+    auto ins = txn.Execute("INSERT INTO registry_versions (tenant_id, version, applied_at, snapshot) VALUES (?, ?, ?, ?)",
+                           {tenant, version, Ms(applied_at), json});
+    // A concurrent apply took this version: retry on the next one.
+    if (absl::IsAlreadyExists(ins.status())) return absl::AbortedError("registry version race");
+    return ins.status();
+  });
+  if (!s.ok()) return s;
+  return version;
+}
+
+// ------------------------------------------------------------------ directory
+
+absl::StatusOr<DirectorySnapshot> SqlEventStore::LoadDirectorySnapshot(const std::string& tenant) {
+  DirectorySnapshot snap;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    snap = {};
+    auto rows = txn.Query("SELECT employee_id, manager_id FROM employees WHERE tenant_id = ?", {tenant});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) snap.managers[r.Str(0)] = r.Str(1);
+    auto depts = txn.Query("SELECT department_id FROM departments WHERE tenant_id = ?", {tenant});
+    if (!depts.ok()) return depts.status();
+    for (const Row& r : *depts) snap.departments.push_back(r.Str(0));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return snap;
+}
+
+absl::Status SqlEventStore::UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& batch,
+                                            absl::Time now) {
+  return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    for (const auto& d : batch.departments()) {
+      auto del = txn.Execute("DELETE FROM departments WHERE tenant_id = ? AND department_id = ?", {tenant, d.id()});
+      if (!del.ok()) return del.status();
+      auto ins = txn.Execute(
+          "INSERT INTO departments (tenant_id, department_id, name, parent_id, head_id, updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?)",
+          {tenant, d.id(), d.name(), d.parent_id(), d.head_id(), Ms(now)});
+      if (!ins.ok()) return ins.status();
+    }
+    for (const auto& e : batch.employees()) {
+      auto del = txn.Execute("DELETE FROM employees WHERE tenant_id = ? AND employee_id = ?", {tenant, e.id()});
+      if (!del.ok()) return del.status();
+      auto ins = txn.Execute(
+          "INSERT INTO employees (tenant_id, employee_id, display_name, department_id, grade, role, manager_id, "
+          "contacts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          {tenant, e.id(), e.display_name(), e.department_id(), e.grade(), e.role(), e.manager_id(), ContactsJson(e),
+           Ms(now)});
+      if (!ins.ok()) return ins.status();
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<v1::Employee>> SqlEventStore::GetEmployee(const std::string& tenant,
+                                                                       const std::string& id) {
+  std::optional<v1::Employee> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query(absl::StrCat("SELECT ", kEmployeeColumns,
+                                       " FROM employees WHERE tenant_id = ? AND employee_id = ?"),
+                          {tenant, id});
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) out = ReadEmployee(rows->front());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::Department>> SqlEventStore::GetDepartment(const std::string& tenant,
+                                                                           const std::string& id) {
+  std::optional<v1::Department> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query(
+        "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? AND department_id = ?",
+        {tenant, id});
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) out = ReadDepartment(rows->front());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Page<v1::Employee>> SqlEventStore::ListEmployees(const std::string& tenant,
+                                                                const std::string& department_id, int page_size,
+                                                                const std::string& cursor) {
+  const int limit = ClampPage(page_size, 100);
+  Page<v1::Employee> page;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    page = {};
+    std::string sql = absl::StrCat("SELECT ", kEmployeeColumns, " FROM employees WHERE tenant_id = ?");
+    Params params = {tenant};
+    if (!department_id.empty()) {
+      sql += " AND department_id = ?";
+      params.push_back(department_id);
+    }
+    if (!cursor.empty()) {
+      sql += " AND employee_id > ?";
+      params.push_back(cursor);
+    }
+    sql += " ORDER BY employee_id LIMIT ?";
+    params.push_back(int64_t{limit + 1});
+    auto rows = txn.Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) page.items.push_back(ReadEmployee(r));
+    if (static_cast<int>(page.items.size()) > limit) {
+      page.items.pop_back();
+      page.next_cursor = page.items.back().id();
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<std::vector<v1::Department>> SqlEventStore::ListDepartments(const std::string& tenant) {
+  std::vector<v1::Department> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query(
+        "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? ORDER BY department_id",
+        {tenant});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(ReadDepartment(r));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+// ------------------------------------------------------------------ events
+
+absl::StatusOr<IngestResult> SqlEventStore::Ingest(const std::string& tenant, const NewEvent& n) {
+  IngestResult result;
+  const EventRecord& e = n.event;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    result = {};
+    auto existing = txn.Query(
+        "SELECT payload_hash, event_id FROM inbox WHERE tenant_id = ? AND source = ? AND external_id = ?",
+        {tenant, e.source, e.external_id});
+    if (!existing.ok()) return existing.status();
+    if (!existing->empty()) {
+      if (existing->front().Str(0) != n.payload_hash) {
+        return absl::AlreadyExistsError(absl::StrCat("external_id '", e.external_id, "' from source '", e.source,
+                                                     "' was already ingested with a different payload"));
+      }
+      auto stored = LoadEvent(txn, tenant, existing->front().Str(1), false);
+      if (!stored.ok()) return stored.status();
+      if (!*stored) return absl::InternalError("inbox row without its event");
+      result.event = **stored;
+      result.duplicate = true;
+      return absl::OkStatus();
+    }
+    auto inbox = txn.Execute(
+        "INSERT INTO inbox (tenant_id, source, external_id, payload_hash, event_id, received_at) VALUES (?, ?, ?, ?, ?, ?)",
+        {tenant, e.source, e.external_id, n.payload_hash, e.event_id, Ms(e.flow.triggered_at)});
+    // Another transaction ingested the same id first: run again to read it.
+    if (absl::IsAlreadyExists(inbox.status())) return absl::AbortedError("concurrent ingest of the same id");
+    if (!inbox.ok()) return inbox.status();
+    auto ev = txn.Execute(
+        "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
+        "occurred_at, attributes, registry_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {tenant, e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id, Ms(e.occurred_at),
+         e.attributes_json, e.registry_version});
+    if (!ev.ok()) return ev.status();
+    auto flow = txn.Execute(
+        "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
+        "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, cross_confirm_at, "
+        "archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)",
+        {tenant, e.event_id, e.event_type, e.subject_id, e.department_id, int64_t{t::FLOW_STEP_TRIGGERED},
+         int64_t{e.flow.round}, int64_t{e.flow.verdict}, int64_t{e.flow.requires_cross_confirm ? 1 : 0},
+         Ms(e.flow.triggered_at), DayNumber(e.flow.triggered_at)});
+    if (!flow.ok()) return flow.status();
+    for (const TaskRecord& task : e.tasks) {
+      auto ins = txn.Execute(
+          "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, created_at, "
+          "completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+          {tenant, task.task_id, e.event_id, e.event_type, int64_t{task.kind}, task.assignee_id, int64_t{task.state},
+           Ms(task.due_at), Ms(task.created_at)});
+      if (!ins.ok()) return ins.status();
+    }
+    for (const OutboxMessage& m : n.outbox) {
+      auto ins = txn.Execute(
+          "INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, state, "
+          "attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
+          {tenant, m.message_id, m.idempotency_key, m.topic, m.recipient_id, m.payload_json, Ms(m.created_at)});
+      if (!ins.ok()) return ins.status();
+    }
+    result.event = e;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<std::optional<EventRecord>> SqlEventStore::GetEvent(const std::string& tenant,
+                                                                   const std::string& event_id) {
+  std::optional<EventRecord> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto loaded = LoadEvent(txn, tenant, event_id, false);
+    if (!loaded.ok()) return loaded.status();
+    out = *std::move(loaded);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Page<EventRecord>> SqlEventStore::ListEvents(const std::string& tenant, const EventFilter& filter,
+                                                            int page_size, const std::string& cursor) {
+  const int limit = ClampPage(page_size, 50);
+  int64_t cursor_ms = 0;
+  std::string cursor_id;
+  if (!cursor.empty() && !ParseCursor(cursor, &cursor_ms, &cursor_id)) {
+    return absl::InvalidArgumentError("page_token: not a token from this list");
+  }
+  Page<EventRecord> page;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    page = {};
+    std::string sql = absl::StrCat("SELECT ", kEventColumns,
+                                   " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
+                                   " WHERE f.tenant_id = ?");
+    Params params = {tenant};
+    AddFilter(filter, sql, params);
+    if (!cursor.empty()) {
+      sql += " AND (f.triggered_at < ? OR (f.triggered_at = ? AND f.event_id < ?))";
+      params.insert(params.end(), {cursor_ms, cursor_ms, cursor_id});
+    }
+    sql += " ORDER BY f.triggered_at DESC, f.event_id DESC LIMIT ?";
+    params.push_back(int64_t{limit + 1});
+    auto rows = txn.Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) page.items.push_back(ReadEvent(r));
+    if (static_cast<int>(page.items.size()) > limit) {
+      page.items.pop_back();
+      const EventRecord& last = page.items.back();
+      page.next_cursor = absl::StrCat(Ms(last.flow.triggered_at), "|", last.event_id);
+    }
+    return AttachTasks(txn, tenant, page.items);
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<Page<TaskRecord>> SqlEventStore::ListTasks(const std::string& tenant, const std::string& assignee_id,
+                                                          TaskState state, int page_size, const std::string& cursor) {
+  const int limit = ClampPage(page_size, 50);
+  int64_t cursor_ms = 0;
+  std::string cursor_id;
+  if (!cursor.empty() && !ParseCursor(cursor, &cursor_ms, &cursor_id)) {
+    return absl::InvalidArgumentError("page_token: not a token from this list");
+  }
+  if (state == t::TASK_STATE_UNSPECIFIED) state = t::TASK_STATE_OPEN;
+  Page<TaskRecord> page;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    page = {};
+    std::string sql = absl::StrCat("SELECT ", kTaskColumns,
+                                   " FROM tasks WHERE tenant_id = ? AND assignee_id = ? AND state = ?");
+    Params params = {tenant, assignee_id, int64_t{state}};
+    if (!cursor.empty()) {
+      sql += " AND (due_at > ? OR (due_at = ? AND task_id > ?))";
+      params.insert(params.end(), {cursor_ms, cursor_ms, cursor_id});
+    }
+    sql += " ORDER BY due_at, task_id LIMIT ?";
+    params.push_back(int64_t{limit + 1});
+    auto rows = txn.Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) page.items.push_back(ReadTask(r));
+    if (static_cast<int>(page.items.size()) > limit) {
+      page.items.pop_back();
+      page.next_cursor = absl::StrCat(Ms(page.items.back().due_at), "|", page.items.back().task_id);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return page;
+}
+
+absl::StatusOr<StepResult> SqlEventStore::RecordStep(const std::string& tenant, const StepRecord& step,
+                                                     const StepDecider& decide) {
+  StepResult result;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    result = {};
+    auto loaded = LoadEvent(txn, tenant, step.event_id, /*for_update=*/true);
+    if (!loaded.ok()) return loaded.status();
+    if (!*loaded) return absl::NotFoundError(absl::StrCat("event ", step.event_id, " not found"));
+    EventRecord& event = **loaded;
+
+    auto prior = txn.Query("SELECT payload_hash, event_id FROM flow_steps WHERE tenant_id = ? AND step_id = ?",
+                           {tenant, step.step_id});
+    if (!prior.ok()) return prior.status();
+    if (!prior->empty()) {
+      if (prior->front().Str(0) != step.payload_hash || prior->front().Str(1) != step.event_id) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("step_id '", step.step_id, "' was already used for a different step"));
+      }
+      result.event = std::move(event);
+      result.duplicate = true;
+      return absl::OkStatus();
+    }
+
+    absl::StatusOr<Transition> tr = decide(event.flow);
+    if (!tr.ok()) return tr.status();
+    const FlowState& next = tr->next;
+    auto upd = txn.Execute(
+        "UPDATE flows SET step = ?, round = ?, verdict = ?, owner_action_at = ?, manager_feedback_at = ?, "
+        "cross_confirm_at = ?, archived_at = ? WHERE tenant_id = ? AND event_id = ?",
+        {int64_t{CurrentStep(next)}, int64_t{next.round}, int64_t{next.verdict}, OptMs(next.owner_action_at),
+         OptMs(next.manager_feedback_at), OptMs(next.cross_confirm_at), OptMs(next.archived_at), tenant,
+         step.event_id});
+    if (!upd.ok()) return upd.status();
+    for (const TaskChange& change : tr->task_changes) {
+      const bool done = change.state == t::TASK_STATE_DONE;
+      auto u = txn.Execute("UPDATE tasks SET state = ?, completed_at = ? WHERE tenant_id = ? AND event_id = ? AND kind = ?",
+                           {int64_t{change.state}, done ? db::Param(Ms(step.recorded_at)) : db::Param(nullptr), tenant,
+                            step.event_id, int64_t{change.kind}});
+      if (!u.ok()) return u.status();
+    }
+    if (tr->archived) {
+      // Whatever is still open when the chain is sealed will never be done.
+      auto u = txn.Execute("UPDATE tasks SET state = ?, completed_at = ? WHERE tenant_id = ? AND event_id = ? AND state = ?",
+                           {int64_t{t::TASK_STATE_CANCELLED}, Ms(step.recorded_at), tenant, step.event_id,
+                            int64_t{t::TASK_STATE_OPEN}});
+      if (!u.ok()) return u.status();
+    }
+    auto ins = txn.Execute(
+        "INSERT INTO flow_steps (tenant_id, step_id, event_id, step, verdict, round, actor_id, note, payload_hash, "
+        "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {tenant, step.step_id, step.event_id, int64_t{step.step}, int64_t{step.verdict}, int64_t{event.flow.round},
+         step.actor_id, step.note, step.payload_hash, Ms(step.recorded_at)});
+    if (absl::IsAlreadyExists(ins.status())) return absl::AbortedError("concurrent step with the same id");
+    if (!ins.ok()) return ins.status();
+    auto reloaded = LoadEvent(txn, tenant, step.event_id, false);
+    if (!reloaded.ok()) return reloaded.status();
+    result.event = **reloaded;
+    result.transition = *std::move(tr);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+// ------------------------------------------------------------------ analytics
+
+absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::HealthBuckets(const std::string& tenant, absl::Time from,
+                                                                       absl::Time to, absl::Time now,
+                                                                       const EventFilter& filter) {
+  const int64_t window = absl::ToInt64Milliseconds(kFlowWindow);
+  std::vector<HealthBucket> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    // The same rule as ClassifyChain(): within when archived no later than
+    // triggered + 48 h; outside when not within and the window has ended.
+    std::string sql =
+        "SELECT f.department_id, f.event_type, f.triggered_day, "
+        "SUM(CASE WHEN f.archived_at IS NOT NULL AND f.archived_at <= f.triggered_at + ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN (f.archived_at IS NULL OR f.archived_at > f.triggered_at + ?) AND f.triggered_at + ? <= ? "
+        "THEN 1 ELSE 0 END), COUNT(*) FROM flows f WHERE f.tenant_id = ? AND f.triggered_at >= ? AND f.triggered_at < ?";
+    Params params = {window, window, window, Ms(now), tenant, Ms(from), Ms(to)};
+    EventFilter rest = filter;
+    rest.from.reset();
+    rest.to.reset();
+    AddFilter(rest, sql, params);
+    sql += " GROUP BY f.department_id, f.event_type, f.triggered_day";
+    auto rows = txn.Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) {
+      HealthBucket b;
+      b.department_id = r.Str(0);
+      b.event_type = r.Str(1);
+      b.day = r.Int(2);
+      b.counts.within = r.Int(3);
+      b.counts.outside = r.Int(4);
+      b.counts.pending = r.Int(5) - b.counts.within - b.counts.outside;
+      out.push_back(std::move(b));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status SqlEventStore::ForEachFlow(const std::string& tenant, const EventFilter& filter,
+                                        const std::function<bool(const EventRecord&)>& emit) {
+  constexpr int kBatch = 500;
+  int64_t after_ms = std::numeric_limits<int64_t>::min();
+  std::string after_id;
+  while (true) {
+    std::vector<EventRecord> batch;
+    absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+      batch.clear();
+      std::string sql = absl::StrCat("SELECT ", kEventColumns,
+                                     " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
+                                     " WHERE f.tenant_id = ? AND (f.triggered_at > ? OR (f.triggered_at = ? AND f.event_id > ?))");
+      Params params = {tenant, after_ms, after_ms, after_id};
+      AddFilter(filter, sql, params);
+      sql += " ORDER BY f.triggered_at, f.event_id LIMIT ?";
+      params.push_back(int64_t{kBatch});
+      auto rows = txn.Query(sql, params);
+      if (!rows.ok()) return rows.status();
+      for (const Row& r : *rows) batch.push_back(ReadEvent(r));
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    for (const EventRecord& e : batch) {
+      if (!emit(e)) return absl::OkStatus();
+    }
+    if (static_cast<int>(batch.size()) < kBatch) return absl::OkStatus();
+    after_ms = Ms(batch.back().flow.triggered_at);
+    after_id = batch.back().event_id;
+  }
+}
+
+absl::StatusOr<std::vector<std::string>> SqlEventStore::Tenants() {
+  std::vector<std::string> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query("SELECT DISTINCT tenant_id FROM registry_versions ORDER BY tenant_id", {});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(r.Str(0));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::map<FlowStep, int64_t>> SqlEventStore::OpenChainsByStep(const std::string& tenant) {
+  std::map<FlowStep, int64_t> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query("SELECT step, COUNT(*) FROM flows WHERE tenant_id = ? AND step <> ? GROUP BY step",
+                          {tenant, int64_t{t::FLOW_STEP_ARCHIVED}});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out[static_cast<FlowStep>(r.Int(0))] = r.Int(1);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> SqlEventStore::OverdueTasks(const std::string& tenant, absl::Time now) {
+  int64_t count = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND state = ? AND due_at < ?",
+                          {tenant, int64_t{t::TASK_STATE_OPEN}, Ms(now)});
+    if (!rows.ok()) return rows.status();
+    count = rows->empty() ? 0 : rows->front().Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return count;
+}
+
+absl::StatusOr<int64_t> SqlEventStore::OutboxBacklog(const std::string& tenant) {
+  int64_t count = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = 0", {tenant});
+    if (!rows.ok()) return rows.status();
+    count = rows->empty() ? 0 : rows->front().Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return count;
+}
+
+}  // namespace perfflow::event

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <memory>
+
+#include "common/db/database.h"
+#include "common/db/migrations.h"
+#include "services/event/event_store.h"
+
+namespace perfflow::event {
+
+// The event service's schema, numbered.
+const std::vector<db::Migration>& EventMigrations();
+
+// EventStore over the common SQL layer (MySQL or SQLite).
+class SqlEventStore : public EventStore {
+ public:
+  // Applies the migrations, then returns the store.
+  static absl::StatusOr<std::unique_ptr<SqlEventStore>> Open(std::shared_ptr<db::Database> db);
+
+  absl::StatusOr<std::optional<std::string>> LoadRegistry(const std::string& tenant, int64_t version) override;
+  absl::StatusOr<int64_t> LatestRegistryVersion(const std::string& tenant) override;
+  absl::StatusOr<int64_t> AppendRegistry(const std::string& tenant, const v1::Registry& snapshot,
+                                         absl::Time applied_at) override;
+  absl::StatusOr<DirectorySnapshot> LoadDirectorySnapshot(const std::string& tenant) override;
+  absl::Status UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& batch,
+                               absl::Time now) override;
+  absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) override;
+  absl::StatusOr<std::optional<v1::Department>> GetDepartment(const std::string& tenant,
+                                                              const std::string& id) override;
+  absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const std::string& department_id,
+                                                   int page_size, const std::string& cursor) override;
+  absl::StatusOr<std::vector<v1::Department>> ListDepartments(const std::string& tenant) override;
+  absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const NewEvent& event) override;
+  absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<Page<EventRecord>> ListEvents(const std::string& tenant, const EventFilter& filter, int page_size,
+                                               const std::string& cursor) override;
+  absl::StatusOr<Page<TaskRecord>> ListTasks(const std::string& tenant, const std::string& assignee_id,
+                                             TaskState state, int page_size, const std::string& cursor) override;
+  absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const StepRecord& step,
+                                        const StepDecider& decide) override;
+  absl::StatusOr<std::vector<HealthBucket>> HealthBuckets(const std::string& tenant, absl::Time from, absl::Time to,
+                                                          absl::Time now, const EventFilter& filter) override;
+  absl::Status ForEachFlow(const std::string& tenant, const EventFilter& filter,
+                           const std::function<bool(const EventRecord&)>& emit) override;
+  absl::StatusOr<std::vector<std::string>> Tenants() override;
+  absl::StatusOr<std::map<FlowStep, int64_t>> OpenChainsByStep(const std::string& tenant) override;
+  absl::StatusOr<int64_t> OverdueTasks(const std::string& tenant, absl::Time now) override;
+  absl::StatusOr<int64_t> OutboxBacklog(const std::string& tenant) override;
+  absl::Status Ping() override { return db_->Ping(); }
+
+ private:
+  explicit SqlEventStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
+  std::shared_ptr<db::Database> db_;
+};
+
+}  // namespace perfflow::event

@@ -1,0 +1,296 @@
+// One contract suite for EventStore, run against SQLite and the real MariaDB
+// started by ./scripts/test.sh.
+
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/fixtures.h"
+
+namespace perfflow::event {
+namespace {
+
+namespace t = perfflow::type::v1;
+using testing::Backend;
+using testing::kTenant;
+
+class StoreContractTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kMysql && !testing::MysqlConfigured()) {
+      GTEST_SKIP() << "PERFFLOW_TEST_MYSQL_URL not set (./scripts/test.sh sets it)";
+    }
+    w_ = testing::MakeEventWorld(GetParam());
+  }
+
+  EventRecord Ingest(const std::string& ext, const std::string& subject = "s1") {
+    v1::IngestEventRequest req = testing::ContractSigned(ext);
+    req.set_subject_id(subject);
+    auto r = w_.core->Ingest(kTenant, req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->event : EventRecord{};
+  }
+
+  absl::Status Step(const std::string& id, FlowStep step, Verdict verdict = t::VERDICT_UNSPECIFIED) {
+    v1::RecordFlowStepRequest r;
+    r.set_event("events/" + id);
+    r.set_step(step);
+    r.set_verdict(verdict);
+    r.set_step_id("s-" + std::to_string(++steps_));
+    return w_.core->RecordStep(kTenant, r).status();
+  }
+
+  absl::Status Close(const std::string& id) {
+    for (auto [step, verdict] : std::vector<std::pair<FlowStep, Verdict>>{
+             {t::FLOW_STEP_OWNER_ACTION, t::VERDICT_UNSPECIFIED},
+             {t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_MEETS},
+             {t::FLOW_STEP_CROSS_CONFIRM, t::VERDICT_UNSPECIFIED},
+             {t::FLOW_STEP_ARCHIVED, t::VERDICT_UNSPECIFIED}}) {
+      if (absl::Status s = Step(id, step, verdict); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  testing::EventWorld w_;
+  int steps_ = 0;
+};
+
+TEST_P(StoreContractTest, RegistryVersionsAreKeptInOrder) {
+  auto latest = w_.store->LatestRegistryVersion(kTenant);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(*latest, 1);
+  v1::Registry next;
+  next.add_libraries()->set_key("x");
+  auto v2 = w_.store->AppendRegistry(kTenant, next, testing::FixedStart());
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(*v2, 2);
+  auto one = w_.store->LoadRegistry(kTenant, 1);
+  auto two = w_.store->LoadRegistry(kTenant, 2);
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_TRUE(one->has_value());
+  EXPECT_THAT(**two, ::testing::HasSubstr("\"version\":\"2\""));
+  auto none = w_.store->LoadRegistry(kTenant, 3);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto other = w_.store->LatestRegistryVersion("other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(*other, 0);
+}
+
+TEST_P(StoreContractTest, DirectoryRoundTripsAndPages) {
+  auto s1 = w_.store->GetEmployee(kTenant, "s1");
+  ASSERT_TRUE(s1.ok());
+  ASSERT_TRUE(s1->has_value());
+  EXPECT_EQ((*s1)->manager_id(), "s-head");
+  EXPECT_EQ((*s1)->department_id(), "sales");
+
+  std::vector<std::string> ids;
+  std::string cursor;
+  do {
+    auto page = w_.store->ListEmployees(kTenant, "", 4, cursor);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->items.size(), 4u);
+    for (const auto& e : page->items) ids.push_back(e.id());
+    cursor = page->next_cursor;
+  } while (!cursor.empty());
+  EXPECT_EQ(ids.size(), static_cast<size_t>(testing::SmallOrg().employees_size()));
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+
+  auto sales = w_.store->ListEmployees(kTenant, "sales", 100, "");
+  ASSERT_TRUE(sales.ok());
+  EXPECT_EQ(sales->items.size(), 4u);
+  auto depts = w_.store->ListDepartments(kTenant);
+  ASSERT_TRUE(depts.ok());
+  EXPECT_EQ(depts->size(), 5u);
+
+  // Upsert replaces.
+  v1::UpsertDirectoryRequest move;
+  *move.add_employees() = **s1;
+  move.mutable_employees(0)->set_grade("P6");
+  (*move.mutable_employees(0)->mutable_contacts())["dingtalk"] = "s1-ding";
+  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, move).ok());
+  auto moved = w_.store->GetEmployee(kTenant, "s1");
+  ASSERT_TRUE(moved.ok() && moved->has_value());
+  EXPECT_EQ((*moved)->grade(), "P6");
+  EXPECT_EQ((*moved)->contacts().at("dingtalk"), "s1-ding");
+}
+
+TEST_P(StoreContractTest, IngestIsOneTransactionAndIdempotent) {
+  EventRecord e = Ingest("c-1");
+  auto stored = w_.store->GetEvent(kTenant, e.event_id);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->tasks.size(), 3u);
+  EXPECT_EQ((*stored)->attributes_json, e.attributes_json);
+  auto dup = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->event.event_id, e.event_id);
+  v1::IngestEventRequest changed = testing::ContractSigned("c-1");
+  changed.set_subject_id("s2");
+  EXPECT_TRUE(absl::IsAlreadyExists(w_.core->Ingest(kTenant, changed).status()));
+  auto backlog = w_.store->OutboxBacklog(kTenant);
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(*backlog, 3);  // no outbox rows from the duplicate or the conflict
+}
+
+TEST_P(StoreContractTest, ListEventsFiltersAndPagesWithoutGapsOrRepeats) {
+  std::set<std::string> all;
+  for (int i = 0; i < 7; ++i) {
+    all.insert(Ingest("l-" + std::to_string(i), i % 2 ? "s2" : "s1").event_id);
+    w_.clock->Advance(absl::Minutes(i % 3));  // some equal timestamps
+  }
+  std::set<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto page = w_.store->ListEvents(kTenant, {}, 3, cursor);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& e : page->items) EXPECT_TRUE(seen.insert(e.event_id).second) << "repeated " << e.event_id;
+    cursor = page->next_cursor;
+    ++pages;
+  } while (!cursor.empty());
+  EXPECT_EQ(seen, all);
+  EXPECT_EQ(pages, 3);
+
+  EventFilter by_subject;
+  by_subject.subject_id = "s2";
+  auto s2 = w_.store->ListEvents(kTenant, by_subject, 50, "");
+  ASSERT_TRUE(s2.ok());
+  EXPECT_EQ(s2->items.size(), 3u);
+  for (const auto& e : s2->items) EXPECT_EQ(e.subject_id, "s2");
+
+  ASSERT_TRUE(Step(*all.begin(), t::FLOW_STEP_OWNER_ACTION).ok());
+  EventFilter by_step;
+  by_step.step = t::FLOW_STEP_OWNER_ACTION;
+  auto stepped = w_.store->ListEvents(kTenant, by_step, 50, "");
+  ASSERT_TRUE(stepped.ok());
+  ASSERT_EQ(stepped->items.size(), 1u);
+  EXPECT_EQ(stepped->items[0].event_id, *all.begin());
+
+  EventFilter range;
+  range.from = testing::FixedStart() + absl::Hours(1);
+  auto none = w_.store->ListEvents(kTenant, range, 50, "");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->items.empty());
+  EXPECT_TRUE(absl::IsInvalidArgument(w_.store->ListEvents(kTenant, {}, 3, "garbage").status()));
+}
+
+TEST_P(StoreContractTest, InboxIsDueSortedAndPaged) {
+  Ingest("i-1");
+  w_.clock->Advance(absl::Hours(1));
+  Ingest("i-2");
+  // s-head reviews both (due +48 h each) and nothing else.
+  std::vector<absl::Time> dues;
+  std::string cursor;
+  do {
+    auto page = w_.store->ListTasks(kTenant, "s-head", t::TASK_STATE_UNSPECIFIED, 1, cursor);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& task : page->items) {
+      EXPECT_EQ(task.kind, t::TASK_KIND_MANAGER_REVIEW);
+      dues.push_back(task.due_at);
+    }
+    cursor = page->next_cursor;
+  } while (!cursor.empty());
+  ASSERT_EQ(dues.size(), 2u);
+  EXPECT_LT(dues[0], dues[1]);
+  auto done = w_.store->ListTasks(kTenant, "s-head", t::TASK_STATE_DONE, 10, "");
+  ASSERT_TRUE(done.ok());
+  EXPECT_TRUE(done->items.empty());
+}
+
+TEST_P(StoreContractTest, StepsPersistAndReloadExactly) {
+  EventRecord e = Ingest("st-1");
+  w_.clock->Advance(absl::Hours(2));
+  ASSERT_TRUE(Close(e.event_id).ok());
+  auto stored = w_.store->GetEvent(kTenant, e.event_id);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  const FlowState& f = (*stored)->flow;
+  EXPECT_EQ(CurrentStep(f), t::FLOW_STEP_ARCHIVED);
+  EXPECT_EQ(f.verdict, t::VERDICT_MEETS);
+  EXPECT_EQ(*f.archived_at, testing::FixedStart() + absl::Hours(2));
+  for (const auto& task : (*stored)->tasks) {
+    EXPECT_EQ(task.state, t::TASK_STATE_DONE);
+    EXPECT_EQ(*task.completed_at, testing::FixedStart() + absl::Hours(2));
+  }
+  auto open = w_.store->OpenChainsByStep(kTenant);
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->empty());
+}
+
+TEST_P(StoreContractTest, HealthBucketsAgreeWithPerChainClassification) {
+  // 12 chains over 3 days; a third archived in time, a third late, a third open.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    w_.clock->Set(testing::FixedStart() + absl::Hours(6 * i));
+    ids.push_back(Ingest("hb-" + std::to_string(i), i % 2 ? "s1" : "q1").event_id);
+  }
+  for (int i = 0; i < 12; ++i) {
+    if (i % 3 == 2) continue;
+    w_.clock->Set(testing::FixedStart() + absl::Hours(6 * i) + absl::Hours(i % 3 == 0 ? 20 : 60));
+    ASSERT_TRUE(Close(ids[i]).ok());
+  }
+  const absl::Time now = testing::FixedStart() + absl::Hours(100);
+  auto buckets = w_.store->HealthBuckets(kTenant, testing::FixedStart() - absl::Hours(1),
+                                         testing::FixedStart() + absl::Hours(200), now, {});
+  ASSERT_TRUE(buckets.ok()) << buckets.status();
+  HealthReport sql = AggregateHealth(*buckets, HealthPeriod::kDay);
+
+  HealthCounts expected;
+  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord& e) {
+    switch (ClassifyChain(e.flow.triggered_at, e.flow.archived_at, now)) {
+      case ChainOutcome::kWithin: ++expected.within; break;
+      case ChainOutcome::kOutside: ++expected.outside; break;
+      case ChainOutcome::kPending: ++expected.pending; break;
+    }
+    return true;
+  }).ok());
+  EXPECT_EQ(sql.overall.within, expected.within);
+  EXPECT_EQ(sql.overall.outside, expected.outside);
+  EXPECT_EQ(sql.overall.pending, expected.pending);
+  EXPECT_EQ(expected.within, 4);
+  EXPECT_GT(expected.pending, 0);  // chains whose window had not ended at +100 h
+  EXPECT_EQ(sql.by_department.size(), 2u);  // q1 is in quality
+  EXPECT_GE(sql.by_period.size(), 3u);
+}
+
+TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossBatches) {
+  // More than one internal batch (500).
+  for (int i = 0; i < 620; ++i) {
+    if (i % 100 == 0) w_.clock->Advance(absl::Seconds(1));
+    Ingest("ff-" + std::to_string(i), i % 2 ? "s1" : "s2");
+  }
+  int count = 0;
+  absl::Time last = absl::InfinitePast();
+  std::set<std::string> seen;
+  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord& e) {
+    EXPECT_GE(e.flow.triggered_at, last);
+    last = e.flow.triggered_at;
+    EXPECT_TRUE(seen.insert(e.event_id).second);
+    ++count;
+    return true;
+  }).ok());
+  EXPECT_EQ(count, 620);
+  int stopped = 0;
+  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord&) { return ++stopped < 10; }).ok());
+  EXPECT_EQ(stopped, 10);
+}
+
+TEST_P(StoreContractTest, GaugesAndTenants) {
+  Ingest("g-1");
+  w_.clock->Advance(absl::Hours(30));
+  auto overdue = w_.store->OverdueTasks(kTenant, w_.clock->Now());
+  ASSERT_TRUE(overdue.ok());
+  EXPECT_EQ(*overdue, 1);  // the owner upload (24 h); reviews are due at 48 h
+  auto open = w_.store->OpenChainsByStep(kTenant);
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->at(t::FLOW_STEP_TRIGGERED), 1);
+  auto tenants = w_.store->Tenants();
+  ASSERT_TRUE(tenants.ok());
+  EXPECT_THAT(*tenants, ::testing::ElementsAre(kTenant));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
+                         [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
+
+}  // namespace
+}  // namespace perfflow::event
