@@ -16,8 +16,10 @@ void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
   ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
 }
 
-void SetOptTime(const std::optional<absl::Time>& t, google::protobuf::Timestamp* ts) {
-  if (t) SetTime(*t, ts);
+// Sets the field only when there is a time, so absent steps stay absent.
+template <typename Setter>
+void SetOptTime(const std::optional<absl::Time>& t, Setter mutable_field) {
+  if (t) SetTime(*t, mutable_field());
 }
 
 absl::Time FromProto(const google::protobuf::Timestamp& ts) {
@@ -31,10 +33,10 @@ void ToProto(const FlowState& s, v1::Flow* out) {
   out->set_verdict(s.verdict);
   auto* times = out->mutable_times();
   SetTime(s.triggered_at, times->mutable_triggered_at());
-  SetOptTime(s.owner_action_at, times->mutable_owner_action_at());
-  SetOptTime(s.manager_feedback_at, times->mutable_manager_feedback_at());
-  SetOptTime(s.cross_confirm_at, times->mutable_cross_confirm_at());
-  SetOptTime(s.archived_at, times->mutable_archived_at());
+  SetOptTime(s.owner_action_at, [&] { return times->mutable_owner_action_at(); });
+  SetOptTime(s.manager_feedback_at, [&] { return times->mutable_manager_feedback_at(); });
+  SetOptTime(s.cross_confirm_at, [&] { return times->mutable_cross_confirm_at(); });
+  SetOptTime(s.archived_at, [&] { return times->mutable_archived_at(); });
 }
 
 // Page tokens are opaque to callers and bound to the list they came from.
@@ -74,7 +76,7 @@ void ToProto(const TaskRecord& task, const RegistryView* registry, absl::Time no
   out->set_state(task.state);
   SetTime(task.due_at, out->mutable_due_at());
   SetTime(task.created_at, out->mutable_created_at());
-  SetOptTime(task.completed_at, out->mutable_completed_at());
+  SetOptTime(task.completed_at, [&] { return out->mutable_completed_at(); });
   out->set_overdue(task.state == t::TASK_STATE_OPEN && now > task.due_at);
   if (registry != nullptr) {
     for (const std::string& g : registry->GoalsFor(task.event_type)) out->add_goals(g);

@@ -232,9 +232,17 @@ class EventServiceE2E(unittest.TestCase):
         self.assertTrue(page.next_page_token)
 
     def test_05_ingest_duplicate_conflict(self):
-        first = stub.IngestEvent(contract("crm-1001"), metadata=TENANT)
+        trace_id = secrets.token_hex(16)
+        first = stub.IngestEvent(contract("crm-1001"), metadata=TENANT + [
+            ("traceparent", "00-%s-%s-01" % (trace_id, secrets.token_hex(8)))])
         self.assertFalse(first.duplicate)
         self.assertEqual(len(first.event.tasks), 3)
+        self.assertFalse(first.event.flow.times.HasField("owner_action_at"))
+        self.assertFalse(any(t.HasField("completed_at") for t in first.event.tasks))
+        deadline = time.monotonic() + 10
+        while not any(trace_id in line and "IngestEvent" in line for line in SERVER.log):
+            self.assertLess(time.monotonic(), deadline, "no log line carries the trace id")
+            time.sleep(0.05)
         self.assertTrue(first.event.name.startswith("events/"))
         again = stub.IngestEvent(contract("crm-1001"), metadata=TENANT)
         self.assertTrue(again.duplicate)

@@ -89,6 +89,8 @@ struct IllegalCase {
   StepReport report;
 };
 
+void PrintTo(const IllegalCase& c, std::ostream* os) { *os << c.name; }
+
 class IllegalTransitionTest : public ::testing::TestWithParam<IllegalCase> {};
 
 TEST_P(IllegalTransitionTest, IsFailedPrecondition) {
