@@ -225,6 +225,15 @@ class EventServiceE2E(unittest.TestCase):
         self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.UpsertDirectory, bad,
                           field="employees[%d].manager_id" % (len(bad.employees) - 1))
         self.assertEqual(len(stub.ListEmployees(pb.ListEmployeesRequest(), metadata=TENANT).employees), 0)
+        dup = org_request()
+        dup.employees.append(dup.employees[-1])
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.UpsertDirectory, dup,
+                          field="employees[%d].id" % (len(dup.employees) - 1))
+        cycle = org_request()
+        cycle.employees[0].manager_id = "s1"  # ceo -> s1 -> s-head -> ceo
+        err = self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.UpsertDirectory, cycle)
+        self.assertIn("manager cycle", str(field_violations(err)))
+        self.assertEqual(len(stub.ListEmployees(pb.ListEmployeesRequest(), metadata=TENANT).employees), 0)
         resp = stub.UpsertDirectory(org_request(), metadata=TENANT)
         self.assertEqual(resp.employees_upserted, 9)
         page = stub.ListEmployees(pb.ListEmployeesRequest(page_size=4), metadata=TENANT)
@@ -271,6 +280,15 @@ class EventServiceE2E(unittest.TestCase):
         self.expect_error(grpc.StatusCode.FAILED_PRECONDITION, stub.IngestEvent, pilot, text="not enabled")
         self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.IngestEvent, pb.IngestEventRequest(),
                           field="source")
+        # Disable the promotion-order type, then try it.
+        registry = stub.GetRegistry(pb.GetRegistryRequest(), metadata=TENANT).registry
+        promo = next(t for t in registry.event_types if t.key == "erp.promotion_order_fulfilled")
+        promo.disabled = True
+        self.assertEqual(stub.ApplyEventTypes(pb.ApplyEventTypesRequest(event_types=[promo]),
+                                              metadata=TENANT).version, 2)
+        disabled = pb.IngestEventRequest(source="erp", external_id="bad-6", event_type=promo.key, subject_id="s1")
+        disabled.attributes.update({"order_id": "PO-1", "lines": 3, "on_time": True})
+        self.expect_error(grpc.StatusCode.FAILED_PRECONDITION, stub.IngestEvent, disabled, text="disabled")
         self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.GetEvent, pb.GetEventRequest(name="nope"),
                           field="name")
         self.expect_error(grpc.StatusCode.NOT_FOUND, stub.GetEvent, pb.GetEventRequest(name="events/" + "0" * 32))
