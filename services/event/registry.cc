@@ -4,7 +4,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/condition.h"
 #include "common/yaml_proto.h"
 
 namespace perfflow::event {
@@ -13,6 +15,30 @@ namespace {
 const std::regex& KeyPattern() {
   static const std::regex kKey(R"(^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$)");
   return kKey;
+}
+
+// Parses `text` and checks that every path names a declared attribute or
+// evidence kind of `type`.
+void CheckCondition(const std::string& path, const std::string& text, const v1::EventType& type,
+                    std::vector<FieldViolation>& out) {
+  auto condition = Condition::Parse(text);
+  if (!condition.ok()) {
+    out.push_back({path, std::string(condition.status().message())});
+    return;
+  }
+  for (const std::string& p : condition->paths()) {
+    std::vector<std::string> parts = absl::StrSplit(p, '.');
+    bool known = false;
+    if (parts.size() == 2 && parts[0] == "attributes") {
+      for (const auto& a : type.attributes()) known |= a.name() == parts[1];
+    } else if (parts.size() == 3 && parts[0] == "evidence" &&
+               (parts[2] == "count" || parts[2] == "cosigned")) {
+      for (const auto& e : type.evidence()) known |= e.kind() == parts[1];
+    }
+    if (!known) {
+      out.push_back({path, "'" + p + "' is not a declared attributes.<name> or evidence.<kind>.count|cosigned"});
+    }
+  }
 }
 
 bool IsKey(const std::string& key) { return key.size() <= 128 && std::regex_match(key, KeyPattern()); }
@@ -135,6 +161,7 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
       if (ev.kind().empty()) out.push_back({ep + ".kind", "required"});
       if (!kinds.insert(ev.kind()).second) out.push_back({ep + ".kind", "duplicate evidence kind"});
       if (ev.content_types().empty()) out.push_back({ep + ".content_types", "list at least one content type"});
+      if (!ev.required_when().empty()) CheckCondition(ep + ".required_when", ev.required_when(), t, out);
       for (const auto& ct : ev.content_types()) {
         if (ct.find('/') == std::string::npos) out.push_back({ep + ".content_types", "'" + ct + "' is not a media type"});
       }
@@ -175,6 +202,16 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
       if (beh.id().empty()) out.push_back({bp + ".id", "required"});
       if (!behaviour_ids.insert(beh.id()).second) out.push_back({bp + ".id", "duplicate behaviour id"});
       if (beh.text().zh().empty() && beh.text().en().empty()) out.push_back({bp + ".text", "needs zh or en"});
+    }
+    std::set<std::string> rule_ids;
+    for (int r = 0; r < t.rules_size(); ++r) {
+      const auto& rule = t.rules(r);
+      const std::string rp = absl::StrCat(path, ".rules[", rule.id().empty() ? std::to_string(r) : rule.id(), "]");
+      if (rule.id().empty()) out.push_back({rp + ".id", "required"});
+      if (!rule_ids.insert(rule.id()).second) out.push_back({rp + ".id", "duplicate rule id"});
+      if (rule.require().empty()) out.push_back({rp + ".require", "required"});
+      else CheckCondition(rp + ".require", rule.require(), t, out);
+      if (!rule.when().empty()) CheckCondition(rp + ".when", rule.when(), t, out);
     }
     for (const auto& g : t.goals()) {
       if (!goals.count(g)) out.push_back({path + ".goals", "unknown goal '" + g + "'"});

@@ -132,6 +132,26 @@ depends_on: [a.one]
   EXPECT_TRUE(cycle);
 }
 
+TEST(RegistryTest, BadRuleConditionsFailAtApplyWithPosition) {
+  auto r = ParseRegistryFiles({File("t.yaml", std::string(kMinimalType) + R"(
+attributes:
+  - {name: delay_days, type: integer}
+evidence:
+  - {kind: note, content_types: [application/pdf], required_when: "attributes.delay_days >"}
+rules:
+  - {id: r1, require: "exists attributes.nope"}
+  - {id: r2, when: "(attributes.delay_days > 0", require: "evidence.note.count > 0"}
+)")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto vs = ValidateRegistry(*r);
+  EXPECT_TRUE(HasViolation(vs, "event_types[mes.line_stop].evidence[note].required_when",
+                           "position 24: expected a value, found the end"));
+  EXPECT_TRUE(HasViolation(vs, "event_types[mes.line_stop].rules[r1].require",
+                           "'attributes.nope' is not a declared"));
+  EXPECT_TRUE(HasViolation(vs, "event_types[mes.line_stop].rules[r2].when", "position 27: expected ')'"));
+  EXPECT_EQ(vs.size(), 3u);
+}
+
 TEST(RegistryTest, MergeReplacesByKey) {
   v1::Registry base;
   base.add_event_types()->set_key("a.one");
