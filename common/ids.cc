@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "absl/strings/escaping.h"
+#include "common/status.h"
 
 namespace perfflow {
 namespace {
@@ -22,6 +23,22 @@ std::string Sha256Hex(absl::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), sizeof digest));
+}
+
+absl::StatusOr<std::string> ParseResourceId(const std::string& name, const std::string& collection,
+                                            const std::string& field) {
+  const std::string prefix = collection + "/";
+  bool ok = name.size() == prefix.size() + 32 && name.compare(0, prefix.size(), prefix) == 0;
+  for (size_t i = prefix.size(); ok && i < name.size(); ++i) {
+    const char c = name[i];
+    ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  }
+  if (!ok) {
+    return InvalidArgumentWithViolations(
+        "malformed " + collection + " name",
+        {{field, "expected " + collection + "/{id} with a 32-character hex id, got '" + name.substr(0, 80) + "'"}});
+  }
+  return name.substr(prefix.size());
 }
 
 std::string EncodePageToken(absl::string_view raw) {

@@ -3,6 +3,8 @@
 #include "absl/strings/string_view.h"
 #include <string>
 
+#include "absl/status/statusor.h"
+
 namespace perfflow {
 
 // 128 random bits as 32 lower-case hex characters (OpenSSL RAND_bytes).
@@ -10,6 +12,11 @@ std::string RandomId();
 
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(absl::string_view data);
+
+// "{collection}/{id}" with a 32-character hex id (RandomId) -> id;
+// INVALID_ARGUMENT with a field violation on `field` otherwise.
+absl::StatusOr<std::string> ParseResourceId(const std::string& name, const std::string& collection,
+                                            const std::string& field);
 
 // Web-safe base64 without padding, for opaque page tokens.
 std::string EncodePageToken(absl::string_view raw);

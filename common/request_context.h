@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/status.h"
 #include "grpcpp/server_context.h"
 
 namespace perfflow {
@@ -36,5 +37,12 @@ absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx,
 
 // True for 1-64 characters of [a-z0-9_-].
 bool IsValidTenant(absl::string_view tenant);
+
+// In a gRPC method: declares `rc` (the RequestContext) or returns the mapped
+// error status. `identity` is the service's IdentityOptions.
+#define PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity)                         \
+  auto rc##_or = ::perfflow::ContextFromServer(*(ctx), identity);             \
+  if (!rc##_or.ok()) return ::perfflow::ToGrpcStatus(rc##_or.status());       \
+  const ::perfflow::RequestContext& rc = *rc##_or
 
 }  // namespace perfflow

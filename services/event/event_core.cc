@@ -46,16 +46,6 @@ std::string TaskKindLabel(TaskKind kind) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ParseEventName(const std::string& name, const std::string& field) {
-  static const std::regex kName(R"(^events/([0-9a-f]{32})$)");
-  std::smatch m;
-  if (!std::regex_match(name, m, kName)) {
-    return InvalidArgumentWithViolations("malformed event name",
-                                         {{field, "expected events/{id} with a 32-character hex id, got '" + name + "'"}});
-  }
-  return std::string(m[1]);
-}
-
 EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, FlowMetrics* metrics)
     : store_(std::move(store)), clock_(std::move(clock)), metrics_(metrics) {}
 
@@ -338,7 +328,7 @@ absl::StatusOr<IngestResult> EventCore::Ingest(const std::string& tenant, const 
 // ------------------------------------------------------------------ steps
 
 absl::StatusOr<StepResult> EventCore::RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request) {
-  auto event_id = ParseEventName(request.event(), "event");
+  auto event_id = ParseResourceId(request.event(), "events", "event");
   if (!event_id.ok()) return event_id.status();
   std::vector<FieldViolation> violations;
   if (request.step_id().empty() || request.step_id().size() > 128) {

@@ -75,7 +75,4 @@ class EventCore {
   std::map<std::string, CachedRegistry> registries_;  // latest per tenant
 };
 
-// "events/{id}" -> id, INVALID_ARGUMENT naming `field` otherwise.
-absl::StatusOr<std::string> ParseEventName(const std::string& name, const std::string& field);
-
 }  // namespace perfflow::event

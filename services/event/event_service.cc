@@ -37,6 +37,7 @@ void ToProto(const FlowState& s, v1::Flow* out) {
   SetOptTime(s.manager_feedback_at, [&] { return times->mutable_manager_feedback_at(); });
   SetOptTime(s.cross_confirm_at, [&] { return times->mutable_cross_confirm_at(); });
   SetOptTime(s.archived_at, [&] { return times->mutable_archived_at(); });
+  SetOptTime(s.evidence_complete_at, [&] { return times->mutable_evidence_complete_at(); });
 }
 
 // Page tokens are opaque to callers and bound to the list they came from.
@@ -97,14 +98,9 @@ void ToProto(const EventRecord& e, const RegistryView* registry, absl::Time now,
   for (const TaskRecord& task : e.tasks) ToProto(task, registry, now, out->add_tasks());
 }
 
-#define PERFFLOW_CONTEXT_OR_RETURN(rc, ctx)                           \
-  auto rc##_or = ContextFromServer(*(ctx), identity_);                \
-  if (!rc##_or.ok()) return ToGrpcStatus(rc##_or.status());           \
-  const RequestContext& rc = *rc##_or
-
 grpc::Status EventServiceImpl::ApplyEventTypes(grpc::ServerContext* ctx, const v1::ApplyEventTypesRequest* req,
                                                v1::ApplyEventTypesResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto result = core_->ApplyEventTypes(rc.tenant, *req);
   if (!result.ok()) return ToGrpcStatus(result.status());
   resp->set_version(result->version);
@@ -116,7 +112,7 @@ grpc::Status EventServiceImpl::ApplyEventTypes(grpc::ServerContext* ctx, const v
 
 grpc::Status EventServiceImpl::GetRegistry(grpc::ServerContext* ctx, const v1::GetRegistryRequest* req,
                                            v1::GetRegistryResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (req->version() < 0) {
     return ToGrpcStatus(InvalidArgumentWithViolations("bad version", {{"version", "must not be negative"}}));
   }
@@ -128,7 +124,7 @@ grpc::Status EventServiceImpl::GetRegistry(grpc::ServerContext* ctx, const v1::G
 
 grpc::Status EventServiceImpl::UpsertDirectory(grpc::ServerContext* ctx, const v1::UpsertDirectoryRequest* req,
                                                v1::UpsertDirectoryResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   absl::Status s = core_->UpsertDirectory(rc.tenant, *req);
   if (!s.ok()) return ToGrpcStatus(s);
   resp->set_departments_upserted(req->departments_size());
@@ -138,7 +134,7 @@ grpc::Status EventServiceImpl::UpsertDirectory(grpc::ServerContext* ctx, const v
 
 grpc::Status EventServiceImpl::ListEmployees(grpc::ServerContext* ctx, const v1::ListEmployeesRequest* req,
                                              v1::ListEmployeesResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
   auto cursor = DecodeToken(req->page_token());
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());
@@ -149,9 +145,20 @@ grpc::Status EventServiceImpl::ListEmployees(grpc::ServerContext* ctx, const v1:
   return grpc::Status::OK;
 }
 
+grpc::Status EventServiceImpl::GetEmployee(grpc::ServerContext* ctx, const v1::GetEmployeeRequest* req,
+                                           v1::GetEmployeeResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (req->id().empty()) return ToGrpcStatus(InvalidArgumentWithViolations("missing id", {{"id", "required"}}));
+  auto employee = core_->store().GetEmployee(rc.tenant, req->id());
+  if (!employee.ok()) return ToGrpcStatus(employee.status());
+  if (!*employee) return ToGrpcStatus(absl::NotFoundError("employee " + req->id() + " not found"));
+  *resp->mutable_employee() = **employee;
+  return grpc::Status::OK;
+}
+
 grpc::Status EventServiceImpl::ListDepartments(grpc::ServerContext* ctx, const v1::ListDepartmentsRequest*,
                                                v1::ListDepartmentsResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto depts = core_->store().ListDepartments(rc.tenant);
   if (!depts.ok()) return ToGrpcStatus(depts.status());
   for (auto& d : *depts) *resp->add_departments() = std::move(d);
@@ -160,7 +167,7 @@ grpc::Status EventServiceImpl::ListDepartments(grpc::ServerContext* ctx, const v
 
 grpc::Status EventServiceImpl::IngestEvent(grpc::ServerContext* ctx, const v1::IngestEventRequest* req,
                                            v1::IngestEventResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto result = core_->Ingest(rc.tenant, *req);
   if (!result.ok()) return ToGrpcStatus(result.status());
   auto registry = core_->Registry(rc.tenant);
@@ -171,7 +178,7 @@ grpc::Status EventServiceImpl::IngestEvent(grpc::ServerContext* ctx, const v1::I
 
 grpc::Status EventServiceImpl::BatchIngestEvents(grpc::ServerContext* ctx, const v1::BatchIngestEventsRequest* req,
                                                  v1::BatchIngestEventsResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (req->requests().empty() || req->requests_size() > kMaxBatchIngest) {
     return ToGrpcStatus(InvalidArgumentWithViolations(
         "bad batch", {{"requests", absl::StrCat("give 1 to ", kMaxBatchIngest, " events")}}));
@@ -191,8 +198,8 @@ grpc::Status EventServiceImpl::BatchIngestEvents(grpc::ServerContext* ctx, const
 
 grpc::Status EventServiceImpl::GetEvent(grpc::ServerContext* ctx, const v1::GetEventRequest* req,
                                         v1::GetEventResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
-  auto id = ParseEventName(req->name(), "name");
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto id = ParseResourceId(req->name(), "events", "name");
   if (!id.ok()) return ToGrpcStatus(id.status());
   auto event = core_->store().GetEvent(rc.tenant, *id);
   if (!event.ok()) return ToGrpcStatus(event.status());
@@ -204,7 +211,7 @@ grpc::Status EventServiceImpl::GetEvent(grpc::ServerContext* ctx, const v1::GetE
 
 grpc::Status EventServiceImpl::ListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
                                           v1::ListEventsResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
   auto cursor = DecodeToken(req->page_token());
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());
@@ -226,7 +233,7 @@ grpc::Status EventServiceImpl::ListEvents(grpc::ServerContext* ctx, const v1::Li
 
 grpc::Status EventServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* req,
                                          v1::ListTasksResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (req->assignee_id().empty()) {
     return ToGrpcStatus(InvalidArgumentWithViolations("missing assignee", {{"assignee_id", "required"}}));
   }
@@ -244,7 +251,7 @@ grpc::Status EventServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::Lis
 
 grpc::Status EventServiceImpl::RecordFlowStep(grpc::ServerContext* ctx, const v1::RecordFlowStepRequest* req,
                                               v1::RecordFlowStepResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto result = core_->RecordStep(rc.tenant, *req);
   if (!result.ok()) return ToGrpcStatus(result.status());
   auto registry = core_->Registry(rc.tenant);
@@ -253,9 +260,23 @@ grpc::Status EventServiceImpl::RecordFlowStep(grpc::ServerContext* ctx, const v1
   return grpc::Status::OK;
 }
 
+grpc::Status EventServiceImpl::MarkEvidenceComplete(grpc::ServerContext* ctx,
+                                                    const v1::MarkEvidenceCompleteRequest* req,
+                                                    v1::MarkEvidenceCompleteResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto id = ParseResourceId(req->event(), "events", "event");
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  auto result = core_->store().MarkEvidenceComplete(rc.tenant, *id, core_->clock().Now());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  auto registry = core_->Registry(rc.tenant);
+  ToProto(result->first, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  resp->set_first_time(result->second);
+  return grpc::Status::OK;
+}
+
 grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,
                                              v1::GetFlowHealthResponse* resp) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   HealthQuery query;
   if (req->has_start_time()) query.from = FromProto(req->start_time());
   if (req->has_end_time()) query.to = FromProto(req->end_time());
@@ -279,7 +300,7 @@ grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1:
 
 grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
                                                grpc::ServerWriter<v1::FlowFact>* writer) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx);
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   EventFilter filter;
   if (req->has_start_time()) filter.from = FromProto(req->start_time());
   if (req->has_end_time()) filter.to = FromProto(req->end_time());

@@ -24,6 +24,8 @@ class EventServiceImpl final : public v1::EventService::Service {
                                v1::UpsertDirectoryResponse* resp) override;
   grpc::Status ListEmployees(grpc::ServerContext* ctx, const v1::ListEmployeesRequest* req,
                              v1::ListEmployeesResponse* resp) override;
+  grpc::Status GetEmployee(grpc::ServerContext* ctx, const v1::GetEmployeeRequest* req,
+                           v1::GetEmployeeResponse* resp) override;
   grpc::Status ListDepartments(grpc::ServerContext* ctx, const v1::ListDepartmentsRequest* req,
                                v1::ListDepartmentsResponse* resp) override;
   grpc::Status IngestEvent(grpc::ServerContext* ctx, const v1::IngestEventRequest* req,
@@ -37,6 +39,8 @@ class EventServiceImpl final : public v1::EventService::Service {
                          v1::ListTasksResponse* resp) override;
   grpc::Status RecordFlowStep(grpc::ServerContext* ctx, const v1::RecordFlowStepRequest* req,
                               v1::RecordFlowStepResponse* resp) override;
+  grpc::Status MarkEvidenceComplete(grpc::ServerContext* ctx, const v1::MarkEvidenceCompleteRequest* req,
+                                    v1::MarkEvidenceCompleteResponse* resp) override;
   grpc::Status GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,
                              v1::GetFlowHealthResponse* resp) override;
   grpc::Status StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,

@@ -145,6 +145,11 @@ class EventStore {
   virtual absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const StepRecord& step,
                                                 const StepDecider& decide) = 0;
 
+  // Sets evidence_complete_at once; the bool says whether this call set it.
+  virtual absl::StatusOr<std::pair<EventRecord, bool>> MarkEvidenceComplete(const std::string& tenant,
+                                                                           const std::string& event_id,
+                                                                           absl::Time at) = 0;
+
   // Flow-health counts per department, event type and UTC day for chains
   // triggered in [from, to), judged at `now`.
   virtual absl::StatusOr<std::vector<HealthBucket>> HealthBuckets(const std::string& tenant, absl::Time from,

@@ -27,6 +27,8 @@ struct FlowState {
   std::optional<absl::Time> manager_feedback_at;
   std::optional<absl::Time> cross_confirm_at;
   std::optional<absl::Time> archived_at;
+  // Reported by the evidence service; not a step of the chain.
+  std::optional<absl::Time> evidence_complete_at;
   bool requires_cross_confirm = false;
   int round = 1;
   Verdict verdict = perfflow::type::v1::VERDICT_UNSPECIFIED;

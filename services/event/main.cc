@@ -2,11 +2,11 @@
 // -> graceful stop.
 
 #include <cstdlib>
-#include <thread>
 
 #include "common/db/database.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/server_runner.h"
 #include "services/event/demo_seed.h"
 #include "services/event/event_service.h"
@@ -89,28 +89,14 @@ int main(int argc, char** argv) {
   if (absl::Status s = runner.Start(); !s.ok()) Fatal("cannot start the server", s);
 
   // Flow gauges: recomputed on a timer, stopped with the server.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread refresher([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    while (!stopping) {
-      lock.unlock();
-      absl::Status s = core->RefreshGauges(absl::Hours(24 * o.health_window_days));
-      if (!s.ok()) perfflow::LogWarn("flow gauges not refreshed", {{"error", std::string(s.message())}});
-      lock.lock();
-      cv.wait_for(lock, std::chrono::seconds(std::max(1, o.metrics_refresh_seconds)), [&] { return stopping; });
-    }
+  perfflow::PeriodicTask refresher(absl::Seconds(std::max(1, o.metrics_refresh_seconds)), [&] {
+    absl::Status s = core->RefreshGauges(absl::Hours(24 * o.health_window_days));
+    if (!s.ok()) perfflow::LogWarn("flow gauges not refreshed", {{"error", std::string(s.message())}});
   });
 
   const std::string signal = perfflow::WaitForShutdownSignal();
   perfflow::LogInfo("shutting down", {{"signal", signal}});
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    stopping = true;
-  }
-  cv.notify_all();
-  refresher.join();
+  refresher.Stop();
   runner.Shutdown();
   return 0;
 }

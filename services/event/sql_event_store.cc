@@ -37,7 +37,7 @@ bool ParseCursor(const std::string& cursor, int64_t* key, std::string* id) {
 const char kEventColumns[] =
     "e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id, e.occurred_at, "
     "e.attributes, e.registry_version, f.triggered_at, f.owner_action_at, f.manager_feedback_at, "
-    "f.cross_confirm_at, f.archived_at, f.requires_cross_confirm, f.round, f.verdict";
+    "f.cross_confirm_at, f.archived_at, f.requires_cross_confirm, f.round, f.verdict, f.evidence_complete_at";
 
 EventRecord ReadEvent(const Row& r) {
   EventRecord e;
@@ -58,6 +58,7 @@ EventRecord ReadEvent(const Row& r) {
   e.flow.requires_cross_confirm = r.Int(14) != 0;
   e.flow.round = static_cast<int>(r.Int(15));
   e.flow.verdict = static_cast<Verdict>(r.Int(16));
+  e.flow.evidence_complete_at = OptTime(r, 17);
   return e;
 }
 
@@ -226,6 +227,7 @@ const std::vector<db::Migration>& EventMigrations() {
            "CREATE UNIQUE INDEX IF NOT EXISTS outbox_idempotency ON outbox (tenant_id, idempotency_key)",
            "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (tenant_id, state, created_at)",
        }},
+      {2, "evidence completeness on flows", {"ALTER TABLE flows ADD COLUMN evidence_complete_at BIGINT NULL"}},
   };
   return kMigrations;
 }
@@ -616,6 +618,25 @@ absl::StatusOr<StepResult> SqlEventStore::RecordStep(const std::string& tenant, 
   });
   if (!s.ok()) return s;
   return result;
+}
+
+absl::StatusOr<std::pair<EventRecord, bool>> SqlEventStore::MarkEvidenceComplete(const std::string& tenant,
+                                                                                 const std::string& event_id,
+                                                                                 absl::Time at) {
+  std::pair<EventRecord, bool> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto updated = txn.Execute(
+        "UPDATE flows SET evidence_complete_at = ? WHERE tenant_id = ? AND event_id = ? AND evidence_complete_at IS NULL",
+        {Ms(at), tenant, event_id});
+    if (!updated.ok()) return updated.status();
+    auto loaded = LoadEvent(txn, tenant, event_id, false);
+    if (!loaded.ok()) return loaded.status();
+    if (!*loaded) return absl::NotFoundError(absl::StrCat("event ", event_id, " not found"));
+    out = {**std::move(loaded), *updated > 0};
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 // ------------------------------------------------------------------ analytics

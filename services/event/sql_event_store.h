@@ -38,6 +38,8 @@ class SqlEventStore : public EventStore {
                                              TaskState state, int page_size, const std::string& cursor) override;
   absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const StepRecord& step,
                                         const StepDecider& decide) override;
+  absl::StatusOr<std::pair<EventRecord, bool>> MarkEvidenceComplete(const std::string& tenant,
+                                                                   const std::string& event_id, absl::Time at) override;
   absl::StatusOr<std::vector<HealthBucket>> HealthBuckets(const std::string& tenant, absl::Time from, absl::Time to,
                                                           absl::Time now, const EventFilter& filter) override;
   absl::Status ForEachFlow(const std::string& tenant, const EventFilter& filter,

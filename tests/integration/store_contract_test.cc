@@ -275,6 +275,21 @@ TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossBatches) {
   EXPECT_EQ(stopped, 10);
 }
 
+TEST_P(StoreContractTest, EvidenceCompleteIsMarkedOnce) {
+  EventRecord e = Ingest("ec-1");
+  w_.clock->Advance(absl::Hours(1));
+  auto first = w_.store->MarkEvidenceComplete(kTenant, e.event_id, w_.clock->Now());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->second);
+  EXPECT_EQ(*first->first.flow.evidence_complete_at, testing::FixedStart() + absl::Hours(1));
+  w_.clock->Advance(absl::Hours(1));
+  auto second = w_.store->MarkEvidenceComplete(kTenant, e.event_id, w_.clock->Now());
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->second);
+  EXPECT_EQ(*second->first.flow.evidence_complete_at, testing::FixedStart() + absl::Hours(1));
+  EXPECT_TRUE(absl::IsNotFound(w_.store->MarkEvidenceComplete("other", e.event_id, w_.clock->Now()).status()));
+}
+
 TEST_P(StoreContractTest, GaugesAndTenants) {
   Ingest("g-1");
   w_.clock->Advance(absl::Hours(30));

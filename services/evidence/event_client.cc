@@ -1,0 +1,113 @@
+#include "services/evidence/event_client.h"
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_join.h"
+#include "common/ids.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace perfflow::evidence {
+namespace {
+
+class GrpcEventClient : public EventClient {
+ public:
+  GrpcEventClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
+      : stub_(ev1::EventService::NewStub(channel)), deadline_(deadline) {}
+
+  absl::StatusOr<ev1::Event> GetEvent(const RequestContext& rc, const std::string& name) override {
+    ev1::GetEventRequest req;
+    req.set_name(name);
+    ev1::GetEventResponse resp;
+    auto ctx = Context(rc);
+    absl::Status s = FromGrpcStatus(stub_->GetEvent(ctx.get(), req, &resp));
+    if (!s.ok()) return s;
+    return resp.event();
+  }
+
+  absl::StatusOr<ev1::Registry> GetRegistry(const RequestContext& rc, int64_t version) override {
+    ev1::GetRegistryRequest req;
+    req.set_version(version);
+    ev1::GetRegistryResponse resp;
+    auto ctx = Context(rc);
+    absl::Status s = FromGrpcStatus(stub_->GetRegistry(ctx.get(), req, &resp));
+    if (!s.ok()) return s;
+    return resp.registry();
+  }
+
+  absl::StatusOr<ev1::Employee> GetEmployee(const RequestContext& rc, const std::string& id) override {
+    ev1::GetEmployeeRequest req;
+    req.set_id(id);
+    ev1::GetEmployeeResponse resp;
+    auto ctx = Context(rc);
+    absl::Status s = FromGrpcStatus(stub_->GetEmployee(ctx.get(), req, &resp));
+    if (!s.ok()) return s;
+    return resp.employee();
+  }
+
+  absl::StatusOr<ev1::Event> RecordFlowStep(const RequestContext& rc, const ev1::RecordFlowStepRequest& req) override {
+    ev1::RecordFlowStepResponse resp;
+    auto ctx = Context(rc);
+    absl::Status s = FromGrpcStatus(stub_->RecordFlowStep(ctx.get(), req, &resp));
+    if (!s.ok()) return s;
+    return resp.event();
+  }
+
+  absl::Status MarkEvidenceComplete(const RequestContext& rc, const std::string& event) override {
+    ev1::MarkEvidenceCompleteRequest req;
+    req.set_event(event);
+    ev1::MarkEvidenceCompleteResponse resp;
+    auto ctx = Context(rc);
+    return FromGrpcStatus(stub_->MarkEvidenceComplete(ctx.get(), req, &resp));
+  }
+
+  absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc,
+                                                        ev1::ListEventsRequest request) override {
+    std::vector<ev1::Event> out;
+    request.set_page_size(200);
+    do {
+      ev1::ListEventsResponse resp;
+      auto ctx = Context(rc);
+      absl::Status s = FromGrpcStatus(stub_->ListEvents(ctx.get(), request, &resp));
+      if (!s.ok()) return s;
+      for (auto& e : *resp.mutable_events()) out.push_back(std::move(e));
+      request.set_page_token(resp.next_page_token());
+    } while (!request.page_token().empty());
+    return out;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context(const RequestContext& rc) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    ctx->AddMetadata(kTenantHeader, rc.tenant);
+    if (!rc.principal.empty()) ctx->AddMetadata(kPrincipalHeader, rc.principal);
+    if (!rc.roles.empty()) ctx->AddMetadata(kRolesHeader, absl::StrJoin(rc.roles, ","));
+    if (!rc.trace_id.empty()) {
+      // A new span in the caller's trace.
+      ctx->AddMetadata("traceparent", "00-" + rc.trace_id + "-" + RandomId().substr(0, 16) + "-01");
+    }
+    return ctx;
+  }
+
+  std::unique_ptr<ev1::EventService::Stub> stub_;
+  absl::Duration deadline_;
+};
+
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  google::rpc::Status rpc;
+  if (!status.error_details().empty() && rpc.ParseFromString(status.error_details())) {
+    for (const auto& any : rpc.details()) out.SetPayload(any.type_url(), absl::Cord(any.value()));
+  }
+  return out;
+}
+
+std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline) {
+  return std::make_unique<GrpcEventClient>(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), deadline);
+}
+
+}  // namespace perfflow::evidence

@@ -1,0 +1,38 @@
+#pragma once
+
+// What the evidence service needs from the event service, the owner of
+// events, the registry and flow state. The gRPC implementation forwards the
+// caller's tenant, principal, roles and traceparent and sets a deadline on
+// every call. Thread-safe.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/request_context.h"
+#include "perfflow/event/v1/event_service.grpc.pb.h"
+
+namespace perfflow::evidence {
+
+namespace ev1 = ::perfflow::event::v1;
+
+class EventClient {
+ public:
+  virtual ~EventClient() = default;
+  virtual absl::StatusOr<ev1::Event> GetEvent(const RequestContext& rc, const std::string& name) = 0;
+  virtual absl::StatusOr<ev1::Registry> GetRegistry(const RequestContext& rc, int64_t version) = 0;
+  virtual absl::StatusOr<ev1::Employee> GetEmployee(const RequestContext& rc, const std::string& id) = 0;
+  virtual absl::StatusOr<ev1::Event> RecordFlowStep(const RequestContext& rc, const ev1::RecordFlowStepRequest& req) = 0;
+  virtual absl::Status MarkEvidenceComplete(const RequestContext& rc, const std::string& event) = 0;
+  // Every event matching the request (all pages).
+  virtual absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc,
+                                                                ev1::ListEventsRequest request) = 0;
+};
+
+std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline);
+
+// grpc::Status -> absl::Status, keeping code, message and details.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace perfflow::evidence

@@ -1,0 +1,83 @@
+#pragma once
+
+// The evidence service's domain: uploads into the blob store, validation
+// with supplement guidance, sealing, seal verification and goal evaluation.
+// It talks to the event service only through EventClient and owns only its
+// own tables. Thread-safe.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/request_context.h"
+#include "services/evidence/blob_store.h"
+#include "services/evidence/chain_validator.h"
+#include "services/evidence/event_client.h"
+#include "services/evidence/evidence_metrics.h"
+#include "services/evidence/evidence_store.h"
+
+namespace perfflow::evidence {
+
+struct EvidenceOptions {
+  int64_t max_file_bytes = 20 << 20;
+  int64_t max_event_bytes = 200 << 20;
+  int similar_cases = 3;
+};
+
+struct UploadResult {
+  EvidenceRow row;
+  bool deduplicated = false;
+};
+
+class EvidenceCore {
+ public:
+  // `metrics` may be null.
+  EvidenceCore(std::shared_ptr<EvidenceStore> store, std::shared_ptr<BlobStore> blobs,
+               std::shared_ptr<EventClient> events, std::shared_ptr<const Clock> clock, EvidenceOptions options,
+               EvidenceMetrics* metrics);
+
+  // `next` yields the stream's messages in order and returns false at its end.
+  absl::StatusOr<UploadResult> Upload(const RequestContext& rc,
+                                      const std::function<bool(v1::UploadEvidenceRequest*)>& next);
+  absl::StatusOr<EvidenceRow> Get(const RequestContext& rc, const std::string& name);
+  absl::StatusOr<std::vector<EvidenceRow>> List(const RequestContext& rc, const std::string& event);
+  // Calls `chunk` with the stored bytes in pieces; stops when it returns false.
+  absl::Status Download(const RequestContext& rc, const EvidenceRow& row,
+                        const std::function<bool(absl::string_view)>& chunk);
+  absl::Status Delete(const RequestContext& rc, const std::string& name);
+  absl::StatusOr<EvidenceRow> Cosign(const RequestContext& rc, const std::string& name);
+
+  absl::StatusOr<v1::ChainValidation> Validate(const RequestContext& rc, const std::string& event);
+  absl::StatusOr<std::pair<SealRow, bool>> Seal(const RequestContext& rc, const std::string& event);
+  absl::StatusOr<v1::VerifySealResponse> Verify(const RequestContext& rc, const std::string& event);
+  absl::StatusOr<v1::EvaluateGoalResponse> EvaluateGoal(const RequestContext& rc, const v1::EvaluateGoalRequest& req);
+
+  absl::Status RefreshGauges();
+
+ private:
+  absl::StatusOr<std::shared_ptr<const CompiledChainRules>> RulesFor(const RequestContext& rc,
+                                                                     const event::v1::Event& event);
+  absl::StatusOr<v1::ChainValidation> ValidateEvent(const RequestContext& rc, const event::v1::Event& event);
+  void AddGuidance(const RequestContext& rc, const event::v1::Event& event, const CompiledChainRules& rules,
+                   v1::ChainValidation& validation);
+  absl::StatusOr<UploadResult> StreamUpload(const RequestContext& rc, const v1::UploadMetadata& meta,
+                                            const event::v1::Event& event,
+                                            const std::function<bool(v1::UploadEvidenceRequest*)>& next);
+
+  std::shared_ptr<EvidenceStore> store_;
+  std::shared_ptr<BlobStore> blobs_;
+  std::shared_ptr<EventClient> events_;
+  std::shared_ptr<const Clock> clock_;
+  EvidenceOptions options_;
+  EvidenceMetrics* metrics_;
+
+  std::mutex mu_;
+  // "tenant/version/type" -> compiled rules; registry versions are immutable.
+  std::map<std::string, std::shared_ptr<const CompiledChainRules>> rules_;
+};
+
+}  // namespace perfflow::evidence

@@ -1,0 +1,135 @@
+#include "services/evidence/evidence_service.h"
+
+#include "common/status.h"
+
+namespace perfflow::evidence {
+namespace {
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts->set_seconds(nanos / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+}  // namespace
+
+void ToProto(const EvidenceRow& row, v1::Evidence* out) {
+  out->set_name("evidence/" + row.evidence_id);
+  out->set_event("events/" + row.event_id);
+  out->set_kind(row.kind);
+  out->set_file_name(row.file_name);
+  out->set_content_type(row.content_type);
+  out->set_size_bytes(row.size_bytes);
+  out->set_sha256(row.sha256);
+  out->set_note(row.note);
+  out->set_uploader_id(row.uploader_id);
+  SetTime(row.uploaded_at, out->mutable_uploaded_at());
+  out->set_cosigned_by(row.cosigned_by);
+  if (row.cosigned_at) SetTime(*row.cosigned_at, out->mutable_cosigned_at());
+}
+
+void ToProto(const SealRow& seal, v1::Seal* out) {
+  out->set_event("events/" + seal.event_id);
+  out->set_digest(seal.digest);
+  out->set_evidence_count(seal.evidence_count);
+  SetTime(seal.sealed_at, out->mutable_sealed_at());
+}
+
+grpc::Status EvidenceServiceImpl::UploadEvidence(grpc::ServerContext* ctx,
+                                                 grpc::ServerReader<v1::UploadEvidenceRequest>* reader,
+                                                 v1::UploadEvidenceResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto result = core_->Upload(rc, [reader](v1::UploadEvidenceRequest* msg) { return reader->Read(msg); });
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  ToProto(result->row, resp->mutable_evidence());
+  resp->set_deduplicated(result->deduplicated);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::GetEvidence(grpc::ServerContext* ctx, const v1::GetEvidenceRequest* req,
+                                              v1::GetEvidenceResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto row = core_->Get(rc, req->name());
+  if (!row.ok()) return ToGrpcStatus(row.status());
+  ToProto(*row, resp->mutable_evidence());
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::ListEvidence(grpc::ServerContext* ctx, const v1::ListEvidenceRequest* req,
+                                               v1::ListEvidenceResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto rows = core_->List(rc, req->event());
+  if (!rows.ok()) return ToGrpcStatus(rows.status());
+  for (const auto& r : *rows) ToProto(r, resp->add_evidence());
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::DownloadEvidence(grpc::ServerContext* ctx, const v1::DownloadEvidenceRequest* req,
+                                                   grpc::ServerWriter<v1::DownloadEvidenceResponse>* writer) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto row = core_->Get(rc, req->name());
+  if (!row.ok()) return ToGrpcStatus(row.status());
+  v1::DownloadEvidenceResponse first;
+  ToProto(*row, first.mutable_metadata());
+  if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+  absl::Status s = core_->Download(rc, *row, [&](absl::string_view bytes) {
+    v1::DownloadEvidenceResponse msg;
+    msg.set_chunk(std::string(bytes));
+    return !ctx->IsCancelled() && writer->Write(msg);
+  });
+  return ToGrpcStatus(s);
+}
+
+grpc::Status EvidenceServiceImpl::DeleteEvidence(grpc::ServerContext* ctx, const v1::DeleteEvidenceRequest* req,
+                                                 v1::DeleteEvidenceResponse*) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  return ToGrpcStatus(core_->Delete(rc, req->name()));
+}
+
+grpc::Status EvidenceServiceImpl::CosignEvidence(grpc::ServerContext* ctx, const v1::CosignEvidenceRequest* req,
+                                                 v1::CosignEvidenceResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto row = core_->Cosign(rc, req->name());
+  if (!row.ok()) return ToGrpcStatus(row.status());
+  ToProto(*row, resp->mutable_evidence());
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::ValidateChain(grpc::ServerContext* ctx, const v1::ValidateChainRequest* req,
+                                                v1::ValidateChainResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto validation = core_->Validate(rc, req->event());
+  if (!validation.ok()) return ToGrpcStatus(validation.status());
+  *resp->mutable_validation() = *std::move(validation);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::SealEvidence(grpc::ServerContext* ctx, const v1::SealEvidenceRequest* req,
+                                               v1::SealEvidenceResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto seal = core_->Seal(rc, req->event());
+  if (!seal.ok()) return ToGrpcStatus(seal.status());
+  ToProto(seal->first, resp->mutable_seal());
+  resp->set_already_sealed(seal->second);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::VerifySeal(grpc::ServerContext* ctx, const v1::VerifySealRequest* req,
+                                             v1::VerifySealResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto verified = core_->Verify(rc, req->event());
+  if (!verified.ok()) return ToGrpcStatus(verified.status());
+  *resp = *std::move(verified);
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::EvaluateGoal(grpc::ServerContext* ctx, const v1::EvaluateGoalRequest* req,
+                                               v1::EvaluateGoalResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto result = core_->EvaluateGoal(rc, *req);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = *std::move(result);
+  return grpc::Status::OK;
+}
+
+}  // namespace perfflow::evidence

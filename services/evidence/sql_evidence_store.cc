@@ -1,0 +1,385 @@
+#include "services/evidence/sql_evidence_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/evidence/blob_store.h"
+
+namespace perfflow::evidence {
+namespace {
+
+using db::Params;
+using db::Row;
+using db::Transaction;
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
+
+const char kColumns[] =
+    "evidence_id, event_id, kind, file_name, content_type, size_bytes, sha256, note, uploader_id, uploaded_at, "
+    "cosigned_by, cosigned_at";
+
+EvidenceRow ReadRow(const Row& r) {
+  EvidenceRow e;
+  e.evidence_id = r.Str(0);
+  e.event_id = r.Str(1);
+  e.kind = r.Str(2);
+  e.file_name = r.Str(3);
+  e.content_type = r.Str(4);
+  e.size_bytes = r.Int(5);
+  e.sha256 = r.Str(6);
+  e.note = r.Str(7);
+  e.uploader_id = r.Str(8);
+  e.uploaded_at = FromMs(r.Int(9));
+  e.cosigned_by = r.Str(10);
+  if (!r.IsNull(11)) e.cosigned_at = FromMs(r.Int(11));
+  return e;
+}
+
+absl::StatusOr<std::vector<EvidenceRow>> List(Transaction& txn, const std::string& tenant, const std::string& event_id) {
+  auto rows = txn.Query(absl::StrCat("SELECT ", kColumns,
+                                     " FROM evidence WHERE tenant_id = ? AND event_id = ? ORDER BY uploaded_at, evidence_id"),
+                        {tenant, event_id});
+  if (!rows.ok()) return rows.status();
+  std::vector<EvidenceRow> out;
+  for (const Row& r : *rows) out.push_back(ReadRow(r));
+  return out;
+}
+
+absl::StatusOr<bool> Sealed(Transaction& txn, const std::string& tenant, const std::string& event_id) {
+  auto rows = txn.Query("SELECT 1 FROM seals WHERE tenant_id = ? AND event_id = ?", {tenant, event_id});
+  if (!rows.ok()) return rows.status();
+  return !rows->empty();
+}
+
+// Locks the chain's seal key so uploads, deletes and sealing of one event
+// serialise (MySQL); SQLite transactions are already exclusive.
+absl::Status LockChain(Transaction& txn, const std::string& tenant, const std::string& event_id) {
+  if (txn.dialect() != db::Dialect::kMysql) return absl::OkStatus();
+  auto ins = txn.Execute("INSERT IGNORE INTO evidence_locks (tenant_id, event_id) VALUES (?, ?)", {tenant, event_id});
+  if (!ins.ok()) return ins.status();
+  return txn.Query("SELECT event_id FROM evidence_locks WHERE tenant_id = ? AND event_id = ? FOR UPDATE",
+                   {tenant, event_id})
+      .status();
+}
+
+ChainStatusRow ReadStatus(const Row& r) {
+  ChainStatusRow s;
+  s.event_id = r.Str(0);
+  s.event_type = r.Str(1);
+  s.department_id = r.Str(2);
+  s.subject_id = r.Str(3);
+  s.attributes_json = r.Str(4);
+  s.complete = r.Int(5) != 0;
+  s.kinds = r.Str(6);
+  s.validated_at = FromMs(r.Int(7));
+  return s;
+}
+
+}  // namespace
+
+std::string SealDigest(const std::vector<EvidenceRow>& rows) {
+  Sha256 hash;
+  for (const EvidenceRow& r : rows) hash.Update(absl::StrCat(r.evidence_id, ":", r.sha256, "\n"));
+  return hash.HexDigest();
+}
+
+const std::vector<db::Migration>& EvidenceMigrations() {
+  static const std::vector<db::Migration> kMigrations = {
+      {1,
+       "evidence, seals, chain status",
+       {
+           "CREATE TABLE IF NOT EXISTS evidence (tenant_id VARCHAR(64) NOT NULL, evidence_id CHAR(32) NOT NULL, "
+           "event_id CHAR(32) NOT NULL, kind VARCHAR(64) NOT NULL, file_name VARCHAR(255) NOT NULL, "
+           "content_type VARCHAR(255) NOT NULL, size_bytes BIGINT NOT NULL, sha256 CHAR(64) NOT NULL, "
+           "note TEXT NOT NULL, uploader_id VARCHAR(64) NOT NULL, uploaded_at BIGINT NOT NULL, "
+           "cosigned_by VARCHAR(64) NOT NULL, cosigned_at BIGINT NULL, PRIMARY KEY (tenant_id, evidence_id))",
+           "CREATE INDEX IF NOT EXISTS evidence_by_event ON evidence (tenant_id, event_id, uploaded_at)",
+           "CREATE INDEX IF NOT EXISTS evidence_by_blob ON evidence (sha256)",
+           "CREATE TABLE IF NOT EXISTS evidence_locks (tenant_id VARCHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, "
+           "PRIMARY KEY (tenant_id, event_id))",
+           "CREATE TABLE IF NOT EXISTS seals (tenant_id VARCHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, "
+           "digest CHAR(64) NOT NULL, evidence_count INT NOT NULL, sealed_at BIGINT NOT NULL, "
+           "PRIMARY KEY (tenant_id, event_id))",
+           "CREATE TABLE IF NOT EXISTS chain_status (tenant_id VARCHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, "
+           "event_type VARCHAR(128) NOT NULL, department_id VARCHAR(64) NOT NULL, subject_id VARCHAR(64) NOT NULL, "
+           "attributes MEDIUMTEXT NOT NULL, complete INT NOT NULL, kinds TEXT NOT NULL, validated_at BIGINT NOT NULL, "
+           "complete_reported INT NOT NULL, PRIMARY KEY (tenant_id, event_id))",
+           "CREATE INDEX IF NOT EXISTS chain_status_by_type ON chain_status (tenant_id, event_type, complete, validated_at)",
+       }},
+  };
+  return kMigrations;
+}
+
+absl::StatusOr<std::unique_ptr<SqlEvidenceStore>> SqlEvidenceStore::Open(std::shared_ptr<db::Database> db) {
+  if (absl::Status s = db::ApplyMigrations(*db, "evidence", EvidenceMigrations()); !s.ok()) return s;
+  return std::unique_ptr<SqlEvidenceStore>(new SqlEvidenceStore(std::move(db)));
+}
+
+absl::Status SqlEvidenceStore::InsertEvidence(const std::string& tenant, const EvidenceRow& e, int64_t max_event_bytes) {
+  return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    if (absl::Status s = LockChain(txn, tenant, e.event_id); !s.ok()) return s;
+    auto sealed = Sealed(txn, tenant, e.event_id);
+    if (!sealed.ok()) return sealed.status();
+    if (*sealed) return absl::FailedPreconditionError("the evidence chain is sealed; no further uploads");
+    auto total = txn.Query("SELECT COALESCE(SUM(size_bytes), 0) FROM evidence WHERE tenant_id = ? AND event_id = ?",
+                           {tenant, e.event_id});
+    if (!total.ok()) return total.status();
+    const int64_t stored = total->empty() ? 0 : total->front().Int(0);
+    if (stored + e.size_bytes > max_event_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat("the event already holds ", stored, " bytes; ", e.size_bytes,
+                                                       " more would exceed its ", max_event_bytes, "-byte limit"));
+    }
+    auto ins = txn.Execute(absl::StrCat("INSERT INTO evidence (tenant_id, ", kColumns,
+                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"),
+                           {tenant, e.evidence_id, e.event_id, e.kind, e.file_name, e.content_type, e.size_bytes,
+                            e.sha256, e.note, e.uploader_id, Ms(e.uploaded_at), e.cosigned_by});
+    return ins.status();
+  });
+}
+
+absl::StatusOr<std::optional<EvidenceRow>> SqlEvidenceStore::GetEvidence(const std::string& tenant,
+                                                                         const std::string& id) {
+  std::optional<EvidenceRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND evidence_id = ?"),
+                          {tenant, id});
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) out = ReadRow(rows->front());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<EvidenceRow>> SqlEvidenceStore::ListEvidence(const std::string& tenant,
+                                                                        const std::string& event_id) {
+  std::vector<EvidenceRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = List(txn, tenant, event_id);
+    if (!rows.ok()) return rows.status();
+    out = *std::move(rows);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> SqlEvidenceStore::EventBytes(const std::string& tenant, const std::string& event_id) {
+  int64_t out = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT COALESCE(SUM(size_bytes), 0) FROM evidence WHERE tenant_id = ? AND event_id = ?",
+                          {tenant, event_id});
+    if (!rows.ok()) return rows.status();
+    out = rows->empty() ? 0 : rows->front().Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<bool> SqlEvidenceStore::TenantHasBlob(const std::string& tenant, const std::string& sha256) {
+  bool out = false;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT 1 FROM evidence WHERE tenant_id = ? AND sha256 = ? LIMIT 1", {tenant, sha256});
+    if (!rows.ok()) return rows.status();
+    out = !rows->empty();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> SqlEvidenceStore::BlobReferences(const std::string& sha256) {
+  int64_t out = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT COUNT(*) FROM evidence WHERE sha256 = ?", {sha256});
+    if (!rows.ok()) return rows.status();
+    out = rows->empty() ? 0 : rows->front().Int(0);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<EvidenceRow> SqlEvidenceStore::DeleteEvidence(const std::string& tenant, const std::string& id) {
+  EvidenceRow out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND evidence_id = ?"),
+                          {tenant, id});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return absl::NotFoundError("evidence/" + id + " not found");
+    out = ReadRow(rows->front());
+    if (absl::Status l = LockChain(txn, tenant, out.event_id); !l.ok()) return l;
+    auto sealed = Sealed(txn, tenant, out.event_id);
+    if (!sealed.ok()) return sealed.status();
+    if (*sealed) return absl::FailedPreconditionError("the evidence chain is sealed; evidence cannot be deleted");
+    return txn.Execute("DELETE FROM evidence WHERE tenant_id = ? AND evidence_id = ?", {tenant, id}).status();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<EvidenceRow> SqlEvidenceStore::Cosign(const std::string& tenant, const std::string& id,
+                                                     const std::string& by, absl::Time at) {
+  EvidenceRow out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND evidence_id = ?",
+                                       txn.ForUpdate()),
+                          {tenant, id});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return absl::NotFoundError("evidence/" + id + " not found");
+    out = ReadRow(rows->front());
+    auto sealed = Sealed(txn, tenant, out.event_id);
+    if (!sealed.ok()) return sealed.status();
+    if (*sealed) return absl::FailedPreconditionError("the evidence chain is sealed");
+    if (!out.cosigned_by.empty()) {
+      if (out.cosigned_by == by) return absl::OkStatus();  // the same co-signature again
+      return absl::FailedPreconditionError("already co-signed by " + out.cosigned_by);
+    }
+    out.cosigned_by = by;
+    out.cosigned_at = at;
+    return txn.Execute("UPDATE evidence SET cosigned_by = ?, cosigned_at = ? WHERE tenant_id = ? AND evidence_id = ?",
+                       {by, Ms(at), tenant, id})
+        .status();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::optional<SealRow>> SqlEvidenceStore::GetSeal(const std::string& tenant, const std::string& event_id) {
+  std::optional<SealRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query(
+        "SELECT event_id, digest, evidence_count, sealed_at FROM seals WHERE tenant_id = ? AND event_id = ?",
+        {tenant, event_id});
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) {
+      const Row& r = rows->front();
+      out = SealRow{r.Str(0), r.Str(1), static_cast<int>(r.Int(2)), FromMs(r.Int(3))};
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std::string& tenant,
+                                                                      const std::string& event_id, absl::Time at) {
+  std::pair<SealRow, bool> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    if (absl::Status l = LockChain(txn, tenant, event_id); !l.ok()) return l;
+    auto existing = txn.Query(
+        "SELECT event_id, digest, evidence_count, sealed_at FROM seals WHERE tenant_id = ? AND event_id = ?",
+        {tenant, event_id});
+    if (!existing.ok()) return existing.status();
+    if (!existing->empty()) {
+      const Row& r = existing->front();
+      out = {SealRow{r.Str(0), r.Str(1), static_cast<int>(r.Int(2)), FromMs(r.Int(3))}, false};
+      return absl::OkStatus();
+    }
+    auto rows = List(txn, tenant, event_id);
+    if (!rows.ok()) return rows.status();
+    SealRow seal{event_id, SealDigest(*rows), static_cast<int>(rows->size()), at};
+    auto ins = txn.Execute("INSERT INTO seals (tenant_id, event_id, digest, evidence_count, sealed_at) VALUES (?, ?, ?, ?, ?)",
+                           {tenant, event_id, seal.digest, int64_t{seal.evidence_count}, Ms(at)});
+    if (!ins.ok()) return ins.status();
+    out = {seal, true};
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status SqlEvidenceStore::DeleteSeal(const std::string& tenant, const std::string& event_id) {
+  return db_->RunInTransaction([&](Transaction& txn) {
+    return txn.Execute("DELETE FROM seals WHERE tenant_id = ? AND event_id = ?", {tenant, event_id}).status();
+  });
+}
+
+absl::StatusOr<bool> SqlEvidenceStore::RecordValidation(const std::string& tenant, const ChainStatusRow& row) {
+  bool report = false;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto existing = txn.Query(
+        absl::StrCat("SELECT complete_reported FROM chain_status WHERE tenant_id = ? AND event_id = ?", txn.ForUpdate()),
+        {tenant, row.event_id});
+    if (!existing.ok()) return existing.status();
+    const bool reported = !existing->empty() && existing->front().Int(0) != 0;
+    report = row.complete && !reported;
+    if (existing->empty()) {
+      auto ins = txn.Execute(
+          "INSERT INTO chain_status (tenant_id, event_id, event_type, department_id, subject_id, attributes, complete, "
+          "kinds, validated_at, complete_reported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+          {tenant, row.event_id, row.event_type, row.department_id, row.subject_id, row.attributes_json,
+           int64_t{row.complete ? 1 : 0}, row.kinds, Ms(row.validated_at)});
+      if (absl::IsAlreadyExists(ins.status())) return absl::AbortedError("concurrent first validation");
+      return ins.status();
+    }
+    return txn
+        .Execute("UPDATE chain_status SET complete = ?, kinds = ?, attributes = ?, validated_at = ? "
+                 "WHERE tenant_id = ? AND event_id = ?",
+                 {int64_t{row.complete ? 1 : 0}, row.kinds, row.attributes_json, Ms(row.validated_at), tenant,
+                  row.event_id})
+        .status();
+  });
+  if (!s.ok()) return s;
+  return report;
+}
+
+absl::Status SqlEvidenceStore::MarkCompleteReported(const std::string& tenant, const std::string& event_id) {
+  return db_->RunInTransaction([&](Transaction& txn) {
+    return txn.Execute("UPDATE chain_status SET complete_reported = 1 WHERE tenant_id = ? AND event_id = ?",
+                       {tenant, event_id})
+        .status();
+  });
+}
+
+absl::StatusOr<std::vector<ChainStatusRow>> SqlEvidenceStore::CompleteSealedChains(const std::string& tenant,
+                                                                                   const std::string& event_type,
+                                                                                   const std::string& exclude_event_id,
+                                                                                   int limit) {
+  std::vector<ChainStatusRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query(
+        "SELECT c.event_id, c.event_type, c.department_id, c.subject_id, c.attributes, c.complete, c.kinds, "
+        "c.validated_at FROM chain_status c JOIN seals s ON s.tenant_id = c.tenant_id AND s.event_id = c.event_id "
+        "WHERE c.tenant_id = ? AND c.event_type = ? AND c.complete = 1 AND c.event_id <> ? "
+        "ORDER BY c.validated_at DESC LIMIT ?",
+        {tenant, event_type, exclude_event_id, int64_t{limit}});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(ReadStatus(r));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SqlEvidenceStore::Tenants() {
+  std::vector<std::string> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query("SELECT DISTINCT tenant_id FROM chain_status", {});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(r.Str(0));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<CompletenessRow>> SqlEvidenceStore::Completeness(const std::string& tenant) {
+  std::vector<CompletenessRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query(
+        "SELECT department_id, event_type, SUM(complete), COUNT(*) FROM chain_status WHERE tenant_id = ? "
+        "GROUP BY department_id, event_type",
+        {tenant});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Int(2), r.Int(3)});
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace perfflow::evidence

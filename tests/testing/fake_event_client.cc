@@ -1,0 +1,112 @@
+#include "tests/testing/fake_event_client.h"
+
+namespace perfflow::testing {
+
+namespace t = perfflow::type::v1;
+
+void FakeEventClient::PutEvent(const ev1::Event& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  events_[e.name()] = e;
+}
+
+void FakeEventClient::PutRegistry(const ev1::Registry& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  registries_[r.version()] = r;
+}
+
+void FakeEventClient::PutEmployee(const ev1::Employee& e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  employees_[e.id()] = e;
+}
+
+ev1::Event FakeEventClient::event(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_.at(name);
+}
+
+std::vector<ev1::RecordFlowStepRequest> FakeEventClient::steps() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return steps_;
+}
+
+std::vector<std::string> FakeEventClient::complete_marks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return complete_marks_;
+}
+
+void FakeEventClient::set_down(bool down) {
+  std::lock_guard<std::mutex> lock(mu_);
+  down_ = down;
+}
+
+void FakeEventClient::set_refusal(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  refusal_ = std::move(status);
+}
+
+absl::StatusOr<ev1::Event> FakeEventClient::GetEvent(const RequestContext&, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  auto it = events_.find(name);
+  if (it == events_.end()) return absl::NotFoundError(name + " not found");
+  return it->second;
+}
+
+absl::StatusOr<ev1::Registry> FakeEventClient::GetRegistry(const RequestContext&, int64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  if (registries_.empty()) return absl::FailedPreconditionError("no registry");
+  if (version == 0) return registries_.rbegin()->second;
+  auto it = registries_.find(version);
+  if (it == registries_.end()) return absl::NotFoundError("registry version not found");
+  return it->second;
+}
+
+absl::StatusOr<ev1::Employee> FakeEventClient::GetEmployee(const RequestContext&, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  auto it = employees_.find(id);
+  if (it == employees_.end()) return absl::NotFoundError("employee " + id + " not found");
+  return it->second;
+}
+
+absl::StatusOr<ev1::Event> FakeEventClient::RecordFlowStep(const RequestContext&,
+                                                           const ev1::RecordFlowStepRequest& req) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  if (!refusal_.ok()) return refusal_;
+  auto it = events_.find(req.event());
+  if (it == events_.end()) return absl::NotFoundError(req.event() + " not found");
+  ev1::Flow* flow = it->second.mutable_flow();
+  if (flow->step() == t::FLOW_STEP_ARCHIVED) return absl::FailedPreconditionError("archived");
+  if (req.step() == t::FLOW_STEP_ARCHIVED && !flow->times().has_manager_feedback_at()) {
+    return absl::FailedPreconditionError("archiving needs the manager's verdict first");
+  }
+  flow->set_step(req.step());
+  if (req.step() == t::FLOW_STEP_OWNER_ACTION) flow->mutable_times()->mutable_owner_action_at()->set_seconds(1);
+  if (req.step() == t::FLOW_STEP_ARCHIVED) flow->mutable_times()->mutable_archived_at()->set_seconds(1);
+  steps_.push_back(req);
+  return it->second;
+}
+
+absl::Status FakeEventClient::MarkEvidenceComplete(const RequestContext&, const std::string& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  complete_marks_.push_back(event);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ev1::Event>> FakeEventClient::ListAllEvents(const RequestContext&,
+                                                                       ev1::ListEventsRequest request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  std::vector<ev1::Event> out;
+  for (const auto& [name, e] : events_) {
+    if (!request.subject_id().empty() && e.subject_id() != request.subject_id()) continue;
+    if (!request.event_type().empty() && e.event_type() != request.event_type()) continue;
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace perfflow::testing

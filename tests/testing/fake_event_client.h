@@ -1,0 +1,49 @@
+#pragma once
+
+// An in-memory EventClient for unit tests of services that call the event
+// service: events and registry versions are set by the test; reported steps
+// move the fake's flow state the way the event service would.
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "services/evidence/event_client.h"
+
+namespace perfflow::testing {
+
+namespace ev1 = ::perfflow::event::v1;
+
+class FakeEventClient : public evidence::EventClient {
+ public:
+  void PutEvent(const ev1::Event& e);
+  void PutRegistry(const ev1::Registry& r);
+  void PutEmployee(const ev1::Employee& e);
+  ev1::Event event(const std::string& name);
+  std::vector<ev1::RecordFlowStepRequest> steps();
+  std::vector<std::string> complete_marks();
+  // Makes every call fail with UNAVAILABLE while set.
+  void set_down(bool down);
+  // RecordFlowStep answers `status` while it is not OK.
+  void set_refusal(absl::Status status);
+
+  absl::StatusOr<ev1::Event> GetEvent(const RequestContext& rc, const std::string& name) override;
+  absl::StatusOr<ev1::Registry> GetRegistry(const RequestContext& rc, int64_t version) override;
+  absl::StatusOr<ev1::Employee> GetEmployee(const RequestContext& rc, const std::string& id) override;
+  absl::StatusOr<ev1::Event> RecordFlowStep(const RequestContext& rc, const ev1::RecordFlowStepRequest& req) override;
+  absl::Status MarkEvidenceComplete(const RequestContext& rc, const std::string& event) override;
+  absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc, ev1::ListEventsRequest request) override;
+
+ private:
+  std::mutex mu_;
+  bool down_ = false;
+  absl::Status refusal_;
+  std::map<std::string, ev1::Event> events_;
+  std::map<int64_t, ev1::Registry> registries_;
+  std::map<std::string, ev1::Employee> employees_;
+  std::vector<ev1::RecordFlowStepRequest> steps_;
+  std::vector<std::string> complete_marks_;
+};
+
+}  // namespace perfflow::testing
