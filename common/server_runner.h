@@ -29,6 +29,9 @@ struct ServerOptions {
   absl::Duration readiness_interval = absl::Seconds(2);
   absl::Duration drain = absl::Seconds(5);
   absl::Duration shutdown_deadline = absl::Seconds(10);
+  // Bounds per-stream buffering for services that take large client streams
+  // (HTTP/2 BDP probing would otherwise grow windows to several MiB).
+  bool bounded_stream_windows = false;
 };
 
 class ServerRunner {

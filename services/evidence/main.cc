@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   server_options.grpc_port = o.grpc_port;
   server_options.metrics_port = o.metrics_port;
   server_options.drain = absl::Seconds(o.drain_seconds);
+  server_options.bounded_stream_windows = true;  // uploads stream; memory must not follow file size
   perfflow::ServerRunner runner(server_options, registry);
   runner.AddService(&service, "perfflow.evidence.v1.EvidenceService");
   runner.SetReadinessProbe([database] { return database->Ping(); });

@@ -9,89 +9,27 @@ Debian's python3-grpcio, as a platform team would use it.
 
 import argparse
 import glob
-import json
 import os
-import queue
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.request
 
-GOOGLEAPIS = "/usr/share/gocode/src/github.com/grpc-ecosystem/grpc-gateway/third_party/googleapis"
-GRPC_PROTOS = "/usr/share/grpc-proto"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from perfflow_e2e import Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+
 ARGS = None
 SERVER = None
 STUBS_DIR = None
 TENANT = [("x-perfflow-tenant", "e2e")]
 
 
-def generate_stubs(source_dir, out_dir):
-    from grpc_tools import protoc
-    protos = [os.path.relpath(p, os.path.join(source_dir, "protos"))
-              for p in glob.glob(os.path.join(source_dir, "protos/perfflow/**/*.proto"), recursive=True)]
-    # The health and reflection protos live under grpc/, which would shadow
-    # the grpcio package; compile copies of them under e2e_grpc/ instead.
-    extra_dir = os.path.join(out_dir, "_extra")
-    os.makedirs(os.path.join(extra_dir, "e2e_grpc"))
-    for rel in ["grpc/health/v1/health.proto", "grpc/reflection/v1alpha/reflection.proto"]:
-        shutil.copy(os.path.join(GRPC_PROTOS, rel), os.path.join(extra_dir, "e2e_grpc"))
-    extra = ["google/rpc/status.proto", "google/rpc/error_details.proto", "google/rpc/code.proto",
-             "e2e_grpc/health.proto", "e2e_grpc/reflection.proto"]
-    args = ["protoc", "-I" + os.path.join(source_dir, "protos"), "-I" + GOOGLEAPIS, "-I" + extra_dir,
-            "-I/usr/include", "--python_out=" + out_dir, "--grpc_python_out=" + out_dir] + protos + extra
-    if protoc.main(args) != 0:
-        raise RuntimeError("protoc failed")
-    sys.path.insert(0, out_dir)
-
-
-class Server:
-    """The perfflow-event binary on a fresh schema, ports picked by the OS."""
-
-    def __init__(self, binary, db_url, password):
-        env = dict(os.environ, PERFFLOW_DB_PASSWORD=password)
-        self.proc = subprocess.Popen(
-            [binary, "--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--db=" + db_url,
-             "--drain_seconds=0", "--metrics_refresh_seconds=1"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
-        self.lines = queue.Queue()
-        self.log = []
-        threading.Thread(target=self._pump, daemon=True).start()
-        deadline = time.monotonic() + 60
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RuntimeError("server did not report its ports:\n" + "".join(self.log))
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise RuntimeError("server exited early:\n" + "".join(self.log))
-            record = json.loads(line)
-            if record.get("msg") == "listening":
-                self.grpc_port = int(record["grpc_port"])
-                self.metrics_port = int(record["metrics_port"])
-                return
-
-    def _pump(self):
-        for line in self.proc.stdout:
-            self.log.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
-
-
 def setUpModule():
-    global SERVER, pb, t_pb, stub, health_pb, health_stub, refl_pb, refl_stub, status_pb, details_pb, grpc
+    global SERVER, pb, t_pb, stub, health_pb, health_stub, refl_pb, refl_stub, grpc
     import grpc as grpc_module
     grpc = grpc_module
     global STUBS_DIR
@@ -101,14 +39,10 @@ def setUpModule():
     from perfflow.type.v1 import flow_pb2
     from e2e_grpc import health_pb2, health_pb2_grpc
     from e2e_grpc import reflection_pb2, reflection_pb2_grpc
-    from google.rpc import status_pb2, error_details_pb2
-    pb, t_pb, health_pb, refl_pb, status_pb, details_pb = (
-        pb_module, flow_pb2, health_pb2, reflection_pb2, status_pb2, error_details_pb2)
-    base = os.environ.get("PERFFLOW_TEST_MYSQL_URL")
-    if not base:
-        raise RuntimeError("PERFFLOW_TEST_MYSQL_URL is not set (run ./scripts/test.sh)")
-    SERVER = Server(ARGS.binary, base + "/e2e_" + secrets.token_hex(6),
-                    os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", ""))
+    pb, t_pb, health_pb, refl_pb = pb_module, flow_pb2, health_pb2, reflection_pb2
+    base = mysql_url()
+    SERVER = Server(ARGS.binary, ["--db=" + base + "/e2e_" + secrets.token_hex(6), "--metrics_refresh_seconds=1"],
+                    mysql_env())
     channel = grpc.insecure_channel("127.0.0.1:%d" % SERVER.grpc_port)
     stub = event_service_pb2_grpc.EventServiceStub(channel)
     health_stub = health_pb2_grpc.HealthStub(channel)
@@ -120,18 +54,6 @@ def tearDownModule():
         SERVER.stop()
     if STUBS_DIR:
         shutil.rmtree(STUBS_DIR, ignore_errors=True)
-
-
-def field_violations(err):
-    """google.rpc.BadRequest field violations from a gRPC error."""
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            status = status_pb.Status.FromString(value)
-            for any_detail in status.details:
-                bad = details_pb.BadRequest()
-                if any_detail.Unpack(bad):
-                    return {v.field: v.description for v in bad.field_violations}
-    return {}
 
 
 def catalogue_request():

@@ -1,0 +1,111 @@
+"""Shared pieces of the end-to-end tests: stubs generated from the repo's
+protos with Debian's grpc_tools, and real perfflow binaries started on
+loopback with OS-picked ports."""
+
+import glob
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+GOOGLEAPIS = "/usr/share/gocode/src/github.com/grpc-ecosystem/grpc-gateway/third_party/googleapis"
+GRPC_PROTOS = "/usr/share/grpc-proto"
+
+
+def generate_stubs(source_dir, out_dir):
+    """Compiles every perfflow proto plus health/reflection/google.rpc into out_dir."""
+    from grpc_tools import protoc
+    protos = [os.path.relpath(p, os.path.join(source_dir, "protos"))
+              for p in glob.glob(os.path.join(source_dir, "protos/perfflow/**/*.proto"), recursive=True)]
+    # The health and reflection protos live under grpc/, which would shadow
+    # the grpcio package; compile copies of them under e2e_grpc/ instead.
+    extra_dir = os.path.join(out_dir, "_extra")
+    os.makedirs(os.path.join(extra_dir, "e2e_grpc"))
+    for rel in ["grpc/health/v1/health.proto", "grpc/reflection/v1alpha/reflection.proto"]:
+        shutil.copy(os.path.join(GRPC_PROTOS, rel), os.path.join(extra_dir, "e2e_grpc"))
+    extra = ["google/rpc/status.proto", "google/rpc/error_details.proto", "google/rpc/code.proto",
+             "e2e_grpc/health.proto", "e2e_grpc/reflection.proto"]
+    args = ["protoc", "-I" + os.path.join(source_dir, "protos"), "-I" + GOOGLEAPIS, "-I" + extra_dir,
+            "-I/usr/include", "--python_out=" + out_dir, "--grpc_python_out=" + out_dir] + protos + extra
+    if protoc.main(args) != 0:
+        raise RuntimeError("protoc failed")
+    sys.path.insert(0, out_dir)
+
+
+class Server:
+    """A perfflow binary, ports picked by the OS and read from its log."""
+
+    def __init__(self, binary, args, env=None):
+        self.proc = subprocess.Popen(
+            [binary, "--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--drain_seconds=0"] + args,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})), text=True)
+        self.lines = queue.Queue()
+        self.log = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError("server did not report its ports:\n" + "".join(self.log))
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError("server exited early:\n" + "".join(self.log))
+            record = json.loads(line)
+            if record.get("msg") == "listening":
+                self.grpc_port = int(record["grpc_port"])
+                self.metrics_port = int(record["metrics_port"])
+                return
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.log.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def address(self):
+        return "127.0.0.1:%d" % self.grpc_port
+
+    def peak_rss_kib(self):
+        """VmHWM of the process: its peak resident set so far."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmHWM")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+def field_violations(err):
+    """google.rpc.BadRequest field violations of a gRPC error, as {field: description}."""
+    from google.rpc import status_pb2, error_details_pb2
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for any_detail in status.details:
+                bad = error_details_pb2.BadRequest()
+                if any_detail.Unpack(bad):
+                    return {v.field: v.description for v in bad.field_violations}
+    return {}
+
+
+def mysql_url():
+    base = os.environ.get("PERFFLOW_TEST_MYSQL_URL")
+    if not base:
+        raise RuntimeError("PERFFLOW_TEST_MYSQL_URL is not set (run ./scripts/test.sh)")
+    return base
+
+
+def mysql_env():
+    return {"PERFFLOW_DB_PASSWORD": os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", "")}
