@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 STATE=.perfflow
 GRPC_PORT=${PERFFLOW_DEV_GRPC_PORT:-50051}
 METRICS_PORT=${PERFFLOW_DEV_METRICS_PORT:-9464}
+EVIDENCE_GRPC_PORT=${PERFFLOW_DEV_EVIDENCE_GRPC_PORT:-50052}
+EVIDENCE_METRICS_PORT=${PERFFLOW_DEV_EVIDENCE_METRICS_PORT:-9465}
 
 stop_service() {
   local pidfile=$STATE/$1.pid
@@ -24,7 +26,24 @@ stop_service() {
   rm -f "$pidfile"
 }
 
+# Waits for a service's "listening" log line, or shows why it died.
+wait_listening() {
+  local name=$1 log=$STATE/logs/$1.log
+  for _ in $(seq 1 600); do
+    if grep -q '"msg":"listening"' "$log"; then return 0; fi
+    if ! kill -0 "$(cat "$STATE/$name.pid")" 2>/dev/null; then
+      echo "perfflow-$name failed to start; its log:" >&2
+      tail -20 "$log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+  echo "perfflow-$name did not start in 60 s" >&2
+  exit 1
+}
+
 if [[ ${1:-start} == stop ]]; then
+  stop_service evidence
   stop_service event
   echo "perfflow stopped"
   exit 0
@@ -34,6 +53,7 @@ fi
 ./scripts/build.sh
 
 mkdir -p "$STATE/logs"
+stop_service evidence
 stop_service event
 
 setsid build/bin/perfflow-event \
@@ -41,31 +61,30 @@ setsid build/bin/perfflow-event \
   --grpc_port "$GRPC_PORT" --metrics_port "$METRICS_PORT" --drain_seconds 1 \
   >"$STATE/logs/event.log" 2>&1 < /dev/null &
 echo $! > "$STATE/event.pid"
+wait_listening event
 
-for _ in $(seq 1 600); do
-  if grep -q '"msg":"listening"' "$STATE/logs/event.log"; then break; fi
-  if ! kill -0 "$(cat "$STATE/event.pid")" 2>/dev/null; then
-    echo "perfflow-event failed to start; its log:" >&2
-    tail -20 "$STATE/logs/event.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-grep -q '"msg":"listening"' "$STATE/logs/event.log" || { echo "perfflow-event did not start in 60 s" >&2; exit 1; }
+setsid build/bin/perfflow-evidence \
+  --db "sqlite:$STATE/evidence.db" --dev_mode --blob_dir "$STATE/blobs" --event_addr "127.0.0.1:$GRPC_PORT" \
+  --grpc_port "$EVIDENCE_GRPC_PORT" --metrics_port "$EVIDENCE_METRICS_PORT" --drain_seconds 1 \
+  >"$STATE/logs/evidence.log" 2>&1 < /dev/null &
+echo $! > "$STATE/evidence.pid"
+wait_listening evidence
 
 cat <<MSG
 
 perfflow is running on the embedded default (SQLite: $STATE/event.db), demo tenant "demo"
 (13 event types, 51 people in 5 departments, 300 events over the last 90 days).
 
-  event service (gRPC)  127.0.0.1:$GRPC_PORT   perfflow.event.v1.EventService, health + reflection
-  metrics               http://127.0.0.1:$METRICS_PORT/metrics
-  log (JSON lines)      $STATE/logs/event.log
+  event service (gRPC)     127.0.0.1:$GRPC_PORT   perfflow.event.v1.EventService, health + reflection
+  evidence service (gRPC)  127.0.0.1:$EVIDENCE_GRPC_PORT   perfflow.evidence.v1.EvidenceService
+  metrics                  http://127.0.0.1:$METRICS_PORT/metrics  http://127.0.0.1:$EVIDENCE_METRICS_PORT/metrics
+  logs (JSON lines)        $STATE/logs/event.log  $STATE/logs/evidence.log
 
 Try:
   build/bin/perfflowctl GetFlowHealth '{"period":"PERIOD_MONTH"}'
   build/bin/perfflowctl ListTasks '{"assignee_id":"e100"}'
   build/bin/perfflowctl ListEvents '{"department_id":"sales","page_size":3}'
+  build/bin/perfflowctl --addr 127.0.0.1:$EVIDENCE_GRPC_PORT ValidateChain '{"event":"events/<id from ListEvents>"}'
   build/bin/perfflowctl list
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep perfflow_flow_health_ratio
 

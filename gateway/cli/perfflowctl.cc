@@ -25,6 +25,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "perfflow/event/v1/event_service.pb.h"
+#include "perfflow/evidence/v1/evidence_service.pb.h"
 #include "services/event/demo_seed.h"
 
 namespace {
@@ -32,8 +33,16 @@ namespace {
 using google::protobuf::Message;
 using google::protobuf::MethodDescriptor;
 
-// Services this CLI knows; each new service adds its name here.
-const char* const kServices[] = {"perfflow.event.v1.EventService"};
+// The services this CLI knows: every service of these proto files. Naming a
+// message of each file also keeps its generated code linked in.
+std::vector<const google::protobuf::ServiceDescriptor*> Services() {
+  std::vector<const google::protobuf::ServiceDescriptor*> out;
+  for (const auto* file : {perfflow::event::v1::Event::descriptor()->file(),
+                           perfflow::evidence::v1::Evidence::descriptor()->file()}) {
+    for (int i = 0; i < file->service_count(); ++i) out.push_back(file->service(i));
+  }
+  return out;
+}
 
 struct Options {
   std::string addr = "127.0.0.1:50051";
@@ -43,17 +52,14 @@ struct Options {
 };
 
 const MethodDescriptor* FindMethod(const std::string& name) {
-  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
   std::string service_name, method_name = name;
   if (size_t slash = name.rfind('/'); slash != std::string::npos) {
     service_name = name.substr(0, slash);
     method_name = name.substr(slash + 1);
   }
-  for (const char* s : kServices) {
-    if (!service_name.empty() && service_name != s) continue;
-    if (const auto* service = pool->FindServiceByName(s)) {
-      if (const auto* m = service->FindMethodByName(method_name)) return m;
-    }
+  for (const auto* service : Services()) {
+    if (!service_name.empty() && service_name != service->full_name()) continue;
+    if (const auto* m = service->FindMethodByName(method_name)) return m;
   }
   return nullptr;
 }
@@ -178,13 +184,10 @@ std::string ReadAll(std::istream& in) {
 }
 
 int List() {
-  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (const char* s : kServices) {
-    const auto* service = pool->FindServiceByName(s);
-    if (service == nullptr) continue;
+  for (const auto* service : Services()) {
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* m = service->method(i);
-      std::cout << s << "/" << m->name() << "  (" << m->input_type()->name() << ") -> "
+      std::cout << service->full_name() << "/" << m->name() << "  (" << m->input_type()->name() << ") -> "
                 << (m->server_streaming() ? "stream " : "") << m->output_type()->name() << "\n";
     }
   }

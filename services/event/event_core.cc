@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/timestamps.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
@@ -193,7 +194,7 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
         ts.nanos() < 0 || ts.nanos() > 999999999) {
       violations.push_back({"occurred_at", "not a valid timestamp"});
     } else {
-      occurred = absl::FromUnixSeconds(request.occurred_at().seconds()) + absl::Nanoseconds(request.occurred_at().nanos());
+      occurred = FromTimestamp(request.occurred_at());
       if (occurred > now + absl::Hours(24)) violations.push_back({"occurred_at", "more than 24 hours in the future"});
     }
   }

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/status.h"
+#include "common/timestamps.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace perfflow::event {
@@ -10,20 +11,10 @@ namespace {
 
 namespace t = perfflow::type::v1;
 
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1000000000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
-
 // Sets the field only when there is a time, so absent steps stay absent.
 template <typename Setter>
 void SetOptTime(const std::optional<absl::Time>& t, Setter mutable_field) {
-  if (t) SetTime(*t, mutable_field());
-}
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  if (t) ToTimestamp(*t, mutable_field());
 }
 
 void ToProto(const FlowState& s, v1::Flow* out) {
@@ -32,7 +23,7 @@ void ToProto(const FlowState& s, v1::Flow* out) {
   out->set_round(s.round);
   out->set_verdict(s.verdict);
   auto* times = out->mutable_times();
-  SetTime(s.triggered_at, times->mutable_triggered_at());
+  ToTimestamp(s.triggered_at, times->mutable_triggered_at());
   SetOptTime(s.owner_action_at, [&] { return times->mutable_owner_action_at(); });
   SetOptTime(s.manager_feedback_at, [&] { return times->mutable_manager_feedback_at(); });
   SetOptTime(s.cross_confirm_at, [&] { return times->mutable_cross_confirm_at(); });
@@ -75,8 +66,8 @@ void ToProto(const TaskRecord& task, const RegistryView* registry, absl::Time no
   out->set_kind(task.kind);
   out->set_assignee_id(task.assignee_id);
   out->set_state(task.state);
-  SetTime(task.due_at, out->mutable_due_at());
-  SetTime(task.created_at, out->mutable_created_at());
+  ToTimestamp(task.due_at, out->mutable_due_at());
+  ToTimestamp(task.created_at, out->mutable_created_at());
   SetOptTime(task.completed_at, [&] { return out->mutable_completed_at(); });
   out->set_overdue(task.state == t::TASK_STATE_OPEN && now > task.due_at);
   if (registry != nullptr) {
@@ -91,7 +82,7 @@ void ToProto(const EventRecord& e, const RegistryView* registry, absl::Time now,
   out->set_external_id(e.external_id);
   out->set_subject_id(e.subject_id);
   out->set_department_id(e.department_id);
-  SetTime(e.occurred_at, out->mutable_occurred_at());
+  ToTimestamp(e.occurred_at, out->mutable_occurred_at());
   (void)google::protobuf::util::JsonStringToMessage(e.attributes_json, out->mutable_attributes());
   out->set_registry_version(e.registry_version);
   ToProto(e.flow, out->mutable_flow());
@@ -220,8 +211,8 @@ grpc::Status EventServiceImpl::ListEvents(grpc::ServerContext* ctx, const v1::Li
   filter.department_id = req->department_id();
   filter.event_type = req->event_type();
   if (req->step() != t::FLOW_STEP_UNSPECIFIED) filter.step = req->step();
-  if (req->has_start_time()) filter.from = FromProto(req->start_time());
-  if (req->has_end_time()) filter.to = FromProto(req->end_time());
+  if (req->has_start_time()) filter.from = FromTimestamp(req->start_time());
+  if (req->has_end_time()) filter.to = FromTimestamp(req->end_time());
   auto page = core_->store().ListEvents(rc.tenant, filter, req->page_size(), *cursor);
   if (!page.ok()) return ToGrpcStatus(page.status());
   auto registry = core_->Registry(rc.tenant);
@@ -278,8 +269,8 @@ grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1:
                                              v1::GetFlowHealthResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   HealthQuery query;
-  if (req->has_start_time()) query.from = FromProto(req->start_time());
-  if (req->has_end_time()) query.to = FromProto(req->end_time());
+  if (req->has_start_time()) query.from = FromTimestamp(req->start_time());
+  if (req->has_end_time()) query.to = FromTimestamp(req->end_time());
   switch (req->period()) {
     case v1::PERIOD_DAY: query.period = HealthPeriod::kDay; break;
     case v1::PERIOD_WEEK: query.period = HealthPeriod::kWeek; break;
@@ -294,7 +285,7 @@ grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1:
   for (const auto& [k, c] : report->by_department) FillHealth(k, c, resp->add_by_department());
   for (const auto& [k, c] : report->by_event_type) FillHealth(k, c, resp->add_by_event_type());
   for (const auto& [k, c] : report->by_period) FillHealth(k, c, resp->add_by_period());
-  SetTime(core_->clock().Now(), resp->mutable_evaluated_at());
+  ToTimestamp(core_->clock().Now(), resp->mutable_evaluated_at());
   return grpc::Status::OK;
 }
 
@@ -302,8 +293,8 @@ grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v
                                                grpc::ServerWriter<v1::FlowFact>* writer) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   EventFilter filter;
-  if (req->has_start_time()) filter.from = FromProto(req->start_time());
-  if (req->has_end_time()) filter.to = FromProto(req->end_time());
+  if (req->has_start_time()) filter.from = FromTimestamp(req->start_time());
+  if (req->has_end_time()) filter.to = FromTimestamp(req->end_time());
   filter.department_id = req->department_id();
   filter.event_type = req->event_type();
   const absl::Time now = core_->clock().Now();

@@ -1,18 +1,9 @@
 #include "services/evidence/evidence_service.h"
 
 #include "common/status.h"
+#include "common/timestamps.h"
 
 namespace perfflow::evidence {
-namespace {
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* ts) {
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts->set_seconds(nanos / 1000000000);
-  ts->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
-
-}  // namespace
-
 void ToProto(const EvidenceRow& row, v1::Evidence* out) {
   out->set_name("evidence/" + row.evidence_id);
   out->set_event("events/" + row.event_id);
@@ -23,16 +14,16 @@ void ToProto(const EvidenceRow& row, v1::Evidence* out) {
   out->set_sha256(row.sha256);
   out->set_note(row.note);
   out->set_uploader_id(row.uploader_id);
-  SetTime(row.uploaded_at, out->mutable_uploaded_at());
+  ToTimestamp(row.uploaded_at, out->mutable_uploaded_at());
   out->set_cosigned_by(row.cosigned_by);
-  if (row.cosigned_at) SetTime(*row.cosigned_at, out->mutable_cosigned_at());
+  if (row.cosigned_at) ToTimestamp(*row.cosigned_at, out->mutable_cosigned_at());
 }
 
 void ToProto(const SealRow& seal, v1::Seal* out) {
   out->set_event("events/" + seal.event_id);
   out->set_digest(seal.digest);
   out->set_evidence_count(seal.evidence_count);
-  SetTime(seal.sealed_at, out->mutable_sealed_at());
+  ToTimestamp(seal.sealed_at, out->mutable_sealed_at());
 }
 
 grpc::Status EvidenceServiceImpl::UploadEvidence(grpc::ServerContext* ctx,

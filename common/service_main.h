@@ -1,0 +1,43 @@
+#pragma once
+
+// What every perfflow server's main shares: the common flags, opening the
+// database (password from PERFFLOW_DB_PASSWORD), fatal start-up errors, and
+// serving until SIGTERM/SIGINT. Each main still reads as
+// flags -> options -> build -> serve -> graceful stop.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/db/database.h"
+#include "common/flags.h"
+#include "common/server_runner.h"
+
+namespace perfflow {
+
+struct ServerFlags {
+  int grpc_port;
+  int metrics_port;
+  std::string host = "0.0.0.0";
+  std::string db;
+  bool dev_mode = false;
+  int metrics_refresh_seconds = 15;
+  int drain_seconds = 5;
+};
+
+// Registers --grpc_port, --metrics_port, --host, --db, --dev_mode,
+// --metrics_refresh_seconds and --drain_seconds.
+void AddServerFlags(FlagSet& flags, ServerFlags* f);
+
+ServerOptions ToServerOptions(const ServerFlags& f);
+
+// Logs `what` with the status as one JSON line and exits 1.
+[[noreturn]] void Fatal(const std::string& what, const absl::Status& status);
+
+// Opens --db or exits with a clear message.
+std::shared_ptr<db::Database> OpenDatabaseOrDie(const std::string& url);
+
+// Blocks until SIGTERM/SIGINT, then runs `before_stop` and drains the server.
+void ServeUntilSignal(ServerRunner& runner, const std::function<void()>& before_stop);
+
+}  // namespace perfflow
