@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "common/log.h"
+#include "prometheus/gauge.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -38,6 +39,11 @@ absl::Status ServerRunner::Start() {
   interceptors.push_back(std::make_unique<ObservabilityInterceptorFactory>(
       std::make_shared<GrpcServerMetrics>(*registry_)));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  database_up_ = &prometheus::BuildGauge()
+                      .Name("perfflow_database_up")
+                      .Help("1 while the readiness probe (the database) answers, else 0.")
+                      .Register(*registry_)
+                      .Add({});
   server_ = builder.BuildAndStart();
   if (!server_ || grpc_port_ == 0) {
     return absl::UnavailableError("cannot listen for gRPC on " + options_.host + ":" +
@@ -51,6 +57,7 @@ absl::Status ServerRunner::Start() {
 }
 
 void ServerRunner::SetServing(bool serving) {
+  if (database_up_ != nullptr) database_up_->Set(serving ? 1 : 0);
   auto* health = server_->GetHealthCheckService();
   health->SetServingStatus(serving);
   for (auto& [service, name] : services_) health->SetServingStatus(name, serving);

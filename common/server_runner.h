@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
+#include "prometheus/gauge.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 
@@ -63,6 +64,7 @@ class ServerRunner {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsServer> metrics_;
   int grpc_port_ = 0;
+  prometheus::Gauge* database_up_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;

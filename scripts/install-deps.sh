@@ -10,9 +10,12 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libyaml-cpp-dev libssl-dev libbenchmark-dev
   golang-github-grpc-ecosystem-grpc-gateway-dev
   mariadb-server mariadb-client
-  python3 python3-grpcio python3-protobuf python3-grpc-tools grpc-proto
+  python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml grpc-proto
   prometheus
 )
+# kubectl renders the kustomize tree; Debian's kubernetes-client is the
+# fallback where the machine has none.
+if ! command -v kubectl >/dev/null 2>&1; then PACKAGES+=(kubernetes-client); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a throwaway MariaDB on loopback and
-# runs every test tier (unit, integration, e2e). Exits non-zero on any failure.
+# runs every test tier (unit, integration, e2e, deploy). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,7 @@ run_tier() {
 run_tier unit
 run_tier integration
 run_tier e2e
+run_tier deploy
 
 # Every test tier must have run its MySQL half: a skip here means the
 # database was not reachable, which is a failure of this script.

@@ -9,6 +9,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace perfflow::event {
@@ -129,6 +130,15 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
 
   ApplyResult result;
   result.applied = *delta;
+  // Re-applying what is already current (a restart, a ConfigMap re-read)
+  // creates no new version.
+  v1::Registry before = base, after = merged;
+  before.clear_version();
+  after.clear_version();
+  if (base.version() > 0 && google::protobuf::util::MessageDifferencer::Equals(before, after)) {
+    result.version = base.version();
+    return result;
+  }
   if (request.validate_only()) {
     result.version = base.version();
     return result;
@@ -361,7 +371,7 @@ absl::StatusOr<StepResult> EventCore::RecordStep(const std::string& tenant, cons
   auto result = store_->RecordStep(tenant, step, [&](const FlowState& state) { return ApplyStep(state, report); });
   if (!result.ok() || !result->transition || metrics_ == nullptr) return result;
   const EventRecord& e = result->event;
-  metrics_->StepRecorded(e.event_type, request.step(), step.recorded_at - e.flow.triggered_at);
+  metrics_->StepRecorded(e.department_id, e.event_type, request.step(), step.recorded_at - e.flow.triggered_at);
   if (result->transition->archived) {
     bool within = ClassifyChain(e.flow.triggered_at, e.flow.archived_at, step.recorded_at) == ChainOutcome::kWithin;
     metrics_->ChainClosed(tenant, e.department_id, e.event_type, within);

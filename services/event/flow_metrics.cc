@@ -59,8 +59,9 @@ void FlowMetrics::EventIngested(const std::string& source, const std::string& ev
   ingested_.Add({{"source", source}, {"event_type", event_type}, {"result", result}}).Increment();
 }
 
-void FlowMetrics::StepRecorded(const std::string& event_type, FlowStep step, absl::Duration since_trigger) {
-  step_latency_.Add({{"event_type", event_type}, {"step", StepLabel(step)}}, StepBuckets())
+void FlowMetrics::StepRecorded(const std::string& department, const std::string& event_type, FlowStep step,
+                               absl::Duration since_trigger) {
+  step_latency_.Add({{"department", department}, {"event_type", event_type}, {"step", StepLabel(step)}}, StepBuckets())
       .Observe(absl::ToDoubleSeconds(since_trigger));
 }
 

@@ -24,7 +24,8 @@ class FlowMetrics {
 
   // result: accepted | duplicate | rejected | conflict | error
   void EventIngested(const std::string& source, const std::string& event_type, const std::string& result);
-  void StepRecorded(const std::string& event_type, FlowStep step, absl::Duration since_trigger);
+  void StepRecorded(const std::string& department, const std::string& event_type, FlowStep step,
+                    absl::Duration since_trigger);
   void ChainClosed(const std::string& tenant, const std::string& department, const std::string& event_type,
                    bool within_sla);
 

@@ -4,6 +4,8 @@
 #include "common/log.h"
 #include "common/periodic.h"
 #include "common/service_main.h"
+#include "absl/strings/str_split.h"
+#include "services/event/catalogue_loader.h"
 #include "services/event/demo_seed.h"
 #include "services/event/event_service.h"
 #include "services/event/sql_event_store.h"
@@ -16,6 +18,8 @@ struct Options {
   std::string catalogue_dir = "services/event/catalogue";
   int demo_events = 300;
   int health_window_days = 30;
+  std::string catalogue_tenants;
+  int catalogue_poll_seconds = 30;
 };
 
 }  // namespace
@@ -29,7 +33,11 @@ int main(int argc, char** argv) {
                           "The MySQL password comes from PERFFLOW_DB_PASSWORD, never from a flag.");
   perfflow::AddServerFlags(flags, &o.server);
   flags.AddBool("demo", &o.demo, "seed the demo tenant (catalogue, org, 90 days of events) when it is empty");
-  flags.AddString("catalogue_dir", &o.catalogue_dir, "directory of event-type YAML files used by --demo");
+  flags.AddString("catalogue_dir", &o.catalogue_dir,
+                  "directory of event-type YAML files, used by --demo and --catalogue_tenants");
+  flags.AddString("catalogue_tenants", &o.catalogue_tenants,
+                  "comma-separated tenants kept in step with --catalogue_dir (re-applied when the files change)");
+  flags.AddInt("catalogue_poll_seconds", &o.catalogue_poll_seconds, "how often --catalogue_dir is re-read");
   flags.AddInt("demo_events", &o.demo_events, "number of demo events to seed");
   flags.AddInt("health_window_days", &o.health_window_days, "trailing window of the flow-health gauges");
   flags.ParseOrExit(argc, argv);
@@ -57,10 +65,21 @@ int main(int argc, char** argv) {
   runner.SetReadinessProbe([database] { return database->Ping(); });
   if (absl::Status s = runner.Start(); !s.ok()) perfflow::Fatal("cannot start the server", s);
 
+  std::unique_ptr<perfflow::PeriodicTask> catalogue_poller;
+  if (!o.catalogue_tenants.empty()) {
+    auto loader = std::make_shared<perfflow::event::CatalogueLoader>(
+        core, o.catalogue_dir, absl::StrSplit(o.catalogue_tenants, ',', absl::SkipEmpty()));
+    catalogue_poller = std::make_unique<perfflow::PeriodicTask>(
+        absl::Seconds(std::max(1, o.catalogue_poll_seconds)), [loader] { (void)loader->Poll(); });
+  }
+
   perfflow::PeriodicTask refresher(absl::Seconds(std::max(1, o.server.metrics_refresh_seconds)), [&] {
     absl::Status s = core->RefreshGauges(absl::Hours(24 * o.health_window_days));
     if (!s.ok()) perfflow::LogWarn("flow gauges not refreshed", {{"error", std::string(s.message())}});
   });
-  perfflow::ServeUntilSignal(runner, [&] { refresher.Stop(); });
+  perfflow::ServeUntilSignal(runner, [&] {
+    refresher.Stop();
+    if (catalogue_poller) catalogue_poller->Stop();
+  });
   return 0;
 }

@@ -107,7 +107,12 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 }
 
 std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline) {
-  return std::make_unique<GrpcEventClient>(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), deadline);
+  // round_robin spreads calls over every address a dns:/// target resolves
+  // to (the headless Service in Kubernetes).
+  grpc::ChannelArguments args;
+  args.SetLoadBalancingPolicyName("round_robin");
+  return std::make_unique<GrpcEventClient>(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args), deadline);
 }
 
 }  // namespace perfflow::evidence

@@ -84,7 +84,9 @@ class Server:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
+        code = self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        return code
 
 
 def field_violations(err):

@@ -155,7 +155,15 @@ goals: [no.such.goal]
   // Events keep the version they were opened under.
   auto before = w_.core->Ingest(kTenant, testing::ContractSigned("v-1"));
   ASSERT_TRUE(before.ok());
-  auto again = w_.core->ApplyEventTypes(kTenant, testing::CatalogueRequest());
+  // The same catalogue again changes nothing: no new version.
+  auto same = w_.core->ApplyEventTypes(kTenant, testing::CatalogueRequest());
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->version, 1);
+  v1::ApplyEventTypesRequest changed;
+  auto* lib = changed.add_libraries();
+  lib->set_key("regions");
+  lib->add_values("north");
+  auto again = w_.core->ApplyEventTypes(kTenant, changed);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->version, 2);
   auto after = w_.core->Ingest(kTenant, testing::ContractSigned("v-2"));

@@ -1,0 +1,37 @@
+#include "services/event/catalogue_loader.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "services/event/demo_seed.h"
+
+namespace perfflow::event {
+
+CatalogueLoader::CatalogueLoader(std::shared_ptr<EventCore> core, std::string dir, std::vector<std::string> tenants)
+    : core_(std::move(core)), dir_(std::move(dir)), tenants_(std::move(tenants)) {}
+
+absl::Status CatalogueLoader::Poll() {
+  auto files = ReadCatalogue(dir_);
+  if (!files.ok()) return files.status();
+  std::string all;
+  for (const auto& f : *files) absl::StrAppend(&all, f.name(), "\n", f.content(), "\n");
+  const std::string digest = Sha256Hex(all);
+  if (digest == applied_digest_) return absl::OkStatus();
+  v1::ApplyEventTypesRequest request;
+  for (const auto& f : *files) *request.add_files() = f;
+  absl::Status first_error;
+  for (const std::string& tenant : tenants_) {
+    auto applied = core_->ApplyEventTypes(tenant, request);
+    if (applied.ok()) {
+      LogInfo("catalogue applied", {{"tenant", tenant}, {"dir", dir_}, {"version", std::to_string(applied->version)}});
+    } else {
+      LogError("catalogue rejected; the current registry stays in force",
+               {{"tenant", tenant}, {"dir", dir_}, {"error", std::string(applied.status().message())}});
+      if (first_error.ok()) first_error = applied.status();
+    }
+  }
+  if (first_error.ok()) applied_digest_ = digest;
+  return first_error;
+}
+
+}  // namespace perfflow::event

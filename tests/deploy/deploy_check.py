@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""Deployment checks (ctest label `deploy`, run by ./scripts/test.sh).
+
+1. The kustomize copy of the catalogue matches services/event/catalogue.
+2. `kubectl kustomize` renders every overlay.
+3. The rendered manifests agree with the binaries: kinds per service, label
+   selectors, probe ports and metrics ports equal each binary's --help defaults,
+   non-root read-only containers with memory limits, a grace period covering
+   the drain.
+4. The alert rules pass `promtool check rules` and `promtool test rules`.
+5. A running suite (perfflow-event + perfflow-evidence on SQLite, driven
+   through one chain) exports every metric that a rule or dashboard names;
+   `promtool check metrics` is clean on each /metrics.
+6. A real Prometheus (Debian's binary, loopback only) scrapes the suite and
+   evaluates the rules; the test reads flow health through its HTTP API.
+"""
+
+import argparse
+import filecmp
+import glob
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from perfflow_e2e import Server, generate_stubs  # noqa: E402
+
+ARGS = None
+SERVICES = ["perfflow-event", "perfflow-evidence"]
+# Metrics Prometheus itself provides, and recording rules.
+PROMETHEUS_NAMES = {"up"}
+
+
+def render(overlay):
+    out = subprocess.run(["kubectl", "kustomize", os.path.join(ARGS.source_dir, "k8s/overlays", overlay)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError("kustomize %s failed:\n%s" % (overlay, out.stderr))
+    return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+
+def binary_defaults(name):
+    help_text = subprocess.run([os.path.join(ARGS.bin_dir, name), "--help"], capture_output=True, text=True).stdout
+    flags = dict(re.findall(r'--(\w+) \(env \w+, default: "([^"]*)"\)', help_text))
+    return int(flags["grpc_port"]), int(flags["metrics_port"]), int(flags["drain_seconds"])
+
+
+def rules_file(tmp):
+    with open(os.path.join(ARGS.source_dir, "k8s/base/prometheusrule.yaml")) as f:
+        rule = yaml.safe_load(f)
+    path = os.path.join(tmp, "rules.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump({"groups": rule["spec"]["groups"]}, f)
+    return path, rule
+
+
+def expressions():
+    """Every PromQL expression in the rules and the dashboards."""
+    _, rule = rules_file(tempfile.mkdtemp())
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    for path in glob.glob(os.path.join(ARGS.source_dir, "k8s/base/dashboards/*.json")):
+        with open(path) as f:
+            dash = json.load(f)
+        exprs += [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+        exprs += [v["query"]["query"] for v in dash["templating"]["list"] if isinstance(v.get("query"), dict)]
+    return exprs, {r["record"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
+
+
+PROMQL_WORDS = {"sum", "rate", "increase", "deriv", "by", "and", "or", "unless", "min", "max", "histogram_quantile",
+                "label_values", "le", "on", "ignoring", "without", "count", "avg", "offset", "bool"}
+
+
+def metric_names(expr):
+    """Metric names an expression reads (identifiers outside {...} and strings)."""
+    stripped = re.sub(r'"[^"]*"', '""', expr)
+    stripped = re.sub(r"\{[^}]*\}", "{}", stripped)
+    stripped = re.sub(r"\[[^\]]*\]", "[]", stripped)
+    names = set()
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", stripped):
+        word = m.group(0)
+        following = stripped[m.end():m.end() + 1]
+        if word in PROMQL_WORDS or following == "(" or word.startswith("$"):
+            continue
+        if re.fullmatch(r"[a-z_]+", word) and word in {"grpc_service", "grpc_method", "grpc_code", "job", "department",
+                                                      "event_type", "outcome", "step", "tenant", "result"}:
+            continue
+        names.add(word)
+    return names
+
+
+class DeployCheck(unittest.TestCase):
+    def test_1_catalogue_copy_matches_source(self):
+        src = os.path.join(ARGS.source_dir, "services/event/catalogue")
+        dst = os.path.join(ARGS.source_dir, "k8s/base/catalogue")
+        cmp = filecmp.dircmp(src, dst)
+        self.assertFalse(cmp.left_only or cmp.right_only or cmp.diff_files,
+                         "k8s/base/catalogue differs from services/event/catalogue: run ./scripts/sync-k8s-catalogue.sh")
+        with open(os.path.join(ARGS.source_dir, "k8s/base/kustomization.yaml")) as f:
+            listed = yaml.safe_load(f)["configMapGenerator"][0]["files"]
+        self.assertEqual(sorted(os.path.basename(p) for p in listed), sorted(os.listdir(dst)))
+
+    def test_2_overlays_render_and_match_the_binaries(self):
+        for overlay in ["dev", "prod"]:
+            docs = render(overlay)
+            by_kind = {}
+            for d in docs:
+                by_kind.setdefault(d["kind"], {})[d["metadata"]["name"]] = d
+            for name in SERVICES:
+                grpc_port, metrics_port, drain = binary_defaults(name)
+                dep = by_kind["Deployment"][name]
+                pod = dep["spec"]["template"]
+                self.assertEqual(dep["spec"]["selector"]["matchLabels"].items() - pod["metadata"]["labels"].items(),
+                                 set(), "%s/%s: selector does not match the pod labels" % (overlay, name))
+                c = pod["spec"]["containers"][0]
+                ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+                self.assertEqual(ports["grpc"], grpc_port, "%s grpc port vs --help default" % name)
+                self.assertEqual(ports["metrics"], metrics_port, "%s metrics port vs --help default" % name)
+                self.assertIn("--grpc_port=%d" % grpc_port, c["args"])
+                self.assertIn("--metrics_port=%d" % metrics_port, c["args"])
+                self.assertEqual(c["readinessProbe"]["grpc"]["port"], grpc_port)
+                self.assertEqual(c["livenessProbe"]["grpc"]["port"], grpc_port)
+                self.assertTrue(pod["spec"]["securityContext"]["runAsNonRoot"])
+                self.assertTrue(c["securityContext"]["readOnlyRootFilesystem"])
+                self.assertIn("memory", c["resources"]["limits"])
+                self.assertIn("memory", c["resources"]["requests"])
+                pre_stop = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
+                self.assertGreaterEqual(pod["spec"]["terminationGracePeriodSeconds"], drain + 10 + pre_stop)
+                env = {e["name"]: e for e in c["env"]}
+                self.assertIn("secretKeyRef", env["PERFFLOW_DB_PASSWORD"]["valueFrom"])
+                svc = by_kind["Service"][name]
+                self.assertEqual(svc["spec"]["selector"].items() - pod["metadata"]["labels"].items(), set())
+                self.assertEqual({p["targetPort"] for p in svc["spec"]["ports"]}, {"grpc", "metrics"})
+                headless = by_kind["Service"][name + "-headless"]
+                self.assertEqual(headless["spec"]["clusterIP"], "None")
+                self.assertEqual(by_kind["PodDisruptionBudget"][name]["spec"]["selector"]["matchLabels"],
+                                 dep["spec"]["selector"]["matchLabels"])
+                self.assertEqual(by_kind["HorizontalPodAutoscaler"][name]["spec"]["scaleTargetRef"]["name"], name)
+                monitor = by_kind["ServiceMonitor"]["perfflow"]
+                selected = monitor["spec"]["selector"]["matchExpressions"][0]["values"]
+                self.assertIn(name, selected)
+                self.assertEqual(monitor["spec"]["endpoints"][0]["port"], "metrics")
+            self.assertIn("PrometheusRule", by_kind)
+            self.assertEqual(len(by_kind["NetworkPolicy"]), 4)
+            dashboards = [n for n, d in by_kind["ConfigMap"].items()
+                          if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+            self.assertEqual(len(dashboards), 2)
+            for n in dashboards:
+                for content in by_kind["ConfigMap"][n]["data"].values():
+                    dash = json.loads(content)
+                    self.assertTrue(dash["uid"].startswith("perfflow-"))
+                    self.assertIn("perfflow", dash["tags"])
+                    self.assertEqual(dash["templating"]["list"][0]["type"], "datasource")
+            if overlay == "dev":
+                self.assertIn("perfflow-mysql", by_kind["StatefulSet"])
+
+    def test_3_alert_rules_check_and_unit_tests(self):
+        tmp = tempfile.mkdtemp()
+        path, _ = rules_file(tmp)
+        check = subprocess.run(["promtool", "check", "rules", path], capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        shutil.copy(os.path.join(ARGS.source_dir, "tests/prometheus/alerts_test.yaml"), tmp)
+        test = subprocess.run(["promtool", "test", "rules", os.path.join(tmp, "alerts_test.yaml")],
+                              capture_output=True, text=True)
+        self.assertEqual(test.returncode, 0, test.stdout + test.stderr)
+
+    def test_4_live_suite_exports_every_named_metric_and_prometheus_scrapes_it(self):
+        work = tempfile.mkdtemp(prefix="perfflow-deploy-")
+        event = evidence = prom = None
+        try:
+            generate_stubs(ARGS.source_dir, os.path.join(work, "stubs"))
+            import grpc
+            from perfflow.event.v1 import event_service_pb2 as epb, event_service_pb2_grpc
+            from perfflow.evidence.v1 import evidence_service_pb2 as vpb, evidence_service_pb2_grpc
+            from perfflow.type.v1 import flow_pb2 as tpb
+            event = Server(os.path.join(ARGS.bin_dir, "perfflow-event"), [
+                "--db=sqlite:" + os.path.join(work, "event.db"), "--demo", "--demo_events=60",
+                "--catalogue_dir=" + os.path.join(ARGS.source_dir, "services/event/catalogue"),
+                "--metrics_refresh_seconds=1"])
+            evidence = Server(os.path.join(ARGS.bin_dir, "perfflow-evidence"), [
+                "--db=sqlite:" + os.path.join(work, "evidence.db"), "--event_addr=" + event.address(),
+                "--blob_dir=" + os.path.join(work, "blobs"), "--metrics_refresh_seconds=1"])
+            md = [("x-perfflow-tenant", "demo"), ("x-perfflow-principal", "e101")]
+            events = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
+            ev = evidence_service_pb2_grpc.EvidenceServiceStub(grpc.insecure_channel(evidence.address()))
+            # One chain through every step: owner upload, verdict, confirmation, seal.
+            req = epb.IngestEventRequest(source="crm", external_id="deploy-1", event_type="crm.contract_signed",
+                                         subject_id="e101")
+            req.attributes.update({"contract_value": 1000, "customer_tier": "key"})
+            name = events.IngestEvent(req, metadata=md).event.name
+            pdf = b"%PDF-1.7\n" + b"x" * 100
+            ev.UploadEvidence(iter([vpb.UploadEvidenceRequest(metadata=vpb.UploadMetadata(
+                event=name, kind="contract_scan", file_name="c.pdf", content_type="application/pdf")),
+                vpb.UploadEvidenceRequest(chunk=pdf)]), metadata=md)
+            events.RecordFlowStep(epb.RecordFlowStepRequest(event=name, step=tpb.FLOW_STEP_MANAGER_FEEDBACK,
+                                                            verdict=tpb.VERDICT_MEETS, step_id="v"), metadata=md)
+            events.RecordFlowStep(epb.RecordFlowStepRequest(event=name, step=tpb.FLOW_STEP_CROSS_CONFIRM,
+                                                            step_id="c"), metadata=md)
+            ev.SealEvidence(vpb.SealEvidenceRequest(event=name), metadata=md)
+            try:
+                events.GetEvent(epb.GetEventRequest(name="bad"), metadata=md)
+            except grpc.RpcError:
+                pass
+
+            exported = set()
+            deadline = time.monotonic() + 30
+            for server in (event, evidence):
+                while True:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.metrics_port) as r:
+                        text = r.read().decode()
+                    if server is evidence or "perfflow_flow_health_ratio" in text or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                check = subprocess.run(["promtool", "check", "metrics"], input=text, text=True, capture_output=True)
+                self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+                for line in text.splitlines():
+                    if line and not line.startswith("#"):
+                        base = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+                        exported.add(base)
+                        exported.add(re.sub(r"_(bucket|sum|count)$", "", base))
+            exprs, recorded = expressions()
+            for expr in exprs:
+                unknown = metric_names(expr) - exported - recorded - PROMETHEUS_NAMES
+                self.assertFalse(unknown, "%s names metrics no binary exports: %s" % (expr, sorted(unknown)))
+
+            # A real Prometheus on loopback scrapes both and loads the rules.
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                prom_port = s.getsockname()[1]
+            rules, _ = rules_file(work)
+            config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "rule_files": [rules],
+                      "scrape_configs": [{"job_name": n, "static_configs": [{"targets": ["127.0.0.1:%d" % srv.metrics_port]}]}
+                                         for n, srv in (("perfflow-event", event), ("perfflow-evidence", evidence))]}
+            with open(os.path.join(work, "prometheus.yml"), "w") as f:
+                yaml.safe_dump(config, f)
+            prom = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(work, "prometheus.yml"),
+                                     "--storage.tsdb.path=" + os.path.join(work, "tsdb"),
+                                     "--web.listen-address=127.0.0.1:%d" % prom_port],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            query = urllib.parse.quote('perfflow_flow_health_ratio{tenant="demo",department="all",event_type="all"}')
+            deadline = time.monotonic() + 60
+            result = []
+            while not result:
+                self.assertLess(time.monotonic(), deadline, "Prometheus never returned flow health")
+                time.sleep(0.5)
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?query=%s" % (prom_port, query)) as r:
+                        result = json.load(r)["data"]["result"]
+                except OSError:
+                    continue
+            ratio = float(result[0]["value"][1])
+            self.assertGreater(ratio, 0.0)
+            self.assertLessEqual(ratio, 1.0)
+            print("Prometheus reads flow health %.3f for the demo tenant" % ratio, file=sys.stderr)
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/rules" % prom_port) as r:
+                groups = json.load(r)["data"]["groups"]
+            self.assertEqual({g["name"] for g in groups}, {"perfflow.flow", "perfflow.service"})
+            self.assertTrue(all(rule["health"] != "err" for g in groups for rule in g["rules"]))
+        finally:
+            if prom is not None:
+                prom.terminate()
+                prom.wait(timeout=30)
+            for server in (evidence, event):
+                if server is not None:
+                    server.stop()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--source-dir", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
