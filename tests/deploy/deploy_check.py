@@ -15,7 +15,6 @@
    evaluates the rules; the test reads flow health through its HTTP API.
 """
 
-import argparse
 import filecmp
 import glob
 import json
@@ -34,7 +33,7 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from perfflow_e2e import Server, generate_stubs  # noqa: E402
+from perfflow_e2e import run_tests, Server, generate_stubs  # noqa: E402
 
 ARGS = None
 SERVICES = ["perfflow-event", "perfflow-evidence"]
@@ -276,14 +275,5 @@ class DeployCheck(unittest.TestCase):
             shutil.rmtree(work, ignore_errors=True)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bin-dir", required=True)
-    parser.add_argument("--source-dir", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests(globals(), "--bin-dir", "--source-dir")

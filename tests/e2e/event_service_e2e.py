@@ -7,7 +7,6 @@ from the repo's protos at test time with Debian's grpc_tools; the client is
 Debian's python3-grpcio, as a platform team would use it.
 """
 
-import argparse
 import glob
 import os
 import secrets
@@ -20,7 +19,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import run_tests, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 ARGS = None
 SERVER = None
@@ -298,14 +297,5 @@ class EventServiceE2E(unittest.TestCase):
         self.assertTrue(any('"msg":"stopped"' in line for line in SERVER.log))
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--source-dir", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests(globals(), "--binary", "--source-dir")

@@ -8,7 +8,6 @@ and tampering with a stored blob is caught. Also: a 20 MiB upload is streamed
 (the server's peak RSS grows by less than 8 MiB) and each bad upload is
 rejected with nothing stored."""
 
-import argparse
 import glob
 import hashlib
 import os
@@ -22,7 +21,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import run_tests, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 ARGS = None
 BASELINE_RSS_KIB = 0
@@ -243,15 +242,5 @@ class EvidenceE2E(unittest.TestCase):
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--event-binary", required=True)
-    parser.add_argument("--evidence-binary", required=True)
-    parser.add_argument("--source-dir", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests(globals(), "--event-binary", "--evidence-binary", "--source-dir")

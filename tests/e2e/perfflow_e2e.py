@@ -2,6 +2,7 @@
 protos with Debian's grpc_tools, and real perfflow binaries started on
 loopback with OS-picked ports."""
 
+import argparse
 import glob
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import unittest
 
 GOOGLEAPIS = "/usr/share/gocode/src/github.com/grpc-ecosystem/grpc-gateway/third_party/googleapis"
 GRPC_PROTOS = "/usr/share/grpc-proto"
@@ -111,3 +113,13 @@ def mysql_url():
 
 def mysql_env():
     return {"PERFFLOW_DB_PASSWORD": os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", "")}
+
+
+def run_tests(module_globals, *required_flags):
+    """Parses the script's flags into module_globals["ARGS"] and runs its tests."""
+    parser = argparse.ArgumentParser()
+    for flag in required_flags:
+        parser.add_argument(flag, required=True)
+    args, rest = parser.parse_known_args()
+    module_globals["ARGS"] = args
+    unittest.main(module=module_globals["__name__"], argv=[sys.argv[0]] + rest, verbosity=2)
