@@ -53,7 +53,7 @@ absl::Status CheckMetadata(const v1::UploadMetadata& m) {
 }  // namespace
 
 EvidenceCore::EvidenceCore(std::shared_ptr<EvidenceStore> store, std::shared_ptr<BlobStore> blobs,
-                           std::shared_ptr<EventClient> events, std::shared_ptr<const Clock> clock,
+                           std::shared_ptr<event::EventClient> events, std::shared_ptr<const Clock> clock,
                            EvidenceOptions options, EvidenceMetrics* metrics)
     : store_(std::move(store)),
       blobs_(std::move(blobs)),

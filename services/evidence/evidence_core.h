@@ -16,7 +16,7 @@
 #include "common/request_context.h"
 #include "services/evidence/blob_store.h"
 #include "services/evidence/chain_validator.h"
-#include "services/evidence/event_client.h"
+#include "services/event/event_client.h"
 #include "services/evidence/evidence_metrics.h"
 #include "services/evidence/evidence_store.h"
 
@@ -37,7 +37,7 @@ class EvidenceCore {
  public:
   // `metrics` may be null.
   EvidenceCore(std::shared_ptr<EvidenceStore> store, std::shared_ptr<BlobStore> blobs,
-               std::shared_ptr<EventClient> events, std::shared_ptr<const Clock> clock, EvidenceOptions options,
+               std::shared_ptr<event::EventClient> events, std::shared_ptr<const Clock> clock, EvidenceOptions options,
                EvidenceMetrics* metrics);
 
   // `next` yields the stream's messages in order and returns false at its end.
@@ -70,7 +70,7 @@ class EvidenceCore {
 
   std::shared_ptr<EvidenceStore> store_;
   std::shared_ptr<BlobStore> blobs_;
-  std::shared_ptr<EventClient> events_;
+  std::shared_ptr<event::EventClient> events_;
   std::shared_ptr<const Clock> clock_;
   EvidenceOptions options_;
   EvidenceMetrics* metrics_;

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   options.max_event_bytes = int64_t{o.max_event_mib} << 20;
   auto core = std::make_shared<perfflow::evidence::EvidenceCore>(
       *std::move(store), *std::move(blobs),
-      perfflow::evidence::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds)),
+      perfflow::event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds)),
       std::make_shared<perfflow::SystemClock>(), options, &metrics);
   perfflow::evidence::EvidenceServiceImpl service(core, perfflow::IdentityOptions{o.server.dev_mode});
 

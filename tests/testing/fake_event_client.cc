@@ -82,9 +82,22 @@ absl::StatusOr<ev1::Event> FakeEventClient::RecordFlowStep(const RequestContext&
   if (req.step() == t::FLOW_STEP_ARCHIVED && !flow->times().has_manager_feedback_at()) {
     return absl::FailedPreconditionError("archiving needs the manager's verdict first");
   }
-  flow->set_step(req.step());
-  if (req.step() == t::FLOW_STEP_OWNER_ACTION) flow->mutable_times()->mutable_owner_action_at()->set_seconds(1);
-  if (req.step() == t::FLOW_STEP_ARCHIVED) flow->mutable_times()->mutable_archived_at()->set_seconds(1);
+  auto* times = flow->mutable_times();
+  if (req.step() == t::FLOW_STEP_MANAGER_FEEDBACK && req.verdict() == t::VERDICT_REDO) {
+    // A new round, as the event service's flow machine does.
+    flow->set_round(flow->round() + 1);
+    flow->set_step(t::FLOW_STEP_TRIGGERED);
+    times->clear_owner_action_at();
+  } else {
+    flow->set_step(req.step());
+  }
+  if (req.step() == t::FLOW_STEP_OWNER_ACTION) times->mutable_owner_action_at()->set_seconds(1);
+  if (req.step() == t::FLOW_STEP_MANAGER_FEEDBACK && req.verdict() != t::VERDICT_REDO) {
+    times->mutable_manager_feedback_at()->set_seconds(1);
+    flow->set_verdict(req.verdict());
+  }
+  if (req.step() == t::FLOW_STEP_CROSS_CONFIRM) times->mutable_cross_confirm_at()->set_seconds(1);
+  if (req.step() == t::FLOW_STEP_ARCHIVED) times->mutable_archived_at()->set_seconds(1);
   steps_.push_back(req);
   return it->second;
 }

@@ -9,13 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "services/evidence/event_client.h"
+#include "services/event/event_client.h"
 
 namespace perfflow::testing {
 
 namespace ev1 = ::perfflow::event::v1;
 
-class FakeEventClient : public evidence::EventClient {
+class FakeEventClient : public event::EventClient {
  public:
   void PutEvent(const ev1::Event& e);
   void PutRegistry(const ev1::Registry& r);

@@ -1,4 +1,4 @@
-#include "services/evidence/event_client.h"
+#include "services/event/event_client.h"
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_join.h"
@@ -7,7 +7,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
-namespace perfflow::evidence {
+namespace perfflow::event {
 namespace {
 
 class GrpcEventClient : public EventClient {
@@ -115,4 +115,4 @@ std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args), deadline);
 }
 
-}  // namespace perfflow::evidence
+}  // namespace perfflow::event

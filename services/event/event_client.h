@@ -1,7 +1,7 @@
 #pragma once
 
-// What the evidence service needs from the event service, the owner of
-// events, the registry and flow state. The gRPC implementation forwards the
+// The event service as its peers see it (the owner of events, the registry,
+// the directory and flow state). The gRPC implementation forwards the
 // caller's tenant, principal, roles and traceparent and sets a deadline on
 // every call. Thread-safe.
 
@@ -13,7 +13,7 @@
 #include "common/request_context.h"
 #include "perfflow/event/v1/event_service.grpc.pb.h"
 
-namespace perfflow::evidence {
+namespace perfflow::event {
 
 namespace ev1 = ::perfflow::event::v1;
 
@@ -35,4 +35,4 @@ std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl
 // grpc::Status -> absl::Status, keeping code, message and details.
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
-}  // namespace perfflow::evidence
+}  // namespace perfflow::event

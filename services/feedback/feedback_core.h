@@ -1,0 +1,78 @@
+#pragma once
+
+// The feedback service's domain: verdicts per review round, impact
+// confirmation, the guidance engine in context, and statistics. It calls the
+// event service through EventClient and owns only its own tables.
+// Thread-safe.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/request_context.h"
+#include "services/event/event_client.h"
+#include "services/feedback/feedback_store.h"
+#include "services/feedback/phrase_guide.h"
+
+namespace perfflow::feedback {
+
+inline constexpr size_t kMaxCommentChars = 4000;
+
+struct TenantPolicy {
+  // A comment must name a concrete behaviour and cite evidence.
+  bool require_effective_feedback = false;
+  // manager id -> employees who may review in their place.
+  std::map<std::string, std::set<std::string>> delegates;
+};
+
+struct FeedbackPolicies {
+  std::map<std::string, TenantPolicy> tenants;
+  // tenant -> its own lexicon; others use the default.
+  std::map<std::string, std::shared_ptr<const PhraseGuide>> guides;
+  std::shared_ptr<const PhraseGuide> default_guide;
+};
+
+// Parses the policy YAML:
+//   tenants:
+//     demo:
+//       require_effective_feedback: true
+//       delegates: {s-head: [s2]}
+absl::StatusOr<std::map<std::string, TenantPolicy>> ParsePolicies(const std::string& yaml);
+
+// Display name of a cited evidence's kind ("evidence/{id}" -> "Signed contract
+// scan"); may be unset, then the guide only counts the citation.
+using EvidenceNamer = std::function<absl::StatusOr<std::string>(const RequestContext&, const std::string& name)>;
+
+class FeedbackCore {
+ public:
+  FeedbackCore(std::shared_ptr<FeedbackStore> store, std::shared_ptr<event::EventClient> events,
+               std::shared_ptr<const Clock> clock, FeedbackPolicies policies, EvidenceNamer evidence_namer);
+
+  absl::StatusOr<v1::AnalyzeFeedbackResponse> Analyze(const RequestContext& rc, const v1::AnalyzeFeedbackRequest& req);
+  // The review (unset with validate_only) and the guidance.
+  absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>> SubmitReview(
+      const RequestContext& rc, const v1::SubmitReviewRequest& req);
+  absl::StatusOr<std::vector<ReviewRow>> ListReviews(const RequestContext& rc, const std::string& event);
+  absl::StatusOr<ConfirmationRow> ConfirmImpact(const RequestContext& rc, const v1::ConfirmImpactRequest& req);
+  absl::StatusOr<v1::GetFeedbackStatsResponse> Stats(const RequestContext& rc, const v1::GetFeedbackStatsRequest& req);
+
+ private:
+  const PhraseGuide& GuideFor(const std::string& tenant) const;
+  TenantPolicy PolicyFor(const std::string& tenant) const;
+  absl::StatusOr<v1::AnalyzeFeedbackResponse> AnalyzeInContext(const RequestContext& rc, const std::string& text,
+                                                               const event::v1::Event* event,
+                                                               const std::vector<std::string>& chosen,
+                                                               const std::vector<std::string>& cited);
+
+  std::shared_ptr<FeedbackStore> store_;
+  std::shared_ptr<event::EventClient> events_;
+  std::shared_ptr<const Clock> clock_;
+  FeedbackPolicies policies_;
+  EvidenceNamer evidence_namer_;
+};
+
+}  // namespace perfflow::feedback

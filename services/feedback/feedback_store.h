@@ -1,0 +1,84 @@
+#pragma once
+
+// Storage of the feedback service: every verdict with its round (the audit
+// trail) and impact confirmations. Scoped to one tenant; thread-safe.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/db/database.h"
+#include "common/db/migrations.h"
+#include "perfflow/feedback/v1/feedback_service.pb.h"
+
+namespace perfflow::feedback {
+
+struct ReviewRow {
+  std::string review_id;
+  std::string event_id;
+  int round = 1;
+  int verdict = 0;
+  std::string reviewer_id;
+  std::string subject_id;
+  std::string department_id;
+  std::string comment;
+  std::vector<std::string> behaviours;
+  std::vector<std::string> cited_evidence;
+  double specificity = 0;
+  bool effective = false;
+  absl::Time created_at;
+  absl::Duration response;
+};
+
+struct ConfirmationRow {
+  std::string event_id;
+  std::vector<int> scopes;
+  std::string note;
+  std::string confirmer_id;
+  absl::Time confirmed_at;
+};
+
+struct ReviewFilter {
+  absl::Time from;
+  absl::Time to;
+  std::string department_id;
+  std::string reviewer_id;
+};
+
+class FeedbackStore {
+ public:
+  virtual ~FeedbackStore() = default;
+  // ALREADY_EXISTS when the event's round already has a verdict.
+  virtual absl::Status InsertReview(const std::string& tenant, const ReviewRow& row) = 0;
+  virtual absl::Status DeleteReview(const std::string& tenant, const std::string& review_id) = 0;
+  virtual absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant, const std::string& event_id) = 0;
+  virtual absl::StatusOr<std::vector<ReviewRow>> ReviewsIn(const std::string& tenant, const ReviewFilter& filter) = 0;
+  // ALREADY_EXISTS when the event is already confirmed.
+  virtual absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row) = 0;
+  virtual absl::Status DeleteConfirmation(const std::string& tenant, const std::string& event_id) = 0;
+  virtual absl::StatusOr<std::optional<ConfirmationRow>> GetConfirmation(const std::string& tenant,
+                                                                         const std::string& event_id) = 0;
+};
+
+const std::vector<db::Migration>& FeedbackMigrations();
+
+class SqlFeedbackStore : public FeedbackStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<SqlFeedbackStore>> Open(std::shared_ptr<db::Database> db);
+  absl::Status InsertReview(const std::string& tenant, const ReviewRow& row) override;
+  absl::Status DeleteReview(const std::string& tenant, const std::string& review_id) override;
+  absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<std::vector<ReviewRow>> ReviewsIn(const std::string& tenant, const ReviewFilter& filter) override;
+  absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row) override;
+  absl::Status DeleteConfirmation(const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<std::optional<ConfirmationRow>> GetConfirmation(const std::string& tenant,
+                                                                 const std::string& event_id) override;
+
+ private:
+  explicit SqlFeedbackStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
+  std::shared_ptr<db::Database> db_;
+};
+
+}  // namespace perfflow::feedback

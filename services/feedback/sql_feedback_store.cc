@@ -1,0 +1,169 @@
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "services/feedback/feedback_store.h"
+
+namespace perfflow::feedback {
+namespace {
+
+using db::Row;
+using db::Transaction;
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+
+const char kColumns[] =
+    "review_id, event_id, round, verdict, reviewer_id, subject_id, department_id, comment, behaviours, cited, "
+    "specificity, effective, created_at, response_ms";
+
+// Ids never contain commas (ids are [A-Za-z0-9_.-] or resource names).
+std::vector<std::string> Split(const std::string& s) { return absl::StrSplit(s, ',', absl::SkipEmpty()); }
+
+ReviewRow Read(const Row& r) {
+  ReviewRow row;
+  row.review_id = r.Str(0);
+  row.event_id = r.Str(1);
+  row.round = static_cast<int>(r.Int(2));
+  row.verdict = static_cast<int>(r.Int(3));
+  row.reviewer_id = r.Str(4);
+  row.subject_id = r.Str(5);
+  row.department_id = r.Str(6);
+  row.comment = r.Str(7);
+  row.behaviours = Split(r.Str(8));
+  row.cited_evidence = Split(r.Str(9));
+  row.specificity = r.Double(10);
+  row.effective = r.Int(11) != 0;
+  row.created_at = absl::FromUnixMillis(r.Int(12));
+  row.response = absl::Milliseconds(r.Int(13));
+  return row;
+}
+
+}  // namespace
+
+const std::vector<db::Migration>& FeedbackMigrations() {
+  static const std::vector<db::Migration> kMigrations = {
+      {1,
+       "reviews and confirmations",
+       {
+           "CREATE TABLE IF NOT EXISTS reviews (tenant_id VARCHAR(64) NOT NULL, review_id CHAR(32) NOT NULL, "
+           "event_id CHAR(32) NOT NULL, round INT NOT NULL, verdict INT NOT NULL, reviewer_id VARCHAR(64) NOT NULL, "
+           "subject_id VARCHAR(64) NOT NULL, department_id VARCHAR(64) NOT NULL, comment TEXT NOT NULL, "
+           "behaviours TEXT NOT NULL, cited TEXT NOT NULL, specificity DOUBLE NOT NULL, effective INT NOT NULL, "
+           "created_at BIGINT NOT NULL, response_ms BIGINT NOT NULL, PRIMARY KEY (tenant_id, review_id))",
+           "CREATE UNIQUE INDEX IF NOT EXISTS reviews_one_per_round ON reviews (tenant_id, event_id, round)",
+           "CREATE INDEX IF NOT EXISTS reviews_by_time ON reviews (tenant_id, created_at)",
+           "CREATE TABLE IF NOT EXISTS confirmations (tenant_id VARCHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, "
+           "scopes VARCHAR(64) NOT NULL, note TEXT NOT NULL, confirmer_id VARCHAR(64) NOT NULL, "
+           "confirmed_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, event_id))",
+       }},
+  };
+  return kMigrations;
+}
+
+absl::StatusOr<std::unique_ptr<SqlFeedbackStore>> SqlFeedbackStore::Open(std::shared_ptr<db::Database> db) {
+  if (absl::Status s = db::ApplyMigrations(*db, "feedback", FeedbackMigrations()); !s.ok()) return s;
+  return std::unique_ptr<SqlFeedbackStore>(new SqlFeedbackStore(std::move(db)));
+}
+
+absl::Status SqlFeedbackStore::InsertReview(const std::string& tenant, const ReviewRow& r) {
+  return db_->RunInTransaction([&](Transaction& txn) {
+    return txn
+        .Execute(absl::StrCat("INSERT INTO reviews (tenant_id, ", kColumns,
+                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                 {tenant, r.review_id, r.event_id, int64_t{r.round}, int64_t{r.verdict}, r.reviewer_id, r.subject_id,
+                  r.department_id, r.comment, absl::StrJoin(r.behaviours, ","), absl::StrJoin(r.cited_evidence, ","),
+                  r.specificity, int64_t{r.effective ? 1 : 0}, Ms(r.created_at),
+                  absl::ToInt64Milliseconds(r.response)})
+        .status();
+  });
+}
+
+absl::Status SqlFeedbackStore::DeleteReview(const std::string& tenant, const std::string& review_id) {
+  return db_->RunInTransaction([&](Transaction& txn) {
+    return txn.Execute("DELETE FROM reviews WHERE tenant_id = ? AND review_id = ?", {tenant, review_id}).status();
+  });
+}
+
+absl::StatusOr<std::vector<ReviewRow>> SqlFeedbackStore::ListReviews(const std::string& tenant,
+                                                                    const std::string& event_id) {
+  std::vector<ReviewRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query(
+        absl::StrCat("SELECT ", kColumns, " FROM reviews WHERE tenant_id = ? AND event_id = ? ORDER BY round"),
+        {tenant, event_id});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(Read(r));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<ReviewRow>> SqlFeedbackStore::ReviewsIn(const std::string& tenant, const ReviewFilter& f) {
+  std::vector<ReviewRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    std::string sql = absl::StrCat("SELECT ", kColumns,
+                                   " FROM reviews WHERE tenant_id = ? AND created_at >= ? AND created_at < ?");
+    db::Params params = {tenant, Ms(f.from), Ms(f.to)};
+    if (!f.department_id.empty()) {
+      sql += " AND department_id = ?";
+      params.push_back(f.department_id);
+    }
+    if (!f.reviewer_id.empty()) {
+      sql += " AND reviewer_id = ?";
+      params.push_back(f.reviewer_id);
+    }
+    auto rows = txn.Query(sql + " ORDER BY created_at", params);
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(Read(r));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status SqlFeedbackStore::InsertConfirmation(const std::string& tenant, const ConfirmationRow& c) {
+  return db_->RunInTransaction([&](Transaction& txn) {
+    return txn
+        .Execute("INSERT INTO confirmations (tenant_id, event_id, scopes, note, confirmer_id, confirmed_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 {tenant, c.event_id, absl::StrJoin(c.scopes, ","), c.note, c.confirmer_id, Ms(c.confirmed_at)})
+        .status();
+  });
+}
+
+absl::Status SqlFeedbackStore::DeleteConfirmation(const std::string& tenant, const std::string& event_id) {
+  return db_->RunInTransaction([&](Transaction& txn) {
+    return txn.Execute("DELETE FROM confirmations WHERE tenant_id = ? AND event_id = ?", {tenant, event_id}).status();
+  });
+}
+
+absl::StatusOr<std::optional<ConfirmationRow>> SqlFeedbackStore::GetConfirmation(const std::string& tenant,
+                                                                                 const std::string& event_id) {
+  std::optional<ConfirmationRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query(
+        "SELECT event_id, scopes, note, confirmer_id, confirmed_at FROM confirmations WHERE tenant_id = ? AND event_id = ?",
+        {tenant, event_id});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return absl::OkStatus();
+    const Row& r = rows->front();
+    ConfirmationRow c;
+    c.event_id = r.Str(0);
+    for (const std::string& part : Split(r.Str(1))) {
+      int v = 0;
+      if (absl::SimpleAtoi(part, &v)) c.scopes.push_back(v);
+    }
+    c.note = r.Str(2);
+    c.confirmer_id = r.Str(3);
+    c.confirmed_at = absl::FromUnixMillis(r.Int(4));
+    out = c;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace perfflow::feedback
