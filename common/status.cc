@@ -57,11 +57,14 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
     return rpc;
   }
   rpc.set_message(std::string(status.message()));
-  if (auto payload = status.GetPayload(kBadRequestUrl)) {
+  // Typed payloads (BadRequest, or a service's own message such as feedback
+  // guidance) travel as google.rpc.Status details.
+  status.ForEachPayload([&rpc](absl::string_view type_url, const absl::Cord& value) {
+    if (type_url.rfind("type.googleapis.com/", 0) != 0) return;
     auto* any = rpc.add_details();
-    any->set_type_url(kBadRequestUrl);
-    any->set_value(std::string(*payload));
-  }
+    any->set_type_url(std::string(type_url));
+    any->set_value(std::string(value));
+  });
   return rpc;
 }
 

@@ -12,6 +12,8 @@ GRPC_PORT=${PERFFLOW_DEV_GRPC_PORT:-50051}
 METRICS_PORT=${PERFFLOW_DEV_METRICS_PORT:-9464}
 EVIDENCE_GRPC_PORT=${PERFFLOW_DEV_EVIDENCE_GRPC_PORT:-50052}
 EVIDENCE_METRICS_PORT=${PERFFLOW_DEV_EVIDENCE_METRICS_PORT:-9465}
+FEEDBACK_GRPC_PORT=${PERFFLOW_DEV_FEEDBACK_GRPC_PORT:-50053}
+FEEDBACK_METRICS_PORT=${PERFFLOW_DEV_FEEDBACK_METRICS_PORT:-9466}
 
 stop_service() {
   local pidfile=$STATE/$1.pid
@@ -43,6 +45,7 @@ wait_listening() {
 }
 
 if [[ ${1:-start} == stop ]]; then
+  stop_service feedback
   stop_service evidence
   stop_service event
   echo "perfflow stopped"
@@ -53,6 +56,7 @@ fi
 ./scripts/build.sh
 
 mkdir -p "$STATE/logs"
+stop_service feedback
 stop_service evidence
 stop_service event
 
@@ -70,6 +74,14 @@ setsid build/bin/perfflow-evidence \
 echo $! > "$STATE/evidence.pid"
 wait_listening evidence
 
+setsid build/bin/perfflow-feedback \
+  --db "sqlite:$STATE/feedback.db" --dev_mode --event_addr "127.0.0.1:$GRPC_PORT" \
+  --evidence_addr "127.0.0.1:$EVIDENCE_GRPC_PORT" --lexicon services/feedback/lexicon/default.yaml \
+  --grpc_port "$FEEDBACK_GRPC_PORT" --metrics_port "$FEEDBACK_METRICS_PORT" --drain_seconds 1 \
+  >"$STATE/logs/feedback.log" 2>&1 < /dev/null &
+echo $! > "$STATE/feedback.pid"
+wait_listening feedback
+
 cat <<MSG
 
 perfflow is running on the embedded default (SQLite: $STATE/event.db), demo tenant "demo"
@@ -77,14 +89,16 @@ perfflow is running on the embedded default (SQLite: $STATE/event.db), demo tena
 
   event service (gRPC)     127.0.0.1:$GRPC_PORT   perfflow.event.v1.EventService, health + reflection
   evidence service (gRPC)  127.0.0.1:$EVIDENCE_GRPC_PORT   perfflow.evidence.v1.EvidenceService
-  metrics                  http://127.0.0.1:$METRICS_PORT/metrics  http://127.0.0.1:$EVIDENCE_METRICS_PORT/metrics
-  logs (JSON lines)        $STATE/logs/event.log  $STATE/logs/evidence.log
+  feedback service (gRPC)  127.0.0.1:$FEEDBACK_GRPC_PORT   perfflow.feedback.v1.FeedbackService
+  metrics                  http://127.0.0.1:{$METRICS_PORT,$EVIDENCE_METRICS_PORT,$FEEDBACK_METRICS_PORT}/metrics
+  logs (JSON lines)        $STATE/logs/{event,evidence,feedback}.log
 
 Try:
   build/bin/perfflowctl GetFlowHealth '{"period":"PERIOD_MONTH"}'
   build/bin/perfflowctl ListTasks '{"assignee_id":"e100"}'
   build/bin/perfflowctl ListEvents '{"department_id":"sales","page_size":3}'
   build/bin/perfflowctl --addr 127.0.0.1:$EVIDENCE_GRPC_PORT ValidateChain '{"event":"events/<id from ListEvents>"}'
+  build/bin/perfflowctl --addr 127.0.0.1:$FEEDBACK_GRPC_PORT AnalyzeFeedback '{"text":"表现良好，继续努力"}'
   build/bin/perfflowctl list
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep perfflow_flow_health_ratio
 

@@ -196,6 +196,9 @@ absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path, in
     return absl::UnavailableError(absl::StrCat("cannot open sqlite database '", path, "': ", why));
   }
   sqlite3_busy_timeout(handle, 5000);
+  // Extended codes tell unique-key violations (ALREADY_EXISTS) from other
+  // constraint failures.
+  sqlite3_extended_result_codes(handle, 1);
   auto db = std::make_unique<SqliteDatabase>(handle, max_attempts);
   // WAL keeps readers of other processes (sqlite3 CLI) off the writer's path;
   // synchronous=FULL makes every acknowledged commit durable.

@@ -26,6 +26,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/evidence/v1/evidence_service.pb.h"
+#include "perfflow/feedback/v1/feedback_service.pb.h"
 #include "services/event/demo_seed.h"
 
 namespace {
@@ -38,7 +39,8 @@ using google::protobuf::MethodDescriptor;
 std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   std::vector<const google::protobuf::ServiceDescriptor*> out;
   for (const auto* file : {perfflow::event::v1::Event::descriptor()->file(),
-                           perfflow::evidence::v1::Evidence::descriptor()->file()}) {
+                           perfflow::evidence::v1::Evidence::descriptor()->file(),
+                           perfflow::feedback::v1::Review::descriptor()->file()}) {
     for (int i = 0; i < file->service_count(); ++i) out.push_back(file->service(i));
   }
   return out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
@@ -89,12 +90,14 @@ absl::StatusOr<std::map<std::string, TenantPolicy>> ParsePolicies(const std::str
 }
 
 FeedbackCore::FeedbackCore(std::shared_ptr<FeedbackStore> store, std::shared_ptr<event::EventClient> events,
-                           std::shared_ptr<const Clock> clock, FeedbackPolicies policies, EvidenceNamer evidence_namer)
+                           std::shared_ptr<const Clock> clock, FeedbackPolicies policies, EvidenceNamer evidence_namer,
+                           FeedbackMetrics* metrics)
     : store_(std::move(store)),
       events_(std::move(events)),
       clock_(std::move(clock)),
       policies_(std::move(policies)),
-      evidence_namer_(std::move(evidence_namer)) {}
+      evidence_namer_(std::move(evidence_namer)),
+      metrics_(metrics) {}
 
 const PhraseGuide& FeedbackCore::GuideFor(const std::string& tenant) const {
   auto it = policies_.guides.find(tenant);
@@ -218,9 +221,13 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
     // The guidance rides along in the message so the reviewer can act on it.
     std::vector<std::string> hints;
     for (const auto& s : guidance->suggestions()) hints.push_back(s.text().en().empty() ? s.text().zh() : s.text().en());
-    return absl::FailedPreconditionError(
+    absl::Status refused = absl::FailedPreconditionError(
         "this tenant requires specific feedback: name a concrete behaviour and cite evidence" +
         (hints.empty() ? std::string() : " (for example: " + absl::StrJoin(hints, "; ") + ")"));
+    // The full guidance rides along as a status detail.
+    refused.SetPayload("type.googleapis.com/" + guidance->GetDescriptor()->full_name(),
+                       absl::Cord(guidance->SerializeAsString()));
+    return refused;
   }
 
   ReviewRow row;
@@ -254,6 +261,12 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
     // Without the flow step the verdict did not happen: nothing half-written.
     (void)store_->DeleteReview(rc.tenant, row.review_id);
     return reported.status();
+  }
+  if (metrics_ != nullptr) {
+    const char* verdict = req.verdict() == t::VERDICT_MEETS  ? "meets"
+                          : req.verdict() == t::VERDICT_REDO ? "redo"
+                                                             : "needs_improvement";
+    metrics_->Review(verdict, row.effective, row.response);
   }
   return std::make_pair(std::optional<ReviewRow>(row), *std::move(guidance));
 }

@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/request_context.h"
 #include "services/event/event_client.h"
+#include "services/feedback/feedback_metrics.h"
 #include "services/feedback/feedback_store.h"
 #include "services/feedback/phrase_guide.h"
 
@@ -50,7 +51,8 @@ using EvidenceNamer = std::function<absl::StatusOr<std::string>(const RequestCon
 class FeedbackCore {
  public:
   FeedbackCore(std::shared_ptr<FeedbackStore> store, std::shared_ptr<event::EventClient> events,
-               std::shared_ptr<const Clock> clock, FeedbackPolicies policies, EvidenceNamer evidence_namer);
+               std::shared_ptr<const Clock> clock, FeedbackPolicies policies, EvidenceNamer evidence_namer,
+               FeedbackMetrics* metrics = nullptr);
 
   absl::StatusOr<v1::AnalyzeFeedbackResponse> Analyze(const RequestContext& rc, const v1::AnalyzeFeedbackRequest& req);
   // The review (unset with validate_only) and the guidance.
@@ -73,6 +75,7 @@ class FeedbackCore {
   std::shared_ptr<const Clock> clock_;
   FeedbackPolicies policies_;
   EvidenceNamer evidence_namer_;
+  FeedbackMetrics* metrics_;
 };
 
 }  // namespace perfflow::feedback

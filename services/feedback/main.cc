@@ -100,12 +100,14 @@ int main(int argc, char** argv) {
       return resp.evidence().kind();
     };
   }
+  auto registry = std::make_shared<prometheus::Registry>();
+  perfflow::feedback::FeedbackMetrics metrics(*registry);
   auto core = std::make_shared<perfflow::feedback::FeedbackCore>(
       *std::move(store), perfflow::event::NewGrpcEventClient(o.event_addr, deadline),
-      std::make_shared<perfflow::SystemClock>(), std::move(policies), std::move(namer));
+      std::make_shared<perfflow::SystemClock>(), std::move(policies), std::move(namer), &metrics);
   perfflow::feedback::FeedbackServiceImpl service(core, perfflow::IdentityOptions{o.server.dev_mode});
 
-  perfflow::ServerRunner runner(perfflow::ToServerOptions(o.server), std::make_shared<prometheus::Registry>());
+  perfflow::ServerRunner runner(perfflow::ToServerOptions(o.server), registry);
   runner.AddService(&service, "perfflow.feedback.v1.FeedbackService");
   runner.SetReadinessProbe([database] { return database->Ping(); });
   if (absl::Status s = runner.Start(); !s.ok()) perfflow::Fatal("cannot start the server", s);

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from perfflow_e2e import run_tests, Server, generate_stubs  # noqa: E402
 
 ARGS = None
-SERVICES = ["perfflow-event", "perfflow-evidence"]
+SERVICES = ["perfflow-event", "perfflow-evidence", "perfflow-feedback"]
 # Metrics Prometheus itself provides, and recording rules.
 PROMETHEUS_NAMES = {"up"}
 
@@ -105,6 +105,9 @@ class DeployCheck(unittest.TestCase):
         cmp = filecmp.dircmp(src, dst)
         self.assertFalse(cmp.left_only or cmp.right_only or cmp.diff_files,
                          "k8s/base/catalogue differs from services/event/catalogue: run ./scripts/sync-k8s-catalogue.sh")
+        self.assertTrue(filecmp.cmp(os.path.join(ARGS.source_dir, "services/feedback/lexicon/default.yaml"),
+                                    os.path.join(ARGS.source_dir, "k8s/base/lexicon/default.yaml"), shallow=False),
+                        "k8s/base/lexicon differs from services/feedback/lexicon: run ./scripts/sync-k8s-catalogue.sh")
         with open(os.path.join(ARGS.source_dir, "k8s/base/kustomization.yaml")) as f:
             listed = yaml.safe_load(f)["configMapGenerator"][0]["files"]
         self.assertEqual(sorted(os.path.basename(p) for p in listed), sorted(os.listdir(dst)))

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/ids.h"
+#include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_event_client.h"
@@ -184,6 +185,14 @@ TEST_F(FeedbackCoreTest, StrictTenantRequiresSpecificFeedback) {
   auto r = core_->SubmitReview(As("s-head", "strict"), Review(t::VERDICT_MEETS, "good job, keep it up"));
   EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("Confirmed lead time and capacity"));
+  auto payload = r.status().GetPayload("type.googleapis.com/perfflow.feedback.v1.AnalyzeFeedbackResponse");
+  ASSERT_TRUE(payload.has_value());
+  v1::AnalyzeFeedbackResponse guidance;
+  ASSERT_TRUE(guidance.ParseFromString(std::string(*payload)));
+  EXPECT_FALSE(guidance.effective());
+  EXPECT_EQ(guidance.suggestions_size(), 3);
+  google::rpc::Status rpc = ToRpcStatus(r.status());
+  ASSERT_EQ(rpc.details_size(), 1);  // the guidance reaches the caller
   EXPECT_TRUE(events_->steps().empty());
 }
 

@@ -176,6 +176,15 @@ TEST(PhraseGuideTest, ChosenBehaviourAndCitedEvidenceMakeItEffectiveAndComposeAS
             "In the XX NPI milestone, you coordinated the fix of a cross-system interface issue (see meeting minutes), "
             "which supports the OEM test schedule; this is worth repeating.");
   EXPECT_GT(en->specificity(), 0.6);
+
+  // Without cited evidence the sentence has no evidence clause and is not effective.
+  in.cited_evidence.clear();
+  in.text = "协调了接口问题";
+  auto bare = Guide().Analyze(in);
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->composed_sentence(),
+            "你在XX项目NPI节点中主动协调解决了跨系统接口问题，保障了整车厂测试进度，这种做法值得推广。");
+  EXPECT_FALSE(bare->effective());
 }
 
 TEST(PhraseGuideTest, NoEventNoSentenceAndSuggestionsComeFromTheLibraryOnly) {
