@@ -13,15 +13,13 @@ import hashlib
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import run_tests, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import run_tests, assert_metrics, scrape_metrics, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 ARGS = None
 BASELINE_RSS_KIB = 0
@@ -223,23 +221,15 @@ class EvidenceE2E(unittest.TestCase):
         self.assertIn(note.name, resp.problems[0])
 
     def test_09_metrics(self):
-        deadline = time.monotonic() + 30
-        while True:
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % EVIDENCE.metrics_port, timeout=10) as r:
-                text = r.read().decode()
-            if "perfflow_evidence_completeness_ratio" in text or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        for needle in ['perfflow_evidence_uploads_total{result="accepted"} 3',
-                       'perfflow_evidence_uploads_total{result="denied"} 1',
-                       'perfflow_evidence_uploads_total{result="rejected"} 6',
-                       'perfflow_evidence_validations_total{outcome="complete"}',
-                       'perfflow_evidence_completeness_ratio{department="rnd",event_type="plm.npi_milestone_delivered",tenant="e2e"} 1',
-                       'grpc_server_handled_total{grpc_code="OK",grpc_method="UploadEvidence",grpc_service="perfflow.evidence.v1.EvidenceService",grpc_type="client_stream"}']:
-            self.assertTrue(needle in text, "missing from /metrics: " + needle)
-        check = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=text, text=True,
-                               capture_output=True)
-        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        text = scrape_metrics(EVIDENCE, wait_for="perfflow_evidence_completeness_ratio")
+        assert_metrics(self, text, [
+            'perfflow_evidence_uploads_total{result="accepted"} 3',
+            'perfflow_evidence_uploads_total{result="denied"} 1',
+            'perfflow_evidence_uploads_total{result="rejected"} 6',
+            'perfflow_evidence_validations_total{outcome="complete"}',
+            'perfflow_evidence_completeness_ratio{department="rnd",event_type="plm.npi_milestone_delivered",tenant="e2e"} 1',
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="UploadEvidence",'
+            'grpc_service="perfflow.evidence.v1.EvidenceService",grpc_type="client_stream"}'])
 
 
 if __name__ == "__main__":

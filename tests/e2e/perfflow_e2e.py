@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.request
 
 GOOGLEAPIS = "/usr/share/gocode/src/github.com/grpc-ecosystem/grpc-gateway/third_party/googleapis"
 GRPC_PROTOS = "/usr/share/grpc-proto"
@@ -123,3 +124,22 @@ def run_tests(module_globals, *required_flags):
     args, rest = parser.parse_known_args()
     module_globals["ARGS"] = args
     unittest.main(module=module_globals["__name__"], argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+def scrape_metrics(server, wait_for=None, timeout=30):
+    """The text of server's /metrics, polled (bounded) until it contains wait_for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.metrics_port, timeout=10) as r:
+            text = r.read().decode()
+        if wait_for is None or wait_for in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.2)
+
+
+def assert_metrics(test, text, needles):
+    """Every needle is in the exposition text and promtool finds it clean."""
+    for needle in needles:
+        test.assertTrue(needle in text, "missing from /metrics: " + needle)
+    check = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=text, text=True, capture_output=True)
+    test.assertEqual(check.returncode, 0, check.stdout + check.stderr)

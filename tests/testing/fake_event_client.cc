@@ -1,8 +1,22 @@
 #include "tests/testing/fake_event_client.h"
 
+#include "gtest/gtest.h"
+#include "services/event/registry.h"
+#include "tests/testing/fixtures.h"
+
 namespace perfflow::testing {
 
 namespace t = perfflow::type::v1;
+
+void FakeEventClient::PutCatalogueAndOrg() {
+  auto req = CatalogueRequest();
+  auto registry = event::ParseRegistryFiles({req.files().begin(), req.files().end()});
+  EXPECT_TRUE(registry.ok()) << registry.status();
+  registry->set_version(1);
+  PutRegistry(*registry);
+  const auto org = SmallOrg();
+  for (const auto& e : org.employees()) PutEmployee(e);
+}
 
 void FakeEventClient::PutEvent(const ev1::Event& e) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -17,6 +17,8 @@ namespace ev1 = ::perfflow::event::v1;
 
 class FakeEventClient : public event::EventClient {
  public:
+  // The shipped catalogue as registry version 1 and SmallOrg's employees.
+  void PutCatalogueAndOrg();
   void PutEvent(const ev1::Event& e);
   void PutRegistry(const ev1::Registry& r);
   void PutEmployee(const ev1::Employee& e);

@@ -39,13 +39,7 @@ class EvidenceCoreTest : public ::testing::Test {
     ASSERT_TRUE(blobs.ok());
     blobs_ = *std::move(blobs);
     events_ = std::make_shared<testing::FakeEventClient>();
-    auto req = testing::CatalogueRequest();
-    auto registry = event::ParseRegistryFiles({req.files().begin(), req.files().end()});
-    ASSERT_TRUE(registry.ok());
-    registry->set_version(1);
-    events_->PutRegistry(*registry);
-    const auto org = testing::SmallOrg();
-    for (const auto& e : org.employees()) events_->PutEmployee(e);
+    events_->PutCatalogueAndOrg();
     clock_ = std::make_shared<ManualClock>(testing::FixedStart());
     EvidenceOptions options;
     options.max_file_bytes = 64 * 1024;

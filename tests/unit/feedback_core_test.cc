@@ -26,13 +26,7 @@ class FeedbackCoreTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     events_ = std::make_shared<testing::FakeEventClient>();
-    auto req = testing::CatalogueRequest();
-    auto registry = event::ParseRegistryFiles({req.files().begin(), req.files().end()});
-    ASSERT_TRUE(registry.ok());
-    registry->set_version(1);
-    events_->PutRegistry(*registry);
-    const auto org = testing::SmallOrg();
-    for (const auto& e : org.employees()) events_->PutEmployee(e);
+    events_->PutCatalogueAndOrg();
     clock_ = std::make_shared<ManualClock>(testing::FixedStart() + absl::Hours(5));
     std::ifstream in(std::string(PERFFLOW_SOURCE_DIR) + "/services/feedback/lexicon/default.yaml");
     std::stringstream ss;
