@@ -50,7 +50,8 @@ FlagSet::Flag* FlagSet::Find(absl::string_view name) {
   return nullptr;
 }
 
-absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_requested) {
+absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_requested,
+                            std::vector<std::string>* rest) {
   *help_requested = false;
   for (Flag& f : flags_) {
     std::string env = "PERFFLOW_" + absl::AsciiStrToUpper(f.name);
@@ -66,7 +67,9 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_reques
       return absl::OkStatus();
     }
     if (arg.substr(0, 2) != "--") {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
+      if (rest == nullptr) return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'"));
+      rest->assign(argv + i, argv + argc);
+      return absl::OkStatus();
     }
     arg.remove_prefix(2);
     absl::string_view name = arg;
@@ -93,9 +96,17 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_reques
   return absl::OkStatus();
 }
 
-void FlagSet::ParseOrExit(int argc, const char* const* argv) {
+void FlagSet::ParseOrExit(int argc, const char* const* argv) { ParseOrExitInto(argc, argv, nullptr); }
+
+std::vector<std::string> FlagSet::ParseCommandOrExit(int argc, const char* const* argv) {
+  std::vector<std::string> rest;
+  ParseOrExitInto(argc, argv, &rest);
+  return rest;
+}
+
+void FlagSet::ParseOrExitInto(int argc, const char* const* argv, std::vector<std::string>* rest) {
   bool help = false;
-  absl::Status s = Parse(argc, argv, &help);
+  absl::Status s = Parse(argc, argv, &help, rest);
   if (help) {
     std::fputs(Usage().c_str(), stdout);
     std::exit(0);

@@ -24,10 +24,16 @@ class FlagSet {
 
   // Parses env then argv. Unknown flags and bad values are errors;
   // `help_requested` is set for --help (the caller prints Usage()).
-  absl::Status Parse(int argc, const char* const* argv, bool* help_requested);
+  // With `rest`, parsing stops at the first argument that is not a flag and
+  // that argument and all after it go to `rest` (a command line such as
+  // `prog --flag=x command args...`); without it, such an argument is an error.
+  absl::Status Parse(int argc, const char* const* argv, bool* help_requested,
+                     std::vector<std::string>* rest = nullptr);
 
   // Parse, or print usage/errors and exit (0 for --help, 2 for bad flags).
   void ParseOrExit(int argc, const char* const* argv);
+  // ParseOrExit for `prog [flags] command args...`: returns the command and its args.
+  std::vector<std::string> ParseCommandOrExit(int argc, const char* const* argv);
 
   std::string Usage() const;
 
@@ -40,6 +46,7 @@ class FlagSet {
     std::function<absl::Status(absl::string_view)> set;
   };
   Flag* Find(absl::string_view name);
+  void ParseOrExitInto(int argc, const char* const* argv, std::vector<std::string>* rest);
 
   std::string program_;
   std::string summary_;

@@ -41,6 +41,14 @@ absl::StatusOr<std::string> ParseResourceId(const std::string& name, const std::
   return name.substr(prefix.size());
 }
 
+bool IsSha256Hex(absl::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 std::string EncodePageToken(absl::string_view raw) {
   return absl::WebSafeBase64Escape(std::string(kTokenPrefix) + std::string(raw));
 }

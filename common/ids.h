@@ -13,6 +13,9 @@ std::string RandomId();
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(absl::string_view data);
 
+// True for 64 lower-case hex characters (what Sha256Hex returns).
+bool IsSha256Hex(absl::string_view s);
+
 // "{collection}/{id}" with a 32-character hex id (RandomId) -> id;
 // INVALID_ARGUMENT with a field violation on `field` otherwise.
 absl::StatusOr<std::string> ParseResourceId(const std::string& name, const std::string& collection,
@@ -20,7 +23,7 @@ absl::StatusOr<std::string> ParseResourceId(const std::string& name, const std::
 
 // Web-safe base64 without padding, for opaque page tokens.
 std::string EncodePageToken(absl::string_view raw);
-// Empty optional when `token` is not one of ours.
+// False when `token` is not one of ours.
 bool DecodePageToken(absl::string_view token, std::string* raw);
 
 }  // namespace perfflow

@@ -22,13 +22,6 @@ namespace perfflow::db {
 using Param = std::variant<std::nullptr_t, int64_t, double, std::string>;
 using Params = std::vector<Param>;
 
-// Turns an optional value into a bound NULL or the value.
-template <typename T>
-Param Nullable(const std::optional<T>& v) {
-  if (!v) return nullptr;
-  return Param(*v);
-}
-
 // One result row; every column is read as text (or NULL) and converted on access.
 class Row {
  public:

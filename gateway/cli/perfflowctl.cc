@@ -210,21 +210,12 @@ int main(int argc, char** argv) {
   flags.AddString("tenant", &o.tenant, "tenant sent as x-perfflow-tenant");
   flags.AddString("principal", &o.principal, "principal sent as x-perfflow-principal");
   flags.AddInt("timeout_seconds", &o.timeout_seconds, "deadline of each call");
-  int first = 1;
-  while (first < argc && std::string(argv[first]).rfind("--", 0) == 0) {
-    ++first;
-    // A flag given as "--name value" takes the next word too.
-    if (first < argc && std::string(argv[first - 1]).find('=') == std::string::npos &&
-        std::string(argv[first - 1]) != "--help" && std::string(argv[first]).rfind("--", 0) != 0) {
-      ++first;
-    }
-  }
-  flags.ParseOrExit(first, argv);
-  if (first >= argc) {
+  const std::vector<std::string> args = flags.ParseCommandOrExit(argc, argv);
+  if (args.empty()) {
     std::cerr << flags.Usage();
     return 2;
   }
-  const std::string command = argv[first];
+  const std::string& command = args[0];
   if (command == "list") return List();
 
   auto channel = grpc::CreateChannel(o.addr, grpc::InsecureChannelCredentials());
@@ -232,8 +223,8 @@ int main(int argc, char** argv) {
 
   if (command == "apply") {
     perfflow::event::v1::ApplyEventTypesRequest req;
-    for (int i = first + 1; i < argc; ++i) {
-      std::string path = argv[i];
+    for (size_t i = 1; i < args.size(); ++i) {
+      const std::string& path = args[i];
       std::ifstream file(path);
       if (file && path.size() > 5 && (path.rfind(".yaml") == path.size() - 5 || path.rfind(".yml") == path.size() - 4)) {
         auto* f = req.add_files();
@@ -262,8 +253,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string json = "{}";
-  if (first + 1 < argc) {
-    std::string arg = argv[first + 1];
+  if (args.size() > 1) {
+    const std::string& arg = args[1];
     if (arg == "-") {
       json = ReadAll(std::cin);
     } else if (!arg.empty() && arg[0] == '@') {

@@ -116,11 +116,11 @@ absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string
   for (auto& f : *files) *apply.add_files() = std::move(f);
   auto applied = core.ApplyEventTypes(tenant, apply);
   if (!applied.ok()) return applied.status();
-  if (absl::Status s = core.UpsertDirectory(tenant, DemoOrg()); !s.ok()) return s;
+  const v1::UpsertDirectoryRequest org = DemoOrg();
+  if (absl::Status s = core.UpsertDirectory(tenant, org); !s.ok()) return s;
   auto registry = core.Registry(tenant);
   if (!registry.ok()) return registry.status();
 
-  const v1::UpsertDirectoryRequest org = DemoOrg();
   std::mt19937 rng(20261127);
   int accepted = 0;
   for (int i = 0; i < events; ++i) {

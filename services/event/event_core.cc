@@ -107,15 +107,8 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
     return InvalidArgumentWithViolations("nothing to apply", {{"files", "no event types, libraries or goals given"}});
   }
   // Duplicates inside one apply are errors, not silent overrides.
-  std::vector<FieldViolation> violations = ValidateRegistry(*delta);
-  std::vector<FieldViolation> dup_only;
-  for (const FieldViolation& v : violations) {
-    if (v.description.rfind("duplicate", 0) == 0 && v.field.size() > 4 &&
-        v.field.compare(v.field.size() - 4, 4, ".key") == 0) {
-      dup_only.push_back(v);
-    }
-  }
-  if (!dup_only.empty()) return InvalidArgumentWithViolations("event types rejected", locate(dup_only));
+  std::vector<FieldViolation> violations = DuplicateKeys(*delta);
+  if (!violations.empty()) return InvalidArgumentWithViolations("event types rejected", locate(violations));
 
   v1::Registry base;
   auto current = Registry(tenant);

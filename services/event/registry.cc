@@ -115,14 +115,30 @@ absl::StatusOr<v1::Registry> ParseRegistryFiles(const std::vector<v1::ConfigFile
   return out;
 }
 
-std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
+std::vector<FieldViolation> DuplicateKeys(const v1::Registry& registry) {
   std::vector<FieldViolation> out;
+  auto check = [&out](const auto& items, const std::string& collection, const std::string& what) {
+    std::set<std::string> seen;
+    for (const auto& item : items) {
+      if (!seen.insert(item.key()).second) {
+        out.push_back({collection + "[" + item.key() + "].key", "duplicate " + what + " key"});
+      }
+    }
+  };
+  check(registry.libraries(), "libraries", "library");
+  check(registry.event_types(), "event_types", "event type");
+  check(registry.goals(), "goals", "goal");
+  return out;
+}
+
+std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
+  std::vector<FieldViolation> out = DuplicateKeys(registry);
   std::set<std::string> types, libraries, goals;
   for (int i = 0; i < registry.libraries_size(); ++i) {
     const auto& lib = registry.libraries(i);
     const std::string path = absl::StrCat("libraries[", lib.key().empty() ? std::to_string(i) : lib.key(), "]");
     CheckKey(path, lib.key(), out);
-    if (!libraries.insert(lib.key()).second) out.push_back({path + ".key", "duplicate library key"});
+    libraries.insert(lib.key());
     if (lib.values().empty()) out.push_back({path + ".values", "a library needs at least one value"});
     std::set<std::string> values(lib.values().begin(), lib.values().end());
     if (values.size() != static_cast<size_t>(lib.values_size())) out.push_back({path + ".values", "duplicate value"});
@@ -130,12 +146,10 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
   for (const auto& goal : registry.goals()) goals.insert(goal.key());
   for (const auto& type : registry.event_types()) types.insert(type.key());
 
-  std::set<std::string> seen_types;
   for (int i = 0; i < registry.event_types_size(); ++i) {
     const auto& t = registry.event_types(i);
     const std::string path = absl::StrCat("event_types[", t.key().empty() ? std::to_string(i) : t.key(), "]");
     CheckKey(path, t.key(), out);
-    if (!seen_types.insert(t.key()).second) out.push_back({path + ".key", "duplicate event type key"});
     if (t.display_name().en().empty() && t.display_name().zh().empty()) {
       out.push_back({path + ".display_name", "needs zh or en"});
     }
@@ -222,12 +236,10 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
   }
 
   std::map<std::string, std::vector<std::string>> deps;
-  std::set<std::string> seen_goals;
   for (int i = 0; i < registry.goals_size(); ++i) {
     const auto& g = registry.goals(i);
     const std::string path = absl::StrCat("goals[", g.key().empty() ? std::to_string(i) : g.key(), "]");
     CheckKey(path, g.key(), out);
-    if (!seen_goals.insert(g.key()).second) out.push_back({path + ".key", "duplicate goal key"});
     if (g.name().en().empty() && g.name().zh().empty()) out.push_back({path + ".name", "needs zh or en"});
     for (const auto& d : g.depends_on()) {
       if (!goals.count(d)) out.push_back({path + ".depends_on", "unknown goal '" + d + "'"});

@@ -26,6 +26,9 @@ namespace v1 = ::perfflow::event::v1;
 absl::StatusOr<v1::Registry> ParseRegistryFiles(const std::vector<v1::ConfigFile>& files,
                                                 std::map<std::string, std::string>* origins = nullptr);
 
+// A key given twice in one registry or one apply.
+std::vector<FieldViolation> DuplicateKeys(const v1::Registry& registry);
+
 // Every reason `registry` is not self-consistent (empty when it is).
 std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry);
 

@@ -31,7 +31,9 @@ int ClampPage(int size, int fallback) { return size <= 0 ? fallback : std::min(s
 // Cursor "<int>|<id>" for keyset pagination.
 bool ParseCursor(const std::string& cursor, int64_t* key, std::string* id) {
   std::vector<std::string> parts = absl::StrSplit(cursor, absl::MaxSplits('|', 1));
-  return parts.size() == 2 && absl::SimpleAtoi(parts[0], key) && (*id = parts[1], true);
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], key)) return false;
+  *id = parts[1];
+  return true;
 }
 
 const char kEventColumns[] =

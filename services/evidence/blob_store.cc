@@ -14,14 +14,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool IsDigest(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 class FileBlobWriter : public BlobWriter {
  public:
   FileBlobWriter(fs::path tmp, fs::path root) : tmp_(std::move(tmp)), root_(std::move(root)), out_(tmp_, std::ios::binary) {}
@@ -92,14 +84,14 @@ class FileBlobStore : public BlobStore {
   }
 
   absl::StatusOr<std::unique_ptr<std::istream>> Open(const std::string& sha256) override {
-    if (!IsDigest(sha256)) return absl::InvalidArgumentError("not a blob digest");
+    if (!IsSha256Hex(sha256)) return absl::InvalidArgumentError("not a blob digest");
     auto in = std::make_unique<std::ifstream>(PathOf(sha256), std::ios::binary);
     if (!*in) return absl::NotFoundError("blob " + sha256 + " is missing from the store");
     return std::unique_ptr<std::istream>(std::move(in));
   }
 
   absl::Status Remove(const std::string& sha256) override {
-    if (!IsDigest(sha256)) return absl::InvalidArgumentError("not a blob digest");
+    if (!IsSha256Hex(sha256)) return absl::InvalidArgumentError("not a blob digest");
     std::error_code ec;
     fs::remove(PathOf(sha256), ec);
     return ec ? absl::UnavailableError("blob store: cannot remove blob") : absl::OkStatus();

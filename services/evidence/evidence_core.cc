@@ -1,7 +1,6 @@
 #include "services/evidence/evidence_core.h"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -24,11 +23,6 @@ bool HasRole(const RequestContext& rc, const std::string& role) {
 
 std::string EventId(const std::string& name) { return name.substr(std::string("events/").size()); }
 
-bool IsHexDigest(const std::string& s) {
-  static const std::regex kHex("^[0-9a-f]{64}$");
-  return std::regex_match(s, kHex);
-}
-
 absl::Status CheckMetadata(const v1::UploadMetadata& m) {
   std::vector<FieldViolation> v;
   if (auto name = ParseResourceId(m.event(), "events", "metadata.event"); !name.ok()) {
@@ -42,7 +36,7 @@ absl::Status CheckMetadata(const v1::UploadMetadata& m) {
   if (m.content_type().empty() || m.content_type().find('/') == std::string::npos) {
     v.push_back({"metadata.content_type", "required: a media type such as application/pdf"});
   }
-  if (!m.sha256().empty() && !IsHexDigest(m.sha256())) {
+  if (!m.sha256().empty() && !IsSha256Hex(m.sha256())) {
     v.push_back({"metadata.sha256", "64 lower-case hex characters"});
   }
   if (m.note().size() > 2000) v.push_back({"metadata.note", "at most 2000 bytes"});
@@ -81,23 +75,25 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
     return s;
   }
   const v1::UploadMetadata meta = first.metadata();
+  event::v1::Event event;
   absl::StatusOr<UploadResult> result = [&]() -> absl::StatusOr<UploadResult> {
     if (absl::Status s = CheckMetadata(meta); !s.ok()) return s;
     if (rc.principal.empty()) return absl::UnauthenticatedError("uploads need a principal (x-perfflow-principal)");
-    auto event = events_->GetEvent(rc, meta.event());
-    if (!event.ok()) return event.status();
-    if (event->subject_id() != rc.principal && !HasRole(rc, "admin")) {
-      return absl::PermissionDeniedError("only the event's owner (" + event->subject_id() + ") or an admin may upload");
+    auto fetched = events_->GetEvent(rc, meta.event());
+    if (!fetched.ok()) return fetched.status();
+    event = *std::move(fetched);
+    if (event.subject_id() != rc.principal && !HasRole(rc, "admin")) {
+      return absl::PermissionDeniedError("only the event's owner (" + event.subject_id() + ") or an admin may upload");
     }
-    return StreamUpload(rc, meta, *event, next);
+    return StreamUpload(rc, meta, event, next);
   }();
   record(result.status(), result.ok() ? result->row.size_bytes : 0);
   if (!result.ok()) return result;
 
   // Reports after the row is committed; a failed report is retried by the
-  // next upload or validation, never lost with the evidence.
-  auto event = events_->GetEvent(rc, meta.event());
-  if (event.ok() && event->flow().step() == t::FLOW_STEP_TRIGGERED) {
+  // next upload or validation, never lost with the evidence. A concurrent
+  // upload may have reported first: the event service then refuses this one.
+  if (event.flow().step() == t::FLOW_STEP_TRIGGERED) {
     event::v1::RecordFlowStepRequest step;
     step.set_event(meta.event());
     step.set_step(t::FLOW_STEP_OWNER_ACTION);
@@ -106,10 +102,8 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
     auto reported = events_->RecordFlowStep(rc, step);
     if (!reported.ok()) LogWarn("owner action not reported", {{"error", std::string(reported.status().message())}});
   }
-  if (event.ok()) {
-    auto validation = ValidateEvent(rc, *event);
-    if (!validation.ok()) LogWarn("validation after upload failed", {{"error", std::string(validation.status().message())}});
-  }
+  auto validation = ValidateEvent(rc, event);
+  if (!validation.ok()) LogWarn("validation after upload failed", {{"error", std::string(validation.status().message())}});
   return result;
 }
 
@@ -425,7 +419,7 @@ absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext
   return std::make_pair(seal->first, !seal->second);
 }
 
-absl::StatusOr<v1::VerifySealResponse> EvidenceCore::Verify(const RequestContext& rc, const std::string& event_name) {
+absl::StatusOr<SealCheck> EvidenceCore::Verify(const RequestContext& rc, const std::string& event_name) {
   auto id = ParseResourceId(event_name, "events", "event");
   if (!id.ok()) return id.status();
   auto seal = store_->GetSeal(rc.tenant, *id);
@@ -433,38 +427,27 @@ absl::StatusOr<v1::VerifySealResponse> EvidenceCore::Verify(const RequestContext
   if (!*seal) return absl::FailedPreconditionError(event_name + " is not sealed");
   auto rows = store_->ListEvidence(rc.tenant, *id);
   if (!rows.ok()) return rows.status();
-  v1::VerifySealResponse resp;
+  SealCheck check{**seal, {}};
   for (const EvidenceRow& r : *rows) {
-    auto in = blobs_->Open(r.sha256);
-    if (!in.ok()) {
-      resp.add_problems("evidence/" + r.evidence_id + ": stored bytes are missing");
-      continue;
-    }
     Sha256 hash;
-    std::string buf(64 * 1024, '\0');
     int64_t size = 0;
-    while (**in) {
-      (*in)->read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      const std::streamsize n = (*in)->gcount();
-      if (n <= 0) break;
-      hash.Update(absl::string_view(buf.data(), static_cast<size_t>(n)));
-      size += n;
-    }
-    if (hash.HexDigest() != r.sha256 || size != r.size_bytes) {
-      resp.add_problems("evidence/" + r.evidence_id + ": stored bytes do not match their SHA-256 (tampered)");
+    absl::Status read = Download(rc, r, [&](absl::string_view bytes) {
+      hash.Update(bytes);
+      size += static_cast<int64_t>(bytes.size());
+      return true;
+    });
+    if (!read.ok()) {
+      check.problems.push_back("evidence/" + r.evidence_id + ": stored bytes are missing");
+    } else if (hash.HexDigest() != r.sha256 || size != r.size_bytes) {
+      check.problems.push_back("evidence/" + r.evidence_id + ": stored bytes do not match their SHA-256 (tampered)");
     }
   }
-  if (static_cast<int>(rows->size()) != (*seal)->evidence_count) {
-    resp.add_problems(absl::StrCat("the seal covers ", (*seal)->evidence_count, " items but ", rows->size(), " are stored"));
+  if (static_cast<int>(rows->size()) != check.seal.evidence_count) {
+    check.problems.push_back(
+        absl::StrCat("the seal covers ", check.seal.evidence_count, " items but ", rows->size(), " are stored"));
   }
-  if (SealDigest(*rows) != (*seal)->digest) resp.add_problems("the evidence list no longer matches the seal digest");
-  resp.set_intact(resp.problems().empty());
-  auto* sealed = resp.mutable_seal();
-  sealed->set_event(event_name);
-  sealed->set_digest((*seal)->digest);
-  sealed->set_evidence_count((*seal)->evidence_count);
-  sealed->mutable_sealed_at()->set_seconds(absl::ToUnixSeconds((*seal)->sealed_at));
-  return resp;
+  if (SealDigest(*rows) != check.seal.digest) check.problems.push_back("the evidence list no longer matches the seal digest");
+  return check;
 }
 
 // ------------------------------------------------------------------ goals

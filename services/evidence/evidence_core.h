@@ -28,6 +28,12 @@ struct EvidenceOptions {
   int similar_cases = 3;
 };
 
+// A seal and every way the stored evidence no longer matches it.
+struct SealCheck {
+  SealRow seal;
+  std::vector<std::string> problems;
+};
+
 struct UploadResult {
   EvidenceRow row;
   bool deduplicated = false;
@@ -53,7 +59,7 @@ class EvidenceCore {
 
   absl::StatusOr<v1::ChainValidation> Validate(const RequestContext& rc, const std::string& event);
   absl::StatusOr<std::pair<SealRow, bool>> Seal(const RequestContext& rc, const std::string& event);
-  absl::StatusOr<v1::VerifySealResponse> Verify(const RequestContext& rc, const std::string& event);
+  absl::StatusOr<SealCheck> Verify(const RequestContext& rc, const std::string& event);
   absl::StatusOr<v1::EvaluateGoalResponse> EvaluateGoal(const RequestContext& rc, const v1::EvaluateGoalRequest& req);
 
   absl::Status RefreshGauges();

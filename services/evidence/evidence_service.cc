@@ -110,7 +110,9 @@ grpc::Status EvidenceServiceImpl::VerifySeal(grpc::ServerContext* ctx, const v1:
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto verified = core_->Verify(rc, req->event());
   if (!verified.ok()) return ToGrpcStatus(verified.status());
-  *resp = *std::move(verified);
+  resp->set_intact(verified->problems.empty());
+  for (const auto& p : verified->problems) resp->add_problems(p);
+  ToProto(verified->seal, resp->mutable_seal());
   return grpc::Status::OK;
 }
 

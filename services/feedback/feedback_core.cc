@@ -24,14 +24,6 @@ size_t CodePoints(absl::string_view s) {
   return n;
 }
 
-// The zh name for a comment written in Chinese (CJK lead bytes E4-E9), else en.
-std::string zh_or_en(const event::v1::LocalizedText& t, absl::string_view text) {
-  bool zh = false;
-  for (unsigned char c : text) zh |= c >= 0xE4 && c <= 0xE9;
-  if (zh) return t.zh().empty() ? t.en() : t.zh();
-  return t.en().empty() ? t.zh() : t.en();
-}
-
 // Nearest-rank percentile of sorted values.
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -159,7 +151,7 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> FeedbackCore::AnalyzeInContext(const
         }
         display = *kind;
         for (const auto& spec : type->evidence()) {
-          if (spec.kind() == *kind) display = zh_or_en(spec.display_name(), text);
+          if (spec.kind() == *kind) display = Localized(spec.display_name(), WrittenInChinese(text));
         }
       }
       input.cited_evidence.push_back(display);

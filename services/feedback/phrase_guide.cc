@@ -31,12 +31,25 @@ bool IsSeparator(utf8proc_int32_t cp) {
 
 bool IsAsciiWordByte(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); }
 
-std::string Lang(const event::v1::LocalizedText& t, bool zh) {
+}  // namespace
+
+bool WrittenInChinese(absl::string_view text) {
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  const auto size = static_cast<utf8proc_ssize_t>(text.size());
+  for (utf8proc_ssize_t pos = 0; pos < size;) {
+    utf8proc_int32_t cp;
+    const utf8proc_ssize_t n = utf8proc_iterate(bytes + pos, size - pos, &cp);
+    if (n <= 0) return false;
+    if (IsCjk(cp)) return true;
+    pos += n;
+  }
+  return false;
+}
+
+std::string Localized(const event::v1::LocalizedText& t, bool zh) {
   if (zh) return t.zh().empty() ? t.en() : t.zh();
   return t.en().empty() ? t.zh() : t.en();
 }
-
-}  // namespace
 
 absl::StatusOr<NormalizedText> Normalize(absl::string_view text) {
   NormalizedText out;
@@ -222,19 +235,7 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> PhraseGuide::Analyze(const AnalysisI
   if (!norm.ok()) return norm.status();
   v1::AnalyzeFeedbackResponse resp;
 
-  bool zh = false;
-  {
-    const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(in.text.data());
-    utf8proc_ssize_t pos = 0;
-    const auto size = static_cast<utf8proc_ssize_t>(in.text.size());
-    while (pos < size && !zh) {
-      utf8proc_int32_t cp;
-      const utf8proc_ssize_t n = utf8proc_iterate(bytes + pos, size - pos, &cp);
-      if (n <= 0) break;
-      zh = IsCjk(cp);
-      pos += n;
-    }
-  }
+  const bool zh = WrittenInChinese(in.text);
   resp.set_language(zh ? "zh" : "en");
 
   std::vector<Match> matches = Scan(norm->text);
@@ -295,9 +296,9 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> PhraseGuide::Analyze(const AnalysisI
   const event::v1::Behaviour* behaviour = !in.chosen.empty() ? &in.chosen.front()
                                           : resp.suggestions_size() > 0 ? &resp.suggestions(0)
                                                                         : nullptr;
-  const std::string event_name = Lang(in.event_name, zh);
+  const std::string event_name = Localized(in.event_name, zh);
   if (behaviour != nullptr && !event_name.empty()) {
-    std::string act = Lang(behaviour->text(), zh);
+    std::string act = Localized(behaviour->text(), zh);
     if (!zh && !act.empty()) act[0] = absl::ascii_tolower(static_cast<unsigned char>(act[0]));
     const auto& clause = [&](const v1::LocalizedTemplate& t) { return zh ? t.zh() : t.en(); };
     std::string evidence;
@@ -305,7 +306,7 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> PhraseGuide::Analyze(const AnalysisI
       evidence = absl::StrReplaceAll(clause(lexicon_.evidence_clause()),
                                      {{"{evidence}", absl::StrJoin(in.cited_evidence, zh ? "、" : ", ")}});
     }
-    std::string goal = Lang(in.goal_name, zh);
+    std::string goal = Localized(in.goal_name, zh);
     if (goal.empty()) goal = zh ? "团队目标" : "the team's goals";
     const std::string impact = absl::StrReplaceAll(clause(lexicon_.impact_clause()), {{"{goal}", goal}});
     resp.set_composed_sentence(absl::StrReplaceAll(

@@ -34,6 +34,12 @@ struct NormalizedText {
 // INVALID_ARGUMENT for invalid UTF-8.
 absl::StatusOr<NormalizedText> Normalize(absl::string_view text);
 
+// True when the text has a CJK ideograph: the guide answers in Chinese.
+bool WrittenInChinese(absl::string_view text);
+
+// The zh or en text, falling back to the other when one is empty.
+std::string Localized(const event::v1::LocalizedText& text, bool zh);
+
 struct AnalysisInput {
   std::string text;
   // Behaviours the reviewer ticked (from the type's library).

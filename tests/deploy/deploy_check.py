@@ -76,25 +76,23 @@ def expressions():
     return exprs, {r["record"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
 
 
-PROMQL_WORDS = {"sum", "rate", "increase", "deriv", "by", "and", "or", "unless", "min", "max", "histogram_quantile",
-                "label_values", "le", "on", "ignoring", "without", "count", "avg", "offset", "bool"}
+PROMQL_WORDS = {"and", "or", "unless", "offset", "bool"}
 
 
 def metric_names(expr):
-    """Metric names an expression reads (identifiers outside {...} and strings)."""
+    """Metric names an expression reads: identifiers left after removing
+    strings, label matchers, ranges, grouping clauses, label_values' label
+    argument, and function names."""
     stripped = re.sub(r'"[^"]*"', '""', expr)
     stripped = re.sub(r"\{[^}]*\}", "{}", stripped)
     stripped = re.sub(r"\[[^\]]*\]", "[]", stripped)
+    stripped = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", stripped)
+    stripped = re.sub(r"(label_values\([^,]*),\s*\w+\)", r"\1)", stripped)
     names = set()
     for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", stripped):
-        word = m.group(0)
-        following = stripped[m.end():m.end() + 1]
-        if word in PROMQL_WORDS or following == "(" or word.startswith("$"):
-            continue
-        if re.fullmatch(r"[a-z_]+", word) and word in {"grpc_service", "grpc_method", "grpc_code", "job", "department",
-                                                      "event_type", "outcome", "step", "tenant", "result"}:
-            continue
-        names.add(word)
+        is_function = re.match(r"\s*\(", stripped[m.end():]) is not None
+        if not is_function and m.group(0) not in PROMQL_WORDS:
+            names.add(m.group(0))
     return names
 
 

@@ -253,7 +253,7 @@ TEST_F(EvidenceCoreTest, SealNeedsVerdictAndCompletenessThenFreezesAndVerifies) 
 
   auto verified = core_->Verify(As("r1"), event_);
   ASSERT_TRUE(verified.ok());
-  EXPECT_TRUE(verified->intact());
+  EXPECT_TRUE(verified->problems.empty());
 
   // Tamper with one stored blob: the seal check names it.
   {
@@ -262,9 +262,8 @@ TEST_F(EvidenceCoreTest, SealNeedsVerdictAndCompletenessThenFreezesAndVerifies) 
   }
   verified = core_->Verify(As("r1"), event_);
   ASSERT_TRUE(verified.ok());
-  EXPECT_FALSE(verified->intact());
-  ASSERT_EQ(verified->problems_size(), 1);
-  EXPECT_THAT(verified->problems(0), HasSubstr("evidence/" + note->row.evidence_id));
+  ASSERT_EQ(verified->problems.size(), 1u);
+  EXPECT_THAT(verified->problems[0], HasSubstr("evidence/" + note->row.evidence_id));
 }
 
 TEST_F(EvidenceCoreTest, RefusedArchiveLeavesNoSeal) {

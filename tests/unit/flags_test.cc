@@ -52,6 +52,20 @@ TEST(FlagsTest, EnvironmentIsFallbackAndCommandLineWins) {
   unsetenv("PERFFLOW_GRPC_PORT");
 }
 
+TEST(FlagsTest, CommandLinesStopAtTheFirstNonFlag) {
+  Parsed p;
+  FlagSet flags("prog", "test");
+  flags.AddString("db", &p.db, "db");
+  flags.AddBool("dev_mode", &p.dev, "dev");
+  std::vector<const char*> args = {"prog", "--dev_mode", "--db", "x.db", "apply", "--not-a-flag", "dir"};
+  std::vector<std::string> rest;
+  bool help = false;
+  ASSERT_TRUE(flags.Parse(static_cast<int>(args.size()), args.data(), &help, &rest).ok());
+  EXPECT_TRUE(p.dev);
+  EXPECT_EQ(p.db, "x.db");
+  EXPECT_EQ(rest, (std::vector<std::string>{"apply", "--not-a-flag", "dir"}));
+}
+
 TEST(FlagsTest, HelpIsReportedAndUsageListsFlags) {
   Parsed p;
   bool help = false;
