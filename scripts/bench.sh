@@ -10,37 +10,29 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 BUILD_TYPE=Release BUILD_DIR=build-bench ./scripts/build.sh -DBUILD_TESTING=OFF
 
-run_validator() {
+# Runs one Google Benchmark binary (5 repetitions) and prints one line built
+# from the medians' items/s: $1 binary, $2 Python format expression over
+# `r` (run name -> items/s).
+run_bench() {
   local json
   json=$(mktemp)
-  build-bench/bin/validator_bench --benchmark_format=json --benchmark_repetitions=5 \
+  "build-bench/bin/$1" --benchmark_format=json --benchmark_repetitions=5 \
     --benchmark_report_aggregates_only=true >"$json"
-  /usr/bin/python3 - "$json" <<'PY'
+  /usr/bin/python3 - "$json" "$2" <<'PY'
 import json, sys
-runs = {b["run_name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"] if b.get("aggregate_name") == "median"}
-v = runs["BM_ValidateTenRules"]["items_per_second"]
-p = runs["BM_PlainLookupTenRules"]["items_per_second"]
-print("validator, 10 rules: %.0f validations/s; plain lookup of the same rules: %.0f/s; ratio %.2f (%.1fx slower)"
-      % (v, p, v / p, p / v))
+r = {b["run_name"]: b["items_per_second"] for b in json.load(open(sys.argv[1]))["benchmarks"]
+     if b.get("aggregate_name") == "median"}
+print(eval(sys.argv[2]))
 PY
   rm -f "$json"
 }
 
+run_validator() {
+  run_bench validator_bench '"validator, 10 rules: %.0f validations/s; plain lookup of the same rules: %.0f/s; ratio %.2f (%.1fx slower)" % (r["BM_ValidateTenRules"], r["BM_PlainLookupTenRules"], r["BM_ValidateTenRules"] / r["BM_PlainLookupTenRules"], r["BM_PlainLookupTenRules"] / r["BM_ValidateTenRules"])'
+}
+
 run_phrases() {
-  local json
-  json=$(mktemp)
-  build-bench/bin/phrase_bench --benchmark_format=json --benchmark_repetitions=5 \
-    --benchmark_report_aggregates_only=true >"$json"
-  /usr/bin/python3 - "$json" <<'PY'
-import json, sys
-runs = {b["run_name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"] if b.get("aggregate_name") == "median"}
-small = runs["BM_Analyze50"]["items_per_second"]
-large = runs["BM_Analyze500"]["items_per_second"]
-verdict = "meets" if large / small >= 0.5 else "MISSES"
-print("feedback analysis: %.0f comments/s with 50 phrases, %.0f/s with 500; ratio %.2f (goal >= 0.50: %s)"
-      % (small, large, large / small, verdict))
-PY
-  rm -f "$json"
+  run_bench phrase_bench '"feedback analysis: %.0f comments/s with 50 phrases, %.0f/s with 500; ratio %.2f (goal >= 0.50: %s)" % (r["BM_Analyze50"], r["BM_Analyze500"], r["BM_Analyze500"] / r["BM_Analyze50"], "meets" if r["BM_Analyze500"] / r["BM_Analyze50"] >= 0.5 else "MISSES")'
 }
 
 case "${1:-all}" in

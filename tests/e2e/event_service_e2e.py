@@ -7,7 +7,6 @@ from the repo's protos at test time with Debian's grpc_tools; the client is
 Debian's python3-grpcio, as a platform team would use it.
 """
 
-import glob
 import os
 import secrets
 import shutil
@@ -19,7 +18,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import run_tests, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import run_tests, catalogue_request, org_request, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 ARGS = None
 SERVER = None
@@ -55,28 +54,10 @@ def tearDownModule():
         shutil.rmtree(STUBS_DIR, ignore_errors=True)
 
 
-def catalogue_request():
-    req = pb.ApplyEventTypesRequest()
-    for path in sorted(glob.glob(os.path.join(ARGS.source_dir, "services/event/catalogue/*.yaml"))):
-        with open(path, encoding="utf-8") as f:
-            req.files.add(name=os.path.basename(path), content=f.read())
-    return req
-
-
-def org_request():
-    req = pb.UpsertDirectoryRequest()
-    for dept, head in [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"),
-                       ("supply_chain", "c-head"), ("rnd", "r-head")]:
-        req.departments.add(id=dept, name=dept.title(), head_id=head)
-    req.employees.add(id="ceo", display_name="Chief", department_id="production")
-    for dept, head in [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"),
-                       ("supply_chain", "c-head"), ("rnd", "r-head")]:
-        req.employees.add(id=head, display_name=head, department_id=dept, manager_id="ceo", grade="M3")
-    for i in range(1, 4):
-        e = req.employees.add(id="s%d" % i, display_name="Seller %d" % i, department_id="sales",
-                              manager_id="s-head", grade="P4")
-        e.contacts["email"] = "s%d@example.com" % i
-    return req
+def org():
+    heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
+             ("rnd", "r-head")]
+    return org_request(pb, heads, [("s%d" % i, "sales", "s-head") for i in range(1, 4)])
 
 
 def contract(external_id, subject="s1", value=250000):
@@ -134,28 +115,28 @@ class EventServiceE2E(unittest.TestCase):
         err = self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.ApplyEventTypes, bad)
         self.assertIn("file broken.yaml, document 1", err.details())
         self.expect_error(grpc.StatusCode.FAILED_PRECONDITION, stub.GetRegistry, pb.GetRegistryRequest())
-        resp = stub.ApplyEventTypes(catalogue_request(), metadata=TENANT)
+        resp = stub.ApplyEventTypes(catalogue_request(pb, ARGS.source_dir), metadata=TENANT)
         self.assertEqual(resp.version, 1)
         self.assertGreaterEqual(len(resp.applied_event_types), 12)
         reg = stub.GetRegistry(pb.GetRegistryRequest(), metadata=TENANT).registry
         self.assertEqual(reg.version, 1)
 
     def test_04_load_org(self):
-        bad = org_request()
+        bad = org()
         bad.employees.add(id="x1", display_name="X", department_id="sales", manager_id="ghost")
         self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.UpsertDirectory, bad,
                           field="employees[%d].manager_id" % (len(bad.employees) - 1))
         self.assertEqual(len(stub.ListEmployees(pb.ListEmployeesRequest(), metadata=TENANT).employees), 0)
-        dup = org_request()
+        dup = org()
         dup.employees.append(dup.employees[-1])
         self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.UpsertDirectory, dup,
                           field="employees[%d].id" % (len(dup.employees) - 1))
-        cycle = org_request()
+        cycle = org()
         cycle.employees[0].manager_id = "s1"  # ceo -> s1 -> s-head -> ceo
         err = self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.UpsertDirectory, cycle)
         self.assertIn("manager cycle", str(field_violations(err)))
         self.assertEqual(len(stub.ListEmployees(pb.ListEmployeesRequest(), metadata=TENANT).employees), 0)
-        resp = stub.UpsertDirectory(org_request(), metadata=TENANT)
+        resp = stub.UpsertDirectory(org(), metadata=TENANT)
         self.assertEqual(resp.employees_upserted, 9)
         page = stub.ListEmployees(pb.ListEmployeesRequest(page_size=4), metadata=TENANT)
         self.assertEqual(len(page.employees), 4)

@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import run_tests, assert_metrics, scrape_metrics, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import run_tests, catalogue_request, org_request, assert_metrics, scrape_metrics, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 ARGS = None
 BASELINE_RSS_KIB = 0
@@ -57,19 +57,9 @@ def setUpModule():
     events = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(EVENT.address()))
     evidence = evidence_service_pb2_grpc.EvidenceServiceStub(grpc.insecure_channel(EVIDENCE.address()))
 
-    apply = epb.ApplyEventTypesRequest()
-    for path in sorted(glob.glob(os.path.join(ARGS.source_dir, "services/event/catalogue/*.yaml"))):
-        with open(path, encoding="utf-8") as f:
-            apply.files.add(name=os.path.basename(path), content=f.read())
-    events.ApplyEventTypes(apply, metadata=md())
-    org = epb.UpsertDirectoryRequest()
-    for dept, head in [("rnd", "r-head"), ("production", "p-head"), ("supply_chain", "c-head"), ("sales", "s-head")]:
-        org.departments.add(id=dept, name=dept, head_id=head)
-    org.employees.add(id="ceo", display_name="Chief", department_id="production")
-    for dept, head in [("rnd", "r-head"), ("production", "p-head"), ("supply_chain", "c-head"), ("sales", "s-head")]:
-        org.employees.add(id=head, display_name=head, department_id=dept, manager_id="ceo")
-    org.employees.add(id="r1", display_name="Engineer", department_id="rnd", manager_id="r-head")
-    events.UpsertDirectory(org, metadata=md())
+    events.ApplyEventTypes(catalogue_request(epb, ARGS.source_dir), metadata=md())
+    heads = [("rnd", "r-head"), ("production", "p-head"), ("supply_chain", "c-head"), ("sales", "s-head")]
+    events.UpsertDirectory(org_request(epb, heads, [("r1", "rnd", "r-head")]), metadata=md())
     req = epb.IngestEventRequest(source="plm", external_id="npi-42", event_type="plm.npi_milestone_delivered",
                                  subject_id="r1")
     req.attributes.update({"project": "X1", "milestone": "bom_freeze", "delay_days": 3,

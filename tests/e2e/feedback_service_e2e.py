@@ -4,7 +4,6 @@ event service's flow state, with perfflow-event, perfflow-evidence and
 perfflow-feedback on the real MariaDB (started by ./scripts/test.sh), driven
 by Debian's grpcio."""
 
-import glob
 import os
 import secrets
 import shutil
@@ -13,7 +12,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import run_tests, assert_metrics, scrape_metrics, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import run_tests, catalogue_request, org_request, assert_metrics, scrape_metrics, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 ARGS = None
 SERVERS = []
@@ -56,20 +55,10 @@ def setUpModule():
     evidence = evidence_service_pb2_grpc.EvidenceServiceStub(grpc.insecure_channel(ev.address()))
     feedback = feedback_service_pb2_grpc.FeedbackServiceStub(grpc.insecure_channel(FEEDBACK.address()))
 
-    apply = epb.ApplyEventTypesRequest()
-    for path in sorted(glob.glob(os.path.join(ARGS.source_dir, "services/event/catalogue/*.yaml"))):
-        with open(path, encoding="utf-8") as f:
-            apply.files.add(name=os.path.basename(path), content=f.read())
-    events.ApplyEventTypes(apply, metadata=md())
-    org = epb.UpsertDirectoryRequest()
-    for dept, head in [("sales", "s-head"), ("supply_chain", "c-head"), ("production", "p-head")]:
-        org.departments.add(id=dept, name=dept, head_id=head)
-    org.employees.add(id="ceo", display_name="Chief", department_id="production")
-    for dept, head in [("sales", "s-head"), ("supply_chain", "c-head"), ("production", "p-head")]:
-        org.employees.add(id=head, display_name=head, department_id=dept, manager_id="ceo")
-    org.employees.add(id="s1", display_name="Seller", department_id="sales", manager_id="s-head")
-    org.employees.add(id="s2", display_name="Peer", department_id="sales", manager_id="s-head")
-    events.UpsertDirectory(org, metadata=md())
+    events.ApplyEventTypes(catalogue_request(epb, ARGS.source_dir), metadata=md())
+    heads = [("sales", "s-head"), ("supply_chain", "c-head"), ("production", "p-head")]
+    events.UpsertDirectory(org_request(epb, heads, [("s1", "sales", "s-head"), ("s2", "sales", "s-head")]),
+                           metadata=md())
     req = epb.IngestEventRequest(source="crm", external_id="c-77", event_type="crm.contract_signed", subject_id="s1")
     req.attributes.update({"contract_value": 480000, "customer_tier": "strategic"})
     EVENT_NAME = events.IngestEvent(req, metadata=md()).event.name

@@ -143,3 +143,26 @@ def assert_metrics(test, text, needles):
         test.assertTrue(needle in text, "missing from /metrics: " + needle)
     check = subprocess.run([shutil.which("promtool"), "check", "metrics"], input=text, text=True, capture_output=True)
     test.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+
+def catalogue_request(epb, source_dir):
+    """ApplyEventTypesRequest with every shipped catalogue file."""
+    req = epb.ApplyEventTypesRequest()
+    for path in sorted(glob.glob(os.path.join(source_dir, "services/event/catalogue/*.yaml"))):
+        with open(path, encoding="utf-8") as f:
+            req.files.add(name=os.path.basename(path), content=f.read())
+    return req
+
+
+def org_request(epb, heads, people):
+    """An org: heads is [(department, head id)], each head reporting to "ceo"
+    (in production); people is [(id, department, manager)]."""
+    req = epb.UpsertDirectoryRequest()
+    for dept, head in heads:
+        req.departments.add(id=dept, name=dept.replace("_", " ").title(), head_id=head)
+    req.employees.add(id="ceo", display_name="Chief", department_id="production")
+    for dept, head in heads:
+        req.employees.add(id=head, display_name=head, department_id=dept, manager_id="ceo", grade="M3")
+    for person, dept, manager in people:
+        req.employees.add(id=person, display_name=person, department_id=dept, manager_id=manager, grade="P4")
+    return req
