@@ -11,6 +11,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/event/deadlines.h"
 
 namespace perfflow::event {
 namespace {
@@ -35,15 +36,6 @@ std::string CanonicalBytes(const google::protobuf::Message& m) {
   m.SerializeToCodedStream(&coded);
   coded.Trim();
   return out;
-}
-
-std::string TaskKindLabel(TaskKind kind) {
-  switch (kind) {
-    case t::TASK_KIND_OWNER_UPLOAD: return "owner_upload";
-    case t::TASK_KIND_MANAGER_REVIEW: return "manager_review";
-    case t::TASK_KIND_CROSS_CONFIRM: return "cross_confirm";
-    default: return "unknown";
-  }
 }
 
 }  // namespace
@@ -103,8 +95,15 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
   for (const auto& et : request.event_types()) *delta->add_event_types() = et;
   for (const auto& lib : request.libraries()) *delta->add_libraries() = lib;
   for (const auto& goal : request.goals()) *delta->add_goals() = goal;
-  if (delta->event_types().empty() && delta->libraries().empty() && delta->goals().empty()) {
-    return InvalidArgumentWithViolations("nothing to apply", {{"files", "no event types, libraries or goals given"}});
+  if (request.has_settings()) {
+    if (delta->has_settings()) {
+      return InvalidArgumentWithViolations("event types rejected", {{"settings", "Settings given twice in one apply"}});
+    }
+    *delta->mutable_settings() = request.settings();
+  }
+  if (delta->event_types().empty() && delta->libraries().empty() && delta->goals().empty() && !delta->has_settings()) {
+    return InvalidArgumentWithViolations("nothing to apply",
+                                         {{"files", "no event types, libraries, goals or settings given"}});
   }
   // Duplicates inside one apply are errors, not silent overrides.
   std::vector<FieldViolation> violations = DuplicateKeys(*delta);
@@ -248,6 +247,7 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   e.flow.triggered_at = now;
   e.flow.requires_cross_confirm = type->actions().has_cross_confirm();
 
+  const TimerPolicy timers = EffectiveTimers(registry.registry(), *type);
   auto add_task = [&](TaskKind kind, const std::string& assignee, int due_hours) {
     TaskRecord task;
     task.task_id = RandomId();
@@ -258,6 +258,11 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     task.state = t::TASK_STATE_OPEN;
     task.created_at = now;
     task.due_at = now + absl::Hours(due_hours);
+    const ScheduledTimer first = FirstTimer(now, task.due_at, timers);
+    task.timer_level = first.level;
+    task.timer_at = first.at;
+    task.escalate_after = timers.escalate_after;
+    task.escalate_to = timers.escalate_to;
     e.tasks.push_back(task);
   };
   add_task(t::TASK_KIND_OWNER_UPLOAD, e.subject_id, type->actions().owner_upload().due_hours());

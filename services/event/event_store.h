@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "perfflow/event/v1/event_service.pb.h"
+#include "services/event/deadlines.h"
 #include "services/event/directory.h"
 #include "services/event/flow_health.h"
 #include "services/event/flow_machine.h"
@@ -29,6 +30,11 @@ struct TaskRecord {
   absl::Time due_at;
   absl::Time created_at;
   std::optional<absl::Time> completed_at;
+  // The task's next timer (kNone when none is left) and its escalation policy.
+  TimerLevel timer_level = TimerLevel::kNone;
+  absl::Time timer_at = absl::InfiniteFuture();
+  absl::Duration escalate_after = absl::Hours(24);
+  v1::EscalationTarget escalate_to = v1::ESCALATION_TARGET_SKIP_LEVEL_MANAGER;
 };
 
 struct EventRecord {

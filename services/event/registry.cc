@@ -70,6 +70,16 @@ bool HasCycle(const std::string& goal, const std::map<std::string, std::vector<s
   return false;
 }
 
+void CheckTimers(const std::string& path, const v1::TimerSpec& timers, std::vector<FieldViolation>& out) {
+  constexpr int kMaxHours = 24 * 90;
+  if (timers.reminder_before_hours() < 0 || timers.reminder_before_hours() > kMaxHours) {
+    out.push_back({path + ".reminder_before_hours", "must be 1..2160 (reminders_off: true sends none)"});
+  }
+  if (timers.escalate_after_hours() < 0 || timers.escalate_after_hours() > kMaxHours) {
+    out.push_back({path + ".escalate_after_hours", "must be 1..2160"});
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<v1::Registry> ParseRegistryFiles(const std::vector<v1::ConfigFile>& files,
@@ -84,7 +94,7 @@ absl::StatusOr<v1::Registry> ParseRegistryFiles(const std::vector<v1::ConfigFile
       const std::string doc_where = absl::StrCat(where, ", document ", i + 1);
       if (!doc.IsMap() || !doc["kind"] || !doc["kind"].IsScalar()) {
         return absl::InvalidArgumentError(
-            absl::StrCat(doc_where, ": kind: required (EventType, Library or Goal)"));
+            absl::StrCat(doc_where, ": kind: required (EventType, Library, Goal or Settings)"));
       }
       const std::string kind = doc["kind"].Scalar();
       google::protobuf::Message* target = nullptr;
@@ -98,17 +108,24 @@ absl::StatusOr<v1::Registry> ParseRegistryFiles(const std::vector<v1::ConfigFile
       } else if (kind == "Goal") {
         target = out.add_goals();
         collection = "goals";
+      } else if (kind == "Settings") {
+        if (out.has_settings()) {
+          return absl::InvalidArgumentError(absl::StrCat(doc_where, ": kind: Settings given twice in one apply"));
+        }
+        target = out.mutable_settings();
+        collection = "settings";
       } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat(doc_where, ": kind: unknown kind '", kind, "' (expected EventType, Library or Goal)"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            doc_where, ": kind: unknown kind '", kind, "' (expected EventType, Library, Goal or Settings)"));
       }
       if (absl::Status s = YamlToMessage(doc, target, {"kind"}); !s.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(doc_where, ": ", s.message()));
       }
       if (origins != nullptr) {
         const auto* key_field = target->GetDescriptor()->FindFieldByName("key");
-        const std::string key = target->GetReflection()->GetString(*target, key_field);
-        (*origins)[absl::StrCat(collection, "[", key, "]")] = doc_where;
+        const std::string key =
+            key_field == nullptr ? "" : target->GetReflection()->GetString(*target, key_field);
+        (*origins)[key_field == nullptr ? collection : absl::StrCat(collection, "[", key, "]")] = doc_where;
       }
     }
   }
@@ -188,6 +205,7 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
       else CheckDueHours(path + ".actions.owner_upload", act.owner_upload().due_hours(), out);
       if (!act.has_manager_review()) out.push_back({path + ".actions.manager_review", "required"});
       else CheckDueHours(path + ".actions.manager_review", act.manager_review().due_hours(), out);
+      if (act.has_timers()) CheckTimers(path + ".actions.timers", act.timers(), out);
       if (act.has_cross_confirm()) {
         const auto& cc = act.cross_confirm();
         const std::string cp = path + ".actions.cross_confirm";
@@ -235,6 +253,17 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
     }
   }
 
+  if (registry.has_settings()) {
+    const v1::Settings& st = registry.settings();
+    if (st.has_timers()) CheckTimers("settings.timers", st.timers(), out);
+    absl::TimeZone zone;
+    if (!st.time_zone().empty() && !absl::LoadTimeZone(st.time_zone(), &zone)) {
+      out.push_back({"settings.time_zone", "unknown time zone '" + st.time_zone() + "' (an IANA name like Asia/Shanghai)"});
+    }
+    if (st.digest_hour() < 0 || st.digest_hour() > 23) out.push_back({"settings.digest_hour", "must be 1..23"});
+    if (st.weekly_hour() < 0 || st.weekly_hour() > 23) out.push_back({"settings.weekly_hour", "must be 1..23"});
+  }
+
   std::map<std::string, std::vector<std::string>> deps;
   for (int i = 0; i < registry.goals_size(); ++i) {
     const auto& g = registry.goals(i);
@@ -278,6 +307,7 @@ v1::Registry MergeRegistry(const v1::Registry& base, const v1::Registry& delta) 
   merge(out.mutable_event_types(), delta.event_types());
   merge(out.mutable_libraries(), delta.libraries());
   merge(out.mutable_goals(), delta.goals());
+  if (delta.has_settings()) *out.mutable_settings() = delta.settings();
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/db/time_columns.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace perfflow::event {
@@ -14,16 +15,10 @@ using db::Params;
 using db::Row;
 using db::Transaction;
 
-int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
-absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
-std::optional<absl::Time> OptTime(const Row& r, size_t i) {
-  if (r.IsNull(i)) return std::nullopt;
-  return FromMs(r.Int(i));
-}
-db::Param OptMs(const std::optional<absl::Time>& t) {
-  if (!t) return nullptr;
-  return Ms(*t);
-}
+using db::FromMs;
+using db::Ms;
+using db::OptMs;
+using db::OptTime;
 
 constexpr int kMaxPageSize = 500;
 int ClampPage(int size, int fallback) { return size <= 0 ? fallback : std::min(size, kMaxPageSize); }
@@ -62,23 +57,6 @@ EventRecord ReadEvent(const Row& r) {
   e.flow.verdict = static_cast<Verdict>(r.Int(16));
   e.flow.evidence_complete_at = OptTime(r, 17);
   return e;
-}
-
-const char kTaskColumns[] =
-    "task_id, event_id, event_type, kind, assignee_id, state, due_at, created_at, completed_at";
-
-TaskRecord ReadTask(const Row& r) {
-  TaskRecord task;
-  task.task_id = r.Str(0);
-  task.event_id = r.Str(1);
-  task.event_type = r.Str(2);
-  task.kind = static_cast<TaskKind>(r.Int(3));
-  task.assignee_id = r.Str(4);
-  task.state = static_cast<TaskState>(r.Int(5));
-  task.due_at = FromMs(r.Int(6));
-  task.created_at = FromMs(r.Int(7));
-  task.completed_at = OptTime(r, 8);
-  return task;
 }
 
 // Loads tasks for `events` (one query) and attaches them.
@@ -179,6 +157,28 @@ v1::Department ReadDepartment(const Row& r) {
 
 }  // namespace
 
+const char kTaskColumns[] =
+    "task_id, event_id, event_type, kind, assignee_id, state, due_at, created_at, completed_at, timer_level, "
+    "timer_at, escalate_after_ms, escalate_to";
+
+TaskRecord ReadTask(const Row& r) {
+  TaskRecord task;
+  task.task_id = r.Str(0);
+  task.event_id = r.Str(1);
+  task.event_type = r.Str(2);
+  task.kind = static_cast<TaskKind>(r.Int(3));
+  task.assignee_id = r.Str(4);
+  task.state = static_cast<TaskState>(r.Int(5));
+  task.due_at = FromMs(r.Int(6));
+  task.created_at = FromMs(r.Int(7));
+  task.completed_at = OptTime(r, 8);
+  task.timer_level = static_cast<TimerLevel>(r.Int(9));
+  task.timer_at = r.IsNull(10) ? absl::InfiniteFuture() : FromMs(r.Int(10));
+  task.escalate_after = absl::Milliseconds(r.Int(11));
+  task.escalate_to = static_cast<v1::EscalationTarget>(r.Int(12));
+  return task;
+}
+
 const std::vector<db::Migration>& EventMigrations() {
   static const std::vector<db::Migration> kMigrations = {
       {1,
@@ -230,6 +230,36 @@ const std::vector<db::Migration>& EventMigrations() {
            "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (tenant_id, state, created_at)",
        }},
       {2, "evidence completeness on flows", {"ALTER TABLE flows ADD COLUMN evidence_complete_at BIGINT NULL"}},
+      {3,
+       "task timers, timer firings, outbox delivery state, digest runs",
+       {
+           // The next timer of each task lives on the task: completing the
+           // task stops it, reopening it resumes it.
+           "ALTER TABLE tasks ADD COLUMN timer_level INT NOT NULL DEFAULT 0",
+           "ALTER TABLE tasks ADD COLUMN timer_at BIGINT NULL",
+           "ALTER TABLE tasks ADD COLUMN escalate_after_ms BIGINT NOT NULL DEFAULT 86400000",
+           "ALTER TABLE tasks ADD COLUMN escalate_to INT NOT NULL DEFAULT 1",
+           "ALTER TABLE tasks ADD COLUMN lease_owner VARCHAR(64) NOT NULL DEFAULT ''",
+           "ALTER TABLE tasks ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE tasks ADD COLUMN fence BIGINT NOT NULL DEFAULT 0",
+           // Tasks opened before timers existed get their overdue warning.
+           "UPDATE tasks SET timer_level = 2, timer_at = due_at WHERE state = 1",
+           "CREATE INDEX IF NOT EXISTS tasks_timer ON tasks (state, timer_at)",
+           "CREATE TABLE IF NOT EXISTS timer_firings (tenant_id VARCHAR(64) NOT NULL, task_id CHAR(32) NOT NULL, "
+           "level INT NOT NULL, event_id CHAR(32) NOT NULL, timer_at BIGINT NOT NULL, fired_at BIGINT NOT NULL, "
+           "owner VARCHAR(64) NOT NULL, fence BIGINT NOT NULL, PRIMARY KEY (tenant_id, task_id, level))",
+           "ALTER TABLE outbox ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE outbox ADD COLUMN lease_owner VARCHAR(64) NOT NULL DEFAULT ''",
+           "ALTER TABLE outbox ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE outbox ADD COLUMN fence BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE outbox ADD COLUMN last_error VARCHAR(512) NOT NULL DEFAULT ''",
+           "ALTER TABLE outbox ADD COLUMN delivered_to VARCHAR(1024) NOT NULL DEFAULT ''",
+           "ALTER TABLE outbox ADD COLUMN delivered_at BIGINT NULL",
+           "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at)",
+           "CREATE TABLE IF NOT EXISTS digest_runs (tenant_id VARCHAR(64) NOT NULL, kind VARCHAR(32) NOT NULL, "
+           "period VARCHAR(16) NOT NULL, created_at BIGINT NOT NULL, messages INT NOT NULL, "
+           "PRIMARY KEY (tenant_id, kind, period))",
+       }},
   };
   return kMigrations;
 }
@@ -456,9 +486,12 @@ absl::StatusOr<IngestResult> SqlEventStore::Ingest(const std::string& tenant, co
     for (const TaskRecord& task : e.tasks) {
       auto ins = txn.Execute(
           "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, created_at, "
-          "completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+          "completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
           {tenant, task.task_id, e.event_id, e.event_type, int64_t{task.kind}, task.assignee_id, int64_t{task.state},
-           Ms(task.due_at), Ms(task.created_at)});
+           Ms(task.due_at), Ms(task.created_at), int64_t{static_cast<int>(task.timer_level)},
+           task.timer_level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(task.timer_at)),
+           absl::ToInt64Milliseconds(task.escalate_after), int64_t{task.escalate_to}});
       if (!ins.ok()) return ins.status();
     }
     for (const OutboxMessage& m : n.outbox) {

@@ -11,6 +11,10 @@ namespace perfflow::event {
 // The event service's schema, numbered.
 const std::vector<db::Migration>& EventMigrations();
 
+// The tasks table's columns in the order ReadTask reads them.
+extern const char kTaskColumns[];
+TaskRecord ReadTask(const db::Row& r);
+
 // EventStore over the common SQL layer (MySQL or SQLite).
 class SqlEventStore : public EventStore {
  public:

@@ -1,6 +1,7 @@
 #include "services/evidence/sql_evidence_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/db/time_columns.h"
 #include "services/evidence/blob_store.h"
 
 namespace perfflow::evidence {
@@ -10,8 +11,8 @@ using db::Params;
 using db::Row;
 using db::Transaction;
 
-int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
-absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
+using db::Ms;
+using db::FromMs;
 
 const char kColumns[] =
     "evidence_id, event_id, kind, file_name, content_type, size_bytes, sha256, note, uploader_id, uploaded_at, "

@@ -1,5 +1,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/db/time_columns.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/feedback/feedback_store.h"
@@ -10,7 +11,7 @@ namespace {
 using db::Row;
 using db::Transaction;
 
-int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+using db::Ms;
 
 const char kColumns[] =
     "review_id, event_id, round, verdict, reviewer_id, subject_id, department_id, comment, behaviours, cited, "

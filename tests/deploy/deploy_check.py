@@ -81,11 +81,12 @@ PROMQL_WORDS = {"and", "or", "unless", "offset", "bool"}
 
 def metric_names(expr):
     """Metric names an expression reads: identifiers left after removing
-    strings, label matchers, ranges, grouping clauses, label_values' label
-    argument, and function names."""
+    strings, label matchers, ranges, offsets, grouping clauses, label_values'
+    label argument, and function names."""
     stripped = re.sub(r'"[^"]*"', '""', expr)
     stripped = re.sub(r"\{[^}]*\}", "{}", stripped)
     stripped = re.sub(r"\[[^\]]*\]", "[]", stripped)
+    stripped = re.sub(r"\boffset\s+-?[0-9a-z]+", " ", stripped)
     stripped = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", stripped)
     stripped = re.sub(r"(label_values\([^,]*),\s*\w+\)", r"\1)", stripped)
     names = set()
@@ -185,6 +186,8 @@ class DeployCheck(unittest.TestCase):
             from perfflow.type.v1 import flow_pb2 as tpb
             event = Server(os.path.join(ARGS.bin_dir, "perfflow-event"), [
                 "--db=sqlite:" + os.path.join(work, "event.db"), "--demo", "--demo_events=60",
+                # The shipped notification config must load.
+                "--notify_config=" + os.path.join(ARGS.source_dir, "k8s/base/notify/notify.yaml"),
                 "--catalogue_dir=" + os.path.join(ARGS.source_dir, "services/event/catalogue"),
                 "--metrics_refresh_seconds=1"])
             evidence = Server(os.path.join(ARGS.bin_dir, "perfflow-evidence"), [

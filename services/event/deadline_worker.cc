@@ -1,0 +1,378 @@
+#include "services/event/deadline_worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace perfflow::event {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& LagBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600};
+  return kBuckets;
+}
+
+std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+
+std::string TimerPayload(const ClaimedTimer& claim) {
+  google::protobuf::Struct p;
+  auto& f = *p.mutable_fields();
+  f["event"].set_string_value("events/" + claim.task.event_id);
+  f["event_type"].set_string_value(claim.task.event_type);
+  f["task"].set_string_value("tasks/" + claim.task.task_id);
+  f["kind"].set_string_value(TaskKindLabel(claim.task.kind));
+  f["assignee"].set_string_value(claim.task.assignee_id);
+  f["level"].set_string_value(TimerLevelLabel(claim.task.timer_level));
+  f["due_at"].set_string_value(Rfc3339(claim.task.due_at));
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(p, &json);
+  return json;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ metrics
+
+DeliveryMetrics::DeliveryMetrics(prometheus::Registry& registry)
+    : lag_(prometheus::BuildHistogram()
+               .Name("perfflow_timer_fire_lag_seconds")
+               .Help("Time from a timer's due time to its firing (fired_at - due_at), by level.")
+               .Register(registry)),
+      fired_(prometheus::BuildCounter()
+                 .Name("perfflow_timers_fired_total")
+                 .Help("Timers fired, by level (reminder, overdue, escalation).")
+                 .Register(registry)),
+      lost_(prometheus::BuildCounter()
+                .Name("perfflow_timer_claims_lost_total")
+                .Help("Claimed timers this replica could not commit: its lease ended and the fencing token moved on.")
+                .Register(registry)),
+      due_(prometheus::BuildGauge()
+               .Name("perfflow_timers_due_backlog")
+               .Help("Open tasks whose next timer is due and not yet fired.")
+               .Register(registry)),
+      notifications_(prometheus::BuildCounter()
+                         .Name("perfflow_notifications_total")
+                         .Help("Notification delivery attempts by channel and result "
+                               "(delivered, retry, dead_letter, rate_limited).")
+                         .Register(registry)),
+      dead_(prometheus::BuildGauge()
+                .Name("perfflow_outbox_dead_letters")
+                .Help("Notifications that exhausted their attempts (or were refused) and wait for an operator.")
+                .Register(registry)),
+      digests_(prometheus::BuildCounter()
+                   .Name("perfflow_digest_messages_total")
+                   .Help("Digest messages written to the outbox, by kind (daily_digest, weekly_actions).")
+                   .Register(registry)) {
+  // Series that exist before the first event, so dashboards and alerts see zeros.
+  lost_.Add({});
+  for (TimerLevel level : {TimerLevel::kReminder, TimerLevel::kOverdue, TimerLevel::kEscalation}) {
+    lag_.Add({{"level", TimerLevelLabel(level)}}, LagBuckets());
+    fired_.Add({{"level", TimerLevelLabel(level)}});
+  }
+}
+
+void DeliveryMetrics::TimerFired(TimerLevel level, absl::Duration lag) {
+  lag_.Add({{"level", TimerLevelLabel(level)}}, LagBuckets()).Observe(absl::ToDoubleSeconds(lag));
+  fired_.Add({{"level", TimerLevelLabel(level)}}).Increment();
+}
+
+void DeliveryMetrics::ClaimsLost(int count) { lost_.Add({}).Increment(count); }
+
+void DeliveryMetrics::SetDueBacklog(const std::string& tenant, int64_t count) {
+  due_.Add({{"tenant", tenant}}).Set(static_cast<double>(count));
+}
+
+void DeliveryMetrics::Notification(const std::string& channel, const std::string& result) {
+  notifications_.Add({{"channel", channel}, {"result", result}}).Increment();
+}
+
+void DeliveryMetrics::SetDeadLetters(const std::string& tenant, int64_t count) {
+  dead_.Add({{"tenant", tenant}}).Set(static_cast<double>(count));
+}
+
+void DeliveryMetrics::DigestSent(const std::string& kind, int64_t messages) {
+  digests_.Add({{"kind", kind}}).Increment(static_cast<double>(messages));
+}
+
+// ------------------------------------------------------------------ time
+
+TimeSource DatabaseTime(std::shared_ptr<DeliveryStore> store) {
+  return [store] { return store->Now(); };
+}
+
+TimeSource ClockTime(std::shared_ptr<const Clock> clock) {
+  return [clock]() -> absl::StatusOr<absl::Time> { return clock->Now(); };
+}
+
+std::string DefaultOwner() {
+  char host[64] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host[0] ? host : "host", "-", getpid()).substr(0, 64);
+}
+
+// ------------------------------------------------------------------ timers
+
+TimerWorker::TimerWorker(std::shared_ptr<DeliveryStore> store, TimeSource now, WorkerOptions options,
+                         DeliveryMetrics* metrics)
+    : store_(std::move(store)), now_(std::move(now)), options_(std::move(options)), metrics_(metrics) {}
+
+absl::StatusOr<std::vector<Notice>> TimerWorker::NoticesFor(const ClaimedTimer& claim) {
+  const TaskRecord& task = claim.task;
+  const std::string payload = TimerPayload(claim);
+  switch (task.timer_level) {
+    case TimerLevel::kReminder:
+      return std::vector<Notice>{{task.assignee_id, "task.reminder", "task.reminder:" + task.task_id, payload}};
+    case TimerLevel::kOverdue:
+      return std::vector<Notice>{{task.assignee_id, "task.overdue", "task.overdue:" + task.task_id, payload}};
+    case TimerLevel::kEscalation: break;
+    default: return std::vector<Notice>{};
+  }
+  // Escalation: the skip-level manager, else HR, else the direct manager.
+  std::vector<std::string> audience;
+  auto manager = store_->ManagerOf(claim.tenant, task.assignee_id);
+  if (!manager.ok()) return manager.status();
+  if (task.escalate_to == v1::ESCALATION_TARGET_SKIP_LEVEL_MANAGER && !manager->empty()) {
+    auto skip = store_->ManagerOf(claim.tenant, *manager);
+    if (!skip.ok()) return skip.status();
+    if (!skip->empty()) audience.push_back(*skip);
+  }
+  if (audience.empty()) {
+    auto hr = store_->EmployeesWithRole(claim.tenant, "hr");
+    if (!hr.ok()) return hr.status();
+    audience = *hr;
+  }
+  if (audience.empty() && !manager->empty()) audience.push_back(*manager);
+  std::vector<Notice> out;
+  for (const std::string& who : audience) {
+    out.push_back({who, "task.escalated", absl::StrCat("task.escalated:", task.task_id, ":", who), payload});
+  }
+  return out;
+}
+
+absl::StatusOr<int> TimerWorker::RunOnce() {
+  int fired = 0;
+  for (int b = 0; b < options_.max_batches; ++b) {
+    auto now = now_();
+    if (!now.ok()) return now.status();
+    auto claimed = store_->ClaimDueTimers(options_.owner, *now, options_.lease, options_.batch);
+    if (!claimed.ok()) return claimed.status();
+    if (claimed->empty()) break;
+    std::vector<TimerFiring> firings;
+    for (const ClaimedTimer& c : *claimed) {
+      auto notices = NoticesFor(c);
+      if (!notices.ok()) return notices.status();
+      firings.push_back({c, *std::move(notices), NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
+    }
+    if (options_.fault_delay_before_fire > absl::ZeroDuration()) absl::SleepFor(options_.fault_delay_before_fire);
+    auto at = now_();
+    if (!at.ok()) return at.status();
+    auto result = store_->FireTimers(options_.owner, *at, firings);
+    if (!result.ok()) return result.status();
+    for (const auto& [level, lag] : result->fired) metrics_->TimerFired(level, lag);
+    if (result->fenced > 0) {
+      metrics_->ClaimsLost(result->fenced);
+      LogWarn("timer claims lost to another replica", {{"count", std::to_string(result->fenced)}});
+    }
+    fired += static_cast<int>(result->fired.size());
+    if (static_cast<int>(claimed->size()) < options_.batch) break;
+  }
+  return fired;
+}
+
+// ------------------------------------------------------------------ digests
+
+DigestScheduler::DigestScheduler(std::shared_ptr<EventCore> core, std::shared_ptr<EventStore> events,
+                                 std::shared_ptr<DeliveryStore> store, TimeSource now, DeliveryMetrics* metrics)
+    : core_(std::move(core)),
+      events_(std::move(events)),
+      store_(std::move(store)),
+      now_(std::move(now)),
+      metrics_(metrics) {}
+
+absl::StatusOr<int> DigestScheduler::RunOnce() {
+  auto now = now_();
+  if (!now.ok()) return now.status();
+  auto tenants = events_->Tenants();
+  if (!tenants.ok()) return tenants.status();
+  int recorded = 0;
+  for (const std::string& tenant : *tenants) {
+    auto registry = core_->Registry(tenant);
+    if (!registry.ok()) continue;  // no registry yet: nothing to digest
+    const DigestPeriods due = DuePeriods(*now, ScheduleOf((*registry)->registry()));
+    auto run = [&](const char* kind, const std::optional<std::string>& period,
+                   const std::function<absl::StatusOr<std::vector<Notice>>()>& build) -> absl::Status {
+      if (!period || done_[{tenant, kind}] == *period) return absl::OkStatus();
+      auto notices = build();
+      if (!notices.ok()) return notices.status();
+      auto wrote = store_->RecordDigest(tenant, kind, *period, *notices, *now);
+      if (!wrote.ok()) return wrote.status();
+      done_[{tenant, kind}] = *period;
+      if (*wrote) {
+        ++recorded;
+        metrics_->DigestSent(kind, static_cast<int64_t>(notices->size()));
+      }
+      return absl::OkStatus();
+    };
+    absl::Status daily = run("daily_digest", due.daily, [&]() -> absl::StatusOr<std::vector<Notice>> {
+      auto rows = store_->TeamTaskCounts(tenant, *now);
+      if (!rows.ok()) return rows.status();
+      return ManagerDigests(*rows, *due.daily);
+    });
+    if (!daily.ok()) return daily;
+    absl::Status weekly = run("weekly_actions", due.weekly, [&]() -> absl::StatusOr<std::vector<Notice>> {
+      auto tasks = store_->OpenTasks(tenant);
+      if (!tasks.ok()) return tasks.status();
+      std::shared_ptr<const RegistryView> view = *registry;
+      return WeeklyActions(*tasks, [view](const std::string& type) { return view->GoalsFor(type); }, *due.weekly,
+                           *now);
+    });
+    if (!weekly.ok()) return weekly;
+  }
+  return recorded;
+}
+
+// ------------------------------------------------------------------ relay
+
+OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<EventStore> events,
+                         NotifyRouting routing, TimeSource now, RelayOptions options, DeliveryMetrics* metrics)
+    : store_(std::move(store)),
+      events_(std::move(events)),
+      routing_(std::move(routing)),
+      now_(std::move(now)),
+      options_(std::move(options)),
+      metrics_(metrics),
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
+
+std::optional<absl::Duration> OutboxRelay::TakeToken(const v1::NotifyDestination& destination) {
+  const double per_minute = destination.rate_per_minute() > 0 ? destination.rate_per_minute() : 20;
+  const absl::Time now = options_.clock->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, fresh] = buckets_.try_emplace(destination.name(), Bucket{per_minute, now});
+  Bucket& b = it->second;
+  if (!fresh) {
+    b.tokens = std::min(per_minute, b.tokens + absl::ToDoubleMinutes(now - b.updated) * per_minute);
+    b.updated = now;
+  }
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return std::nullopt;
+  }
+  return absl::Minutes((1 - b.tokens) / per_minute);
+}
+
+DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, absl::Time now) {
+  const v1::NotifyConfig& config = routing_.config;
+  DeliveryOutcome outcome;
+  outcome.delivered_to = claimed.delivered_to;
+  auto employee = events_->GetEmployee(claimed.tenant, claimed.message.recipient_id);
+  const std::string department = employee.ok() && *employee ? (*employee)->department_id() : "";
+  std::vector<std::string> destinations = routing_.Route(department);
+  bool retry = false, refused = false;
+  std::vector<std::string> failed_channels;
+  std::optional<absl::Duration> wait;
+  for (const std::string& name : destinations) {
+    if (std::count(outcome.delivered_to.begin(), outcome.delivered_to.end(), name)) continue;
+    const LoadedDestination& dest = routing_.destinations.at(name);
+    const std::string channel = ChannelLabel(dest.config.type());
+    if (auto need = TakeToken(dest.config)) {
+      wait = wait ? std::max(*wait, *need) : *need;
+      metrics_->Notification(channel, "rate_limited");
+      continue;
+    }
+    Outgoing out;
+    out.tenant = claimed.tenant;
+    out.idempotency_key = claimed.message.idempotency_key;
+    out.topic = claimed.message.topic;
+    out.recipient_id = claimed.message.recipient_id;
+    if (employee.ok() && *employee) {
+      auto handle = (*employee)->contacts().find(channel);
+      if (handle != (*employee)->contacts().end()) out.handle = handle->second;
+    }
+    out.payload_json = claimed.message.payload_json;
+    out.text = NoticeText(claimed.message.topic, claimed.message.payload_json);
+    out.now = options_.clock->Now();
+    absl::Status sent = dest.channel->Send(out);
+    if (sent.ok()) {
+      outcome.delivered_to.push_back(name);
+      metrics_->Notification(channel, "delivered");
+      continue;
+    }
+    outcome.last_error = absl::StrCat(name, ": ", sent.message());
+    failed_channels.push_back(channel);
+    if (absl::IsUnavailable(sent) || absl::IsDeadlineExceeded(sent) || absl::IsResourceExhausted(sent)) {
+      retry = true;
+    } else {
+      refused = true;
+    }
+  }
+  const int max_attempts = config.max_attempts() > 0 ? config.max_attempts() : 8;
+  const bool attempted = retry || refused || outcome.delivered_to.size() > claimed.delivered_to.size();
+  outcome.attempted = attempted;
+  if (!retry && !refused && !wait) {
+    outcome.state = DeliveryState::kDelivered;
+  } else if (refused || (retry && claimed.attempts + 1 >= max_attempts)) {
+    outcome.state = DeliveryState::kDeadLetter;
+  } else if (retry) {
+    const absl::Duration initial = absl::Milliseconds(config.backoff_initial_ms() > 0 ? config.backoff_initial_ms() : 30000);
+    const absl::Duration max = absl::Milliseconds(config.backoff_max_ms() > 0 ? config.backoff_max_ms() : 3600000);
+    const double jitter = config.no_jitter() ? 0 : config.backoff_jitter() > 0 ? config.backoff_jitter() : 0.2;
+    const double unit = std::uniform_real_distribution<double>(0, 1)(rng_);
+    outcome.next_attempt_at = now + Backoff(claimed.attempts + 1, initial, max, jitter, unit);
+    if (wait) outcome.next_attempt_at = std::max(outcome.next_attempt_at, now + *wait);
+  } else {
+    outcome.next_attempt_at = now + *wait;
+  }
+  for (const std::string& channel : failed_channels) {
+    metrics_->Notification(channel, outcome.state == DeliveryState::kDeadLetter ? "dead_letter" : "retry");
+  }
+  return outcome;
+}
+
+absl::StatusOr<int> OutboxRelay::RunOnce() {
+  int settled = 0;
+  for (int b = 0; b < options_.worker.max_batches; ++b) {
+    auto now = now_();
+    if (!now.ok()) return now.status();
+    auto claimed = store_->ClaimOutbox(options_.worker.owner, *now, options_.worker.lease, options_.worker.batch);
+    if (!claimed.ok()) return claimed.status();
+    if (claimed->empty()) break;
+    for (const ClaimedMessage& c : *claimed) {
+      DeliveryOutcome outcome = Deliver(c, *now);
+      if (outcome.state == DeliveryState::kDeadLetter) {
+        LogWarn("notification dead-lettered", {{"tenant", c.tenant},
+                                               {"idempotency_key", c.message.idempotency_key},
+                                               {"error", outcome.last_error}});
+      }
+      absl::Status s = store_->CompleteDelivery(options_.worker.owner, *now, c, outcome);
+      if (absl::IsFailedPrecondition(s)) continue;  // another relay owns it now
+      if (!s.ok()) return s;
+      if (outcome.state != DeliveryState::kPending) ++settled;
+    }
+    if (static_cast<int>(claimed->size()) < options_.worker.batch) break;
+  }
+  return settled;
+}
+
+absl::Status OutboxRelay::RefreshGauges() {
+  auto now = now_();
+  if (!now.ok()) return now.status();
+  auto tenants = events_->Tenants();
+  if (!tenants.ok()) return tenants.status();
+  for (const std::string& tenant : *tenants) {
+    auto due = store_->DueTimers(tenant, *now);
+    if (!due.ok()) return due.status();
+    metrics_->SetDueBacklog(tenant, *due);
+    auto counts = store_->CountOutbox(tenant);
+    if (!counts.ok()) return counts.status();
+    metrics_->SetDeadLetters(tenant, counts->dead);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace perfflow::event

@@ -1,0 +1,149 @@
+#pragma once
+
+// The event service's background work, safe with any number of replicas on
+// one database: the timer worker fires reminders, overdue warnings and
+// escalations; the digest scheduler writes daily manager digests and weekly
+// action lists at each tenant's local hour; the outbox relay delivers every
+// notification through its channels with retries, backoff, a per-destination
+// rate limit and a dead-letter state. Each RunOnce() does a bounded amount of
+// work so catching up never starves ingestion; callers run them periodically.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "services/event/delivery_store.h"
+#include "services/event/event_core.h"
+#include "services/event/notify.h"
+
+namespace perfflow::event {
+
+// Thread-safe (prometheus-cpp families are).
+class DeliveryMetrics {
+ public:
+  explicit DeliveryMetrics(prometheus::Registry& registry);
+
+  void TimerFired(TimerLevel level, absl::Duration lag);
+  void ClaimsLost(int count);
+  void SetDueBacklog(const std::string& tenant, int64_t count);
+  // result: delivered | retry | dead_letter | rate_limited
+  void Notification(const std::string& channel, const std::string& result);
+  void SetDeadLetters(const std::string& tenant, int64_t count);
+  void DigestSent(const std::string& kind, int64_t messages);
+
+ private:
+  prometheus::Family<prometheus::Histogram>& lag_;
+  prometheus::Family<prometheus::Counter>& fired_;
+  prometheus::Family<prometheus::Counter>& lost_;
+  prometheus::Family<prometheus::Gauge>& due_;
+  prometheus::Family<prometheus::Counter>& notifications_;
+  prometheus::Family<prometheus::Gauge>& dead_;
+  prometheus::Family<prometheus::Counter>& digests_;
+};
+
+// The time due work is judged by: the database clock in production, a fake
+// clock in unit tests.
+using TimeSource = std::function<absl::StatusOr<absl::Time>()>;
+TimeSource DatabaseTime(std::shared_ptr<DeliveryStore> store);
+TimeSource ClockTime(std::shared_ptr<const Clock> clock);
+
+struct WorkerOptions {
+  // This replica's name in leases (host-pid by default).
+  std::string owner;
+  absl::Duration lease = absl::Seconds(30);
+  int batch = 200;
+  // Per RunOnce; the rest waits for the next run.
+  int max_batches = 10;
+  // Fault injection (tests): holds claimed timers this long before firing.
+  absl::Duration fault_delay_before_fire = absl::ZeroDuration();
+};
+
+class TimerWorker {
+ public:
+  TimerWorker(std::shared_ptr<DeliveryStore> store, TimeSource now, WorkerOptions options, DeliveryMetrics* metrics);
+
+  // Claims and fires due timers; returns how many fired.
+  absl::StatusOr<int> RunOnce();
+
+ private:
+  absl::StatusOr<std::vector<Notice>> NoticesFor(const ClaimedTimer& claim);
+
+  std::shared_ptr<DeliveryStore> store_;
+  TimeSource now_;
+  WorkerOptions options_;
+  DeliveryMetrics* metrics_;
+};
+
+class DigestScheduler {
+ public:
+  DigestScheduler(std::shared_ptr<EventCore> core, std::shared_ptr<EventStore> events,
+                  std::shared_ptr<DeliveryStore> store, TimeSource now, DeliveryMetrics* metrics);
+
+  // Writes every digest due now that no replica wrote yet; returns how many
+  // digest runs this call recorded.
+  absl::StatusOr<int> RunOnce();
+
+ private:
+  std::shared_ptr<EventCore> core_;
+  std::shared_ptr<EventStore> events_;
+  std::shared_ptr<DeliveryStore> store_;
+  TimeSource now_;
+  DeliveryMetrics* metrics_;
+  // (tenant, kind) -> last period known to be done, to skip the queries.
+  std::map<std::pair<std::string, std::string>, std::string> done_;
+};
+
+struct RelayOptions {
+  WorkerOptions worker;
+  // Real time for rate limits and jitter (tests use a fake clock).
+  std::shared_ptr<const Clock> clock;
+  uint64_t seed = 0;
+};
+
+class OutboxRelay {
+ public:
+  OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<EventStore> events, NotifyRouting routing,
+              TimeSource now, RelayOptions options, DeliveryMetrics* metrics);
+
+  // Claims a batch and delivers it; returns how many messages were settled
+  // (delivered or dead-lettered).
+  absl::StatusOr<int> RunOnce();
+
+  // Refreshes the due-timer and dead-letter gauges.
+  absl::Status RefreshGauges();
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    absl::Time updated;
+  };
+  // Takes a token of `destination`; otherwise returns how long until one.
+  std::optional<absl::Duration> TakeToken(const v1::NotifyDestination& destination);
+  DeliveryOutcome Deliver(const ClaimedMessage& claimed, absl::Time now);
+
+  std::shared_ptr<DeliveryStore> store_;
+  std::shared_ptr<EventStore> events_;
+  NotifyRouting routing_;
+  TimeSource now_;
+  RelayOptions options_;
+  DeliveryMetrics* metrics_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+  std::mt19937_64 rng_;
+};
+
+// "host-pid": unique per process.
+std::string DefaultOwner();
+
+}  // namespace perfflow::event

@@ -1,0 +1,217 @@
+#include "services/event/deadlines.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace perfflow::event {
+namespace {
+
+namespace t = perfflow::type::v1;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+std::string ToJson(const Struct& s) {
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(s, &json);
+  return json;
+}
+
+Value Str(const std::string& s) {
+  Value v;
+  v.set_string_value(s);
+  return v;
+}
+
+Value Num(double n) {
+  Value v;
+  v.set_number_value(n);
+  return v;
+}
+
+std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+
+void Overlay(const v1::TimerSpec& spec, TimerPolicy& policy) {
+  if (spec.reminder_before_hours() > 0) policy.reminder_before = absl::Hours(spec.reminder_before_hours());
+  if (spec.reminders_off()) policy.reminder_before = absl::ZeroDuration();
+  if (spec.escalate_after_hours() > 0) policy.escalate_after = absl::Hours(spec.escalate_after_hours());
+  if (spec.escalate_to() != v1::ESCALATION_TARGET_UNSPECIFIED) policy.escalate_to = spec.escalate_to();
+}
+
+std::string Field(const Struct& s, const std::string& name) {
+  auto it = s.fields().find(name);
+  if (it == s.fields().end()) return "";
+  if (it->second.has_number_value()) return absl::StrCat(it->second.number_value());
+  return it->second.string_value();
+}
+
+}  // namespace
+
+const char* TaskKindLabel(t::TaskKind kind) {
+  switch (kind) {
+    case t::TASK_KIND_OWNER_UPLOAD: return "owner_upload";
+    case t::TASK_KIND_MANAGER_REVIEW: return "manager_review";
+    case t::TASK_KIND_CROSS_CONFIRM: return "cross_confirm";
+    default: return "unknown";
+  }
+}
+
+const char* TimerLevelLabel(TimerLevel level) {
+  switch (level) {
+    case TimerLevel::kReminder: return "reminder";
+    case TimerLevel::kOverdue: return "overdue";
+    case TimerLevel::kEscalation: return "escalation";
+    default: return "none";
+  }
+}
+
+TimerPolicy EffectiveTimers(const v1::Registry& registry, const v1::EventType& type) {
+  TimerPolicy policy;
+  if (registry.settings().has_timers()) Overlay(registry.settings().timers(), policy);
+  if (type.actions().has_timers()) Overlay(type.actions().timers(), policy);
+  return policy;
+}
+
+ScheduledTimer FirstTimer(absl::Time created, absl::Time due, const TimerPolicy& policy) {
+  if (policy.reminder_before > absl::ZeroDuration() && due - policy.reminder_before > created) {
+    return {TimerLevel::kReminder, due - policy.reminder_before};
+  }
+  return {TimerLevel::kOverdue, due};
+}
+
+ScheduledTimer NextTimer(TimerLevel fired, absl::Time due, absl::Duration escalate_after) {
+  switch (fired) {
+    case TimerLevel::kReminder: return {TimerLevel::kOverdue, due};
+    case TimerLevel::kOverdue: return {TimerLevel::kEscalation, due + escalate_after};
+    default: return {TimerLevel::kNone, absl::InfiniteFuture()};
+  }
+}
+
+TenantSchedule ScheduleOf(const v1::Registry& registry) {
+  TenantSchedule schedule;
+  const v1::Settings& st = registry.settings();
+  // Validated at apply; an unloadable zone stays UTC.
+  if (!st.time_zone().empty()) (void)absl::LoadTimeZone(st.time_zone(), &schedule.zone);
+  if (st.digest_hour() > 0) schedule.digest_hour = st.digest_hour();
+  if (st.weekly_hour() > 0) schedule.weekly_hour = st.weekly_hour();
+  return schedule;
+}
+
+DigestPeriods DuePeriods(absl::Time now, const TenantSchedule& schedule) {
+  DigestPeriods out;
+  const absl::CivilSecond local = absl::ToCivilSecond(now, schedule.zone);
+  const absl::CivilDay day(local);
+  if (local.hour() >= schedule.digest_hour) out.daily = absl::FormatCivilTime(day);
+  // ISO week: the Thursday of this week decides the year.
+  const absl::Weekday wd = absl::GetWeekday(day);
+  const int from_monday = (static_cast<int>(wd) - static_cast<int>(absl::Weekday::monday) + 7) % 7;
+  const absl::CivilDay monday = day - from_monday;
+  const absl::CivilDay thursday = monday + 3;
+  const int week = static_cast<int>((absl::GetYearDay(thursday) - 1) / 7 + 1);
+  if (from_monday > 0 || local.hour() >= schedule.weekly_hour) {
+    out.weekly = absl::StrFormat("%04d-W%02d", thursday.year(), week);
+  }
+  return out;
+}
+
+absl::Duration Backoff(int attempt, absl::Duration initial, absl::Duration max, double jitter, double unit) {
+  const int exponent = std::clamp(attempt - 1, 0, 30);
+  absl::Duration base = std::min(max, initial * std::ldexp(1.0, exponent));
+  const double factor = 1.0 + jitter * (2.0 * unit - 1.0);
+  return std::min(max, base * factor);
+}
+
+std::vector<Notice> ManagerDigests(const std::vector<TeamTaskCount>& rows, const std::string& period) {
+  std::map<std::string, std::vector<const TeamTaskCount*>> by_manager;
+  for (const TeamTaskCount& r : rows) {
+    if (!r.manager_id.empty() && r.open > 0) by_manager[r.manager_id].push_back(&r);
+  }
+  std::vector<Notice> out;
+  for (const auto& [manager, items] : by_manager) {
+    Struct payload;
+    (*payload.mutable_fields())["period"] = Str(period);
+    auto* list = (*payload.mutable_fields())["items"].mutable_list_value();
+    int64_t open = 0, overdue = 0;
+    for (const TeamTaskCount* r : items) {
+      Struct item;
+      (*item.mutable_fields())["event_type"] = Str(r->event_type);
+      (*item.mutable_fields())["open"] = Num(static_cast<double>(r->open));
+      (*item.mutable_fields())["overdue"] = Num(static_cast<double>(r->overdue));
+      *list->add_values()->mutable_struct_value() = item;
+      open += r->open;
+      overdue += r->overdue;
+    }
+    (*payload.mutable_fields())["open"] = Num(static_cast<double>(open));
+    (*payload.mutable_fields())["overdue"] = Num(static_cast<double>(overdue));
+    out.push_back({manager, "daily_digest", absl::StrCat("daily_digest:", period, ":", manager), ToJson(payload)});
+  }
+  return out;
+}
+
+std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
+                                  const std::function<std::vector<std::string>(const std::string&)>& goals_of,
+                                  const std::string& period, absl::Time now) {
+  std::map<std::string, std::vector<const OpenTask*>> by_person;
+  for (const OpenTask& task : tasks) by_person[task.assignee_id].push_back(&task);
+  std::vector<Notice> out;
+  for (auto& [person, list] : by_person) {
+    std::sort(list.begin(), list.end(), [](const OpenTask* a, const OpenTask* b) {
+      return a->due_at != b->due_at ? a->due_at < b->due_at : a->task_id < b->task_id;
+    });
+    Struct payload;
+    (*payload.mutable_fields())["period"] = Str(period);
+    auto* items = (*payload.mutable_fields())["actions"].mutable_list_value();
+    int64_t overdue = 0;
+    for (const OpenTask* task : list) {
+      Struct item;
+      (*item.mutable_fields())["task"] = Str("tasks/" + task->task_id);
+      (*item.mutable_fields())["event"] = Str("events/" + task->event_id);
+      (*item.mutable_fields())["event_type"] = Str(task->event_type);
+      (*item.mutable_fields())["kind"] = Str(TaskKindLabel(task->kind));
+      (*item.mutable_fields())["due_at"] = Str(Rfc3339(task->due_at));
+      auto* goals = (*item.mutable_fields())["goals"].mutable_list_value();
+      for (const std::string& g : goals_of(task->event_type)) *goals->add_values() = Str(g);
+      *items->add_values()->mutable_struct_value() = item;
+      overdue += task->due_at < now ? 1 : 0;
+    }
+    (*payload.mutable_fields())["open"] = Num(static_cast<double>(list.size()));
+    (*payload.mutable_fields())["overdue"] = Num(static_cast<double>(overdue));
+    out.push_back({person, "weekly_actions", absl::StrCat("weekly_actions:", period, ":", person), ToJson(payload)});
+  }
+  return out;
+}
+
+std::string NoticeText(const std::string& topic, const std::string& payload_json) {
+  Struct p;
+  (void)google::protobuf::util::JsonStringToMessage(payload_json, &p);
+  const std::string what = absl::StrCat(Field(p, "kind"), " for ", Field(p, "event_type"), " (", Field(p, "event"), ")");
+  if (topic == "task.assigned") {
+    return absl::StrCat("[perfflow] 新任务 New task: ", what, ", due ", Field(p, "due_at"));
+  }
+  if (topic == "task.reminder") {
+    return absl::StrCat("[perfflow] 即将到期 Due soon: ", what, ", due ", Field(p, "due_at"));
+  }
+  if (topic == "task.overdue") {
+    return absl::StrCat("[perfflow] 已逾期 Overdue: ", what, ", was due ", Field(p, "due_at"));
+  }
+  if (topic == "task.escalated") {
+    return absl::StrCat("[perfflow] 升级提醒 Escalation: ", what, " assigned to ", Field(p, "assignee"),
+                        " is overdue since ", Field(p, "due_at"));
+  }
+  if (topic == "daily_digest") {
+    return absl::StrCat("[perfflow] 团队日报 Team digest ", Field(p, "period"), ": ", Field(p, "open"),
+                        " open items, ", Field(p, "overdue"), " overdue — please check");
+  }
+  if (topic == "weekly_actions") {
+    return absl::StrCat("[perfflow] 本周关键动作 This week's key actions (", Field(p, "period"), "): ", Field(p, "open"),
+                        " open, ", Field(p, "overdue"), " overdue");
+  }
+  return absl::StrCat("[perfflow] ", topic);
+}
+
+}  // namespace perfflow::event

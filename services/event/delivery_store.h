@@ -1,0 +1,119 @@
+#pragma once
+
+// Storage of the event service's due work: task timers, the notification
+// outbox and digest runs. Due work is shared by every replica on one
+// database: a replica claims a bounded batch (SKIP LOCKED on MySQL) under a
+// lease and a fencing token, and its results commit only while the lease and
+// the token are still its own. Times passed in come from the database clock
+// (Now()), so replicas with skewed clocks agree.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/event/deadlines.h"
+#include "services/event/event_store.h"
+
+namespace perfflow::event {
+
+// A timer this replica holds until lease_until.
+struct ClaimedTimer {
+  std::string tenant;
+  TaskRecord task;
+  int64_t fence = 0;
+};
+
+// What firing a claimed timer writes: the notices and the task's next timer.
+struct TimerFiring {
+  ClaimedTimer claim;
+  std::vector<Notice> notices;
+  ScheduledTimer next;
+};
+
+struct FireResult {
+  // Lag (fired_at - timer_at) of each timer this call fired.
+  std::vector<std::pair<TimerLevel, absl::Duration>> fired;
+  // Claims another replica took over (lease expired, token moved on).
+  int fenced = 0;
+  // Tasks completed since the claim; their timers stop.
+  int cancelled = 0;
+};
+
+// An outbox message this replica holds until its lease ends.
+struct ClaimedMessage {
+  std::string tenant;
+  OutboxMessage message;
+  int attempts = 0;
+  // Destinations that already accepted it (on an earlier attempt).
+  std::vector<std::string> delivered_to;
+  int64_t fence = 0;
+};
+
+enum class DeliveryState { kPending = 0, kDelivered = 1, kDeadLetter = 2 };
+
+struct DeliveryOutcome {
+  DeliveryState state = DeliveryState::kPending;
+  // Counts as an attempt (a rate-limit deferral does not).
+  bool attempted = true;
+  absl::Time next_attempt_at;
+  std::string last_error;
+  std::vector<std::string> delivered_to;
+};
+
+// Counts a tenant's dead letters and backlog for the gauges.
+struct OutboxCounts {
+  int64_t pending = 0;
+  int64_t dead = 0;
+};
+
+class DeliveryStore {
+ public:
+  virtual ~DeliveryStore() = default;
+
+  // The database clock.
+  virtual absl::StatusOr<absl::Time> Now() = 0;
+
+  // Claims up to `limit` timers due at `now` (timer_at <= now) on open tasks
+  // whose lease has ended, leasing them to `owner` until now + lease.
+  virtual absl::StatusOr<std::vector<ClaimedTimer>> ClaimDueTimers(const std::string& owner, absl::Time now,
+                                                                   absl::Duration lease, int limit) = 0;
+
+  // In one transaction: for each firing still held by `owner` with its fence
+  // and an unexpired lease at `now`, and due at `now`, records (task, level) as
+  // fired (a unique key: never twice), writes its notices to the outbox and
+  // moves the task to its next timer. Others count as fenced or cancelled.
+  virtual absl::StatusOr<FireResult> FireTimers(const std::string& owner, absl::Time now,
+                                                const std::vector<TimerFiring>& firings) = 0;
+
+  // Open tasks whose timer is due at `now`.
+  virtual absl::StatusOr<int64_t> DueTimers(const std::string& tenant, absl::Time now) = 0;
+
+  // The escalation audience of a task.
+  virtual absl::StatusOr<std::string> ManagerOf(const std::string& tenant, const std::string& employee_id) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> EmployeesWithRole(const std::string& tenant,
+                                                                     const std::string& role) = 0;
+
+  // Outbox relay: like ClaimDueTimers, over pending messages whose
+  // next_attempt_at has come.
+  virtual absl::StatusOr<std::vector<ClaimedMessage>> ClaimOutbox(const std::string& owner, absl::Time now,
+                                                                  absl::Duration lease, int limit) = 0;
+  // Records the outcome when `owner` still holds the message with `fence`;
+  // FAILED_PRECONDITION (fenced) otherwise.
+  virtual absl::Status CompleteDelivery(const std::string& owner, absl::Time now, const ClaimedMessage& claimed,
+                                        const DeliveryOutcome& outcome) = 0;
+  virtual absl::StatusOr<OutboxCounts> CountOutbox(const std::string& tenant) = 0;
+
+  // Digests: team counts of open tasks by manager and event type, and every
+  // open task (for the weekly lists).
+  virtual absl::StatusOr<std::vector<TeamTaskCount>> TeamTaskCounts(const std::string& tenant, absl::Time now) = 0;
+  virtual absl::StatusOr<std::vector<OpenTask>> OpenTasks(const std::string& tenant) = 0;
+  // Records the (kind, period) run and writes its notices in one transaction;
+  // false when another replica already did.
+  virtual absl::StatusOr<bool> RecordDigest(const std::string& tenant, const std::string& kind,
+                                            const std::string& period, const std::vector<Notice>& notices,
+                                            absl::Time now) = 0;
+};
+
+}  // namespace perfflow::event

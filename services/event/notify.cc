@@ -1,0 +1,309 @@
+#include "services/event/notify.h"
+
+#include <regex>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "common/crypto.h"
+#include "common/http_client.h"
+#include "common/log.h"
+#include "common/yaml_proto.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace perfflow::event {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+constexpr absl::Duration kDefaultTimeout = absl::Seconds(5);
+
+Value Str(const std::string& s) {
+  Value v;
+  v.set_string_value(s);
+  return v;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(m, &json);
+  return json;
+}
+
+absl::Duration TimeoutOf(const v1::NotifyDestination& d) {
+  return d.timeout_ms() > 0 ? absl::Milliseconds(d.timeout_ms()) : kDefaultTimeout;
+}
+
+// Chat robots answer 200 with an error code in the body.
+absl::Status CheckRobotReply(const std::string& body, const std::string& code_field,
+                             const std::set<int64_t>& retryable) {
+  Struct reply;
+  if (!google::protobuf::util::JsonStringToMessage(body, &reply).ok()) return absl::OkStatus();
+  auto it = reply.fields().find(code_field);
+  if (it == reply.fields().end() || !it->second.has_number_value()) return absl::OkStatus();
+  const auto code = static_cast<int64_t>(it->second.number_value());
+  if (code == 0) return absl::OkStatus();
+  const std::string what = absl::StrCat("robot answered ", code_field, " ", code);
+  if (retryable.count(code)) return absl::ResourceExhaustedError(what);
+  return absl::FailedPreconditionError(what);
+}
+
+class HttpChannel : public Channel {
+ public:
+  HttpChannel(v1::NotifyDestination destination, std::string secret, HttpSender http)
+      : destination_(std::move(destination)), secret_(std::move(secret)), http_(std::move(http)) {}
+
+ protected:
+  absl::Status Post(const std::string& url, const Headers& headers, const std::string& body, std::string* reply) {
+    Headers all = headers;
+    all.emplace_back("Content-Type", "application/json");
+    return http_(url, all, body, TimeoutOf(destination_), reply);
+  }
+  const std::string& url() const { return destination_.url(); }
+  const std::string& secret() const { return secret_; }
+
+ private:
+  v1::NotifyDestination destination_;
+  std::string secret_;
+  HttpSender http_;
+};
+
+// Standard Webhooks: signature over "<id>.<timestamp>.<body>" with the
+// Base64-decoded part of a "whsec_" secret.
+class WebhookChannel : public HttpChannel {
+ public:
+  using HttpChannel::HttpChannel;
+  absl::Status Send(const Outgoing& m) override {
+    Struct body;
+    auto& f = *body.mutable_fields();
+    f["type"] = Str(m.topic);
+    f["idempotency_key"] = Str(m.idempotency_key);
+    f["tenant"] = Str(m.tenant);
+    f["recipient"] = Str(m.recipient_id);
+    f["text"] = Str(m.text);
+    Struct data;
+    if (google::protobuf::util::JsonStringToMessage(m.payload_json, &data).ok()) {
+      *f["data"].mutable_struct_value() = data;
+    }
+    const std::string json = ToJson(body);
+    const std::string ts = absl::StrCat(absl::ToUnixSeconds(m.now));
+    const std::string key = Base64Decode(absl::StripPrefix(secret(), "whsec_")).value_or(secret());
+    const std::string signature = Base64Encode(HmacSha256(key, absl::StrCat(m.idempotency_key, ".", ts, ".", json)));
+    std::string reply;
+    return Post(url(),
+                {{"webhook-id", m.idempotency_key},
+                 {"webhook-timestamp", ts},
+                 {"webhook-signature", "v1," + signature},
+                 {"Idempotency-Key", m.idempotency_key}},
+                json, &reply);
+  }
+};
+
+// DingTalk: sign = Base64(HMAC-SHA256(secret, "<ms>\n<secret>")), URL-encoded.
+class DingTalkChannel : public HttpChannel {
+ public:
+  using HttpChannel::HttpChannel;
+  absl::Status Send(const Outgoing& m) override {
+    Struct body;
+    auto& f = *body.mutable_fields();
+    f["msgtype"] = Str("text");
+    (*f["text"].mutable_struct_value()->mutable_fields())["content"] = Str(m.text);
+    if (!m.handle.empty()) {
+      auto& at = *f["at"].mutable_struct_value()->mutable_fields();
+      *at["atUserIds"].mutable_list_value()->add_values() = Str(m.handle);
+    }
+    std::string target = url();
+    if (!secret().empty()) {
+      const std::string ts = absl::StrCat(absl::ToUnixMillis(m.now));
+      const std::string sign = Base64Encode(HmacSha256(secret(), absl::StrCat(ts, "\n", secret())));
+      absl::StrAppend(&target, absl::StrContains(target, "?") ? "&" : "?", "timestamp=", ts, "&sign=", UrlEncode(sign));
+    }
+    std::string reply;
+    if (absl::Status s = Post(target, {}, ToJson(body), &reply); !s.ok()) return s;
+    return CheckRobotReply(reply, "errcode", {130101});  // 130101: sending too fast
+  }
+};
+
+// Feishu / Lark: sign = Base64(HMAC-SHA256(key = "<s>\n<secret>", message = "")).
+class FeishuChannel : public HttpChannel {
+ public:
+  using HttpChannel::HttpChannel;
+  absl::Status Send(const Outgoing& m) override {
+    Struct body;
+    auto& f = *body.mutable_fields();
+    if (!secret().empty()) {
+      const std::string ts = absl::StrCat(absl::ToUnixSeconds(m.now));
+      f["timestamp"] = Str(ts);
+      f["sign"] = Str(Base64Encode(HmacSha256(absl::StrCat(ts, "\n", secret()), "")));
+    }
+    f["msg_type"] = Str("text");
+    const std::string mention = m.handle.empty() ? "" : absl::StrCat("<at user_id=\"", m.handle, "\"></at> ");
+    (*f["content"].mutable_struct_value()->mutable_fields())["text"] = Str(mention + m.text);
+    std::string reply;
+    if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
+    return CheckRobotReply(reply, "code", {9499, 11232});  // request frequency limits
+  }
+};
+
+// WeCom group robot: the key is in the URL; no signature.
+class WeComChannel : public HttpChannel {
+ public:
+  using HttpChannel::HttpChannel;
+  absl::Status Send(const Outgoing& m) override {
+    Struct body;
+    auto& f = *body.mutable_fields();
+    f["msgtype"] = Str("text");
+    auto& text = *f["text"].mutable_struct_value()->mutable_fields();
+    text["content"] = Str(m.text);
+    if (!m.handle.empty()) *text["mentioned_list"].mutable_list_value()->add_values() = Str(m.handle);
+    std::string reply;
+    if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
+    return CheckRobotReply(reply, "errcode", {45009});  // API frequency limit
+  }
+};
+
+class LogChannel : public Channel {
+ public:
+  absl::Status Send(const Outgoing& m) override {
+    LogInfo("notification", {{"tenant", m.tenant},
+                             {"topic", m.topic},
+                             {"recipient", m.recipient_id},
+                             {"idempotency_key", m.idempotency_key},
+                             {"text", m.text}});
+    return absl::OkStatus();
+  }
+};
+
+bool IsLoopbackHttp(const std::string& url) {
+  static const std::regex kLoopback(R"(^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/.*)?$)");
+  return std::regex_match(url, kLoopback);
+}
+
+}  // namespace
+
+HttpSender CurlSender() {
+  return [](const std::string& url, const Headers& headers, const std::string& body, absl::Duration timeout,
+            std::string* reply) -> absl::Status {
+    auto response = HttpPost(url, headers, body, timeout);
+    if (!response.ok()) return response.status();
+    *reply = response->body;
+    if (response->status >= 200 && response->status < 300) return absl::OkStatus();
+    const std::string what = absl::StrCat("destination answered HTTP ", response->status);
+    if (response->status == 429) return absl::ResourceExhaustedError(what);
+    if (response->status == 408 || response->status >= 500) return absl::UnavailableError(what);
+    return absl::FailedPreconditionError(what);
+  };
+}
+
+std::string ChannelLabel(v1::ChannelType type) {
+  std::string name = v1::ChannelType_Name(type);
+  return absl::AsciiStrToLower(std::string(absl::StripPrefix(name, "CHANNEL_TYPE_")));
+}
+
+absl::StatusOr<std::unique_ptr<Channel>> MakeChannel(const v1::NotifyDestination& d, const std::string& secret,
+                                                     HttpSender http) {
+  switch (d.type()) {
+    case v1::CHANNEL_TYPE_WEBHOOK: return std::make_unique<WebhookChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_DINGTALK: return std::make_unique<DingTalkChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_FEISHU: return std::make_unique<FeishuChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_WECOM: return std::make_unique<WeComChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_LOG: return std::make_unique<LogChannel>();
+    default: return absl::InvalidArgumentError("type: required (webhook, dingtalk, feishu, wecom or log)");
+  }
+}
+
+std::vector<std::string> NotifyRouting::Route(const std::string& department_id) const {
+  for (const v1::NotifyRoute& route : config.routes()) {
+    for (const std::string& d : route.departments()) {
+      if (d == department_id) return {route.destinations().begin(), route.destinations().end()};
+    }
+  }
+  return {config.default_destinations().begin(), config.default_destinations().end()};
+}
+
+absl::StatusOr<NotifyRouting> LoadNotifyConfig(const std::string& yaml, HttpSender http,
+                                               const std::function<const char*(const char*)>& getenv) {
+  auto docs = LoadYamlDocuments(yaml);
+  if (!docs.ok()) return docs.status();
+  if (docs->size() != 1) return absl::InvalidArgumentError("expected exactly one YAML document");
+  NotifyRouting routing;
+  if (absl::Status s = YamlToMessage(docs->front(), &routing.config); !s.ok()) return s;
+  const v1::NotifyConfig& c = routing.config;
+  static const std::regex kName("^[a-z0-9_-]{1,64}$");
+  for (int i = 0; i < c.destinations_size(); ++i) {
+    const v1::NotifyDestination& d = c.destinations(i);
+    const std::string where = absl::StrCat("destinations[", i, "]");
+    if (!std::regex_match(d.name(), kName)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".name: required, [a-z0-9_-]{1,64}"));
+    }
+    if (routing.destinations.count(d.name())) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".name: duplicate destination '", d.name(), "'"));
+    }
+    if (d.type() != v1::CHANNEL_TYPE_LOG && !absl::StartsWith(d.url(), "https://") && !IsLoopbackHttp(d.url())) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".url: must be https:// (http:// only on loopback)"));
+    }
+    const bool signs = d.type() == v1::CHANNEL_TYPE_WEBHOOK || d.type() == v1::CHANNEL_TYPE_DINGTALK ||
+                       d.type() == v1::CHANNEL_TYPE_FEISHU;
+    std::string secret;
+    if (!d.secret_env().empty()) {
+      const char* value = getenv(d.secret_env().c_str());
+      if (value == nullptr || *value == '\0') {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".secret_env: environment variable ", d.secret_env(), " is not set"));
+      }
+      secret = value;
+    } else if (d.type() == v1::CHANNEL_TYPE_WEBHOOK) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".secret_env: required for webhook destinations"));
+    }
+    if (!signs && !secret.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ".secret_env: ", ChannelLabel(d.type()),
+                                                     " destinations are not signed"));
+    }
+    if (d.rate_per_minute() < 0 || d.timeout_ms() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": rate_per_minute and timeout_ms must not be negative"));
+    }
+    auto channel = MakeChannel(d, secret, http);
+    if (!channel.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ".", channel.status().message()));
+    routing.destinations[d.name()] = {d, *std::move(channel)};
+  }
+  auto check_names = [&](const auto& names, const std::string& where) -> absl::Status {
+    for (const std::string& n : names) {
+      if (!routing.destinations.count(n)) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ": unknown destination '", n, "'"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < c.routes_size(); ++i) {
+    const std::string where = absl::StrCat("routes[", i, "].destinations");
+    if (absl::Status s = check_names(c.routes(i).destinations(), where); !s.ok()) return s;
+    if (c.routes(i).departments().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("routes[", i, "].departments: list at least one department"));
+    }
+  }
+  if (absl::Status s = check_names(c.default_destinations(), "default_destinations"); !s.ok()) return s;
+  if (c.max_attempts() < 0 || c.backoff_initial_ms() < 0 || c.backoff_max_ms() < 0 || c.backoff_jitter() < 0 ||
+      c.backoff_jitter() > 1) {
+    return absl::InvalidArgumentError("max_attempts and backoff_* must not be negative; backoff_jitter is 0..1");
+  }
+  return routing;
+}
+
+NotifyRouting LogOnlyRouting() {
+  NotifyRouting routing;
+  v1::NotifyDestination log;
+  log.set_name("log");
+  log.set_type(v1::CHANNEL_TYPE_LOG);
+  log.set_rate_per_minute(600000);
+  *routing.config.add_destinations() = log;
+  routing.config.add_default_destinations("log");
+  routing.destinations["log"] = {log, std::make_unique<LogChannel>()};
+  return routing;
+}
+
+}  // namespace perfflow::event

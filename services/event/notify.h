@@ -1,0 +1,78 @@
+#pragma once
+
+// Notification channels and routing. A channel turns one outgoing message
+// into one signed HTTP request (or a log line); the router picks a person's
+// destinations from their department and the configuration.
+//
+// Send() results: OK delivered; UNAVAILABLE, DEADLINE_EXCEEDED or
+// RESOURCE_EXHAUSTED are worth retrying; anything else will not get better.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "perfflow/event/v1/notify_config.pb.h"
+
+namespace perfflow::event {
+
+namespace v1 = ::perfflow::event::v1;
+
+struct Outgoing {
+  std::string tenant;
+  std::string idempotency_key;
+  std::string topic;
+  std::string recipient_id;
+  // The recipient's handle on this channel (contacts[<channel>]), may be empty.
+  std::string handle;
+  std::string payload_json;
+  std::string text;
+  absl::Time now;
+};
+
+// Signs and posts (or logs) one message. Implementations are thread-safe.
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  virtual absl::Status Send(const Outgoing& message) = 0;
+};
+
+// POSTs JSON; the default is HttpPost (libcurl).
+using HttpSender = std::function<absl::Status(const std::string& url,
+                                              const std::vector<std::pair<std::string, std::string>>& headers,
+                                              const std::string& body, absl::Duration timeout,
+                                              std::string* response_body)>;
+HttpSender CurlSender();
+
+// "webhook", "dingtalk", "feishu", "wecom", "log".
+std::string ChannelLabel(v1::ChannelType type);
+
+// `secret` is the destination's secret (from its environment variable).
+absl::StatusOr<std::unique_ptr<Channel>> MakeChannel(const v1::NotifyDestination& destination,
+                                                     const std::string& secret, HttpSender http);
+
+// Parses and checks a configuration file's text; errors name the line and
+// field. Reads each destination's secret from the environment (`getenv`).
+struct LoadedDestination {
+  v1::NotifyDestination config;
+  std::unique_ptr<Channel> channel;
+};
+
+struct NotifyRouting {
+  v1::NotifyConfig config;
+  std::map<std::string, LoadedDestination> destinations;
+
+  // Destination names for a person of `department_id`.
+  std::vector<std::string> Route(const std::string& department_id) const;
+};
+
+absl::StatusOr<NotifyRouting> LoadNotifyConfig(const std::string& yaml, HttpSender http,
+                                               const std::function<const char*(const char*)>& getenv);
+
+// With no configuration: everything goes to one log destination.
+NotifyRouting LogOnlyRouting();
+
+}  // namespace perfflow::event

@@ -1,0 +1,385 @@
+// Timers, digests and the outbox relay over an embedded SQLite file with a
+// manual clock: every time judgement is exact, nothing sleeps.
+
+#include "services/event/deadline_worker.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/event/sql_delivery_store.h"
+#include "tests/testing/fixtures.h"
+
+namespace perfflow::event {
+namespace {
+
+namespace t = perfflow::type::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+using testing::kTenant;
+
+struct Sent {
+  std::string url;
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+
+class DeadlineWorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    w_ = testing::MakeEventWorld(testing::Backend::kSqlite);
+    deliveries_ = std::make_shared<SqlDeliveryStore>(w_.database.db);
+    metrics_ = std::make_unique<DeliveryMetrics>(prometheus_);
+    options_.owner = "replica-a";
+    options_.lease = absl::Seconds(10);
+    timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
+  }
+
+  EventRecord Ingest(const std::string& external_id) {
+    auto r = w_.core->Ingest(kTenant, testing::ContractSigned(external_id));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->event : EventRecord{};
+  }
+
+  int Fire() {
+    auto n = timers_->RunOnce();
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.ok() ? *n : -1;
+  }
+
+  // "topic recipient" of every outbox row with `topic`, sorted.
+  std::vector<std::string> Outbox(const std::string& topic) {
+    std::vector<std::string> out;
+    absl::Status s = w_.database.db->RunInTransaction([&](db::Transaction& txn) -> absl::Status {
+      out.clear();
+      auto rows = txn.Query(
+          "SELECT recipient_id FROM outbox WHERE tenant_id = ? AND topic = ? ORDER BY recipient_id", {kTenant, topic});
+      if (!rows.ok()) return rows.status();
+      for (const auto& r : *rows) out.push_back(r.Str(0));
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  }
+
+  int64_t Scalar(const std::string& sql, const db::Params& params = {}) {
+    int64_t v = -1;
+    absl::Status s = w_.database.db->RunInTransaction([&](db::Transaction& txn) -> absl::Status {
+      auto rows = txn.Query(sql, params);
+      if (!rows.ok()) return rows.status();
+      v = rows->empty() || rows->front().IsNull(0) ? -1 : rows->front().Int(0);
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return v;
+  }
+
+  void At(absl::Duration since_start) { w_.clock->Set(testing::FixedStart() + since_start); }
+
+  testing::EventWorld w_;
+  std::shared_ptr<SqlDeliveryStore> deliveries_;
+  prometheus::Registry prometheus_;
+  std::unique_ptr<DeliveryMetrics> metrics_;
+  WorkerOptions options_;
+  std::unique_ptr<TimerWorker> timers_;
+};
+
+TEST_F(DeadlineWorkerTest, RemindsWarnsAndEscalatesOnTimeAndOnlyOnce) {
+  // contract_signed: owner s1 due +24 h, review (s-head) and confirmation
+  // (c-head) due +48 h; reminders 4 h before; escalation 24 h after.
+  Ingest("c-1");
+  At(absl::Hours(20) - absl::Milliseconds(1));
+  EXPECT_EQ(Fire(), 0) << "a timer fired early";
+  At(absl::Hours(20));
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_THAT(Outbox("task.reminder"), ElementsAre("s1"));
+  EXPECT_EQ(Fire(), 0) << "a timer fired twice";
+  At(absl::Hours(24));
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_THAT(Outbox("task.overdue"), ElementsAre("s1"));
+  At(absl::Hours(44));
+  EXPECT_EQ(Fire(), 2);
+  EXPECT_THAT(Outbox("task.reminder"), ElementsAre("c-head", "s-head", "s1"));
+  At(absl::Hours(48));
+  EXPECT_EQ(Fire(), 3);  // s1's escalation, two overdue warnings
+  // s1 -> s-head -> ceo: the skip-level manager hears about it.
+  EXPECT_THAT(Outbox("task.escalated"), ElementsAre("ceo"));
+  At(absl::Hours(1000));
+  EXPECT_EQ(Fire(), 2);  // the heads' escalations: no skip level, no HR -> their manager
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_THAT(Outbox("task.escalated"), ElementsAre("ceo", "ceo", "ceo"));
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM timer_firings"), 9);
+  EXPECT_EQ(Scalar("SELECT MIN(fired_at - timer_at) FROM timer_firings WHERE level < 3"), 0);
+}
+
+TEST_F(DeadlineWorkerTest, CompletingATaskCancelsItsPendingTimers) {
+  EventRecord e = Ingest("c-1");
+  At(absl::Hours(1));
+  v1::RecordFlowStepRequest step;
+  step.set_event("events/" + e.event_id);
+  step.set_step(t::FLOW_STEP_OWNER_ACTION);
+  step.set_step_id("owner-1");
+  ASSERT_TRUE(w_.core->RecordStep(kTenant, step).ok());
+  At(absl::Hours(1000));
+  while (Fire() > 0) {
+  }
+  // s1 finished before any timer: none of s1's fired; the others' did.
+  EXPECT_THAT(Outbox("task.reminder"), ElementsAre("c-head", "s-head"));
+  EXPECT_THAT(Outbox("task.overdue"), ElementsAre("c-head", "s-head"));
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM timer_firings t JOIN tasks k ON k.tenant_id = t.tenant_id AND "
+                   "k.task_id = t.task_id WHERE k.assignee_id = 's1'"),
+            0);
+}
+
+TEST_F(DeadlineWorkerTest, TenantSettingsAndEventTypeOffsetsApply) {
+  v1::ApplyEventTypesRequest settings;
+  auto* f = settings.add_files();
+  f->set_name("settings.yaml");
+  f->set_content("kind: Settings\ntimers: {reminders_off: true, escalate_to: hr}\n");
+  auto applied = w_.core->ApplyEventTypes(kTenant, settings);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  v1::UpsertDirectoryRequest hr;
+  auto* person = hr.add_employees();
+  person->set_id("hr-1");
+  person->set_display_name("HR");
+  person->set_department_id("production");
+  person->set_role("hr");
+  person->set_manager_id("ceo");
+  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, hr).ok());
+  Ingest("c-1");
+  At(absl::Hours(23));
+  EXPECT_EQ(Fire(), 0) << "reminders are off for this tenant";
+  At(absl::Hours(48));
+  EXPECT_EQ(Fire(), 3);  // three overdue warnings (s1's came late: it was due at +24 h)
+  EXPECT_EQ(Fire(), 1);  // s1's escalation, due at +48 h, comes after its warning
+  EXPECT_THAT(Outbox("task.escalated"), ElementsAre("hr-1"));
+  EXPECT_TRUE(Outbox("task.reminder").empty());
+}
+
+TEST_F(DeadlineWorkerTest, AClaimPastItsLeaseIsFencedAndFiresOnceElsewhere) {
+  Ingest("c-1");
+  At(absl::Hours(20));
+  auto a = deliveries_->ClaimDueTimers("replica-a", w_.clock->Now(), absl::Seconds(10), 100);
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->size(), 1u);
+  // While A's lease holds, B gets nothing.
+  auto early = deliveries_->ClaimDueTimers("replica-b", w_.clock->Now() + absl::Seconds(5), absl::Seconds(10), 100);
+  ASSERT_TRUE(early.ok());
+  EXPECT_TRUE(early->empty());
+  // A stalls past its lease; B takes over and fires.
+  const absl::Time later = w_.clock->Now() + absl::Seconds(11);
+  auto b = deliveries_->ClaimDueTimers("replica-b", later, absl::Seconds(10), 100);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ(b->front().fence, a->front().fence + 1);
+  auto fire = [&](const std::string& owner, const ClaimedTimer& c, absl::Time now) {
+    TimerFiring f{c, {{"s1", "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
+                  NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)};
+    return deliveries_->FireTimers(owner, now, {f});
+  };
+  auto by_b = fire("replica-b", b->front(), later);
+  ASSERT_TRUE(by_b.ok()) << by_b.status();
+  EXPECT_EQ(by_b->fired.size(), 1u);
+  // A wakes up and tries to commit: fenced, nothing written.
+  auto by_a = fire("replica-a", a->front(), later + absl::Seconds(1));
+  ASSERT_TRUE(by_a.ok()) << by_a.status();
+  EXPECT_TRUE(by_a->fired.empty());
+  EXPECT_EQ(by_a->fenced, 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM timer_firings"), 1);
+  EXPECT_THAT(Outbox("task.reminder"), ElementsAre("s1"));
+  // A claim is also refused when the lease ended, even with no successor.
+  At(absl::Hours(24));
+  auto c = deliveries_->ClaimDueTimers("replica-a", w_.clock->Now(), absl::Seconds(10), 100);
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c->size(), 1u);
+  auto stale = fire("replica-a", c->front(), w_.clock->Now() + absl::Seconds(11));
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(stale->fenced, 1);
+}
+
+TEST_F(DeadlineWorkerTest, DigestsOncePerPeriodAcrossReplicas) {
+  Ingest("c-1");
+  // FixedStart is Monday 09:00 UTC; the tenant has no settings (UTC, 09:00).
+  DigestScheduler one(w_.core, w_.store, deliveries_, ClockTime(w_.clock), metrics_.get());
+  DigestScheduler two(w_.core, w_.store, deliveries_, ClockTime(w_.clock), metrics_.get());
+  auto first = one.RunOnce();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2);  // daily + weekly
+  auto again = two.RunOnce();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+  // Managers of the assignees: s1 -> s-head; s-head and c-head -> ceo.
+  EXPECT_THAT(Outbox("daily_digest"), ElementsAre("ceo", "s-head"));
+  EXPECT_THAT(Outbox("weekly_actions"), ElementsAre("c-head", "s-head", "s1"));
+  // Next day: the daily digest again, the weekly list not.
+  At(absl::Hours(24));
+  auto tuesday = two.RunOnce();
+  ASSERT_TRUE(tuesday.ok());
+  EXPECT_EQ(*tuesday, 1);
+  EXPECT_EQ(Outbox("daily_digest").size(), 4u);
+  EXPECT_EQ(Outbox("weekly_actions").size(), 3u);
+}
+
+// ------------------------------------------------------------------ relay
+
+class RelayTest : public DeadlineWorkerTest {
+ protected:
+  // A sender that records requests and answers with `answer`.
+  HttpSender Recorder() {
+    return [this](const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers,
+                  const std::string& body, absl::Duration, std::string* reply) {
+      Sent s{url, {}, body};
+      for (const auto& [k, v] : headers) s.headers[k] = v;
+      sent_.push_back(s);
+      *reply = reply_;
+      return answer_;
+    };
+  }
+
+  std::unique_ptr<OutboxRelay> Relay(const std::string& yaml) {
+    auto routing = LoadNotifyConfig(yaml, Recorder(), [](const char* name) -> const char* {
+      const std::string n = name;
+      if (n == "HOOK_SECRET") return "whsec_c2VjcmV0LWJ5dGVz";
+      if (n == "DING_SECRET") return "SECding";
+      return nullptr;
+    });
+    EXPECT_TRUE(routing.ok()) << routing.status();
+    RelayOptions options{options_, w_.clock, 42};
+    return std::make_unique<OutboxRelay>(deliveries_, w_.store, *std::move(routing), ClockTime(w_.clock), options,
+                                         metrics_.get());
+  }
+
+  int64_t State(const std::string& recipient) {
+    return Scalar("SELECT state FROM outbox WHERE topic = 'task.assigned' AND recipient_id = ?", {recipient});
+  }
+
+  std::vector<Sent> sent_;
+  absl::Status answer_ = absl::OkStatus();
+  std::string reply_ = "{\"errcode\":0}";
+};
+
+constexpr char kConfig[] = R"(
+destinations:
+  - {name: hook, type: webhook, url: "https://hooks.example.com/perfflow", secret_env: HOOK_SECRET}
+  - {name: ding, type: dingtalk, url: "https://oapi.dingtalk.com/robot/send?access_token=abc", secret_env: DING_SECRET}
+  - {name: wecom, type: wecom, url: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}
+routes:
+  - {departments: [sales], destinations: [hook, ding]}
+default_destinations: [wecom]
+max_attempts: 3
+backoff_initial_ms: 1000
+no_jitter: true
+)";
+
+TEST_F(RelayTest, RoutesByDepartmentAndDeliversOnce) {
+  Ingest("c-1");  // task.assigned to s1, s-head (sales) and c-head (supply_chain)
+  auto relay = Relay(kConfig);
+  auto settled = relay->RunOnce();
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  EXPECT_EQ(*settled, 3);
+  std::vector<std::string> urls;
+  for (const Sent& s : sent_) urls.push_back(s.url.substr(0, s.url.find('?')));
+  EXPECT_THAT(urls, UnorderedElementsAre("https://hooks.example.com/perfflow", "https://hooks.example.com/perfflow",
+                                         "https://oapi.dingtalk.com/robot/send",
+                                         "https://oapi.dingtalk.com/robot/send",
+                                         "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"));
+  for (const Sent& s : sent_) {
+    if (s.url.find("hooks.example.com") == std::string::npos) continue;
+    EXPECT_THAT(s.headers.at("webhook-id"), HasSubstr("task.assigned:"));
+    EXPECT_THAT(s.headers.at("webhook-signature"), HasSubstr("v1,"));
+    EXPECT_EQ(s.headers.at("webhook-timestamp"), std::to_string(absl::ToUnixSeconds(w_.clock->Now())));
+  }
+  EXPECT_EQ(State("s1"), 1);
+  EXPECT_EQ(State("c-head"), 1);
+  sent_.clear();
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_TRUE(sent_.empty()) << "a delivered message was sent again";
+}
+
+TEST_F(RelayTest, RetriesWithBackoffThenDeadLetters) {
+  Ingest("c-1");
+  answer_ = absl::UnavailableError("destination answered HTTP 503");
+  auto relay = Relay(kConfig);
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_EQ(State("c-head"), 0);
+  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 1);
+  // Not before the backoff (1 s, then 2 s) has passed.
+  sent_.clear();
+  w_.clock->Advance(absl::Milliseconds(999));
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_TRUE(sent_.empty());
+  w_.clock->Advance(absl::Milliseconds(1));
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 2);
+  w_.clock->Advance(absl::Seconds(2));
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_EQ(State("c-head"), 2) << "three failed attempts dead-letter the message";
+  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 3);
+  // Every attempt carried the same idempotency key.
+  std::set<std::string> keys;
+  for (const Sent& s : sent_) {
+    if (s.headers.count("webhook-id")) keys.insert(s.headers.at("webhook-id"));
+  }
+  EXPECT_EQ(keys.size(), 2u);  // s1's and s-head's messages, each retried under its own key
+}
+
+TEST_F(RelayTest, RefusedRequestsDeadLetterAtOnce) {
+  Ingest("c-1");
+  answer_ = absl::FailedPreconditionError("destination answered HTTP 400");
+  auto relay = Relay(kConfig);
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_EQ(State("c-head"), 2);
+  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 1);
+}
+
+TEST_F(RelayTest, RobotErrorCodesAreFailures) {
+  Ingest("c-1");
+  reply_ = "{\"errcode\":310000,\"errmsg\":\"sign not match\"}";
+  auto relay = Relay(kConfig);
+  ASSERT_TRUE(relay->RunOnce().ok());
+  // wecom and dingtalk answered with an error code: refused.
+  EXPECT_EQ(State("c-head"), 2);
+  EXPECT_EQ(State("s1"), 2);
+}
+
+TEST_F(RelayTest, RateLimitDefersWithoutSpendingAttempts) {
+  for (int i = 0; i < 3; ++i) Ingest("c-" + std::to_string(i));  // 3 messages to c-head via wecom
+  auto relay = Relay(std::string(kConfig) + "\n");
+  // 20 per minute: the bucket starts full, so send 20+ to see the limit.
+  for (int i = 3; i < 25; ++i) Ingest("c-" + std::to_string(i));
+  ASSERT_TRUE(relay->RunOnce().ok());
+  auto to_wecom = [&] {
+    int n = 0;
+    for (const Sent& s : sent_) n += s.url.find("qyapi") != std::string::npos;
+    return n;
+  };
+  EXPECT_EQ(to_wecom(), 20);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox WHERE recipient_id = 'c-head' AND state = 0"), 5);
+  EXPECT_EQ(Scalar("SELECT MAX(attempts) FROM outbox WHERE recipient_id = 'c-head' AND state = 0"), 0);
+  // Three seconds refill one token (20 per minute).
+  w_.clock->Advance(absl::Seconds(3));
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_EQ(to_wecom(), 21);
+}
+
+TEST(NotifyConfigTest, RejectsBadConfigurationsPrecisely) {
+  auto env = [](const char*) -> const char* { return nullptr; };
+  auto error = [&](const std::string& yaml) {
+    auto r = LoadNotifyConfig(yaml, CurlSender(), env);
+    EXPECT_FALSE(r.ok());
+    return std::string(r.status().message());
+  };
+  EXPECT_THAT(error("destinations:\n  - {name: a, type: webhook, url: 'http://example.com/x', secret_env: S}\n"),
+              HasSubstr("destinations[0].url: must be https://"));
+  EXPECT_THAT(error("destinations:\n  - {name: a, type: webhook, url: 'https://example.com/x', secret_env: S}\n"),
+              HasSubstr("environment variable S is not set"));
+  EXPECT_THAT(error("destinations:\n  - {name: a, type: webhook, url: 'https://example.com/x'}\n"),
+              HasSubstr("secret_env: required"));
+  EXPECT_THAT(error("destinations:\n  - {name: a, type: carrier_pigeon}\n"), HasSubstr("carrier_pigeon"));
+  EXPECT_THAT(error("default_destinations: [nowhere]\n"), HasSubstr("unknown destination 'nowhere'"));
+  EXPECT_THAT(error("destinations:\n  - {name: 'Bad Name', type: log}\n"), HasSubstr("destinations[0].name"));
+  EXPECT_THAT(error("max_attempts: 3\nbackoff_jitter: 2\n"), HasSubstr("backoff_jitter is 0..1"));
+  EXPECT_THAT(error("colour: blue\n"), HasSubstr("colour"));
+}
+
+}  // namespace
+}  // namespace perfflow::event
