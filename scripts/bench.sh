@@ -4,6 +4,7 @@
 #   ./scripts/bench.sh              all benchmarks
 #   ./scripts/bench.sh validator    the evidence-chain validator only
 #   ./scripts/bench.sh phrases      the feedback guidance engine, 50 vs 500 phrases
+#   ./scripts/bench.sh timers       100,000 tasks due at once on a throwaway MariaDB
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,9 +36,19 @@ run_phrases() {
   run_bench phrase_bench '"feedback analysis: %.0f comments/s with 50 phrases, %.0f/s with 500; ratio %.2f (goal >= 0.50: %s)" % (r["BM_Analyze50"], r["BM_Analyze500"], r["BM_Analyze500"] / r["BM_Analyze50"], "meets" if r["BM_Analyze500"] / r["BM_Analyze50"] >= 0.5 else "MISSES")'
 }
 
+run_timers() {
+  # shellcheck source=scripts/mariadb.sh
+  source scripts/mariadb.sh
+  mariadb_start
+  PERFFLOW_TEST_MYSQL_URL="$MARIADB_URL" PERFFLOW_TEST_MYSQL_PASSWORD="$MARIADB_PASSWORD" \
+    /usr/bin/python3 bench/timer_storm.py --binary build-bench/bin/perfflow-event --source-dir . \
+    --json build-bench/timer_storm.json
+}
+
 case "${1:-all}" in
   validator) run_validator ;;
   phrases) run_phrases ;;
-  all) run_validator; run_phrases ;;
-  *) echo "unknown benchmark '$1' (validator, phrases)" >&2; exit 2 ;;
+  timers) run_timers ;;
+  all) run_validator; run_phrases; run_timers ;;
+  *) echo "unknown benchmark '$1' (validator, phrases, timers)" >&2; exit 2 ;;
 esac

@@ -266,12 +266,12 @@ std::optional<absl::Duration> OutboxRelay::TakeToken(const v1::NotifyDestination
   return absl::Minutes((1 - b.tokens) / per_minute);
 }
 
-DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, absl::Time now) {
+DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee,
+                                     absl::Time now) {
   const v1::NotifyConfig& config = routing_.config;
   DeliveryOutcome outcome;
   outcome.delivered_to = claimed.delivered_to;
-  auto employee = events_->GetEmployee(claimed.tenant, claimed.message.recipient_id);
-  const std::string department = employee.ok() && *employee ? (*employee)->department_id() : "";
+  const std::string department = employee ? employee->department_id() : "";
   std::vector<std::string> destinations = routing_.Route(department);
   bool retry = false, refused = false;
   std::vector<std::string> failed_channels;
@@ -290,9 +290,9 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, absl::Time n
     out.idempotency_key = claimed.message.idempotency_key;
     out.topic = claimed.message.topic;
     out.recipient_id = claimed.message.recipient_id;
-    if (employee.ok() && *employee) {
-      auto handle = (*employee)->contacts().find(channel);
-      if (handle != (*employee)->contacts().end()) out.handle = handle->second;
+    if (employee) {
+      auto handle = employee->contacts().find(channel);
+      if (handle != employee->contacts().end()) out.handle = handle->second;
     }
     out.payload_json = claimed.message.payload_json;
     out.text = NoticeText(claimed.message.topic, claimed.message.payload_json);
@@ -342,18 +342,28 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     auto claimed = store_->ClaimOutbox(options_.worker.owner, *now, options_.worker.lease, options_.worker.batch);
     if (!claimed.ok()) return claimed.status();
     if (claimed->empty()) break;
+    std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> results;
+    // Each recipient is looked up once per batch.
+    std::map<std::pair<std::string, std::string>, std::optional<v1::Employee>> recipients;
     for (const ClaimedMessage& c : *claimed) {
-      DeliveryOutcome outcome = Deliver(c, *now);
+      auto [it, fresh] = recipients.try_emplace({c.tenant, c.message.recipient_id});
+      if (fresh) {
+        auto employee = events_->GetEmployee(c.tenant, c.message.recipient_id);
+        if (employee.ok() && *employee) it->second = **employee;
+      }
+      DeliveryOutcome outcome = Deliver(c, it->second, *now);
       if (outcome.state == DeliveryState::kDeadLetter) {
         LogWarn("notification dead-lettered", {{"tenant", c.tenant},
                                                {"idempotency_key", c.message.idempotency_key},
                                                {"error", outcome.last_error}});
       }
-      absl::Status s = store_->CompleteDelivery(options_.worker.owner, *now, c, outcome);
-      if (absl::IsFailedPrecondition(s)) continue;  // another relay owns it now
-      if (!s.ok()) return s;
       if (outcome.state != DeliveryState::kPending) ++settled;
+      results.emplace_back(c, std::move(outcome));
     }
+    auto fenced = store_->CompleteDeliveries(options_.worker.owner, *now, results);
+    if (!fenced.ok()) return fenced.status();
+    // Fenced: another relay took the message over and records it itself.
+    settled -= *fenced;
     if (static_cast<int>(claimed->size()) < options_.worker.batch) break;
   }
   return settled;

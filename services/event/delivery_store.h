@@ -99,10 +99,12 @@ class DeliveryStore {
   // next_attempt_at has come.
   virtual absl::StatusOr<std::vector<ClaimedMessage>> ClaimOutbox(const std::string& owner, absl::Time now,
                                                                   absl::Duration lease, int limit) = 0;
-  // Records the outcome when `owner` still holds the message with `fence`;
-  // FAILED_PRECONDITION (fenced) otherwise.
-  virtual absl::Status CompleteDelivery(const std::string& owner, absl::Time now, const ClaimedMessage& claimed,
-                                        const DeliveryOutcome& outcome) = 0;
+  // Records the outcomes of a batch in one transaction, each only while
+  // `owner` still holds its message with its fence; returns how many were
+  // fenced (another relay owns them now).
+  virtual absl::StatusOr<int> CompleteDeliveries(
+      const std::string& owner, absl::Time now,
+      const std::vector<std::pair<ClaimedMessage, DeliveryOutcome>>& results) = 0;
   virtual absl::StatusOr<OutboxCounts> CountOutbox(const std::string& tenant) = 0;
 
   // Digests: team counts of open tasks by manager and event type, and every

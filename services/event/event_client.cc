@@ -76,10 +76,38 @@ class GrpcEventClient : public EventClient {
     return out;
   }
 
+  absl::StatusOr<std::vector<ev1::Employee>> ListAllEmployees(const RequestContext& rc,
+                                                              const std::string& department_id) override {
+    std::vector<ev1::Employee> out;
+    ev1::ListEmployeesRequest request;
+    request.set_department_id(department_id);
+    request.set_page_size(500);
+    do {
+      ev1::ListEmployeesResponse resp;
+      auto ctx = Context(rc);
+      absl::Status s = FromGrpcStatus(stub_->ListEmployees(ctx.get(), request, &resp));
+      if (!s.ok()) return s;
+      for (auto& e : *resp.mutable_employees()) out.push_back(std::move(e));
+      request.set_page_token(resp.next_page_token());
+    } while (!request.page_token().empty());
+    return out;
+  }
+
+  absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
+                               const std::function<void(const ev1::FlowFact&)>& fact) override {
+    auto ctx = Context(rc, std::max(deadline_, absl::Minutes(5)));
+    auto reader = stub_->StreamFlowFacts(ctx.get(), request);
+    ev1::FlowFact f;
+    while (reader->Read(&f)) fact(f);
+    return FromGrpcStatus(reader->Finish());
+  }
+
  private:
-  std::unique_ptr<grpc::ClientContext> Context(const RequestContext& rc) {
+  std::unique_ptr<grpc::ClientContext> Context(const RequestContext& rc) { return Context(rc, deadline_); }
+
+  std::unique_ptr<grpc::ClientContext> Context(const RequestContext& rc, absl::Duration deadline) {
     auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     ctx->AddMetadata(kTenantHeader, rc.tenant);
     if (!rc.principal.empty()) ctx->AddMetadata(kPrincipalHeader, rc.principal);
     if (!rc.roles.empty()) ctx->AddMetadata(kRolesHeader, absl::StrJoin(rc.roles, ","));

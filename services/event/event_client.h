@@ -5,6 +5,7 @@
 // caller's tenant, principal, roles and traceparent and sets a deadline on
 // every call. Thread-safe.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ class EventClient {
   // Every event matching the request (all pages).
   virtual absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc,
                                                                 ev1::ListEventsRequest request) = 0;
+  // Every employee (of `department_id` when set), all pages.
+  virtual absl::StatusOr<std::vector<ev1::Employee>> ListAllEmployees(const RequestContext& rc,
+                                                                      const std::string& department_id) = 0;
+  // Streams the flow facts of the request to `fact`, one at a time (the
+  // caller aggregates; nothing is buffered). Streams get at least 5 minutes.
+  virtual absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
+                                       const std::function<void(const ev1::FlowFact&)>& fact) = 0;
 };
 
 std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline);

@@ -28,10 +28,10 @@ struct Options {
   bool workers = true;
   std::string worker_id = perfflow::event::DefaultOwner();
   std::string notify_config;
-  int timer_poll_ms = 1000;
+  int timer_poll_ms = 250;
   int timer_batch = 200;
   int timer_lease_seconds = 30;
-  int relay_poll_ms = 1000;
+  int relay_poll_ms = 250;
   int digest_poll_seconds = 60;
   int fault_delay_before_fire_ms = 0;
 };

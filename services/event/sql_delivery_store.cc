@@ -1,5 +1,8 @@
 #include "services/event/sql_delivery_store.h"
 
+#include <map>
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -29,6 +32,30 @@ absl::StatusOr<absl::Time> DatabaseNow(Transaction& txn) {
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return absl::InternalError("database returned no time");
   return FromMs(rows->front().Int(0));
+}
+
+// Leases the locked rows (tenant, id) of `table` to `owner`, one statement
+// per tenant (MariaDB plans "tenant = ? AND id IN (...)" on the primary key;
+// a row-constructor IN list would scan); each row's fence moves on by one.
+absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::string& id_column,
+                       const std::vector<std::pair<std::string, std::string>>& keys, const std::string& owner,
+                       absl::Time until) {
+  std::map<std::string, std::vector<std::string>> by_tenant;
+  for (const auto& [tenant, id] : keys) by_tenant[tenant].push_back(id);
+  for (const auto& [tenant, ids] : by_tenant) {
+    std::string marks;
+    Params params = {owner, Ms(until), tenant};
+    for (const std::string& id : ids) {
+      absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
+      params.push_back(id);
+    }
+    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
+                                        "WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
+                           params);
+    if (!upd.ok()) return upd.status();
+    if (*upd != static_cast<int64_t>(ids.size())) return absl::AbortedError("claimed rows changed under the lock");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status InsertNotice(Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now) {
@@ -68,18 +95,17 @@ absl::StatusOr<std::vector<ClaimedTimer>> SqlDeliveryStore::ClaimDueTimers(const
                                        SkipLocked(txn)),
                           {kOpen, Ms(now), Ms(now), int64_t{limit}});
     if (!rows.ok()) return rows.status();
+    // The rows are locked: each fence read here becomes fence + 1.
+    std::vector<std::pair<std::string, std::string>> keys;
     for (const Row& r : *rows) {
       ClaimedTimer c;
       c.task = ReadTask(r);
       c.tenant = r.Str(13);
       c.fence = r.Int(14) + 1;
-      auto upd = txn.Execute(
-          "UPDATE tasks SET lease_owner = ?, lease_until = ?, fence = ? WHERE tenant_id = ? AND task_id = ?",
-          {owner, Ms(now + lease), c.fence, c.tenant, c.task.task_id});
-      if (!upd.ok()) return upd.status();
+      keys.emplace_back(c.tenant, c.task.task_id);
       out.push_back(std::move(c));
     }
-    return absl::OkStatus();
+    return LeaseRows(txn, "tasks", "task_id", keys, owner, now + lease);
   });
   if (!s.ok()) return s;
   return out;
@@ -89,38 +115,102 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
                                                         const std::vector<TimerFiring>& firings) {
   FireResult result;
   if (firings.empty()) return result;
+  std::map<std::string, std::vector<const TimerFiring*>> by_tenant;
+  for (const TimerFiring& f : firings) by_tenant[f.claim.tenant].push_back(&f);
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     result = {};
-    for (const TimerFiring& f : firings) {
-      const TaskRecord& task = f.claim.task;
-      const bool last = f.next.level == TimerLevel::kNone;
-      // Never early (timer_at <= now), never by a replica that lost the claim.
-      auto upd = txn.Execute(
-          "UPDATE tasks SET timer_level = ?, timer_at = ?, lease_owner = '', lease_until = 0 "
-          "WHERE tenant_id = ? AND task_id = ? AND state = ? AND timer_level = ? AND fence = ? AND lease_owner = ? "
-          "AND lease_until >= ? AND timer_at <= ?",
-          {int64_t{static_cast<int>(f.next.level)}, last ? db::Param(nullptr) : db::Param(Ms(f.next.at)),
-           f.claim.tenant, task.task_id, kOpen, int64_t{static_cast<int>(task.timer_level)}, f.claim.fence, owner,
-           Ms(now), Ms(now)});
+    std::string firing_rows, outbox_rows;
+    Params firing_params, outbox_params;
+    for (const auto& [tenant, group] : by_tenant) {
+      // Lock the claimed rows and read what decides whether this replica
+      // still holds them.
+      std::string marks;
+      Params params = {tenant};
+      for (const TimerFiring* f : group) {
+        absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
+        params.push_back(f->claim.task.task_id);
+      }
+      auto rows = txn.Query(absl::StrCat("SELECT task_id, state, timer_level, fence, lease_owner, lease_until, timer_at "
+                                         "FROM tasks WHERE tenant_id = ? AND task_id IN (",
+                                         marks, ")", txn.ForUpdate()),
+                            params);
+      if (!rows.ok()) return rows.status();
+      std::map<std::string, const Row*> current;
+      for (const Row& r : *rows) current[r.Str(0)] = &r;
+      std::vector<const TimerFiring*> held;
+      for (const TimerFiring* f : group) {
+        auto it = current.find(f->claim.task.task_id);
+        if (it == current.end() || it->second->Int(1) != kOpen) {
+          ++result.cancelled;  // completed since the claim: its timers stop
+          continue;
+        }
+        const Row& r = *it->second;
+        // Never by a replica that lost the claim, never early.
+        const bool mine = r.Int(3) == f->claim.fence && r.Str(4) == owner && r.Int(5) >= Ms(now) &&
+                          r.Int(2) == static_cast<int>(f->claim.task.timer_level) && !r.IsNull(6) &&
+                          r.Int(6) <= Ms(now);
+        if (!mine) {
+          ++result.fenced;
+          continue;
+        }
+        held.push_back(f);
+      }
+      if (held.empty()) continue;
+      // One statement moves every held task to its next timer.
+      std::string level_case, at_case, ids;
+      Params level_params, at_params, id_params;
+      for (const TimerFiring* f : held) {
+        level_case += " WHEN ? THEN ?";
+        level_params.push_back(f->claim.task.task_id);
+        level_params.push_back(int64_t{static_cast<int>(f->next.level)});
+        at_case += " WHEN ? THEN ?";
+        at_params.push_back(f->claim.task.task_id);
+        at_params.push_back(f->next.level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(f->next.at)));
+        absl::StrAppend(&ids, ids.empty() ? "?" : ",?");
+        id_params.push_back(f->claim.task.task_id);
+      }
+      Params update_params = level_params;
+      update_params.insert(update_params.end(), at_params.begin(), at_params.end());
+      update_params.push_back(tenant);
+      update_params.insert(update_params.end(), id_params.begin(), id_params.end());
+      auto upd = txn.Execute(absl::StrCat("UPDATE tasks SET timer_level = CASE task_id", level_case,
+                                          " END, timer_at = CASE task_id", at_case,
+                                          " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (",
+                                          ids, ")"),
+                             update_params);
       if (!upd.ok()) return upd.status();
-      if (*upd == 0) {
-        auto state = txn.Query("SELECT state FROM tasks WHERE tenant_id = ? AND task_id = ?",
-                               {f.claim.tenant, task.task_id});
-        if (!state.ok()) return state.status();
-        const bool open = !state->empty() && state->front().Int(0) == kOpen;
-        (open ? result.fenced : result.cancelled) += 1;
-        continue;
+      if (*upd != static_cast<int64_t>(held.size())) return absl::AbortedError("fired rows changed under the lock");
+      for (const TimerFiring* f : held) {
+        const TaskRecord& task = f->claim.task;
+        absl::StrAppend(&firing_rows, firing_rows.empty() ? "" : ",", "(?, ?, ?, ?, ?, ?, ?, ?)");
+        for (db::Param p : Params{tenant, task.task_id, int64_t{static_cast<int>(task.timer_level)}, task.event_id,
+                                  Ms(task.timer_at), Ms(now), owner, f->claim.fence}) {
+          firing_params.push_back(std::move(p));
+        }
+        for (const Notice& notice : f->notices) {
+          absl::StrAppend(&outbox_rows, outbox_rows.empty() ? "" : ",", "(?, ?, ?, ?, ?, ?, ?, 0, 0, ?)");
+          for (db::Param p : Params{tenant, RandomId(), notice.idempotency_key, notice.topic, notice.recipient_id,
+                                    notice.payload_json, Ms(now), Ms(now)}) {
+            outbox_params.push_back(std::move(p));
+          }
+        }
+        result.fired.push_back({task.timer_level, now - task.timer_at});
       }
-      auto ins = txn.Execute(
-          "INSERT INTO timer_firings (tenant_id, task_id, level, event_id, timer_at, fired_at, owner, fence) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-          {f.claim.tenant, task.task_id, int64_t{static_cast<int>(task.timer_level)}, task.event_id,
-           Ms(task.timer_at), Ms(now), owner, f.claim.fence});
+    }
+    // The unique key (tenant, task, level) is the last word on "once".
+    if (!firing_rows.empty()) {
+      auto ins = txn.Execute(absl::StrCat("INSERT INTO timer_firings (tenant_id, task_id, level, event_id, timer_at, "
+                                          "fired_at, owner, fence) VALUES ",
+                                          firing_rows),
+                             firing_params);
       if (!ins.ok()) return ins.status();
-      for (const Notice& notice : f.notices) {
-        if (absl::Status n = InsertNotice(txn, f.claim.tenant, notice, now); !n.ok()) return n;
-      }
-      result.fired.push_back({task.timer_level, now - task.timer_at});
+    }
+    if (!outbox_rows.empty()) {
+      auto ins = txn.Execute(absl::StrCat("INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, "
+                                          "recipient_id, payload, created_at, state, attempts, next_attempt_at) VALUES ",
+                                          outbox_rows),
+                             outbox_params);
+      if (!ins.ok()) return ins.status();
     }
     return absl::OkStatus();
   });
@@ -183,6 +273,7 @@ absl::StatusOr<std::vector<ClaimedMessage>> SqlDeliveryStore::ClaimOutbox(const 
                                        SkipLocked(txn)),
                           {Ms(now), Ms(now), int64_t{limit}});
     if (!rows.ok()) return rows.status();
+    std::vector<std::pair<std::string, std::string>> keys;
     for (const Row& r : *rows) {
       ClaimedMessage c;
       c.tenant = r.Str(0);
@@ -195,34 +286,72 @@ absl::StatusOr<std::vector<ClaimedMessage>> SqlDeliveryStore::ClaimOutbox(const 
       c.attempts = static_cast<int>(r.Int(7));
       c.delivered_to = absl::StrSplit(r.Str(8), ',', absl::SkipEmpty());
       c.fence = r.Int(9) + 1;
-      auto upd = txn.Execute(
-          "UPDATE outbox SET lease_owner = ?, lease_until = ?, fence = ? WHERE tenant_id = ? AND message_id = ?",
-          {owner, Ms(now + lease), c.fence, c.tenant, c.message.message_id});
-      if (!upd.ok()) return upd.status();
+      keys.emplace_back(c.tenant, c.message.message_id);
       out.push_back(std::move(c));
     }
-    return absl::OkStatus();
+    return LeaseRows(txn, "outbox", "message_id", keys, owner, now + lease);
   });
   if (!s.ok()) return s;
   return out;
 }
 
-absl::Status SqlDeliveryStore::CompleteDelivery(const std::string& owner, absl::Time now, const ClaimedMessage& claimed,
-                                                const DeliveryOutcome& outcome) {
-  return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    const bool delivered = outcome.state == DeliveryState::kDelivered;
-    auto upd = txn.Execute(
-        "UPDATE outbox SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, delivered_to = ?, "
-        "delivered_at = ?, lease_owner = '', lease_until = 0 "
-        "WHERE tenant_id = ? AND message_id = ? AND fence = ? AND lease_owner = ?",
-        {int64_t{static_cast<int>(outcome.state)}, int64_t{outcome.attempted ? 1 : 0}, Ms(outcome.next_attempt_at),
-         outcome.last_error.substr(0, 500), absl::StrJoin(outcome.delivered_to, ","),
-         delivered ? db::Param(Ms(now)) : db::Param(nullptr), claimed.tenant, claimed.message.message_id,
-         claimed.fence, owner});
-    if (!upd.ok()) return upd.status();
-    if (*upd == 0) return absl::FailedPreconditionError("outbox message claimed by another relay (fenced)");
+absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
+    const std::string& owner, absl::Time now, const std::vector<std::pair<ClaimedMessage, DeliveryOutcome>>& results) {
+  int fenced = 0;
+  if (results.empty()) return fenced;
+  // Outcomes that write the same values share one statement (a batch of
+  // deliveries to the same channels is usually one or two groups).
+  using Key = std::tuple<std::string, int, bool, int64_t, std::string, std::string>;
+  std::map<Key, std::vector<const std::pair<ClaimedMessage, DeliveryOutcome>*>> groups;
+  for (const auto& r : results) {
+    const DeliveryOutcome& o = r.second;
+    groups[{r.first.tenant, static_cast<int>(o.state), o.attempted, Ms(o.next_attempt_at), o.last_error.substr(0, 500),
+            absl::StrJoin(o.delivered_to, ",")}]
+        .push_back(&r);
+  }
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    fenced = 0;
+    for (const auto& [key, group] : groups) {
+      const auto& [tenant, state, attempted, next_attempt_ms, last_error, delivered_to] = key;
+      std::string marks;
+      Params params = {tenant};
+      for (const auto* r : group) {
+        absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
+        params.push_back(r->first.message.message_id);
+      }
+      auto rows = txn.Query(absl::StrCat("SELECT message_id, fence, lease_owner FROM outbox WHERE tenant_id = ? AND "
+                                         "message_id IN (",
+                                         marks, ")", txn.ForUpdate()),
+                            params);
+      if (!rows.ok()) return rows.status();
+      std::map<std::string, std::pair<int64_t, std::string>> current;
+      for (const Row& r : *rows) current[r.Str(0)] = {r.Int(1), r.Str(2)};
+      std::string held;
+      Params update = {int64_t{state}, int64_t{attempted ? 1 : 0}, next_attempt_ms, last_error, delivered_to,
+                       state == static_cast<int>(DeliveryState::kDelivered) ? db::Param(Ms(now)) : db::Param(nullptr),
+                       tenant};
+      for (const auto* r : group) {
+        auto it = current.find(r->first.message.message_id);
+        if (it == current.end() || it->second.first != r->first.fence || it->second.second != owner) {
+          ++fenced;  // another relay owns it now and records it itself
+          continue;
+        }
+        absl::StrAppend(&held, held.empty() ? "?" : ",?");
+        update.push_back(r->first.message.message_id);
+      }
+      if (held.empty()) continue;
+      auto upd = txn.Execute(
+          absl::StrCat("UPDATE outbox SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
+                       "delivered_to = ?, delivered_at = ?, lease_owner = '', lease_until = 0 "
+                       "WHERE tenant_id = ? AND message_id IN (",
+                       held, ")"),
+          update);
+      if (!upd.ok()) return upd.status();
+    }
     return absl::OkStatus();
   });
+  if (!s.ok()) return s;
+  return fenced;
 }
 
 absl::StatusOr<OutboxCounts> SqlDeliveryStore::CountOutbox(const std::string& tenant) {

@@ -24,8 +24,9 @@ class SqlDeliveryStore : public DeliveryStore {
                                                              const std::string& role) override;
   absl::StatusOr<std::vector<ClaimedMessage>> ClaimOutbox(const std::string& owner, absl::Time now,
                                                           absl::Duration lease, int limit) override;
-  absl::Status CompleteDelivery(const std::string& owner, absl::Time now, const ClaimedMessage& claimed,
-                                const DeliveryOutcome& outcome) override;
+  absl::StatusOr<int> CompleteDeliveries(
+      const std::string& owner, absl::Time now,
+      const std::vector<std::pair<ClaimedMessage, DeliveryOutcome>>& results) override;
   absl::StatusOr<OutboxCounts> CountOutbox(const std::string& tenant) override;
   absl::StatusOr<std::vector<TeamTaskCount>> TeamTaskCounts(const std::string& tenant, absl::Time now) override;
   absl::StatusOr<std::vector<OpenTask>> OpenTasks(const std::string& tenant) override;

@@ -136,4 +136,45 @@ absl::StatusOr<std::vector<ev1::Event>> FakeEventClient::ListAllEvents(const Req
   return out;
 }
 
+absl::StatusOr<std::vector<ev1::Employee>> FakeEventClient::ListAllEmployees(const RequestContext&,
+                                                                             const std::string& department_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  std::vector<ev1::Employee> out;
+  for (const auto& [id, e] : employees_) {
+    if (department_id.empty() || e.department_id() == department_id) out.push_back(e);
+  }
+  return out;
+}
+
+absl::Status FakeEventClient::StreamFlowFacts(const RequestContext&, const ev1::StreamFlowFactsRequest& request,
+                                              const std::function<void(const ev1::FlowFact&)>& fact) {
+  std::vector<ev1::FlowFact> selected;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (down_) return absl::UnavailableError("event service down");
+    ++fact_streams_;
+    for (const ev1::FlowFact& f : facts_) {
+      const auto& at = f.flow().times().triggered_at();
+      if (request.has_start_time() && at.seconds() < request.start_time().seconds()) continue;
+      if (request.has_end_time() && at.seconds() >= request.end_time().seconds()) continue;
+      if (!request.department_id().empty() && f.department_id() != request.department_id()) continue;
+      if (!request.event_type().empty() && f.event_type() != request.event_type()) continue;
+      selected.push_back(f);
+    }
+  }
+  for (const ev1::FlowFact& f : selected) fact(f);
+  return absl::OkStatus();
+}
+
+void FakeEventClient::PutFact(const ev1::FlowFact& fact) {
+  std::lock_guard<std::mutex> lock(mu_);
+  facts_.push_back(fact);
+}
+
+int FakeEventClient::fact_streams() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fact_streams_;
+}
+
 }  // namespace perfflow::testing

@@ -36,8 +36,18 @@ class FakeEventClient : public event::EventClient {
   absl::StatusOr<ev1::Event> RecordFlowStep(const RequestContext& rc, const ev1::RecordFlowStepRequest& req) override;
   absl::Status MarkEvidenceComplete(const RequestContext& rc, const std::string& event) override;
   absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc, ev1::ListEventsRequest request) override;
+  absl::StatusOr<std::vector<ev1::Employee>> ListAllEmployees(const RequestContext& rc,
+                                                              const std::string& department_id) override;
+  // Streams the facts set with PutFact whose TRIGGERED time is in the range.
+  absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
+                               const std::function<void(const ev1::FlowFact&)>& fact) override;
+  void PutFact(const ev1::FlowFact& fact);
+  // Requests seen by StreamFlowFacts.
+  int fact_streams();
 
  private:
+  std::vector<ev1::FlowFact> facts_;
+  int fact_streams_ = 0;
   std::mutex mu_;
   bool down_ = false;
   absl::Status refusal_;

@@ -1,0 +1,365 @@
+#include "services/calibration/brief.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace perfflow::calibration {
+namespace {
+
+namespace t = perfflow::type::v1;
+using google::protobuf::util::TimeUtil;
+
+absl::Time FromProto(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+double Hours(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to) {
+  return absl::ToDoubleHours(FromProto(to) - FromProto(from));
+}
+
+double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
+
+double Mean(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+double StdDev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = Mean(v);
+  double sum = 0;
+  for (double x : v) sum += (x - m) * (x - m);
+  return std::sqrt(sum / static_cast<double>(v.size()));
+}
+
+// One comparable measure: how to read it from Measures and which way is good.
+struct MeasureSpec {
+  const char* name;
+  double (*get)(const v1::Measures&);
+  // +1: higher is better; -1: lower is better; 0: neither (never flagged).
+  int good;
+  const char* en;
+  const char* zh;
+};
+
+const std::vector<MeasureSpec>& Specs() {
+  static const std::vector<MeasureSpec> kSpecs = {
+      {"chains", [](const v1::Measures& m) { return static_cast<double>(m.chains()); }, 0, "chains", "事件链数"},
+      {"on_time_rate", [](const v1::Measures& m) { return m.on_time_rate(); }, +1, "on-time rate", "准时闭环率"},
+      {"evidence_completeness", [](const v1::Measures& m) { return m.evidence_completeness(); }, +1,
+       "evidence completeness", "证据完整率"},
+      {"verdict_meets", [](const v1::Measures& m) { return m.verdict_meets(); }, +1, "share of 'meets' verdicts",
+       "达标评价占比"},
+      {"verdict_redo", [](const v1::Measures& m) { return m.verdict_redo(); }, -1, "redo share", "返工占比"},
+      {"median_response_hours", [](const v1::Measures& m) { return m.median_response_hours(); }, -1,
+       "response time", "响应时间"},
+      {"median_closure_hours", [](const v1::Measures& m) { return m.median_closure_hours(); }, -1, "closure time",
+       "闭环时间"},
+  };
+  return kSpecs;
+}
+
+bool Defined(const v1::Measures& m, const std::string& name) {
+  return name == "chains" || std::find(m.defined().begin(), m.defined().end(), name) != m.defined().end();
+}
+
+// Compares `value` with the cohort (`all`, including the person) and the
+// peers (`peers`, excluding them); flags by the thresholds.
+v1::Comparison Compare(const std::string& measure, double value, const std::vector<double>& all,
+                       const std::vector<double>& peers, int good, const BriefOptions& options) {
+  v1::Comparison c;
+  c.set_measure(measure);
+  c.set_value(value);
+  c.set_cohort_mean(Mean(all));
+  c.set_cohort_median(Median(all));
+  const double peer_mean = Mean(peers);
+  c.set_peer_mean(peer_mean);
+  c.set_difference(value - peer_mean);
+  c.set_relative_difference(peer_mean == 0 ? 0 : (value - peer_mean) / std::fabs(peer_mean));
+  const double sd = StdDev(peers);
+  c.set_z_defined(sd > 1e-12);
+  c.set_z_score(sd > 1e-12 ? (value - peer_mean) / sd : 0);
+  const bool beyond = std::fabs(c.relative_difference()) >= options.relative_threshold - 1e-12 ||
+                      (c.z_defined() && std::fabs(c.z_score()) >= options.z_threshold);
+  c.set_flagged(good != 0 && peers.size() >= 2 && c.difference() != 0 && beyond);
+  c.set_favourable(c.flagged() && (c.difference() > 0) == (good > 0));
+  return c;
+}
+
+std::string Percent(double relative) { return absl::StrFormat("%.0f%%", std::fabs(relative) * 100); }
+
+// The phrase of one flagged comparison, e.g. "closes chains 2.1 days faster
+// than the cohort average" / "闭环比团队平均快 2.1 天".
+v1::LocalizedText Phrase(const v1::Comparison& c, const std::string& en_label, const std::string& zh_label) {
+  v1::LocalizedText out;
+  const bool more = c.difference() > 0;
+  if (c.measure() == "median_closure_hours" || c.measure() == "median_response_hours") {
+    const double hours = std::fabs(c.difference());
+    const bool closure = c.measure() == "median_closure_hours";
+    const std::string amount_en =
+        hours >= 24 ? absl::StrFormat("%.1f days", hours / 24) : absl::StrFormat("%.0f h", hours);
+    const std::string amount_zh =
+        hours >= 24 ? absl::StrFormat("%.1f 天", hours / 24) : absl::StrFormat("%.0f 小时", hours);
+    out.set_en(absl::StrCat(closure ? "closes chains " : "responds ", amount_en, more ? " slower" : " faster",
+                            " than their peers"));
+    out.set_zh(absl::StrCat(closure ? "闭环" : "响应", "比同级平均", more ? "慢 " : "快 ", amount_zh));
+    return out;
+  }
+  out.set_en(absl::StrCat("their ", en_label, " is ", Percent(c.relative_difference()), more ? " higher" : " lower"));
+  out.set_zh(absl::StrCat(zh_label, more ? "高 " : "低 ", Percent(c.relative_difference())));
+  return out;
+}
+
+struct Labelled {
+  const v1::Comparison* c;
+  std::string en, zh;
+};
+
+}  // namespace
+
+std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end) {
+  const absl::CivilMonth month(absl::ToCivilSecond(end, absl::UTCTimeZone()));
+  return {absl::FromCivil(month - 2, absl::UTCTimeZone()), end};
+}
+
+std::string MonthOf(absl::Time t) {
+  return absl::FormatCivilTime(absl::CivilMonth(absl::ToCivilSecond(t, absl::UTCTimeZone())));
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+void MeasureAccumulator::Add(const ev1::FlowFact& fact) {
+  ++chains_;
+  if (fact.decided()) {
+    ++decided_;
+    within_ += fact.within_sla() ? 1 : 0;
+  }
+  const auto& times = fact.flow().times();
+  evidence_ += times.has_evidence_complete_at() ? 1 : 0;
+  switch (fact.flow().verdict()) {
+    case t::VERDICT_MEETS: ++meets_; break;
+    case t::VERDICT_NEEDS_IMPROVEMENT: ++needs_improvement_; break;
+    case t::VERDICT_REDO: ++redo_; break;
+    default: break;
+  }
+  if (times.has_owner_action_at()) response_hours_.push_back(Hours(times.triggered_at(), times.owner_action_at()));
+  if (times.has_archived_at()) closure_hours_.push_back(Hours(times.triggered_at(), times.archived_at()));
+}
+
+v1::Measures MeasureAccumulator::Finish() const {
+  v1::Measures m;
+  m.set_chains(chains_);
+  if (decided_ > 0) {
+    m.set_on_time_rate(Ratio(within_, decided_));
+    m.add_defined("on_time_rate");
+  }
+  if (chains_ > 0) {
+    m.set_evidence_completeness(Ratio(evidence_, chains_));
+    m.add_defined("evidence_completeness");
+  }
+  const int64_t verdicts = meets_ + needs_improvement_ + redo_;
+  if (verdicts > 0) {
+    m.set_verdict_meets(Ratio(meets_, verdicts));
+    m.set_verdict_needs_improvement(Ratio(needs_improvement_, verdicts));
+    m.set_verdict_redo(Ratio(redo_, verdicts));
+    for (const char* name : {"verdict_meets", "verdict_needs_improvement", "verdict_redo"}) m.add_defined(name);
+  }
+  if (!response_hours_.empty()) {
+    m.set_median_response_hours(Median(response_hours_));
+    m.add_defined("median_response_hours");
+  }
+  if (!closure_hours_.empty()) {
+    m.set_median_closure_hours(Median(closure_hours_));
+    m.add_defined("median_closure_hours");
+  }
+  return m;
+}
+
+BriefBuilder::BriefBuilder(std::vector<ev1::Employee> members, std::vector<KpiValue> kpis, ev1::Registry registry,
+                           absl::Time window_start, absl::Time window_end, BriefOptions options)
+    : kpis_(std::move(kpis)), registry_(std::move(registry)), start_(window_start), end_(window_end),
+      options_(options) {
+  for (ev1::Employee& e : members) {
+    if (index_.count(e.id())) continue;
+    index_[e.id()] = people_.size();
+    people_.push_back(Person{std::move(e), {}, {}, {}});
+  }
+}
+
+void BriefBuilder::Add(const ev1::FlowFact& fact) {
+  auto it = index_.find(fact.subject_id());
+  if (it == index_.end()) return;
+  const absl::Time at = FromProto(fact.flow().times().triggered_at());
+  if (at < start_ || at >= end_) return;
+  Person& p = people_[it->second];
+  p.total.Add(fact);
+  p.months[MonthOf(at)].Add(fact);
+  ++p.event_types[fact.event_type()];
+}
+
+std::vector<std::string> GoalsOfEventType(const ev1::Registry& registry, const std::string& event_type) {
+  std::set<std::string> out;
+  for (const auto& type : registry.event_types()) {
+    if (type.key() == event_type) out.insert(type.goals().begin(), type.goals().end());
+  }
+  for (const auto& goal : registry.goals()) {
+    if (std::find(goal.event_types().begin(), goal.event_types().end(), event_type) != goal.event_types().end()) {
+      out.insert(goal.key());
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
+v1::GoalLink GoalStatusOf(const ev1::Registry& registry, const std::string& goal, const std::vector<KpiValue>& kpis,
+                          const std::string& period, int depth) {
+  v1::GoalLink link;
+  link.set_goal(goal);
+  const ev1::Goal* g = nullptr;
+  for (const auto& candidate : registry.goals()) {
+    if (candidate.key() == goal) g = &candidate;
+  }
+  if (g == nullptr) return link;
+  link.mutable_name()->set_zh(g->name().zh());
+  link.mutable_name()->set_en(g->name().en());
+  link.set_target(g->target());
+  // Org-level observation of the period (or the latest one).
+  const KpiValue* best = nullptr;
+  for (const KpiValue& k : kpis) {
+    if (k.kpi != goal || !k.subject_id.empty()) continue;
+    if (!period.empty() ? k.period == period : (best == nullptr || k.period > best->period)) best = &k;
+  }
+  if (best != nullptr) {
+    link.set_actual(best->value);
+    link.set_has_actual(true);
+    const bool lower_is_better = g->unit() == "days" || g->unit() == "hours";
+    link.set_met(lower_is_better ? best->value <= g->target() : best->value >= g->target());
+  }
+  if (depth > 0) {
+    for (const std::string& up : g->depends_on()) *link.add_upstream() = GoalStatusOf(registry, up, kpis, period, depth - 1);
+  }
+  return link;
+}
+
+v1::Brief BriefBuilder::Finish() const {
+  v1::Brief brief;
+  brief.set_cohort_size(static_cast<int>(people_.size()));
+  brief.set_relative_threshold(options_.relative_threshold);
+  brief.set_z_threshold(options_.z_threshold);
+  const bool peers = static_cast<int>(people_.size()) >= options_.min_cohort_for_peers;
+  brief.set_peers_withheld(!peers);
+
+  std::vector<v1::Measures> totals;
+  for (const Person& p : people_) totals.push_back(p.total.Finish());
+
+  // Mean KPI value per person and kpi over the window's months.
+  const std::string first_month = MonthOf(start_), last_month = MonthOf(end_ - absl::Nanoseconds(1));
+  std::map<std::string, std::map<std::string, std::pair<double, int>>> kpi_sums;  // kpi -> subject -> (sum, n)
+  for (const KpiValue& k : kpis_) {
+    if (k.subject_id.empty() || !index_.count(k.subject_id) || k.period < first_month || k.period > last_month) continue;
+    auto& [sum, n] = kpi_sums[k.kpi][k.subject_id];
+    sum += k.value;
+    ++n;
+  }
+  auto goal_of = [&](const std::string& key) -> const ev1::Goal* {
+    for (const auto& g : registry_.goals()) {
+      if (g.key() == key) return &g;
+    }
+    return nullptr;
+  };
+
+  for (size_t i = 0; i < people_.size(); ++i) {
+    const Person& p = people_[i];
+    v1::PersonBrief* out = brief.add_people();
+    out->set_employee_id(p.employee.id());
+    out->set_display_name(p.employee.display_name());
+    out->set_department_id(p.employee.department_id());
+    out->set_grade(p.employee.grade());
+    out->set_manager_id(p.employee.manager_id());
+    *out->mutable_totals() = totals[i];
+    for (const auto& [month, acc] : p.months) {
+      auto* m = out->add_months();
+      m->set_month(month);
+      *m->mutable_measures() = acc.Finish();
+    }
+    // Goals served by the person's event types, with their upstream goals.
+    std::set<std::string> goals;
+    for (const auto& [type, n] : p.event_types) {
+      for (const std::string& g : GoalsOfEventType(registry_, type)) goals.insert(g);
+    }
+    for (const std::string& g : goals) *out->add_goals() = GoalStatusOf(registry_, g, kpis_, "", 2);
+    if (!peers) continue;
+
+    std::vector<Labelled> flagged;
+    for (const MeasureSpec& spec : Specs()) {
+      if (!Defined(totals[i], spec.name)) continue;
+      std::vector<double> all, others;
+      for (size_t j = 0; j < people_.size(); ++j) {
+        if (!Defined(totals[j], spec.name)) continue;
+        all.push_back(spec.get(totals[j]));
+        if (j != i) others.push_back(spec.get(totals[j]));
+      }
+      v1::Comparison c = Compare(spec.name, spec.get(totals[i]), all, others, spec.good, options_);
+      *out->add_comparisons() = c;
+    }
+    for (const auto& [kpi, by_subject] : kpi_sums) {
+      auto mine = by_subject.find(p.employee.id());
+      if (mine == by_subject.end()) continue;
+      std::vector<double> all, others;
+      for (const auto& [subject, sum_n] : by_subject) {
+        const double v = sum_n.first / sum_n.second;
+        all.push_back(v);
+        if (subject != p.employee.id()) others.push_back(v);
+      }
+      const ev1::Goal* g = goal_of(kpi);
+      const int good = g != nullptr && (g->unit() == "days" || g->unit() == "hours") ? -1 : +1;
+      *out->add_business() =
+          Compare("kpi:" + kpi, mine->second.first / mine->second.second, all, others, good, options_);
+    }
+    for (const auto& c : out->comparisons()) {
+      for (const MeasureSpec& spec : Specs()) {
+        if (c.flagged() && c.measure() == spec.name) flagged.push_back({&c, spec.en, spec.zh});
+      }
+    }
+    for (const auto& c : out->business()) {
+      if (!c.flagged()) continue;
+      const std::string key = c.measure().substr(4);
+      const ev1::Goal* g = goal_of(key);
+      flagged.push_back({&c, g != nullptr && !g->name().en().empty() ? g->name().en() : key,
+                         g != nullptr && !g->name().zh().empty() ? g->name().zh() : key});
+    }
+    out->set_flagged_count(static_cast<int>(flagged.size()));
+    // Pairs pulling in opposite directions, largest deviations first.
+    std::stable_sort(flagged.begin(), flagged.end(), [](const Labelled& a, const Labelled& b) {
+      return std::fabs(a.c->relative_difference()) > std::fabs(b.c->relative_difference());
+    });
+    std::vector<const Labelled*> good, bad;
+    for (const Labelled& l : flagged) (l.c->favourable() ? good : bad).push_back(&l);
+    const std::string name = p.employee.display_name().empty() ? p.employee.id() : p.employee.display_name();
+    for (size_t k = 0; k < std::min<size_t>({good.size(), bad.size(), 2}); ++k) {
+      const v1::LocalizedText up = Phrase(*good[k]->c, good[k]->en, good[k]->zh);
+      const v1::LocalizedText down = Phrase(*bad[k]->c, bad[k]->en, bad[k]->zh);
+      v1::LocalizedText* prompt = out->add_prompts();
+      prompt->set_en(absl::StrCat(name, " ", up.en(), " but ", down.en(), ": wording or evidence template?"));
+      prompt->set_zh(absl::StrCat(name, up.zh(), "，但", down.zh(), "：是话术问题还是证据模板问题？"));
+    }
+  }
+  // The most flagged people first.
+  std::stable_sort(brief.mutable_people()->begin(), brief.mutable_people()->end(),
+                   [](const v1::PersonBrief& a, const v1::PersonBrief& b) {
+                     if (a.flagged_count() != b.flagged_count()) return a.flagged_count() > b.flagged_count();
+                     return a.employee_id() < b.employee_id();
+                   });
+  return brief;
+}
+
+}  // namespace perfflow::calibration

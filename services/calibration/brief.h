@@ -1,0 +1,94 @@
+#pragma once
+
+// The calibration brief as plain values: flow facts stream in one at a time
+// and are aggregated per person and month (memory grows with the cohort's
+// chains in the window, never with what the event service stores), then
+// compared with the cohort, flagged and turned into discussion prompts.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "perfflow/calibration/v1/calibration_service.pb.h"
+#include "perfflow/event/v1/event_service.pb.h"
+
+namespace perfflow::calibration {
+
+namespace v1 = ::perfflow::calibration::v1;
+namespace ev1 = ::perfflow::event::v1;
+
+struct KpiValue {
+  std::string kpi;
+  std::string subject_id;
+  // "2026-03"
+  std::string period;
+  double value = 0;
+};
+
+struct BriefOptions {
+  double relative_threshold = 0.15;
+  double z_threshold = 1.5;
+  // Peer figures need at least this many people in the cohort.
+  int min_cohort_for_peers = 4;
+};
+
+// [start of the month two months before `end`'s month, end): three calendar months.
+std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end);
+
+// "2026-03" of `t` (UTC).
+std::string MonthOf(absl::Time t);
+
+// Accumulates the measures of one person or one cell.
+class MeasureAccumulator {
+ public:
+  void Add(const ev1::FlowFact& fact);
+  v1::Measures Finish() const;
+  int64_t chains() const { return chains_; }
+
+ private:
+  int64_t chains_ = 0, decided_ = 0, within_ = 0, evidence_ = 0;
+  int64_t meets_ = 0, needs_improvement_ = 0, redo_ = 0;
+  std::vector<double> response_hours_, closure_hours_;
+};
+
+double Median(std::vector<double> values);
+
+class BriefBuilder {
+ public:
+  BriefBuilder(std::vector<ev1::Employee> members, std::vector<KpiValue> kpis, ev1::Registry registry,
+               absl::Time window_start, absl::Time window_end, BriefOptions options);
+
+  // Facts of people outside the cohort or the window are ignored.
+  void Add(const ev1::FlowFact& fact);
+
+  // The brief's people, comparisons, flags and prompts (name, version and
+  // times are the caller's).
+  v1::Brief Finish() const;
+
+ private:
+  struct Person {
+    ev1::Employee employee;
+    MeasureAccumulator total;
+    std::map<std::string, MeasureAccumulator> months;
+    std::map<std::string, int64_t> event_types;
+  };
+
+  std::vector<Person> people_;
+  std::map<std::string, size_t> index_;
+  std::vector<KpiValue> kpis_;
+  ev1::Registry registry_;
+  absl::Time start_, end_;
+  BriefOptions options_;
+};
+
+// The goal with its status from org-level KPI observations (subject "") of
+// `period` (or the latest), and its upstream goals `depth` levels deep.
+v1::GoalLink GoalStatusOf(const ev1::Registry& registry, const std::string& goal, const std::vector<KpiValue>& kpis,
+                          const std::string& period, int depth);
+
+// Goals served by an event type: its own list plus goals naming it.
+std::vector<std::string> GoalsOfEventType(const ev1::Registry& registry, const std::string& event_type);
+
+}  // namespace perfflow::calibration

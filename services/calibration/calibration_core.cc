@@ -1,0 +1,482 @@
+#include "services/calibration/calibration_core.h"
+
+#include <cmath>
+#include <regex>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/timestamps.h"
+#include "services/calibration/insight.h"
+#include "services/calibration/render.h"
+
+namespace perfflow::calibration {
+namespace {
+
+constexpr size_t kMaxKpiBatch = 1000;
+constexpr absl::Duration kScheduleAhead = absl::Hours(24);
+constexpr char kSessions[] = "sessions/";
+
+bool ValidId(const std::string& id) {
+  static const std::regex kId("^[A-Za-z0-9_.-]{1,64}$");
+  return std::regex_match(id, kId);
+}
+
+absl::StatusOr<std::string> SessionId(const std::string& name, const std::string& field) {
+  if (!absl::StartsWith(name, kSessions) || !ValidId(name.substr(sizeof(kSessions) - 1))) {
+    return InvalidArgumentWithViolations("bad session name", {{field, "expected sessions/{id}"}});
+  }
+  return name.substr(sizeof(kSessions) - 1);
+}
+
+bool SeesAll(const RequestContext& rc, const v1::Session& session) {
+  return HasRole(rc, "hr") || HasRole(rc, "admin") ||
+         (!rc.principal.empty() && rc.principal == session.facilitator_id());
+}
+
+absl::Status RequireRole(const RequestContext& rc, std::initializer_list<const char*> roles, const std::string& what) {
+  for (const char* role : roles) {
+    if (HasRole(rc, role)) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(what, " needs one of the roles: ", absl::StrJoin(roles, ", ")));
+}
+
+RequestContext SchedulerContext(const std::string& tenant) {
+  RequestContext rc;
+  rc.tenant = tenant;
+  rc.principal = "perfflow-calibration-scheduler";
+  rc.roles = {"system"};
+  return rc;
+}
+
+}  // namespace
+
+bool HasRole(const RequestContext& rc, const std::string& role) {
+  return std::find(rc.roles.begin(), rc.roles.end(), role) != rc.roles.end();
+}
+
+CalibrationCore::CalibrationCore(std::shared_ptr<CalibrationStore> store, std::shared_ptr<event::EventClient> events,
+                                 std::shared_ptr<const Clock> clock, BriefOptions defaults)
+    : store_(std::move(store)), events_(std::move(events)), clock_(std::move(clock)), defaults_(defaults) {}
+
+// ------------------------------------------------------------------ sessions
+
+absl::StatusOr<v1::Session> CalibrationCore::CreateSession(const RequestContext& rc,
+                                                           const v1::CreateSessionRequest& req) {
+  if (absl::Status s = RequireRole(rc, {"hr", "admin"}, "creating a calibration session"); !s.ok()) return s;
+  const v1::Session& in = req.session();
+  std::vector<FieldViolation> violations;
+  if (in.title().empty() || in.title().size() > 200) violations.push_back({"session.title", "required, at most 200 bytes"});
+  const v1::Cohort& c = in.cohort();
+  if (c.departments().empty() && c.grades().empty() && c.member_ids().empty()) {
+    violations.push_back({"session.cohort", "name departments, grades or member_ids"});
+  }
+  for (const auto* list : {&c.departments(), &c.grades(), &c.member_ids()}) {
+    for (const std::string& id : *list) {
+      if (!ValidId(id)) violations.push_back({"session.cohort", "'" + id + "' is not a valid id"});
+    }
+  }
+  if (!in.has_scheduled_time() || !ValidTimestamp(in.scheduled_time())) {
+    violations.push_back({"session.scheduled_time", "required"});
+  }
+  if (!ValidId(in.facilitator_id())) violations.push_back({"session.facilitator_id", "required"});
+  for (const std::string& p : in.participant_ids()) {
+    if (!ValidId(p)) violations.push_back({"session.participant_ids", "'" + p + "' is not a valid id"});
+  }
+  for (const auto& [employee, rating] : in.proposed_ratings()) {
+    if (!ValidId(employee) || rating.empty() || rating.size() > 32) {
+      violations.push_back({"session.proposed_ratings", "employee ids with ratings of 1-32 bytes"});
+    }
+  }
+  if (!req.session_id().empty() && !ValidId(req.session_id())) {
+    violations.push_back({"session_id", "1-64 of [A-Za-z0-9_.-]"});
+  }
+  if (!violations.empty()) return InvalidArgumentWithViolations("session rejected", violations);
+  const std::string id = req.session_id().empty() ? RandomId() : req.session_id();
+  v1::Session session = in;
+  session.set_name(kSessions + id);
+  session.set_latest_brief_version(0);
+  ToTimestamp(clock_->Now(), session.mutable_create_time());
+  auto created = store_->CreateSession(rc.tenant, id, session);
+  if (!created.ok()) return created.status();
+  return created->first;
+}
+
+absl::StatusOr<v1::Session> CalibrationCore::GetSession(const RequestContext& rc, const std::string& name) {
+  auto id = SessionId(name, "name");
+  if (!id.ok()) return id.status();
+  auto session = store_->GetSession(rc.tenant, *id);
+  if (!session.ok()) return session.status();
+  if (!*session) return absl::NotFoundError(absl::StrCat(name, " not found"));
+  return **session;
+}
+
+absl::StatusOr<v1::ListSessionsResponse> CalibrationCore::ListSessions(const RequestContext& rc,
+                                                                       const v1::ListSessionsRequest& req) {
+  auto page = store_->ListSessions(rc.tenant, req.page_size(), req.page_token());
+  if (!page.ok()) return page.status();
+  v1::ListSessionsResponse out;
+  for (auto& s : page->first) *out.add_sessions() = std::move(s);
+  out.set_next_page_token(page->second);
+  return out;
+}
+
+// ------------------------------------------------------------------ briefs
+
+absl::StatusOr<std::vector<ev1::Employee>> CalibrationCore::ResolveCohort(const RequestContext& rc,
+                                                                          const v1::Cohort& cohort) {
+  std::map<std::string, ev1::Employee> members;
+  const std::set<std::string> grades(cohort.grades().begin(), cohort.grades().end());
+  auto take = [&](const std::vector<ev1::Employee>& employees) {
+    for (const ev1::Employee& e : employees) {
+      if (grades.empty() || grades.count(e.grade())) members[e.id()] = e;
+    }
+  };
+  if (!cohort.departments().empty()) {
+    for (const std::string& d : cohort.departments()) {
+      auto employees = events_->ListAllEmployees(rc, d);
+      if (!employees.ok()) return employees.status();
+      take(*employees);
+    }
+  } else if (!grades.empty()) {
+    auto employees = events_->ListAllEmployees(rc, "");
+    if (!employees.ok()) return employees.status();
+    take(*employees);
+  }
+  for (const std::string& id : cohort.member_ids()) {
+    auto e = events_->GetEmployee(rc, id);
+    if (absl::IsNotFound(e.status())) continue;  // left the company: not in the cohort
+    if (!e.ok()) return e.status();
+    members[id] = *e;
+  }
+  std::vector<ev1::Employee> out;
+  for (auto& [id, e] : members) out.push_back(std::move(e));
+  return out;
+}
+
+absl::StatusOr<std::optional<v1::Brief>> CalibrationCore::Generate(const RequestContext& rc,
+                                                                   const std::string& session_id, BriefOptions options,
+                                                                   bool scheduled) {
+  auto session = store_->GetSession(rc.tenant, session_id);
+  if (!session.ok()) return session.status();
+  if (!*session) return absl::NotFoundError(absl::StrCat(kSessions, session_id, " not found"));
+  auto members = ResolveCohort(rc, (*session)->cohort());
+  if (!members.ok()) return members.status();
+  const absl::Time now = clock_->Now();
+  const auto [start, end] = BriefWindow(now);
+  std::vector<std::string> degraded;
+  ev1::Registry registry;
+  if (auto r = events_->GetRegistry(rc, 0); r.ok()) {
+    registry = *r;
+  } else {
+    degraded.push_back("registry (goals): " + std::string(r.status().message()));
+  }
+  auto kpis = store_->Kpis(rc.tenant, MonthOf(start), MonthOf(end));
+  if (!kpis.ok()) return kpis.status();
+  BriefBuilder builder(*std::move(members), *std::move(kpis), registry, start, end, options);
+  ev1::StreamFlowFactsRequest request;
+  ToTimestamp(start, request.mutable_start_time());
+  ToTimestamp(end, request.mutable_end_time());
+  absl::Status streamed = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) { builder.Add(f); });
+  if (!streamed.ok()) return streamed;
+  v1::Brief brief = builder.Finish();
+  ToTimestamp(now, brief.mutable_generate_time());
+  ToTimestamp(start, brief.mutable_window_start());
+  ToTimestamp(end, brief.mutable_window_end());
+  brief.set_trigger(scheduled ? "scheduled" : "on_demand");
+  for (const std::string& d : degraded) brief.add_degraded(d);
+  return store_->SaveBrief(rc.tenant, session_id, std::move(brief), scheduled);
+}
+
+absl::StatusOr<v1::Brief> CalibrationCore::GenerateBrief(const RequestContext& rc, const v1::GenerateBriefRequest& req) {
+  auto id = SessionId(req.session(), "session");
+  if (!id.ok()) return id.status();
+  auto session = GetSession(rc, req.session());
+  if (!session.ok()) return session.status();
+  if (!SeesAll(rc, *session)) {
+    return absl::PermissionDeniedError("only HR and the session's facilitator may generate its brief");
+  }
+  std::vector<FieldViolation> violations;
+  if (req.relative_threshold() < 0 || req.relative_threshold() > 10) {
+    violations.push_back({"relative_threshold", "0 (default 0.15) .. 10"});
+  }
+  if (req.z_threshold() < 0 || req.z_threshold() > 10) violations.push_back({"z_threshold", "0 (default 1.5) .. 10"});
+  if (!violations.empty()) return InvalidArgumentWithViolations("brief request rejected", violations);
+  BriefOptions options = defaults_;
+  if (req.relative_threshold() > 0) options.relative_threshold = req.relative_threshold();
+  if (req.z_threshold() > 0) options.z_threshold = req.z_threshold();
+  auto brief = Generate(rc, *id, options, /*scheduled=*/false);
+  if (!brief.ok()) return brief.status();
+  return **brief;
+}
+
+absl::StatusOr<v1::Brief> CalibrationCore::GetBrief(const RequestContext& rc, const v1::GetBriefRequest& req) {
+  auto id = SessionId(req.session(), "session");
+  if (!id.ok()) return id.status();
+  auto session = GetSession(rc, req.session());
+  if (!session.ok()) return session.status();
+  if (req.version() < 0) return InvalidArgumentWithViolations("bad version", {{"version", "0 (latest) or more"}});
+  auto brief = store_->GetBrief(rc.tenant, *id, req.version());
+  if (!brief.ok()) return brief.status();
+  if (!*brief) {
+    return absl::NotFoundError(req.version() == 0 ? absl::StrCat(req.session(), " has no brief yet")
+                                                  : absl::StrCat(req.session(), "/briefs/", req.version(), " not found"));
+  }
+  if (SeesAll(rc, *session)) return **brief;
+  // A manager sees their direct reports only.
+  v1::Brief mine = **brief;
+  mine.clear_people();
+  for (const v1::PersonBrief& p : (*brief)->people()) {
+    if (!rc.principal.empty() && p.manager_id() == rc.principal) *mine.add_people() = p;
+  }
+  if (mine.people().empty()) {
+    return absl::PermissionDeniedError("only HR, the facilitator and managers of cohort members may read this brief");
+  }
+  return mine;
+}
+
+absl::StatusOr<v1::RenderBriefResponse> CalibrationCore::RenderBrief(const RequestContext& rc,
+                                                                     const v1::RenderBriefRequest& req) {
+  if (req.format() == v1::RENDER_FORMAT_UNSPECIFIED) {
+    return InvalidArgumentWithViolations("bad format", {{"format", "required (JSON, MARKDOWN or HTML)"}});
+  }
+  v1::GetBriefRequest get;
+  get.set_session(req.session());
+  get.set_version(req.version());
+  auto brief = GetBrief(rc, get);
+  if (!brief.ok()) return brief.status();
+  auto session = GetSession(rc, req.session());
+  if (!session.ok()) return session.status();
+  auto rendered = calibration::RenderBrief(*brief, session->title(), req.format());
+  if (!rendered.ok()) return rendered.status();
+  v1::RenderBriefResponse out;
+  out.set_content_type(rendered->content_type);
+  out.set_content(rendered->content);
+  return out;
+}
+
+absl::StatusOr<int> CalibrationCore::RunScheduler() {
+  auto due = store_->DueSessions(clock_->Now() + kScheduleAhead, 20);
+  if (!due.ok()) return due.status();
+  int written = 0;
+  for (const DueSession& d : *due) {
+    auto brief = Generate(SchedulerContext(d.tenant), d.session_id, defaults_, /*scheduled=*/true);
+    if (!brief.ok()) {
+      LogWarn("scheduled brief failed", {{"tenant", d.tenant}, {"session", d.session_id},
+                                         {"error", std::string(brief.status().message())}});
+      continue;
+    }
+    written += brief->has_value() ? 1 : 0;
+  }
+  return written;
+}
+
+// ------------------------------------------------------------------ outcomes
+
+absl::StatusOr<v1::Outcome> CalibrationCore::RecordOutcome(const RequestContext& rc,
+                                                           const v1::RecordOutcomeRequest& req) {
+  auto id = SessionId(req.session(), "session");
+  if (!id.ok()) return id.status();
+  auto session = GetSession(rc, req.session());
+  if (!session.ok()) return session.status();
+  if (!SeesAll(rc, *session)) {
+    return absl::PermissionDeniedError("only HR and the session's facilitator may record outcomes");
+  }
+  std::vector<FieldViolation> violations;
+  if (!ValidId(req.employee_id())) violations.push_back({"employee_id", "required"});
+  if (req.final_rating().empty() || req.final_rating().size() > 32) {
+    violations.push_back({"final_rating", "required, at most 32 bytes"});
+  }
+  if (req.rationale().size() > 4000) violations.push_back({"rationale", "at most 4000 bytes"});
+  auto proposed = session->proposed_ratings().find(req.employee_id());
+  const std::string proposed_rating = proposed == session->proposed_ratings().end() ? "" : proposed->second;
+  if (!proposed_rating.empty() && req.final_rating() != proposed_rating && req.rationale().empty()) {
+    violations.push_back({"rationale", absl::StrCat("required: the final rating '", req.final_rating(),
+                                                    "' differs from the proposed '", proposed_rating, "'")});
+  }
+  if (!violations.empty()) return InvalidArgumentWithViolations("outcome rejected", violations);
+  auto members = ResolveCohort(rc, session->cohort());
+  if (!members.ok()) return members.status();
+  if (std::none_of(members->begin(), members->end(),
+                   [&](const ev1::Employee& e) { return e.id() == req.employee_id(); })) {
+    return absl::FailedPreconditionError(absl::StrCat(req.employee_id(), " is not in this session's cohort"));
+  }
+  v1::Outcome outcome;
+  outcome.set_session(req.session());
+  outcome.set_employee_id(req.employee_id());
+  outcome.set_proposed_rating(proposed_rating);
+  outcome.set_final_rating(req.final_rating());
+  outcome.set_rationale(req.rationale());
+  outcome.set_recorded_by(rc.principal);
+  ToTimestamp(clock_->Now(), outcome.mutable_record_time());
+  return store_->AppendOutcome(rc.tenant, *id, outcome);
+}
+
+absl::StatusOr<v1::ListOutcomesResponse> CalibrationCore::ListOutcomes(const RequestContext& rc,
+                                                                       const v1::ListOutcomesRequest& req) {
+  auto id = SessionId(req.session(), "session");
+  if (!id.ok()) return id.status();
+  auto session = GetSession(rc, req.session());
+  if (!session.ok()) return session.status();
+  if (!SeesAll(rc, *session)) return absl::PermissionDeniedError("only HR and the facilitator may read outcomes");
+  auto outcomes = store_->ListOutcomes(rc.tenant, *id, req.employee_id());
+  if (!outcomes.ok()) return outcomes.status();
+  v1::ListOutcomesResponse out;
+  for (auto& o : *outcomes) *out.add_outcomes() = std::move(o);
+  return out;
+}
+
+// ------------------------------------------------------------------ insight
+
+absl::StatusOr<std::pair<absl::Time, absl::Time>> CalibrationCore::PeriodOf(const v1::Period& period) {
+  const absl::Time now = clock_->Now();
+  absl::Time start = now - absl::Hours(24 * 90), end = now;
+  std::vector<FieldViolation> violations;
+  if (period.has_start_time()) {
+    if (!ValidTimestamp(period.start_time())) violations.push_back({"period.start_time", "not a valid timestamp"});
+    else start = FromTimestamp(period.start_time());
+  }
+  if (period.has_end_time()) {
+    if (!ValidTimestamp(period.end_time())) violations.push_back({"period.end_time", "not a valid timestamp"});
+    else end = FromTimestamp(period.end_time());
+  }
+  if (violations.empty() && end <= start) violations.push_back({"period", "end_time must be after start_time"});
+  if (violations.empty() && end - start > absl::Hours(24 * 400)) violations.push_back({"period", "at most 400 days"});
+  if (!violations.empty()) return InvalidArgumentWithViolations("bad period", violations);
+  return std::make_pair(start, end);
+}
+
+absl::StatusOr<v1::Heatmap> CalibrationCore::GetHeatmap(const RequestContext& rc, const v1::GetHeatmapRequest& req) {
+  auto period = PeriodOf(req.period());
+  if (!period.ok()) return period.status();
+  ev1::StreamFlowFactsRequest request;
+  ToTimestamp(period->first, request.mutable_start_time());
+  ToTimestamp(period->second, request.mutable_end_time());
+  HeatmapBuilder heatmap;
+  absl::Status s = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) { heatmap.Add(f); });
+  if (!s.ok()) return s;
+  return heatmap.Finish();
+}
+
+absl::StatusOr<v1::GetInsightsResponse> CalibrationCore::GetInsights(const RequestContext& rc,
+                                                                     const v1::GetInsightsRequest& req) {
+  auto period = PeriodOf(req.period());
+  if (!period.ok()) return period.status();
+  if (req.min_gap_hours() < 0) return InvalidArgumentWithViolations("bad gap", {{"min_gap_hours", "must not be negative"}});
+  ev1::StreamFlowFactsRequest request;
+  ToTimestamp(period->first, request.mutable_start_time());
+  ToTimestamp(period->second, request.mutable_end_time());
+  HeatmapBuilder heatmap;
+  std::map<std::string, MeasureAccumulator> people;
+  absl::Status s = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) {
+    heatmap.Add(f);
+    people[f.subject_id()].Add(f);
+  });
+  if (!s.ok()) return s;
+  std::map<std::string, v1::Measures> measures;
+  for (const auto& [who, acc] : people) measures[who] = acc.Finish();
+  auto kpis = store_->Kpis(rc.tenant, MonthOf(period->first), MonthOf(period->second - absl::Nanoseconds(1)));
+  if (!kpis.ok()) return kpis.status();
+  std::map<std::string, std::string> departments;
+  auto employees = events_->ListAllEmployees(rc, "");
+  if (!employees.ok()) return employees.status();
+  // Department names come from ListDepartments in a fuller client; ids read well enough here.
+  ev1::Registry registry;
+  if (auto r = events_->GetRegistry(rc, 0); r.ok()) registry = *r;
+  v1::GetInsightsResponse out;
+  for (auto& insight : Insights(heatmap.Finish(), measures, *kpis, departments, registry,
+                                req.min_gap_hours() > 0 ? req.min_gap_hours() : 12)) {
+    *out.add_insights() = std::move(insight);
+  }
+  return out;
+}
+
+absl::StatusOr<v1::FlowBrief> CalibrationCore::GetFlowBrief(const RequestContext& rc,
+                                                            const v1::GetFlowBriefRequest& req) {
+  auto period = PeriodOf(req.period());
+  if (!period.ok()) return period.status();
+  ev1::StreamFlowFactsRequest request;
+  ToTimestamp(period->first, request.mutable_start_time());
+  ToTimestamp(period->second, request.mutable_end_time());
+  request.set_department_id(req.department_id());
+  request.set_event_type(req.event_type());
+  ev1::Registry registry;
+  if (auto r = events_->GetRegistry(rc, 0); r.ok()) registry = *r;
+  FlowBriefBuilder brief(registry);
+  absl::Status s = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) { brief.Add(f); });
+  if (!s.ok()) return s;
+  return brief.Finish();
+}
+
+absl::StatusOr<v1::RecordKpiObservationsResponse> CalibrationCore::RecordKpiObservations(
+    const RequestContext& rc, const v1::RecordKpiObservationsRequest& req) {
+  if (absl::Status s = RequireRole(rc, {"hr", "admin", "system"}, "recording KPI observations"); !s.ok()) return s;
+  static const std::regex kKpi("^[a-z0-9_.]{1,128}$");
+  static const std::regex kPeriod("^[0-9]{4}-(0[1-9]|1[0-2])$");
+  std::vector<FieldViolation> violations;
+  if (req.observations().empty()) violations.push_back({"observations", "at least one"});
+  if (req.observations_size() > static_cast<int>(kMaxKpiBatch)) violations.push_back({"observations", "at most 1000"});
+  std::vector<KpiValue> values;
+  std::set<std::tuple<std::string, std::string, std::string>> keys;
+  for (int i = 0; i < req.observations_size() && violations.size() < 100; ++i) {
+    const v1::KpiObservation& o = req.observations(i);
+    const std::string at = absl::StrCat("observations[", i, "]");
+    if (!std::regex_match(o.kpi(), kKpi)) violations.push_back({at + ".kpi", "1-128 of [a-z0-9_.]"});
+    if (!o.subject_id().empty() && !ValidId(o.subject_id())) violations.push_back({at + ".subject_id", "1-64 of [A-Za-z0-9_.-] or empty"});
+    if (!std::regex_match(o.period(), kPeriod)) violations.push_back({at + ".period", "YYYY-MM"});
+    if (!std::isfinite(o.value())) violations.push_back({at + ".value", "must be a finite number"});
+    if (!keys.insert({o.kpi(), o.subject_id(), o.period()}).second) {
+      violations.push_back({at, "the same kpi, subject and period twice in one batch"});
+    }
+    values.push_back({o.kpi(), o.subject_id(), o.period(), o.value()});
+  }
+  if (!violations.empty()) return InvalidArgumentWithViolations("observations rejected", violations);
+  auto counts = store_->RecordKpis(rc.tenant, values, clock_->Now());
+  if (!counts.ok()) return counts.status();
+  v1::RecordKpiObservationsResponse out;
+  out.set_recorded(counts->recorded);
+  out.set_unchanged(counts->unchanged);
+  out.set_updated(counts->updated);
+  return out;
+}
+
+absl::StatusOr<v1::GoalStatus> CalibrationCore::GetGoalStatus(const RequestContext& rc,
+                                                              const v1::GetGoalStatusRequest& req) {
+  static const std::regex kPeriod("^[0-9]{4}-(0[1-9]|1[0-2])$");
+  if (!req.period().empty() && !std::regex_match(req.period(), kPeriod)) {
+    return InvalidArgumentWithViolations("bad period", {{"period", "YYYY-MM or empty"}});
+  }
+  auto registry = events_->GetRegistry(rc, 0);
+  if (!registry.ok()) return registry.status();
+  if (std::none_of(registry->goals().begin(), registry->goals().end(),
+                   [&](const ev1::Goal& g) { return g.key() == req.goal(); })) {
+    return absl::NotFoundError(absl::StrCat("goal '", req.goal(), "' is not in the registry"));
+  }
+  auto kpis = store_->Kpis(rc.tenant, "", "");
+  if (!kpis.ok()) return kpis.status();
+  v1::GoalStatus out;
+  *out.mutable_goal() = GoalStatusOf(*registry, req.goal(), *kpis, req.period(), 3);
+  // The alignment rate over the period's month (or the last 30 days).
+  absl::Time start = clock_->Now() - absl::Hours(24 * 30), end = clock_->Now();
+  if (!req.period().empty()) {
+    absl::CivilMonth month;
+    (void)absl::ParseCivilTime(req.period(), &month);
+    start = absl::FromCivil(month, absl::UTCTimeZone());
+    end = absl::FromCivil(month + 1, absl::UTCTimeZone());
+  }
+  ev1::StreamFlowFactsRequest request;
+  ToTimestamp(start, request.mutable_start_time());
+  ToTimestamp(end, request.mutable_end_time());
+  FlowBriefBuilder brief(*registry);
+  absl::Status s = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) { brief.Add(f); });
+  if (!s.ok()) return s;
+  out.set_goal_alignment_rate(brief.Finish().goal_alignment_rate());
+  out.set_period(req.period().empty() ? MonthOf(end - absl::Nanoseconds(1)) : req.period());
+  return out;
+}
+
+}  // namespace perfflow::calibration

@@ -1,0 +1,65 @@
+#pragma once
+
+// The calibration service's domain: sessions, briefs built by streaming the
+// event service's flow facts (never its tables) with KPI observations, the
+// viewer rules, outcomes, and business insight. Thread-safe.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/request_context.h"
+#include "services/calibration/brief.h"
+#include "services/calibration/calibration_store.h"
+#include "services/event/event_client.h"
+
+namespace perfflow::calibration {
+
+class CalibrationCore {
+ public:
+  CalibrationCore(std::shared_ptr<CalibrationStore> store, std::shared_ptr<event::EventClient> events,
+                  std::shared_ptr<const Clock> clock, BriefOptions defaults = {});
+
+  absl::StatusOr<v1::Session> CreateSession(const RequestContext& rc, const v1::CreateSessionRequest& req);
+  absl::StatusOr<v1::Session> GetSession(const RequestContext& rc, const std::string& name);
+  absl::StatusOr<v1::ListSessionsResponse> ListSessions(const RequestContext& rc, const v1::ListSessionsRequest& req);
+
+  absl::StatusOr<v1::Brief> GenerateBrief(const RequestContext& rc, const v1::GenerateBriefRequest& req);
+  // Filtered to what the caller may see: HR and the facilitator everyone, a
+  // manager their direct reports.
+  absl::StatusOr<v1::Brief> GetBrief(const RequestContext& rc, const v1::GetBriefRequest& req);
+  absl::StatusOr<v1::RenderBriefResponse> RenderBrief(const RequestContext& rc, const v1::RenderBriefRequest& req);
+  absl::StatusOr<v1::Outcome> RecordOutcome(const RequestContext& rc, const v1::RecordOutcomeRequest& req);
+  absl::StatusOr<v1::ListOutcomesResponse> ListOutcomes(const RequestContext& rc, const v1::ListOutcomesRequest& req);
+
+  absl::StatusOr<v1::Heatmap> GetHeatmap(const RequestContext& rc, const v1::GetHeatmapRequest& req);
+  absl::StatusOr<v1::GetInsightsResponse> GetInsights(const RequestContext& rc, const v1::GetInsightsRequest& req);
+  absl::StatusOr<v1::FlowBrief> GetFlowBrief(const RequestContext& rc, const v1::GetFlowBriefRequest& req);
+  absl::StatusOr<v1::RecordKpiObservationsResponse> RecordKpiObservations(
+      const RequestContext& rc, const v1::RecordKpiObservationsRequest& req);
+  absl::StatusOr<v1::GoalStatus> GetGoalStatus(const RequestContext& rc, const v1::GetGoalStatusRequest& req);
+
+  // Generates the scheduled brief of every session due within 24 hours that
+  // has none (once per session, whichever replica gets there first);
+  // returns how many this call wrote.
+  absl::StatusOr<int> RunScheduler();
+
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  absl::StatusOr<std::vector<ev1::Employee>> ResolveCohort(const RequestContext& rc, const v1::Cohort& cohort);
+  absl::StatusOr<std::optional<v1::Brief>> Generate(const RequestContext& rc, const std::string& session_id,
+                                                    BriefOptions options, bool scheduled);
+  absl::StatusOr<std::pair<absl::Time, absl::Time>> PeriodOf(const v1::Period& period);
+
+  std::shared_ptr<CalibrationStore> store_;
+  std::shared_ptr<event::EventClient> events_;
+  std::shared_ptr<const Clock> clock_;
+  BriefOptions defaults_;
+};
+
+// True when `rc` carries `role`.
+bool HasRole(const RequestContext& rc, const std::string& role);
+
+}  // namespace perfflow::calibration

@@ -1,0 +1,79 @@
+#pragma once
+
+// Storage of the calibration service: sessions, immutable brief versions,
+// the outcome history and KPI observations, over the common SQL layer
+// (MySQL or SQLite). Every method is scoped to one tenant except the
+// scheduler's DueSessions. Thread-safe.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/db/database.h"
+#include "common/db/migrations.h"
+#include "perfflow/calibration/v1/calibration_service.pb.h"
+#include "services/calibration/brief.h"
+
+namespace perfflow::calibration {
+
+const std::vector<db::Migration>& CalibrationMigrations();
+
+struct DueSession {
+  std::string tenant;
+  std::string session_id;
+};
+
+struct KpiWriteCounts {
+  int recorded = 0;
+  int unchanged = 0;
+  int updated = 0;
+};
+
+class CalibrationStore {
+ public:
+  // Applies the migrations, then returns the store.
+  static absl::StatusOr<std::unique_ptr<CalibrationStore>> Open(std::shared_ptr<db::Database> db);
+
+  // A repeated id returns the stored session (created=false).
+  absl::StatusOr<std::pair<v1::Session, bool>> CreateSession(const std::string& tenant, const std::string& id,
+                                                              const v1::Session& session);
+  absl::StatusOr<std::optional<v1::Session>> GetSession(const std::string& tenant, const std::string& id);
+  absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> ListSessions(const std::string& tenant,
+                                                                                int page_size,
+                                                                                const std::string& cursor);
+
+  // Sessions of any tenant scheduled before `horizon` without a scheduled brief.
+  absl::StatusOr<std::vector<DueSession>> DueSessions(absl::Time horizon, int limit);
+
+  // Stores `brief` as the session's next version and returns it with its
+  // version. A scheduled brief is written at most once per session: a second
+  // one returns nullopt (another replica wrote it).
+  absl::StatusOr<std::optional<v1::Brief>> SaveBrief(const std::string& tenant, const std::string& session_id,
+                                                     v1::Brief brief, bool scheduled);
+  // Version 0: the latest.
+  absl::StatusOr<std::optional<v1::Brief>> GetBrief(const std::string& tenant, const std::string& session_id,
+                                                    int64_t version);
+
+  absl::StatusOr<v1::Outcome> AppendOutcome(const std::string& tenant, const std::string& session_id,
+                                            v1::Outcome outcome);
+  absl::StatusOr<std::vector<v1::Outcome>> ListOutcomes(const std::string& tenant, const std::string& session_id,
+                                                        const std::string& employee_id);
+
+  // All or nothing; idempotent by (kpi, subject, period).
+  absl::StatusOr<KpiWriteCounts> RecordKpis(const std::string& tenant, const std::vector<KpiValue>& values,
+                                            absl::Time now);
+  // Observations with first_period <= period <= last_period ("" = unbounded).
+  absl::StatusOr<std::vector<KpiValue>> Kpis(const std::string& tenant, const std::string& first_period,
+                                             const std::string& last_period);
+
+  absl::Status Ping() { return db_->Ping(); }
+
+ private:
+  explicit CalibrationStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
+  std::shared_ptr<db::Database> db_;
+};
+
+}  // namespace perfflow::calibration

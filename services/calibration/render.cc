@@ -1,0 +1,204 @@
+#include "services/calibration/render.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace perfflow::calibration {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Rates are shown as percentages, hour medians in hours, chains as counts.
+std::string Value(const std::string& measure, double v) {
+  if (measure.rfind("median_", 0) == 0) return absl::StrFormat("%.1f h", v);
+  if (measure == "chains") return absl::StrFormat("%.0f", v);
+  if (measure.rfind("kpi:", 0) == 0) return absl::StrFormat("%.3g", v);
+  return absl::StrFormat("%.0f%%", v * 100);
+}
+
+std::string Signed(const v1::Comparison& c) {
+  return absl::StrFormat("%+.0f%%%s", c.relative_difference() * 100,
+                         c.z_defined() ? absl::StrFormat(", z %+.1f", c.z_score()) : "");
+}
+
+// Flagged comparisons first, then the rest in their order.
+std::vector<const v1::Comparison*> FlaggedFirst(const v1::PersonBrief& p) {
+  std::vector<const v1::Comparison*> out;
+  for (const auto* list : {&p.comparisons(), &p.business()}) {
+    for (const auto& c : *list) out.push_back(&c);
+  }
+  std::stable_partition(out.begin(), out.end(), [](const v1::Comparison* c) { return c->flagged(); });
+  return out;
+}
+
+std::string Markdown(const v1::Brief& brief, const std::string& title) {
+  std::string md = absl::StrCat("# ", title, " — calibration brief v", brief.version(), "\n\n");
+  absl::StrAppend(&md, "Window ", TimeUtil::ToString(brief.window_start()), " – ", TimeUtil::ToString(brief.window_end()),
+                  "; cohort of ", brief.cohort_size(), "; flagged at ±", brief.relative_threshold() * 100,
+                  "% or |z| ≥ ", brief.z_threshold(), ".\n\n");
+  if (brief.peers_withheld()) md += "> Peer figures withheld: the cohort has fewer than 4 people.\n\n";
+  for (const std::string& d : brief.degraded()) absl::StrAppend(&md, "> Missing source: ", d, "\n\n");
+  for (const v1::PersonBrief& p : brief.people()) {
+    absl::StrAppend(&md, "## ", p.display_name().empty() ? p.employee_id() : p.display_name(), " (", p.department_id(),
+                    ", ", p.grade(), ")", p.flagged_count() > 0 ? absl::StrCat(" — ", p.flagged_count(), " flagged") : "",
+                    "\n\n");
+    for (const auto& prompt : p.prompts()) absl::StrAppend(&md, "- **", prompt.en(), "**\n  ", prompt.zh(), "\n");
+    if (p.prompts_size() > 0) md += "\n";
+    md += "| month | chains | on time | evidence | median response | median closure |\n|---|---|---|---|---|---|\n";
+    for (const auto& m : p.months()) {
+      const auto& v = m.measures();
+      absl::StrAppend(&md, "| ", m.month(), " | ", v.chains(), " | ", Value("on_time_rate", v.on_time_rate()), " | ",
+                      Value("evidence_completeness", v.evidence_completeness()), " | ",
+                      Value("median_response_hours", v.median_response_hours()), " | ",
+                      Value("median_closure_hours", v.median_closure_hours()), " |\n");
+    }
+    md += "\n";
+    auto rows = FlaggedFirst(p);
+    if (!rows.empty()) {
+      md += "| measure | value | cohort mean | cohort median | vs peers | flag |\n|---|---|---|---|---|---|\n";
+      for (const v1::Comparison* c : rows) {
+        absl::StrAppend(&md, "| ", c->measure(), " | ", Value(c->measure(), c->value()), " | ",
+                        Value(c->measure(), c->cohort_mean()), " | ", Value(c->measure(), c->cohort_median()), " | ",
+                        Signed(*c), " | ", c->flagged() ? (c->favourable() ? "▲ better" : "▼ worse") : "", " |\n");
+      }
+      md += "\n";
+    }
+    for (const auto& g : p.goals()) {
+      absl::StrAppend(&md, "- goal ", g.goal(), ": target ", g.target(),
+                      g.has_actual() ? absl::StrCat(", actual ", g.actual(), g.met() ? " (met)" : " (behind)") : ", no data",
+                      "\n");
+    }
+    md += "\n";
+  }
+  return md;
+}
+
+// A polyline of the monthly on-time rate (0..100%).
+std::string TrendSvg(const v1::PersonBrief& p) {
+  const int w = 240, h = 80, pad = 10;
+  std::string points;
+  const int n = p.months_size();
+  for (int i = 0; i < n; ++i) {
+    const double x = pad + (n == 1 ? 0 : (w - 2 * pad) * i / static_cast<double>(n - 1));
+    const double y = h - pad - (h - 2 * pad) * p.months(i).measures().on_time_rate();
+    absl::StrAppend(&points, absl::StrFormat("%.1f,%.1f ", x, y));
+  }
+  std::string svg = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
+      "aria-label=\"monthly on-time rate\"><rect width=\"%d\" height=\"%d\" fill=\"#f7f7f7\"/>"
+      "<polyline fill=\"none\" stroke=\"#2b6cb0\" stroke-width=\"2\" points=\"%s\"/>",
+      w, h, w, h, points);
+  for (int i = 0; i < n; ++i) {
+    const double x = pad + (n == 1 ? 0 : (w - 2 * pad) * i / static_cast<double>(n - 1));
+    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%.1f\" y=\"%d\" font-size=\"8\">%s</text>", x, h - 1,
+                                          HtmlEscape(p.months(i).month())));
+  }
+  return svg + "</svg>";
+}
+
+// Person (dark) vs cohort mean (light) bars, scaled to the larger of the two.
+std::string BarSvg(const v1::Comparison& c) {
+  const double top = std::max({std::fabs(c.value()), std::fabs(c.cohort_mean()), 1e-9});
+  const int w = 160;
+  return absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"24\" role=\"img\" aria-label=\"person vs "
+      "cohort\"><rect y=\"2\" height=\"9\" width=\"%.1f\" fill=\"%s\"/><rect y=\"13\" height=\"9\" width=\"%.1f\" "
+      "fill=\"#a0aec0\"/></svg>",
+      w, w * std::fabs(c.value()) / top, c.flagged() ? (c.favourable() ? "#2f855a" : "#c53030") : "#4a5568",
+      w * std::fabs(c.cohort_mean()) / top);
+}
+
+std::string Html(const v1::Brief& brief, const std::string& title) {
+  std::string html = absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", HtmlEscape(title),
+      " — calibration brief</title><style>body{font-family:sans-serif;margin:2em;color:#1a202c}"
+      "section{page-break-inside:avoid;border-top:1px solid #cbd5e0;padding-top:1em}"
+      "table{border-collapse:collapse}td,th{border:1px solid #e2e8f0;padding:2px 6px;text-align:left}"
+      ".flag{color:#c53030;font-weight:bold}.good{color:#2f855a;font-weight:bold}.prompt{background:#fff5f5;"
+      "padding:.5em;border-left:4px solid #c53030}@media print{body{margin:0}}</style></head><body>\n");
+  absl::StrAppend(&html, "<h1>", HtmlEscape(title), "</h1><p>Brief v", brief.version(), ", window ",
+                  HtmlEscape(TimeUtil::ToString(brief.window_start())), " – ",
+                  HtmlEscape(TimeUtil::ToString(brief.window_end())), ", cohort of ", brief.cohort_size(), ".</p>\n");
+  if (brief.peers_withheld()) {
+    html += "<p class=\"flag\" id=\"peers-withheld\">Peer figures withheld: the cohort has fewer than 4 people.</p>\n";
+  }
+  for (const std::string& d : brief.degraded()) absl::StrAppend(&html, "<p class=\"flag\">Missing source: ", HtmlEscape(d), "</p>\n");
+  for (const v1::PersonBrief& p : brief.people()) {
+    absl::StrAppend(&html, "<section data-employee=\"", HtmlEscape(p.employee_id()), "\"><h2>",
+                    HtmlEscape(p.display_name().empty() ? p.employee_id() : p.display_name()), " <small>",
+                    HtmlEscape(p.department_id()), " · ", HtmlEscape(p.grade()), "</small></h2>\n");
+    for (const auto& prompt : p.prompts()) {
+      absl::StrAppend(&html, "<p class=\"prompt\">", HtmlEscape(prompt.en()), "<br>", HtmlEscape(prompt.zh()), "</p>\n");
+    }
+    absl::StrAppend(&html, TrendSvg(p), "\n");
+    auto rows = FlaggedFirst(p);
+    if (!rows.empty()) {
+      html += "<table><tr><th>measure</th><th>value</th><th>cohort mean</th><th>cohort median</th><th>vs peers</th>"
+              "<th>person vs cohort</th></tr>\n";
+      for (const v1::Comparison* c : rows) {
+        const char* cls = !c->flagged() ? "" : c->favourable() ? " class=\"good\"" : " class=\"flag\"";
+        absl::StrAppend(&html, "<tr", cls, "><td>", HtmlEscape(c->measure()), "</td><td>",
+                        HtmlEscape(Value(c->measure(), c->value())), "</td><td>",
+                        HtmlEscape(Value(c->measure(), c->cohort_mean())), "</td><td>",
+                        HtmlEscape(Value(c->measure(), c->cohort_median())), "</td><td>", HtmlEscape(Signed(*c)),
+                        "</td><td>", BarSvg(*c), "</td></tr>\n");
+      }
+      html += "</table>\n";
+    }
+    if (p.goals_size() > 0) {
+      html += "<ul>";
+      for (const auto& g : p.goals()) {
+        absl::StrAppend(&html, "<li>", HtmlEscape(g.name().en().empty() ? g.goal() : g.name().en()), ": target ",
+                        g.target(), g.has_actual() ? absl::StrCat(", actual ", g.actual(), g.met() ? " (met)" : " (behind)")
+                                                   : ", no data",
+                        "</li>");
+      }
+      html += "</ul>\n";
+    }
+    html += "</section>\n";
+  }
+  return html + "</body></html>\n";
+}
+
+}  // namespace
+
+std::string HtmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Rendered> RenderBrief(const v1::Brief& brief, const std::string& title, v1::RenderFormat format) {
+  switch (format) {
+    case v1::RENDER_FORMAT_JSON: {
+      std::string json;
+      google::protobuf::util::JsonPrintOptions options;
+      options.add_whitespace = true;
+      if (!google::protobuf::util::MessageToJsonString(brief, &json, options).ok()) {
+        return absl::InternalError("cannot serialise the brief");
+      }
+      return Rendered{"application/json", json};
+    }
+    case v1::RENDER_FORMAT_MARKDOWN: return Rendered{"text/markdown; charset=utf-8", Markdown(brief, title)};
+    case v1::RENDER_FORMAT_HTML: return Rendered{"text/html; charset=utf-8", Html(brief, title)};
+    default: return absl::InvalidArgumentError("format: required (JSON, MARKDOWN or HTML)");
+  }
+}
+
+}  // namespace perfflow::calibration

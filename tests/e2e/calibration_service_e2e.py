@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""End-to-end test of perfflow-calibration with a real perfflow-event, both on
+the real MariaDB: a cohort's chains are ingested and stepped through the event
+service, KPI observations recorded, a session created, its brief generated
+from the streamed flow facts, rendered as HTML and parsed back; the viewer
+rules, bad input and the goal status go through the same gRPC surface.
+"""
+
+import html.parser
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from perfflow_e2e import (run_tests, catalogue_request, org_request, Server, field_violations, generate_stubs,  # noqa: E402
+                          mysql_env, mysql_url)
+
+ARGS = None
+WORK = None
+EVENT = None
+CALIBRATION = None
+HR = [("x-perfflow-tenant", "cal"), ("x-perfflow-principal", "hr-1"), ("x-perfflow-roles", "hr")]
+PEOPLE = ["s%d" % i for i in range(1, 6)]
+
+
+def setUpModule():
+    global WORK, EVENT, CALIBRATION, grpc, pb, epb, t_pb, stub, events
+    import grpc as grpc_module
+    grpc = grpc_module
+    WORK = tempfile.mkdtemp(prefix="perfflow-calibration-e2e-")
+    generate_stubs(ARGS.source_dir, os.path.join(WORK, "stubs"))
+    from perfflow.calibration.v1 import calibration_service_pb2, calibration_service_pb2_grpc
+    from perfflow.event.v1 import event_service_pb2, event_service_pb2_grpc
+    from perfflow.type.v1 import flow_pb2
+    pb, epb, t_pb = calibration_service_pb2, event_service_pb2, flow_pb2
+    base = mysql_url()
+    EVENT = Server(ARGS.event_binary, ["--db=" + base + "/cal_event_" + secrets.token_hex(4)], mysql_env())
+    CALIBRATION = Server(ARGS.calibration_binary, ["--db=" + base + "/cal_" + secrets.token_hex(4),
+                                                   "--event_addr=" + EVENT.address()], mysql_env())
+    events = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(EVENT.address()))
+    stub = calibration_service_pb2_grpc.CalibrationServiceStub(grpc.insecure_channel(CALIBRATION.address()))
+    events.ApplyEventTypes(catalogue_request(epb, ARGS.source_dir), metadata=HR)
+    heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
+             ("rnd", "r-head")]
+    events.UpsertDirectory(org_request(epb, heads, [(p, "sales", "s-head") for p in PEOPLE]), metadata=HR)
+    # Two contracts each; s1..s3 act on theirs, the manager reviews s1's.
+    for p in PEOPLE:
+        for n in range(2):
+            req = epb.IngestEventRequest(source="crm", external_id="%s-%d" % (p, n), event_type="crm.contract_signed",
+                                         subject_id=p)
+            req.attributes.update({"contract_value": 100000 + n, "customer_tier": "key"})
+            name = events.IngestEvent(req, metadata=HR).event.name
+            if p in ("s1", "s2", "s3"):
+                events.RecordFlowStep(epb.RecordFlowStepRequest(event=name, step=t_pb.FLOW_STEP_OWNER_ACTION,
+                                                                step_id="own-" + name[-8:], actor_id=p), metadata=HR)
+            if p == "s1":
+                events.RecordFlowStep(epb.RecordFlowStepRequest(
+                    event=name, step=t_pb.FLOW_STEP_MANAGER_FEEDBACK, verdict=t_pb.VERDICT_MEETS,
+                    step_id="rev-" + name[-8:], actor_id="s-head"), metadata=HR)
+    kpis = pb.RecordKpiObservationsRequest()
+    import datetime
+    month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    for i, p in enumerate(PEOPLE):
+        kpis.observations.add(kpi="customer.signoff_rate", subject_id=p, period=month, value=0.9 if i else 0.6)
+    kpis.observations.add(kpi="sales.renewal_rate", period=month, value=0.8)
+    resp = stub.RecordKpiObservations(kpis, metadata=HR)
+    assert resp.recorded == 6, resp
+
+
+def tearDownModule():
+    for server in (CALIBRATION, EVENT):
+        if server is not None and server.proc.poll() is None:
+            server.stop()
+    if WORK:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+class BriefPage(html.parser.HTMLParser):
+    """Collects the sections, SVG charts and prompts of a rendered brief."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.svgs, self.prompts, self.external = [], 0, [], []
+        self._in_prompt = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.sections.append(attrs.get("data-employee"))
+        if tag == "svg":
+            self.svgs += 1
+        if tag in ("script", "link", "img", "iframe") or (tag != "svg" and "src" in attrs):
+            self.external.append(tag)
+        self._in_prompt = tag == "p" and attrs.get("class") == "prompt"
+
+    def handle_data(self, data):
+        if self._in_prompt:
+            self.prompts.append(data)
+
+
+class CalibrationE2E(unittest.TestCase):
+    def session(self, session_id, members=None):
+        req = pb.CreateSessionRequest(session_id=session_id)
+        req.session.title = "Sales P4 <Q2>"
+        if members:
+            req.session.cohort.member_ids.extend(members)
+        else:
+            req.session.cohort.departments.append("sales")
+            req.session.cohort.grades.append("P4")
+        req.session.scheduled_time.FromSeconds(2000000000)
+        req.session.facilitator_id = "hrbp-1"
+        return stub.CreateSession(req, metadata=HR)
+
+    def expect_error(self, code, fn, req, metadata=HR, field=None):
+        with self.assertRaises(grpc.RpcError) as cm:
+            fn(req, metadata=metadata)
+        self.assertEqual(cm.exception.code(), code, cm.exception.details())
+        if field:
+            self.assertIn(field, field_violations(cm.exception))
+        return cm.exception
+
+    def test_1_generate_render_and_parse(self):
+        created = self.session("q2-sales")
+        self.assertEqual(created.name, "sessions/q2-sales")
+        brief = stub.GenerateBrief(pb.GenerateBriefRequest(session="sessions/q2-sales"), metadata=HR)
+        self.assertEqual(brief.version, 1)
+        self.assertEqual(brief.cohort_size, 5)
+        self.assertFalse(brief.peers_withheld)
+        by_id = {p.employee_id: p for p in brief.people}
+        self.assertEqual(set(by_id), set(PEOPLE))
+        self.assertEqual(by_id["s4"].totals.chains, 2)
+        self.assertEqual(list(by_id["s4"].totals.defined), ["evidence_completeness"])
+        self.assertIn("median_response_hours", by_id["s1"].totals.defined)
+        self.assertAlmostEqual(by_id["s1"].totals.verdict_meets, 1.0)
+        signoff = [c for c in by_id["s1"].business if c.measure == "kpi:customer.signoff_rate"][0]
+        self.assertAlmostEqual(signoff.relative_difference, (0.6 - 0.9) / 0.9)
+        self.assertTrue(signoff.flagged)
+        self.assertIn("sales.renewal_rate", [g.goal for g in by_id["s1"].goals])
+
+        page = stub.RenderBrief(pb.RenderBriefRequest(session="sessions/q2-sales", format=pb.RENDER_FORMAT_HTML),
+                                metadata=HR)
+        self.assertEqual(page.content_type, "text/html; charset=utf-8")
+        parser = BriefPage()
+        parser.feed(page.content)
+        self.assertEqual(sorted(parser.sections), sorted(PEOPLE))
+        self.assertEqual(parser.sections[0], brief.people[0].employee_id, "flagged people first")
+        self.assertGreaterEqual(parser.svgs, 5)
+        self.assertEqual(parser.external, [], "the page must be self-contained")
+        self.assertIn("Sales P4 &lt;Q2&gt;", page.content)
+        md = stub.RenderBrief(pb.RenderBriefRequest(session="sessions/q2-sales", format=pb.RENDER_FORMAT_MARKDOWN),
+                              metadata=HR)
+        self.assertTrue(md.content.startswith("# Sales P4 <Q2> — calibration brief v1"))
+
+    def test_2_viewers_and_bad_input(self):
+        self.session("viewers")
+        stub.GenerateBrief(pb.GenerateBriefRequest(session="sessions/viewers"), metadata=HR)
+        manager = [("x-perfflow-tenant", "cal"), ("x-perfflow-principal", "s-head")]
+        mine = stub.GetBrief(pb.GetBriefRequest(session="sessions/viewers"), metadata=manager)
+        self.assertEqual(len(mine.people), 5)  # all report to s-head
+        outsider = [("x-perfflow-tenant", "cal"), ("x-perfflow-principal", "q-head")]
+        self.expect_error(grpc.StatusCode.PERMISSION_DENIED, stub.GetBrief,
+                          pb.GetBriefRequest(session="sessions/viewers"), metadata=outsider)
+        self.expect_error(grpc.StatusCode.PERMISSION_DENIED, stub.GenerateBrief,
+                          pb.GenerateBriefRequest(session="sessions/viewers"), metadata=manager)
+        other_tenant = [("x-perfflow-tenant", "other"), ("x-perfflow-roles", "hr")]
+        self.expect_error(grpc.StatusCode.NOT_FOUND, stub.GetBrief, pb.GetBriefRequest(session="sessions/viewers"),
+                          metadata=other_tenant)
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.CreateSession, pb.CreateSessionRequest(),
+                          field="session.cohort")
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.GetBrief, pb.GetBriefRequest(session="nope"),
+                          field="session")
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.RenderBrief,
+                          pb.RenderBriefRequest(session="sessions/viewers"), field="format")
+        bad = pb.RecordKpiObservationsRequest()
+        bad.observations.add(kpi="ok.kpi", period="2026-5", value=1)
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.RecordKpiObservations, bad,
+                          field="observations[0].period")
+
+    def test_3_small_cohort_withholds_peers(self):
+        self.session("trio", members=["s1", "s2", "s3"])
+        brief = stub.GenerateBrief(pb.GenerateBriefRequest(session="sessions/trio"), metadata=HR)
+        self.assertTrue(brief.peers_withheld)
+        self.assertTrue(all(len(p.comparisons) == 0 for p in brief.people))
+
+    def test_4_goal_status_heatmap_and_flow_brief(self):
+        status = stub.GetGoalStatus(pb.GetGoalStatusRequest(goal="sales.renewal_rate"), metadata=HR)
+        self.assertAlmostEqual(status.goal.actual, 0.8)
+        self.assertFalse(status.goal.met)
+        self.assertEqual([g.goal for g in status.goal.upstream],
+                         ["delivery.on_time_rate", "quality.complaint_closure_days"])
+        self.assertAlmostEqual(status.goal_alignment_rate, 1.0)
+        heatmap = stub.GetHeatmap(pb.GetHeatmapRequest(), metadata=HR)
+        cell = [c for c in heatmap.cells if c.department_id == "sales"][0]
+        self.assertEqual(cell.chains, 10)
+        self.assertEqual(cell.owner_count, 6)
+        self.assertEqual(cell.feedback_count, 2)
+        flow = stub.GetFlowBrief(pb.GetFlowBriefRequest(department_id="sales"), metadata=HR)
+        self.assertEqual(flow.total.events, 10)
+
+
+if __name__ == "__main__":
+    run_tests(globals(), "--event-binary", "--calibration-binary", "--source-dir")

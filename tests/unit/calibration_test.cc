@@ -1,0 +1,406 @@
+// The calibration service's domain over SQLite, a fake event service and a
+// manual clock: the golden cohort (numbers worked out by hand below), the
+// small cohort, viewer rules, outcomes, KPI observations and rendering.
+
+#include "services/calibration/calibration_core.h"
+
+#include "common/timestamps.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/calibration/render.h"
+#include "tests/testing/fake_event_client.h"
+#include "tests/testing/test_databases.h"
+
+namespace perfflow::calibration {
+namespace {
+
+namespace t = perfflow::type::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::Time At(const std::string& rfc3339) {
+  absl::Time out;
+  std::string err;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &out, &err)) << err;
+  return out;
+}
+
+// A chain of `subject` triggered at `at`: owner action after `owner_h`,
+// archived after `closure_h`, verdict MEETS, evidence complete.
+ev1::FlowFact Fact(const std::string& subject, absl::Time at, double owner_h, double closure_h) {
+  static int n = 0;
+  ev1::FlowFact f;
+  f.set_event("events/e" + std::to_string(++n));
+  f.set_event_type("mes.first_article_passed");
+  f.set_subject_id(subject);
+  f.set_department_id("assembly");
+  auto* times = f.mutable_flow()->mutable_times();
+  ToTimestamp(at, times->mutable_triggered_at());
+  ToTimestamp(at + absl::Minutes(owner_h * 60), times->mutable_owner_action_at());
+  ToTimestamp(at + absl::Minutes(closure_h * 60), times->mutable_archived_at());
+  ToTimestamp(at + absl::Minutes(owner_h * 60), times->mutable_evidence_complete_at());
+  f.mutable_flow()->set_step(t::FLOW_STEP_ARCHIVED);
+  f.mutable_flow()->set_verdict(t::VERDICT_MEETS);
+  f.set_decided(true);
+  f.set_within_sla(closure_h <= 48);
+  return f;
+}
+
+RequestContext Hr() { return RequestContext{"acme", "hr-1", {"hr"}, ""}; }
+
+class CalibrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    database_ = testing::MakeTestDatabase(testing::Backend::kSqlite);
+    auto store = CalibrationStore::Open(database_.db);
+    ASSERT_TRUE(store.ok()) << store.status();
+    events_ = std::make_shared<testing::FakeEventClient>();
+    events_->PutCatalogueAndOrg();
+    clock_ = std::make_shared<ManualClock>(At("2026-06-15T00:00:00Z"));
+    core_ = std::make_shared<CalibrationCore>(*std::move(store), events_, clock_);
+  }
+
+  // Zhang (p1) and seven peers in "assembly", managed by m1 (p1-p4) and m2.
+  void PutCohort(int size) {
+    for (int i = 1; i <= size; ++i) {
+      ev1::Employee e;
+      e.set_id("p" + std::to_string(i));
+      e.set_display_name(i == 1 ? "Zhang Wei" : "Peer " + std::to_string(i));
+      e.set_department_id("assembly");
+      e.set_grade("P4");
+      e.set_manager_id(i <= 4 ? "m1" : "m2");
+      events_->PutEmployee(e);
+    }
+  }
+
+  // Three chains per person in each of April, May and June.
+  void PutFacts(int size, double zhang_closure_h) {
+    for (int i = 1; i <= size; ++i) {
+      for (const char* month : {"2026-04-0", "2026-05-0", "2026-06-0"}) {
+        for (int d = 1; d <= 3; ++d) {
+          events_->PutFact(Fact("p" + std::to_string(i), At(absl::StrCat(month, d, "T08:00:00Z")), 10,
+                                i == 1 ? zhang_closure_h : 120));
+        }
+      }
+    }
+  }
+
+  void PutSignoff(int size, double zhang) {
+    v1::RecordKpiObservationsRequest req;
+    for (int i = 1; i <= size; ++i) {
+      auto* o = req.add_observations();
+      o->set_kpi("customer.signoff_rate");
+      o->set_subject_id("p" + std::to_string(i));
+      o->set_period("2026-05");
+      o->set_value(i == 1 ? zhang : 0.90);
+    }
+    auto r = core_->RecordKpiObservations(Hr(), req);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  v1::Session Session(const std::string& id) {
+    v1::CreateSessionRequest req;
+    req.set_session_id(id);
+    req.mutable_session()->set_title("Assembly P4, H1 2026");
+    req.mutable_session()->mutable_cohort()->add_departments("assembly");
+    ToTimestamp(At("2026-06-20T09:00:00Z"), req.mutable_session()->mutable_scheduled_time());
+    req.mutable_session()->set_facilitator_id("hrbp-1");
+    (*req.mutable_session()->mutable_proposed_ratings())["p1"] = "B";
+    auto s = core_->CreateSession(Hr(), req);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *s : v1::Session{};
+  }
+
+  const v1::PersonBrief& Person(const v1::Brief& b, const std::string& id) {
+    for (const auto& p : b.people()) {
+      if (p.employee_id() == id) return p;
+    }
+    ADD_FAILURE() << "no " << id;
+    return b.people(0);
+  }
+
+  const v1::Comparison* Find(const google::protobuf::RepeatedPtrField<v1::Comparison>& list, const std::string& m) {
+    for (const auto& c : list) {
+      if (c.measure() == m) return &c;
+    }
+    return nullptr;
+  }
+
+  testing::TestDatabase database_;
+  std::shared_ptr<testing::FakeEventClient> events_;
+  std::shared_ptr<ManualClock> clock_;
+  std::shared_ptr<CalibrationCore> core_;
+};
+
+TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
+  // Peers close every chain in 120 h; Zhang in 69.6 h. Against the peers:
+  //   difference 69.6 - 120 = -50.4 h = -2.1 days, relative -50.4/120 = -42%.
+  //   cohort mean (7 x 120 + 69.6) / 8 = 113.7 h, cohort median 120 h.
+  // Customer sign-off: peers 0.90, Zhang 0.738 -> -0.162, relative -18%.
+  // Peers do not vary: no z-score; both pass the 15% relative threshold.
+  PutCohort(8);
+  PutFacts(8, 69.6);
+  PutSignoff(8, 0.738);
+  Session("h1");
+  v1::GenerateBriefRequest req;
+  req.set_session("sessions/h1");
+  auto brief = core_->GenerateBrief(Hr(), req);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  EXPECT_EQ(brief->name(), "sessions/h1/briefs/1");
+  EXPECT_EQ(brief->cohort_size(), 8);
+  EXPECT_FALSE(brief->peers_withheld());
+  EXPECT_EQ(brief->window_start().seconds(), absl::ToUnixSeconds(At("2026-04-01T00:00:00Z")));
+  ASSERT_EQ(brief->people_size(), 8);
+  // The flagged person comes first.
+  const v1::PersonBrief& zhang = brief->people(0);
+  EXPECT_EQ(zhang.employee_id(), "p1");
+  EXPECT_EQ(zhang.flagged_count(), 2);
+  ASSERT_EQ(zhang.months_size(), 3);
+  EXPECT_EQ(zhang.months(0).month(), "2026-04");
+  EXPECT_EQ(zhang.months(2).measures().chains(), 3);
+  EXPECT_DOUBLE_EQ(zhang.months(1).measures().median_closure_hours(), 69.6);
+
+  const v1::Comparison* closure = Find(zhang.comparisons(), "median_closure_hours");
+  ASSERT_NE(closure, nullptr);
+  EXPECT_NEAR(closure->difference(), -50.4, 1e-9);
+  EXPECT_NEAR(closure->relative_difference(), -0.42, 1e-9);
+  EXPECT_NEAR(closure->cohort_mean(), 113.7, 1e-9);
+  EXPECT_DOUBLE_EQ(closure->cohort_median(), 120);
+  EXPECT_FALSE(closure->z_defined());
+  EXPECT_TRUE(closure->flagged());
+  EXPECT_TRUE(closure->favourable());
+
+  const v1::Comparison* signoff = Find(zhang.business(), "kpi:customer.signoff_rate");
+  ASSERT_NE(signoff, nullptr);
+  EXPECT_NEAR(signoff->relative_difference(), -0.18, 1e-9);
+  EXPECT_TRUE(signoff->flagged());
+  EXPECT_FALSE(signoff->favourable());
+
+  // Measures with no difference are not flagged.
+  EXPECT_FALSE(Find(zhang.comparisons(), "median_response_hours")->flagged());
+  EXPECT_FALSE(Find(zhang.comparisons(), "on_time_rate")->flagged());
+
+  ASSERT_EQ(zhang.prompts_size(), 1);
+  EXPECT_EQ(zhang.prompts(0).en(),
+            "Zhang Wei closes chains 2.1 days faster than their peers but their customer.signoff_rate is 18% lower: "
+            "wording or evidence template?");
+  EXPECT_EQ(zhang.prompts(0).zh(), "Zhang Wei闭环比同级平均快 2.1 天，但customer.signoff_rate低 18%：是话术问题还是证据模板问题？");
+  // A peer: slower than the others by 50.4/7 h, under the thresholds.
+  const v1::PersonBrief& peer = Person(*brief, "p5");
+  EXPECT_EQ(peer.flagged_count(), 0);
+  EXPECT_NEAR(Find(peer.comparisons(), "median_closure_hours")->relative_difference(), 7.2 / 112.8, 1e-9);
+  EXPECT_TRUE(peer.prompts().empty());
+}
+
+TEST_F(CalibrationTest, CohortOfThreeWithholdsPeerFigures) {
+  PutCohort(3);
+  PutFacts(3, 69.6);
+  PutSignoff(3, 0.738);
+  Session("small");
+  v1::GenerateBriefRequest req;
+  req.set_session("sessions/small");
+  auto brief = core_->GenerateBrief(Hr(), req);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  EXPECT_TRUE(brief->peers_withheld());
+  for (const auto& p : brief->people()) {
+    EXPECT_TRUE(p.comparisons().empty()) << p.employee_id();
+    EXPECT_TRUE(p.business().empty()) << p.employee_id();
+    EXPECT_TRUE(p.prompts().empty()) << p.employee_id();
+    EXPECT_EQ(p.months_size(), 3) << "the personal trend stays";
+  }
+  auto html = core_->RenderBrief(Hr(), [] {
+    v1::RenderBriefRequest r;
+    r.set_session("sessions/small");
+    r.set_format(v1::RENDER_FORMAT_HTML);
+    return r;
+  }());
+  ASSERT_TRUE(html.ok());
+  EXPECT_THAT(html->content(), HasSubstr("Peer figures withheld"));
+  EXPECT_THAT(html->content(), ::testing::Not(HasSubstr("cohort mean</th>")));
+}
+
+TEST_F(CalibrationTest, ViewersSeeWhatTheirRoleAllows) {
+  PutCohort(8);
+  PutFacts(8, 69.6);
+  Session("h1");
+  v1::GenerateBriefRequest gen;
+  gen.set_session("sessions/h1");
+  ASSERT_TRUE(core_->GenerateBrief(Hr(), gen).ok());
+  v1::GetBriefRequest get;
+  get.set_session("sessions/h1");
+  // HR and the facilitator: everyone.
+  EXPECT_EQ(core_->GetBrief(Hr(), get)->people_size(), 8);
+  EXPECT_EQ(core_->GetBrief(RequestContext{"acme", "hrbp-1", {}, ""}, get)->people_size(), 8);
+  // m2 manages p5..p8 only.
+  auto m2 = core_->GetBrief(RequestContext{"acme", "m2", {}, ""}, get);
+  ASSERT_TRUE(m2.ok());
+  std::vector<std::string> ids;
+  for (const auto& p : m2->people()) ids.push_back(p.employee_id());
+  std::sort(ids.begin(), ids.end());
+  EXPECT_THAT(ids, ElementsAre("p5", "p6", "p7", "p8"));
+  // Anyone else: denied; another tenant: not found.
+  EXPECT_EQ(core_->GetBrief(RequestContext{"acme", "p3", {}, ""}, get).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(core_->GetBrief(RequestContext{"other", "hr-9", {"hr"}, ""}, get).status().code(),
+            absl::StatusCode::kNotFound);
+  // Only HR / the facilitator generate.
+  EXPECT_EQ(core_->GenerateBrief(RequestContext{"acme", "m2", {}, ""}, gen).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(CalibrationTest, BriefsAreImmutableVersionsAndTheSchedulerWritesOneAhead) {
+  PutCohort(8);
+  PutFacts(8, 69.6);
+  Session("h1");
+  // Scheduled 2026-06-20 09:00: not due at 06-15, due from 06-19 09:00.
+  auto early = core_->RunScheduler();
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ(*early, 0);
+  clock_->Set(At("2026-06-19T09:00:00Z"));
+  EXPECT_EQ(*core_->RunScheduler(), 1);
+  EXPECT_EQ(*core_->RunScheduler(), 0) << "one scheduled brief per session";
+  v1::GenerateBriefRequest gen;
+  gen.set_session("sessions/h1");
+  auto second = core_->GenerateBrief(Hr(), gen);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->version(), 2);
+  v1::GetBriefRequest get;
+  get.set_session("sessions/h1");
+  get.set_version(1);
+  auto first = core_->GetBrief(Hr(), get);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->trigger(), "scheduled");
+  EXPECT_EQ(core_->GetSession(Hr(), "sessions/h1")->latest_brief_version(), 2);
+}
+
+TEST_F(CalibrationTest, ChangedRatingNeedsARationaleAndHistoryIsKept) {
+  PutCohort(8);
+  Session("h1");
+  v1::RecordOutcomeRequest req;
+  req.set_session("sessions/h1");
+  req.set_employee_id("p1");
+  req.set_final_rating("A");
+  auto missing = core_->RecordOutcome(Hr(), req);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("outcome rejected"));
+  req.set_rationale("Led the line-3 changeover; evidence in events/e12");
+  auto changed = core_->RecordOutcome(Hr(), req);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(changed->proposed_rating(), "B");
+  req.set_final_rating("B");
+  req.clear_rationale();
+  ASSERT_TRUE(core_->RecordOutcome(Hr(), req).ok()) << "the proposed rating needs no rationale";
+  req.set_employee_id("stranger");
+  EXPECT_EQ(core_->RecordOutcome(Hr(), req).status().code(), absl::StatusCode::kFailedPrecondition);
+  v1::ListOutcomesRequest list;
+  list.set_session("sessions/h1");
+  auto history = core_->ListOutcomes(Hr(), list);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->outcomes_size(), 2);
+  EXPECT_EQ(history->outcomes(0).final_rating(), "A");
+  EXPECT_EQ(history->outcomes(1).sequence(), 2);
+}
+
+TEST_F(CalibrationTest, KpiObservationsAreIdempotentAndValidatedAllOrNothing) {
+  v1::RecordKpiObservationsRequest req;
+  auto* o = req.add_observations();
+  o->set_kpi("sales.renewal_rate");
+  o->set_period("2026-05");
+  o->set_value(0.82);
+  auto first = core_->RecordKpiObservations(Hr(), req);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->recorded(), 1);
+  EXPECT_EQ(core_->RecordKpiObservations(Hr(), req)->unchanged(), 1);
+  o->set_value(0.86);
+  EXPECT_EQ(core_->RecordKpiObservations(Hr(), req)->updated(), 1);
+  // One bad row rejects the batch.
+  auto* bad = req.add_observations();
+  bad->set_kpi("Bad Key");
+  bad->set_period("2026-13");
+  bad->set_value(std::nan(""));
+  req.mutable_observations(0)->set_value(0.5);
+  auto rejected = core_->RecordKpiObservations(Hr(), req);
+  EXPECT_EQ(rejected.status().code(), absl::StatusCode::kInvalidArgument);
+  v1::GetGoalStatusRequest goal;
+  goal.set_goal("sales.renewal_rate");
+  auto status = core_->GetGoalStatus(Hr(), goal);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_DOUBLE_EQ(status->goal().actual(), 0.86) << "the rejected batch changed nothing";
+  EXPECT_DOUBLE_EQ(status->goal().target(), 0.85);
+  EXPECT_TRUE(status->goal().met());
+  // Upstream goals are listed with their own status.
+  ASSERT_EQ(status->goal().upstream_size(), 2);
+  EXPECT_EQ(status->goal().upstream(0).goal(), "delivery.on_time_rate");
+  EXPECT_FALSE(status->goal().upstream(0).has_actual());
+  EXPECT_EQ(core_->RecordKpiObservations(RequestContext{"acme", "p1", {}, ""}, req).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  goal.set_goal("no.such_goal");
+  EXPECT_EQ(core_->GetGoalStatus(Hr(), goal).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CalibrationTest, HeatmapInsightsAndFlowBrief) {
+  // Procurement answers in 50 h, R&D in 9 h, 3 chains each.
+  for (int i = 0; i < 3; ++i) {
+    auto slow = Fact("c1", At("2026-05-10T08:00:00Z") + absl::Hours(i), 50, 60);
+    slow.set_department_id("procurement");
+    slow.set_event_type("qms.supplier_quality_issue");
+    events_->PutFact(slow);
+    auto fast = Fact("r1", At("2026-05-10T08:00:00Z") + absl::Hours(i), 9, 30);
+    fast.set_department_id("rnd");
+    fast.set_event_type("qms.supplier_quality_issue");
+    events_->PutFact(fast);
+  }
+  auto heatmap = core_->GetHeatmap(Hr(), {});
+  ASSERT_TRUE(heatmap.ok()) << heatmap.status();
+  ASSERT_EQ(heatmap->cells_size(), 2);
+  EXPECT_EQ(heatmap->cells(0).department_id(), "procurement");
+  EXPECT_DOUBLE_EQ(heatmap->cells(0).median_owner_hours(), 50);
+  EXPECT_EQ(heatmap->cells(0).owner_count(), 3);
+  auto insights = core_->GetInsights(Hr(), {});
+  ASSERT_TRUE(insights.ok()) << insights.status();
+  ASSERT_GE(insights->insights_size(), 1);
+  EXPECT_EQ(insights->insights(0).kind(), "department_gap");
+  EXPECT_THAT(insights->insights(0).text().en(), HasSubstr("procurement answers"));
+  EXPECT_THAT(insights->insights(0).text().en(), HasSubstr("41 h slower than rnd"));
+  auto flow = core_->GetFlowBrief(Hr(), {});
+  ASSERT_TRUE(flow.ok());
+  EXPECT_EQ(flow->total().events(), 6);
+  EXPECT_DOUBLE_EQ(flow->total().average_closure_hours(), 45);
+  EXPECT_DOUBLE_EQ(flow->total().flow_health(), 0.5);
+  v1::GetHeatmapRequest bad;
+  ToTimestamp(At("2026-06-01T00:00:00Z"), bad.mutable_period()->mutable_start_time());
+  ToTimestamp(At("2026-05-01T00:00:00Z"), bad.mutable_period()->mutable_end_time());
+  EXPECT_EQ(core_->GetHeatmap(Hr(), bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RenderTest, HtmlIsSelfContainedEscapedAndFlaggedFirst) {
+  v1::Brief brief;
+  brief.set_version(3);
+  auto* p = brief.add_people();
+  p->set_employee_id("p1");
+  p->set_display_name("<script>alert(1)</script>");
+  auto* ok = p->add_comparisons();
+  ok->set_measure("on_time_rate");
+  auto* flagged = p->add_comparisons();
+  flagged->set_measure("median_closure_hours");
+  flagged->set_flagged(true);
+  p->add_prompts()->set_en("A & B");
+  p->add_months()->set_month("2026-05");
+  auto html = RenderBrief(brief, "T", v1::RENDER_FORMAT_HTML);
+  ASSERT_TRUE(html.ok());
+  EXPECT_EQ(html->content_type, "text/html; charset=utf-8");
+  EXPECT_THAT(html->content, ::testing::Not(HasSubstr("<script>")));
+  EXPECT_THAT(html->content, HasSubstr("&lt;script&gt;"));
+  EXPECT_THAT(html->content, HasSubstr("A &amp; B"));
+  EXPECT_THAT(html->content, HasSubstr("<svg"));
+  EXPECT_THAT(html->content, ::testing::Not(HasSubstr("http-equiv")));
+  EXPECT_LT(html->content.find("median_closure_hours"), html->content.find("on_time_rate"));
+  auto md = RenderBrief(brief, "T", v1::RENDER_FORMAT_MARKDOWN);
+  ASSERT_TRUE(md.ok());
+  EXPECT_THAT(md->content, HasSubstr("# T — calibration brief v3"));
+  EXPECT_EQ(RenderBrief(brief, "T", v1::RENDER_FORMAT_UNSPECIFIED).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace perfflow::calibration
