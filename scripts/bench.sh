@@ -5,6 +5,7 @@
 #   ./scripts/bench.sh validator    the evidence-chain validator only
 #   ./scripts/bench.sh phrases      the feedback guidance engine, 50 vs 500 phrases
 #   ./scripts/bench.sh timers       100,000 tasks due at once on a throwaway MariaDB
+#   ./scripts/bench.sh brief        a 50-person brief over 10k and 100k stored events vs raw SQL reads
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,19 +37,31 @@ run_phrases() {
   run_bench phrase_bench '"feedback analysis: %.0f comments/s with 50 phrases, %.0f/s with 500; ratio %.2f (goal >= 0.50: %s)" % (r["BM_Analyze50"], r["BM_Analyze500"], r["BM_Analyze500"] / r["BM_Analyze50"], "meets" if r["BM_Analyze500"] / r["BM_Analyze50"] >= 0.5 else "MISSES")'
 }
 
+# Runs a Python benchmark against a throwaway MariaDB (started once).
+with_mariadb() {
+  if [[ -z "${MARIADB_URL:-}" ]]; then
+    # shellcheck source=scripts/mariadb.sh
+    source scripts/mariadb.sh
+    mariadb_start
+  fi
+  PERFFLOW_TEST_MYSQL_URL="$MARIADB_URL" PERFFLOW_TEST_MYSQL_PASSWORD="$MARIADB_PASSWORD" /usr/bin/python3 "$@"
+}
+
 run_timers() {
-  # shellcheck source=scripts/mariadb.sh
-  source scripts/mariadb.sh
-  mariadb_start
-  PERFFLOW_TEST_MYSQL_URL="$MARIADB_URL" PERFFLOW_TEST_MYSQL_PASSWORD="$MARIADB_PASSWORD" \
-    /usr/bin/python3 bench/timer_storm.py --binary build-bench/bin/perfflow-event --source-dir . \
+  with_mariadb bench/timer_storm.py --binary build-bench/bin/perfflow-event --source-dir . \
     --json build-bench/timer_storm.json
+}
+
+run_brief() {
+  with_mariadb bench/brief_bench.py --event-binary build-bench/bin/perfflow-event \
+    --calibration-binary build-bench/bin/perfflow-calibration --source-dir . --json build-bench/brief_bench.json
 }
 
 case "${1:-all}" in
   validator) run_validator ;;
   phrases) run_phrases ;;
   timers) run_timers ;;
-  all) run_validator; run_phrases; run_timers ;;
-  *) echo "unknown benchmark '$1' (validator, phrases, timers)" >&2; exit 2 ;;
+  brief) run_brief ;;
+  all) run_validator; run_phrases; run_timers; run_brief ;;
+  *) echo "unknown benchmark '$1' (validator, phrases, timers, brief)" >&2; exit 2 ;;
 esac

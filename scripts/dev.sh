@@ -14,6 +14,8 @@ EVIDENCE_GRPC_PORT=${PERFFLOW_DEV_EVIDENCE_GRPC_PORT:-50052}
 EVIDENCE_METRICS_PORT=${PERFFLOW_DEV_EVIDENCE_METRICS_PORT:-9465}
 FEEDBACK_GRPC_PORT=${PERFFLOW_DEV_FEEDBACK_GRPC_PORT:-50053}
 FEEDBACK_METRICS_PORT=${PERFFLOW_DEV_FEEDBACK_METRICS_PORT:-9466}
+CALIBRATION_GRPC_PORT=${PERFFLOW_DEV_CALIBRATION_GRPC_PORT:-50054}
+CALIBRATION_METRICS_PORT=${PERFFLOW_DEV_CALIBRATION_METRICS_PORT:-9467}
 
 stop_service() {
   local pidfile=$STATE/$1.pid
@@ -45,6 +47,7 @@ wait_listening() {
 }
 
 if [[ ${1:-start} == stop ]]; then
+  stop_service calibration
   stop_service feedback
   stop_service evidence
   stop_service event
@@ -56,6 +59,7 @@ fi
 ./scripts/build.sh
 
 mkdir -p "$STATE/logs"
+stop_service calibration
 stop_service feedback
 stop_service evidence
 stop_service event
@@ -82,6 +86,13 @@ setsid build/bin/perfflow-feedback \
 echo $! > "$STATE/feedback.pid"
 wait_listening feedback
 
+setsid build/bin/perfflow-calibration \
+  --db "sqlite:$STATE/calibration.db" --dev_mode --event_addr "127.0.0.1:$GRPC_PORT" \
+  --grpc_port "$CALIBRATION_GRPC_PORT" --metrics_port "$CALIBRATION_METRICS_PORT" --drain_seconds 1 \
+  >"$STATE/logs/calibration.log" 2>&1 < /dev/null &
+echo $! > "$STATE/calibration.pid"
+wait_listening calibration
+
 cat <<MSG
 
 perfflow is running on the embedded default (SQLite: $STATE/event.db), demo tenant "demo"
@@ -90,8 +101,9 @@ perfflow is running on the embedded default (SQLite: $STATE/event.db), demo tena
   event service (gRPC)     127.0.0.1:$GRPC_PORT   perfflow.event.v1.EventService, health + reflection
   evidence service (gRPC)  127.0.0.1:$EVIDENCE_GRPC_PORT   perfflow.evidence.v1.EvidenceService
   feedback service (gRPC)  127.0.0.1:$FEEDBACK_GRPC_PORT   perfflow.feedback.v1.FeedbackService
-  metrics                  http://127.0.0.1:{$METRICS_PORT,$EVIDENCE_METRICS_PORT,$FEEDBACK_METRICS_PORT}/metrics
-  logs (JSON lines)        $STATE/logs/{event,evidence,feedback}.log
+  calibration (gRPC)       127.0.0.1:$CALIBRATION_GRPC_PORT   perfflow.calibration.v1.CalibrationService
+  metrics                  http://127.0.0.1:{$METRICS_PORT,$EVIDENCE_METRICS_PORT,$FEEDBACK_METRICS_PORT,$CALIBRATION_METRICS_PORT}/metrics
+  logs (JSON lines)        $STATE/logs/{event,evidence,feedback,calibration}.log
 
 Try:
   build/bin/perfflowctl GetFlowHealth '{"period":"PERIOD_MONTH"}'
@@ -99,6 +111,11 @@ Try:
   build/bin/perfflowctl ListEvents '{"department_id":"sales","page_size":3}'
   build/bin/perfflowctl --addr 127.0.0.1:$EVIDENCE_GRPC_PORT ValidateChain '{"event":"events/<id from ListEvents>"}'
   build/bin/perfflowctl --addr 127.0.0.1:$FEEDBACK_GRPC_PORT AnalyzeFeedback '{"text":"表现良好，继续努力"}'
+  build/bin/perfflowctl --addr 127.0.0.1:$CALIBRATION_GRPC_PORT --roles hr CreateSession \
+      '{"session_id":"sales-q","session":{"title":"Sales","cohort":{"departments":["sales"]},"scheduled_time":"2030-01-01T09:00:00Z","facilitator_id":"e100"}}'
+  build/bin/perfflowctl --addr 127.0.0.1:$CALIBRATION_GRPC_PORT --roles hr GenerateBrief '{"session":"sessions/sales-q"}'
+  build/bin/perfflowctl --addr 127.0.0.1:$CALIBRATION_GRPC_PORT --roles hr RenderBrief \
+      '{"session":"sessions/sales-q","format":"RENDER_FORMAT_HTML"}'
   build/bin/perfflowctl list
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep perfflow_flow_health_ratio
 

@@ -24,6 +24,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/evidence/v1/evidence_service.pb.h"
 #include "perfflow/feedback/v1/feedback_service.pb.h"
@@ -40,7 +41,8 @@ std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   std::vector<const google::protobuf::ServiceDescriptor*> out;
   for (const auto* file : {perfflow::event::v1::Event::descriptor()->file(),
                            perfflow::evidence::v1::Evidence::descriptor()->file(),
-                           perfflow::feedback::v1::Review::descriptor()->file()}) {
+                           perfflow::feedback::v1::Review::descriptor()->file(),
+                           perfflow::calibration::v1::Session::descriptor()->file()}) {
     for (int i = 0; i < file->service_count(); ++i) out.push_back(file->service(i));
   }
   return out;
@@ -50,6 +52,7 @@ struct Options {
   std::string addr = "127.0.0.1:50051";
   std::string tenant = "demo";
   std::string principal;
+  std::string roles;
   int timeout_seconds = 30;
 };
 
@@ -96,6 +99,7 @@ int PrintError(const grpc::Status& status) {
 void SetMetadata(grpc::ClientContext& ctx, const Options& o) {
   ctx.AddMetadata("x-perfflow-tenant", o.tenant);
   if (!o.principal.empty()) ctx.AddMetadata("x-perfflow-principal", o.principal);
+  if (!o.roles.empty()) ctx.AddMetadata("x-perfflow-roles", o.roles);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(o.timeout_seconds));
 }
 
@@ -209,6 +213,7 @@ int main(int argc, char** argv) {
   flags.AddString("addr", &o.addr, "gRPC address of the service (or the gateway)");
   flags.AddString("tenant", &o.tenant, "tenant sent as x-perfflow-tenant");
   flags.AddString("principal", &o.principal, "principal sent as x-perfflow-principal");
+  flags.AddString("roles", &o.roles, "comma-separated roles sent as x-perfflow-roles (e.g. hr)");
   flags.AddInt("timeout_seconds", &o.timeout_seconds, "deadline of each call");
   const std::vector<std::string> args = flags.ParseCommandOrExit(argc, argv);
   if (args.empty()) {

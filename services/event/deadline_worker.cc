@@ -110,6 +110,11 @@ TimeSource ClockTime(std::shared_ptr<const Clock> clock) {
   return [clock]() -> absl::StatusOr<absl::Time> { return clock->Now(); };
 }
 
+void PaceBatch(absl::Duration took, int duty_percent) {
+  if (duty_percent <= 0 || duty_percent >= 100) return;
+  absl::SleepFor(took * (100.0 / duty_percent - 1));
+}
+
 std::string DefaultOwner() {
   char host[64] = {0};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
@@ -158,6 +163,7 @@ absl::StatusOr<std::vector<Notice>> TimerWorker::NoticesFor(const ClaimedTimer& 
 absl::StatusOr<int> TimerWorker::RunOnce() {
   int fired = 0;
   for (int b = 0; b < options_.max_batches; ++b) {
+    const absl::Time batch_start = absl::Now();
     auto now = now_();
     if (!now.ok()) return now.status();
     auto claimed = store_->ClaimDueTimers(options_.owner, *now, options_.lease, options_.batch);
@@ -181,6 +187,7 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
     }
     fired += static_cast<int>(result->fired.size());
     if (static_cast<int>(claimed->size()) < options_.batch) break;
+    PaceBatch(absl::Now() - batch_start, options_.duty_percent);
   }
   return fired;
 }
@@ -266,6 +273,24 @@ std::optional<absl::Duration> OutboxRelay::TakeToken(const v1::NotifyDestination
   return absl::Minutes((1 - b.tokens) / per_minute);
 }
 
+std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, const std::string& id) {
+  constexpr size_t kMaxCached = 50000;
+  const absl::Time now = options_.clock->Now();
+  auto key = std::make_pair(tenant, id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = recipients_.find(key);
+    if (it != recipients_.end() && now - it->second.second < absl::Minutes(1)) return it->second.first;
+  }
+  std::optional<v1::Employee> employee;
+  auto found = events_->GetEmployee(tenant, id);
+  if (found.ok() && *found) employee = **found;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (recipients_.size() >= kMaxCached) recipients_.clear();
+  recipients_[key] = {employee, now};
+  return employee;
+}
+
 DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee,
                                      absl::Time now) {
   const v1::NotifyConfig& config = routing_.config;
@@ -337,21 +362,15 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
 absl::StatusOr<int> OutboxRelay::RunOnce() {
   int settled = 0;
   for (int b = 0; b < options_.worker.max_batches; ++b) {
+    const absl::Time batch_start = absl::Now();
     auto now = now_();
     if (!now.ok()) return now.status();
     auto claimed = store_->ClaimOutbox(options_.worker.owner, *now, options_.worker.lease, options_.worker.batch);
     if (!claimed.ok()) return claimed.status();
     if (claimed->empty()) break;
     std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> results;
-    // Each recipient is looked up once per batch.
-    std::map<std::pair<std::string, std::string>, std::optional<v1::Employee>> recipients;
     for (const ClaimedMessage& c : *claimed) {
-      auto [it, fresh] = recipients.try_emplace({c.tenant, c.message.recipient_id});
-      if (fresh) {
-        auto employee = events_->GetEmployee(c.tenant, c.message.recipient_id);
-        if (employee.ok() && *employee) it->second = **employee;
-      }
-      DeliveryOutcome outcome = Deliver(c, it->second, *now);
+      DeliveryOutcome outcome = Deliver(c, Recipient(c.tenant, c.message.recipient_id), *now);
       if (outcome.state == DeliveryState::kDeadLetter) {
         LogWarn("notification dead-lettered", {{"tenant", c.tenant},
                                                {"idempotency_key", c.message.idempotency_key},
@@ -365,6 +384,7 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     // Fenced: another relay took the message over and records it itself.
     settled -= *fenced;
     if (static_cast<int>(claimed->size()) < options_.worker.batch) break;
+    PaceBatch(absl::Now() - batch_start, options_.worker.duty_percent);
   }
   return settled;
 }

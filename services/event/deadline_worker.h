@@ -65,6 +65,10 @@ struct WorkerOptions {
   int batch = 200;
   // Per RunOnce; the rest waits for the next run.
   int max_batches = 10;
+  // Share of the time a catching-up worker may spend on batches: after a
+  // batch that took t it pauses t * (100 / duty_percent - 1), so a storm of
+  // due work leaves the database to ingestion the rest of the time.
+  int duty_percent = 100;
   // Fault injection (tests): holds claimed timers this long before firing.
   absl::Duration fault_delay_before_fire = absl::ZeroDuration();
 };
@@ -128,6 +132,9 @@ class OutboxRelay {
     double tokens = 0;
     absl::Time updated;
   };
+  // The recipient from the directory, cached for a minute (a storm of
+  // messages to the same people costs one lookup each).
+  std::optional<v1::Employee> Recipient(const std::string& tenant, const std::string& id);
   // Takes a token of `destination`; otherwise returns how long until one.
   std::optional<absl::Duration> TakeToken(const v1::NotifyDestination& destination);
   // `employee` is the recipient from the directory (nullopt when unknown).
@@ -142,8 +149,13 @@ class OutboxRelay {
   DeliveryMetrics* metrics_;
   std::mutex mu_;
   std::map<std::string, Bucket> buckets_;
+  std::map<std::pair<std::string, std::string>, std::pair<std::optional<v1::Employee>, absl::Time>> recipients_;
   std::mt19937_64 rng_;
 };
+
+// Pauses after a batch that took `took` so batches use at most
+// `duty_percent` of the time (no pause at 100).
+void PaceBatch(absl::Duration took, int duty_percent);
 
 // "host-pid": unique per process.
 std::string DefaultOwner();

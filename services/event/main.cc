@@ -1,6 +1,7 @@
 // perfflow-event: the event service binary. Flags -> options -> build -> serve
 // -> graceful stop.
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -34,6 +35,7 @@ struct Options {
   int relay_poll_ms = 250;
   int digest_poll_seconds = 60;
   int fault_delay_before_fire_ms = 0;
+  int background_duty_percent = 50;
 };
 
 // The relay's routing: the configuration file, or the log channel alone.
@@ -81,6 +83,9 @@ int main(int argc, char** argv) {
                "how long a claim is held before another replica may take it over");
   flags.AddInt("relay_poll_ms", &o.relay_poll_ms, "how often the outbox is drained");
   flags.AddInt("digest_poll_seconds", &o.digest_poll_seconds, "how often digests are checked for being due");
+  flags.AddInt("background_duty_percent", &o.background_duty_percent,
+               "while catching up, timers and the relay spend at most this share of the time on batches "
+               "(1-100), leaving the database to ingestion");
   flags.AddInt("fault_delay_before_fire_ms", &o.fault_delay_before_fire_ms,
                "fault injection for tests: hold claimed timers this long before firing (0 in production)");
   flags.ParseOrExit(argc, argv);
@@ -130,6 +135,7 @@ int main(int argc, char** argv) {
     wo.batch = std::max(1, o.timer_batch);
     wo.lease = absl::Seconds(std::max(1, o.timer_lease_seconds));
     wo.fault_delay_before_fire = absl::Milliseconds(std::max(0, o.fault_delay_before_fire_ms));
+    wo.duty_percent = std::clamp(o.background_duty_percent, 1, 100);
     auto timers = std::make_shared<perfflow::event::TimerWorker>(deliveries, db_time, wo, delivery_metrics.get());
     auto digests = std::make_shared<perfflow::event::DigestScheduler>(core, event_store, deliveries, db_time,
                                                                       delivery_metrics.get());

@@ -357,12 +357,13 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
 absl::StatusOr<OutboxCounts> SqlDeliveryStore::CountOutbox(const std::string& tenant) {
   OutboxCounts counts;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    counts = {};
-    auto rows = txn.Query("SELECT state, COUNT(*) FROM outbox WHERE tenant_id = ? GROUP BY state", {tenant});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) {
-      if (r.Int(0) == static_cast<int>(DeliveryState::kPending)) counts.pending = r.Int(1);
-      if (r.Int(0) == static_cast<int>(DeliveryState::kDeadLetter)) counts.dead = r.Int(1);
+    // Two index-range counts on (tenant_id, state, ...), never a scan of the delivered history.
+    for (auto [state, target] : {std::pair{DeliveryState::kPending, &counts.pending},
+                                 std::pair{DeliveryState::kDeadLetter, &counts.dead}}) {
+      auto rows = txn.Query("SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?",
+                            {tenant, int64_t{static_cast<int>(state)}});
+      if (!rows.ok()) return rows.status();
+      *target = rows->empty() ? 0 : rows->front().Int(0);
     }
     return absl::OkStatus();
   });

@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from perfflow_e2e import run_tests, Server, generate_stubs  # noqa: E402
 
 ARGS = None
-SERVICES = ["perfflow-event", "perfflow-evidence", "perfflow-feedback"]
+SERVICES = ["perfflow-event", "perfflow-evidence", "perfflow-feedback", "perfflow-calibration"]
 # Metrics Prometheus itself provides, and recording rules.
 PROMETHEUS_NAMES = {"up"}
 
