@@ -138,6 +138,25 @@ double Median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+void HourHistogram::Add(double hours) {
+  ++tenths_[std::llround(hours * 10)];
+  ++count_;
+}
+
+double HourHistogram::Median() const {
+  if (count_ == 0) return 0;
+  // The values at ranks (n-1)/2 and n/2 (equal when n is odd).
+  const int64_t lo_rank = (count_ - 1) / 2, hi_rank = count_ / 2;
+  int64_t seen = 0;
+  std::optional<int64_t> lo;
+  for (const auto& [tenth, n] : tenths_) {
+    if (!lo && seen + n > lo_rank) lo = tenth;
+    if (seen + n > hi_rank) return (static_cast<double>(*lo) + static_cast<double>(tenth)) / 20.0;
+    seen += n;
+  }
+  return 0;
+}
+
 void MeasureAccumulator::Add(const ev1::FlowFact& fact) {
   ++chains_;
   if (fact.decided()) {
@@ -152,8 +171,8 @@ void MeasureAccumulator::Add(const ev1::FlowFact& fact) {
     case t::VERDICT_REDO: ++redo_; break;
     default: break;
   }
-  if (times.has_owner_action_at()) response_hours_.push_back(Hours(times.triggered_at(), times.owner_action_at()));
-  if (times.has_archived_at()) closure_hours_.push_back(Hours(times.triggered_at(), times.archived_at()));
+  if (times.has_owner_action_at()) response_hours_.Add(Hours(times.triggered_at(), times.owner_action_at()));
+  if (times.has_archived_at()) closure_hours_.Add(Hours(times.triggered_at(), times.archived_at()));
 }
 
 v1::Measures MeasureAccumulator::Finish() const {
@@ -174,12 +193,12 @@ v1::Measures MeasureAccumulator::Finish() const {
     m.set_verdict_redo(Ratio(redo_, verdicts));
     for (const char* name : {"verdict_meets", "verdict_needs_improvement", "verdict_redo"}) m.add_defined(name);
   }
-  if (!response_hours_.empty()) {
-    m.set_median_response_hours(Median(response_hours_));
+  if (response_hours_.count() > 0) {
+    m.set_median_response_hours(response_hours_.Median());
     m.add_defined("median_response_hours");
   }
-  if (!closure_hours_.empty()) {
-    m.set_median_closure_hours(Median(closure_hours_));
+  if (closure_hours_.count() > 0) {
+    m.set_median_closure_hours(closure_hours_.Median());
     m.add_defined("median_closure_hours");
   }
   return m;

@@ -40,6 +40,21 @@ std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end);
 // "2026-03" of `t` (UTC).
 std::string MonthOf(absl::Time t);
 
+// Durations in hours, kept as counts per 0.1 h (6 minutes): memory follows
+// the number of distinct values, never the number of chains; the median is
+// exact to 0.1 h.
+class HourHistogram {
+ public:
+  void Add(double hours);
+  int64_t count() const { return count_; }
+  // 0 when empty.
+  double Median() const;
+
+ private:
+  std::map<int64_t, int64_t> tenths_;
+  int64_t count_ = 0;
+};
+
 // Accumulates the measures of one person or one cell.
 class MeasureAccumulator {
  public:
@@ -50,7 +65,7 @@ class MeasureAccumulator {
  private:
   int64_t chains_ = 0, decided_ = 0, within_ = 0, evidence_ = 0;
   int64_t meets_ = 0, needs_improvement_ = 0, redo_ = 0;
-  std::vector<double> response_hours_, closure_hours_;
+  HourHistogram response_hours_, closure_hours_;
 };
 
 double Median(std::vector<double> values);

@@ -27,10 +27,8 @@ void HeatmapBuilder::Add(const ev1::FlowFact& fact) {
   Cell& cell = cells_[{fact.department_id(), fact.event_type()}];
   ++cell.chains;
   const auto& times = fact.flow().times();
-  if (times.has_owner_action_at()) cell.owner_hours.push_back(Hours(times.triggered_at(), times.owner_action_at()));
-  if (times.has_manager_feedback_at()) {
-    cell.feedback_hours.push_back(Hours(times.triggered_at(), times.manager_feedback_at()));
-  }
+  if (times.has_owner_action_at()) cell.owner_hours.Add(Hours(times.triggered_at(), times.owner_action_at()));
+  if (times.has_manager_feedback_at()) cell.feedback_hours.Add(Hours(times.triggered_at(), times.manager_feedback_at()));
 }
 
 v1::Heatmap HeatmapBuilder::Finish() const {
@@ -43,10 +41,10 @@ v1::Heatmap HeatmapBuilder::Finish() const {
     c->set_department_id(key.first);
     c->set_event_type(key.second);
     c->set_chains(cell.chains);
-    c->set_owner_count(static_cast<int64_t>(cell.owner_hours.size()));
-    c->set_median_owner_hours(Median(cell.owner_hours));
-    c->set_feedback_count(static_cast<int64_t>(cell.feedback_hours.size()));
-    c->set_median_feedback_hours(Median(cell.feedback_hours));
+    c->set_owner_count(cell.owner_hours.count());
+    c->set_median_owner_hours(cell.owner_hours.Median());
+    c->set_feedback_count(cell.feedback_hours.count());
+    c->set_median_feedback_hours(cell.feedback_hours.Median());
   }
   out.mutable_departments()->Assign(departments.begin(), departments.end());
   out.mutable_event_types()->Assign(types.begin(), types.end());

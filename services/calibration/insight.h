@@ -22,7 +22,7 @@ class HeatmapBuilder {
 
  private:
   struct Cell {
-    std::vector<double> owner_hours, feedback_hours;
+    HourHistogram owner_hours, feedback_hours;
     int64_t chains = 0;
   };
   std::map<std::pair<std::string, std::string>, Cell> cells_;

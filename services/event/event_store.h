@@ -163,7 +163,8 @@ class EventStore {
                                                                   const EventFilter& filter) = 0;
 
   // Calls `emit` for each chain triggered in the filter's range, in
-  // triggered order, reading in bounded pages; stops early when emit is false.
+  // triggered order, reading in bounded pages; stops early when emit is
+  // false. The records carry no attributes ("{}") and no tasks.
   virtual absl::Status ForEachFlow(const std::string& tenant, const EventFilter& filter,
                                    const std::function<bool(const EventRecord&)>& emit) = 0;
 

@@ -404,3 +404,23 @@ TEST(RenderTest, HtmlIsSelfContainedEscapedAndFlaggedFirst) {
 
 }  // namespace
 }  // namespace perfflow::calibration
+
+namespace perfflow::calibration {
+namespace {
+
+TEST(HourHistogramTest, MedianIsExactToATenthOfAnHourWithBoundedMemory) {
+  HourHistogram h;
+  EXPECT_EQ(h.Median(), 0);
+  for (double v : {5.0, 1.0, 3.0}) h.Add(v);
+  EXPECT_DOUBLE_EQ(h.Median(), 3.0);  // odd: the middle value
+  h.Add(10.0);
+  EXPECT_DOUBLE_EQ(h.Median(), 4.0);  // even: mean of 3 and 5
+  // A million chains of the same few durations stay a few buckets.
+  HourHistogram many;
+  for (int i = 0; i < 1000000; ++i) many.Add(i % 3 == 0 ? 69.6 : 120.04);
+  EXPECT_EQ(many.count(), 1000000);
+  EXPECT_DOUBLE_EQ(many.Median(), 120.0);  // rounded to 0.1 h
+}
+
+}  // namespace
+}  // namespace perfflow::calibration
