@@ -111,11 +111,11 @@ Try:
   build/bin/perfflowctl ListEvents '{"department_id":"sales","page_size":3}'
   build/bin/perfflowctl --addr 127.0.0.1:$EVIDENCE_GRPC_PORT ValidateChain '{"event":"events/<id from ListEvents>"}'
   build/bin/perfflowctl --addr 127.0.0.1:$FEEDBACK_GRPC_PORT AnalyzeFeedback '{"text":"表现良好，继续努力"}'
-  build/bin/perfflowctl --addr 127.0.0.1:$CALIBRATION_GRPC_PORT --roles hr CreateSession \
-      '{"session_id":"sales-q","session":{"title":"Sales","cohort":{"departments":["sales"]},"scheduled_time":"2030-01-01T09:00:00Z","facilitator_id":"e100"}}'
-  build/bin/perfflowctl --addr 127.0.0.1:$CALIBRATION_GRPC_PORT --roles hr GenerateBrief '{"session":"sessions/sales-q"}'
-  build/bin/perfflowctl --addr 127.0.0.1:$CALIBRATION_GRPC_PORT --roles hr RenderBrief \
-      '{"session":"sessions/sales-q","format":"RENDER_FORMAT_HTML"}'
+  C="build/bin/perfflowctl --addr 127.0.0.1:$CALIBRATION_GRPC_PORT --roles hr"
+  \$C CreateSession '{"session_id":"sales-q","session":{"title":"Sales","cohort":{"departments":["sales"]},"scheduled_time":"2030-01-01T09:00:00Z","facilitator_id":"e100"}}'
+  \$C GenerateBrief '{"session":"sessions/sales-q"}'
+  \$C RenderBrief '{"session":"sessions/sales-q","format":"RENDER_FORMAT_HTML"}'
+  \$C GetInsights '{}'
   build/bin/perfflowctl list
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep perfflow_flow_health_ratio
 

@@ -382,9 +382,9 @@ absl::StatusOr<v1::GetInsightsResponse> CalibrationCore::GetInsights(const Reque
   auto kpis = store_->Kpis(rc.tenant, MonthOf(period->first), MonthOf(period->second - absl::Nanoseconds(1)));
   if (!kpis.ok()) return kpis.status();
   std::map<std::string, std::string> departments;
-  auto employees = events_->ListAllEmployees(rc, "");
-  if (!employees.ok()) return employees.status();
-  // Department names come from ListDepartments in a fuller client; ids read well enough here.
+  auto listed = events_->ListDepartments(rc);
+  if (!listed.ok()) return listed.status();
+  for (const ev1::Department& d : *listed) departments[d.id()] = d.name();
   ev1::Registry registry;
   if (auto r = events_->GetRegistry(rc, 0); r.ok()) registry = *r;
   v1::GetInsightsResponse out;

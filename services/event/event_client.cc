@@ -93,6 +93,14 @@ class GrpcEventClient : public EventClient {
     return out;
   }
 
+  absl::StatusOr<std::vector<ev1::Department>> ListDepartments(const RequestContext& rc) override {
+    ev1::ListDepartmentsResponse resp;
+    auto ctx = Context(rc);
+    absl::Status s = FromGrpcStatus(stub_->ListDepartments(ctx.get(), ev1::ListDepartmentsRequest(), &resp));
+    if (!s.ok()) return s;
+    return std::vector<ev1::Department>(resp.departments().begin(), resp.departments().end());
+  }
+
   absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
                                const std::function<void(const ev1::FlowFact&)>& fact) override {
     auto ctx = Context(rc, std::max(deadline_, absl::Minutes(5)));

@@ -310,8 +310,7 @@ grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v
     fact.set_within_sla(outcome == ChainOutcome::kWithin);
     fact.set_decided(outcome != ChainOutcome::kPending);
     fact.set_registry_version(e.registry_version);
-    // Coalesced into larger frames; Finish flushes the rest.
-    return writer->Write(fact, grpc::WriteOptions().set_buffer_hint());
+    return writer->Write(fact);
   });
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
   return ToGrpcStatus(s);

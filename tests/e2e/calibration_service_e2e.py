@@ -198,8 +198,12 @@ class CalibrationE2E(unittest.TestCase):
         self.assertEqual(cell.chains, 10)
         self.assertEqual(cell.owner_count, 6)
         self.assertEqual(cell.feedback_count, 2)
-        flow = stub.GetFlowBrief(pb.GetFlowBriefRequest(department_id="sales"), metadata=HR)
+        flow = stub.GetFlowBrief(pb.GetFlowBriefRequest(department_id="sales"), metadata=HR, timeout=30)
         self.assertEqual(flow.total.events, 10)
+        # Streams every fact of the period through the real event service
+        # (a stream that never finished once made this hang: bounded here).
+        insights = stub.GetInsights(pb.GetInsightsRequest(), metadata=HR, timeout=30)
+        self.assertTrue(all(i.kind in ("department_gap", "behaviour_outcome") for i in insights.insights))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,20 @@ void FakeEventClient::PutCatalogueAndOrg() {
   PutRegistry(*registry);
   const auto org = SmallOrg();
   for (const auto& e : org.employees()) PutEmployee(e);
+  for (const auto& d : org.departments()) PutDepartment(d);
+}
+
+absl::StatusOr<std::vector<ev1::Department>> FakeEventClient::ListDepartments(const RequestContext&) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  std::vector<ev1::Department> out;
+  for (const auto& [id, d] : departments_) out.push_back(d);
+  return out;
+}
+
+void FakeEventClient::PutDepartment(const ev1::Department& d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  departments_[d.id()] = d;
 }
 
 void FakeEventClient::PutEvent(const ev1::Event& e) {

@@ -42,11 +42,14 @@ class FakeEventClient : public event::EventClient {
   absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
                                const std::function<void(const ev1::FlowFact&)>& fact) override;
   void PutFact(const ev1::FlowFact& fact);
+  absl::StatusOr<std::vector<ev1::Department>> ListDepartments(const RequestContext& rc) override;
+  void PutDepartment(const ev1::Department& d);
   // Requests seen by StreamFlowFacts.
   int fact_streams();
 
  private:
   std::vector<ev1::FlowFact> facts_;
+  std::map<std::string, ev1::Department> departments_;
   int fact_streams_ = 0;
   std::mutex mu_;
   bool down_ = false;

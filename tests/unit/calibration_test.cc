@@ -340,6 +340,13 @@ TEST_F(CalibrationTest, KpiObservationsAreIdempotentAndValidatedAllOrNothing) {
 
 TEST_F(CalibrationTest, HeatmapInsightsAndFlowBrief) {
   // Procurement answers in 50 h, R&D in 9 h, 3 chains each.
+  ev1::Department procurement, rnd;
+  procurement.set_id("procurement");
+  procurement.set_name("Procurement");
+  rnd.set_id("rnd");
+  rnd.set_name("R&D");
+  events_->PutDepartment(procurement);
+  events_->PutDepartment(rnd);
   for (int i = 0; i < 3; ++i) {
     auto slow = Fact("c1", At("2026-05-10T08:00:00Z") + absl::Hours(i), 50, 60);
     slow.set_department_id("procurement");
@@ -360,8 +367,8 @@ TEST_F(CalibrationTest, HeatmapInsightsAndFlowBrief) {
   ASSERT_TRUE(insights.ok()) << insights.status();
   ASSERT_GE(insights->insights_size(), 1);
   EXPECT_EQ(insights->insights(0).kind(), "department_gap");
-  EXPECT_THAT(insights->insights(0).text().en(), HasSubstr("procurement answers"));
-  EXPECT_THAT(insights->insights(0).text().en(), HasSubstr("41 h slower than rnd"));
+  EXPECT_THAT(insights->insights(0).text().en(), HasSubstr("Procurement answers"));
+  EXPECT_THAT(insights->insights(0).text().en(), HasSubstr("41 h slower than R&D"));
   auto flow = core_->GetFlowBrief(Hr(), {});
   ASSERT_TRUE(flow.ok());
   EXPECT_EQ(flow->total().events(), 6);
