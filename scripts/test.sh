@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a throwaway MariaDB on loopback and
 # runs every test tier (unit, integration, e2e, deploy). Exits non-zero on any failure.
+#   ./scripts/test.sh              every tier
+#   ./scripts/test.sh --sanitize   also an ASan+UBSan build (build-asan/) of the unit and
+#                                  integration tests, which must run clean
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+sanitize=false
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitize=true ;;
+    *) echo "unknown argument '$arg' (--sanitize)" >&2; exit 2 ;;
+  esac
+done
 
 ./scripts/install-deps.sh
 ./scripts/build.sh -DBUILD_TESTING=ON
@@ -24,6 +35,19 @@ run_tier unit
 run_tier integration
 run_tier e2e
 run_tier deploy
+
+if $sanitize; then
+  echo "=== sanitizers (ASan + UBSan): unit and integration"
+  san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON -DCMAKE_CXX_FLAGS="$san" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+  cmake --build build-asan -j "${JOBS:-2}" --target unit_tests integration_tests
+  for t in unit_tests integration_tests; do
+    if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-asan/bin/$t"; then
+      failed+=("sanitize:$t")
+    fi
+  done
+fi
 
 # Every test tier must have run its MySQL half: a skip here means the
 # database was not reachable, which is a failure of this script.

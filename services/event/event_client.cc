@@ -104,9 +104,11 @@ class GrpcEventClient : public EventClient {
   absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
                                const std::function<void(const ev1::FlowFact&)>& fact) override {
     auto ctx = Context(rc, std::max(deadline_, absl::Minutes(5)));
-    auto reader = stub_->StreamFlowFacts(ctx.get(), request);
-    ev1::FlowFact f;
-    while (reader->Read(&f)) fact(f);
+    auto reader = stub_->StreamFlowFactBatches(ctx.get(), request);
+    ev1::FlowFactBatch batch;
+    while (reader->Read(&batch)) {
+      for (const ev1::FlowFact& f : batch.facts()) fact(f);
+    }
     return FromGrpcStatus(reader->Finish());
   }
 

@@ -33,8 +33,8 @@ class EventClient {
   virtual absl::StatusOr<std::vector<ev1::Employee>> ListAllEmployees(const RequestContext& rc,
                                                                       const std::string& department_id) = 0;
   virtual absl::StatusOr<std::vector<ev1::Department>> ListDepartments(const RequestContext& rc) = 0;
-  // Streams the flow facts of the request to `fact`, one at a time (the
-  // caller aggregates; nothing is buffered). Streams get at least 5 minutes.
+  // Streams the flow facts of the request to `fact`, one at a time (read in
+  // batches of up to 500; the caller aggregates). Streams get at least 5 minutes.
   virtual absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
                                        const std::function<void(const ev1::FlowFact&)>& fact) = 0;
 };

@@ -1,5 +1,7 @@
 #include "services/event/event_service.h"
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/status.h"
@@ -289,18 +291,22 @@ grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1:
   return grpc::Status::OK;
 }
 
-grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
-                                               grpc::ServerWriter<v1::FlowFact>* writer) {
-  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+namespace {
+
+// Calls `emit` with the fact of every chain the request selects; stops when
+// emit returns false or the caller cancels.
+absl::Status ForEachFact(grpc::ServerContext* ctx, EventCore& core, const std::string& tenant,
+                         const v1::StreamFlowFactsRequest& req, const std::function<bool(const v1::FlowFact&)>& emit) {
   EventFilter filter;
-  if (req->has_start_time()) filter.from = FromTimestamp(req->start_time());
-  if (req->has_end_time()) filter.to = FromTimestamp(req->end_time());
-  filter.department_id = req->department_id();
-  filter.event_type = req->event_type();
-  const absl::Time now = core_->clock().Now();
-  absl::Status s = core_->store().ForEachFlow(rc.tenant, filter, [&](const EventRecord& e) {
+  if (req.has_start_time()) filter.from = FromTimestamp(req.start_time());
+  if (req.has_end_time()) filter.to = FromTimestamp(req.end_time());
+  filter.department_id = req.department_id();
+  filter.event_type = req.event_type();
+  const absl::Time now = core.clock().Now();
+  v1::FlowFact fact;
+  return core.store().ForEachFlow(tenant, filter, [&](const EventRecord& e) {
     if (ctx->IsCancelled()) return false;
-    v1::FlowFact fact;
+    fact.Clear();
     fact.set_event("events/" + e.event_id);
     fact.set_event_type(e.event_type);
     fact.set_subject_id(e.subject_id);
@@ -310,8 +316,34 @@ grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v
     fact.set_within_sla(outcome == ChainOutcome::kWithin);
     fact.set_decided(outcome != ChainOutcome::kPending);
     fact.set_registry_version(e.registry_version);
-    return writer->Write(fact);
+    return emit(fact);
   });
+}
+
+}  // namespace
+
+grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
+                                               grpc::ServerWriter<v1::FlowFact>* writer) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  absl::Status s = ForEachFact(ctx, *core_, rc.tenant, *req, [&](const v1::FlowFact& f) { return writer->Write(f); });
+  if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+  return ToGrpcStatus(s);
+}
+
+grpc::Status EventServiceImpl::StreamFlowFactBatches(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
+                                                     grpc::ServerWriter<v1::FlowFactBatch>* writer) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  constexpr int kBatch = 500;
+  v1::FlowFactBatch batch;
+  bool open = true;
+  absl::Status s = ForEachFact(ctx, *core_, rc.tenant, *req, [&](const v1::FlowFact& f) {
+    *batch.add_facts() = f;
+    if (batch.facts_size() < kBatch) return true;
+    open = writer->Write(batch);
+    batch.clear_facts();
+    return open;
+  });
+  if (s.ok() && open && batch.facts_size() > 0) writer->Write(batch);
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
   return ToGrpcStatus(s);
 }

@@ -45,6 +45,8 @@ class EventServiceImpl final : public v1::EventService::Service {
                              v1::GetFlowHealthResponse* resp) override;
   grpc::Status StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
                                grpc::ServerWriter<v1::FlowFact>* writer) override;
+  grpc::Status StreamFlowFactBatches(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
+                                     grpc::ServerWriter<v1::FlowFactBatch>* writer) override;
 
  private:
   std::shared_ptr<EventCore> core_;

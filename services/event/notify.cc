@@ -291,6 +291,11 @@ absl::StatusOr<NotifyRouting> LoadNotifyConfig(const std::string& yaml, HttpSend
       c.backoff_jitter() > 1) {
     return absl::InvalidArgumentError("max_attempts and backoff_* must not be negative; backoff_jitter is 0..1");
   }
+  // A message nobody routes would otherwise count as delivered.
+  if (c.default_destinations().empty()) {
+    return absl::InvalidArgumentError(
+        "default_destinations: required (where people of departments without a route are notified; e.g. [log])");
+  }
   return routing;
 }
 

@@ -379,6 +379,7 @@ TEST(NotifyConfigTest, RejectsBadConfigurationsPrecisely) {
   EXPECT_THAT(error("destinations:\n  - {name: 'Bad Name', type: log}\n"), HasSubstr("destinations[0].name"));
   EXPECT_THAT(error("max_attempts: 3\nbackoff_jitter: 2\n"), HasSubstr("backoff_jitter is 0..1"));
   EXPECT_THAT(error("colour: blue\n"), HasSubstr("colour"));
+  EXPECT_THAT(error("destinations:\n  - {name: log, type: log}\n"), HasSubstr("default_destinations: required"));
 }
 
 }  // namespace
