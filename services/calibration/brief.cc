@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/timestamps.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace perfflow::calibration {
@@ -14,14 +15,6 @@ namespace {
 
 namespace t = perfflow::type::v1;
 using google::protobuf::util::TimeUtil;
-
-absl::Time FromProto(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-
-double Hours(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to) {
-  return absl::ToDoubleHours(FromProto(to) - FromProto(from));
-}
 
 double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
 
@@ -122,6 +115,10 @@ struct Labelled {
 
 }  // namespace
 
+double HoursBetween(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to) {
+  return absl::ToDoubleHours(FromTimestamp(to) - FromTimestamp(from));
+}
+
 std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end) {
   const absl::CivilMonth month(absl::ToCivilSecond(end, absl::UTCTimeZone()));
   return {absl::FromCivil(month - 2, absl::UTCTimeZone()), end};
@@ -171,8 +168,8 @@ void MeasureAccumulator::Add(const ev1::FlowFact& fact) {
     case t::VERDICT_REDO: ++redo_; break;
     default: break;
   }
-  if (times.has_owner_action_at()) response_hours_.Add(Hours(times.triggered_at(), times.owner_action_at()));
-  if (times.has_archived_at()) closure_hours_.Add(Hours(times.triggered_at(), times.archived_at()));
+  if (times.has_owner_action_at()) response_hours_.Add(HoursBetween(times.triggered_at(), times.owner_action_at()));
+  if (times.has_archived_at()) closure_hours_.Add(HoursBetween(times.triggered_at(), times.archived_at()));
 }
 
 v1::Measures MeasureAccumulator::Finish() const {
@@ -218,7 +215,7 @@ BriefBuilder::BriefBuilder(std::vector<ev1::Employee> members, std::vector<KpiVa
 void BriefBuilder::Add(const ev1::FlowFact& fact) {
   auto it = index_.find(fact.subject_id());
   if (it == index_.end()) return;
-  const absl::Time at = FromProto(fact.flow().times().triggered_at());
+  const absl::Time at = FromTimestamp(fact.flow().times().triggered_at());
   if (at < start_ || at >= end_) return;
   Person& p = people_[it->second];
   p.total.Add(fact);

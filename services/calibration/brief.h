@@ -37,6 +37,9 @@ struct BriefOptions {
 // [start of the month two months before `end`'s month, end): three calendar months.
 std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end);
 
+// Hours from `from` to `to`.
+double HoursBetween(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to);
+
 // "2026-03" of `t` (UTC).
 std::string MonthOf(absl::Time t);
 

@@ -9,11 +9,6 @@
 namespace perfflow::calibration {
 namespace {
 
-double Hours(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to) {
-  return static_cast<double>((to.seconds() - from.seconds())) / 3600.0 +
-         static_cast<double>(to.nanos() - from.nanos()) / 3.6e12;
-}
-
 double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
 
 std::string Name(const std::map<std::string, std::string>& names, const std::string& id) {
@@ -27,8 +22,8 @@ void HeatmapBuilder::Add(const ev1::FlowFact& fact) {
   Cell& cell = cells_[{fact.department_id(), fact.event_type()}];
   ++cell.chains;
   const auto& times = fact.flow().times();
-  if (times.has_owner_action_at()) cell.owner_hours.Add(Hours(times.triggered_at(), times.owner_action_at()));
-  if (times.has_manager_feedback_at()) cell.feedback_hours.Add(Hours(times.triggered_at(), times.manager_feedback_at()));
+  if (times.has_owner_action_at()) cell.owner_hours.Add(HoursBetween(times.triggered_at(), times.owner_action_at()));
+  if (times.has_manager_feedback_at()) cell.feedback_hours.Add(HoursBetween(times.triggered_at(), times.manager_feedback_at()));
 }
 
 v1::Heatmap HeatmapBuilder::Finish() const {
@@ -149,7 +144,7 @@ void FlowBriefBuilder::Add(const ev1::FlowFact& fact) {
     row->evidence += times.has_evidence_complete_at() ? 1 : 0;
     if (times.has_archived_at()) {
       ++row->archived;
-      row->closure_hours += Hours(times.triggered_at(), times.archived_at());
+      row->closure_hours += HoursBetween(times.triggered_at(), times.archived_at());
     }
   }
 }

@@ -398,9 +398,9 @@ absl::Status OutboxRelay::RefreshGauges() {
     auto due = store_->DueTimers(tenant, *now);
     if (!due.ok()) return due.status();
     metrics_->SetDueBacklog(tenant, *due);
-    auto counts = store_->CountOutbox(tenant);
-    if (!counts.ok()) return counts.status();
-    metrics_->SetDeadLetters(tenant, counts->dead);
+    auto dead = store_->DeadLetters(tenant);
+    if (!dead.ok()) return dead.status();
+    metrics_->SetDeadLetters(tenant, *dead);
   }
   return absl::OkStatus();
 }

@@ -62,12 +62,6 @@ struct DeliveryOutcome {
   std::vector<std::string> delivered_to;
 };
 
-// Counts a tenant's dead letters and backlog for the gauges.
-struct OutboxCounts {
-  int64_t pending = 0;
-  int64_t dead = 0;
-};
-
 class DeliveryStore {
  public:
   virtual ~DeliveryStore() = default;
@@ -105,7 +99,8 @@ class DeliveryStore {
   virtual absl::StatusOr<int> CompleteDeliveries(
       const std::string& owner, absl::Time now,
       const std::vector<std::pair<ClaimedMessage, DeliveryOutcome>>& results) = 0;
-  virtual absl::StatusOr<OutboxCounts> CountOutbox(const std::string& tenant) = 0;
+  // Messages dead-lettered (the pending backlog is EventStore::OutboxBacklog).
+  virtual absl::StatusOr<int64_t> DeadLetters(const std::string& tenant) = 0;
 
   // Digests: team counts of open tasks by manager and event type, and every
   // open task (for the weekly lists).

@@ -354,21 +354,18 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
   return fenced;
 }
 
-absl::StatusOr<OutboxCounts> SqlDeliveryStore::CountOutbox(const std::string& tenant) {
-  OutboxCounts counts;
+absl::StatusOr<int64_t> SqlDeliveryStore::DeadLetters(const std::string& tenant) {
+  int64_t count = 0;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    // Two index-range counts on (tenant_id, state, ...), never a scan of the delivered history.
-    for (auto [state, target] : {std::pair{DeliveryState::kPending, &counts.pending},
-                                 std::pair{DeliveryState::kDeadLetter, &counts.dead}}) {
-      auto rows = txn.Query("SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?",
-                            {tenant, int64_t{static_cast<int>(state)}});
-      if (!rows.ok()) return rows.status();
-      *target = rows->empty() ? 0 : rows->front().Int(0);
-    }
+    // An index range on (tenant_id, state, ...), never a scan of the delivered history.
+    auto rows = txn.Query("SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?",
+                          {tenant, int64_t{static_cast<int>(DeliveryState::kDeadLetter)}});
+    if (!rows.ok()) return rows.status();
+    count = rows->empty() ? 0 : rows->front().Int(0);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return counts;
+  return count;
 }
 
 // ------------------------------------------------------------------ digests

@@ -89,9 +89,9 @@ TEST_P(DeliveryStoreTest, ExpiredClaimIsFencedAndFiresOnce) {
   ASSERT_TRUE(by_a.ok()) << by_a.status();
   EXPECT_EQ(by_a->fired.size(), 0u);
   EXPECT_EQ(by_a->fenced, 3);
-  auto counts = store_->CountOutbox(kTenant);
-  ASSERT_TRUE(counts.ok());
-  EXPECT_EQ(counts->pending, 3 + 3);  // task.assigned at ingest + one reminder each
+  auto pending = w_.store->OutboxBacklog(kTenant);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(*pending, 3 + 3);  // task.assigned at ingest + one reminder each
 }
 
 TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
@@ -118,9 +118,12 @@ TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
   auto fenced_a = store_->CompleteDeliveries("a", now + absl::Seconds(13), by_a);
   ASSERT_TRUE(fenced_a.ok());
   EXPECT_EQ(*fenced_a, 6);
-  auto counts = store_->CountOutbox(kTenant);
-  ASSERT_TRUE(counts.ok());
-  EXPECT_EQ(counts->pending, 0);
+  auto pending = w_.store->OutboxBacklog(kTenant);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(*pending, 0);
+  auto dead = store_->DeadLetters(kTenant);
+  ASSERT_TRUE(dead.ok());
+  EXPECT_EQ(*dead, 0);
   auto again = store_->ClaimOutbox("c", now + absl::Hours(1), absl::Seconds(10), 100);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
