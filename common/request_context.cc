@@ -1,6 +1,12 @@
 #include "common/request_context.h"
 
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/crypto.h"
+#include "common/ids.h"
 #include "common/metrics.h"
 
 namespace perfflow {
@@ -15,6 +21,10 @@ std::string Header(const grpc::ServerContext& ctx, const char* name) {
 
 }  // namespace
 
+bool HasRole(const RequestContext& rc, absl::string_view role) {
+  return std::find(rc.roles.begin(), rc.roles.end(), role) != rc.roles.end();
+}
+
 bool IsValidTenant(absl::string_view tenant) {
   if (tenant.empty() || tenant.size() > 64) return false;
   for (char c : tenant) {
@@ -24,8 +34,33 @@ bool IsValidTenant(absl::string_view tenant) {
   return true;
 }
 
+const std::string& InternalToken() {
+  static const std::string* token = [] {
+    const char* value = std::getenv("PERFFLOW_INTERNAL_TOKEN");
+    return new std::string(value != nullptr ? value : "");
+  }();
+  return *token;
+}
+
+void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx) {
+  ctx->AddMetadata(kTenantHeader, rc.tenant);
+  if (!rc.principal.empty()) ctx->AddMetadata(kPrincipalHeader, rc.principal);
+  if (!rc.roles.empty()) ctx->AddMetadata(kRolesHeader, absl::StrJoin(rc.roles, ","));
+  if (!rc.trace_id.empty()) {
+    ctx->AddMetadata("traceparent", "00-" + rc.trace_id + "-" + RandomId().substr(0, 16) + "-01");
+  }
+  if (!InternalToken().empty()) ctx->AddMetadata(kInternalTokenHeader, InternalToken());
+}
+
 absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx, const IdentityOptions& options) {
   RequestContext rc;
+  if (!InternalToken().empty()) {
+    if (!ConstantTimeEquals(Header(ctx, kInternalTokenHeader), InternalToken())) {
+      return absl::UnauthenticatedError(
+          "identity metadata without the internal credential: call through perfflow-gateway");
+    }
+    rc.verified = true;
+  }
   rc.tenant = Header(ctx, kTenantHeader);
   if (rc.tenant.empty()) {
     if (!options.dev_mode) return absl::UnauthenticatedError("missing tenant (x-perfflow-tenant metadata)");

@@ -3,6 +3,12 @@
 // Who is calling and for which tenant, read once per RPC from metadata.
 // The gateway (and peer services) set x-perfflow-tenant, x-perfflow-principal
 // and x-perfflow-roles; in development mode a missing tenant means "demo".
+//
+// The internal credential: when PERFFLOW_INTERNAL_TOKEN is set (production:
+// from a Kubernetes Secret shared by the gateway and the services), a service
+// accepts identity metadata only with x-perfflow-internal-token equal to it
+// (compared in constant time) and enforces role rules on what each principal
+// sees. Without it, identity metadata is trusted as sent (development, tests).
 
 #include "absl/strings/string_view.h"
 #include <string>
@@ -10,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/status.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/server_context.h"
 
 namespace perfflow {
@@ -17,6 +24,7 @@ namespace perfflow {
 inline constexpr char kTenantHeader[] = "x-perfflow-tenant";
 inline constexpr char kPrincipalHeader[] = "x-perfflow-principal";
 inline constexpr char kRolesHeader[] = "x-perfflow-roles";
+inline constexpr char kInternalTokenHeader[] = "x-perfflow-internal-token";
 inline constexpr char kDemoTenant[] = "demo";
 
 struct RequestContext {
@@ -25,6 +33,9 @@ struct RequestContext {
   std::string principal;
   std::vector<std::string> roles;
   std::string trace_id;
+  // True when the metadata carried the internal credential: the identity was
+  // verified by the gateway (or comes from a peer service) and role rules apply.
+  bool verified = false;
 };
 
 struct IdentityOptions {
@@ -32,8 +43,18 @@ struct IdentityOptions {
   bool dev_mode = false;
 };
 
-// Unauthenticated when the tenant is missing (outside dev mode) or malformed.
+// Unauthenticated when the tenant is missing (outside dev mode) or malformed,
+// or when an internal credential is configured and the call lacks it.
 absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx, const IdentityOptions& options);
+
+// The process's internal credential (PERFFLOW_INTERNAL_TOKEN; "" when unset).
+const std::string& InternalToken();
+
+// Adds the identity, a new span of the caller's trace and the internal
+// credential to an outgoing call.
+void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx);
+
+bool HasRole(const RequestContext& rc, absl::string_view role);
 
 // True for 1-64 characters of [a-z0-9_-].
 bool IsValidTenant(absl::string_view tenant);

@@ -34,6 +34,7 @@ absl::Status ServerRunner::Start() {
   builder.AddListeningPort(options_.host + ":" + std::to_string(options_.grpc_port),
                            grpc::InsecureServerCredentials(), &grpc_port_);
   for (auto& [service, name] : services_) builder.RegisterService(service);
+  if (generic_ != nullptr) builder.RegisterCallbackGenericService(generic_);
   if (options_.bounded_stream_windows) builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<ObservabilityInterceptorFactory>(

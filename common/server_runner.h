@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "prometheus/gauge.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 
@@ -42,6 +43,8 @@ class ServerRunner {
 
   // `name` is the full service name for health, e.g. "perfflow.event.v1.EventService".
   void AddService(grpc::Service* service, std::string name);
+  // Serves every method no registered service has (the gateway's proxy).
+  void SetGenericService(grpc::CallbackGenericService* service) { generic_ = service; }
   // Readiness: SERVING while the probe returns OK.
   void SetReadinessProbe(std::function<absl::Status()> probe);
 
@@ -60,6 +63,7 @@ class ServerRunner {
   ServerOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<std::pair<grpc::Service*, std::string>> services_;
+  grpc::CallbackGenericService* generic_ = nullptr;
   std::function<absl::Status()> probe_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsServer> metrics_;

@@ -6,6 +6,7 @@
 #   ./scripts/bench.sh phrases      the feedback guidance engine, 50 vs 500 phrases
 #   ./scripts/bench.sh timers       100,000 tasks due at once on a throwaway MariaDB
 #   ./scripts/bench.sh brief        a 50-person brief over 10k and 100k stored events vs raw SQL reads
+#   ./scripts/bench.sh gateway      signed webhooks through perfflow-gateway vs direct gRPC IngestEvent
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,11 +58,16 @@ run_brief() {
     --calibration-binary build-bench/bin/perfflow-calibration --source-dir . --json build-bench/brief_bench.json
 }
 
+run_gateway() {
+  with_mariadb bench/gateway_bench.py --bin-dir build-bench/bin --source-dir . --json build-bench/gateway_bench.json
+}
+
 case "${1:-all}" in
   validator) run_validator ;;
   phrases) run_phrases ;;
   timers) run_timers ;;
   brief) run_brief ;;
-  all) run_validator; run_phrases; run_timers; run_brief ;;
-  *) echo "unknown benchmark '$1' (validator, phrases, timers, brief)" >&2; exit 2 ;;
+  gateway) run_gateway ;;
+  all) run_validator; run_phrases; run_timers; run_brief; run_gateway ;;
+  *) echo "unknown benchmark '$1' (validator, phrases, timers, brief, gateway)" >&2; exit 2 ;;
 esac

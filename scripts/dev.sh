@@ -16,6 +16,12 @@ FEEDBACK_GRPC_PORT=${PERFFLOW_DEV_FEEDBACK_GRPC_PORT:-50053}
 FEEDBACK_METRICS_PORT=${PERFFLOW_DEV_FEEDBACK_METRICS_PORT:-9466}
 CALIBRATION_GRPC_PORT=${PERFFLOW_DEV_CALIBRATION_GRPC_PORT:-50054}
 CALIBRATION_METRICS_PORT=${PERFFLOW_DEV_CALIBRATION_METRICS_PORT:-9467}
+GATEWAY_HTTP_PORT=${PERFFLOW_DEV_GATEWAY_HTTP_PORT:-8080}
+GATEWAY_GRPC_PORT=${PERFFLOW_DEV_GATEWAY_GRPC_PORT:-50050}
+GATEWAY_METRICS_PORT=${PERFFLOW_DEV_GATEWAY_METRICS_PORT:-9463}
+# Development-only secrets of the gateway's dev configuration.
+export PERFFLOW_DEV_JWT_SECRET=dev-only-jwt-secret-0123456789abcdef
+export PERFFLOW_DEV_CRM_SECRET=dev-only-crm-webhook-secret
 
 stop_service() {
   local pidfile=$STATE/$1.pid
@@ -47,6 +53,7 @@ wait_listening() {
 }
 
 if [[ ${1:-start} == stop ]]; then
+  stop_service gateway
   stop_service calibration
   stop_service feedback
   stop_service evidence
@@ -59,6 +66,7 @@ fi
 ./scripts/build.sh
 
 mkdir -p "$STATE/logs"
+stop_service gateway
 stop_service calibration
 stop_service feedback
 stop_service evidence
@@ -93,6 +101,35 @@ setsid build/bin/perfflow-calibration \
 echo $! > "$STATE/calibration.pid"
 wait_listening calibration
 
+setsid build/bin/perfflow-gateway \
+  --db "sqlite:$STATE/gateway.db" --dev_mode --config gateway/dev-gateway.yaml \
+  --event_addr "127.0.0.1:$GRPC_PORT" --evidence_addr "127.0.0.1:$EVIDENCE_GRPC_PORT" \
+  --feedback_addr "127.0.0.1:$FEEDBACK_GRPC_PORT" --calibration_addr "127.0.0.1:$CALIBRATION_GRPC_PORT" \
+  --http_port "$GATEWAY_HTTP_PORT" --grpc_port "$GATEWAY_GRPC_PORT" --metrics_port "$GATEWAY_METRICS_PORT" \
+  --drain_seconds 1 >"$STATE/logs/gateway.log" 2>&1 < /dev/null &
+echo $! > "$STATE/gateway.pid"
+wait_listening gateway
+
+# An admin API key for the demo tenant (created once, shown here each start)
+# and a one-day bearer token for an HR person, e100.
+if [[ ! -s $STATE/admin-key ]]; then
+  build/bin/perfflow-gateway --db "sqlite:$STATE/gateway.db" --tenant demo --roles admin,hr,system \
+    --principal dev-admin --display_name "dev admin" create-api-key >"$STATE/admin-key" 2>/dev/null
+fi
+ADMIN_KEY=$(cat "$STATE/admin-key")
+TOKEN=$(/usr/bin/python3 - <<'PY'
+import base64, hashlib, hmac, json, os, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+now = int(time.time())
+claims = {"iss": "perfflow-dev", "aud": "perfflow", "sub": "e100", "tenant": "demo", "roles": ["hr", "manager"],
+          "iat": now, "exp": now + 86400}
+signing = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps(claims).encode())
+key = os.environ["PERFFLOW_DEV_JWT_SECRET"].encode()
+print(signing + "." + b64(hmac.new(key, signing.encode(), hashlib.sha256).digest()))
+PY
+)
+echo "$TOKEN" > "$STATE/hr-token"
+
 cat <<MSG
 
 perfflow is running on the embedded default (SQLite: $STATE/event.db), demo tenant "demo"
@@ -102,10 +139,19 @@ perfflow is running on the embedded default (SQLite: $STATE/event.db), demo tena
   evidence service (gRPC)  127.0.0.1:$EVIDENCE_GRPC_PORT   perfflow.evidence.v1.EvidenceService
   feedback service (gRPC)  127.0.0.1:$FEEDBACK_GRPC_PORT   perfflow.feedback.v1.FeedbackService
   calibration (gRPC)       127.0.0.1:$CALIBRATION_GRPC_PORT   perfflow.calibration.v1.CalibrationService
-  metrics                  http://127.0.0.1:{$METRICS_PORT,$EVIDENCE_METRICS_PORT,$FEEDBACK_METRICS_PORT,$CALIBRATION_METRICS_PORT}/metrics
-  logs (JSON lines)        $STATE/logs/{event,evidence,feedback,calibration}.log
+  gateway (HTTP/JSON)      http://127.0.0.1:$GATEWAY_HTTP_PORT   every RPC as HTTP/JSON, POST /v1/webhooks/crm, /people/ pages
+  gateway (gRPC)           127.0.0.1:$GATEWAY_GRPC_PORT   the same services behind API keys / bearer tokens
+  metrics                  http://127.0.0.1:{$METRICS_PORT,$EVIDENCE_METRICS_PORT,$FEEDBACK_METRICS_PORT,$CALIBRATION_METRICS_PORT,$GATEWAY_METRICS_PORT}/metrics
+  logs (JSON lines)        $STATE/logs/{event,evidence,feedback,calibration,gateway}.log
+  admin API key            $STATE/admin-key   (X-Api-Key; tenant demo, roles admin,hr,system)
+  HR bearer token (e100)   $STATE/hr-token    (Authorization: Bearer, or the perfflow_token cookie; valid 1 day)
 
-Try:
+Try (through the gateway):
+  curl -s -H "X-Api-Key: \$(cat $STATE/admin-key)" 'http://127.0.0.1:$GATEWAY_HTTP_PORT/v1/flowHealth?period=PERIOD_MONTH'
+  curl -s -H "Authorization: Bearer \$(cat $STATE/hr-token)" http://127.0.0.1:$GATEWAY_HTTP_PORT/people/flow-health > flow-health.html
+  curl -s -H "X-Api-Key: \$(cat $STATE/admin-key)" 'http://127.0.0.1:$GATEWAY_HTTP_PORT/v1/events?department_id=sales&page_size=3'
+
+Or straight at the services (dev mode trusts identity metadata; no internal token is set):
   build/bin/perfflowctl GetFlowHealth '{"period":"PERIOD_MONTH"}'
   build/bin/perfflowctl ListTasks '{"assignee_id":"e100"}'
   build/bin/perfflowctl ListEvents '{"department_id":"sales","page_size":3}'

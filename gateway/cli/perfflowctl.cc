@@ -53,6 +53,9 @@ struct Options {
   std::string tenant = "demo";
   std::string principal;
   std::string roles;
+  // Through the gateway's gRPC port: the caller's credential.
+  std::string api_key;
+  std::string token;
   int timeout_seconds = 30;
 };
 
@@ -97,6 +100,8 @@ int PrintError(const grpc::Status& status) {
 }
 
 void SetMetadata(grpc::ClientContext& ctx, const Options& o) {
+  if (!o.api_key.empty()) ctx.AddMetadata("x-api-key", o.api_key);
+  if (!o.token.empty()) ctx.AddMetadata("authorization", "Bearer " + o.token);
   ctx.AddMetadata("x-perfflow-tenant", o.tenant);
   if (!o.principal.empty()) ctx.AddMetadata("x-perfflow-principal", o.principal);
   if (!o.roles.empty()) ctx.AddMetadata("x-perfflow-roles", o.roles);
@@ -214,6 +219,9 @@ int main(int argc, char** argv) {
   flags.AddString("tenant", &o.tenant, "tenant sent as x-perfflow-tenant");
   flags.AddString("principal", &o.principal, "principal sent as x-perfflow-principal");
   flags.AddString("roles", &o.roles, "comma-separated roles sent as x-perfflow-roles (e.g. hr)");
+  flags.AddString("api_key", &o.api_key,
+                  "API key for the gateway's gRPC port (x-api-key; better from PERFFLOW_API_KEY than the command line)");
+  flags.AddString("token", &o.token, "bearer token for the gateway's gRPC port (better from PERFFLOW_TOKEN)");
   flags.AddInt("timeout_seconds", &o.timeout_seconds, "deadline of each call");
   const std::vector<std::string> args = flags.ParseCommandOrExit(argc, argv);
   if (args.empty()) {

@@ -55,10 +55,6 @@ RequestContext SchedulerContext(const std::string& tenant) {
 
 }  // namespace
 
-bool HasRole(const RequestContext& rc, const std::string& role) {
-  return std::find(rc.roles.begin(), rc.roles.end(), role) != rc.roles.end();
-}
-
 CalibrationCore::CalibrationCore(std::shared_ptr<CalibrationStore> store, std::shared_ptr<event::EventClient> events,
                                  std::shared_ptr<const Clock> clock, BriefOptions defaults)
     : store_(std::move(store)), events_(std::move(events)), clock_(std::move(clock)), defaults_(defaults) {}

@@ -59,7 +59,4 @@ class CalibrationCore {
   BriefOptions defaults_;
 };
 
-// True when `rc` carries `role`.
-bool HasRole(const RequestContext& rc, const std::string& role);
-
 }  // namespace perfflow::calibration

@@ -258,19 +258,7 @@ OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<E
 
 std::optional<absl::Duration> OutboxRelay::TakeToken(const v1::NotifyDestination& destination) {
   const double per_minute = destination.rate_per_minute() > 0 ? destination.rate_per_minute() : 20;
-  const absl::Time now = options_.clock->Now();
-  std::lock_guard<std::mutex> lock(mu_);
-  auto [it, fresh] = buckets_.try_emplace(destination.name(), Bucket{per_minute, now});
-  Bucket& b = it->second;
-  if (!fresh) {
-    b.tokens = std::min(per_minute, b.tokens + absl::ToDoubleMinutes(now - b.updated) * per_minute);
-    b.updated = now;
-  }
-  if (b.tokens >= 1) {
-    b.tokens -= 1;
-    return std::nullopt;
-  }
-  return absl::Minutes((1 - b.tokens) / per_minute);
+  return buckets_.Take(destination.name(), per_minute / 60, per_minute, options_.clock->Now());
 }
 
 std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, const std::string& id) {

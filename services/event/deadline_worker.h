@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/token_bucket.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -128,10 +129,6 @@ class OutboxRelay {
   absl::Status RefreshGauges();
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    absl::Time updated;
-  };
   // The recipient from the directory, cached for a minute (a storm of
   // messages to the same people costs one lookup each).
   std::optional<v1::Employee> Recipient(const std::string& tenant, const std::string& id);
@@ -148,7 +145,7 @@ class OutboxRelay {
   RelayOptions options_;
   DeliveryMetrics* metrics_;
   std::mutex mu_;
-  std::map<std::string, Bucket> buckets_;
+  KeyedTokenBuckets buckets_;
   std::map<std::pair<std::string, std::string>, std::pair<std::optional<v1::Employee>, absl::Time>> recipients_;
   std::mt19937_64 rng_;
 };

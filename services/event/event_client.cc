@@ -118,13 +118,7 @@ class GrpcEventClient : public EventClient {
   std::unique_ptr<grpc::ClientContext> Context(const RequestContext& rc, absl::Duration deadline) {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    ctx->AddMetadata(kTenantHeader, rc.tenant);
-    if (!rc.principal.empty()) ctx->AddMetadata(kPrincipalHeader, rc.principal);
-    if (!rc.roles.empty()) ctx->AddMetadata(kRolesHeader, absl::StrJoin(rc.roles, ","));
-    if (!rc.trace_id.empty()) {
-      // A new span in the caller's trace.
-      ctx->AddMetadata("traceparent", "00-" + rc.trace_id + "-" + RandomId().substr(0, 16) + "-01");
-    }
+    AttachIdentity(rc, ctx.get());
     return ctx;
   }
 

@@ -91,6 +91,24 @@ void ToProto(const EventRecord& e, const RegistryView* registry, absl::Time now,
   for (const TaskRecord& task : e.tasks) ToProto(task, registry, now, out->add_tasks());
 }
 
+namespace {
+
+bool SeesTenant(const RequestContext& rc) {
+  return !rc.verified || HasRole(rc, "hr") || HasRole(rc, "admin") || HasRole(rc, "system");
+}
+
+}  // namespace
+
+absl::Status EventServiceImpl::CheckCanSee(const RequestContext& rc, const std::string& employee_id) {
+  if (SeesTenant(rc) || employee_id == rc.principal) return absl::OkStatus();
+  if (HasRole(rc, "manager")) {
+    auto employee = core_->store().GetEmployee(rc.tenant, employee_id);
+    if (!employee.ok()) return employee.status();
+    if (*employee && (*employee)->manager_id() == rc.principal) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError("you may see your own items and your direct reports' only");
+}
+
 grpc::Status EventServiceImpl::ApplyEventTypes(grpc::ServerContext* ctx, const v1::ApplyEventTypesRequest* req,
                                                v1::ApplyEventTypesResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
@@ -197,6 +215,7 @@ grpc::Status EventServiceImpl::GetEvent(grpc::ServerContext* ctx, const v1::GetE
   auto event = core_->store().GetEvent(rc.tenant, *id);
   if (!event.ok()) return ToGrpcStatus(event.status());
   if (!*event) return ToGrpcStatus(absl::NotFoundError(req->name() + " not found"));
+  if (absl::Status s = CheckCanSee(rc, (*event)->subject_id); !s.ok()) return ToGrpcStatus(s);
   auto registry = core_->Registry(rc.tenant);
   ToProto(**event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
   return grpc::Status::OK;
@@ -210,6 +229,10 @@ grpc::Status EventServiceImpl::ListEvents(grpc::ServerContext* ctx, const v1::Li
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());
   EventFilter filter;
   filter.subject_id = req->subject_id();
+  // Without a tenant-wide role, a listing is of one person's events: the
+  // caller's own unless they name one of their reports.
+  if (!SeesTenant(rc) && filter.subject_id.empty()) filter.subject_id = rc.principal;
+  if (absl::Status s = CheckCanSee(rc, filter.subject_id); !s.ok()) return ToGrpcStatus(s);
   filter.department_id = req->department_id();
   filter.event_type = req->event_type();
   if (req->step() != t::FLOW_STEP_UNSPECIFIED) filter.step = req->step();
@@ -230,6 +253,7 @@ grpc::Status EventServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::Lis
   if (req->assignee_id().empty()) {
     return ToGrpcStatus(InvalidArgumentWithViolations("missing assignee", {{"assignee_id", "required"}}));
   }
+  if (absl::Status s = CheckCanSee(rc, req->assignee_id()); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
   auto cursor = DecodeToken(req->page_token());
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());

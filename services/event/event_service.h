@@ -49,6 +49,11 @@ class EventServiceImpl final : public v1::EventService::Service {
                                      grpc::ServerWriter<v1::FlowFactBatch>* writer) override;
 
  private:
+  // Role rules for a verified principal (RequestContext::verified): HR,
+  // admins and systems see the whole tenant, everyone sees their own rows,
+  // a manager also their direct reports. PERMISSION_DENIED otherwise.
+  absl::Status CheckCanSee(const RequestContext& rc, const std::string& employee_id);
+
   std::shared_ptr<EventCore> core_;
   IdentityOptions identity_;
 };

@@ -17,10 +17,6 @@ namespace {
 
 namespace t = perfflow::type::v1;
 
-bool HasRole(const RequestContext& rc, const std::string& role) {
-  return std::find(rc.roles.begin(), rc.roles.end(), role) != rc.roles.end();
-}
-
 std::string EventId(const std::string& name) { return name.substr(std::string("events/").size()); }
 
 absl::Status CheckMetadata(const v1::UploadMetadata& m) {

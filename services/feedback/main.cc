@@ -90,8 +90,7 @@ int main(int argc, char** argv) {
                                  const std::string& name) -> absl::StatusOr<std::string> {
       grpc::ClientContext ctx;
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-      ctx.AddMetadata(perfflow::kTenantHeader, rc.tenant);
-      if (!rc.principal.empty()) ctx.AddMetadata(perfflow::kPrincipalHeader, rc.principal);
+      perfflow::AttachIdentity(rc, &ctx);
       perfflow::evidence::v1::GetEvidenceRequest req;
       req.set_name(name);
       perfflow::evidence::v1::GetEvidenceResponse resp;

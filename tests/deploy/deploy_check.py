@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -36,7 +37,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from perfflow_e2e import run_tests, Server, generate_stubs  # noqa: E402
 
 ARGS = None
-SERVICES = ["perfflow-event", "perfflow-evidence", "perfflow-feedback", "perfflow-calibration"]
+SERVICES = ["perfflow-event", "perfflow-evidence", "perfflow-feedback", "perfflow-calibration", "perfflow-gateway"]
+GATEWAY = "perfflow-gateway"
 # Metrics Prometheus itself provides, and recording rules.
 PROMETHEUS_NAMES = {"up"}
 
@@ -53,6 +55,11 @@ def binary_defaults(name):
     help_text = subprocess.run([os.path.join(ARGS.bin_dir, name), "--help"], capture_output=True, text=True).stdout
     flags = dict(re.findall(r'--(\w+) \(env \w+, default: "([^"]*)"\)', help_text))
     return int(flags["grpc_port"]), int(flags["metrics_port"]), int(flags["drain_seconds"])
+
+
+def binary_http_port():
+    help_text = subprocess.run([os.path.join(ARGS.bin_dir, GATEWAY), "--help"], capture_output=True, text=True).stdout
+    return int(re.search(r'--http_port \(env \w+, default: "(\d+)"\)', help_text).group(1))
 
 
 def rules_file(tmp):
@@ -130,7 +137,9 @@ class DeployCheck(unittest.TestCase):
                 self.assertIn("--grpc_port=%d" % grpc_port, c["args"])
                 self.assertIn("--metrics_port=%d" % metrics_port, c["args"])
                 self.assertEqual(c["readinessProbe"]["grpc"]["port"], grpc_port)
-                self.assertEqual(c["livenessProbe"]["grpc"]["port"], grpc_port)
+                liveness = c["livenessProbe"]
+                self.assertEqual(liveness["grpc"]["port"] if "grpc" in liveness else liveness["httpGet"]["port"],
+                                 grpc_port if "grpc" in liveness else binary_http_port())
                 self.assertTrue(pod["spec"]["securityContext"]["runAsNonRoot"])
                 self.assertTrue(c["securityContext"]["readOnlyRootFilesystem"])
                 self.assertIn("memory", c["resources"]["limits"])
@@ -141,9 +150,17 @@ class DeployCheck(unittest.TestCase):
                 self.assertIn("secretKeyRef", env["PERFFLOW_DB_PASSWORD"]["valueFrom"])
                 svc = by_kind["Service"][name]
                 self.assertEqual(svc["spec"]["selector"].items() - pod["metadata"]["labels"].items(), set())
-                self.assertEqual({p["targetPort"] for p in svc["spec"]["ports"]}, {"grpc", "metrics"})
-                headless = by_kind["Service"][name + "-headless"]
-                self.assertEqual(headless["spec"]["clusterIP"], "None")
+                if name == GATEWAY:
+                    # The door: HTTP and gRPC for callers; no headless Service (nothing inside calls it).
+                    self.assertEqual({p["targetPort"] for p in svc["spec"]["ports"]}, {"http", "grpc", "metrics"})
+                    self.assertEqual(ports["http"], binary_http_port())
+                    self.assertIn("--http_port=%d" % ports["http"], c["args"])
+                    self.assertIn("secretKeyRef", env["PERFFLOW_INTERNAL_TOKEN"]["valueFrom"])
+                else:
+                    self.assertEqual({p["targetPort"] for p in svc["spec"]["ports"]}, {"grpc", "metrics"})
+                    headless = by_kind["Service"][name + "-headless"]
+                    self.assertEqual(headless["spec"]["clusterIP"], "None")
+                    self.assertIn("secretKeyRef", env["PERFFLOW_INTERNAL_TOKEN"]["valueFrom"])
                 self.assertEqual(by_kind["PodDisruptionBudget"][name]["spec"]["selector"]["matchLabels"],
                                  dep["spec"]["selector"]["matchLabels"])
                 self.assertEqual(by_kind["HorizontalPodAutoscaler"][name]["spec"]["scaleTargetRef"]["name"], name)
@@ -177,7 +194,7 @@ class DeployCheck(unittest.TestCase):
 
     def test_4_live_suite_exports_every_named_metric_and_prometheus_scrapes_it(self):
         work = tempfile.mkdtemp(prefix="perfflow-deploy-")
-        event = evidence = prom = None
+        event = evidence = gateway = prom = None
         try:
             generate_stubs(ARGS.source_dir, os.path.join(work, "stubs"))
             import grpc
@@ -193,6 +210,18 @@ class DeployCheck(unittest.TestCase):
             evidence = Server(os.path.join(ARGS.bin_dir, "perfflow-evidence"), [
                 "--db=sqlite:" + os.path.join(work, "evidence.db"), "--event_addr=" + event.address(),
                 "--blob_dir=" + os.path.join(work, "blobs"), "--metrics_refresh_seconds=1"])
+            gateway = Server(os.path.join(ARGS.bin_dir, GATEWAY), [
+                "--db=sqlite:" + os.path.join(work, "gateway.db"), "--dev_mode", "--http_port=0",
+                "--event_addr=" + event.address(), "--evidence_addr=" + evidence.address(), "--feedback_addr=",
+                "--calibration_addr=", "--config=" + os.path.join(ARGS.source_dir, "k8s/base/gateway/gateway.yaml")],
+                {"PERFFLOW_JWT_SECRET": "x" * 32, "PERFFLOW_WEBHOOK_CRM_SECRET": "s"})
+            http_port = next(int(json.loads(line)["http_port"]) for line in gateway.log if '"http listening"' in line)
+            for path, body in (("/healthz", None), ("/v1/registry", None), ("/v1/nothing", None),
+                               ("/v1/webhooks/crm", b"{}")):
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:%d%s" % (http_port, path), data=body)
+                except urllib.error.HTTPError:
+                    pass
             md = [("x-perfflow-tenant", "demo"), ("x-perfflow-principal", "e101")]
             events = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
             ev = evidence_service_pb2_grpc.EvidenceServiceStub(grpc.insecure_channel(evidence.address()))
@@ -217,11 +246,11 @@ class DeployCheck(unittest.TestCase):
 
             exported = set()
             deadline = time.monotonic() + 30
-            for server in (event, evidence):
+            for server in (event, evidence, gateway):
                 while True:
                     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.metrics_port) as r:
                         text = r.read().decode()
-                    if server is evidence or "perfflow_flow_health_ratio" in text or time.monotonic() > deadline:
+                    if server is not event or "perfflow_flow_health_ratio" in text or time.monotonic() > deadline:
                         break
                     time.sleep(0.2)
                 check = subprocess.run(["promtool", "check", "metrics"], input=text, text=True, capture_output=True)
@@ -243,7 +272,8 @@ class DeployCheck(unittest.TestCase):
             rules, _ = rules_file(work)
             config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "rule_files": [rules],
                       "scrape_configs": [{"job_name": n, "static_configs": [{"targets": ["127.0.0.1:%d" % srv.metrics_port]}]}
-                                         for n, srv in (("perfflow-event", event), ("perfflow-evidence", evidence))]}
+                                         for n, srv in (("perfflow-event", event), ("perfflow-evidence", evidence),
+                                                        (GATEWAY, gateway))]}
             with open(os.path.join(work, "prometheus.yml"), "w") as f:
                 yaml.safe_dump(config, f)
             prom = subprocess.Popen(["prometheus", "--config.file=" + os.path.join(work, "prometheus.yml"),
@@ -273,7 +303,7 @@ class DeployCheck(unittest.TestCase):
             if prom is not None:
                 prom.terminate()
                 prom.wait(timeout=30)
-            for server in (evidence, event):
+            for server in (gateway, evidence, event):
                 if server is not None:
                     server.stop()
             shutil.rmtree(work, ignore_errors=True)

@@ -32,6 +32,7 @@ def generate_stubs(source_dir, out_dir):
     for rel in ["grpc/health/v1/health.proto", "grpc/reflection/v1alpha/reflection.proto"]:
         shutil.copy(os.path.join(GRPC_PROTOS, rel), os.path.join(extra_dir, "e2e_grpc"))
     extra = ["google/rpc/status.proto", "google/rpc/error_details.proto", "google/rpc/code.proto",
+             "google/api/http.proto", "google/api/annotations.proto",
              "e2e_grpc/health.proto", "e2e_grpc/reflection.proto"]
     args = ["protoc", "-I" + os.path.join(source_dir, "protos"), "-I" + GOOGLEAPIS, "-I" + extra_dir,
             "-I/usr/include", "--python_out=" + out_dir, "--grpc_python_out=" + out_dir] + protos + extra

@@ -1,0 +1,137 @@
+#include "gateway/backends.h"
+
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/message_lite.h"
+
+namespace perfflow::gateway {
+
+std::string ServiceOf(const std::string& method) {
+  size_t slash = method.rfind('/');
+  if (method.empty() || method[0] != '/' || slash == 0 || slash == std::string::npos) return "";
+  return method.substr(1, slash - 1);
+}
+
+grpc::ByteBuffer Serialize(const google::protobuf::MessageLite& message) {
+  std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool Parse(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message) {
+  grpc::Slice slice;
+  if (!buffer.TrySingleSlice(&slice).ok() && !buffer.DumpToSingleSlice(&slice).ok()) return false;
+  return message->ParseFromArray(slice.begin(), static_cast<int>(slice.size()));
+}
+
+StreamCall::StreamCall(std::unique_ptr<grpc::ClientContext> ctx, grpc::ByteBuffer request)
+    : ctx_(std::move(ctx)), request_(std::move(request)) {}
+
+StreamCall::~StreamCall() {
+  ctx_->TryCancel();
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return done_; });
+}
+
+void StreamCall::Start(grpc::GenericStub* stub, const std::string& method) {
+  stub->PrepareBidiStreamingCall(ctx_.get(), method, {}, this);
+  StartWriteLast(&request_, grpc::WriteOptions());
+  StartRead(&incoming_);
+  StartCall();
+}
+
+void StreamCall::OnReadDone(bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ok) {
+    has_message_ = true;
+  } else {
+    reads_done_ = true;
+  }
+  cv_.notify_all();
+}
+
+void StreamCall::OnDone(const grpc::Status& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = status;
+  done_ = true;
+  reads_done_ = true;
+  cv_.notify_all();
+}
+
+bool StreamCall::Next(grpc::ByteBuffer* out) {
+  bool read_more;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return has_message_ || reads_done_; });
+    if (!has_message_) return false;
+    *out = std::move(incoming_);
+    incoming_.Clear();
+    has_message_ = false;
+    read_more = !done_;
+  }
+  // Outside the lock: a reaction may run on this thread.
+  if (read_more) StartRead(&incoming_);
+  return true;
+}
+
+grpc::Status StreamCall::Finish() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return done_; });
+  return status_;
+}
+
+void Backends::Add(const std::string& service, std::shared_ptr<grpc::Channel> channel, bool check_health) {
+  auto stub = std::make_unique<grpc::GenericStub>(channel);
+  stubs_[service] = Backend{std::move(channel), std::move(stub), check_health};
+}
+
+grpc::GenericStub* Backends::StubFor(const std::string& method) {
+  auto it = stubs_.find(ServiceOf(method));
+  return it == stubs_.end() ? nullptr : it->second.stub.get();
+}
+
+grpc::Status Backends::Unary(const std::string& method, grpc::ClientContext* ctx, const grpc::ByteBuffer& request,
+                             grpc::ByteBuffer* response) {
+  grpc::GenericStub* stub = StubFor(method);
+  if (stub == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend serves " + method);
+  std::promise<grpc::Status> done;
+  stub->UnaryCall(ctx, method, {}, &request, response, [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+std::unique_ptr<StreamCall> Backends::Stream(const std::string& method, std::unique_ptr<grpc::ClientContext> ctx,
+                                             grpc::ByteBuffer request) {
+  grpc::GenericStub* stub = StubFor(method);
+  if (stub == nullptr) return nullptr;
+  auto call = std::make_unique<StreamCall>(std::move(ctx), std::move(request));
+  call->Start(stub, method);
+  return call;
+}
+
+absl::Status Backends::CheckHealth(absl::Duration timeout) {
+  for (auto& [service, backend] : stubs_) {
+    if (!backend.check_health) continue;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    grpc::ByteBuffer request;  // HealthCheckRequest{service: ""} is empty
+    grpc::Slice empty("");
+    request = grpc::ByteBuffer(&empty, 1);
+    grpc::ByteBuffer response;
+    std::promise<grpc::Status> done;
+    backend.stub->UnaryCall(&ctx, "/grpc.health.v1.Health/Check", {}, &request, &response,
+                            [&done](grpc::Status s) { done.set_value(std::move(s)); });
+    grpc::Status s = done.get_future().get();
+    if (!s.ok()) return absl::UnavailableError(absl::StrCat(service, ": ", s.error_message()));
+    grpc::Slice slice;
+    // HealthCheckResponse{status: SERVING} is field 1, varint 1: bytes 08 01.
+    if (!response.DumpToSingleSlice(&slice).ok() || slice.size() != 2 || slice.begin()[0] != 0x08 ||
+        slice.begin()[1] != 0x01) {
+      return absl::UnavailableError(service + " is not serving");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace perfflow::gateway

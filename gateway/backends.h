@@ -1,0 +1,85 @@
+#pragma once
+
+// Calls to the services by method path, without generated stubs: unary
+// calls and server streams of serialized messages over grpc::GenericStub.
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/status.h"
+#include "google/protobuf/message_lite.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/byte_buffer.h"
+
+namespace perfflow::gateway {
+
+// A server-streaming call read one message at a time: the next message is
+// requested from the service only when the previous one was taken (flow
+// control follows the HTTP client).
+class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamCall(std::unique_ptr<grpc::ClientContext> ctx, grpc::ByteBuffer request);
+  // Waits for the call to end (cancelling it if still running).
+  ~StreamCall() override;
+
+  void Start(grpc::GenericStub* stub, const std::string& method);
+  // The next message; false once the stream ended (see Finish).
+  bool Next(grpc::ByteBuffer* out);
+  // The final status, after Next returned false.
+  grpc::Status Finish();
+  void Cancel() { ctx_->TryCancel(); }
+
+  void OnWriteDone(bool) override {}
+  void OnReadDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+ private:
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer incoming_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool has_message_ = false;
+  bool reads_done_ = false;
+  bool done_ = false;
+  grpc::Status status_;
+};
+
+class Backends {
+ public:
+  // `service` is the full name, e.g. "perfflow.event.v1.EventService".
+  // `check_health`: whether readiness asks the backend's gRPC health service.
+  void Add(const std::string& service, std::shared_ptr<grpc::Channel> channel, bool check_health = true);
+  bool Has(const std::string& service) const { return stubs_.count(service) > 0; }
+
+  // `method` is the gRPC path "/package.Service/Method".
+  grpc::Status Unary(const std::string& method, grpc::ClientContext* ctx, const grpc::ByteBuffer& request,
+                     grpc::ByteBuffer* response);
+  // nullptr when no backend serves the method's service.
+  std::unique_ptr<StreamCall> Stream(const std::string& method, std::unique_ptr<grpc::ClientContext> ctx,
+                                     grpc::ByteBuffer request);
+  grpc::GenericStub* StubFor(const std::string& method);
+
+  // OK when every backend answers its gRPC health check with SERVING.
+  absl::Status CheckHealth(absl::Duration timeout);
+
+ private:
+  struct Backend {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<grpc::GenericStub> stub;
+    bool check_health;
+  };
+  std::map<std::string, Backend> stubs_;
+};
+
+// The service part of "/package.Service/Method".
+std::string ServiceOf(const std::string& method);
+
+grpc::ByteBuffer Serialize(const google::protobuf::MessageLite& message);
+bool Parse(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message);
+
+}  // namespace perfflow::gateway

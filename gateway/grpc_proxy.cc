@@ -1,0 +1,157 @@
+#include "gateway/grpc_proxy.h"
+
+#include <mutex>
+#include <optional>
+
+#include "common/status.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+namespace perfflow::gateway {
+namespace {
+
+namespace pb = google::protobuf;
+
+std::string Metadata(const grpc::GenericCallbackServerContext& ctx, const char* name) {
+  auto it = ctx.client_metadata().find(name);
+  return it == ctx.client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+// One proxied call: the caller's stream on one side, the service's on the
+// other, each message passed on when the other side is ready for it.
+class ProxyCall : public grpc::ServerGenericBidiReactor {
+ public:
+  ProxyCall(grpc::GenericCallbackServerContext* ctx, Backends& backends, Door& door, HttpMetrics* metrics,
+            absl::Duration max_deadline)
+      : upstream_(this) {
+    const std::string& path = ctx->method();
+    const std::string service = ServiceOf(path);
+    const pb::MethodDescriptor* method =
+        service.empty() ? nullptr
+                        : pb::DescriptorPool::generated_pool()->FindMethodByName(service + "." + path.substr(service.size() + 2));
+    grpc::GenericStub* stub = backends.StubFor(path);
+    if (method == nullptr || stub == nullptr) {
+      Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method " + path));
+      return;
+    }
+    auto principal = door.Authenticate(Metadata(*ctx, "authorization"), Metadata(*ctx, "x-api-key"));
+    if (!principal.ok()) {
+      Finish(ToGrpcStatus(principal.status()));
+      return;
+    }
+    if (door.Admit(principal->credential)) {
+      metrics->rate_limited.Add({{"door", "grpc"}}).Increment();
+      {
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "rate limit exceeded"));
+      return;
+    }
+    }
+    if (absl::Status s = Door::Authorize(*principal, *method); !s.ok()) {
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    principal_ = *principal;
+    if (!principal_.allowed_sources.empty()) input_type_ = method->input_type();
+    absl::Time deadline = absl::Now() + max_deadline;
+    absl::Time asked = absl::FromChrono(ctx->deadline());
+    if (asked < deadline) deadline = asked;
+    client_ctx_ = Door::Forward(principal_, TraceIdFrom(Metadata(*ctx, "traceparent")),
+                                RequestIdFrom(Metadata(*ctx, "x-request-id")), deadline);
+    stub->PrepareBidiStreamingCall(client_ctx_.get(), path, {}, &upstream_);
+    upstream_.StartRead(&from_service_);
+    upstream_.StartCall();
+    StartRead(&from_caller_);
+  }
+
+  // Caller -> service.
+  void OnReadDone(bool ok) override {
+    if (!ok) return upstream_.StartWritesDone();
+    if (input_type_ != nullptr) {
+      std::unique_ptr<pb::Message> request(pb::MessageFactory::generated_factory()->GetPrototype(input_type_)->New());
+      absl::Status s = Parse(from_caller_, request.get()) ? Door::CheckSources(principal_, *request)
+                                                          : absl::InvalidArgumentError("unparsable request");
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        override_ = ToGrpcStatus(s);
+        client_ctx_->TryCancel();
+        return;
+      }
+    }
+    upstream_.StartWrite(&from_caller_);
+  }
+
+  // Service -> caller.
+  void OnWriteDone(bool ok) override {
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      finish = std::move(pending_finish_);
+    }
+    if (finish) {
+      Finish(*finish);
+      return;
+    }
+    if (!ok) return client_ctx_->TryCancel();
+    upstream_.StartRead(&from_service_);
+  }
+
+  void OnCancel() override {
+    if (client_ctx_) client_ctx_->TryCancel();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  class Upstream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    explicit Upstream(ProxyCall* call) : call_(call) {}
+    void OnWriteDone(bool ok) override {
+      if (ok) call_->StartRead(&call_->from_caller_);
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) return;
+      {
+        std::lock_guard<std::mutex> lock(call_->mu_);
+        call_->writing_ = true;
+      }
+      call_->StartWrite(&call_->from_service_);
+    }
+    void OnDone(const grpc::Status& status) override { call_->UpstreamDone(status); }
+
+   private:
+    ProxyCall* call_;
+  };
+
+  void UpstreamDone(const grpc::Status& status) {
+    grpc::Status final_status = status;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (override_) final_status = *override_;
+      if (writing_) {
+        pending_finish_ = final_status;
+        return;
+      }
+    }
+    Finish(final_status);
+  }
+
+  Upstream upstream_;
+  Principal principal_;
+  const pb::Descriptor* input_type_ = nullptr;
+  std::unique_ptr<grpc::ClientContext> client_ctx_;
+  grpc::ByteBuffer from_caller_;
+  grpc::ByteBuffer from_service_;
+  std::mutex mu_;
+  bool writing_ = false;
+  std::optional<grpc::Status> pending_finish_;
+  std::optional<grpc::Status> override_;
+};
+
+}  // namespace
+
+grpc::ServerGenericBidiReactor* GrpcProxy::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
+  return new ProxyCall(ctx, *backends_, *door_, metrics_, max_deadline_);
+}
+
+}  // namespace perfflow::gateway

@@ -1,0 +1,378 @@
+#include "gateway/http_server.h"
+
+#include <httplib.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "gateway/pages.h"
+#include "gateway/transcode.h"
+#include "perfflow/calibration/v1/calibration_service.pb.h"
+#include "google/protobuf/dynamic_message.h"
+#include "perfflow/event/v1/event_service.pb.h"
+
+namespace perfflow::gateway {
+namespace {
+
+namespace pb = google::protobuf;
+
+constexpr char kJson[] = "application/json";
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                                   0.1,   0.25,   0.5,   1,    2.5,   5, 10};
+  return kBuckets;
+}
+
+void WriteError(httplib::Response& res, const grpc::Status& status) {
+  res.status = HttpStatusFor(status.error_code());
+  res.set_content(ErrorJson(status), kJson);
+}
+
+void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
+
+std::unique_ptr<pb::Message> NewMessage(const pb::Descriptor* type) {
+  const pb::Message* prototype = pb::MessageFactory::generated_factory()->GetPrototype(type);
+  return std::unique_ptr<pb::Message>(prototype->New());
+}
+
+std::string RawPath(const httplib::Request& req) {
+  const std::string& target = req.target.empty() ? req.path : req.target;
+  return target.substr(0, target.find('?'));
+}
+
+}  // namespace
+
+struct HttpGateway::Outcome {
+  std::string route = "unmatched";
+  std::string credential;
+  std::string request_id;
+  std::string trace_id;
+  std::string detail;
+};
+
+HttpMetrics::HttpMetrics(prometheus::Registry& registry)
+    : requests(prometheus::BuildCounter()
+                   .Name("perfflow_gateway_http_requests_total")
+                   .Help("HTTP requests by route rule and status code")
+                   .Register(registry)),
+      duration(prometheus::BuildHistogram()
+                   .Name("perfflow_gateway_http_request_duration_seconds")
+                   .Help("HTTP request latency by route rule, including the service call")
+                   .Register(registry)),
+      webhooks(prometheus::BuildCounter()
+                   .Name("perfflow_gateway_webhooks_total")
+                   .Help("Webhook deliveries by source and result (accepted, duplicate, rejected)")
+                   .Register(registry)),
+      rate_limited(prometheus::BuildCounter()
+                       .Name("perfflow_gateway_rate_limited_total")
+                       .Help("Requests refused by the per-caller rate limit, by door (http, webhook, grpc)")
+                       .Register(registry)) {
+  // Present from the start, so a rate() over them has a zero to begin from.
+  for (const char* door : {"http", "webhook", "grpc"}) rate_limited.Add({{"door", door}});
+}
+
+HttpGateway::HttpGateway(HttpOptions options, std::shared_ptr<Router> router, std::shared_ptr<Backends> backends,
+                         std::shared_ptr<Door> door, std::shared_ptr<WebhookSources> webhooks, HttpMetrics* metrics)
+    : options_(std::move(options)),
+      router_(std::move(router)),
+      backends_(std::move(backends)),
+      door_(std::move(door)),
+      webhooks_(std::move(webhooks)),
+      metrics_(metrics),
+      server_(std::make_unique<httplib::Server>()) {}
+
+HttpGateway::~HttpGateway() { Stop(); }
+
+absl::Status HttpGateway::Start() {
+  httplib::Server& s = *server_;
+  const int threads = options_.threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_payload_max_length(options_.max_body_bytes);
+  s.set_read_timeout(absl::ToInt64Seconds(options_.read_timeout));
+  s.set_write_timeout(absl::ToInt64Seconds(options_.write_timeout));
+  s.set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive_timeout));
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
+  s.Get(".*", handler);
+  s.Post(".*", handler);
+  s.Put(".*", handler);
+  s.Patch(".*", handler);
+  s.Delete(".*", handler);
+  s.Options(".*", handler);
+  // Errors httplib answers itself (413 body too large, 400 unparsable request).
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    grpc::StatusCode code = res.status == 413 ? grpc::StatusCode::RESOURCE_EXHAUSTED : grpc::StatusCode::INVALID_ARGUMENT;
+    std::string message = res.status == 413 ? "request body too large" : "malformed HTTP request";
+    int status = res.status;
+    res.set_content(ErrorJson(grpc::Status(code, message)), kJson);
+    res.status = status;
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    res.status = 500;
+    res.set_content(ErrorJson(grpc::Status(grpc::StatusCode::INTERNAL, "internal error")), kJson);
+  });
+  if (options_.port == 0) {
+    port_ = s.bind_to_any_port(options_.host);
+    if (port_ < 0) return absl::UnavailableError("cannot bind the HTTP port on " + options_.host);
+  } else {
+    if (!s.bind_to_port(options_.host, options_.port)) {
+      return absl::UnavailableError(absl::StrCat("cannot bind the HTTP port ", options_.port));
+    }
+    port_ = options_.port;
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+void HttpGateway::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res) {
+  const absl::Time start = absl::Now();
+  Outcome out;
+  out.request_id = RequestIdFrom(req.get_header_value("x-request-id"));
+  out.trace_id = TraceIdFrom(req.get_header_value("traceparent"));
+  res.set_header("x-request-id", out.request_id);
+  const std::string path = RawPath(req);
+
+  if (path == "/healthz" && req.method == "GET") {
+    out.route = "GET /healthz";
+    res.set_content("{\"status\":\"SERVING\"}", kJson);
+  } else if (path == "/readyz" && req.method == "GET") {
+    out.route = "GET /readyz";
+    if (ready_) {
+      res.set_content("{\"status\":\"SERVING\"}", kJson);
+    } else {
+      WriteError(res, grpc::Status(grpc::StatusCode::UNAVAILABLE, "not ready: a service is unreachable or the gateway is stopping"));
+    }
+  } else if (absl::StartsWith(path, "/people/")) {
+    ServePage(req, res, path, &out);
+  } else if (absl::StartsWith(path, "/v1/webhooks/")) {
+    out.route = "POST /v1/webhooks/{source}";
+    if (req.method != "POST") {
+      res.set_header("Allow", "POST");
+      WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "webhooks take POST"));
+      res.status = 405;
+    } else {
+      ServeWebhook(req, res, path.substr(std::string("/v1/webhooks/").size()), &out);
+    }
+  } else {
+    RouteMatch match = router_->Find(req.method, path);
+    if (match.result == RouteMatch::kFound) {
+      out.route = match.route->label;
+      ServeRpc(req, res, match, &out);
+    } else if (match.result == RouteMatch::kMethodNotAllowed) {
+      res.set_header("Allow", absl::StrJoin(match.allowed_methods, ", "));
+      WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                   req.method + " is not allowed here; allowed: " + absl::StrJoin(match.allowed_methods, ", ")));
+      res.status = 405;
+    } else {
+      WriteError(res, grpc::Status(grpc::StatusCode::NOT_FOUND, "no route for " + req.method + " " + path));
+    }
+  }
+
+  if (res.status == -1) res.status = 200;  // httplib's "not set yet"
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  metrics_->requests.Add({{"route", out.route}, {"code", std::to_string(res.status)}}).Increment();
+  metrics_->duration.Add({{"route", out.route}}, LatencyBuckets()).Observe(seconds);
+  LogFields fields = {{"kind", "access"},          {"method", req.method},
+                      {"path", path},              {"route", out.route},
+                      {"status", std::to_string(res.status)},
+                      {"duration_ms", absl::StrCat(static_cast<int64_t>(seconds * 1000))},
+                      {"request_id", out.request_id}, {"trace_id", out.trace_id},
+                      {"remote", req.remote_addr}};
+  if (!out.credential.empty()) fields.emplace_back("credential", out.credential);
+  if (!out.detail.empty()) fields.emplace_back("detail", out.detail);
+  LogInfo("http", fields);
+}
+
+void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match,
+                           Outcome* out) {
+  auto principal = door_->Authenticate(req.get_header_value("Authorization"), req.get_header_value("X-Api-Key"));
+  if (!principal.ok()) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    return WriteError(res, principal.status());
+  }
+  out->credential = principal->credential;
+  if (std::optional<absl::Duration> wait = door_->Admit(principal->credential)) {
+    metrics_->rate_limited.Add({{"door", "http"}}).Increment();
+    res.set_header("Retry-After", std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))))));
+    return WriteError(res, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "rate limit exceeded"));
+  }
+  const pb::MethodDescriptor& method = *match.route->method;
+  if (absl::Status s = Door::Authorize(*principal, method); !s.ok()) return WriteError(res, s);
+  std::unique_ptr<pb::Message> request = NewMessage(method.input_type());
+  if (absl::Status s = BuildRequest(match, req.params, req.body, request.get()); !s.ok()) return WriteError(res, s);
+  if (absl::Status s = Door::CheckSources(*principal, *request); !s.ok()) return WriteError(res, s);
+
+  const std::string& grpc_path = match.route->grpc_path;
+  if (!method.server_streaming()) {
+    std::unique_ptr<pb::Message> response = NewMessage(method.output_type());
+    grpc::Status status = CallUnary(*principal, *out, grpc_path, *request, response.get());
+    if (!status.ok()) return WriteError(res, status);
+    res.set_content(MessageToJson(*response), kJson);
+    return;
+  }
+  // Server streams: wait for the first message so that an error before any
+  // data still gets its proper HTTP status, then stream NDJSON.
+  std::shared_ptr<StreamCall> call = backends_->Stream(
+      grpc_path, Door::Forward(*principal, out->trace_id, out->request_id, absl::Now() + options_.stream_timeout),
+      Serialize(*request));
+  if (call == nullptr) return WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + grpc_path));
+  struct Pending {
+    grpc::ByteBuffer first;
+    bool first_taken = false;
+  };
+  auto pending = std::make_shared<Pending>();
+  if (!call->Next(&pending->first)) {
+    grpc::Status status = call->Finish();
+    if (!status.ok()) return WriteError(res, status);
+    res.set_content("", "application/x-ndjson");
+    return;
+  }
+  const pb::Descriptor* type = method.output_type();
+  res.set_chunked_content_provider(
+      "application/x-ndjson",
+      [call, pending, type](size_t, httplib::DataSink& sink) {
+        grpc::ByteBuffer next;
+        bool have;
+        if (!pending->first_taken) {
+          next = std::move(pending->first);
+          pending->first_taken = true;
+          have = true;
+        } else {
+          have = call->Next(&next);
+        }
+        if (!have) {
+          grpc::Status status = call->Finish();
+          if (!status.ok()) {
+            // Headers are gone: the error becomes the last line.
+            std::string line = "{\"error\":" + ErrorJson(status) + "}\n";
+            sink.write(line.data(), line.size());
+          }
+          sink.done();
+          return true;
+        }
+        std::unique_ptr<pb::Message> message = NewMessage(type);
+        if (!Parse(next, message.get())) return false;
+        std::string line = MessageToJson(*message) + "\n";
+        return sink.write(line.data(), line.size());
+      },
+      [call](bool) { call->Cancel(); });
+}
+
+void HttpGateway::ServeWebhook(const httplib::Request& req, httplib::Response& res, const std::string& source_name,
+                               Outcome* out) {
+  auto reply = [&](const char* result, const std::string& reason, const std::string& event, int status) {
+    metrics_->webhooks.Add({{"source", webhooks_->Find(source_name) ? source_name : "unknown"}, {"result", result}})
+        .Increment();
+    std::string body = absl::StrCat("{\"result\":\"", result, "\"");
+    if (!event.empty()) absl::StrAppend(&body, ",\"event\":\"", event, "\"");
+    if (!reason.empty()) {
+      // The reason goes through the JSON printer for escaping.
+      pb::Value v;
+      v.set_string_value(reason);
+      absl::StrAppend(&body, ",\"reason\":", MessageToJson(v));
+    }
+    body += "}";
+    res.status = status;
+    res.set_content(body, kJson);
+    out->detail = reason;
+  };
+  const WebhookSource* source = webhooks_->Find(source_name);
+  if (source == nullptr) return reply("rejected", "unknown webhook source", "", 404);
+  out->credential = "webhook:" + source_name;
+  auto delivery = VerifyWebhook(
+      *source, [&req](const std::string& name) { return req.get_header_value(name); }, req.body, door_->clock().Now());
+  if (!delivery.ok()) return reply("rejected", std::string(delivery.status().message()), "", 401);
+  if (std::optional<absl::Duration> wait = door_->Admit(out->credential)) {
+    metrics_->rate_limited.Add({{"door", "webhook"}}).Increment();
+    res.set_header("Retry-After", std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))))));
+    return reply("rejected", "rate limit exceeded", "", 429);
+  }
+  auto ingest = MapWebhookPayload(*source, req.body, *delivery);
+  if (!ingest.ok()) return reply("rejected", std::string(ingest.status().message()), "", 400);
+
+  Principal system;
+  system.tenant = source->config.tenant();
+  system.subject = "webhook:" + source_name;
+  system.roles = {"system"};
+  event::v1::IngestEventResponse ingested;
+  grpc::Status status = CallUnary(system, *out, "/perfflow.event.v1.EventService/IngestEvent", *ingest, &ingested);
+  // A retryable failure (503, 504) tells the sender to redeliver.
+  if (!status.ok()) return reply("rejected", status.error_message(), "", HttpStatusFor(status.error_code()));
+  reply(ingested.duplicate() ? "duplicate" : "accepted", "", ingested.event().name(), ingested.duplicate() ? 200 : 202);
+}
+
+grpc::Status HttpGateway::CallUnary(const Principal& principal, const Outcome& out, const std::string& grpc_path,
+                                    const pb::Message& request, pb::Message* response) {
+  auto ctx = Door::Forward(principal, out.trace_id, out.request_id, absl::Now() + options_.call_timeout);
+  grpc::ByteBuffer reply;
+  grpc::Status status = backends_->Unary(grpc_path, ctx.get(), Serialize(request), &reply);
+  if (status.ok() && !Parse(reply, response)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "unparsable reply from " + grpc_path);
+  }
+  return status;
+}
+
+void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,
+                            Outcome* out) {
+  constexpr char kHtml[] = "text/html; charset=utf-8";
+  auto fail = [&](int status, const std::string& message) {
+    res.status = status;
+    res.set_content(ErrorPage(status, message), kHtml);
+  };
+  std::vector<std::string> parts = absl::StrSplit(path.substr(std::string("/people/").size()), '/');
+  const bool health = parts.size() == 1 && parts[0] == "flow-health";
+  const bool brief = parts.size() == 3 && parts[0] == "sessions" && !parts[1].empty() && parts[2] == "brief";
+  out->route = health ? "GET /people/flow-health" : brief ? "GET /people/sessions/{session}/brief" : "unmatched";
+  if (!health && !brief) return fail(404, "no such page");
+  if (req.method != "GET") {
+    res.set_header("Allow", "GET");
+    return fail(405, "pages take GET");
+  }
+  // People log in with a bearer token: the header, or the perfflow_token cookie.
+  std::string authorization = req.get_header_value("Authorization");
+  const std::string cookie = CookieValue(req.get_header_value("Cookie"), "perfflow_token");
+  if (authorization.empty() && !cookie.empty()) authorization = "Bearer " + cookie;
+  auto principal = door_->Authenticate(authorization, "");
+  if (!principal.ok()) return fail(401, std::string(principal.status().message()));
+  out->credential = principal->credential;
+  if (door_->Admit(principal->credential)) {
+    metrics_->rate_limited.Add({{"door", "http"}}).Increment();
+    res.set_header("Retry-After", "1");
+    return fail(429, "rate limit exceeded");
+  }
+  const std::string method_name = health ? "perfflow.event.v1.EventService.GetFlowHealth"
+                                         : "perfflow.calibration.v1.CalibrationService.RenderBrief";
+  const pb::MethodDescriptor* method = pb::DescriptorPool::generated_pool()->FindMethodByName(method_name);
+  if (method == nullptr) return fail(501, "this gateway does not serve that page");
+  if (absl::Status s = Door::Authorize(*principal, *method); !s.ok()) return fail(403, std::string(s.message()));
+  if (health) {
+    event::v1::GetFlowHealthRequest request;
+    request.set_period(event::v1::PERIOD_WEEK);
+    event::v1::GetFlowHealthResponse response;
+    grpc::Status s = CallUnary(*principal, *out, "/perfflow.event.v1.EventService/GetFlowHealth", request, &response);
+    if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
+    res.set_content(FlowHealthPage(response, principal->tenant), kHtml);
+    return;
+  }
+  calibration::v1::RenderBriefRequest request;
+  request.set_session("sessions/" + parts[1]);
+  request.set_format(calibration::v1::RENDER_FORMAT_HTML);
+  calibration::v1::RenderBriefResponse response;
+  grpc::Status s = CallUnary(*principal, *out, "/perfflow.calibration.v1.CalibrationService/RenderBrief", request,
+                             &response);
+  if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
+  res.set_content(response.content(), kHtml);
+}
+
+}  // namespace perfflow::gateway

@@ -1,0 +1,91 @@
+#pragma once
+
+// The HTTP door: every annotated RPC as HTTP/JSON (server streams as
+// newline-delimited JSON), signed webhooks at POST /v1/webhooks/{source},
+// /healthz and /readyz, JSON errors, one JSON access-log line per request.
+// cpp-httplib (Debian libcpp-httplib-dev) serves it: a thread pool of
+// blocking handlers, keep-alive, a body limit and timeouts.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gateway/backends.h"
+#include "gateway/door.h"
+#include "gateway/routes.h"
+#include "gateway/webhooks.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace perfflow::gateway {
+
+struct HttpOptions {
+  std::string host = "0.0.0.0";
+  int port = 8080;  // 0 = pick a free port
+  size_t max_body_bytes = 1 << 20;
+  int threads = 64;
+  absl::Duration read_timeout = absl::Seconds(10);
+  absl::Duration write_timeout = absl::Seconds(10);
+  absl::Duration keep_alive_timeout = absl::Seconds(5);
+  // Deadline of a unary call to a service; streams get stream_timeout.
+  absl::Duration call_timeout = absl::Seconds(30);
+  absl::Duration stream_timeout = absl::Minutes(10);
+};
+
+struct HttpMetrics {
+  explicit HttpMetrics(prometheus::Registry& registry);
+  // route is the rule ("GET /v1/{name=events/*}"), "webhook", or "unmatched".
+  prometheus::Family<prometheus::Counter>& requests;     // {route, code}
+  prometheus::Family<prometheus::Histogram>& duration;   // {route}
+  prometheus::Family<prometheus::Counter>& webhooks;     // {source, result}
+  prometheus::Family<prometheus::Counter>& rate_limited; // {door}
+};
+
+class HttpGateway {
+ public:
+  HttpGateway(HttpOptions options, std::shared_ptr<Router> router, std::shared_ptr<Backends> backends,
+              std::shared_ptr<Door> door, std::shared_ptr<WebhookSources> webhooks, HttpMetrics* metrics);
+  ~HttpGateway();
+
+  // Binds and starts serving on a thread.
+  absl::Status Start();
+  int port() const { return port_; }
+  // /readyz answers 200 while `ready` is set.
+  void SetReady(bool ready) { ready_ = ready; }
+  // Stops accepting; requests in flight finish.
+  void Stop();
+
+ private:
+  struct Outcome;
+  void Dispatch(const httplib::Request& req, httplib::Response& res);
+  void ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match, Outcome* out);
+  void ServeWebhook(const httplib::Request& req, httplib::Response& res, const std::string& source, Outcome* out);
+  void ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out);
+  // A unary call to a service as `principal`, with this request's ids.
+  grpc::Status CallUnary(const Principal& principal, const Outcome& out, const std::string& grpc_path,
+                         const google::protobuf::Message& request, google::protobuf::Message* response);
+
+  HttpOptions options_;
+  std::shared_ptr<Router> router_;
+  std::shared_ptr<Backends> backends_;
+  std::shared_ptr<Door> door_;
+  std::shared_ptr<WebhookSources> webhooks_;
+  HttpMetrics* metrics_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<bool> ready_{false};
+  int port_ = 0;
+};
+
+}  // namespace perfflow::gateway

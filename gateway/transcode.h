@@ -1,0 +1,40 @@
+#pragma once
+
+// The HTTP/JSON <-> protobuf half of the gateway, generic over descriptors:
+// a request message from path bindings, query parameters and a JSON body;
+// replies in the protobuf JSON mapping; gRPC errors as JSON with the
+// conventional HTTP status for each code.
+
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "gateway/routes.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/support/status.h"
+
+namespace perfflow::gateway {
+
+// Fills `request` for `match`: the JSON body into the route's body field (or
+// the whole message), then the path bindings, then query parameters (for
+// fields outside the body; repeated fields take repeated parameters).
+// InvalidArgument naming the field on anything malformed or unknown.
+absl::Status BuildRequest(const RouteMatch& match, const std::multimap<std::string, std::string>& query,
+                          absl::string_view body, google::protobuf::Message* request);
+
+// The protobuf JSON mapping (lowerCamelCase names, default values printed).
+std::string MessageToJson(const google::protobuf::Message& message);
+
+// 400 for INVALID_ARGUMENT, 404 NOT_FOUND, 409 ALREADY_EXISTS, ... (the
+// mapping of google/rpc/code.proto).
+int HttpStatusFor(grpc::StatusCode code);
+
+// "INVALID_ARGUMENT", ...
+std::string CodeName(grpc::StatusCode code);
+
+// {"code": 3, "status": "INVALID_ARGUMENT", "message": "...", "details": [...]}
+// with the google.rpc.Status details (field violations, ...) of `status`.
+std::string ErrorJson(const grpc::Status& status);
+
+}  // namespace perfflow::gateway

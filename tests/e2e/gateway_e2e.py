@@ -1,0 +1,605 @@
+#!/usr/bin/python3
+"""End-to-end test of perfflow-gateway in front of the four real services on
+the real MariaDB, all sharing an internal credential. Everything goes through
+real HTTP (http.client) or real gRPC; JWTs and webhook signatures are computed
+here, independently of the gateway's code (hmac, hashlib, the openssl CLI).
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from perfflow_e2e import (run_tests, Server, generate_stubs, mysql_env, mysql_url, scrape_metrics,  # noqa: E402
+                          assert_metrics)
+
+ARGS = None
+WORK = None
+SERVERS = []
+GATEWAY = None
+INTERNAL = "internal-" + secrets.token_hex(16)
+HS_SECRET = secrets.token_hex(32)
+CRM_OLD, CRM_NEW = secrets.token_bytes(24), secrets.token_bytes(24)
+PLM_SECRET = secrets.token_hex(16)
+PEOPLE = [("e1", "sales", "m1"), ("e2", "sales", "m1"), ("e3", "quality", "m2")]
+FIRST_EVENT = {}
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_token(claims, secret=None, header=None):
+    header = header or {"alg": "HS256", "typ": "JWT"}
+    signing = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = hmac.new((secret or HS_SECRET).encode(), signing.encode(), hashlib.sha256).digest()
+    return signing + "." + b64url(sig)
+
+
+def rs256_token(claims):
+    signing = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", os.path.join(WORK, "rs.key")],
+                         input=signing.encode(), capture_output=True, check=True).stdout
+    return signing + "." + b64url(sig)
+
+
+def claims(sub, roles, tenant="gw", aud="perfflow", iss="https://idp.test", exp_in=600, **extra):
+    now = int(time.time())
+    c = {"iss": iss, "aud": aud, "sub": sub, "tenant": tenant, "roles": roles, "iat": now, "exp": now + exp_in}
+    c.update(extra)
+    return c
+
+
+def bearer(sub, roles, **kw):
+    return {"Authorization": "Bearer " + hs256_token(claims(sub, roles, **kw))}
+
+
+ADMIN = None  # set up below: HR + admin + system
+HR = None
+
+
+def call(method, path, body=None, headers=None, port=None, raw=None):
+    """(status, headers, parsed JSON or text) of one real HTTP request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port or GATEWAY.http_port, timeout=60)
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    conn.request(method, path, body=data, headers=h)
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    conn.close()
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = text
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, parsed
+
+
+def standard_webhook(body, secret, msg_id=None, ts=None):
+    msg_id = msg_id or "msg_" + secrets.token_hex(8)
+    ts = str(int(time.time()) if ts is None else ts)
+    sig = base64.b64encode(hmac.new(secret, (msg_id + "." + ts + ".").encode() + body, hashlib.sha256).digest())
+    return {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1," + sig.decode()}
+
+
+def deal(deal_id, owner="e1", amount=120000):
+    return json.dumps({"deal": {"id": deal_id, "owner": owner, "amount": amount, "tier": "key",
+                                "signed_at": "2026-11-20T09:30:00Z"}}).encode()
+
+
+class GatewayServer(Server):
+    def __init__(self, binary, args, env):
+        super().__init__(binary, args, env)
+        for line in self.log:
+            record = json.loads(line)
+            if record.get("msg") == "http listening":
+                self.http_port = int(record["http_port"])
+        if not hasattr(self, "http_port"):
+            raise RuntimeError("gateway did not report its HTTP port:\n" + "".join(self.log))
+
+
+def start_gateway(config_text, extra=()):
+    path = os.path.join(WORK, "gateway-%s.yaml" % secrets.token_hex(4))
+    with open(path, "w") as f:
+        f.write(config_text)
+    env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL, HS_SECRET=HS_SECRET,
+               CRM_OLD="whsec_" + base64.b64encode(CRM_OLD).decode(),
+               CRM_NEW="whsec_" + base64.b64encode(CRM_NEW).decode(), PLM_SECRET=PLM_SECRET)
+    addrs = ["--%s_addr=%s" % (name, server.address()) for name, server in SERVERS]
+    return GatewayServer(os.path.join(ARGS.bin_dir, "perfflow-gateway"),
+                         ["--http_port=0", "--db=" + mysql_url() + "/gw_" + secrets.token_hex(4),
+                          "--config=" + path] + addrs + list(extra), env)
+
+
+CONFIG = """
+jwt_issuers:
+  - issuer: https://idp.test
+    audiences: [perfflow]
+    algorithm: hs256
+    secret_env: HS_SECRET
+  - issuer: https://rs.test
+    audiences: [perfflow, other-app]
+    algorithm: rs256
+    public_key_file: {pub}
+webhook_sources:
+  - name: crm
+    tenant: gw
+    scheme: standard
+    secret_envs: [CRM_OLD, CRM_NEW]
+    mapping:
+      external_id: /deal/id
+      fixed_event_type: crm.contract_signed
+      subject_id: /deal/owner
+      occurred_at: /deal/signed_at
+      attributes:
+        contract_value: /deal/amount
+        customer_tier: /deal/tier
+  - name: plm
+    tenant: gw
+    scheme: github
+    secret_envs: [PLM_SECRET]
+    mapping:
+      event_type: /type
+      subject_id: /owner/id
+      source: crm
+      attributes:
+        contract_value: /value
+        customer_tier: /tier
+rate_limit:
+  requests_per_second: 1000
+  burst: 2000
+"""
+
+
+def setUpModule():
+    global WORK, GATEWAY, ADMIN, HR, grpc, epb, epb_grpc
+    import grpc as grpc_module
+    grpc = grpc_module
+    WORK = tempfile.mkdtemp(prefix="perfflow-gateway-e2e-")
+    generate_stubs(ARGS.source_dir, os.path.join(WORK, "stubs"))
+    from perfflow.event.v1 import event_service_pb2, event_service_pb2_grpc
+    epb, epb_grpc = event_service_pb2, event_service_pb2_grpc
+    subprocess.run(["openssl", "genrsa", "-out", os.path.join(WORK, "rs.key"), "2048"], check=True, capture_output=True)
+    subprocess.run(["openssl", "rsa", "-in", os.path.join(WORK, "rs.key"), "-pubout", "-out",
+                    os.path.join(WORK, "rs.pub")], check=True, capture_output=True)
+    env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL)
+    base = mysql_url()
+    event = Server(os.path.join(ARGS.bin_dir, "perfflow-event"), ["--db=%s/gw_event_%s" % (base, secrets.token_hex(4))], env)
+    SERVERS.append(("event", event))
+    extra = {"feedback": ["--lexicon=" + os.path.join(ARGS.source_dir, "services/feedback/lexicon/default.yaml")]}
+    for name in ("evidence", "feedback", "calibration"):
+        SERVERS.append((name, Server(os.path.join(ARGS.bin_dir, "perfflow-" + name),
+                                     ["--db=%s/gw_%s_%s" % (base, name, secrets.token_hex(4)),
+                                      "--event_addr=" + event.address()] + extra.get(name, []), env)))
+    GATEWAY = start_gateway(CONFIG.format(pub=os.path.join(WORK, "rs.pub")))
+    ADMIN = bearer("root", ["admin", "hr", "system"])
+    HR = bearer("hr-1", ["hr"])
+    deadline = time.monotonic() + 30
+    while call("GET", "/readyz")[0] != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError("gateway never became ready")
+        time.sleep(0.2)
+    files = [{"name": os.path.basename(p), "content": open(p, encoding="utf-8").read()}
+             for p in sorted(__import__("glob").glob(os.path.join(ARGS.source_dir, "services/event/catalogue/*.yaml")))]
+    status, _, body = call("POST", "/v1/eventTypes:apply", {"files": files}, ADMIN)
+    assert status == 200, body
+    heads = [("sales", "m1"), ("quality", "m2"), ("production", "p-head"), ("supply_chain", "c-head"), ("rnd", "r-head")]
+    employees = [{"id": "ceo", "displayName": "Chief", "departmentId": "production"}]
+    employees += [{"id": h, "displayName": h, "departmentId": d, "managerId": "ceo"} for d, h in heads]
+    employees += [{"id": p, "displayName": p, "departmentId": d, "managerId": m} for p, d, m in PEOPLE]
+    status, _, body = call("POST", "/v1/directory:upsert", {
+        "departments": [{"id": d, "name": d.title(), "headId": h} for d, h in heads],
+        "employees": employees}, ADMIN)
+    assert status == 200, body
+    for person, _, _ in PEOPLE:
+        status, _, body = call("POST", "/v1/events:ingest", {
+            "source": "crm", "externalId": "seed-" + person, "eventType": "crm.contract_signed",
+            "subjectId": person, "attributes": {"contract_value": 100000, "customer_tier": "key"}}, ADMIN)
+        assert status == 200, body
+        FIRST_EVENT[person] = body["event"]["name"]
+
+
+def tearDownModule():
+    for server in [GATEWAY] + [s for _, s in SERVERS]:
+        if server is not None:
+            server.stop()
+    if WORK:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+class RouteFamiliesTest(unittest.TestCase):
+    def test_every_service_is_reachable_over_http(self):
+        checks = [
+            ("GET", "/v1/registry", None, lambda b: b["registry"] if "registry" in b else b),
+            ("GET", "/v1/employees?department_id=sales&page_size=10", None, lambda b: b["employees"]),
+            ("GET", "/v1/departments", None, lambda b: b["departments"]),
+            ("GET", "/" + "v1/" + FIRST_EVENT["e1"], None, lambda b: b["event"]["subjectId"] == "e1" or None),
+            ("GET", "/v1/events?subject_id=e2", None, lambda b: b["events"]),
+            ("GET", "/v1/tasks?assignee_id=e1", None, lambda b: b["tasks"]),
+            ("GET", "/v1/flowHealth?period=PERIOD_MONTH", None, lambda b: b),
+            ("GET", "/v1/%s/evidence" % FIRST_EVENT["e1"], None, lambda b: "evidence" in b or None),
+            ("POST", "/v1/feedback:analyze", {"text": "Good job, keep it up."}, lambda b: b),
+            ("GET", "/v1/feedbackStats", None, lambda b: b),
+            ("POST", "/v1/sessions", {"session": {"title": "Q4 sales", "cohort": {"departments": ["sales"]},
+                                                  "scheduledTime": "2026-12-20T09:00:00Z",
+                                                  "facilitatorId": "hr-1"}}, lambda b: b["name"]),
+            ("GET", "/v1/sessions", None, lambda b: b["sessions"]),
+            ("GET", "/v1/heatmap", None, lambda b: b),
+            ("GET", "/v1/apiKeys", None, lambda b: "apiKeys" in b or None),
+        ]
+        for method, path, body, check in checks:
+            with self.subTest(path=path):
+                status, headers, reply = call(method, path, body, ADMIN)
+                self.assertEqual(status, 200, reply)
+                self.assertEqual(headers["content-type"], "application/json")
+                self.assertTrue(check(reply), reply)
+
+    def test_server_stream_is_newline_delimited_json(self):
+        status, headers, text = call("GET", "/v1/flowFacts", None, ADMIN)
+        self.assertEqual(status, 200, text)
+        self.assertEqual(headers["content-type"], "application/x-ndjson")
+        lines = [json.loads(line) for line in text.strip().split("\n")]
+        self.assertGreaterEqual(len(lines), len(PEOPLE))
+        self.assertTrue(all("event" in line for line in lines), lines[:2])
+
+    def test_errors_are_json_with_the_conventional_status(self):
+        status, _, body = call("POST", "/v1/events:ingest", {"source": "crm"}, ADMIN)
+        self.assertEqual(status, 400)
+        self.assertEqual(body["status"], "INVALID_ARGUMENT")
+        violations = [v["field"] for d in body["details"] for v in d.get("fieldViolations", [])]
+        self.assertIn("external_id", violations)
+        status, _, body = call("GET", "/v1/events/%s" % ("0" * 32), None, ADMIN)
+        self.assertEqual((status, body["status"]), (404, "NOT_FOUND"))
+
+    def test_unknown_route_wrong_method_malformed_and_oversized(self):
+        status, _, body = call("GET", "/v1/nope", None, ADMIN)
+        self.assertEqual((status, body["status"]), (404, "NOT_FOUND"))
+        status, headers, body = call("DELETE", "/v1/registry", None, ADMIN)
+        self.assertEqual(status, 405)
+        self.assertEqual(headers["allow"], "GET")
+        status, _, body = call("POST", "/v1/events:ingest", None, ADMIN, raw=b'{"source": "crm",')
+        self.assertEqual(status, 400)
+        self.assertIn("malformed JSON", body["message"])
+        status, _, body = call("POST", "/v1/events:ingest", None, ADMIN, raw=b"x" * (1024 * 1024 + 10))
+        self.assertEqual(status, 413)
+        self.assertEqual(body["status"], "RESOURCE_EXHAUSTED")
+        status, _, body = call("GET", "/v1/events?no_such_field=1", None, ADMIN)
+        self.assertEqual(status, 400)
+
+    def test_request_id_and_traceparent_are_kept(self):
+        trace = secrets.token_hex(16)
+        status, headers, _ = call("GET", "/v1/registry", None,
+                                  dict(ADMIN, **{"x-request-id": "req-42", "traceparent": "00-%s-%s-01" % (trace, "1" * 16)}))
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["x-request-id"], "req-42")
+        status, headers, _ = call("GET", "/v1/registry", None, ADMIN)
+        self.assertRegex(headers["x-request-id"], "^[0-9a-f]{32}$")
+        deadline = time.monotonic() + 10
+        event_log = SERVERS[0][1].log
+        while not any(trace in line for line in event_log) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertTrue(any(trace in line and "GetRegistry" in line for line in event_log), "trace not forwarded")
+        access = [json.loads(line) for line in GATEWAY.log if '"kind":"access"' in line]
+        self.assertTrue(any(a["request_id"] == "req-42" and a["trace_id"] == trace and a["route"] == "GET /v1/registry"
+                            for a in access))
+
+    def test_metrics(self):
+        call("GET", "/v1/registry", None, ADMIN)
+        text = scrape_metrics(GATEWAY, wait_for="perfflow_gateway_http_requests_total")
+        assert_metrics(self, text, ['perfflow_gateway_http_requests_total{code="200",route="GET /v1/registry"}',
+                                    "perfflow_gateway_http_request_duration_seconds_bucket"])
+
+
+class TokenTest(unittest.TestCase):
+    def status_with(self, token, path="/v1/registry"):
+        return call("GET", path, None, {"Authorization": "Bearer " + token})
+
+    def test_valid_hs256_and_rs256(self):
+        self.assertEqual(self.status_with(hs256_token(claims("e1", ["employee"])))[0], 200)
+        self.assertEqual(self.status_with(rs256_token(claims("e1", ["employee"], iss="https://rs.test",
+                                                             aud=["x", "other-app"])))[0], 200)
+
+    def test_refused_tokens(self):
+        cases = {
+            "expired": hs256_token(claims("e1", ["employee"], exp_in=-120)),
+            "wrong audience": hs256_token(claims("e1", ["employee"], aud="someone-else")),
+            "unknown issuer": hs256_token(claims("e1", ["employee"], iss="https://evil.test")),
+            "bad signature": hs256_token(claims("e1", ["employee"]), secret="x" * 64),
+            "not yet valid": hs256_token(claims("e1", ["employee"], nbf=int(time.time()) + 600)),
+            "alg none": b64url(b'{"alg":"none"}') + "." + b64url(json.dumps(claims("e1", ["admin"])).encode()) + ".",
+            # An RS256 issuer's token signed with HS256 under its public key.
+            "algorithm confusion": hs256_token(claims("e1", ["admin"], iss="https://rs.test"),
+                                               secret=open(os.path.join(WORK, "rs.pub")).read(),
+                                               header={"alg": "HS256"}),
+            "no tenant": hs256_token(claims("e1", ["employee"], tenant="")),
+            "garbage": "abc.def",
+        }
+        for name, token in cases.items():
+            with self.subTest(name):
+                status, headers, body = self.status_with(token)
+                self.assertEqual(status, 401, body)
+                self.assertEqual(body["status"], "UNAUTHENTICATED")
+                self.assertEqual(headers.get("www-authenticate"), "Bearer")
+        self.assertEqual(call("GET", "/v1/registry")[0], 401)
+
+    def test_other_tenant_sees_nothing_and_metadata_cannot_be_spoofed(self):
+        other = bearer("hr-9", ["hr", "admin"], tenant="other")
+        status, _, body = call("GET", "/v1/" + FIRST_EVENT["e1"], None, other)
+        self.assertEqual(status, 404, body)
+        status, _, body = call("GET", "/v1/events", None, other)
+        self.assertEqual((status, body["events"]), (200, []))
+        spoof = dict(other, **{"x-perfflow-tenant": "gw", "x-perfflow-roles": "admin",
+                               "x-perfflow-internal-token": "guess"})
+        self.assertEqual(call("GET", "/v1/" + FIRST_EVENT["e1"], None, spoof)[0], 404)
+
+    def test_services_refuse_identity_without_the_internal_credential(self):
+        stub = epb_grpc.EventServiceStub(grpc.insecure_channel(SERVERS[0][1].address()))
+        with self.assertRaises(grpc.RpcError) as err:
+            stub.GetRegistry(epb.GetRegistryRequest(), metadata=[("x-perfflow-tenant", "gw"),
+                                                                 ("x-perfflow-roles", "admin")], timeout=10)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        stub.GetRegistry(epb.GetRegistryRequest(), metadata=[("x-perfflow-tenant", "gw"),
+                                                             ("x-perfflow-internal-token", INTERNAL)], timeout=10)
+
+
+class RoleMatrixTest(unittest.TestCase):
+    """Each role against each resource: the HTTP status the gateway and the
+    services together answer, compared with the table below."""
+
+    def test_matrix(self):
+        roles = {
+            "employee": bearer("e1", ["employee"]),
+            "manager": bearer("m1", ["manager"]),
+            "hr": bearer("hr-1", ["hr"]),
+            "admin": bearer("root", ["admin"]),
+            "system": bearer("crm-bot", ["system"]),
+        }
+        ingest = lambda: {"source": "crm", "externalId": "matrix-" + secrets.token_hex(6),  # noqa: E731
+                          "eventType": "crm.contract_signed", "subjectId": "e2",
+                          "attributes": {"contract_value": 1, "customer_tier": "key"}}
+        resources = [
+            # (name, method, path, body, {role: status})
+            ("own event", "GET", "/v1/" + FIRST_EVENT["e1"], None,
+             dict(employee=200, manager=200, hr=200, admin=200, system=200)),
+            ("a report's event", "GET", "/v1/" + FIRST_EVENT["e2"], None,
+             dict(employee=403, manager=200, hr=200, admin=200, system=200)),
+            ("another team's event", "GET", "/v1/" + FIRST_EVENT["e3"], None,
+             dict(employee=403, manager=403, hr=200, admin=200, system=200)),
+            ("own tasks", "GET", "/v1/tasks?assignee_id=e1", None,
+             dict(employee=200, manager=200, hr=200, admin=200, system=200)),
+            ("another's tasks", "GET", "/v1/tasks?assignee_id=e3", None,
+             dict(employee=403, manager=403, hr=200, admin=200, system=200)),
+            ("ingest", "POST", "/v1/events:ingest", ingest,
+             dict(employee=403, manager=403, hr=403, admin=200, system=200)),
+            ("apply config", "POST", "/v1/eventTypes:apply", {"files": []},
+             dict(employee=403, manager=403, hr=403, admin=400, system=403)),
+            ("directory", "POST", "/v1/directory:upsert",
+             {"departments": [{"id": "rnd", "name": "Rnd", "headId": "r-head"}]},
+             dict(employee=403, manager=403, hr=200, admin=200, system=200)),
+            ("flow health", "GET", "/v1/flowHealth", None,
+             dict(employee=403, manager=200, hr=200, admin=200, system=200)),
+            ("flow facts", "GET", "/v1/flowFacts", None,
+             dict(employee=403, manager=403, hr=200, admin=200, system=200)),
+            ("calibration sessions", "GET", "/v1/sessions", None,
+             dict(employee=403, manager=200, hr=200, admin=200, system=403)),
+            ("API keys", "GET", "/v1/apiKeys", None,
+             dict(employee=403, manager=403, hr=403, admin=200, system=403)),
+        ]
+        mismatches = []
+        for name, method, path, body, expected in resources:
+            for role, headers in roles.items():
+                status, _, reply = call(method, path, body() if callable(body) else body, headers)
+                if status != expected[role]:
+                    mismatches.append("%s as %s: %d (expected %d) %s" % (name, role, status, expected[role], reply))
+        self.assertEqual(mismatches, [])
+
+    def test_employee_listing_defaults_to_own_events(self):
+        status, _, body = call("GET", "/v1/events", None, bearer("e1", ["employee"]))
+        self.assertEqual(status, 200)
+        self.assertTrue(body["events"])
+        self.assertEqual({e["subjectId"] for e in body["events"]}, {"e1"})
+
+
+class WebhookTest(unittest.TestCase):
+    def post(self, source, body, headers):
+        return call("POST", "/v1/webhooks/" + source, None, headers, raw=body)
+
+    def count_events(self, external_prefix):
+        status, _, body = call("GET", "/v1/events?subject_id=e1&page_size=1000", None, ADMIN)
+        return sum(1 for e in body["events"] if e["externalId"].startswith(external_prefix))
+
+    def test_accepted_then_duplicate_and_replayed(self):
+        body = deal("D-100")
+        headers = standard_webhook(body, CRM_NEW)
+        status, _, reply = self.post("crm", body, headers)
+        self.assertEqual((status, reply["result"]), (202, "accepted"), reply)
+        event = reply["event"]
+        status, _, got = call("GET", "/v1/" + event, None, ADMIN)
+        self.assertEqual(got["event"]["attributes"]["contract_value"], 120000)
+        self.assertEqual(got["event"]["occurredAt"], "2026-11-20T09:30:00Z")
+        # The sender redelivers (new message id) and an attacker replays the
+        # captured request as is: both are duplicates of the same event.
+        for h in (standard_webhook(body, CRM_NEW), headers):
+            status, _, reply = self.post("crm", body, h)
+            self.assertEqual((status, reply["result"], reply["event"]), (200, "duplicate", event))
+        self.assertEqual(self.count_events("D-100"), 1)
+
+    def test_rejections_write_nothing(self):
+        body = deal("D-200")
+        cases = {
+            "bad signature": (body, standard_webhook(body, b"not-the-secret")),
+            "stale timestamp": (body, standard_webhook(body, CRM_NEW, ts=int(time.time()) - 301)),
+            "future timestamp": (body, standard_webhook(body, CRM_NEW, ts=int(time.time()) + 301)),
+            "tampered body": (deal("D-200", amount=1), standard_webhook(body, CRM_NEW)),
+            "missing headers": (body, {}),
+        }
+        for name, (sent, headers) in cases.items():
+            with self.subTest(name):
+                status, _, reply = self.post("crm", sent, headers)
+                self.assertEqual((status, reply["result"]), (401, "rejected"), reply)
+                self.assertTrue(reply["reason"])
+        status, _, reply = self.post("nope", body, standard_webhook(body, CRM_NEW))
+        self.assertEqual((status, reply["result"]), (404, "rejected"))
+        bad_payload = json.dumps({"deal": {"id": "D-201"}}).encode()
+        status, _, reply = self.post("crm", bad_payload, standard_webhook(bad_payload, CRM_NEW))
+        self.assertEqual((status, reply["result"]), (400, "rejected"))
+        self.assertIn("/deal/owner", reply["reason"])
+        self.assertEqual(self.count_events("D-20"), 0)
+
+    def test_secret_rotation_accepts_both_active_secrets(self):
+        for i, secret in enumerate((CRM_OLD, CRM_NEW)):
+            body = deal("D-30%d" % i)
+            status, _, reply = self.post("crm", body, standard_webhook(body, secret))
+            self.assertEqual((status, reply["result"]), (202, "accepted"), reply)
+
+    def test_github_scheme(self):
+        body = json.dumps({"type": "crm.contract_signed", "owner": {"id": "e1"}, "value": 5, "tier": "key"}).encode()
+        sig = "sha256=" + hmac.new(PLM_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        delivery = "gh-" + secrets.token_hex(8)
+        headers = {"X-Hub-Signature-256": sig, "X-GitHub-Delivery": delivery}
+        status, _, reply = self.post("plm", body, headers)
+        self.assertEqual((status, reply["result"]), (202, "accepted"), reply)
+        status, _, reply = self.post("plm", body, headers)
+        self.assertEqual((status, reply["result"]), (200, "duplicate"), reply)
+        status, _, reply = self.post("plm", body, dict(headers, **{"X-Hub-Signature-256": "sha256=" + "0" * 64}))
+        self.assertEqual(status, 401)
+        status, _, reply = self.post("plm", body, {"X-Hub-Signature-256": sig})
+        self.assertEqual(status, 401)
+        self.assertEqual(self.count_events(delivery), 1)
+
+    def test_webhook_metrics(self):
+        text = scrape_metrics(GATEWAY, wait_for='perfflow_gateway_webhooks_total{result="rejected"')
+        self.assertIn('perfflow_gateway_webhooks_total{result="accepted",source="crm"}', text)
+
+
+class ApiKeyTest(unittest.TestCase):
+    def test_create_use_list_revoke(self):
+        status, _, created = call("POST", "/v1/apiKeys", {"displayName": "ERP", "roles": ["system"],
+                                                          "principal": "erp", "allowedSources": ["crm"]}, ADMIN)
+        self.assertEqual(status, 200, created)
+        key, name = created["key"], created["apiKey"]["name"]
+        self.assertTrue(key.startswith("pfk_"))
+        auth = {"X-Api-Key": key}
+        ok = {"source": "crm", "externalId": "erp-1", "eventType": "crm.contract_signed", "subjectId": "e1",
+              "attributes": {"contract_value": 1, "customer_tier": "key"}}
+        self.assertEqual(call("POST", "/v1/events:ingest", ok, auth)[0], 200)
+        status, _, reply = call("POST", "/v1/events:ingest", dict(ok, source="plm", externalId="erp-2"), auth)
+        self.assertEqual(status, 403, reply)
+        status, _, listed = call("GET", "/v1/apiKeys", None, ADMIN)
+        self.assertIn(name, [k["name"] for k in listed["apiKeys"]])
+        self.assertNotIn(key, json.dumps(listed))
+        self.assertEqual(call("POST", "/v1/%s:revoke" % name, {}, ADMIN)[0], 200)
+        status, _, reply = call("POST", "/v1/events:ingest", dict(ok, externalId="erp-3"), auth)
+        self.assertEqual((status, reply["message"]), (401, "API key revoked"))
+        self.assertEqual(call("GET", "/v1/registry", None, {"X-Api-Key": key[:-2] + "xx"})[0], 401)
+        self.assertEqual(call("GET", "/v1/registry", None, {"X-Api-Key": "pfk_nope"})[0], 401)
+
+    def test_bad_key_requests(self):
+        status, _, body = call("POST", "/v1/apiKeys", {"displayName": "", "roles": ["root"], "principal": "x y"}, ADMIN)
+        self.assertEqual(status, 400)
+        fields = {v["field"] for d in body["details"] for v in d.get("fieldViolations", [])}
+        self.assertEqual(fields, {"display_name", "roles[0]", "principal"})
+        other_admin = bearer("root", ["admin"], tenant="other")
+        status, _, body = call("GET", "/v1/apiKeys", None, ADMIN)
+        some = body["apiKeys"][0]["name"] if body["apiKeys"] else "apiKeys/0000"
+        self.assertEqual(call("POST", "/v1/%s:revoke" % some, {}, other_admin)[0], 404)
+
+
+class GrpcPortTest(unittest.TestCase):
+    def stub(self):
+        return epb_grpc.EventServiceStub(grpc.insecure_channel("127.0.0.1:%d" % GATEWAY.grpc_port))
+
+    def md(self, sub, roles):
+        return [("authorization", bearer(sub, roles)["Authorization"])]
+
+    def test_same_services_same_door(self):
+        stub = self.stub()
+        reply = stub.GetRegistry(epb.GetRegistryRequest(), metadata=self.md("e1", ["employee"]), timeout=10)
+        self.assertTrue(reply.registry.event_types)
+        with self.assertRaises(grpc.RpcError) as err:
+            stub.GetRegistry(epb.GetRegistryRequest(), timeout=10)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        with self.assertRaises(grpc.RpcError) as err:
+            stub.ApplyEventTypes(epb.ApplyEventTypesRequest(), metadata=self.md("e1", ["employee"]), timeout=10)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        with self.assertRaises(grpc.RpcError) as err:
+            stub.GetEvent(epb.GetEventRequest(name=FIRST_EVENT["e3"]), metadata=self.md("e1", ["employee"]), timeout=10)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        facts = list(stub.StreamFlowFacts(epb.StreamFlowFactsRequest(), metadata=self.md("hr-1", ["hr"]), timeout=30))
+        self.assertGreaterEqual(len(facts), len(PEOPLE))
+
+    def test_deadline_is_propagated(self):
+        # An already-expired deadline never reaches the service as an unbounded call.
+        with self.assertRaises(grpc.RpcError) as err:
+            self.stub().StreamFlowFacts(epb.StreamFlowFactsRequest(), metadata=self.md("hr-1", ["hr"]),
+                                        timeout=0.001).next()
+        self.assertEqual(err.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class PeoplePagesTest(unittest.TestCase):
+    def page(self, path, token=None, cookie=None):
+        headers = {}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        if cookie:
+            headers["Cookie"] = "theme=dark; perfflow_token=" + cookie
+        return call("GET", path, None, headers)
+
+    def test_flow_health_page(self):
+        manager = hs256_token(claims("m1", ["manager"]))
+        status, headers, html = self.page("/people/flow-health", cookie=manager)
+        self.assertEqual(status, 200, html)
+        self.assertEqual(headers["content-type"], "text/html; charset=utf-8")
+        self.assertIn("<h1>Flow health — gw</h1>", html)
+        self.assertIn("By department", html)
+        self.assertEqual(self.page("/people/flow-health")[0], 401)
+        self.assertEqual(self.page("/people/flow-health", token=hs256_token(claims("e1", ["employee"])))[0], 403)
+        self.assertEqual(self.page("/people/nothing", token=manager)[0], 404)
+
+    def test_brief_page(self):
+        status, _, session = call("POST", "/v1/sessions", {
+            "session": {"title": "Brief <page>", "cohort": {"memberIds": ["e1", "e2"]},
+                        "scheduledTime": "2026-12-24T09:00:00Z", "facilitatorId": "hr-1"}}, HR)
+        self.assertEqual(status, 200, session)
+        status, _, brief = call("POST", "/v1/%s/briefs" % session["name"], {}, HR)
+        self.assertEqual(status, 200, brief)
+        path = "/people/%s/brief" % session["name"]
+        status, headers, html = self.page(path, token=hs256_token(claims("hr-1", ["hr"])))
+        self.assertEqual(status, 200, html)
+        self.assertTrue(html.lstrip().lower().startswith("<!doctype html"), html[:80])
+        self.assertIn("<svg", html)
+        self.assertNotIn("Brief <page>", html)  # escaped by the renderer
+        self.assertEqual(self.page("/people/sessions/nope/brief", token=hs256_token(claims("hr-1", ["hr"])))[0], 404)
+        self.assertEqual(self.page(path, token=hs256_token(claims("e1", ["employee"])))[0], 403)
+
+
+class RateLimitTest(unittest.TestCase):
+    def test_429_with_retry_after(self):
+        limited = start_gateway(CONFIG.format(pub=os.path.join(WORK, "rs.pub")).replace(
+            "requests_per_second: 1000\n  burst: 2000", "requests_per_second: 0.2\n  burst: 2"))
+        try:
+            token = bearer("e1", ["employee"])
+            codes = [call("GET", "/v1/registry", None, token, port=limited.http_port) for _ in range(3)]
+            self.assertEqual([c[0] for c in codes], [200, 200, 429])
+            self.assertGreaterEqual(int(codes[2][1]["retry-after"]), 1)
+            self.assertEqual(codes[2][2]["status"], "RESOURCE_EXHAUSTED")
+            # Another caller has its own bucket.
+            self.assertEqual(call("GET", "/v1/registry", None, bearer("e2", ["employee"]), port=limited.http_port)[0], 200)
+        finally:
+            self.assertEqual(limited.stop(), 0)
+
+
+if __name__ == "__main__":
+    run_tests(globals(), "--bin-dir", "--source-dir")
