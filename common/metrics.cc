@@ -1,11 +1,13 @@
 #include "common/metrics.h"
 
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "grpcpp/server_context.h"
 
 namespace perfflow {
 namespace {
@@ -38,6 +40,13 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     service_ = std::string(full.substr(0, slash));
     method_ = slash == absl::string_view::npos ? "" : std::string(full.substr(slash + 1));
     type_ = GrpcType(info->type());
+    // The caller's deadline as it arrived (logged, so propagation is visible).
+    if (grpc::ServerContextBase* ctx = info->server_context()) {
+      if (ctx->deadline() != std::chrono::system_clock::time_point::max()) {
+        deadline_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(ctx->deadline() - std::chrono::system_clock::now())
+                           .count();
+      }
+    }
     metrics_->started.Add({{"grpc_type", type_}, {"grpc_service", service_}, {"grpc_method", method_}}).Increment();
   }
 
@@ -74,6 +83,7 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     LogFields fields = {{"grpc_service", service_}, {"grpc_method", method_}, {"grpc_code", code},
                         {"duration_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}};
     if (!trace_id_.empty()) fields.push_back({"trace_id", trace_id_});
+    if (deadline_ms_) fields.push_back({"deadline_ms", std::to_string(*deadline_ms_)});
     if (status.ok()) {
       LogInfo("rpc", fields);
     } else {
@@ -85,6 +95,7 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
   std::shared_ptr<GrpcServerMetrics> metrics_;
   std::chrono::steady_clock::time_point start_;
   std::string service_, method_, type_, trace_id_;
+  std::optional<int64_t> deadline_ms_;
   bool finished_ = false;
 };
 

@@ -58,6 +58,10 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
     client_ctx_ = Door::Forward(principal_, TraceIdFrom(Metadata(*ctx, "traceparent")),
                                 RequestIdFrom(Metadata(*ctx, "x-request-id")), deadline);
     stub->PrepareBidiStreamingCall(client_ctx_.get(), path, {}, &upstream_);
+    // The hold keeps the service-side call alive (no OnDone) while the
+    // caller's side may still start operations on it; released once neither
+    // side will (Stop).
+    upstream_.AddHold();
     upstream_.StartRead(&from_service_);
     upstream_.StartCall();
     StartRead(&from_caller_);
@@ -65,16 +69,21 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
 
   // Caller -> service.
   void OnReadDone(bool ok) override {
-    if (!ok) return upstream_.StartWritesDone();
+    if (!ok) {
+      upstream_.StartWritesDone();
+      return StopReadingCaller();
+    }
     if (input_type_ != nullptr) {
       std::unique_ptr<pb::Message> request(pb::MessageFactory::generated_factory()->GetPrototype(input_type_)->New());
       absl::Status s = Parse(from_caller_, request.get()) ? Door::CheckSources(principal_, *request)
                                                           : absl::InvalidArgumentError("unparsable request");
       if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        override_ = ToGrpcStatus(s);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          override_ = ToGrpcStatus(s);
+        }
         client_ctx_->TryCancel();
-        return;
+        return StopReadingCaller();
       }
     }
     upstream_.StartWrite(&from_caller_);
@@ -82,17 +91,11 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
 
   // Service -> caller.
   void OnWriteDone(bool ok) override {
-    std::optional<grpc::Status> finish;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      finish = std::move(pending_finish_);
+    if (!ok) {
+      // The caller is gone: stop reading from the service.
+      client_ctx_->TryCancel();
+      return StopReadingService();
     }
-    if (finish) {
-      Finish(*finish);
-      return;
-    }
-    if (!ok) return client_ctx_->TryCancel();
     upstream_.StartRead(&from_service_);
   }
 
@@ -107,33 +110,41 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
    public:
     explicit Upstream(ProxyCall* call) : call_(call) {}
     void OnWriteDone(bool ok) override {
-      if (ok) call_->StartRead(&call_->from_caller_);
+      if (ok) return call_->StartRead(&call_->from_caller_);
+      // The service stopped taking messages: read no more from the caller.
+      call_->StopReadingCaller();
     }
     void OnReadDone(bool ok) override {
-      if (!ok) return;
+      if (ok) return call_->StartWrite(&call_->from_service_);
+      call_->StopReadingService();
+    }
+    void OnDone(const grpc::Status& status) override {
+      std::optional<grpc::Status> override;
       {
         std::lock_guard<std::mutex> lock(call_->mu_);
-        call_->writing_ = true;
+        override = call_->override_;
       }
-      call_->StartWrite(&call_->from_service_);
+      // After every service-side reaction: the caller's call may now end.
+      call_->Finish(override ? *override : status);
     }
-    void OnDone(const grpc::Status& status) override { call_->UpstreamDone(status); }
 
    private:
     ProxyCall* call_;
   };
 
-  void UpstreamDone(const grpc::Status& status) {
-    grpc::Status final_status = status;
+  void StopReadingCaller() { Stop(&caller_reads_over_); }
+  void StopReadingService() { Stop(&service_reads_over_); }
+  // Releases the hold once neither side will start another operation on the
+  // service-side call (outside the lock: OnDone may follow at once).
+  void Stop(bool* side) {
+    bool release = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (override_) final_status = *override_;
-      if (writing_) {
-        pending_finish_ = final_status;
-        return;
-      }
+      *side = true;
+      release = caller_reads_over_ && service_reads_over_ && !released_;
+      released_ = released_ || release;
     }
-    Finish(final_status);
+    if (release) upstream_.RemoveHold();
   }
 
   Upstream upstream_;
@@ -143,8 +154,9 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer from_caller_;
   grpc::ByteBuffer from_service_;
   std::mutex mu_;
-  bool writing_ = false;
-  std::optional<grpc::Status> pending_finish_;
+  bool caller_reads_over_ = false;
+  bool service_reads_over_ = false;
+  bool released_ = false;
   std::optional<grpc::Status> override_;
 };
 

@@ -541,11 +541,47 @@ class GrpcPortTest(unittest.TestCase):
         self.assertGreaterEqual(len(facts), len(PEOPLE))
 
     def test_deadline_is_propagated(self):
-        # An already-expired deadline never reaches the service as an unbounded call.
+        marker = secrets.token_hex(16)
+        md = self.md("hr-1", ["hr"]) + [("traceparent", "00-%s-%s-01" % (marker, "2" * 16))]
+        self.stub().GetRegistry(epb.GetRegistryRequest(), metadata=md, timeout=3)
+        deadline = time.monotonic() + 10
+        seen = []
+        while not seen and time.monotonic() < deadline:
+            seen = [json.loads(line) for line in SERVERS[0][1].log if marker in line and "GetRegistry" in line]
+            time.sleep(0.05)
+        self.assertTrue(seen, "the call never reached the event service")
+        # The caller's 3 s (give or take the timeout header's rounding), not
+        # the gateway's 30 s cap, arrived at the service.
+        self.assertLess(int(seen[0]["deadline_ms"]), 3500)
+        self.assertGreater(int(seen[0]["deadline_ms"]), 1000)
         with self.assertRaises(grpc.RpcError) as err:
             self.stub().StreamFlowFacts(epb.StreamFlowFactsRequest(), metadata=self.md("hr-1", ["hr"]),
                                         timeout=0.001).next()
         self.assertEqual(err.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+    def test_survives_expiring_cancelled_and_refused_calls(self):
+        # Regression: a call whose deadline expired while the caller's side
+        # still had a read outstanding used to touch the finished service-side
+        # call and abort the gateway ("pure virtual method called").
+        stub, good = self.stub(), self.md("hr-1", ["hr"])
+        outcomes = set()
+        for i in range(150):
+            md = good if i % 3 else []
+            timeout = (0.0005, 0.002, 0.01, 5)[i % 4]
+            try:
+                if i % 2:
+                    stream = stub.StreamFlowFacts(epb.StreamFlowFactsRequest(), metadata=md, timeout=timeout)
+                    next(stream, None)
+                    stream.cancel()
+                else:
+                    stub.GetRegistry(epb.GetRegistryRequest(), metadata=md, timeout=timeout)
+                outcomes.add("OK")
+            except grpc.RpcError as e:
+                outcomes.add(e.code().name)
+        self.assertIsNone(GATEWAY.proc.poll(), "the gateway died")
+        self.assertIn("UNAUTHENTICATED", outcomes)
+        stub.GetRegistry(epb.GetRegistryRequest(), metadata=good, timeout=10)
 
 
 class PeoplePagesTest(unittest.TestCase):

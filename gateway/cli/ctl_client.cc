@@ -1,0 +1,138 @@
+#include "gateway/cli/ctl_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <iostream>
+
+#include "common/status.h"
+#include "gateway/backends.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace perfflow::cli {
+namespace {
+
+// Display width of UTF-8 text: wide (CJK and beyond U+1100) code points count two.
+size_t DisplayWidth(const std::string& s) {
+  size_t width = 0;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    uint32_t cp = c;
+    size_t len = 1;
+    if (c >= 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else if (c >= 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if (c >= 0xC0) {
+      len = 2, cp = c & 0x1F;
+    }
+    for (size_t k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    width += cp >= 0x1100 ? 2 : 1;
+    i += len;
+  }
+  return width;
+}
+
+}  // namespace
+
+Client::Client(Options options)
+    : options_(std::move(options)),
+      stub_(std::make_unique<grpc::GenericStub>(grpc::CreateChannel(options_.addr, grpc::InsecureChannelCredentials()))) {}
+
+void Client::SetMetadata(grpc::ClientContext* ctx) const {
+  if (!options_.api_key.empty()) ctx->AddMetadata("x-api-key", options_.api_key);
+  if (!options_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options_.token);
+  ctx->AddMetadata("x-perfflow-tenant", options_.tenant);
+  if (!options_.principal.empty()) ctx->AddMetadata("x-perfflow-principal", options_.principal);
+  if (!options_.roles.empty()) ctx->AddMetadata("x-perfflow-roles", options_.roles);
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(options_.timeout_seconds));
+}
+
+grpc::Status Client::Call(const std::string& path, const google::protobuf::Message& request,
+                          google::protobuf::Message* response) {
+  grpc::ClientContext ctx;
+  SetMetadata(&ctx);
+  grpc::ByteBuffer req = gateway::Serialize(request), resp;
+  std::promise<grpc::Status> done;
+  stub_->UnaryCall(&ctx, path, grpc::StubOptions(), &req, &resp, [&done](grpc::Status s) { done.set_value(s); });
+  grpc::Status status = done.get_future().get();
+  if (status.ok() && !gateway::Parse(resp, response)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot decode the response");
+  }
+  return status;
+}
+
+grpc::Status Client::Stream(const std::string& path, const google::protobuf::Message& request,
+                            const google::protobuf::Descriptor* output,
+                            const std::function<void(const google::protobuf::Message&)>& each) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  SetMetadata(ctx.get());
+  gateway::StreamCall call(std::move(ctx), gateway::Serialize(request));
+  call.Start(stub_.get(), path);
+  const google::protobuf::Message* prototype = google::protobuf::MessageFactory::generated_factory()->GetPrototype(output);
+  grpc::ByteBuffer buffer;
+  while (call.Next(&buffer)) {
+    std::unique_ptr<google::protobuf::Message> message(prototype->New());
+    if (!gateway::Parse(buffer, message.get())) {
+      call.Cancel();
+      return grpc::Status(grpc::StatusCode::INTERNAL, "cannot decode a streamed message");
+    }
+    each(*message);
+  }
+  return call.Finish();
+}
+
+std::string ToJson(const google::protobuf::Message& m, bool pretty) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  if (pretty && !out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+int ReportError(const grpc::Status& status) {
+  std::cerr << "error: " << GrpcCodeName(status.error_code()) << ": " << status.error_message() << "\n";
+  google::rpc::Status rpc;
+  if (!status.error_details().empty() && rpc.ParseFromString(status.error_details())) {
+    for (const auto& any : rpc.details()) {
+      google::rpc::BadRequest bad;
+      if (any.UnpackTo(&bad)) {
+        for (const auto& v : bad.field_violations()) std::cerr << "  " << v.field() << ": " << v.description() << "\n";
+      }
+    }
+  }
+  const bool unreachable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+  return unreachable ? kUnreachable : kFailed;
+}
+
+void PrintTable(std::ostream& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size(), 0);
+  auto measure = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
+  };
+  measure(header);
+  for (const auto& row : rows) measure(row);
+  auto print = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      out << row[i];
+      if (i + 1 < row.size()) out << std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
+    }
+    out << "\n";
+  };
+  print(header);
+  std::vector<std::string> rule;
+  for (size_t w : widths) rule.push_back(std::string(w, '-'));
+  print(rule);
+  for (const auto& row : rows) print(row);
+}
+
+}  // namespace perfflow::cli

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""End-to-end test of perfflowctl against a real perfflow-event (demo tenant
+seeded, on the real MariaDB) and perfflow-calibration: apply with its diff and
+a bad config's precise error, a CSV import with bad rows, ingest, tasks,
+health and heatmap in both output modes, and the exit codes.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from perfflow_e2e import run_tests, Server, mysql_env, mysql_url  # noqa: E402
+
+ARGS = None
+WORK = None
+EVENT = None
+CALIBRATION = None
+
+
+def setUpModule():
+    global WORK, EVENT, CALIBRATION
+    WORK = tempfile.mkdtemp(prefix="perfflowctl-e2e-")
+    EVENT = Server(os.path.join(ARGS.bin_dir, "perfflow-event"), [
+        "--db=%s/ctl_event_%s" % (mysql_url(), secrets.token_hex(4)), "--dev_mode", "--demo", "--demo_events=120",
+        "--catalogue_dir=" + os.path.join(ARGS.source_dir, "services/event/catalogue")], mysql_env())
+    CALIBRATION = Server(os.path.join(ARGS.bin_dir, "perfflow-calibration"), [
+        "--db=%s/ctl_cal_%s" % (mysql_url(), secrets.token_hex(4)), "--dev_mode",
+        "--event_addr=" + EVENT.address()], mysql_env())
+
+
+def tearDownModule():
+    for server in (CALIBRATION, EVENT):
+        if server is not None:
+            server.stop()
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+def ctl(*args, addr=None):
+    """(exit code, stdout, stderr) of one perfflowctl run."""
+    out = subprocess.run([os.path.join(ARGS.bin_dir, "perfflowctl"), "--addr=" + (addr or EVENT.address())] + list(args),
+                         capture_output=True, text=True, timeout=120)
+    return out.returncode, out.stdout, out.stderr
+
+
+def write(name, text):
+    path = os.path.join(WORK, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path
+
+
+class ApplyTest(unittest.TestCase):
+    def test_diff_then_apply(self):
+        catalogue = os.path.join(ARGS.source_dir, "services/event/catalogue")
+        code, out, err = ctl("--output=json", "--dry_run", "apply", catalogue)
+        self.assertEqual(code, 0, err)
+        before = json.loads(out)
+        self.assertFalse(before["applied"])
+        self.assertTrue(all(c["change"] == "unchanged" for c in before["changes"]), before)
+        with open(os.path.join(catalogue, "10-sales.yaml"), encoding="utf-8") as f:
+            sales = f.read()
+        self.assertIn("owner_upload: {due_hours: 24}", sales)
+        changed = write("10-sales.yaml", sales.replace("owner_upload: {due_hours: 24}", "owner_upload: {due_hours: 36}", 1))
+        code, out, err = ctl("--dry_run", "apply", changed)
+        self.assertEqual(code, 0, err)
+        self.assertRegex(out, r"event type\s+crm\.contract_signed\s+changed\s+actions")
+        self.assertIn("1 change(s); --dry_run: nothing applied", out)
+        code, out, err = ctl("--output=json", "apply", changed)
+        self.assertEqual(code, 0, err)
+        applied = json.loads(out)
+        self.assertTrue(applied["applied"])
+        self.assertEqual(applied["version"], before["version"] + 1)
+        code, out, _ = ctl("--output=json", "--dry_run", "apply", changed)
+        self.assertEqual(json.loads(out)["version"], applied["version"])
+        self.assertTrue(all(c["change"] == "unchanged" for c in json.loads(out)["changes"]))
+
+    def test_bad_config_is_refused_with_the_precise_error(self):
+        bad = write("bad.yaml", "kind: EventType\nkey: x.broken\nsource: crm\nno_such_field: 1\n")
+        code, out, err = ctl("apply", bad)
+        self.assertEqual(code, 1)
+        self.assertIn("InvalidArgument", err)
+        self.assertIn("bad.yaml", err)
+        self.assertIn("no_such_field", err)
+        self.assertEqual(out, "")
+        self.assertEqual(ctl("apply", os.path.join(WORK, "missing.yaml"))[0], 2)
+
+
+class ImportTest(unittest.TestCase):
+    def test_csv_with_bad_rows(self):
+        csv = write("people.csv", "\n".join([
+            "id,display_name,department_id,manager_id,grade,contact:email",
+            'c2,"Chen, Two",sales,c1,P3,c2@example.com',   # manager defined on a later line
+            "c1,Chen One,sales,e100,M1,c1@example.com",
+            "bad id,Bad,sales,,P1,",
+            "c3,,sales,c1,P2,",
+            "c4,Four,nodept,c1,P2,",
+            "c5,Five,sales",
+            'c6,"Six ""the"" sixth",quality,c1,P2,',
+        ]) + "\n")
+        code, out, err = ctl("--output=json", "import-employees", csv)
+        self.assertEqual(code, 3, err)
+        result = json.loads(out)
+        self.assertEqual(result["imported"], 3)
+        self.assertEqual([r["line"] for r in result["rejected"]], [4, 5, 6, 7])
+        self.assertIn("department_id: unknown department 'nodept'", result["rejected"][2]["reason"])
+        self.assertIn("3 fields, the header has 6", result["rejected"][3]["reason"])
+        code, out, _ = ctl("--output=json", "GetEmployee", '{"id":"c6"}')
+        self.assertEqual(code, 0)
+        employee = json.loads(out)["employee"]
+        self.assertEqual(employee["display_name"], 'Six "the" sixth')
+        self.assertEqual(employee["manager_id"], "c1")
+        code, out, _ = ctl("import-employees", csv)
+        self.assertEqual(code, 3)
+        self.assertIn("rejected 4 row(s)", out)
+        self.assertIn("line 6: department_id: unknown department 'nodept'", out)
+        self.assertEqual(ctl("import-employees", write("empty.csv", ""))[0], 2)
+        self.assertEqual(ctl("import-employees", write("nohead.csv", "id,name\nx,y\n"))[0], 2)
+
+
+class DailyCommandsTest(unittest.TestCase):
+    def test_ingest_tasks_health_heatmap(self):
+        code, out, err = ctl("--output=json", "ingest", "crm.contract_signed", "e101", "contract_value=250000",
+                             "customer_tier=key")
+        self.assertEqual(code, 0, err)
+        event = json.loads(out)["event"]
+        self.assertEqual(event["source"], "crm")  # from the event type
+        self.assertEqual(event["attributes"]["contract_value"], 250000)
+        code, out, err = ctl("--principal=e101", "--output=json", "tasks")
+        self.assertEqual(code, 0, err)
+        self.assertIn(event["name"], [t["event"] for t in json.loads(out)["tasks"]])
+        code, out, _ = ctl("--principal=e101", "tasks")
+        self.assertIn("owner_upload", out)
+        code, out, _ = ctl("health", "month")
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"flow health [0-9.]+%")
+        self.assertIn("by department", out)
+        code, out, _ = ctl("--output=json", "health")
+        self.assertIn("overall", json.loads(out))
+        code, out, err = ctl("--roles=hr", "--output=json", "heatmap", addr=CALIBRATION.address())
+        self.assertEqual(code, 0, err)
+        self.assertTrue(json.loads(out)["cells"])
+        code, out, _ = ctl("--roles=hr", "heatmap", addr=CALIBRATION.address())
+        self.assertIn("median hours to the owner's action", out)
+
+    def test_exit_codes(self):
+        self.assertEqual(ctl("no-such-command")[0], 2)
+        self.assertEqual(ctl("--output=yaml", "health")[0], 2)
+        self.assertEqual(ctl("ingest", "only-type")[0], 2)
+        self.assertEqual(ctl("ingest", "crm.contract_signed", "e101", "contract_value=1")[0], 1)  # missing tier
+        self.assertEqual(ctl("--timeout_seconds=2", "health", addr="127.0.0.1:1")[0], 4)
+
+
+if __name__ == "__main__":
+    run_tests(globals(), "--bin-dir", "--source-dir")
