@@ -26,8 +26,8 @@ bool Parse(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* messag
   return message->ParseFromArray(slice.begin(), static_cast<int>(slice.size()));
 }
 
-StreamCall::StreamCall(std::unique_ptr<grpc::ClientContext> ctx, grpc::ByteBuffer request)
-    : ctx_(std::move(ctx)), request_(std::move(request)) {}
+StreamCall::StreamCall(std::unique_ptr<grpc::ClientContext> ctx, std::vector<grpc::ByteBuffer> requests)
+    : ctx_(std::move(ctx)), requests_(std::move(requests)) {}
 
 StreamCall::~StreamCall() {
   ctx_->TryCancel();
@@ -37,9 +37,22 @@ StreamCall::~StreamCall() {
 
 void StreamCall::Start(grpc::GenericStub* stub, const std::string& method) {
   stub->PrepareBidiStreamingCall(ctx_.get(), method, {}, this);
-  StartWriteLast(&request_, grpc::WriteOptions());
+  OnWriteDone(true);  // writes the first message (or only half-closes)
   StartRead(&incoming_);
   StartCall();
+}
+
+void StreamCall::OnWriteDone(bool ok) {
+  // One write at a time: the next message once the previous one is out.
+  if (!ok) return;
+  if (written_ + 1 < requests_.size()) {
+    StartWrite(&requests_[written_++]);
+  } else if (written_ + 1 == requests_.size()) {
+    StartWriteLast(&requests_[written_++], grpc::WriteOptions());
+  } else if (requests_.empty() && written_ == 0) {
+    ++written_;
+    StartWritesDone();
+  }
 }
 
 void StreamCall::OnReadDone(bool ok) {
@@ -102,10 +115,10 @@ grpc::Status Backends::Unary(const std::string& method, grpc::ClientContext* ctx
 }
 
 std::unique_ptr<StreamCall> Backends::Stream(const std::string& method, std::unique_ptr<grpc::ClientContext> ctx,
-                                             grpc::ByteBuffer request) {
+                                             std::vector<grpc::ByteBuffer> requests) {
   grpc::GenericStub* stub = StubFor(method);
   if (stub == nullptr) return nullptr;
-  auto call = std::make_unique<StreamCall>(std::move(ctx), std::move(request));
+  auto call = std::make_unique<StreamCall>(std::move(ctx), std::move(requests));
   call->Start(stub, method);
   return call;
 }

@@ -17,12 +17,13 @@
 
 namespace perfflow::gateway {
 
-// A server-streaming call read one message at a time: the next message is
+// A streaming call: the request messages are written in order (then the
+// half-close), and the replies are read one at a time: the next one is
 // requested from the service only when the previous one was taken (flow
 // control follows the HTTP client).
 class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  StreamCall(std::unique_ptr<grpc::ClientContext> ctx, grpc::ByteBuffer request);
+  StreamCall(std::unique_ptr<grpc::ClientContext> ctx, std::vector<grpc::ByteBuffer> requests);
   // Waits for the call to end (cancelling it if still running).
   ~StreamCall() override;
 
@@ -33,13 +34,14 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   grpc::Status Finish();
   void Cancel() { ctx_->TryCancel(); }
 
-  void OnWriteDone(bool) override {}
+  void OnWriteDone(bool ok) override;
   void OnReadDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
 
  private:
   std::unique_ptr<grpc::ClientContext> ctx_;
-  grpc::ByteBuffer request_;
+  std::vector<grpc::ByteBuffer> requests_;
+  size_t written_ = 0;
   grpc::ByteBuffer incoming_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -61,7 +63,7 @@ class Backends {
                      grpc::ByteBuffer* response);
   // nullptr when no backend serves the method's service.
   std::unique_ptr<StreamCall> Stream(const std::string& method, std::unique_ptr<grpc::ClientContext> ctx,
-                                     grpc::ByteBuffer request);
+                                     std::vector<grpc::ByteBuffer> requests);
   grpc::GenericStub* StubFor(const std::string& method);
 
   // OK when every backend answers its gRPC health check with SERVING.

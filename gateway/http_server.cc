@@ -212,24 +212,51 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
   }
   const pb::MethodDescriptor& method = *match.route->method;
   if (absl::Status s = Door::Authorize(*principal, method); !s.ok()) return WriteError(res, s);
-  std::unique_ptr<pb::Message> request = NewMessage(method.input_type());
-  if (absl::Status s = BuildRequest(match, req.params, req.body, request.get()); !s.ok()) return WriteError(res, s);
-  if (absl::Status s = Door::CheckSources(*principal, *request); !s.ok()) return WriteError(res, s);
+  // Client streams take one request message per body line (NDJSON).
+  std::vector<std::unique_ptr<pb::Message>> requests;
+  if (method.client_streaming()) {
+    auto lines = ParseJsonLines(match, req.params, req.body, method.input_type());
+    if (!lines.ok()) return WriteError(res, lines.status());
+    requests = *std::move(lines);
+  } else {
+    requests.push_back(NewMessage(method.input_type()));
+    if (absl::Status s = BuildRequest(match, req.params, req.body, requests[0].get()); !s.ok()) {
+      return WriteError(res, s);
+    }
+  }
+  for (const auto& request : requests) {
+    if (absl::Status s = Door::CheckSources(*principal, *request); !s.ok()) return WriteError(res, s);
+  }
 
   const std::string& grpc_path = match.route->grpc_path;
-  if (!method.server_streaming()) {
+  if (!method.server_streaming() && !method.client_streaming()) {
     std::unique_ptr<pb::Message> response = NewMessage(method.output_type());
-    grpc::Status status = CallUnary(*principal, *out, grpc_path, *request, response.get());
+    grpc::Status status = CallUnary(*principal, *out, grpc_path, *requests[0], response.get());
     if (!status.ok()) return WriteError(res, status);
+    res.set_content(MessageToJson(*response), kJson);
+    return;
+  }
+  std::vector<grpc::ByteBuffer> serialized;
+  for (const auto& request : requests) serialized.push_back(Serialize(*request));
+  std::shared_ptr<StreamCall> call = backends_->Stream(
+      grpc_path, Door::Forward(*principal, out->trace_id, out->request_id, absl::Now() + options_.stream_timeout),
+      std::move(serialized));
+  if (call == nullptr) return WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + grpc_path));
+  if (!method.server_streaming()) {
+    // A client stream's single reply.
+    grpc::ByteBuffer reply;
+    const bool got = call->Next(&reply);
+    grpc::Status status = call->Finish();
+    if (!status.ok()) return WriteError(res, status);
+    std::unique_ptr<pb::Message> response = NewMessage(method.output_type());
+    if (!got || !Parse(reply, response.get())) {
+      return WriteError(res, grpc::Status(grpc::StatusCode::INTERNAL, "no reply from " + grpc_path));
+    }
     res.set_content(MessageToJson(*response), kJson);
     return;
   }
   // Server streams: wait for the first message so that an error before any
   // data still gets its proper HTTP status, then stream NDJSON.
-  std::shared_ptr<StreamCall> call = backends_->Stream(
-      grpc_path, Door::Forward(*principal, out->trace_id, out->request_id, absl::Now() + options_.stream_timeout),
-      Serialize(*request));
-  if (call == nullptr) return WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + grpc_path));
   struct Pending {
     grpc::ByteBuffer first;
     bool first_taken = false;

@@ -1,5 +1,7 @@
 #include "gateway/transcode.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -142,6 +144,30 @@ absl::Status BuildRequest(const RouteMatch& match, const std::multimap<std::stri
     if (absl::Status s = SetFromText(request, field, value); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<pb::Message>>> ParseJsonLines(
+    const RouteMatch& match, const std::multimap<std::string, std::string>& query, absl::string_view body,
+    const pb::Descriptor* type) {
+  if (!match.bindings.empty() || !query.empty()) {
+    return absl::InvalidArgumentError("a streamed request takes its messages from the body only");
+  }
+  std::vector<std::unique_ptr<pb::Message>> messages;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    ++line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    std::unique_ptr<pb::Message> message(pb::MessageFactory::generated_factory()->GetPrototype(type)->New());
+    pb::util::JsonParseOptions options;
+    options.ignore_unknown_fields = false;
+    auto s = pb::util::JsonStringToMessage(std::string(line), message.get(), options);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("body line ", line_number, ": ", s.message().as_string()));
+    }
+    messages.push_back(std::move(message));
+  }
+  if (messages.empty()) return absl::InvalidArgumentError("empty body: one JSON request message per line");
+  return messages;
 }
 
 std::string MessageToJson(const pb::Message& message) {

@@ -6,9 +6,12 @@
 // conventional HTTP status for each code.
 
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "gateway/routes.h"
 #include "google/protobuf/message.h"
@@ -22,6 +25,13 @@ namespace perfflow::gateway {
 // InvalidArgument naming the field on anything malformed or unknown.
 absl::Status BuildRequest(const RouteMatch& match, const std::multimap<std::string, std::string>& query,
                           absl::string_view body, google::protobuf::Message* request);
+
+// A client stream's messages from a newline-delimited JSON body, one message
+// of `type` per non-empty line. InvalidArgument naming the line; path
+// variables and query parameters are refused (they belong to no one message).
+absl::StatusOr<std::vector<std::unique_ptr<google::protobuf::Message>>> ParseJsonLines(
+    const RouteMatch& match, const std::multimap<std::string, std::string>& query, absl::string_view body,
+    const google::protobuf::Descriptor* type);
 
 // The protobuf JSON mapping (lowerCamelCase names, default values printed).
 std::string MessageToJson(const google::protobuf::Message& message);

@@ -72,7 +72,9 @@ grpc::Status Client::Stream(const std::string& path, const google::protobuf::Mes
                             const std::function<void(const google::protobuf::Message&)>& each) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   SetMetadata(ctx.get());
-  gateway::StreamCall call(std::move(ctx), gateway::Serialize(request));
+  std::vector<grpc::ByteBuffer> requests;
+  requests.push_back(gateway::Serialize(request));
+  gateway::StreamCall call(std::move(ctx), std::move(requests));
   call.Start(stub_.get(), path);
   const google::protobuf::Message* prototype = google::protobuf::MessageFactory::generated_factory()->GetPrototype(output);
   grpc::ByteBuffer buffer;

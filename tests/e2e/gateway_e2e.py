@@ -254,6 +254,26 @@ class RouteFamiliesTest(unittest.TestCase):
         self.assertGreaterEqual(len(lines), len(PEOPLE))
         self.assertTrue(all("event" in line for line in lines), lines[:2])
 
+    def test_client_stream_upload_as_json_lines(self):
+        pdf = b"%PDF-1.7\n" + b"x" * 2000
+        lines = [{"metadata": {"event": FIRST_EVENT["e1"], "kind": "contract_scan", "fileName": "c.pdf",
+                               "contentType": "application/pdf"}},
+                 {"chunk": base64.b64encode(pdf[:1000]).decode()}, {"chunk": base64.b64encode(pdf[1000:]).decode()}]
+        body = "\n".join(json.dumps(line) for line in lines).encode()
+        status, _, reply = call("POST", "/v1/evidence:upload", None, bearer("e2", ["employee"]), raw=body)
+        self.assertEqual(status, 403, reply)  # not the owner
+        status, _, reply = call("POST", "/v1/evidence:upload", None, bearer("e1", ["employee"]), raw=body)
+        self.assertEqual(status, 200, reply)
+        evidence = reply["evidence"]
+        self.assertEqual(int(evidence["sizeBytes"]), len(pdf))
+        self.assertEqual(evidence["sha256"], hashlib.sha256(pdf).hexdigest())
+        status, _, got = call("GET", "/v1/" + evidence["name"], None, bearer("e1", ["employee"]))
+        self.assertEqual((status, got["evidence"]["fileName"]), (200, "c.pdf"))
+        status, _, reply = call("POST", "/v1/evidence:upload", None, bearer("e1", ["employee"]),
+                                raw=body + b"\n{not json")
+        self.assertEqual(status, 400)
+        self.assertIn("body line 4", reply["message"])
+
     def test_errors_are_json_with_the_conventional_status(self):
         status, _, body = call("POST", "/v1/events:ingest", {"source": "crm"}, ADMIN)
         self.assertEqual(status, 400)
