@@ -30,13 +30,35 @@ void Fatal(const std::string& what, const absl::Status& status) {
   std::exit(1);
 }
 
-std::shared_ptr<db::Database> OpenDatabaseOrDie(const std::string& url) {
+absl::StatusOr<std::shared_ptr<db::Database>> OpenServiceDatabase(const std::string& url) {
   db::DatabaseOptions options;
   options.url = url;
   if (const char* pw = std::getenv("PERFFLOW_DB_PASSWORD")) options.password = pw;
   auto db = db::OpenDatabase(options);
+  if (!db.ok()) return db.status();
+  return std::shared_ptr<db::Database>(*std::move(db));
+}
+
+std::shared_ptr<db::Database> OpenDatabaseOrDie(const std::string& url) {
+  auto db = OpenServiceDatabase(url);
   if (!db.ok()) Fatal("cannot open the database", db.status());
   return *std::move(db);
+}
+
+void ServeHostUntilSignal(ServiceHost& host, const ServerOptions& options,
+                          std::shared_ptr<prometheus::Registry> registry) {
+  ServerRunner runner(options, std::move(registry));
+  for (const auto& s : host.Services()) runner.AddService(s.service, s.name);
+  if (auto* generic = host.GenericService()) runner.SetGenericService(generic);
+  runner.SetReadinessProbe([&host] { return host.Ready(); });
+  if (absl::Status s = runner.Start(); !s.ok()) Fatal("cannot start the server", s);
+  host.Start();
+  ServeUntilSignal(runner, [&host] { host.Stop(); });
+}
+
+std::unique_ptr<ServiceHost> HostOrDie(absl::StatusOr<std::unique_ptr<ServiceHost>> host) {
+  if (!host.ok()) Fatal("cannot start", host.status());
+  return *std::move(host);
 }
 
 void ServeUntilSignal(ServerRunner& runner, const std::function<void()>& before_stop) {

@@ -12,6 +12,7 @@
 #include "common/db/database.h"
 #include "common/flags.h"
 #include "common/server_runner.h"
+#include "common/service_host.h"
 
 namespace perfflow {
 
@@ -34,10 +35,22 @@ ServerOptions ToServerOptions(const ServerFlags& f);
 // Logs `what` with the status as one JSON line and exits 1.
 [[noreturn]] void Fatal(const std::string& what, const absl::Status& status);
 
+// Opens a database URL (password from PERFFLOW_DB_PASSWORD).
+absl::StatusOr<std::shared_ptr<db::Database>> OpenServiceDatabase(const std::string& url);
+
 // Opens --db or exits with a clear message.
 std::shared_ptr<db::Database> OpenDatabaseOrDie(const std::string& url);
 
 // Blocks until SIGTERM/SIGINT, then runs `before_stop` and drains the server.
 void ServeUntilSignal(ServerRunner& runner, const std::function<void()>& before_stop);
+
+// A binary's main after its flags: hosts `host` on its own server (readiness
+// from the host) until SIGTERM/SIGINT; exits 1 with a clear message when it
+// cannot start.
+void ServeHostUntilSignal(ServiceHost& host, const ServerOptions& options,
+                          std::shared_ptr<prometheus::Registry> registry);
+
+// Unwraps a host or exits 1 with `what` and the reason.
+std::unique_ptr<ServiceHost> HostOrDie(absl::StatusOr<std::unique_ptr<ServiceHost>> host);
 
 }  // namespace perfflow

@@ -16,6 +16,7 @@
 #include "common/flags.h"
 #include "gateway/cli/commands.h"
 #include "gateway/cli/ctl_client.h"
+#include "gateway/cli/dev_mode.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
   namespace cli = perfflow::cli;
   cli::Options o;
   cli::CommandFlags cf;
+  cli::DevOptions dev;
   perfflow::FlagSet flags(
       "perfflowctl",
       "The perfflow command line.\n"
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
       "  perfflowctl heatmap                                   department x event type (calibration service)\n"
       "  perfflowctl [--open] brief <session> [out.html]       generate and render a brief\n"
       "  perfflowctl list                                      every RPC\n"
+      "  perfflowctl dev                                       the whole suite in this process (SQLite, demo)\n"
       "  perfflowctl <Method | package.Service/Method> [JSON | @file | -]\n"
       "Flags go before the command. --addr is the service's gRPC address, or the gateway's gRPC port (which\n"
       "routes every service) with --api_key or --token. Exit codes: 0 done, 1 refused or failed, 2 bad usage or\n"
@@ -114,6 +117,17 @@ int main(int argc, char** argv) {
   flags.AddString("source", &cf.source, "ingest: the event's source (default: the event type's)");
   flags.AddString("external_id", &cf.external_id, "ingest: the idempotency key (default: a new random one)");
   flags.AddBool("open", &cf.open, "brief: open the written file with xdg-open");
+  flags.AddString("state_dir", &dev.state_dir, "dev: directory of the SQLite files and blobs");
+  flags.AddString("listen", &dev.host, "dev: address every port listens on");
+  flags.AddInt("services_port", &dev.services_port, "dev: gRPC port serving all four services");
+  flags.AddInt("services_metrics_port", &dev.services_metrics_port, "dev: the services' /metrics port");
+  flags.AddInt("gateway_http_port", &dev.gateway_http_port, "dev: the gateway's HTTP port (0 = pick)");
+  flags.AddInt("gateway_grpc_port", &dev.gateway_grpc_port, "dev: the gateway's gRPC port (0 = pick)");
+  flags.AddInt("gateway_metrics_port", &dev.gateway_metrics_port, "dev: the gateway's /metrics port (0 = pick)");
+  flags.AddString("gateway_config", &dev.gateway_config, "dev: the gateway's YAML configuration");
+  flags.AddString("catalogue_dir", &dev.catalogue_dir, "dev: the event-type catalogue of the demo tenant");
+  flags.AddString("lexicon", &dev.lexicon, "dev: the feedback lexicon");
+  flags.AddInt("demo_events", &dev.demo_events, "dev: demo events over the last 90 days");
   const std::vector<std::string> args = flags.ParseCommandOrExit(argc, argv);
   if (args.empty()) {
     std::cerr << flags.Usage();
@@ -126,6 +140,7 @@ int main(int argc, char** argv) {
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "list") return List();
+  if (command == "dev") return cli::RunDev(dev);
   cli::Client client(o);
   if (command == "apply") return cli::Apply(client, rest, cf);
   if (command == "import-employees") {

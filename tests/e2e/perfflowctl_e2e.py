@@ -1,49 +1,90 @@
 #!/usr/bin/python3
-"""End-to-end test of perfflowctl against a real perfflow-event (demo tenant
-seeded, on the real MariaDB) and perfflow-calibration: apply with its diff and
-a bad config's precise error, a CSV import with bad rows, ingest, tasks,
-health and heatmap in both output modes, and the exit codes.
+"""End-to-end test of perfflowctl against the one-process dev mode
+(`perfflowctl dev`: the four services and the gateway on SQLite with the demo
+tenant): the dev process itself (ports, readiness, seeded evidence and KPI
+observations, graceful stop), apply with its diff and a bad config's precise
+error, a CSV import with bad rows, ingest, tasks, health and heatmap in both
+output modes, and the exit codes.
 """
 
 import json
 import os
-import secrets
+import queue
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import unittest
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import run_tests, Server, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import run_tests  # noqa: E402
 
 ARGS = None
 WORK = None
-EVENT = None
-CALIBRATION = None
+DEV = None
+
+
+class DevProcess:
+    """`perfflowctl dev` on a free services port, the rest picked by the OS."""
+
+    def __init__(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.services_port = s.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [os.path.join(ARGS.bin_dir, "perfflowctl"), "--state_dir=" + os.path.join(WORK, "state"),
+             "--services_port=%d" % self.services_port, "--services_metrics_port=0", "--gateway_http_port=0",
+             "--gateway_grpc_port=0", "--gateway_metrics_port=0", "--demo_events=120",
+             "--catalogue_dir=" + os.path.join(ARGS.source_dir, "services/event/catalogue"),
+             "--lexicon=" + os.path.join(ARGS.source_dir, "services/feedback/lexicon/default.yaml"), "dev"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.log = []
+        lines = queue.Queue()
+
+        def pump():
+            for line in self.proc.stdout:
+                self.log.append(line)
+                lines.put(line)
+            lines.put(None)
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + 120
+        while True:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            if line is None:
+                raise RuntimeError("perfflowctl dev exited:\n" + "".join(self.log))
+            if '"msg":"dev ready"' in line:
+                self.ready = json.loads(line)
+                return
+
+    def address(self):
+        return "127.0.0.1:%d" % self.services_port
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
 
 
 def setUpModule():
-    global WORK, EVENT, CALIBRATION
+    global WORK, DEV
     WORK = tempfile.mkdtemp(prefix="perfflowctl-e2e-")
-    EVENT = Server(os.path.join(ARGS.bin_dir, "perfflow-event"), [
-        "--db=%s/ctl_event_%s" % (mysql_url(), secrets.token_hex(4)), "--dev_mode", "--demo", "--demo_events=120",
-        "--catalogue_dir=" + os.path.join(ARGS.source_dir, "services/event/catalogue")], mysql_env())
-    CALIBRATION = Server(os.path.join(ARGS.bin_dir, "perfflow-calibration"), [
-        "--db=%s/ctl_cal_%s" % (mysql_url(), secrets.token_hex(4)), "--dev_mode",
-        "--event_addr=" + EVENT.address()], mysql_env())
+    DEV = DevProcess()
 
 
 def tearDownModule():
-    for server in (CALIBRATION, EVENT):
-        if server is not None:
-            server.stop()
+    if DEV is not None and DEV.proc.poll() is None:
+        DEV.stop()
     shutil.rmtree(WORK, ignore_errors=True)
 
 
 def ctl(*args, addr=None):
     """(exit code, stdout, stderr) of one perfflowctl run."""
-    out = subprocess.run([os.path.join(ARGS.bin_dir, "perfflowctl"), "--addr=" + (addr or EVENT.address())] + list(args),
+    out = subprocess.run([os.path.join(ARGS.bin_dir, "perfflowctl"), "--addr=" + (addr or DEV.address())] + list(args),
                          capture_output=True, text=True, timeout=120)
     return out.returncode, out.stdout, out.stderr
 
@@ -53,6 +94,35 @@ def write(name, text):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path
+
+
+class DevModeTest(unittest.TestCase):
+    def test_one_process_serves_everything_with_demo_data(self):
+        ports = {k: int(v) for k, v in DEV.ready.items() if k.endswith("_port")}
+        self.assertEqual(ports["services_grpc_port"], DEV.services_port)
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % ports["gateway_http_port"], timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        deadline = time.monotonic() + 30
+        while True:  # readiness follows the backends' health, polled every 2 s
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % ports["gateway_http_port"], timeout=10) as r:
+                    break
+            except urllib.error.HTTPError:
+                self.assertLess(time.monotonic(), deadline, "the gateway never became ready")
+                time.sleep(0.3)
+        for port, family in ((ports["services_metrics_port"], "grpc_server_handled_total"),
+                             (ports["gateway_metrics_port"], "perfflow_gateway_http_requests_total")):
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+                self.assertIn(family, r.read().decode())
+        # The demo tenant has chains, evidence on open chains, KPI observations.
+        seeded = [json.loads(l) for l in DEV.log if "demo evidence and KPI observations seeded" in l][0]
+        self.assertGreater(int(seeded["evidence_uploads"]), 0)
+        self.assertGreater(int(seeded["kpi_observations"]), 0)
+        code, out, err = ctl("--roles=hr", "--output=json", "GetGoalStatus", '{"goal":"sales.renewal_rate"}')
+        self.assertEqual(code, 0, err)
+        self.assertTrue(json.loads(out)["goal"]["has_actual"])
+        code, out, err = ctl("--output=json", "health", "month")
+        self.assertGreater(int(json.loads(out)["overall"]["within_sla"]), 0)
 
 
 class ApplyTest(unittest.TestCase):
@@ -142,10 +212,10 @@ class DailyCommandsTest(unittest.TestCase):
         self.assertIn("by department", out)
         code, out, _ = ctl("--output=json", "health")
         self.assertIn("overall", json.loads(out))
-        code, out, err = ctl("--roles=hr", "--output=json", "heatmap", addr=CALIBRATION.address())
+        code, out, err = ctl("--roles=hr", "--output=json", "heatmap", addr=DEV.address())
         self.assertEqual(code, 0, err)
         self.assertTrue(json.loads(out)["cells"])
-        code, out, _ = ctl("--roles=hr", "heatmap", addr=CALIBRATION.address())
+        code, out, _ = ctl("--roles=hr", "heatmap", addr=DEV.address())
         self.assertIn("median hours to the owner's action", out)
 
     def test_exit_codes(self):
@@ -154,6 +224,14 @@ class DailyCommandsTest(unittest.TestCase):
         self.assertEqual(ctl("ingest", "only-type")[0], 2)
         self.assertEqual(ctl("ingest", "crm.contract_signed", "e101", "contract_value=1")[0], 1)  # missing tier
         self.assertEqual(ctl("--timeout_seconds=2", "health", addr="127.0.0.1:1")[0], 4)
+
+
+class ZzShutdownTest(unittest.TestCase):
+    """Runs last: SIGTERM stops the whole process cleanly."""
+
+    def test_graceful_stop(self):
+        self.assertEqual(DEV.stop(), 0)
+        self.assertTrue(any('"msg":"stopped"' in line for line in DEV.log))
 
 
 if __name__ == "__main__":

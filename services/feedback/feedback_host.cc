@@ -1,0 +1,113 @@
+#include "services/feedback/feedback_host.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/service_main.h"
+#include "grpcpp/create_channel.h"
+#include "perfflow/evidence/v1/evidence_service.grpc.pb.h"
+#include "services/event/event_client.h"
+#include "services/feedback/feedback_service.h"
+
+namespace perfflow::feedback {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<const PhraseGuide>> LoadGuide(const std::string& path) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  auto lexicon = PhraseGuide::ParseLexicon(*text);
+  if (!lexicon.ok()) return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", lexicon.status().message()));
+  auto guide = PhraseGuide::Build(*lexicon);
+  if (!guide.ok()) return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", guide.status().message()));
+  return std::make_shared<const PhraseGuide>(*std::move(guide));
+}
+
+absl::StatusOr<FeedbackPolicies> LoadPolicies(const FeedbackHostOptions& o) {
+  FeedbackPolicies policies;
+  auto guide = LoadGuide(o.lexicon);
+  if (!guide.ok()) return guide.status();
+  policies.default_guide = *std::move(guide);
+  if (!o.lexicon_dir.empty()) {
+    for (const auto& entry : std::filesystem::directory_iterator(o.lexicon_dir)) {
+      if (entry.path().extension() != ".yaml") continue;
+      auto tenant_guide = LoadGuide(entry.path().string());
+      if (!tenant_guide.ok()) return tenant_guide.status();
+      policies.guides[entry.path().stem().string()] = *std::move(tenant_guide);
+    }
+  }
+  if (!o.policy_file.empty()) {
+    auto text = ReadFile(o.policy_file);
+    if (!text.ok()) return text.status();
+    auto parsed = ParsePolicies(*text);
+    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("bad policy file: ", parsed.status().message()));
+    policies.tenants = *std::move(parsed);
+  }
+  return policies;
+}
+
+// Names cited evidence through the evidence service (its kind), when there is one.
+EvidenceNamer EvidenceNamerFor(const std::string& evidence_addr, absl::Duration deadline) {
+  if (evidence_addr.empty()) return nullptr;
+  std::shared_ptr<evidence::v1::EvidenceService::Stub> stub =
+      evidence::v1::EvidenceService::NewStub(grpc::CreateChannel(evidence_addr, grpc::InsecureChannelCredentials()));
+  return [stub, deadline](const RequestContext& rc, const std::string& name) -> absl::StatusOr<std::string> {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    AttachIdentity(rc, &ctx);
+    evidence::v1::GetEvidenceRequest req;
+    req.set_name(name);
+    evidence::v1::GetEvidenceResponse resp;
+    absl::Status s = event::FromGrpcStatus(stub->GetEvidence(&ctx, req, &resp));
+    if (!s.ok()) return s;
+    return resp.evidence().kind();
+  };
+}
+
+class FeedbackHost : public ServiceHost {
+ public:
+  FeedbackHost(bool dev_mode, std::shared_ptr<db::Database> database, std::unique_ptr<FeedbackMetrics> metrics,
+               std::shared_ptr<FeedbackCore> core)
+      : database_(std::move(database)),
+        metrics_(std::move(metrics)),
+        core_(std::move(core)),
+        service_(core_, IdentityOptions{dev_mode}) {}
+
+  std::vector<Registered> Services() override { return {{&service_, "perfflow.feedback.v1.FeedbackService"}}; }
+  absl::Status Ready() override { return database_->Ping(); }
+
+ private:
+  std::shared_ptr<db::Database> database_;
+  std::unique_ptr<FeedbackMetrics> metrics_;
+  std::shared_ptr<FeedbackCore> core_;
+  FeedbackServiceImpl service_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServiceHost>> MakeFeedbackHost(const FeedbackHostOptions& o,
+                                                             prometheus::Registry& registry) {
+  auto policies = LoadPolicies(o);
+  if (!policies.ok()) return policies.status();
+  auto database = OpenServiceDatabase(o.db);
+  if (!database.ok()) return database.status();
+  auto store = SqlFeedbackStore::Open(*database);
+  if (!store.ok()) return store.status();
+  const absl::Duration deadline = absl::Seconds(o.call_timeout_seconds);
+  auto metrics = std::make_unique<FeedbackMetrics>(registry);
+  auto core = std::make_shared<FeedbackCore>(*std::move(store), event::NewGrpcEventClient(o.event_addr, deadline),
+                                             std::make_shared<SystemClock>(), *std::move(policies),
+                                             EvidenceNamerFor(o.evidence_addr, deadline), metrics.get());
+  return std::unique_ptr<ServiceHost>(new FeedbackHost(o.dev_mode, *std::move(database), std::move(metrics), core));
+}
+
+}  // namespace perfflow::feedback
