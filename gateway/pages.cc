@@ -44,22 +44,6 @@ std::string CookieValue(absl::string_view cookie_header, absl::string_view name)
   return "";
 }
 
-std::string HtmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
-
 std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const std::string& tenant) {
   const event::v1::HealthFigure& all = health.overall();
   std::string out = absl::StrFormat(kHead, "Flow health");

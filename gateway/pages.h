@@ -9,14 +9,13 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "common/html.h"
 #include "perfflow/event/v1/event_service.pb.h"
 
 namespace perfflow::gateway {
 
 // The value of cookie `name` in a Cookie header ("" when absent).
 std::string CookieValue(absl::string_view cookie_header, absl::string_view name);
-
-std::string HtmlEscape(absl::string_view text);
 
 // One self-contained page (no scripts, inline CSS).
 std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const std::string& tenant);

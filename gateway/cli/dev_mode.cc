@@ -207,12 +207,15 @@ int RunDev(const DevOptions& o) {
   hosts.push_back(OrExit(feedback::MakeFeedbackHost(feedback, *registry), "feedback"));
   hosts.push_back(OrExit(calibration::MakeCalibrationHost(calibration, *registry), "calibration"));
 
-  ServerOptions services_options;
-  services_options.host = o.host;
-  services_options.grpc_port = o.services_port;
-  services_options.metrics_port = o.services_metrics_port;
-  services_options.drain = absl::Seconds(1);
-  ServerRunner services(services_options, registry);
+  auto server_options = [&o](int grpc_port, int metrics_port) {
+    ServerOptions options;
+    options.host = o.host;
+    options.grpc_port = grpc_port;
+    options.metrics_port = metrics_port;
+    options.drain = absl::Seconds(1);
+    return options;
+  };
+  ServerRunner services(server_options(o.services_port, o.services_metrics_port), registry);
   for (const auto& host : hosts) {
     for (const auto& s : host->Services()) services.AddService(s.service, s.name);
   }
@@ -238,12 +241,7 @@ int RunDev(const DevOptions& o) {
   gw.drain_seconds = 1;
   auto gateway_host = gateway::MakeGatewayHost(gw, *gateway_registry);
   if (!gateway_host.ok()) Fatal("cannot start the gateway", gateway_host.status());
-  ServerOptions gateway_options;
-  gateway_options.host = o.host;
-  gateway_options.grpc_port = o.gateway_grpc_port;
-  gateway_options.metrics_port = o.gateway_metrics_port;
-  gateway_options.drain = absl::Seconds(1);
-  ServerRunner door(gateway_options, gateway_registry);
+  ServerRunner door(server_options(o.gateway_grpc_port, o.gateway_metrics_port), gateway_registry);
   door.SetGenericService((*gateway_host)->GenericService());
   door.SetReadinessProbe([&gateway_host] { return (*gateway_host)->Ready(); });
   if (absl::Status s = door.Start(); !s.ok()) Fatal("cannot start the gateway's server", s);

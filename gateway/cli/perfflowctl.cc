@@ -68,14 +68,27 @@ std::string ReadAll(std::istream& in) {
   return ss.str();
 }
 
-int List() {
+int List(bool json) {
+  if (json) std::cout << "[";
+  bool first = true;
   for (const auto* service : Services()) {
     for (int i = 0; i < service->method_count(); ++i) {
       const auto* m = service->method(i);
-      std::cout << service->full_name() << "/" << m->name() << "  (" << m->input_type()->name() << ") -> "
-                << (m->server_streaming() ? "stream " : "") << m->output_type()->name() << "\n";
+      if (json) {
+        std::cout << (first ? "" : ",") << "{\"method\":\"" << service->full_name() << "/" << m->name()
+                  << "\",\"input\":\"" << m->input_type()->full_name() << "\",\"output\":\""
+                  << m->output_type()->full_name() << "\",\"client_streaming\":"
+                  << (m->client_streaming() ? "true" : "false")
+                  << ",\"server_streaming\":" << (m->server_streaming() ? "true" : "false") << "}";
+        first = false;
+      } else {
+        std::cout << service->full_name() << "/" << m->name() << "  (" << (m->client_streaming() ? "stream " : "")
+                  << m->input_type()->name() << ") -> " << (m->server_streaming() ? "stream " : "")
+                  << m->output_type()->name() << "\n";
+      }
     }
   }
+  if (json) std::cout << "]\n";
   return 0;
 }
 
@@ -139,7 +152,7 @@ int main(int argc, char** argv) {
   }
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (command == "list") return List();
+  if (command == "list") return List(o.json());
   if (command == "dev") return cli::RunDev(dev);
   cli::Client client(o);
   if (command == "apply") return cli::Apply(client, rest, cf);

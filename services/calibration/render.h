@@ -20,7 +20,5 @@ struct Rendered {
 
 absl::StatusOr<Rendered> RenderBrief(const v1::Brief& brief, const std::string& title, v1::RenderFormat format);
 
-// Escapes text for HTML element content and attribute values.
-std::string HtmlEscape(const std::string& text);
 
 }  // namespace perfflow::calibration

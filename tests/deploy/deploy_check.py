@@ -151,16 +151,16 @@ class DeployCheck(unittest.TestCase):
                 svc = by_kind["Service"][name]
                 self.assertEqual(svc["spec"]["selector"].items() - pod["metadata"]["labels"].items(), set())
                 if name == GATEWAY:
-                    # The door: HTTP and gRPC for callers; no headless Service (nothing inside calls it).
+                    # The door: HTTP and gRPC for callers.
                     self.assertEqual({p["targetPort"] for p in svc["spec"]["ports"]}, {"http", "grpc", "metrics"})
                     self.assertEqual(ports["http"], binary_http_port())
                     self.assertIn("--http_port=%d" % ports["http"], c["args"])
-                    self.assertIn("secretKeyRef", env["PERFFLOW_INTERNAL_TOKEN"]["valueFrom"])
                 else:
                     self.assertEqual({p["targetPort"] for p in svc["spec"]["ports"]}, {"grpc", "metrics"})
-                    headless = by_kind["Service"][name + "-headless"]
-                    self.assertEqual(headless["spec"]["clusterIP"], "None")
-                    self.assertIn("secretKeyRef", env["PERFFLOW_INTERNAL_TOKEN"]["valueFrom"])
+                headless = by_kind["Service"][name + "-headless"]
+                self.assertEqual(headless["spec"]["clusterIP"], "None")
+                self.assertEqual(headless["spec"]["selector"].items() - pod["metadata"]["labels"].items(), set())
+                self.assertIn("secretKeyRef", env["PERFFLOW_INTERNAL_TOKEN"]["valueFrom"])
                 self.assertEqual(by_kind["PodDisruptionBudget"][name]["spec"]["selector"]["matchLabels"],
                                  dep["spec"]["selector"]["matchLabels"])
                 self.assertEqual(by_kind["HorizontalPodAutoscaler"][name]["spec"]["scaleTargetRef"]["name"], name)

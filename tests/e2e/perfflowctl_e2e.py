@@ -218,6 +218,13 @@ class DailyCommandsTest(unittest.TestCase):
         code, out, _ = ctl("--roles=hr", "heatmap", addr=DEV.address())
         self.assertIn("median hours to the owner's action", out)
 
+    def test_list_as_json(self):
+        code, out, _ = ctl("--output=json", "list")
+        methods = {m["method"]: m for m in json.loads(out)}
+        self.assertTrue(methods["perfflow.evidence.v1.EvidenceService/UploadEvidence"]["client_streaming"])
+        self.assertTrue(methods["perfflow.event.v1.EventService/StreamFlowFacts"]["server_streaming"])
+        self.assertIn("perfflow.gateway.v1.GatewayAdminService/CreateApiKey", methods)
+
     def test_exit_codes(self):
         self.assertEqual(ctl("no-such-command")[0], 2)
         self.assertEqual(ctl("--output=yaml", "health")[0], 2)
