@@ -36,7 +36,7 @@ absl::StatusOr<std::string> ParseResourceId(const std::string& name, const std::
   if (!ok) {
     return InvalidArgumentWithViolations(
         "malformed " + collection + " name",
-        {{field, "expected " + collection + "/{id} with a 32-character hex id, got '" + name.substr(0, 80) + "'"}});
+        {{field, "expected " + collection + "/{id} with a 32-character hex id, got '" + Utf8Prefix(name, 80) + "'"}});
   }
   return name.substr(prefix.size());
 }

@@ -58,8 +58,21 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
         if (it != md->end()) trace_id_ = TraceIdFromTraceparent(absl::string_view(it->second.data(), it->second.size()));
       }
     }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() != nullptr) {
+      received_message_ = true;
+    }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      Finish(methods->GetSendStatus());
+      grpc::Status status = methods->GetSendStatus();
+      // gRPC answers a request it cannot parse (malformed protobuf, invalid
+      // UTF-8 in a string field) with a bare INTERNAL before any handler runs;
+      // to the caller that is bad input.
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty() && !received_message_) {
+        status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "the request could not be parsed (malformed protobuf or invalid UTF-8 in a string field)");
+        methods->ModifySendStatus(status);
+      }
+      Finish(status);
     }
     methods->Proceed();
   }
@@ -96,6 +109,7 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
   std::chrono::steady_clock::time_point start_;
   std::string service_, method_, type_, trace_id_;
   std::optional<int64_t> deadline_ms_;
+  bool received_message_ = false;
   bool finished_ = false;
 };
 

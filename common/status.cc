@@ -5,6 +5,8 @@
 #include "google/rpc/error_details.pb.h"
 
 namespace perfflow {
+
+
 namespace {
 
 constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";
@@ -21,8 +23,9 @@ absl::Status InvalidArgumentWithViolations(absl::string_view message,
   google::rpc::BadRequest bad_request;
   for (const FieldViolation& v : violations) {
     auto* fv = bad_request.add_field_violations();
-    fv->set_field(v.field);
-    fv->set_description(v.description);
+    // Descriptions often quote the caller's input; callers get valid UTF-8.
+    fv->set_field(ToValidUtf8(v.field));
+    fv->set_description(ToValidUtf8(v.description));
   }
   std::string full(message);
   if (!violations.empty()) {
@@ -56,7 +59,7 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
     rpc.set_message("internal error");
     return rpc;
   }
-  rpc.set_message(std::string(status.message()));
+  rpc.set_message(ToValidUtf8(status.message()));
   // Typed payloads (BadRequest, or a service's own message such as feedback
   // guidance) travel as google.rpc.Status details.
   status.ForEachPayload([&rpc](absl::string_view type_url, const absl::Cord& value) {

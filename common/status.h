@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/utf8.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a throwaway MariaDB on loopback and
-# runs every test tier (unit, integration, e2e, deploy). Exits non-zero on any failure.
+# runs every test tier (unit, integration, e2e, fault, deploy). Exits non-zero on any failure.
 #   ./scripts/test.sh              every tier
 #   ./scripts/test.sh --sanitize   also an ASan+UBSan build (build-asan/) of the unit and
 #                                  integration tests, which must run clean
@@ -34,6 +34,7 @@ run_tier() {
 run_tier unit
 run_tier integration
 run_tier e2e
+run_tier fault
 run_tier deploy
 
 if $sanitize; then

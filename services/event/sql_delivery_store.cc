@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/db/time_columns.h"
 #include "common/ids.h"
+#include "common/status.h"
 #include "services/event/sql_event_store.h"
 
 namespace perfflow::event {
@@ -305,7 +306,7 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
   std::map<Key, std::vector<const std::pair<ClaimedMessage, DeliveryOutcome>*>> groups;
   for (const auto& r : results) {
     const DeliveryOutcome& o = r.second;
-    groups[{r.first.tenant, static_cast<int>(o.state), o.attempted, Ms(o.next_attempt_at), o.last_error.substr(0, 500),
+    groups[{r.first.tenant, static_cast<int>(o.state), o.attempted, Ms(o.next_attempt_at), Utf8Prefix(o.last_error, 500),
             absl::StrJoin(o.delivered_to, ",")}]
         .push_back(&r);
   }

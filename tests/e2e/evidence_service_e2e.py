@@ -211,7 +211,9 @@ class EvidenceE2E(unittest.TestCase):
         self.assertIn(note.name, resp.problems[0])
 
     def test_09_metrics(self):
-        text = scrape_metrics(EVIDENCE, wait_for="perfflow_evidence_completeness_ratio")
+        # The gauge is refreshed every second: poll (bounded) for the value after the seal.
+        text = scrape_metrics(EVIDENCE, wait_for='perfflow_evidence_completeness_ratio{department="rnd",'
+                                                 'event_type="plm.npi_milestone_delivered",tenant="e2e"} 1')
         assert_metrics(self, text, [
             'perfflow_evidence_uploads_total{result="accepted"} 3',
             'perfflow_evidence_uploads_total{result="denied"} 1',

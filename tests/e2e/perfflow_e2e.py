@@ -44,9 +44,9 @@ def generate_stubs(source_dir, out_dir):
 class Server:
     """A perfflow binary, ports picked by the OS and read from its log."""
 
-    def __init__(self, binary, args, env=None):
+    def __init__(self, binary, args, env=None, grpc_port=0):
         self.proc = subprocess.Popen(
-            [binary, "--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1", "--drain_seconds=0"] + args,
+            [binary, "--grpc_port=%d" % grpc_port, "--metrics_port=0", "--host=127.0.0.1", "--drain_seconds=0"] + args,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})), text=True)
         self.lines = queue.Queue()
         self.log = []
@@ -69,9 +69,15 @@ class Server:
                 return
 
     def _pump(self):
-        for line in self.proc.stdout:
-            self.log.append(line)
-            self.lines.put(line)
+        # A line that is not UTF-8 is a defect of the server's log writer:
+        # kept as pump_error for tests to assert on.
+        self.pump_error = None
+        try:
+            for line in self.proc.stdout:
+                self.log.append(line)
+                self.lines.put(line)
+        except UnicodeDecodeError as e:
+            self.pump_error = e
         self.lines.put(None)
 
     def address(self):

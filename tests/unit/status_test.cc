@@ -48,3 +48,34 @@ TEST(StatusTest, GoGrpcPrometheusCodeNames) {
 
 }  // namespace
 }  // namespace perfflow
+
+namespace perfflow {
+namespace {
+
+TEST(Utf8Test, PrefixCutsAtCharacterBoundaries) {
+  const std::string text = "ab中文";  // 2 + 3 + 3 bytes
+  EXPECT_EQ(Utf8Prefix(text, 100), text);
+  EXPECT_EQ(Utf8Prefix(text, 5), "ab中");
+  EXPECT_EQ(Utf8Prefix(text, 4), "ab");
+  EXPECT_EQ(Utf8Prefix(text, 3), "ab");
+  EXPECT_EQ(Utf8Prefix(text, 2), "ab");
+}
+
+TEST(Utf8Test, InvalidBytesBecomeReplacementCharacters) {
+  EXPECT_EQ(ToValidUtf8("ok é 😀"), "ok é 😀");
+  EXPECT_EQ(ToValidUtf8(std::string("a\xff" "b\xc3(", 5)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD(");
+  EXPECT_EQ(ToValidUtf8(std::string("\xe4\xb8", 2)), "\xEF\xBF\xBD\xEF\xBF\xBD");  // cut sequence
+}
+
+TEST(Utf8Test, StatusesReachingCallersAreValidUtf8) {
+  absl::Status s = InvalidArgumentWithViolations("bad " + std::string("\xff"), {{"name", std::string("got '\xe4\xb8'")}});
+  grpc::Status g = ToGrpcStatus(s);
+  EXPECT_EQ(ToValidUtf8(g.error_message()), g.error_message());
+  ASSERT_EQ(FieldViolationsOf(s).size(), 1u);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(g.error_details()));
+  EXPECT_EQ(ToValidUtf8(rpc.message()), rpc.message());
+}
+
+}  // namespace
+}  // namespace perfflow
