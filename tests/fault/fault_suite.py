@@ -317,7 +317,8 @@ class DatabaseRestartTest(unittest.TestCase):
 
     @unittest.skip("open defect (#9): in about one run of five, one to three events acknowledged within ~20 ms "
                    "of MariaDB's SIGKILL (COMMIT answered OK, no failed attempt) are absent after crash recovery, "
-                   "although innodb_flush_log_at_trx_commit=1; the other invariants hold. Reproduce: "
+                   "although innodb_flush_log_at_trx_commit=1 (raw MariaDB under the same kill loses nothing); the other "
+                   "invariants hold. Reproduce: "
                    "tests/fault/fault_suite.py ... DatabaseRestartTest, look for 'OPEN DEFECT' and 'lost'")
     def test_no_acknowledged_event_lost_with_the_database(self):
         pass
