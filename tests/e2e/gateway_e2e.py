@@ -372,6 +372,14 @@ class TokenTest(unittest.TestCase):
         self.assertEqual(err.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
         stub.GetRegistry(epb.GetRegistryRequest(), metadata=[("x-perfflow-tenant", "gw"),
                                                              ("x-perfflow-internal-token", INTERNAL)], timeout=10)
+        # With a verified identity the service itself keeps the configuration to admins.
+        employee = [("x-perfflow-tenant", "gw"), ("x-perfflow-principal", "e1"), ("x-perfflow-roles", "employee"),
+                    ("x-perfflow-internal-token", INTERNAL)]
+        for call_rpc, request in ((stub.ApplyEventTypes, epb.ApplyEventTypesRequest()),
+                                  (stub.UpsertDirectory, epb.UpsertDirectoryRequest())):
+            with self.assertRaises(grpc.RpcError) as err:
+                call_rpc(request, metadata=employee, timeout=10)
+            self.assertEqual(err.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
 
 
 class RoleMatrixTest(unittest.TestCase):
