@@ -169,7 +169,6 @@ class RetryingClient(threading.Thread):
         super().__init__(daemon=True)
         self.addresses, self.ids, self.give_up_after = addresses, ids, give_up_after
         self.acked = {}  # external id -> (event name, duplicate)
-        self.acked_at = {}  # external id -> (time, failed attempts before)
         self.errors = collections.Counter()
 
     def run(self):
@@ -182,7 +181,6 @@ class RetryingClient(threading.Thread):
                 try:
                     reply = stub.IngestEvent(ingest_request(external_id), metadata=TENANT, timeout=5)
                     self.acked[external_id] = (reply.event.name, reply.duplicate)
-                    self.acked_at[external_id] = (time.time(), attempt)
                     break
                 except grpc.RpcError as e:
                     self.errors[e.code().name] += 1
@@ -190,10 +188,8 @@ class RetryingClient(threading.Thread):
                     time.sleep(min(0.05 * attempt, 0.5))
 
 
-def check_invariants(test, schema, acked, tolerate_lost_acks=False):
-    """Every acknowledged event exactly once with its whole chain; nothing half-written.
-    tolerate_lost_acks: report acknowledged events that are gone instead of
-    failing (only for the open database-crash defect, see DatabaseRestartTest)."""
+def check_invariants(test, schema, acked):
+    """Every acknowledged event exactly once with its whole chain; nothing half-written."""
     rows = DB.sql("SELECT e.external_id, e.event_id, "
                   "(SELECT COUNT(*) FROM flows f WHERE f.tenant_id = e.tenant_id AND f.event_id = e.event_id), "
                   "(SELECT COUNT(*) FROM inbox i WHERE i.tenant_id = e.tenant_id AND i.event_id = e.event_id), "
@@ -203,14 +199,7 @@ def check_invariants(test, schema, acked, tolerate_lost_acks=False):
     for external_id, event_id, flows, inbox, tasks in rows:
         by_external[external_id].append((event_id, int(flows), int(inbox), int(tasks)))
     test.assertEqual([x for x, v in by_external.items() if len(v) > 1], [], "events stored twice")
-    missing = sorted(set(acked) - set(by_external))
-    if tolerate_lost_acks and missing:
-        print("OPEN DEFECT: acknowledged but gone after the database crash: %s" % missing, file=sys.stderr)
-        acked = {k: v for k, v in acked.items() if k not in missing}
-    test.assertEqual(missing if not tolerate_lost_acks else [], [], "acknowledged but missing")
-    if tolerate_lost_acks:
-        check_chains(test, schema, acked, by_external)
-        return missing
+    test.assertEqual(sorted(set(acked) - set(by_external)), [], "acknowledged but missing")
     return check_chains(test, schema, acked, by_external)
 
 
@@ -282,7 +271,6 @@ class DatabaseRestartTest(unittest.TestCase):
             c.start()
         while sum(len(c.acked) for c in clients) < 100:
             time.sleep(0.01)
-        killed_at = time.time()
         DB.kill()
         deadline = time.monotonic() + 30
         while status() != health_pb2.HealthCheckResponse.NOT_SERVING:
@@ -292,9 +280,7 @@ class DatabaseRestartTest(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as err:
             stub.IngestEvent(ingest_request("during-outage"), metadata=TENANT, timeout=10)
         self.assertEqual(err.exception.code(), grpc.StatusCode.UNAVAILABLE)
-        restarted_at = time.time()
         DB.start()
-        up_at = time.time()
         deadline = time.monotonic() + 60
         while status() != health_pb2.HealthCheckResponse.SERVING:
             self.assertLess(time.monotonic(), deadline, "the service did not recover by itself")
@@ -306,22 +292,9 @@ class DatabaseRestartTest(unittest.TestCase):
         acked = {k: v for c in clients for k, v in c.acked.items()}
         self.assertEqual(len(acked), 4 * 150)
         self.assertGreater(sum(c.errors["UNAVAILABLE"] for c in clients), 0)
-        # Duplicates, half-written chains and orphans fail here; an
-        # acknowledged event lost with the crash is the open defect below.
-        missing = check_invariants(self, schema, acked, tolerate_lost_acks=True)
-        when = {k: v for c in clients for k, v in c.acked_at.items()}
-        for k in missing:
-            print("lost %s: acked %.3f s after the kill (after %d failed attempts); restart at +%.3f, up at +%.3f"
-                  % (k, when[k][0] - killed_at, when[k][1], restarted_at - killed_at, up_at - killed_at),
-                  file=sys.stderr)
-
-    @unittest.skip("open defect (#9): in about one run of five, one to three events acknowledged within ~20 ms "
-                   "of MariaDB's SIGKILL (COMMIT answered OK, no failed attempt) are absent after crash recovery, "
-                   "although innodb_flush_log_at_trx_commit=1 (raw MariaDB under the same kill loses nothing); the other "
-                   "invariants hold. Reproduce: "
-                   "tests/fault/fault_suite.py ... DatabaseRestartTest, look for 'OPEN DEFECT' and 'lost'")
-    def test_no_acknowledged_event_lost_with_the_database(self):
-        pass
+        # Regression: Connector/C++'s commit() let a COMMIT lost with the
+        # server pass as success; such events were acknowledged and gone.
+        check_invariants(self, schema, acked)
 
 
 class DuplicateStormTest(unittest.TestCase):
