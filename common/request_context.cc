@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
@@ -23,6 +24,13 @@ std::string Header(const grpc::ServerContext& ctx, const char* name) {
 
 bool HasRole(const RequestContext& rc, absl::string_view role) {
   return std::find(rc.roles.begin(), rc.roles.end(), role) != rc.roles.end();
+}
+
+absl::Status RequireRole(const RequestContext& rc, std::initializer_list<const char*> roles, const std::string& what) {
+  for (const char* role : roles) {
+    if (HasRole(rc, role)) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(what, " needs one of the roles: ", absl::StrJoin(roles, ", ")));
 }
 
 bool IsValidTenant(absl::string_view tenant) {

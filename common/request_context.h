@@ -11,6 +11,7 @@
 // sees. Without it, identity metadata is trusted as sent (development, tests).
 
 #include "absl/strings/string_view.h"
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ const std::string& InternalToken();
 void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx);
 
 bool HasRole(const RequestContext& rc, absl::string_view role);
+
+// PERMISSION_DENIED ("<what> needs one of the roles: ...") unless rc holds one of `roles`.
+absl::Status RequireRole(const RequestContext& rc, std::initializer_list<const char*> roles, const std::string& what);
 
 // True for 1-64 characters of [a-z0-9_-].
 bool IsValidTenant(absl::string_view tenant);

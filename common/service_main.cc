@@ -56,8 +56,8 @@ void ServeHostUntilSignal(ServiceHost& host, const ServerOptions& options,
   ServeUntilSignal(runner, [&host] { host.Stop(); });
 }
 
-std::unique_ptr<ServiceHost> HostOrDie(absl::StatusOr<std::unique_ptr<ServiceHost>> host) {
-  if (!host.ok()) Fatal("cannot start", host.status());
+std::unique_ptr<ServiceHost> HostOrDie(absl::StatusOr<std::unique_ptr<ServiceHost>> host, const std::string& what) {
+  if (!host.ok()) Fatal("cannot start " + what, host.status());
   return *std::move(host);
 }
 

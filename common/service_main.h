@@ -50,7 +50,7 @@ void ServeUntilSignal(ServerRunner& runner, const std::function<void()>& before_
 void ServeHostUntilSignal(ServiceHost& host, const ServerOptions& options,
                           std::shared_ptr<prometheus::Registry> registry);
 
-// Unwraps a host or exits 1 with `what` and the reason.
-std::unique_ptr<ServiceHost> HostOrDie(absl::StatusOr<std::unique_ptr<ServiceHost>> host);
+// Unwraps a host or exits 1 naming `what` ("the event service") and the reason.
+std::unique_ptr<ServiceHost> HostOrDie(absl::StatusOr<std::unique_ptr<ServiceHost>> host, const std::string& what);
 
 }  // namespace perfflow

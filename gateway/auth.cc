@@ -5,8 +5,6 @@
 #include <openssl/rand.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -16,6 +14,7 @@
 #include "common/crypto.h"
 #include "common/db/migrations.h"
 #include "common/db/time_columns.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/request_context.h"
 #include "common/status.h"
@@ -184,11 +183,9 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const std::vect
       if (!secret || secret->size() < 32) return bad("environment variable " + c.secret_env() + " must hold a secret of at least 32 bytes");
       issuer->secret = *secret;
     } else if (c.algorithm() == v1::JWT_ALGORITHM_RS256) {
-      std::ifstream in(c.public_key_file());
-      if (!in) return bad("cannot read public_key_file " + c.public_key_file());
-      std::stringstream pem;
-      pem << in.rdbuf();
-      std::string text = pem.str();
+      auto pem = ReadTextFile(c.public_key_file());
+      if (!pem.ok()) return bad("public_key_file: " + std::string(pem.status().message()));
+      const std::string& text = *pem;
       BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
       issuer->public_key.reset(PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr));
       BIO_free(bio);

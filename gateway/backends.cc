@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/message_lite.h"
+#include "google/protobuf/dynamic_message.h"
 
 namespace perfflow::gateway {
 
@@ -12,6 +12,18 @@ std::string ServiceOf(const std::string& method) {
   size_t slash = method.rfind('/');
   if (method.empty() || method[0] != '/' || slash == 0 || slash == std::string::npos) return "";
   return method.substr(1, slash - 1);
+}
+
+grpc::Status CallUnary(grpc::GenericStub& stub, grpc::ClientContext* ctx, const std::string& method,
+                       const grpc::ByteBuffer& request, grpc::ByteBuffer* response) {
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(ctx, method, {}, &request, response, [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+std::unique_ptr<google::protobuf::Message> NewMessage(const google::protobuf::Descriptor* type) {
+  return std::unique_ptr<google::protobuf::Message>(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->New());
 }
 
 grpc::ByteBuffer Serialize(const google::protobuf::MessageLite& message) {
@@ -109,9 +121,7 @@ grpc::Status Backends::Unary(const std::string& method, grpc::ClientContext* ctx
                              grpc::ByteBuffer* response) {
   grpc::GenericStub* stub = StubFor(method);
   if (stub == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend serves " + method);
-  std::promise<grpc::Status> done;
-  stub->UnaryCall(ctx, method, {}, &request, response, [&done](grpc::Status s) { done.set_value(std::move(s)); });
-  return done.get_future().get();
+  return CallUnary(*stub, ctx, method, request, response);
 }
 
 std::unique_ptr<StreamCall> Backends::Stream(const std::string& method, std::unique_ptr<grpc::ClientContext> ctx,
@@ -128,14 +138,9 @@ absl::Status Backends::CheckHealth(absl::Duration timeout) {
     if (!backend.check_health) continue;
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    grpc::ByteBuffer request;  // HealthCheckRequest{service: ""} is empty
-    grpc::Slice empty("");
-    request = grpc::ByteBuffer(&empty, 1);
-    grpc::ByteBuffer response;
-    std::promise<grpc::Status> done;
-    backend.stub->UnaryCall(&ctx, "/grpc.health.v1.Health/Check", {}, &request, &response,
-                            [&done](grpc::Status s) { done.set_value(std::move(s)); });
-    grpc::Status s = done.get_future().get();
+    grpc::Slice empty("");  // HealthCheckRequest{service: ""} is empty
+    grpc::ByteBuffer request(&empty, 1), response;
+    grpc::Status s = CallUnary(*backend.stub, &ctx, "/grpc.health.v1.Health/Check", request, &response);
     if (!s.ok()) return absl::UnavailableError(absl::StrCat(service, ": ", s.error_message()));
     grpc::Slice slice;
     // HealthCheckResponse{status: SERVING} is field 1, varint 1: bytes 08 01.

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "google/protobuf/message_lite.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/byte_buffer.h"
@@ -77,6 +77,13 @@ class Backends {
   };
   std::map<std::string, Backend> stubs_;
 };
+
+// One unary call by method path, blocking until it ends.
+grpc::Status CallUnary(grpc::GenericStub& stub, grpc::ClientContext* ctx, const std::string& method,
+                       const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
+
+// A new, empty message of a generated type.
+std::unique_ptr<google::protobuf::Message> NewMessage(const google::protobuf::Descriptor* type);
 
 // The service part of "/package.Service/Method".
 std::string ServiceOf(const std::string& method);

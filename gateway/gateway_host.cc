@@ -1,9 +1,7 @@
 #include "gateway/gateway_host.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/periodic.h"
 #include "common/request_context.h"
@@ -25,11 +23,9 @@ namespace {
 absl::StatusOr<v1::GatewayConfig> LoadConfig(const std::string& path) {
   v1::GatewayConfig config;
   if (path.empty()) return config;
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read --config " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto docs = LoadYamlDocuments(text.str());
+  auto text = ReadTextFile(path);
+  if (!text.ok()) return absl::NotFoundError("--config: " + std::string(text.status().message()));
+  auto docs = LoadYamlDocuments(*text);
   if (!docs.ok()) return absl::InvalidArgumentError(absl::StrCat("--config ", path, ": ", docs.status().message()));
   if (docs->size() != 1) return absl::InvalidArgumentError("--config " + path + ": expected one YAML document");
   if (absl::Status s = YamlToMessage(docs->front(), &config); !s.ok()) {

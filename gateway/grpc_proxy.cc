@@ -74,7 +74,7 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
       return StopReadingCaller();
     }
     if (input_type_ != nullptr) {
-      std::unique_ptr<pb::Message> request(pb::MessageFactory::generated_factory()->GetPrototype(input_type_)->New());
+      std::unique_ptr<pb::Message> request = NewMessage(input_type_);
       absl::Status s = Parse(from_caller_, request.get()) ? Door::CheckSources(principal_, *request)
                                                           : absl::InvalidArgumentError("unparsable request");
       if (!s.ok()) {

@@ -34,9 +34,9 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
 
 void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
 
-std::unique_ptr<pb::Message> NewMessage(const pb::Descriptor* type) {
-  const pb::Message* prototype = pb::MessageFactory::generated_factory()->GetPrototype(type);
-  return std::unique_ptr<pb::Message>(prototype->New());
+// Whole seconds, at least 1.
+std::string RetryAfter(absl::Duration wait) {
+  return std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1)))));
 }
 
 std::string RawPath(const httplib::Request& req) {
@@ -207,7 +207,7 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
   out->credential = principal->credential;
   if (std::optional<absl::Duration> wait = door_->Admit(principal->credential)) {
     metrics_->rate_limited.Add({{"door", "http"}}).Increment();
-    res.set_header("Retry-After", std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))))));
+    res.set_header("Retry-After", RetryAfter(*wait));
     return WriteError(res, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "rate limit exceeded"));
   }
   const pb::MethodDescriptor& method = *match.route->method;
@@ -325,7 +325,7 @@ void HttpGateway::ServeWebhook(const httplib::Request& req, httplib::Response& r
   if (!delivery.ok()) return reply("rejected", std::string(delivery.status().message()), "", 401);
   if (std::optional<absl::Duration> wait = door_->Admit(out->credential)) {
     metrics_->rate_limited.Add({{"door", "webhook"}}).Increment();
-    res.set_header("Retry-After", std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))))));
+    res.set_header("Retry-After", RetryAfter(*wait));
     return reply("rejected", "rate limit exceeded", "", 429);
   }
   auto ingest = MapWebhookPayload(*source, req.body, *delivery);
@@ -376,9 +376,9 @@ void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res,
   auto principal = door_->Authenticate(authorization, "");
   if (!principal.ok()) return fail(401, std::string(principal.status().message()));
   out->credential = principal->credential;
-  if (door_->Admit(principal->credential)) {
+  if (std::optional<absl::Duration> wait = door_->Admit(principal->credential)) {
     metrics_->rate_limited.Add({{"door", "http"}}).Increment();
-    res.set_header("Retry-After", "1");
+    res.set_header("Retry-After", RetryAfter(*wait));
     return fail(429, "rate limit exceeded");
   }
   const std::string method_name = health ? "perfflow.event.v1.EventService.GetFlowHealth"

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gateway/backends.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/status.pb.h"
 
@@ -157,7 +158,7 @@ absl::StatusOr<std::vector<std::unique_ptr<pb::Message>>> ParseJsonLines(
   for (absl::string_view line : absl::StrSplit(body, '\n')) {
     ++line_number;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
-    std::unique_ptr<pb::Message> message(pb::MessageFactory::generated_factory()->GetPrototype(type)->New());
+    std::unique_ptr<pb::Message> message = NewMessage(type);
     pb::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
     auto s = pb::util::JsonStringToMessage(std::string(line), message.get(), options);

@@ -7,7 +7,6 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -16,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/timestamps.h"
@@ -35,14 +35,6 @@ namespace pb = google::protobuf;
 
 constexpr char kEvent[] = "/perfflow.event.v1.EventService/";
 constexpr char kCalibration[] = "/perfflow.calibration.v1.CalibrationService/";
-
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path);
-  *ok = static_cast<bool>(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Time(const pb::Timestamp& ts) {
   if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
@@ -214,15 +206,14 @@ int Apply(Client& client, const std::vector<std::string>& paths, const CommandFl
   ev1::ApplyEventTypesRequest req;
   for (const std::string& path : paths) {
     if (absl::EndsWith(path, ".yaml") || absl::EndsWith(path, ".yml")) {
-      bool ok;
-      std::string content = ReadFile(path, &ok);
-      if (!ok) {
-        std::cerr << "error: cannot read " << path << "\n";
+      auto content = ReadTextFile(path);
+      if (!content.ok()) {
+        std::cerr << "error: " << content.status().message() << "\n";
         return kUsage;
       }
       auto* f = req.add_files();
       f->set_name(path);
-      f->set_content(content);
+      f->set_content(*std::move(content));
       continue;
     }
     auto files = event::ReadCatalogue(path);
@@ -290,13 +281,12 @@ int Apply(Client& client, const std::vector<std::string>& paths, const CommandFl
 }
 
 int ImportEmployees(Client& client, const std::string& csv_path, const CommandFlags& flags) {
-  bool ok;
-  std::string text = ReadFile(csv_path, &ok);
-  if (!ok) {
-    std::cerr << "error: cannot read " << csv_path << "\n";
+  auto text = ReadTextFile(csv_path);
+  if (!text.ok()) {
+    std::cerr << "error: " << text.status().message() << "\n";
     return kUsage;
   }
-  auto records = ParseCsv(text);
+  auto records = ParseCsv(*text);
   if (!records.ok()) {
     std::cerr << "error: " << csv_path << ": " << records.status().message() << "\n";
     return kUsage;

@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <iostream>
 
 #include "common/status.h"
 #include "gateway/backends.h"
-#include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -57,10 +55,8 @@ grpc::Status Client::Call(const std::string& path, const google::protobuf::Messa
                           google::protobuf::Message* response) {
   grpc::ClientContext ctx;
   SetMetadata(&ctx);
-  grpc::ByteBuffer req = gateway::Serialize(request), resp;
-  std::promise<grpc::Status> done;
-  stub_->UnaryCall(&ctx, path, grpc::StubOptions(), &req, &resp, [&done](grpc::Status s) { done.set_value(s); });
-  grpc::Status status = done.get_future().get();
+  grpc::ByteBuffer resp;
+  grpc::Status status = gateway::CallUnary(*stub_, &ctx, path, gateway::Serialize(request), &resp);
   if (status.ok() && !gateway::Parse(resp, response)) {
     return grpc::Status(grpc::StatusCode::INTERNAL, "cannot decode the response");
   }
@@ -76,10 +72,9 @@ grpc::Status Client::Stream(const std::string& path, const google::protobuf::Mes
   requests.push_back(gateway::Serialize(request));
   gateway::StreamCall call(std::move(ctx), std::move(requests));
   call.Start(stub_.get(), path);
-  const google::protobuf::Message* prototype = google::protobuf::MessageFactory::generated_factory()->GetPrototype(output);
   grpc::ByteBuffer buffer;
   while (call.Next(&buffer)) {
-    std::unique_ptr<google::protobuf::Message> message(prototype->New());
+    std::unique_ptr<google::protobuf::Message> message = gateway::NewMessage(output);
     if (!gateway::Parse(buffer, message.get())) {
       call.Cancel();
       return grpc::Status(grpc::StatusCode::INTERNAL, "cannot decode a streamed message");

@@ -164,11 +164,6 @@ class ExtraDemoSeed {
   std::mt19937 rng_;
 };
 
-std::unique_ptr<ServiceHost> OrExit(absl::StatusOr<std::unique_ptr<ServiceHost>> host, const char* what) {
-  if (!host.ok()) Fatal(absl::StrCat("cannot start the ", what, " service"), host.status());
-  return *std::move(host);
-}
-
 }  // namespace
 
 int RunDev(const DevOptions& o) {
@@ -202,10 +197,10 @@ int RunDev(const DevOptions& o) {
   calibration.dev_mode = true;
   calibration.event_addr = services_addr;
   std::vector<std::unique_ptr<ServiceHost>> hosts;
-  hosts.push_back(OrExit(event::MakeEventHost(event, *registry), "event"));
-  hosts.push_back(OrExit(evidence::MakeEvidenceHost(evidence, *registry), "evidence"));
-  hosts.push_back(OrExit(feedback::MakeFeedbackHost(feedback, *registry), "feedback"));
-  hosts.push_back(OrExit(calibration::MakeCalibrationHost(calibration, *registry), "calibration"));
+  hosts.push_back(HostOrDie(event::MakeEventHost(event, *registry), "the event service"));
+  hosts.push_back(HostOrDie(evidence::MakeEvidenceHost(evidence, *registry), "the evidence service"));
+  hosts.push_back(HostOrDie(feedback::MakeFeedbackHost(feedback, *registry), "the feedback service"));
+  hosts.push_back(HostOrDie(calibration::MakeCalibrationHost(calibration, *registry), "the calibration service"));
 
   auto server_options = [&o](int grpc_port, int metrics_port) {
     ServerOptions options;

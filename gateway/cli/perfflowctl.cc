@@ -9,14 +9,15 @@
 // Requests and responses use the protobuf JSON mapping. Server-streaming
 // methods print one JSON object per line. Exit codes: see ExitCode.
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "common/flags.h"
+#include "common/files.h"
 #include "gateway/cli/commands.h"
 #include "gateway/cli/ctl_client.h"
 #include "gateway/cli/dev_mode.h"
+#include "gateway/backends.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
@@ -56,10 +57,6 @@ const MethodDescriptor* FindMethod(const std::string& name) {
     if (const auto* m = service->FindMethodByName(method_name)) return m;
   }
   return nullptr;
-}
-
-std::unique_ptr<Message> NewMessage(const google::protobuf::Descriptor* d) {
-  return std::unique_ptr<Message>(google::protobuf::MessageFactory::generated_factory()->GetPrototype(d)->New());
 }
 
 std::string ReadAll(std::istream& in) {
@@ -180,17 +177,17 @@ int main(int argc, char** argv) {
     if (arg == "-") {
       json = ReadAll(std::cin);
     } else if (!arg.empty() && arg[0] == '@') {
-      std::ifstream file(arg.substr(1));
-      if (!file) {
-        std::cerr << "error: cannot read " << arg.substr(1) << "\n";
+      auto file = perfflow::ReadTextFile(arg.substr(1));
+      if (!file.ok()) {
+        std::cerr << "error: " << file.status().message() << "\n";
         return cli::kUsage;
       }
-      json = ReadAll(file);
+      json = *std::move(file);
     } else {
       json = arg;
     }
   }
-  auto request = NewMessage(method->input_type());
+  auto request = perfflow::gateway::NewMessage(method->input_type());
   google::protobuf::util::JsonParseOptions parse;
   if (auto s = google::protobuf::util::JsonStringToMessage(json, request.get(), parse); !s.ok()) {
     std::cerr << "error: request is not a valid " << method->input_type()->full_name() << ": " << s.ToString() << "\n";
@@ -207,7 +204,7 @@ int main(int argc, char** argv) {
     });
     return s.ok() ? cli::kOk : cli::ReportError(s);
   }
-  auto response = NewMessage(method->output_type());
+  auto response = perfflow::gateway::NewMessage(method->output_type());
   grpc::Status s = client.Call(path, *request, response.get());
   if (!s.ok()) return cli::ReportError(s);
   std::cout << cli::ToJson(*response, !o.json()) << "\n";

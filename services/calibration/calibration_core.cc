@@ -38,13 +38,6 @@ bool SeesAll(const RequestContext& rc, const v1::Session& session) {
          (!rc.principal.empty() && rc.principal == session.facilitator_id());
 }
 
-absl::Status RequireRole(const RequestContext& rc, std::initializer_list<const char*> roles, const std::string& what) {
-  for (const char* role : roles) {
-    if (HasRole(rc, role)) return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(absl::StrCat(what, " needs one of the roles: ", absl::StrJoin(roles, ", ")));
-}
-
 RequestContext SchedulerContext(const std::string& tenant) {
   RequestContext rc;
   rc.tenant = tenant;

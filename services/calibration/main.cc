@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   o.host.dev_mode = o.server.dev_mode;
 
   auto registry = std::make_shared<prometheus::Registry>();
-  auto host = perfflow::HostOrDie(perfflow::calibration::MakeCalibrationHost(o.host, *registry));
+  auto host =
+      perfflow::HostOrDie(perfflow::calibration::MakeCalibrationHost(o.host, *registry), "the calibration service");
   perfflow::ServeHostUntilSignal(*host, perfflow::ToServerOptions(o.server), registry);
   return 0;
 }

@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "services/event/event_core.h"
 
@@ -87,12 +86,11 @@ absl::StatusOr<std::vector<v1::ConfigFile>> ReadCatalogue(const std::string& dir
   std::sort(paths.begin(), paths.end());
   std::vector<v1::ConfigFile> files;
   for (const auto& p : paths) {
-    std::ifstream in(p);
-    std::stringstream content;
-    content << in.rdbuf();
+    auto content = ReadTextFile(p.string());
+    if (!content.ok()) return content.status();
     v1::ConfigFile f;
     f.set_name(p.filename().string());
-    f.set_content(content.str());
+    f.set_content(*std::move(content));
     files.push_back(std::move(f));
   }
   if (files.empty()) return absl::NotFoundError(absl::StrCat("no *.yaml files in ", dir));

@@ -1,11 +1,10 @@
 #include "services/event/event_host.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/periodic.h"
 #include "common/service_main.h"
@@ -22,11 +21,9 @@ namespace {
 // The relay's routing: the configuration file, or the log channel alone.
 absl::StatusOr<NotifyRouting> LoadRouting(const std::string& path) {
   if (path.empty()) return LogOnlyRouting();
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read --notify_config " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto routing = LoadNotifyConfig(text.str(), CurlSender(), [](const char* name) { return std::getenv(name); });
+  auto text = ReadTextFile(path);
+  if (!text.ok()) return absl::NotFoundError("--notify_config: " + std::string(text.status().message()));
+  auto routing = LoadNotifyConfig(*text, CurlSender(), [](const char* name) { return std::getenv(name); });
   if (!routing.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid --notify_config ", path, ": ", routing.status().message()));
   }

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   h.metrics_refresh_seconds = o.server.metrics_refresh_seconds;
 
   auto registry = std::make_shared<prometheus::Registry>();
-  auto host = perfflow::HostOrDie(perfflow::event::MakeEventHost(h, *registry));
+  auto host = perfflow::HostOrDie(perfflow::event::MakeEventHost(h, *registry), "the event service");
   perfflow::ServeHostUntilSignal(*host, perfflow::ToServerOptions(o.server), registry);
   return 0;
 }

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   o.host.metrics_refresh_seconds = o.server.metrics_refresh_seconds;
 
   auto registry = std::make_shared<prometheus::Registry>();
-  auto host = perfflow::HostOrDie(perfflow::evidence::MakeEvidenceHost(o.host, *registry));
+  auto host = perfflow::HostOrDie(perfflow::evidence::MakeEvidenceHost(o.host, *registry), "the evidence service");
   perfflow::ServerOptions server_options = perfflow::ToServerOptions(o.server);
   server_options.bounded_stream_windows = true;  // uploads stream; memory must not follow file size
   perfflow::ServeHostUntilSignal(*host, server_options, registry);

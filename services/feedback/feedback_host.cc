@@ -1,10 +1,9 @@
 #include "services/feedback/feedback_host.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/service_main.h"
 #include "grpcpp/create_channel.h"
 #include "perfflow/evidence/v1/evidence_service.grpc.pb.h"
@@ -14,16 +13,8 @@
 namespace perfflow::feedback {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 absl::StatusOr<std::shared_ptr<const PhraseGuide>> LoadGuide(const std::string& path) {
-  auto text = ReadFile(path);
+  auto text = ReadTextFile(path);
   if (!text.ok()) return text.status();
   auto lexicon = PhraseGuide::ParseLexicon(*text);
   if (!lexicon.ok()) return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", lexicon.status().message()));
@@ -46,7 +37,7 @@ absl::StatusOr<FeedbackPolicies> LoadPolicies(const FeedbackHostOptions& o) {
     }
   }
   if (!o.policy_file.empty()) {
-    auto text = ReadFile(o.policy_file);
+    auto text = ReadTextFile(o.policy_file);
     if (!text.ok()) return text.status();
     auto parsed = ParsePolicies(*text);
     if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat("bad policy file: ", parsed.status().message()));

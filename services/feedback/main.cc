@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   o.host.dev_mode = o.server.dev_mode;
 
   auto registry = std::make_shared<prometheus::Registry>();
-  auto host = perfflow::HostOrDie(perfflow::feedback::MakeFeedbackHost(o.host, *registry));
+  auto host = perfflow::HostOrDie(perfflow::feedback::MakeFeedbackHost(o.host, *registry), "the feedback service");
   perfflow::ServeHostUntilSignal(*host, perfflow::ToServerOptions(o.server), registry);
   return 0;
 }
