@@ -35,7 +35,7 @@ PER_CLIENT = 150
 # Set once in the parent; the spawned client processes inherit them.
 INTERNAL = os.environ.setdefault("PERFFLOW_BENCH_INTERNAL_TOKEN", "bench-" + secrets.token_hex(16))
 SECRET = bytes.fromhex(os.environ.setdefault("PERFFLOW_BENCH_WEBHOOK_SECRET", secrets.token_hex(24)))
-MD = [("x-perfflow-tenant", "bench"), ("x-perfflow-roles", "system"), ("x-perfflow-internal-token", INTERNAL)]
+MD = [("x-perfflow-tenant", "bench"), ("x-perfflow-roles", "admin,system"), ("x-perfflow-internal-token", INTERNAL)]
 
 
 def payload(deal_id):

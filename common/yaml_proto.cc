@@ -1,11 +1,14 @@
 #include "common/yaml_proto.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/mark.h"
 
 namespace perfflow {
 namespace {
@@ -148,16 +151,58 @@ absl::Status YamlToMessage(const YAML::Node& node, google::protobuf::Message* me
   }
 }
 
+namespace {
+
+// Notes where each document of a stream starts (and ignores the rest).
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  YAML::Mark start;
+};
+
+absl::Status SyntaxError(const YAML::Mark& mark, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("line ", mark.line + 1, ", column ", mark.column + 1, ": YAML syntax error: ", what));
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<YAML::Node>> LoadYamlDocuments(const std::string& content) {
   try {
+    // yaml-cpp 0.7's LoadAll() loops forever, growing without bound, on some
+    // malformed streams (",+" at the top level: a document that consumes
+    // nothing is handled again and again; jbeder/yaml-cpp#1040, fixed
+    // upstream after 0.7; found by the registry_yaml fuzzer). A first pass
+    // walks the documents with the event parser and stops where a document
+    // would start again at the same place.
+    std::istringstream in(content);
+    YAML::Parser parser(in);
+    DocumentStarts starts;
+    int previous = -1;
+    size_t documents = 0;
+    while (parser.HandleNextDocument(starts)) {
+      if (starts.start.pos == previous) return SyntaxError(starts.start, "unexpected character");
+      previous = starts.start.pos;
+      if (++documents > kMaxYamlDocuments) {
+        return SyntaxError(starts.start, absl::StrCat("more than ", kMaxYamlDocuments, " documents"));
+      }
+    }
     std::vector<YAML::Node> docs;
     for (YAML::Node& n : YAML::LoadAll(content)) {
       if (!n.IsNull()) docs.push_back(n);
     }
     return docs;
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", e.mark.line + 1, ", column ", e.mark.column + 1,
-                                                   ": YAML syntax error: ", e.msg));
+    return SyntaxError(e.mark, e.msg);
   }
 }
 

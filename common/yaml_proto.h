@@ -19,6 +19,9 @@ namespace perfflow {
 absl::Status YamlToMessage(const YAML::Node& node, google::protobuf::Message* message,
                            const std::vector<std::string>& skip_fields = {});
 
+// At most this many documents in one stream.
+inline constexpr size_t kMaxYamlDocuments = 1000;
+
 // Parses every document of a YAML stream ("line N: reason" on syntax errors).
 absl::StatusOr<std::vector<YAML::Node>> LoadYamlDocuments(const std::string& content);
 

@@ -1,5 +1,7 @@
 #include "gateway/webhooks.h"
 
+#include <cmath>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -45,8 +47,11 @@ const pb::Value* Resolve(const pb::Value& root, absl::string_view pointer) {
 std::optional<std::string> AsText(const pb::Value& v) {
   if (v.has_string_value()) return v.string_value();
   if (v.has_number_value()) {
-    double d = v.number_value();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
+    const double d = v.number_value();
+    // Whole numbers a double holds exactly (|d| <= 2^53) print as integers;
+    // anything else (1.5, 5e55) as a double: casting those to an integer
+    // would be undefined (found by the webhook_mapping fuzzer).
+    if (std::fabs(d) <= 9007199254740992.0 && std::trunc(d) == d) return std::to_string(static_cast<int64_t>(d));
     return absl::StrCat(d);
   }
   return std::nullopt;

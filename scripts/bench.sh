@@ -2,6 +2,8 @@
 # Runs perfflow's benchmarks and prints each path as a ratio to its floor
 # measured in the same run.
 #   ./scripts/bench.sh              all benchmarks
+#   ./scripts/bench.sh limits       IngestEvent / BatchIngestEvents vs raw inserts and a gRPC echo
+#   ./scripts/bench.sh scale        1M stored events: flow health on MariaDB and SQLite, every service's peak RSS
 #   ./scripts/bench.sh validator    the evidence-chain validator only
 #   ./scripts/bench.sh phrases      the feedback guidance engine, 50 vs 500 phrases
 #   ./scripts/bench.sh timers       100,000 tasks due at once on a throwaway MariaDB
@@ -48,6 +50,14 @@ with_mariadb() {
   PERFFLOW_TEST_MYSQL_URL="$MARIADB_URL" PERFFLOW_TEST_MYSQL_PASSWORD="$MARIADB_PASSWORD" /usr/bin/python3 "$@"
 }
 
+run_limits() {
+  with_mariadb bench/limits_bench.py --bin-dir build-bench/bin --source-dir . --json build-bench/limits_bench.json
+}
+
+run_scale() {
+  with_mariadb bench/scale_bench.py --bin-dir build-bench/bin --source-dir . --json build-bench/scale_bench.json
+}
+
 run_timers() {
   with_mariadb bench/timer_storm.py --binary build-bench/bin/perfflow-event --source-dir . \
     --json build-bench/timer_storm.json
@@ -63,11 +73,13 @@ run_gateway() {
 }
 
 case "${1:-all}" in
+  limits) run_limits ;;
+  scale) run_scale ;;
   validator) run_validator ;;
   phrases) run_phrases ;;
   timers) run_timers ;;
   brief) run_brief ;;
   gateway) run_gateway ;;
-  all) run_validator; run_phrases; run_timers; run_brief; run_gateway ;;
-  *) echo "unknown benchmark '$1' (validator, phrases, timers, brief, gateway)" >&2; exit 2 ;;
+  all) run_limits; run_validator; run_phrases; run_timers; run_brief; run_gateway; run_scale ;;
+  *) echo "unknown benchmark '$1' (limits, scale, validator, phrases, timers, brief, gateway)" >&2; exit 2 ;;
 esac

@@ -9,6 +9,7 @@ PACKAGES=(
   libmysqlcppconn-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libsqlite3-dev sqlite3 libyaml-cpp-dev libssl-dev libbenchmark-dev libutf8proc-dev
   libcurl4-openssl-dev libcpp-httplib-dev tzdata libfaketime
+  clang libclang-rt-14-dev
   golang-github-grpc-ecosystem-grpc-gateway-dev
   mariadb-server mariadb-client
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml grpc-proto

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a throwaway MariaDB on loopback and
-# runs every test tier (unit, integration, e2e, fault, deploy). Exits non-zero on any failure.
-#   ./scripts/test.sh              every tier
-#   ./scripts/test.sh --sanitize   also an ASan+UBSan build (build-asan/) of the unit and
-#                                  integration tests, which must run clean
+# runs every test tier (unit, integration, e2e, fault, deploy), then the
+# libFuzzer harnesses (tests/fuzz, FUZZ_SECONDS each, default 20) from a clang
+# ASan+UBSan build in build-sanitize/. Exits non-zero on any failure.
+#   ./scripts/test.sh              every tier and the fuzzers
+#   ./scripts/test.sh --sanitize   also the unit and integration tests from that ASan+UBSan
+#                                  build, which must run clean (what .ci/run uses)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,14 +39,19 @@ run_tier e2e
 run_tier fault
 run_tier deploy
 
+# One clang build with ASan+UBSan and coverage instrumentation serves the
+# fuzzers and the sanitized unit and integration tests.
+echo "=== fuzzers$($sanitize && echo ' and sanitized unit and integration tests') (clang, ASan + UBSan)"
+cmake -S . -B build-sanitize -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_FLAGS=-O1 -DBUILD_TESTING=ON -DPERFFLOW_FUZZ=ON -DFUZZ_SECONDS="${FUZZ_SECONDS:-20}" >/dev/null
+targets=(condition_fuzz registry_yaml_fuzz webhook_mapping_fuzz transcode_fuzz phrase_fuzz)
+if $sanitize; then targets+=(unit_tests integration_tests); fi
+cmake --build build-sanitize -j "${JOBS:-2}" --target "${targets[@]}"
+if ! (cd build-sanitize && ctest -L '^fuzz$' --output-on-failure -j "${CTEST_JOBS:-2}"); then failed+=("fuzz"); fi
 if $sanitize; then
-  echo "=== sanitizers (ASan + UBSan): unit and integration"
-  san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON -DCMAKE_CXX_FLAGS="$san" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-  cmake --build build-asan -j "${JOBS:-2}" --target unit_tests integration_tests
   for t in unit_tests integration_tests; do
-    if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-asan/bin/$t"; then
+    echo "=== sanitizers: $t"
+    if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-sanitize/bin/$t"; then
       failed+=("sanitize:$t")
     fi
   done

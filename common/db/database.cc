@@ -26,6 +26,30 @@ std::optional<int64_t> Row::OptInt(size_t i) const {
   return Int(i);
 }
 
+std::vector<std::pair<size_t, size_t>> Chunks(size_t n) {
+  std::vector<std::pair<size_t, size_t>> out;
+  size_t begin = 0;
+  for (size_t size = 64; size > 0; size /= 2) {
+    for (; n - begin >= size; begin += size) out.emplace_back(begin, size);
+  }
+  return out;
+}
+
+absl::Status InsertRows(Transaction& txn, const std::string& head, const std::string& row,
+                        const std::vector<Params>& rows) {
+  for (const auto& [begin, count] : Chunks(rows.size())) {
+    std::string sql = head;
+    Params params;
+    for (size_t i = begin; i < begin + count; ++i) {
+      absl::StrAppend(&sql, i == begin ? "" : ", ", row);
+      params.insert(params.end(), rows[i].begin(), rows[i].end());
+    }
+    auto inserted = txn.Execute(sql, params);
+    if (!inserted.ok()) return inserted.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options) {
   const std::string& url = options.url;
   if (absl::StartsWith(url, "sqlite:")) {

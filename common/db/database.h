@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -79,6 +80,19 @@ struct DatabaseOptions {
   int pool_size = 8;
   int max_attempts = 5;
 };
+
+// Splits `n` items into runs of 64, 32, ..., 1 (largest first): multi-row
+// statements over them need at most seven SQL texts, so each connection's
+// prepared-statement cache stays small whatever the batch sizes.
+// Returns (first index, count) pairs.
+std::vector<std::pair<size_t, size_t>> Chunks(size_t n);
+
+// Inserts `rows` with multi-row INSERTs over Chunks(): `head` is
+// "INSERT INTO t (a, b, c) VALUES ", `row` the values of one row such as
+// "(?, ?, NULL)", each element of `rows` the parameters of one row.
+// A unique-key violation is AlreadyExists, like a single-row insert.
+absl::Status InsertRows(Transaction& txn, const std::string& head, const std::string& row,
+                        const std::vector<Params>& rows);
 
 // Opens the database named by the URL. MySQL schemas are created if missing.
 absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options);

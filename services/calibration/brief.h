@@ -16,7 +16,6 @@
 
 namespace perfflow::calibration {
 
-namespace v1 = ::perfflow::calibration::v1;
 namespace ev1 = ::perfflow::event::v1;
 
 struct KpiValue {

@@ -11,8 +11,6 @@
 
 namespace perfflow::calibration {
 
-namespace v1 = ::perfflow::calibration::v1;
-
 struct Rendered {
   std::string content_type;
   std::string content;

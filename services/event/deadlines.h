@@ -16,8 +16,6 @@
 
 namespace perfflow::event {
 
-namespace v1 = ::perfflow::event::v1;
-
 // Levels fire in this order, each at most once per task.
 enum class TimerLevel { kNone = 0, kReminder = 1, kOverdue = 2, kEscalation = 3 };
 

@@ -167,8 +167,24 @@ absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::Ups
 
 // ------------------------------------------------------------------ ingestion
 
+absl::StatusOr<std::optional<v1::Employee>> EventCore::FindEmployee(const std::string& tenant, const std::string& id,
+                                                                    DirectoryMemo& memo) {
+  if (auto it = memo.employees.find(id); it != memo.employees.end()) return it->second;
+  auto found = store_->GetEmployee(tenant, id);
+  if (found.ok()) memo.employees[id] = *found;
+  return found;
+}
+
+absl::StatusOr<std::optional<v1::Department>> EventCore::FindDepartment(const std::string& tenant,
+                                                                        const std::string& id, DirectoryMemo& memo) {
+  if (auto it = memo.departments.find(id); it != memo.departments.end()) return it->second;
+  auto found = store_->GetDepartment(tenant, id);
+  if (found.ok()) memo.departments[id] = *found;
+  return found;
+}
+
 absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
-                                               const RegistryView& registry) {
+                                               const RegistryView& registry, DirectoryMemo& memo) {
   std::vector<FieldViolation> violations;
   if (!IsSourceName(request.source())) {
     violations.push_back({"source", "required: 1-64 of a-z0-9_.- starting with a letter"});
@@ -218,7 +234,7 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   violations = ValidateAttributes(*type, request.attributes(), registry);
   if (!violations.empty()) return InvalidArgumentWithViolations("event rejected", violations);
 
-  auto subject = store_->GetEmployee(tenant, request.subject_id());
+  auto subject = FindEmployee(tenant, request.subject_id(), memo);
   if (!subject.ok()) return subject.status();
   if (!*subject) {
     return InvalidArgumentWithViolations("event rejected",
@@ -275,7 +291,7 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     } else {
       for (const std::string& dept_id : cc.departments()) {
         if (dept_id == e.department_id) continue;  // the confirmer comes from another department
-        auto dept = store_->GetDepartment(tenant, dept_id);
+        auto dept = FindDepartment(tenant, dept_id, memo);
         if (!dept.ok()) return dept.status();
         if (*dept && !(*dept)->head_id().empty()) {
           confirmer = (*dept)->head_id();
@@ -307,31 +323,55 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   return n;
 }
 
-absl::StatusOr<IngestResult> EventCore::Ingest(const std::string& tenant, const v1::IngestEventRequest& request) {
-  auto registry = Registry(tenant);
-  const v1::EventType* type = registry.ok() ? (*registry)->FindEventType(request.event_type()) : nullptr;
-  // Label values come from the registry only, never from unchecked input.
-  const std::string type_label = type ? type->key() : "unknown";
-  const std::string source_label = type ? type->source() : "unknown";
-  auto record = [&](const std::string& result) {
-    if (metrics_) metrics_->EventIngested(source_label, type_label, result);
+std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
+    const std::string& tenant, const std::vector<const v1::IngestEventRequest*>& requests) {
+  std::vector<absl::StatusOr<IngestResult>> results(requests.size(), absl::UnknownError("not ingested"));
+  // Metric labels come from the registry only, never from unchecked input.
+  std::vector<std::pair<std::string, std::string>> labels(requests.size(), {"unknown", "unknown"});
+  auto record = [&](size_t i, const std::string& result) {
+    if (metrics_) metrics_->EventIngested(labels[i].first, labels[i].second, result);
   };
+  auto registry = Registry(tenant);
   if (!registry.ok()) {
-    record(absl::IsFailedPrecondition(registry.status()) ? "rejected" : "error");
-    return registry.status();
+    for (size_t i = 0; i < requests.size(); ++i) {
+      results[i] = registry.status();
+      record(i, absl::IsFailedPrecondition(registry.status()) ? "rejected" : "error");
+    }
+    return results;
   }
-  auto built = BuildEvent(tenant, request, **registry);
-  if (!built.ok()) {
-    record(absl::IsInvalidArgument(built.status()) || absl::IsFailedPrecondition(built.status()) ? "rejected" : "error");
-    return built.status();
+  DirectoryMemo memo;
+  std::vector<NewEvent> built;
+  std::vector<size_t> built_index;  // request index of each built event
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (const v1::EventType* type = (*registry)->FindEventType(requests[i]->event_type())) {
+      labels[i] = {type->source(), type->key()};
+    }
+    auto event = BuildEvent(tenant, *requests[i], **registry, memo);
+    if (!event.ok()) {
+      results[i] = event.status();
+      record(i, absl::IsInvalidArgument(event.status()) || absl::IsFailedPrecondition(event.status()) ? "rejected"
+                                                                                                     : "error");
+      continue;
+    }
+    built.push_back(*std::move(event));
+    built_index.push_back(i);
   }
-  auto result = store_->Ingest(tenant, *built);
-  if (!result.ok()) {
-    record(absl::IsAlreadyExists(result.status()) ? "conflict" : "error");
-    return result.status();
+  if (built.empty()) return results;
+  auto stored = store_->IngestBatch(tenant, built);
+  for (size_t k = 0; k < built.size(); ++k) {
+    const size_t i = built_index[k];
+    results[i] = stored.ok() ? std::move((*stored)[k]) : absl::StatusOr<IngestResult>(stored.status());
+    if (!results[i].ok()) {
+      record(i, absl::IsAlreadyExists(results[i].status()) ? "conflict" : "error");
+    } else {
+      record(i, results[i]->duplicate ? "duplicate" : "accepted");
+    }
   }
-  record(result->duplicate ? "duplicate" : "accepted");
-  return result;
+  return results;
+}
+
+absl::StatusOr<IngestResult> EventCore::Ingest(const std::string& tenant, const v1::IngestEventRequest& request) {
+  return std::move(IngestBatch(tenant, {&request}).front());
 }
 
 // ------------------------------------------------------------------ steps

@@ -47,6 +47,11 @@ class EventCore {
 
   absl::Status UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& request);
 
+  // Validates and stores each request; the valid ones in one transaction
+  // (see EventStore::IngestBatch). One result per request, in order.
+  std::vector<absl::StatusOr<IngestResult>> IngestBatch(const std::string& tenant,
+                                                        const std::vector<const v1::IngestEventRequest*>& requests);
+  // IngestBatch of one request.
   absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const v1::IngestEventRequest& request);
 
   absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request);
@@ -60,8 +65,18 @@ class EventCore {
   const Clock& clock() const { return *clock_; }
 
  private:
+  // Employees and departments read once per ingest call: a batch names the
+  // same people again and again.
+  struct DirectoryMemo {
+    std::map<std::string, std::optional<v1::Employee>> employees;
+    std::map<std::string, std::optional<v1::Department>> departments;
+  };
+  absl::StatusOr<std::optional<v1::Employee>> FindEmployee(const std::string& tenant, const std::string& id,
+                                                           DirectoryMemo& memo);
+  absl::StatusOr<std::optional<v1::Department>> FindDepartment(const std::string& tenant, const std::string& id,
+                                                               DirectoryMemo& memo);
   absl::StatusOr<NewEvent> BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
-                                      const RegistryView& registry);
+                                      const RegistryView& registry, DirectoryMemo& memo);
 
   std::shared_ptr<EventStore> store_;
   std::shared_ptr<const Clock> clock_;

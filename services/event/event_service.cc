@@ -205,9 +205,10 @@ grpc::Status EventServiceImpl::BatchIngestEvents(grpc::ServerContext* ctx, const
   }
   auto registry = core_->Registry(rc.tenant);
   const absl::Time now = core_->clock().Now();
-  for (const auto& item : req->requests()) {
+  std::vector<const v1::IngestEventRequest*> items;
+  for (const auto& item : req->requests()) items.push_back(&item);
+  for (auto& result : core_->IngestBatch(rc.tenant, items)) {
     auto* out = resp->add_results();
-    auto result = core_->Ingest(rc.tenant, item);
     *out->mutable_status() = ToRpcStatus(result.status());
     if (!result.ok()) continue;
     ToProto(result->event, registry.ok() ? registry->get() : nullptr, now, out->mutable_event());

@@ -133,10 +133,20 @@ class EventStore {
                                                            int page_size, const std::string& cursor) = 0;
   virtual absl::StatusOr<std::vector<v1::Department>> ListDepartments(const std::string& tenant) = 0;
 
-  // One transaction: idempotency row, event, flow, tasks, outbox. The same
-  // (source, external_id) with the same payload hash returns the stored event
-  // with duplicate=true; with another hash, ALREADY_EXISTS.
-  virtual absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const NewEvent& event) = 0;
+  // One transaction for the whole batch: idempotency rows, events, flows,
+  // tasks and outbox messages, written with multi-row INSERTs. Per item: a
+  // (source, external_id) already stored, or given earlier in the batch, with
+  // the same payload hash returns that event with duplicate=true; with
+  // another hash, ALREADY_EXISTS. A database failure fails the whole batch
+  // (nothing of it is written).
+  virtual absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> IngestBatch(
+      const std::string& tenant, const std::vector<NewEvent>& batch) = 0;
+  // IngestBatch of one event.
+  absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const NewEvent& event) {
+    auto results = IngestBatch(tenant, {event});
+    if (!results.ok()) return results.status();
+    return std::move(results->front());
+  }
 
   virtual absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& event_id) = 0;
   virtual absl::StatusOr<Page<EventRecord>> ListEvents(const std::string& tenant, const EventFilter& filter,

@@ -19,8 +19,6 @@
 
 namespace perfflow::event {
 
-namespace v1 = ::perfflow::event::v1;
-
 struct Outgoing {
   std::string tenant;
   std::string idempotency_key;

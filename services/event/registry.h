@@ -17,8 +17,6 @@
 
 namespace perfflow::event {
 
-namespace v1 = ::perfflow::event::v1;
-
 // Documents of one apply: parsed from YAML files and/or given as messages.
 // Errors name the file, the document and the field path.
 // `origins` (optional) maps "event_types[key]" (and libraries/goals) to

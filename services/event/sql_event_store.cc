@@ -1,5 +1,8 @@
 #include "services/event/sql_event_store.h"
 
+#include <map>
+#include <tuple>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -442,70 +445,106 @@ absl::StatusOr<std::vector<v1::Department>> SqlEventStore::ListDepartments(const
 
 // ------------------------------------------------------------------ events
 
-absl::StatusOr<IngestResult> SqlEventStore::Ingest(const std::string& tenant, const NewEvent& n) {
-  IngestResult result;
-  const EventRecord& e = n.event;
+absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestBatch(
+    const std::string& tenant, const std::vector<NewEvent>& batch) {
+  using Key = std::pair<std::string, std::string>;  // (source, external_id)
+  std::vector<absl::StatusOr<IngestResult>> results;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    result = {};
-    auto existing = txn.Query(
-        "SELECT payload_hash, event_id FROM inbox WHERE tenant_id = ? AND source = ? AND external_id = ?",
-        {tenant, e.source, e.external_id});
-    if (!existing.ok()) return existing.status();
-    if (!existing->empty()) {
-      if (existing->front().Str(0) != n.payload_hash) {
-        return absl::AlreadyExistsError(absl::StrCat("external_id '", e.external_id, "' from source '", e.source,
-                                                     "' was already ingested with a different payload"));
+    results.clear();
+    // The idempotency rows already stored for the batch's ids.
+    std::map<Key, std::pair<std::string, std::string>> stored;  // -> (payload hash, event id)
+    for (const auto& [begin, count] : db::Chunks(batch.size())) {
+      std::string sql = "SELECT source, external_id, payload_hash, event_id FROM inbox WHERE tenant_id = ? AND (";
+      Params params = {tenant};
+      for (size_t i = begin; i < begin + count; ++i) {
+        absl::StrAppend(&sql, i == begin ? "" : " OR ", "(source = ? AND external_id = ?)");
+        params.push_back(batch[i].event.source);
+        params.push_back(batch[i].event.external_id);
       }
-      auto stored = LoadEvent(txn, tenant, existing->front().Str(1), false);
-      if (!stored.ok()) return stored.status();
-      if (!*stored) return absl::InternalError("inbox row without its event");
-      result.event = **stored;
-      result.duplicate = true;
-      return absl::OkStatus();
+      auto rows = txn.Query(sql + ")", params);
+      if (!rows.ok()) return rows.status();
+      for (const Row& r : *rows) stored[{r.Str(0), r.Str(1)}] = {r.Str(2), r.Str(3)};
     }
-    auto inbox = txn.Execute(
-        "INSERT INTO inbox (tenant_id, source, external_id, payload_hash, event_id, received_at) VALUES (?, ?, ?, ?, ?, ?)",
-        {tenant, e.source, e.external_id, n.payload_hash, e.event_id, Ms(e.flow.triggered_at)});
-    // Another transaction ingested the same id first: run again to read it.
-    if (absl::IsAlreadyExists(inbox.status())) return absl::AbortedError("concurrent ingest of the same id");
-    if (!inbox.ok()) return inbox.status();
-    auto ev = txn.Execute(
-        "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-        "occurred_at, attributes, registry_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        {tenant, e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id, Ms(e.occurred_at),
-         e.attributes_json, e.registry_version});
-    if (!ev.ok()) return ev.status();
-    auto flow = txn.Execute(
-        "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
-        "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, cross_confirm_at, "
-        "archived_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)",
-        {tenant, e.event_id, e.event_type, e.subject_id, e.department_id, int64_t{t::FLOW_STEP_TRIGGERED},
-         int64_t{e.flow.round}, int64_t{e.flow.verdict}, int64_t{e.flow.requires_cross_confirm ? 1 : 0},
-         Ms(e.flow.triggered_at), DayNumber(e.flow.triggered_at)});
-    if (!flow.ok()) return flow.status();
-    for (const TaskRecord& task : e.tasks) {
-      auto ins = txn.Execute(
-          "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, created_at, "
-          "completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
-          {tenant, task.task_id, e.event_id, e.event_type, int64_t{task.kind}, task.assignee_id, int64_t{task.state},
-           Ms(task.due_at), Ms(task.created_at), int64_t{static_cast<int>(task.timer_level)},
-           task.timer_level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(task.timer_at)),
-           absl::ToInt64Milliseconds(task.escalate_after), int64_t{task.escalate_to}});
-      if (!ins.ok()) return ins.status();
+    auto conflict = [](const EventRecord& e) {
+      return absl::AlreadyExistsError(absl::StrCat("external_id '", e.external_id, "' from source '", e.source,
+                                                   "' was already ingested with a different payload"));
+    };
+    std::map<Key, size_t> fresh_index;  // first occurrence in this batch of each new id
+    std::vector<const NewEvent*> fresh;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const NewEvent& n = batch[i];
+      const Key key = {n.event.source, n.event.external_id};
+      if (auto it = stored.find(key); it != stored.end()) {
+        if (it->second.first != n.payload_hash) {
+          results.emplace_back(conflict(n.event));
+          continue;
+        }
+        auto event = LoadEvent(txn, tenant, it->second.second, false);
+        if (!event.ok()) return event.status();
+        if (!*event) return absl::InternalError("inbox row without its event");
+        results.emplace_back(IngestResult{std::move(**event), true});
+      } else if (auto first = fresh_index.find(key); first != fresh_index.end()) {
+        const NewEvent& earlier = batch[first->second];
+        if (earlier.payload_hash != n.payload_hash) {
+          results.emplace_back(conflict(n.event));
+        } else {
+          results.emplace_back(IngestResult{earlier.event, true});
+        }
+      } else {
+        fresh_index[key] = i;
+        fresh.push_back(&n);
+        results.emplace_back(IngestResult{n.event, false});
+      }
     }
-    for (const OutboxMessage& m : n.outbox) {
-      auto ins = txn.Execute(
-          "INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, state, "
-          "attempts) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
-          {tenant, m.message_id, m.idempotency_key, m.topic, m.recipient_id, m.payload_json, Ms(m.created_at)});
-      if (!ins.ok()) return ins.status();
+
+    std::vector<Params> inbox, events, flows, tasks, outbox;
+    for (const NewEvent* n : fresh) {
+      const EventRecord& e = n->event;
+      inbox.push_back({tenant, e.source, e.external_id, n->payload_hash, e.event_id, Ms(e.flow.triggered_at)});
+      events.push_back({tenant, e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id,
+                        Ms(e.occurred_at), e.attributes_json, e.registry_version});
+      flows.push_back({tenant, e.event_id, e.event_type, e.subject_id, e.department_id,
+                       int64_t{t::FLOW_STEP_TRIGGERED}, int64_t{e.flow.round}, int64_t{e.flow.verdict},
+                       int64_t{e.flow.requires_cross_confirm ? 1 : 0}, Ms(e.flow.triggered_at),
+                       DayNumber(e.flow.triggered_at)});
+      for (const TaskRecord& task : e.tasks) {
+        tasks.push_back({tenant, task.task_id, e.event_id, e.event_type, int64_t{task.kind}, task.assignee_id,
+                         int64_t{task.state}, Ms(task.due_at), Ms(task.created_at),
+                         int64_t{static_cast<int>(task.timer_level)},
+                         task.timer_level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(task.timer_at)),
+                         absl::ToInt64Milliseconds(task.escalate_after), int64_t{task.escalate_to}});
+      }
+      for (const OutboxMessage& m : n->outbox) {
+        outbox.push_back({tenant, m.message_id, m.idempotency_key, m.topic, m.recipient_id, m.payload_json,
+                          Ms(m.created_at)});
+      }
     }
-    result.event = e;
+    absl::Status in = db::InsertRows(
+        txn, "INSERT INTO inbox (tenant_id, source, external_id, payload_hash, event_id, received_at) VALUES ",
+        "(?, ?, ?, ?, ?, ?)", inbox);
+    // Another transaction ingested one of the ids first: run again to read it.
+    if (absl::IsAlreadyExists(in)) return absl::AbortedError("concurrent ingest of the same id");
+    if (!in.ok()) return in;
+    for (const auto& [head, row, rows] : std::vector<std::tuple<std::string, std::string, const std::vector<Params>*>>{
+             {"INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
+              "occurred_at, attributes, registry_version) VALUES ",
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &events},
+             {"INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
+              "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
+              "cross_confirm_at, archived_at) VALUES ",
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)", &flows},
+             {"INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
+              "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) VALUES ",
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)", &tasks},
+             {"INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, "
+              "state, attempts) VALUES ",
+              "(?, ?, ?, ?, ?, ?, ?, 0, 0)", &outbox}}) {
+      if (absl::Status written = db::InsertRows(txn, head, row, *rows); !written.ok()) return written;
+    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return result;
+  return results;
 }
 
 absl::StatusOr<std::optional<EventRecord>> SqlEventStore::GetEvent(const std::string& tenant,

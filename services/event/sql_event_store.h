@@ -34,7 +34,8 @@ class SqlEventStore : public EventStore {
   absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const std::string& department_id,
                                                    int page_size, const std::string& cursor) override;
   absl::StatusOr<std::vector<v1::Department>> ListDepartments(const std::string& tenant) override;
-  absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const NewEvent& event) override;
+  absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> IngestBatch(const std::string& tenant,
+                                                                         const std::vector<NewEvent>& batch) override;
   absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<Page<EventRecord>> ListEvents(const std::string& tenant, const EventFilter& filter, int page_size,
                                                const std::string& cursor) override;

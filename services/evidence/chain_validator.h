@@ -21,8 +21,6 @@
 
 namespace perfflow::evidence {
 
-namespace v1 = ::perfflow::evidence::v1;
-
 struct EvidenceFact {
   std::string kind;
   bool cosigned = false;

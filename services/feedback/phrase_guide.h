@@ -21,8 +21,6 @@
 
 namespace perfflow::feedback {
 
-namespace v1 = ::perfflow::feedback::v1;
-
 // Normalised text and, for each of its bytes, the byte range of the source
 // code point it came from.
 struct NormalizedText {

@@ -133,6 +133,72 @@ TEST_P(StoreContractTest, IngestIsOneTransactionAndIdempotent) {
   EXPECT_EQ(*backlog, 3);  // no outbox rows from the duplicate or the conflict
 }
 
+TEST_P(StoreContractTest, BatchIngestIsOneTransactionWithPerItemResults) {
+  const EventRecord stored = Ingest("b-stored");
+  // 150 new events (multi-row INSERTs in runs of 64, 64, 16, 4, 2), then the
+  // cases each item can meet.
+  std::vector<v1::IngestEventRequest> requests;
+  for (int i = 0; i < 150; ++i) requests.push_back(testing::ContractSigned("b-" + std::to_string(i)));
+  v1::IngestEventRequest conflict_stored = testing::ContractSigned("b-stored");
+  conflict_stored.set_subject_id("s2");
+  v1::IngestEventRequest conflict_in_batch = testing::ContractSigned("b-0");
+  conflict_in_batch.set_subject_id("s2");
+  v1::IngestEventRequest unknown_subject = testing::ContractSigned("b-nobody");
+  unknown_subject.set_subject_id("nobody");
+  requests.push_back(testing::ContractSigned("b-stored"));  // 150: duplicate of a stored event
+  requests.push_back(conflict_stored);                      // 151: conflict with a stored event
+  requests.push_back(testing::ContractSigned("b-1"));       // 152: duplicate of item 1
+  requests.push_back(conflict_in_batch);                    // 153: conflict with item 0
+  requests.push_back(unknown_subject);                      // 154: invalid
+  std::vector<const v1::IngestEventRequest*> items;
+  for (const auto& r : requests) items.push_back(&r);
+
+  auto results = w_.core->IngestBatch(kTenant, items);
+  ASSERT_EQ(results.size(), requests.size());
+  std::set<std::string> ids;
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    EXPECT_FALSE(results[i]->duplicate);
+    ids.insert(results[i]->event.event_id);
+  }
+  EXPECT_EQ(ids.size(), 150u);
+  ASSERT_TRUE(results[150].ok());
+  EXPECT_TRUE(results[150]->duplicate);
+  EXPECT_EQ(results[150]->event.event_id, stored.event_id);
+  EXPECT_EQ(results[150]->event.tasks.size(), 3u);
+  EXPECT_TRUE(absl::IsAlreadyExists(results[151].status())) << results[151].status();
+  ASSERT_TRUE(results[152].ok());
+  EXPECT_TRUE(results[152]->duplicate);
+  EXPECT_EQ(results[152]->event.event_id, results[1]->event.event_id);
+  EXPECT_TRUE(absl::IsAlreadyExists(results[153].status())) << results[153].status();
+  EXPECT_TRUE(absl::IsInvalidArgument(results[154].status())) << results[154].status();
+
+  // Every new event whole, exactly once; nothing from the others.
+  for (int i : {0, 63, 64, 127, 128, 143, 144, 147, 148, 149}) {
+    auto event = w_.store->GetEvent(kTenant, results[i]->event.event_id);
+    ASSERT_TRUE(event.ok() && event->has_value()) << i;
+    EXPECT_EQ((*event)->external_id, "b-" + std::to_string(i));
+    EXPECT_EQ((*event)->tasks.size(), 3u) << i;
+  }
+  auto backlog = w_.store->OutboxBacklog(kTenant);
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(*backlog, 3 * 151);
+  auto page = w_.store->ListEvents(kTenant, {}, 500, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), 151u);
+
+  // The same batch again: every new event is now a duplicate, nothing is added.
+  auto again = w_.core->IngestBatch(kTenant, items);
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(again[i].ok()) << again[i].status();
+    EXPECT_TRUE(again[i]->duplicate);
+    EXPECT_EQ(again[i]->event.event_id, results[i]->event.event_id);
+  }
+  backlog = w_.store->OutboxBacklog(kTenant);
+  ASSERT_TRUE(backlog.ok());
+  EXPECT_EQ(*backlog, 3 * 151);
+}
+
 TEST_P(StoreContractTest, ListEventsFiltersAndPagesWithoutGapsOrRepeats) {
   std::set<std::string> all;
   for (int i = 0; i < 7; ++i) {

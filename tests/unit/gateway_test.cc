@@ -222,6 +222,14 @@ TEST(WebhookTest, MapsPayloadsWithJsonPointers) {
   EXPECT_NE(missing.status().message().find("/deal/owner"), std::string::npos);
   EXPECT_FALSE(MapWebhookPayload(*sources->Find("crm"), "[1]", "m1").ok());
   EXPECT_FALSE(MapWebhookPayload(*sources->Find("crm"), "{", "m1").ok());
+  // Numbers beyond an integer's range stay numbers (the webhook_mapping
+  // fuzzer found the cast that was undefined for them).
+  auto huge = MapWebhookPayload(*sources->Find("crm"), R"({"deal":{"id":5e55,"owner":"e1"}})", "m1");
+  ASSERT_TRUE(huge.ok()) << huge.status();
+  EXPECT_EQ(huge->external_id(), "5e+55");
+  auto whole = MapWebhookPayload(*sources->Find("crm"), R"({"deal":{"id":9007199254740992,"owner":"e1"}})", "m1");
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_EQ(whole->external_id(), "9007199254740992");
 }
 
 std::string Hs256(const std::string& claims_json, const std::string& secret, const std::string& alg = "HS256") {

@@ -1,0 +1,349 @@
+// The machine's own limits next to perfflow's ingestion paths, in one process
+// and one run (DESIGN.md §8). Each measurement keeps `concurrency` calls in
+// flight (one thread each, closed loop) for --seconds; rounds are interleaved
+// limit / path / limit / path so both see the same machine, and the medians
+// are reported:
+//
+//   raw_single   one-row INSERTs through Connector/C++, autocommit (durable:
+//                the server runs innodb_flush_log_at_trx_commit=1), one
+//                connection per thread
+//   raw_batch    100-row INSERTs, one statement and commit each
+//   raw_echo     an empty unary gRPC call to an in-process generic server
+//                over loopback TCP
+//   ingest       perfflow IngestEvent (event + flow + tasks + outbox)
+//   batch        perfflow BatchIngestEvents with 100 events a call
+//
+// Prints one JSON object on stdout (rates per second; rows or events).
+// Run by bench/limits_bench.py, which starts the event service.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <cppconn/driver.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/statement.h>
+#include <mysql_driver.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/flags.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "perfflow/event/v1/event_service.grpc.pb.h"
+
+namespace {
+
+namespace ev = perfflow::event::v1;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string mysql_url;  // mysql://user@host:port
+  std::string schema = "limits_bench";
+  std::string event_addr;
+  std::string tenant = "bench";
+  int seconds = 4;
+  int rounds = 3;
+  int concurrency = 16;
+  int batch_concurrency = 4;
+  int batch_size = 100;
+};
+
+[[noreturn]] void Die(const std::string& what) {
+  std::cerr << "limits_bench: " << what << "\n";
+  std::exit(1);
+}
+
+// Runs `op(thread, iteration)` on `threads` threads for `seconds`; returns
+// operations per second (each op may count several items: its return value).
+double Closed(int threads, int seconds, const std::function<int(int, long)>& op) {
+  std::atomic<bool> stop{false};
+  std::atomic<long> items{0};
+  std::vector<std::thread> pool;
+  const auto start = Clock::now();
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      long local = 0;
+      try {
+        for (long i = 0; !stop.load(std::memory_order_relaxed); ++i) local += op(t, i);
+      } catch (const std::exception& e) {
+        Die(e.what());
+      }
+      items += local;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& th : pool) th.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  return items.load() / elapsed;
+}
+
+// ------------------------------------------------------------ raw MariaDB
+
+class RawMysql {
+ public:
+  RawMysql(const Options& o, int connections) {
+    std::smatch m;
+    if (!std::regex_match(o.mysql_url, m, std::regex(R"(^mysql://([^:@/]+)@([^:/]+):(\d+)$)"))) {
+      Die("--mysql_url must be mysql://user@host:port");
+    }
+    const char* pwd = std::getenv("PERFFLOW_DB_PASSWORD");
+    sql::ConnectOptionsMap options;
+    options["hostName"] = sql::SQLString(m[2].str());
+    options["port"] = std::stoi(m[3].str());
+    options["userName"] = sql::SQLString(m[1].str());
+    options["password"] = sql::SQLString(pwd == nullptr ? "" : pwd);
+    auto* driver = sql::mysql::get_mysql_driver_instance();
+    {
+      std::unique_ptr<sql::Connection> admin(driver->connect(options));
+      std::unique_ptr<sql::Statement> s(admin->createStatement());
+      s->execute("CREATE DATABASE IF NOT EXISTS `" + o.schema + "`");
+      s->execute("CREATE TABLE IF NOT EXISTS `" + o.schema +
+                 "`.raw_rows (tenant_id VARCHAR(64) NOT NULL, row_id CHAR(32) NOT NULL, "
+                 "payload VARCHAR(255) NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, row_id))");
+    }
+    options["schema"] = sql::SQLString(o.schema);
+    std::string batch_sql = "INSERT INTO raw_rows (tenant_id, row_id, payload, created_at) VALUES ";
+    for (int r = 0; r < o.batch_size; ++r) absl::StrAppend(&batch_sql, r == 0 ? "" : ",", "(?, ?, ?, ?)");
+    for (int i = 0; i < connections; ++i) {
+      Connection c;
+      c.conn.reset(driver->connect(options));
+      c.single.reset(c.conn->prepareStatement(
+          "INSERT INTO raw_rows (tenant_id, row_id, payload, created_at) VALUES (?, ?, ?, ?)"));
+      c.batch.reset(c.conn->prepareStatement(batch_sql));
+      conns_.push_back(std::move(c));
+    }
+  }
+
+  // One durable one-row insert on connection `c`.
+  int InsertOne(int c, long i) {
+    sql::PreparedStatement* st = conns_[c].single.get();
+    st->setString(1, "bench");
+    st->setString(2, NextRowId());
+    st->setString(3, "crm.contract_signed s1 100000 key");
+    st->setInt64(4, i);
+    st->executeUpdate();
+    return 1;
+  }
+
+  // One durable `rows`-row insert (one statement, one commit) on connection `c`.
+  int InsertBatch(int c, long i, int rows) {
+    sql::PreparedStatement* st = conns_[c].batch.get();
+    for (int r = 0; r < rows; ++r) {
+      st->setString(4 * r + 1, "bench");
+      st->setString(4 * r + 2, NextRowId());
+      st->setString(4 * r + 3, "crm.contract_signed s1 100000 key");
+      st->setInt64(4 * r + 4, i);
+    }
+    st->executeUpdate();
+    return rows;
+  }
+
+ private:
+  // Unique within the run's fresh schema, as wide as an event id.
+  std::string NextRowId() { return absl::StrFormat("%032x", ++rows_); }
+
+  std::atomic<long> rows_{0};
+
+  struct Connection {
+    std::unique_ptr<sql::Connection> conn;
+    std::unique_ptr<sql::PreparedStatement> single;
+    std::unique_ptr<sql::PreparedStatement> batch;  // batch_size rows
+  };
+  std::vector<Connection> conns_;
+};
+
+// ------------------------------------------------------------ raw gRPC echo
+
+// A generic service that answers every call with the request's bytes.
+class EchoService : public grpc::CallbackGenericService {
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext*) override {
+    class Reactor : public grpc::ServerGenericBidiReactor {
+     public:
+      Reactor() { StartRead(&buffer_); }
+      void OnReadDone(bool ok) override {
+        if (!ok) return Finish(grpc::Status::OK);
+        StartWriteAndFinish(&buffer_, grpc::WriteOptions(), grpc::Status::OK);
+      }
+      void OnWriteDone(bool) override {}
+      void OnDone() override { delete this; }
+
+     private:
+      grpc::ByteBuffer buffer_;
+    };
+    return new Reactor;
+  }
+};
+
+class Echo {
+ public:
+  Echo() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterCallbackGenericService(&service_);
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port_ == 0) Die("echo server did not start");
+    stub_ = std::make_unique<grpc::GenericStub>(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+  ~Echo() { server_->Shutdown(); }
+
+  int Call() {
+    grpc::ClientContext ctx;
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status status;
+    stub_->UnaryCall(&ctx, "/bench.Echo/Call", grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+      std::lock_guard<std::mutex> lock(mu);
+      status = std::move(s);
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    if (!status.ok()) Die("echo: " + status.error_message());
+    return 1;
+  }
+
+ private:
+  EchoService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+};
+
+// ------------------------------------------------------------ perfflow
+
+class Perfflow {
+ public:
+  explicit Perfflow(const Options& o) : o_(o) {
+    stub_ = ev::EventService::NewStub(grpc::CreateChannel(o.event_addr, grpc::InsecureChannelCredentials()));
+  }
+
+  int Ingest(int c, long i) {
+    grpc::ClientContext ctx;
+    Identify(&ctx);
+    ev::IngestEventResponse resp;
+    grpc::Status s = stub_->IngestEvent(&ctx, Request(c, i, 0), &resp);
+    if (!s.ok()) Die("IngestEvent: " + s.error_message());
+    if (resp.duplicate()) Die("IngestEvent answered duplicate for a new id");
+    return 1;
+  }
+
+  int Batch(int c, long i) {
+    grpc::ClientContext ctx;
+    Identify(&ctx);
+    ev::BatchIngestEventsRequest req;
+    for (int r = 0; r < o_.batch_size; ++r) *req.add_requests() = Request(c, i, r + 1);
+    ev::BatchIngestEventsResponse resp;
+    grpc::Status s = stub_->BatchIngestEvents(&ctx, req, &resp);
+    if (!s.ok()) Die("BatchIngestEvents: " + s.error_message());
+    for (const auto& r : resp.results()) {
+      if (r.status().code() != 0) Die("BatchIngestEvents item: " + r.status().message());
+    }
+    return resp.results_size();
+  }
+
+ private:
+  void Identify(grpc::ClientContext* ctx) const {
+    ctx->AddMetadata("x-perfflow-tenant", o_.tenant);
+    ctx->AddMetadata("x-perfflow-roles", "system");
+    const char* token = std::getenv("PERFFLOW_INTERNAL_TOKEN");
+    if (token != nullptr) ctx->AddMetadata("x-perfflow-internal-token", token);
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  }
+
+  ev::IngestEventRequest Request(int c, long i, int r) const {
+    ev::IngestEventRequest req;
+    req.set_source("crm");
+    req.set_external_id(absl::StrCat(run_, "-", ++calls_, "-", c, "-", i, "-", r));
+    req.set_event_type("crm.contract_signed");
+    req.set_subject_id("s1");
+    auto& fields = *req.mutable_attributes()->mutable_fields();
+    fields["contract_value"].set_number_value(100000);
+    fields["customer_tier"].set_string_value("key");
+    return req;
+  }
+
+  const Options& o_;
+  std::unique_ptr<ev::EventService::Stub> stub_;
+  mutable std::atomic<long> calls_{0};
+  const std::string run_ = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+std::string JsonList(const std::vector<double>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i == 0 ? "" : ", ", v[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  perfflow::FlagSet flags("limits_bench", "The machine's limits next to perfflow's ingestion paths (JSON on stdout).");
+  flags.AddString("mysql_url", &o.mysql_url, "mysql://user@host:port (password from PERFFLOW_DB_PASSWORD)");
+  flags.AddString("schema", &o.schema, "schema for the raw insert table");
+  flags.AddString("event_addr", &o.event_addr, "perfflow-event address (its tenant has the catalogue and s1)");
+  flags.AddString("tenant", &o.tenant, "tenant to ingest into");
+  flags.AddInt("seconds", &o.seconds, "seconds per measurement");
+  flags.AddInt("rounds", &o.rounds, "interleaved rounds (medians are reported)");
+  flags.AddInt("concurrency", &o.concurrency, "calls in flight for single inserts, IngestEvent and the echo");
+  flags.AddInt("batch_concurrency", &o.batch_concurrency, "calls in flight for batched inserts and BatchIngestEvents");
+  flags.AddInt("batch_size", &o.batch_size, "rows or events per batch");
+  flags.ParseOrExit(argc, argv);
+  if (o.mysql_url.empty() || o.event_addr.empty()) Die("--mysql_url and --event_addr are required");
+  // The schema is named in SQL text (identifiers cannot be bound).
+  if (!std::regex_match(o.schema, std::regex("[A-Za-z0-9_]{1,64}"))) Die("--schema must match [A-Za-z0-9_]{1,64}");
+  if (o.concurrency < 1 || o.batch_concurrency < 1 || o.batch_size < 1 || o.seconds < 1 || o.rounds < 1) {
+    Die("--concurrency, --batch_concurrency, --batch_size, --seconds and --rounds must be positive");
+  }
+
+  try {
+    RawMysql raw(o, std::max(o.concurrency, o.batch_concurrency));
+    Echo echo;
+    Perfflow perfflow(o);
+    std::vector<double> raw_single, ingest, raw_batch, batch, raw_echo;
+    for (int r = 0; r < o.rounds; ++r) {
+      raw_single.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return raw.InsertOne(c, i); }));
+      ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); }));
+      raw_batch.push_back(
+          Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return raw.InsertBatch(c, i, o.batch_size); }));
+      batch.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return perfflow.Batch(c, i); }));
+      raw_echo.push_back(Closed(o.concurrency, o.seconds, [&](int, long) { return echo.Call(); }));
+    }
+    std::cout << "{\"concurrency\": " << o.concurrency << ", \"batch_concurrency\": " << o.batch_concurrency
+              << ", \"batch_size\": " << o.batch_size << ", \"seconds\": " << o.seconds
+              << ",\n \"raw_single_rows_per_s\": " << Median(raw_single)
+              << ", \"ingest_events_per_s\": " << Median(ingest)
+              << ",\n \"raw_batch_rows_per_s\": " << Median(raw_batch) << ", \"batch_events_per_s\": " << Median(batch)
+              << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo) << ",\n \"rounds\": {\"raw_single\": "
+              << JsonList(raw_single) << ", \"ingest\": " << JsonList(ingest) << ", \"raw_batch\": "
+              << JsonList(raw_batch) << ", \"batch\": " << JsonList(batch) << ", \"raw_echo\": " << JsonList(raw_echo)
+              << "}}\n";
+  } catch (const sql::SQLException& e) {
+    Die(std::string("MariaDB: ") + e.what());
+  }
+  return 0;
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""perfflow's ingestion paths as ratios to this machine's limits, in one run.
+
+Starts perfflow-event (Release) on the throwaway MariaDB with the catalogue
+and a directory, then runs build-bench/bin/limits_bench, which measures in one
+process, rounds interleaved: raw durable one-row INSERTs through Connector/C++
+and IngestEvent, both with 16 in flight; raw 100-row INSERTs and
+BatchIngestEvents of 100, both with 4 in flight; and an empty gRPC echo. Prints
+each path as a ratio to its limit next to the goal from DESIGN.md §8, and the
+event service's peak RSS.
+
+Run by ./scripts/bench.sh limits (which starts the MariaDB).
+"""
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
+from perfflow_e2e import Server, catalogue_request, org_request, generate_stubs, mysql_env, mysql_url  # noqa: E402
+
+INTERNAL = "bench-" + secrets.token_hex(16)
+MD = [("x-perfflow-tenant", "bench"), ("x-perfflow-roles", "admin,system"), ("x-perfflow-internal-token", INTERNAL)]
+HEADS = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
+         ("rnd", "r-head")]
+
+
+def verdict(ratio, goal):
+    return "meets" if ratio >= goal else "MISSES"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True)
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="perfflow-limits-bench-")
+    generate_stubs(args.source_dir, os.path.join(work, "stubs"))
+    import grpc
+    from perfflow.event.v1 import event_service_pb2 as epb, event_service_pb2_grpc as epb_grpc
+
+    env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL)
+    suffix = secrets.token_hex(4)
+    event = Server(os.path.join(args.bin_dir, "perfflow-event"), ["--db=%s/limits_%s" % (mysql_url(), suffix)], env)
+    stub = epb_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
+    stub.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=MD)
+    stub.UpsertDirectory(org_request(epb, HEADS, [("s1", "sales", "s-head")]), metadata=MD)
+
+    run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
+                          "--schema=limits_raw_" + suffix, "--event_addr=" + event.address(),
+                          "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds],
+                         env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True, check=True)
+    r = json.loads(run.stdout)
+    rss_kib = event.peak_rss_kib()
+    event.stop()
+
+    single = r["ingest_events_per_s"] / r["raw_single_rows_per_s"]
+    batch = r["batch_events_per_s"] / r["raw_batch_rows_per_s"]
+    print("%-58s %14s %10s %8s %7s" % ("path vs the machine's limit (same process, same run)", "per second",
+                                         "ratio", "goal", ""))
+    print("%-58s %14.0f" % ("limit: raw durable one-row INSERT, 16 in flight (rows)", r["raw_single_rows_per_s"]))
+    print("%-58s %14.0f %10.2f %8s %7s" % ("IngestEvent, 16 in flight (events)", r["ingest_events_per_s"], single,
+                                            ">= 0.50", verdict(single, 0.5)))
+    print("%-58s %14.0f" % ("limit: raw 100-row INSERT, 4 in flight (rows)", r["raw_batch_rows_per_s"]))
+    print("%-58s %14.0f %10.2f %8s %7s" % ("BatchIngestEvents of 100, 4 in flight (events)", r["batch_events_per_s"],
+                                            batch, ">= 0.30", verdict(batch, 0.3)))
+    print("%-58s %14.0f" % ("limit: empty gRPC unary echo, 16 in flight (calls)", r["raw_echo_calls_per_s"]))
+    print("IngestEvent reaches %.1f%% of the bare gRPC call rate; event service peak RSS %.1f MiB"
+          % (100 * r["ingest_events_per_s"] / r["raw_echo_calls_per_s"], rss_kib / 1024))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(r, ingest_ratio=single, ingest_goal=0.5, batch_ratio=batch, batch_goal=0.3,
+                           event_peak_rss_kib=rss_kib), f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
