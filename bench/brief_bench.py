@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Calibration brief generation against its floor, in one run on one MariaDB.
 
-A 50-person cohort in one department; 10,000 and then 100,000 chains spread
-over the last 90 days are written straight into the event service's tables.
+A 50-person cohort in one department; 10,000 and then 100,000 chains, one a
+second going back from now (chain n at now - n s, wrapping at 90 days; so
+100,000 span the last 28 hours, all inside the brief's window), are written
+straight into the event service's tables.
 For each size it measures (median of 3):
   - the floor: the raw SQL read of the same rows (the flows and events of the
     brief's window, the columns the event service streams), through the
@@ -44,7 +46,7 @@ def mariadb(schema, statement, out=subprocess.PIPE):
 
 
 def seed(schema, first, last):
-    """Chains first..last (1-based) of PEOPLE people over the last 90 days."""
+    """Chains first..last (1-based) of PEOPLE people, chain n at now - (n mod 90 days in seconds) s."""
     mariadb(schema, (
         "SET @now = FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000); "
         "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
@@ -63,6 +65,29 @@ def seed(schema, first, last):
         "@now - (seq MOD 7776000) * 1000 + (20 + seq MOD 70) * 3600000, "
         "IF(seq MOD 5 = 0, NULL, @now - (seq MOD 7776000) * 1000 + 3600000) "
         "FROM seq_{first}_to_{last}").format(people=PEOPLE, first=first, last=last))
+
+
+def setup_assembly(events, epb, source_dir, metadata):
+    """The catalogue and a directory of one department, assembly: head m0 and PEOPLE people p0.. at P4."""
+    events.ApplyEventTypes(catalogue_request(epb, source_dir), metadata=metadata)
+    org = epb.UpsertDirectoryRequest()
+    org.departments.add(id="assembly", name="Assembly", head_id="m0")
+    org.employees.add(id="m0", display_name="Head", department_id="assembly", grade="M3")
+    for i in range(PEOPLE):
+        org.employees.add(id="p%d" % i, display_name="Person %d" % i, department_id="assembly", grade="P4",
+                          manager_id="m0")
+    events.UpsertDirectory(org, metadata=metadata)
+
+
+def create_assembly_session(calibration, pb, session_id, metadata):
+    """A calibration session over assembly's P4 people, in 30 days."""
+    req = pb.CreateSessionRequest(session_id=session_id)
+    req.session.title = "Assembly P4"
+    req.session.cohort.departments.append("assembly")
+    req.session.cohort.grades.append("P4")
+    req.session.scheduled_time.FromSeconds(int(time.time()) + 30 * 86400)
+    req.session.facilitator_id = "hr-1"
+    calibration.CreateSession(req, metadata=metadata)
 
 
 def median_seconds(fn, runs=3):
@@ -96,21 +121,8 @@ def main():
     try:
         events = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
         stub = calibration_service_pb2_grpc.CalibrationServiceStub(grpc.insecure_channel(calibration.address()))
-        events.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=HR)
-        org = epb.UpsertDirectoryRequest()
-        org.departments.add(id="assembly", name="Assembly", head_id="m0")
-        org.employees.add(id="m0", display_name="Head", department_id="assembly", grade="M3")
-        for i in range(PEOPLE):
-            org.employees.add(id="p%d" % i, display_name="Person %d" % i, department_id="assembly", grade="P4",
-                              manager_id="m0")
-        events.UpsertDirectory(org, metadata=HR)
-        req = pb.CreateSessionRequest(session_id="bench")
-        req.session.title = "Assembly P4"
-        req.session.cohort.departments.append("assembly")
-        req.session.cohort.grades.append("P4")
-        req.session.scheduled_time.FromSeconds(int(time.time()) + 30 * 86400)
-        req.session.facilitator_id = "hr-1"
-        stub.CreateSession(req, metadata=HR)
+        setup_assembly(events, epb, args.source_dir, HR)
+        create_assembly_session(stub, pb, "bench", HR)
 
         window_start_ms = None
         seeded = 0

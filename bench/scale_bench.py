@@ -2,10 +2,11 @@
 """1,000,000 stored events: flow health on both backends, and every service's
 memory.
 
-For each backend (MariaDB, then SQLite) one million chains over the last 90
-days are written straight into the event service's tables (seeding is not
-what is measured). Then, median of 3:
-  - GetFlowHealth over the whole 90 days (every stored chain) through
+For each backend (MariaDB, then SQLite) one million chains, one a second
+going back from now (so they span the last 11.6 days), are written straight
+into the event service's tables (seeding is not what is measured). Then,
+median of 3:
+  - GetFlowHealth over the last 91 days (every stored chain) through
     perfflow-event, against
   - the floor: the same aggregate as raw SQL (the query the event service
     runs), through the database's own client.
@@ -36,8 +37,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 sys.path.insert(0, HERE)
-from perfflow_e2e import Server, catalogue_request, generate_stubs, mysql_env, mysql_url  # noqa: E402
-from brief_bench import PEOPLE, mariadb, median_seconds, seed  # noqa: E402
+from perfflow_e2e import Server, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from brief_bench import PEOPLE, create_assembly_session, mariadb, median_seconds, seed, setup_assembly  # noqa: E402,E501
 
 EVENTS = 1_000_000
 # The gateway refuses to start without an internal credential; every service shares it.
@@ -103,17 +104,6 @@ def measure_health(stub, epb, raw):
             "ratio": round(health / floor, 2)}
 
 
-def setup_tenant(stub, epb, source_dir):
-    stub.ApplyEventTypes(catalogue_request(epb, source_dir), metadata=HR)
-    org = epb.UpsertDirectoryRequest()
-    org.departments.add(id="assembly", name="Assembly", head_id="m0")
-    org.employees.add(id="m0", display_name="Head", department_id="assembly", grade="M3")
-    for i in range(PEOPLE):
-        org.employees.add(id="p%d" % i, display_name="Person %d" % i, department_id="assembly", grade="P4",
-                          manager_id="m0")
-    stub.UpsertDirectory(org, metadata=HR)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
@@ -134,7 +124,7 @@ def main():
     # ---- SQLite
     db_path = os.path.join(work, "event.db")
     event = Server(binary("event"), ["--db=sqlite:" + db_path, "--workers=false"], {"PERFFLOW_INTERNAL_TOKEN": INTERNAL})
-    setup_tenant(epb_grpc.EventServiceStub(grpc.insecure_channel(event.address())), epb, args.source_dir)
+    setup_assembly(epb_grpc.EventServiceStub(grpc.insecure_channel(event.address())), epb, args.source_dir, HR)
     event.stop()
     start = time.monotonic()
     seed_sqlite(db_path, args.events)
@@ -153,7 +143,7 @@ def main():
     env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL)
     event = Server(binary("event"), ["--db=%s/%s" % (mysql_url(), schema)], env)
     stub = epb_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
-    setup_tenant(stub, epb, args.source_dir)
+    setup_assembly(stub, epb, args.source_dir, HR)
     start = time.monotonic()
     for first in range(1, args.events + 1, 100_000):
         seed(schema, first, min(first + 99_999, args.events))
@@ -181,12 +171,7 @@ def main():
             facts += len(batch.facts)
         results["mariadb"]["facts_streamed"] = facts
         cal = cpb_grpc.CalibrationServiceStub(grpc.insecure_channel(others["calibration"].address()))
-        req = cpb.CreateSessionRequest(session_id="scale")
-        req.session.title = "Assembly P4"
-        req.session.cohort.departments.append("assembly")
-        req.session.scheduled_time.FromSeconds(int(time.time()) + 30 * 86400)
-        req.session.facilitator_id = "hr-1"
-        cal.CreateSession(req, metadata=HR)
+        create_assembly_session(cal, cpb, "scale", HR)
         brief = cal.GenerateBrief(cpb.GenerateBriefRequest(session="sessions/scale"), metadata=HR, timeout=600)
         results["mariadb"]["brief_people"] = len(brief.people)
         vpb_grpc.EvidenceServiceStub(grpc.insecure_channel(others["evidence"].address())).ListEvidence(
