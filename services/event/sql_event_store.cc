@@ -1,12 +1,15 @@
 #include "services/event/sql_event_store.h"
 
+#include <deque>
 #include <map>
+#include <thread>
 #include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/db/time_columns.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -763,39 +766,92 @@ absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::HealthBuckets(const std
 
 absl::Status SqlEventStore::ForEachFlow(const std::string& tenant, const EventFilter& filter,
                                         const std::function<bool(const EventRecord&)>& emit) {
-  constexpr int kBatch = 2000;
+  // Pages in (triggered_at, event_id) order, read by a thread of their own
+  // that runs the next query as soon as a page has arrived, while this thread
+  // converts and emits (the caller serialises facts onto a stream): the
+  // database never waits for the consumer. At most kAhead pages wait in memory,
+  // one more is being read and one consumed.
+  constexpr size_t kAhead = 1;
+  const int page_rows = flow_page_rows_;
   // Flow facts need no attributes: the JSON blob stays in the database.
-  static const std::string kColumns = [] {
-    std::string c = kEventColumns;
-    c.replace(c.find("e.attributes"), sizeof("e.attributes") - 1, "'{}'");
-    return c;
+  static const std::string kSql = [] {
+    std::string columns = kEventColumns;
+    columns.replace(columns.find("e.attributes"), sizeof("e.attributes") - 1, "'{}'");
+    return absl::StrCat("SELECT ", columns,
+                        " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
+                        " WHERE f.tenant_id = ? AND (f.triggered_at > ? OR (f.triggered_at = ? AND f.event_id > ?))");
   }();
-  int64_t after_ms = std::numeric_limits<int64_t>::min();
-  std::string after_id;
-  while (true) {
-    std::vector<EventRecord> batch;
-    absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-      batch.clear();
-      std::string sql = absl::StrCat("SELECT ", kColumns,
-                                     " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
-                                     " WHERE f.tenant_id = ? AND (f.triggered_at > ? OR (f.triggered_at = ? AND f.event_id > ?))");
-      Params params = {tenant, after_ms, after_ms, after_id};
-      AddFilter(filter, sql, params);
-      sql += " ORDER BY f.triggered_at, f.event_id LIMIT ?";
-      params.push_back(int64_t{kBatch});
-      auto rows = txn.Query(sql, params);
-      if (!rows.ok()) return rows.status();
-      for (const Row& r : *rows) batch.push_back(ReadEvent(r));
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    for (const EventRecord& e : batch) {
-      if (!emit(e)) return absl::OkStatus();
+  struct Pages {
+    absl::Mutex mu;
+    std::deque<std::vector<Row>> ready ABSL_GUARDED_BY(mu);
+    absl::Status status ABSL_GUARDED_BY(mu);
+    bool done ABSL_GUARDED_BY(mu) = false;     // no more pages will come
+    bool stopped ABSL_GUARDED_BY(mu) = false;  // the consumer wants no more
+  } pages;
+  std::thread reader([&] {
+    int64_t after_ms = std::numeric_limits<int64_t>::min();
+    std::string after_id;
+    absl::Status s;
+    while (true) {
+      {
+        absl::MutexLock lock(&pages.mu);
+        auto room = [&pages]() ABSL_SHARED_LOCKS_REQUIRED(pages.mu) {
+          return pages.stopped || pages.ready.size() < kAhead;
+        };
+        pages.mu.Await(absl::Condition(&room));
+        if (pages.stopped) break;
+      }
+      std::vector<Row> rows;
+      s = db_->RunInTransaction([&](Transaction& txn) {
+        std::string sql = kSql;
+        Params params = {tenant, after_ms, after_ms, after_id};
+        AddFilter(filter, sql, params);
+        sql += " ORDER BY f.triggered_at, f.event_id LIMIT ?";
+        params.push_back(int64_t{page_rows});
+        auto read = txn.Query(sql, params);
+        if (!read.ok()) return read.status();
+        rows = *std::move(read);
+        return absl::OkStatus();
+      });
+      const bool last = !s.ok() || static_cast<int>(rows.size()) < page_rows;
+      if (!last) {
+        after_id = rows.back().Str(0);
+        after_ms = rows.back().Int(9);
+      }
+      absl::MutexLock lock(&pages.mu);
+      pages.ready.push_back(std::move(rows));
+      if (last) break;
     }
-    if (static_cast<int>(batch.size()) < kBatch) return absl::OkStatus();
-    after_ms = Ms(batch.back().flow.triggered_at);
-    after_id = batch.back().event_id;
+    absl::MutexLock lock(&pages.mu);
+    pages.status = s;
+    pages.done = true;
+  });
+  absl::Status result;
+  while (true) {
+    std::vector<Row> rows;
+    {
+      absl::MutexLock lock(&pages.mu);
+      auto arrived = [&pages]() ABSL_SHARED_LOCKS_REQUIRED(pages.mu) { return pages.done || !pages.ready.empty(); };
+      pages.mu.Await(absl::Condition(&arrived));
+      if (pages.ready.empty()) {
+        result = pages.status;
+        break;
+      }
+      rows = std::move(pages.ready.front());
+      pages.ready.pop_front();
+    }
+    bool more = true;
+    for (const Row& r : rows) {
+      if (!(more = emit(ReadEvent(r)))) break;
+    }
+    if (!more) {
+      absl::MutexLock lock(&pages.mu);
+      pages.stopped = true;
+      break;
+    }
   }
+  reader.join();
+  return result;
 }
 
 absl::StatusOr<std::vector<std::string>> SqlEventStore::Tenants() {

@@ -55,9 +55,14 @@ class SqlEventStore : public EventStore {
   absl::StatusOr<int64_t> OutboxBacklog(const std::string& tenant) override;
   absl::Status Ping() override { return db_->Ping(); }
 
+  // ForEachFlow reads pages of this many rows (default 5,000); tests use
+  // small pages to cross page boundaries with few rows.
+  void set_flow_page_rows(int rows) { flow_page_rows_ = rows; }
+
  private:
   explicit SqlEventStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
   std::shared_ptr<db::Database> db_;
+  int flow_page_rows_ = 5000;
 };
 
 }  // namespace perfflow::event

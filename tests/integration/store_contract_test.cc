@@ -319,8 +319,10 @@ TEST_P(StoreContractTest, HealthBucketsAgreeWithPerChainClassification) {
   EXPECT_GE(sql.by_period.size(), 3u);
 }
 
-TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossBatches) {
-  // More than one internal batch (500).
+TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossPages) {
+  // Pages of 100 rows, read ahead on another thread: 620 chains are seven
+  // pages, the last one short.
+  w_.store->set_flow_page_rows(100);
   for (int i = 0; i < 620; ++i) {
     if (i % 100 == 0) w_.clock->Advance(absl::Seconds(1));
     Ingest("ff-" + std::to_string(i), i % 2 ? "s1" : "s2");
@@ -336,9 +338,41 @@ TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossBatches) {
     return true;
   }).ok());
   EXPECT_EQ(count, 620);
-  int stopped = 0;
-  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord&) { return ++stopped < 10; }).ok());
-  EXPECT_EQ(stopped, 10);
+  // Stopping inside a page, at a page's end and on the last row ends the
+  // read-ahead cleanly and emits nothing more.
+  for (int stop_at : {10, 200, 620}) {
+    int emitted = 0;
+    ASSERT_TRUE(w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord&) { return ++emitted < stop_at; }).ok());
+    EXPECT_EQ(emitted, stop_at);
+  }
+  // A filter applies on every page, not only the first.
+  EventFilter filter;
+  filter.subject_id = "s1";
+  int s1 = 0;
+  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, filter, [&](const EventRecord& e) {
+    EXPECT_EQ(e.subject_id, "s1");
+    ++s1;
+    return true;
+  }).ok());
+  EXPECT_EQ(s1, 310);
+}
+
+TEST_P(StoreContractTest, ForEachFlowReportsAPageThatFailsAfterOthersArrived) {
+  w_.store->set_flow_page_rows(100);
+  for (int i = 0; i < 620; ++i) Ingest("fe-" + std::to_string(i));
+  // While the first page is consumed the table goes away: a later page's
+  // query fails, and the caller gets that error after the rows already read.
+  int emitted = 0;
+  absl::Status s = w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord&) {
+    if (++emitted == 1) {
+      EXPECT_TRUE(w_.database.db->ExecuteDdl("ALTER TABLE flows RENAME TO flows_gone").ok());
+    }
+    return true;
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_GE(emitted, 100);
+  EXPECT_LT(emitted, 620);
+  ASSERT_TRUE(w_.database.db->ExecuteDdl("ALTER TABLE flows_gone RENAME TO flows").ok());
 }
 
 TEST_P(StoreContractTest, EvidenceCompleteIsMarkedOnce) {
