@@ -182,7 +182,15 @@ absl::StatusOr<event::v1::IngestEventRequest> MapWebhookPayload(const WebhookSou
     absl::Time occurred;
     std::string error;
     if (v != nullptr && v->has_number_value()) {
-      occurred = absl::FromUnixSeconds(static_cast<int64_t>(v->number_value()));
+      // google.protobuf.Timestamp's range, 0001-01-01 .. 9999-12-31; checked
+      // before the cast, which is undefined for a double out of int64's range.
+      constexpr double kMinUnixSeconds = -62135596800.0, kMaxUnixSeconds = 253402300799.0;
+      const double seconds = v->number_value();
+      if (!(seconds >= kMinUnixSeconds && seconds <= kMaxUnixSeconds)) {
+        return absl::InvalidArgumentError(absl::StrCat("payload: occurred_at at \"", m.occurred_at(),
+                                                       "\" is outside 0001-01-01 .. 9999-12-31 in Unix seconds"));
+      }
+      occurred = absl::FromUnixSeconds(static_cast<int64_t>(seconds));
     } else if (v == nullptr || !v->has_string_value() ||
                !absl::ParseTime(absl::RFC3339_full, v->string_value(), &occurred, &error)) {
       return absl::InvalidArgumentError(absl::StrCat("payload: occurred_at at \"", m.occurred_at(),

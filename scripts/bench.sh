@@ -7,6 +7,7 @@
 #   ./scripts/bench.sh validator    the evidence-chain validator only
 #   ./scripts/bench.sh phrases      the feedback guidance engine, 50 vs 500 phrases
 #   ./scripts/bench.sh timers       100,000 tasks due at once on a throwaway MariaDB
+#                                   (timers --no-ingest: the storm alone, without the ingest phases)
 #   ./scripts/bench.sh brief        a 50-person brief over 10k and 100k stored events vs raw SQL reads
 #   ./scripts/bench.sh gateway      signed webhooks through perfflow-gateway vs direct gRPC IngestEvent
 set -euo pipefail
@@ -60,7 +61,7 @@ run_scale() {
 
 run_timers() {
   with_mariadb bench/timer_storm.py --binary build-bench/bin/perfflow-event --source-dir . \
-    --json build-bench/timer_storm.json
+    --json build-bench/timer_storm.json "$@"
 }
 
 run_brief() {
@@ -77,7 +78,7 @@ case "${1:-all}" in
   scale) run_scale ;;
   validator) run_validator ;;
   phrases) run_phrases ;;
-  timers) run_timers ;;
+  timers) run_timers "${@:2}" ;;
   brief) run_brief ;;
   gateway) run_gateway ;;
   all) run_limits; run_validator; run_phrases; run_timers; run_brief; run_gateway; run_scale ;;

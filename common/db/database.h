@@ -50,6 +50,11 @@ class Transaction {
   virtual Dialect dialect() const = 0;
   // " FOR UPDATE" on MySQL; SQLite transactions already hold the write lock.
   std::string ForUpdate() const { return dialect() == Dialect::kMysql ? " FOR UPDATE" : ""; }
+  // " FORCE INDEX (PRIMARY)" on MySQL, for "tenant_id = ? AND id IN (...)"
+  // by primary key: otherwise MariaDB probes every index that starts with
+  // tenant_id for each value of the list before it picks the primary key
+  // (half of such a statement's time at 200 values).
+  std::string ForcePrimary() const { return dialect() == Dialect::kMysql ? " FORCE INDEX (PRIMARY)" : ""; }
 };
 
 // A database handle. Thread-safe: any thread may run transactions.

@@ -50,7 +50,7 @@ absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::st
       absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
       params.push_back(id);
     }
-    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
+    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, txn.ForcePrimary(), " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
                                         "WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
                            params);
     if (!upd.ok()) return upd.status();
@@ -132,8 +132,9 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
         params.push_back(f->claim.task.task_id);
       }
       auto rows = txn.Query(absl::StrCat("SELECT task_id, state, timer_level, fence, lease_owner, lease_until, timer_at "
-                                         "FROM tasks WHERE tenant_id = ? AND task_id IN (",
-                                         marks, ")", txn.ForUpdate()),
+                                         "FROM tasks",
+                                         txn.ForcePrimary(), " WHERE tenant_id = ? AND task_id IN (", marks, ")",
+                                         txn.ForUpdate()),
                             params);
       if (!rows.ok()) return rows.status();
       std::map<std::string, const Row*> current;
@@ -174,7 +175,7 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
       update_params.insert(update_params.end(), at_params.begin(), at_params.end());
       update_params.push_back(tenant);
       update_params.insert(update_params.end(), id_params.begin(), id_params.end());
-      auto upd = txn.Execute(absl::StrCat("UPDATE tasks SET timer_level = CASE task_id", level_case,
+      auto upd = txn.Execute(absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id", level_case,
                                           " END, timer_at = CASE task_id", at_case,
                                           " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (",
                                           ids, ")"),
@@ -320,9 +321,8 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
         absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
         params.push_back(r->first.message.message_id);
       }
-      auto rows = txn.Query(absl::StrCat("SELECT message_id, fence, lease_owner FROM outbox WHERE tenant_id = ? AND "
-                                         "message_id IN (",
-                                         marks, ")", txn.ForUpdate()),
+      auto rows = txn.Query(absl::StrCat("SELECT message_id, fence, lease_owner FROM outbox", txn.ForcePrimary(),
+                                         " WHERE tenant_id = ? AND message_id IN (", marks, ")", txn.ForUpdate()),
                             params);
       if (!rows.ok()) return rows.status();
       std::map<std::string, std::pair<int64_t, std::string>> current;
@@ -342,7 +342,7 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
       }
       if (held.empty()) continue;
       auto upd = txn.Execute(
-          absl::StrCat("UPDATE outbox SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
+          absl::StrCat("UPDATE outbox", txn.ForcePrimary(), " SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
                        "delivered_to = ?, delivered_at = ?, lease_owner = '', lease_until = 0 "
                        "WHERE tenant_id = ? AND message_id IN (",
                        held, ")"),

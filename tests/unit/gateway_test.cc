@@ -232,6 +232,29 @@ TEST(WebhookTest, MapsPayloadsWithJsonPointers) {
   EXPECT_EQ(whole->external_id(), "9007199254740992");
 }
 
+TEST(WebhookTest, OccurredAtInUnixSecondsMustBeATimestamp) {
+  v1::WebhookSource source = StandardSource();
+  source.mutable_mapping()->set_occurred_at("/at");
+  auto sources = WebhookSources::Create({source}, FakeEnv({{"OLD", "a"}, {"NEW", "b"}}));
+  ASSERT_TRUE(sources.ok()) << sources.status();
+  auto map = [&](const std::string& at) {
+    return MapWebhookPayload(*sources->Find("crm"), R"({"deal":{"id":1,"owner":"e1"},"at":)" + at + "}", "m1");
+  };
+  auto seconds = map("1795796000");
+  ASSERT_TRUE(seconds.ok()) << seconds.status();
+  EXPECT_EQ(seconds->occurred_at().seconds(), 1795796000);
+  auto text = map(R"("2026-11-27T16:00:00Z")");
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(text->occurred_at().seconds(), 1795795200);
+  // Found by the webhook_mapping fuzzer: a number beyond int64 was cast
+  // (undefined); beyond the Timestamp range it is a clear error now.
+  for (const char* at : {"3.6e45", "-3.6e45", "253402300800", "-62135596801"}) {
+    auto out = map(at);
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument) << at;
+    EXPECT_NE(out.status().message().find("/at"), std::string::npos) << at;
+  }
+}
+
 std::string Hs256(const std::string& claims_json, const std::string& secret, const std::string& alg = "HS256") {
   std::string signing = Base64UrlEncode(R"({"alg":")" + alg + R"("})") + "." + Base64UrlEncode(claims_json);
   return signing + "." + Base64UrlEncode(HmacSha256(secret, signing));
