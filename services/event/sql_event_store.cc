@@ -814,7 +814,7 @@ absl::Status SqlEventStore::ForEachFlow(const std::string& tenant, const EventFi
         return absl::OkStatus();
       });
       const bool last = !s.ok() || static_cast<int>(rows.size()) < page_rows;
-      if (!last) {
+      if (!last) {  // the keyset: event_id and triggered_at, columns 0 and 9 of kEventColumns
         after_id = rows.back().Str(0);
         after_ms = rows.back().Int(9);
       }
