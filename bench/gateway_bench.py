@@ -28,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from perfflow_e2e import Server, catalogue_request, org_request, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import CATALOGUE_HEADS, Server, catalogue_request, org_request, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 CLIENTS = 16
 PER_CLIENT = 150
@@ -153,9 +153,7 @@ rate_limit: {requests_per_second: 1000000, burst: 1000000}
     http_port = next(int(json.loads(line)["http_port"]) for line in gateway.log if '"http listening"' in line)
     stub = epb_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
     stub.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=MD)
-    heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
-             ("rnd", "r-head")]
-    stub.UpsertDirectory(org_request(epb, heads, [("s1", "sales", "s-head")]), metadata=MD)
+    stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD)
 
     direct, through = [], []
     ctx = multiprocessing.get_context("spawn")

@@ -22,12 +22,10 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from perfflow_e2e import Server, catalogue_request, org_request, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import CATALOGUE_HEADS, Server, catalogue_request, org_request, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 INTERNAL = "bench-" + secrets.token_hex(16)
 MD = [("x-perfflow-tenant", "bench"), ("x-perfflow-roles", "admin,system"), ("x-perfflow-internal-token", INTERNAL)]
-HEADS = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
-         ("rnd", "r-head")]
 
 
 def verdict(ratio, goal):
@@ -52,7 +50,7 @@ def main():
     event = Server(os.path.join(args.bin_dir, "perfflow-event"), ["--db=%s/limits_%s" % (mysql_url(), suffix)], env)
     stub = epb_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
     stub.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=MD)
-    stub.UpsertDirectory(org_request(epb, HEADS, [("s1", "sales", "s-head")]), metadata=MD)
+    stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD)
 
     run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
                           "--schema=limits_raw_" + suffix, "--event_addr=" + event.address(),

@@ -32,7 +32,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from perfflow_e2e import Server, catalogue_request, generate_stubs, mysql_env, mysql_url, org_request  # noqa: E402
+from perfflow_e2e import CATALOGUE_HEADS, Server, catalogue_request, generate_stubs, mysql_env, mysql_url, org_request  # noqa: E402
 
 TENANT = [("x-perfflow-tenant", "bench")]
 
@@ -116,9 +116,7 @@ def main():
     try:
         stub = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(replicas[0].address()))
         stub.ApplyEventTypes(catalogue_request(pb, args.source_dir), metadata=TENANT)
-        heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"),
-                 ("supply_chain", "c-head"), ("rnd", "r-head")]
-        stub.UpsertDirectory(org_request(pb, heads, [("s%d" % i, "sales", "s-head") for i in range(1, 9)]),
+        stub.UpsertDirectory(org_request(pb, CATALOGUE_HEADS, [("s%d" % i, "sales", "s-head") for i in range(1, 9)]),
                              metadata=TENANT)
         ingest_load(stub, pb, "warmup", seconds=3)
         if not args.no_ingest:

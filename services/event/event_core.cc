@@ -38,6 +38,16 @@ std::string CanonicalBytes(const google::protobuf::Message& m) {
   return out;
 }
 
+// The directory entry `id` through `cache`: looked up once per ingest call.
+template <typename T, typename Load>
+absl::StatusOr<std::optional<T>> Remembered(std::map<std::string, std::optional<T>>& cache, const std::string& id,
+                                            Load load) {
+  if (auto it = cache.find(id); it != cache.end()) return it->second;
+  absl::StatusOr<std::optional<T>> found = load(id);
+  if (found.ok()) cache[id] = *found;
+  return found;
+}
+
 }  // namespace
 
 EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, FlowMetrics* metrics)
@@ -167,22 +177,6 @@ absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::Ups
 
 // ------------------------------------------------------------------ ingestion
 
-absl::StatusOr<std::optional<v1::Employee>> EventCore::FindEmployee(const std::string& tenant, const std::string& id,
-                                                                    DirectoryMemo& memo) {
-  if (auto it = memo.employees.find(id); it != memo.employees.end()) return it->second;
-  auto found = store_->GetEmployee(tenant, id);
-  if (found.ok()) memo.employees[id] = *found;
-  return found;
-}
-
-absl::StatusOr<std::optional<v1::Department>> EventCore::FindDepartment(const std::string& tenant,
-                                                                        const std::string& id, DirectoryMemo& memo) {
-  if (auto it = memo.departments.find(id); it != memo.departments.end()) return it->second;
-  auto found = store_->GetDepartment(tenant, id);
-  if (found.ok()) memo.departments[id] = *found;
-  return found;
-}
-
 absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
                                                const RegistryView& registry, DirectoryMemo& memo) {
   std::vector<FieldViolation> violations;
@@ -234,7 +228,8 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   violations = ValidateAttributes(*type, request.attributes(), registry);
   if (!violations.empty()) return InvalidArgumentWithViolations("event rejected", violations);
 
-  auto subject = FindEmployee(tenant, request.subject_id(), memo);
+  auto subject = Remembered(memo.employees, request.subject_id(),
+                            [&](const std::string& id) { return store_->GetEmployee(tenant, id); });
   if (!subject.ok()) return subject.status();
   if (!*subject) {
     return InvalidArgumentWithViolations("event rejected",
@@ -291,7 +286,8 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     } else {
       for (const std::string& dept_id : cc.departments()) {
         if (dept_id == e.department_id) continue;  // the confirmer comes from another department
-        auto dept = FindDepartment(tenant, dept_id, memo);
+        auto dept = Remembered(memo.departments, dept_id,
+                               [&](const std::string& id) { return store_->GetDepartment(tenant, id); });
         if (!dept.ok()) return dept.status();
         if (*dept && !(*dept)->head_id().empty()) {
           confirmer = (*dept)->head_id();

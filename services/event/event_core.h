@@ -71,10 +71,6 @@ class EventCore {
     std::map<std::string, std::optional<v1::Employee>> employees;
     std::map<std::string, std::optional<v1::Department>> departments;
   };
-  absl::StatusOr<std::optional<v1::Employee>> FindEmployee(const std::string& tenant, const std::string& id,
-                                                           DirectoryMemo& memo);
-  absl::StatusOr<std::optional<v1::Department>> FindDepartment(const std::string& tenant, const std::string& id,
-                                                               DirectoryMemo& memo);
   absl::StatusOr<NewEvent> BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
                                       const RegistryView& registry, DirectoryMemo& memo);
 

@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import (run_tests, catalogue_request, org_request, Server, field_violations, generate_stubs,  # noqa: E402
+from perfflow_e2e import (CATALOGUE_HEADS, run_tests, catalogue_request, org_request, Server, field_violations, generate_stubs,  # noqa: E402
                           mysql_env, mysql_url)
 
 ARGS = None
@@ -44,9 +44,7 @@ def setUpModule():
     events = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(EVENT.address()))
     stub = calibration_service_pb2_grpc.CalibrationServiceStub(grpc.insecure_channel(CALIBRATION.address()))
     events.ApplyEventTypes(catalogue_request(epb, ARGS.source_dir), metadata=HR)
-    heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
-             ("rnd", "r-head")]
-    events.UpsertDirectory(org_request(epb, heads, [(p, "sales", "s-head") for p in PEOPLE]), metadata=HR)
+    events.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [(p, "sales", "s-head") for p in PEOPLE]), metadata=HR)
     # Two contracts each; s1..s3 act on theirs, the manager reviews s1's.
     for p in PEOPLE:
         for n in range(2):

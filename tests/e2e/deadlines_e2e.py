@@ -33,7 +33,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import (run_tests, catalogue_request, org_request, Server, generate_stubs, mysql_env,  # noqa: E402
+from perfflow_e2e import (CATALOGUE_HEADS, run_tests, catalogue_request, org_request, Server, generate_stubs, mysql_env,  # noqa: E402
                           mysql_url, scrape_metrics, assert_metrics)
 
 ARGS = None
@@ -164,9 +164,7 @@ no_jitter: true
         cls.stub = stub_module.EventServiceStub(channel)
         md = [("x-perfflow-tenant", "chan")]
         cls.stub.ApplyEventTypes(catalogue_request(pb, ARGS.source_dir), metadata=md)
-        heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
-                 ("rnd", "r-head")]
-        org = org_request(pb, heads, [("s1", "sales", "s-head")])
+        org = org_request(pb, CATALOGUE_HEADS, [("s1", "sales", "s-head")])
         for e in org.employees:
             if e.id == "s1":
                 e.contacts["dingtalk"] = "ding-s1"

@@ -18,7 +18,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import run_tests, catalogue_request, org_request, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import CATALOGUE_HEADS, run_tests, catalogue_request, org_request, Server, field_violations, generate_stubs, mysql_env, mysql_url  # noqa: E402
 
 ARGS = None
 SERVER = None
@@ -55,9 +55,7 @@ def tearDownModule():
 
 
 def org():
-    heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
-             ("rnd", "r-head")]
-    return org_request(pb, heads, [("s%d" % i, "sales", "s-head") for i in range(1, 4)])
+    return org_request(pb, CATALOGUE_HEADS, [("s%d" % i, "sales", "s-head") for i in range(1, 4)])
 
 
 def contract(external_id, subject="s1", value=250000):

@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from perfflow_e2e import (run_tests, Server, generate_stubs, catalogue_request, org_request, mysql_env,  # noqa: E402
+from perfflow_e2e import (CATALOGUE_HEADS, run_tests, Server, generate_stubs, catalogue_request, org_request, mysql_env,  # noqa: E402
                           mysql_url)
 
 ARGS = None
@@ -53,9 +53,7 @@ def setUpModule():
                 "calibration": calibration_service_pb2.DESCRIPTOR.services_by_name["CalibrationService"]}
     stub = epb_grpc.EventServiceStub(grpc.insecure_channel(SERVERS["event"].address()))
     stub.ApplyEventTypes(catalogue_request(epb, ARGS.source_dir), metadata=MD, timeout=30)
-    heads = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"), ("supply_chain", "c-head"),
-             ("rnd", "r-head")]
-    stub.UpsertDirectory(org_request(epb, heads, [("s1", "sales", "s-head")]), metadata=MD, timeout=30)
+    stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD, timeout=30)
 
 
 def tearDownModule():

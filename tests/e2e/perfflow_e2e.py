@@ -161,6 +161,11 @@ def catalogue_request(epb, source_dir):
     return req
 
 
+# The departments the shipped catalogue routes work to, each with its head.
+CATALOGUE_HEADS = [("sales", "s-head"), ("quality", "q-head"), ("production", "p-head"),
+                   ("supply_chain", "c-head"), ("rnd", "r-head")]
+
+
 def org_request(epb, heads, people):
     """An org: heads is [(department, head id)], each head reporting to "ceo"
     (in production); people is [(id, department, manager)]."""
