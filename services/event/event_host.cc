@@ -111,10 +111,15 @@ class EventHost : public ServiceHost {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOptions& o, prometheus::Registry& registry) {
+  if (o.health_scan_threads < 1 || o.health_scan_threads > 8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --health_scan_threads ", o.health_scan_threads, ": must be 1 to 8"));
+  }
   auto database = OpenServiceDatabase(o.db);
   if (!database.ok()) return database.status();
   auto opened = SqlEventStore::Open(*database);
   if (!opened.ok()) return opened.status();
+  if ((*database)->dialect() == db::Dialect::kMysql) (*opened)->set_health_scan_threads(o.health_scan_threads);
   std::shared_ptr<EventStore> store = *std::move(opened);
   auto clock = std::make_shared<SystemClock>();
   if (o.demo) {

@@ -32,6 +32,7 @@ struct EventHostOptions {
   int digest_poll_seconds = 60;
   int fault_delay_before_fire_ms = 0;
   int background_duty_percent = 50;
+  int health_scan_threads = 2;  // MySQL only; SQLite scans in one query
 };
 
 // Opens the database (migrations), seeds the demo tenant when asked, loads

@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
   flags.AddInt("background_duty_percent", &h.background_duty_percent,
                "while catching up, timers and the relay spend at most this share of the time on batches "
                "(1-100), leaving the database to ingestion");
+  flags.AddInt("health_scan_threads", &h.health_scan_threads,
+               "on MySQL, flow health scans runs of days on this many connections at once (1-8; a query uses "
+               "one core of the database server); SQLite always scans in one query");
   flags.AddInt("fault_delay_before_fire_ms", &h.fault_delay_before_fire_ms,
                "fault injection for tests: hold claimed timers this long before firing (0 in production)");
   flags.ParseOrExit(argc, argv);

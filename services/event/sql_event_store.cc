@@ -1,6 +1,8 @@
 #include "services/event/sql_event_store.h"
 
+#include <atomic>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <thread>
 #include <tuple>
@@ -728,6 +730,60 @@ absl::StatusOr<std::pair<EventRecord, bool>> SqlEventStore::MarkEvidenceComplete
 absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::HealthBuckets(const std::string& tenant, absl::Time from,
                                                                        absl::Time to, absl::Time now,
                                                                        const EventFilter& filter) {
+  int64_t first_day = DayNumber(from);
+  int64_t last_day = DayNumber(to);
+  if (health_scan_threads_ <= 1) return ScanHealthDays(tenant, first_day, last_day, from, to, now, filter);
+
+  // A query runs on one core of the database server. Split the days that hold
+  // chains (MIN/MAX over the health index: two index probes) into runs and
+  // scan them on several connections at once; each worker takes the next run
+  // when it is done, so days with more chains do not leave the others idle.
+  // Every chain has one triggered_day, so each is counted once; the runs are
+  // read in snapshots of their own, as concurrent with ingestion as one scan.
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query("SELECT MIN(triggered_day), MAX(triggered_day) FROM flows WHERE tenant_id = ? AND "
+                          "triggered_day >= ? AND triggered_day <= ?",
+                          {tenant, first_day, last_day});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty() || rows->front().IsNull(0)) {
+      last_day = first_day - 1;  // no chains in the range
+    } else {
+      first_day = rows->front().Int(0);
+      last_day = rows->front().Int(1);
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (last_day < first_day) return std::vector<HealthBucket>{};
+
+  const int64_t days = last_day - first_day + 1;
+  const int64_t runs = std::min<int64_t>(days, int64_t{4} * health_scan_threads_);
+  std::vector<absl::StatusOr<std::vector<HealthBucket>>> results(runs, std::vector<HealthBucket>{});
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t i = next++; i < runs; i = next++) {
+      const int64_t run_first = first_day + days * i / runs;
+      const int64_t run_last = first_day + days * (i + 1) / runs - 1;
+      results[i] = ScanHealthDays(tenant, run_first, run_last, from, to, now, filter);
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int64_t i = 1; i < std::min<int64_t>(runs, health_scan_threads_); ++i) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+
+  std::vector<HealthBucket> out;
+  for (auto& run : results) {
+    if (!run.ok()) return run.status();
+    std::move(run->begin(), run->end(), std::back_inserter(out));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::ScanHealthDays(const std::string& tenant, int64_t first_day,
+                                                                        int64_t last_day, absl::Time from,
+                                                                        absl::Time to, absl::Time now,
+                                                                        const EventFilter& filter) {
   const int64_t window = absl::ToInt64Milliseconds(kFlowWindow);
   std::vector<HealthBucket> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
@@ -740,7 +796,7 @@ absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::HealthBuckets(const std
         "SUM(CASE WHEN (f.archived_at IS NULL OR f.archived_at > f.triggered_at + ?) AND f.triggered_at + ? <= ? "
         "THEN 1 ELSE 0 END), COUNT(*) FROM flows f WHERE f.tenant_id = ? AND f.triggered_day >= ? AND "
         "f.triggered_day <= ? AND f.triggered_at >= ? AND f.triggered_at < ?";
-    Params params = {window, window, window, Ms(now), tenant, DayNumber(from), DayNumber(to), Ms(from), Ms(to)};
+    Params params = {window, window, window, Ms(now), tenant, first_day, last_day, Ms(from), Ms(to)};
     EventFilter rest = filter;
     rest.from.reset();
     rest.to.reset();

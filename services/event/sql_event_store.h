@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <memory>
 
 #include "common/db/database.h"
@@ -58,11 +59,22 @@ class SqlEventStore : public EventStore {
   // ForEachFlow reads pages of this many rows (default 5,000); tests use
   // small pages to cross page boundaries with few rows.
   void set_flow_page_rows(int rows) { flow_page_rows_ = rows; }
+  // HealthBuckets scans runs of days on this many connections at once
+  // (default 2 on MySQL, where one query uses one core; 1 on SQLite, whose
+  // one connection would take the runs in turn).
+  void set_health_scan_threads(int threads) { health_scan_threads_ = std::max(1, threads); }
 
  private:
-  explicit SqlEventStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
+  explicit SqlEventStore(std::shared_ptr<db::Database> db)
+      : db_(std::move(db)), health_scan_threads_(db_->dialect() == db::Dialect::kMysql ? 2 : 1) {}
+  // One query of HealthBuckets: the chains triggered on days first..last.
+  absl::StatusOr<std::vector<HealthBucket>> ScanHealthDays(const std::string& tenant, int64_t first_day,
+                                                           int64_t last_day, absl::Time from, absl::Time to,
+                                                           absl::Time now, const EventFilter& filter);
+
   std::shared_ptr<db::Database> db_;
   int flow_page_rows_ = 5000;
+  int health_scan_threads_;
 };
 
 }  // namespace perfflow::event

@@ -1,7 +1,9 @@
 // One contract suite for EventStore, run against SQLite and the real MariaDB
 // started by ./scripts/test.sh.
 
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -317,6 +319,57 @@ TEST_P(StoreContractTest, HealthBucketsAgreeWithPerChainClassification) {
   EXPECT_GT(expected.pending, 0);  // chains whose window had not ended at +100 h
   EXPECT_EQ(sql.by_department.size(), 2u);  // q1 is in quality
   EXPECT_GE(sql.by_period.size(), 3u);
+}
+
+TEST_P(StoreContractTest, HealthBucketsScannedInParallelRunsOfDaysAreTheSame) {
+  // 40 chains over 10 days in two departments, some archived in time, some
+  // late, some open; then the same questions asked of one scan and of runs of
+  // days on three connections (SQLite's one connection takes them in turn).
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) {
+    w_.clock->Set(testing::FixedStart() + absl::Hours(6 * i));
+    ids.push_back(Ingest("pr-" + std::to_string(i), i % 3 ? "s1" : "q1").event_id);
+  }
+  for (int i = 0; i < 40; i += 2) {
+    w_.clock->Set(testing::FixedStart() + absl::Hours(6 * i) + absl::Hours(i % 4 ? 20 : 60));
+    ASSERT_TRUE(Close(ids[i]).ok());
+  }
+  const absl::Time now = testing::FixedStart() + absl::Hours(230);
+  using Key = std::tuple<int64_t, std::string, std::string>;
+  auto buckets = [&](int threads, absl::Time from, absl::Time to, const EventFilter& filter) {
+    w_.store->set_health_scan_threads(threads);
+    auto got = w_.store->HealthBuckets(kTenant, from, to, now, filter);
+    EXPECT_TRUE(got.ok()) << got.status();
+    std::map<Key, std::tuple<int64_t, int64_t, int64_t>> out;
+    for (const HealthBucket& b : got.ok() ? *got : std::vector<HealthBucket>{}) {
+      auto& [within, outside, pending] = out[{b.day, b.department_id, b.event_type}];
+      within += b.counts.within;
+      outside += b.counts.outside;
+      pending += b.counts.pending;
+    }
+    return out;
+  };
+  EventFilter quality;
+  quality.department_id = "quality";
+  struct Question {
+    absl::Time from, to;
+    EventFilter filter;
+    size_t min_buckets;
+  };
+  const absl::Time start = testing::FixedStart();
+  for (const Question& q : std::vector<Question>{
+           {start - absl::Hours(24 * 30), start + absl::Hours(24 * 30), {}, 10},       // wider than the chains
+           {start + absl::Hours(51), start + absl::Hours(24 * 7 + 5), {}, 5},          // starts and ends mid-day
+           {start - absl::Hours(1), start + absl::Hours(24 * 11), quality, 5},         // one department
+           {start + absl::Hours(24 * 40), start + absl::Hours(24 * 50), {}, 0}}) {     // no chains at all
+    auto one = buckets(1, q.from, q.to, q.filter);
+    auto runs = buckets(3, q.from, q.to, q.filter);
+    EXPECT_EQ(one, runs);
+    EXPECT_GE(one.size(), q.min_buckets);
+    if (q.min_buckets == 0) {
+      EXPECT_TRUE(one.empty());
+    }
+  }
 }
 
 TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossPages) {
