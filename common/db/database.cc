@@ -29,9 +29,10 @@ std::optional<int64_t> Row::OptInt(size_t i) const {
 std::vector<std::pair<size_t, size_t>> Chunks(size_t n) {
   std::vector<std::pair<size_t, size_t>> out;
   size_t begin = 0;
-  for (size_t size = 64; size > 0; size /= 2) {
+  for (size_t size = 64; size >= 8; size /= 2) {
     for (; n - begin >= size; begin += size) out.emplace_back(begin, size);
   }
+  if (begin < n) out.emplace_back(begin, n - begin);  // the last 1-7 in one statement
   return out;
 }
 

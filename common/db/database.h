@@ -86,9 +86,10 @@ struct DatabaseOptions {
   int max_attempts = 5;
 };
 
-// Splits `n` items into runs of 64, 32, ..., 1 (largest first): multi-row
-// statements over them need at most seven SQL texts, so each connection's
-// prepared-statement cache stays small whatever the batch sizes.
+// Splits `n` items into runs of 64, 32, 16 and 8 (largest first), then the
+// last 1-7 as one run: multi-row statements over them need at most eleven SQL
+// texts, so each connection's prepared-statement cache stays small whatever
+// the batch sizes, and the two or three tasks of one event are one statement.
 // Returns (first index, count) pairs.
 std::vector<std::pair<size_t, size_t>> Chunks(size_t n);
 

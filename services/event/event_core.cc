@@ -38,14 +38,17 @@ std::string CanonicalBytes(const google::protobuf::Message& m) {
   return out;
 }
 
-// The directory entry `id` through `cache`: looked up once per ingest call.
-template <typename T, typename Load>
-absl::StatusOr<std::optional<T>> Remembered(std::map<std::string, std::optional<T>>& cache, const std::string& id,
-                                            Load load) {
-  if (auto it = cache.find(id); it != cache.end()) return it->second;
-  absl::StatusOr<std::optional<T>> found = load(id);
-  if (found.ok()) cache[id] = *found;
-  return found;
+// Directory entries ingestion reads are kept this long (see DirectoryCache),
+// at most this many of each kind (then the cache starts over).
+constexpr absl::Duration kDirectoryTtl = absl::Seconds(5);
+constexpr size_t kMaxDirectoryEntries = 20000;
+
+template <typename Entries>
+void EraseTenant(Entries& entries, const std::string& tenant) {
+  auto first = entries.lower_bound({tenant, std::string()});
+  auto last = first;
+  while (last != entries.end() && last->first.first == tenant) ++last;
+  entries.erase(first, last);
 }
 
 }  // namespace
@@ -159,6 +162,24 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
 
 // ------------------------------------------------------------------ directory
 
+template <typename T, typename Load>
+absl::StatusOr<std::optional<T>> EventCore::Cached(DirectoryCache<T>& cache, const std::string& tenant,
+                                                   const std::string& id, Load load) {
+  const absl::Time now = clock_->Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache.entries.find({tenant, id});
+    if (it != cache.entries.end() && now - it->second.loaded < kDirectoryTtl) return it->second.value;
+  }
+  absl::StatusOr<std::optional<T>> found = load(id);
+  if (found.ok() && found->has_value()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cache.entries.size() >= kMaxDirectoryEntries) cache.entries.clear();
+    cache.entries[{tenant, id}] = {**found, now};
+  }
+  return found;
+}
+
 absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& request) {
   if (request.departments().empty() && request.employees().empty()) {
     return InvalidArgumentWithViolations("empty directory batch", {{"employees", "give departments or employees"}});
@@ -172,13 +193,17 @@ absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::Ups
   if (!snapshot.ok()) return snapshot.status();
   std::vector<FieldViolation> violations = ValidateDirectoryBatch(request, *snapshot);
   if (!violations.empty()) return InvalidArgumentWithViolations("directory batch rejected", violations);
-  return store_->UpsertDirectory(tenant, request, clock_->Now());
+  absl::Status stored = store_->UpsertDirectory(tenant, request, clock_->Now());
+  std::lock_guard<std::mutex> lock(mu_);
+  EraseTenant(employees_.entries, tenant);
+  EraseTenant(departments_.entries, tenant);
+  return stored;
 }
 
 // ------------------------------------------------------------------ ingestion
 
 absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
-                                               const RegistryView& registry, DirectoryMemo& memo) {
+                                               const RegistryView& registry) {
   std::vector<FieldViolation> violations;
   if (!IsSourceName(request.source())) {
     violations.push_back({"source", "required: 1-64 of a-z0-9_.- starting with a letter"});
@@ -228,8 +253,8 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   violations = ValidateAttributes(*type, request.attributes(), registry);
   if (!violations.empty()) return InvalidArgumentWithViolations("event rejected", violations);
 
-  auto subject = Remembered(memo.employees, request.subject_id(),
-                            [&](const std::string& id) { return store_->GetEmployee(tenant, id); });
+  auto subject = Cached(employees_, tenant, request.subject_id(),
+                        [&](const std::string& id) { return store_->GetEmployee(tenant, id); });
   if (!subject.ok()) return subject.status();
   if (!*subject) {
     return InvalidArgumentWithViolations("event rejected",
@@ -286,8 +311,8 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     } else {
       for (const std::string& dept_id : cc.departments()) {
         if (dept_id == e.department_id) continue;  // the confirmer comes from another department
-        auto dept = Remembered(memo.departments, dept_id,
-                               [&](const std::string& id) { return store_->GetDepartment(tenant, id); });
+        auto dept = Cached(departments_, tenant, dept_id,
+                           [&](const std::string& id) { return store_->GetDepartment(tenant, id); });
         if (!dept.ok()) return dept.status();
         if (*dept && !(*dept)->head_id().empty()) {
           confirmer = (*dept)->head_id();
@@ -335,14 +360,13 @@ std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
     }
     return results;
   }
-  DirectoryMemo memo;
   std::vector<NewEvent> built;
   std::vector<size_t> built_index;  // request index of each built event
   for (size_t i = 0; i < requests.size(); ++i) {
     if (const v1::EventType* type = (*registry)->FindEventType(requests[i]->event_type())) {
       labels[i] = {type->source(), type->key()};
     }
-    auto event = BuildEvent(tenant, *requests[i], **registry, memo);
+    auto event = BuildEvent(tenant, *requests[i], **registry);
     if (!event.ok()) {
       results[i] = event.status();
       record(i, absl::IsInvalidArgument(event.status()) || absl::IsFailedPrecondition(event.status()) ? "rejected"

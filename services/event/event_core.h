@@ -65,14 +65,24 @@ class EventCore {
   const Clock& clock() const { return *clock_; }
 
  private:
-  // Employees and departments read once per ingest call: a batch names the
-  // same people again and again.
-  struct DirectoryMemo {
-    std::map<std::string, std::optional<v1::Employee>> employees;
-    std::map<std::string, std::optional<v1::Department>> departments;
-  };
   absl::StatusOr<NewEvent> BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
-                                      const RegistryView& registry, DirectoryMemo& memo);
+                                      const RegistryView& registry);
+
+  // Employees and departments as ingestion last found them, by (tenant, id),
+  // kept for kDirectoryTtl like the registry: a change through this
+  // replica's UpsertDirectory applies to the next event, one through another
+  // replica within the TTL. Ids not in the directory are not remembered.
+  template <typename T>
+  struct DirectoryCache {
+    struct Entry {
+      T value;
+      absl::Time loaded;
+    };
+    std::map<std::pair<std::string, std::string>, Entry> entries;
+  };
+  template <typename T, typename Load>
+  absl::StatusOr<std::optional<T>> Cached(DirectoryCache<T>& cache, const std::string& tenant, const std::string& id,
+                                          Load load);
 
   std::shared_ptr<EventStore> store_;
   std::shared_ptr<const Clock> clock_;
@@ -82,8 +92,10 @@ class EventCore {
     std::shared_ptr<const RegistryView> view;
     std::chrono::steady_clock::time_point loaded;
   };
-  std::mutex mu_;
+  std::mutex mu_;  // guards registries_, employees_ and departments_
   std::map<std::string, CachedRegistry> registries_;  // latest per tenant
+  DirectoryCache<v1::Employee> employees_;
+  DirectoryCache<v1::Department> departments_;
 };
 
 }  // namespace perfflow::event

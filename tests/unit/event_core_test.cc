@@ -307,5 +307,51 @@ TEST_F(EventCoreTest, DirectoryBatchIsAllOrNothing) {
   EXPECT_FALSE(found->has_value());
 }
 
+// The manager review task's assignee of a contract signed for s1.
+std::string ReviewerOf(const absl::StatusOr<IngestResult>& r) {
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return "";
+  for (const TaskRecord& task : r->event.tasks) {
+    if (task.kind == t::TASK_KIND_MANAGER_REVIEW) return task.assignee_id;
+  }
+  return "";
+}
+
+v1::UpsertDirectoryRequest Employee(const std::string& id, const std::string& manager) {
+  v1::UpsertDirectoryRequest batch;
+  auto* e = batch.add_employees();
+  e->set_id(id);
+  e->set_display_name("Person " + id);
+  e->set_department_id("sales");
+  e->set_manager_id(manager);
+  return batch;
+}
+
+TEST_F(EventCoreTest, DirectoryChangeReachesTheNextEventAtOnceOnThisReplica) {
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-1"))), "s-head");
+  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, Employee("s1", "ceo")).ok());
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-2"))), "ceo");
+}
+
+TEST_F(EventCoreTest, DirectoryChangeThroughAnotherReplicaReachesIngestionWithinTheTtl) {
+  // Two replicas on one database; this one has read s1 for an event.
+  EventCore other(w_.store, w_.clock, nullptr);
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-1"))), "s-head");
+  ASSERT_TRUE(other.UpsertDirectory(kTenant, Employee("s1", "ceo")).ok());
+  w_.clock->Advance(absl::Seconds(4));
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-2"))), "s-head");  // remembered
+  w_.clock->Advance(absl::Seconds(1));
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-3"))), "ceo");
+}
+
+TEST_F(EventCoreTest, SubjectMissingFromTheDirectoryIsNotRemembered) {
+  EventCore other(w_.store, w_.clock, nullptr);
+  v1::IngestEventRequest req = testing::ContractSigned("d-1");
+  req.set_subject_id("s9");
+  ExpectRejected(req, absl::StatusCode::kInvalidArgument, "'s9' is not in the directory");
+  ASSERT_TRUE(other.UpsertDirectory(kTenant, Employee("s9", "s-head")).ok());
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, req)), "s-head");
+}
+
 }  // namespace
 }  // namespace perfflow::event
