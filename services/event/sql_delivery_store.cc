@@ -50,7 +50,8 @@ absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::st
       absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
       params.push_back(id);
     }
-    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, txn.ForcePrimary(), " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
+    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, txn.ForcePrimary(),
+                                        " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
                                         "WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
                            params);
     if (!upd.ok()) return upd.status();
@@ -175,7 +176,8 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
       update_params.insert(update_params.end(), at_params.begin(), at_params.end());
       update_params.push_back(tenant);
       update_params.insert(update_params.end(), id_params.begin(), id_params.end());
-      auto upd = txn.Execute(absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id", level_case,
+      auto upd = txn.Execute(absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id",
+                                          level_case,
                                           " END, timer_at = CASE task_id", at_case,
                                           " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (",
                                           ids, ")"),
@@ -342,7 +344,8 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
       }
       if (held.empty()) continue;
       auto upd = txn.Execute(
-          absl::StrCat("UPDATE outbox", txn.ForcePrimary(), " SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
+          absl::StrCat("UPDATE outbox", txn.ForcePrimary(),
+                       " SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
                        "delivered_to = ?, delivered_at = ?, lease_owner = '', lease_until = 0 "
                        "WHERE tenant_id = ? AND message_id IN (",
                        held, ")"),

@@ -60,13 +60,13 @@ class SqlEventStore : public EventStore {
   // small pages to cross page boundaries with few rows.
   void set_flow_page_rows(int rows) { flow_page_rows_ = rows; }
   // HealthBuckets scans runs of days on this many connections at once
-  // (default 2 on MySQL, where one query uses one core; 1 on SQLite, whose
-  // one connection would take the runs in turn).
+  // (default 1: one query). The event host sets --health_scan_threads on
+  // MySQL, where one query uses one core; SQLite's one connection would take
+  // the runs in turn.
   void set_health_scan_threads(int threads) { health_scan_threads_ = std::max(1, threads); }
 
  private:
-  explicit SqlEventStore(std::shared_ptr<db::Database> db)
-      : db_(std::move(db)), health_scan_threads_(db_->dialect() == db::Dialect::kMysql ? 2 : 1) {}
+  explicit SqlEventStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
   // One query of HealthBuckets: the chains triggered on days first..last.
   absl::StatusOr<std::vector<HealthBucket>> ScanHealthDays(const std::string& tenant, int64_t first_day,
                                                            int64_t last_day, absl::Time from, absl::Time to,
@@ -74,7 +74,7 @@ class SqlEventStore : public EventStore {
 
   std::shared_ptr<db::Database> db_;
   int flow_page_rows_ = 5000;
-  int health_scan_threads_;
+  int health_scan_threads_ = 1;
 };
 
 }  // namespace perfflow::event

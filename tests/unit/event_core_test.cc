@@ -307,7 +307,7 @@ TEST_F(EventCoreTest, DirectoryBatchIsAllOrNothing) {
   EXPECT_FALSE(found->has_value());
 }
 
-// The manager review task's assignee of a contract signed for s1.
+// The assignee of the manager review task of an ingested event.
 std::string ReviewerOf(const absl::StatusOr<IngestResult>& r) {
   EXPECT_TRUE(r.ok()) << r.status();
   if (!r.ok()) return "";
