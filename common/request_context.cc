@@ -7,8 +7,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
+#include "common/http_client.h"
 #include "common/ids.h"
 #include "common/metrics.h"
+#include "common/utf8.h"
 
 namespace perfflow {
 namespace {
@@ -50,9 +52,19 @@ const std::string& InternalToken() {
   return *token;
 }
 
-void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx) {
+absl::Status CheckInternalToken() {
+  const size_t size = InternalToken().size();
+  if (size == 0 || size >= kMinInternalTokenBytes) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat("PERFFLOW_INTERNAL_TOKEN is ", size, " bytes; use at least ",
+                                                    kMinInternalTokenBytes, " random bytes (openssl rand -hex 32)"));
+}
+
+void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx, const std::string& peer) {
   ctx->AddMetadata(kTenantHeader, rc.tenant);
-  if (!rc.principal.empty()) ctx->AddMetadata(kPrincipalHeader, rc.principal);
+  // gRPC metadata values are printable ASCII: a principal such as 张伟 travels
+  // percent-encoded (a raw one aborts the process in validate_metadata).
+  if (!rc.principal.empty()) ctx->AddMetadata(kPrincipalHeader, UrlEncode(rc.principal));
+  if (!peer.empty()) ctx->AddMetadata(kPeerHeader, peer);
   if (!rc.roles.empty()) ctx->AddMetadata(kRolesHeader, absl::StrJoin(rc.roles, ","));
   if (!rc.trace_id.empty()) {
     ctx->AddMetadata("traceparent", "00-" + rc.trace_id + "-" + RandomId().substr(0, 16) + "-01");
@@ -77,7 +89,12 @@ absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx,
   if (!IsValidTenant(rc.tenant)) {
     return absl::UnauthenticatedError("malformed tenant: expected 1-64 characters of [a-z0-9_-]");
   }
-  rc.principal = Header(ctx, kPrincipalHeader);
+  auto principal = PercentDecode(Header(ctx, kPrincipalHeader));
+  if (!principal.ok() || !IsPrintableUtf8(*principal)) {
+    return absl::UnauthenticatedError("malformed principal: expected percent-encoded printable UTF-8");
+  }
+  rc.principal = *std::move(principal);
+  rc.peer = Header(ctx, kPeerHeader);
   for (absl::string_view role : absl::StrSplit(Header(ctx, kRolesHeader), ',', absl::SkipEmpty())) {
     rc.roles.emplace_back(role);
   }

@@ -26,17 +26,25 @@ inline constexpr char kTenantHeader[] = "x-perfflow-tenant";
 inline constexpr char kPrincipalHeader[] = "x-perfflow-principal";
 inline constexpr char kRolesHeader[] = "x-perfflow-roles";
 inline constexpr char kInternalTokenHeader[] = "x-perfflow-internal-token";
+// Set by a service calling a peer on a person's behalf (its name): the peer
+// trusts it only with the internal credential, and the gateway never
+// forwards a caller's x-perfflow-* metadata.
+inline constexpr char kPeerHeader[] = "x-perfflow-peer";
 inline constexpr char kDemoTenant[] = "demo";
 
 struct RequestContext {
   std::string tenant;
-  // Employee id or system name; empty when unknown.
+  // Employee id or system name (any printable UTF-8, e.g. 张伟; percent-encoded
+  // in metadata); empty when unknown.
   std::string principal;
   std::vector<std::string> roles;
   std::string trace_id;
   // True when the metadata carried the internal credential: the identity was
   // verified by the gateway (or comes from a peer service) and role rules apply.
   bool verified = false;
+  // The service that made this call on the principal's behalf ("evidence",
+  // "feedback", ...); empty for calls from the gateway.
+  std::string peer{};
 };
 
 struct IdentityOptions {
@@ -51,9 +59,15 @@ absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx,
 // The process's internal credential (PERFFLOW_INTERNAL_TOKEN; "" when unset).
 const std::string& InternalToken();
 
+inline constexpr size_t kMinInternalTokenBytes = 32;
+// FailedPrecondition when the internal credential is set but shorter than
+// kMinInternalTokenBytes (a guessable token is no fence).
+absl::Status CheckInternalToken();
+
 // Adds the identity, a new span of the caller's trace and the internal
-// credential to an outgoing call.
-void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx);
+// credential to an outgoing call. `peer` names the calling service when a
+// service calls another on rc's behalf (empty from the gateway).
+void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx, const std::string& peer = "");
 
 bool HasRole(const RequestContext& rc, absl::string_view role);
 

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "common/log.h"
+#include "common/request_context.h"
 
 namespace perfflow {
 
@@ -47,6 +48,7 @@ std::shared_ptr<db::Database> OpenDatabaseOrDie(const std::string& url) {
 
 void ServeHostUntilSignal(ServiceHost& host, const ServerOptions& options,
                           std::shared_ptr<prometheus::Registry> registry) {
+  if (absl::Status s = CheckInternalToken(); !s.ok()) Fatal("cannot start the server", s);
   ServerRunner runner(options, std::move(registry));
   for (const auto& s : host.Services()) runner.AddService(s.service, s.name);
   if (auto* generic = host.GenericService()) runner.SetGenericService(generic);

@@ -28,6 +28,19 @@ std::string ToValidUtf8(absl::string_view text) {
   return out;
 }
 
+bool IsPrintableUtf8(absl::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) return false;
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (len == 1 && (c < 0x20 || c == 0x7F)) return false;
+    // U+0080..U+009F (C1 controls) are C2 80..C2 9F.
+    if (len == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) return false;
+    i += len;
+  }
+  return true;
+}
+
 std::string Utf8Prefix(absl::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
   size_t end = max_bytes;

@@ -17,6 +17,10 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i);
 // `text` with every byte that is not part of a valid sequence replaced by U+FFFD.
 std::string ToValidUtf8(absl::string_view text);
 
+// True for valid UTF-8 without control characters (C0, DEL, C1): text fit to
+// name a person in metadata, logs and pages.
+bool IsPrintableUtf8(absl::string_view text);
+
 // At most `max_bytes` of `text`, cut at a character boundary.
 std::string Utf8Prefix(absl::string_view text, size_t max_bytes);
 

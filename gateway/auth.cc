@@ -19,6 +19,7 @@
 #include "common/request_context.h"
 #include "common/status.h"
 #include "common/timestamps.h"
+#include "common/utf8.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -251,6 +252,11 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token, absl::Tim
   p.subject = subject != nullptr ? subject->string_value() : "";
   if (!IsValidTenant(p.tenant)) return Unauthenticated("token without a valid tenant claim");
   if (p.subject.empty()) return Unauthenticated("token without a subject");
+  // Any language's user ids are welcome (张伟); control characters and
+  // broken UTF-8 name nobody.
+  if (p.subject.size() > 256 || !IsPrintableUtf8(p.subject)) {
+    return Unauthenticated("token subject must be at most 256 bytes of printable UTF-8");
+  }
   for (const std::string& role : StringList(Claim(*claims, claim_name(issuer.config.roles_claim(), "roles")))) {
     if (IsKnownRole(role)) p.roles.push_back(role);
   }

@@ -93,6 +93,7 @@ class Host : public GatewayHost {
 
 absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOptions& o,
                                                             prometheus::Registry& registry) {
+  if (absl::Status s = CheckInternalToken(); !s.ok()) return s;
   if (InternalToken().empty()) {
     if (!o.dev_mode) {
       return absl::FailedPreconditionError(

@@ -23,7 +23,7 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
  public:
   ProxyCall(grpc::GenericCallbackServerContext* ctx, Backends& backends, Door& door, HttpMetrics* metrics,
             absl::Duration max_deadline)
-      : upstream_(this) {
+      : ctx_(ctx), upstream_(this) {
     const std::string& path = ctx->method();
     const std::string service = ServiceOf(path);
     const pb::MethodDescriptor* method =
@@ -41,10 +41,8 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
     }
     if (door.Admit(principal->credential)) {
       metrics->rate_limited.Add({{"door", "grpc"}}).Increment();
-      {
       Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "rate limit exceeded"));
       return;
-    }
     }
     if (absl::Status s = Door::Authorize(*principal, *method); !s.ok()) {
       Finish(ToGrpcStatus(s));
@@ -70,7 +68,14 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
   // Caller -> service.
   void OnReadDone(bool ok) override {
     if (!ok) {
-      upstream_.StartWritesDone();
+      // A read ends the same way when the caller half-closes and when it
+      // cancels or its deadline passes. Only the first is passed on as a
+      // half-close: a cancelled upload must not reach the service complete.
+      if (ctx_->IsCancelled()) {
+        client_ctx_->TryCancel();
+      } else {
+        upstream_.StartWritesDone();
+      }
       return StopReadingCaller();
     }
     if (input_type_ != nullptr) {
@@ -147,6 +152,7 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
     if (release) upstream_.RemoveHold();
   }
 
+  grpc::GenericCallbackServerContext* ctx_;
   Upstream upstream_;
   Principal principal_;
   const pb::Descriptor* input_type_ = nullptr;

@@ -34,6 +34,13 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
 
 void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
 
+// 500 when the reply has no JSON form: never a 200 with an empty object.
+void WriteJson(httplib::Response& res, const pb::Message& reply) {
+  absl::StatusOr<std::string> json = MessageToJson(reply);
+  if (!json.ok()) return WriteError(res, json.status());
+  res.set_content(*std::move(json), kJson);
+}
+
 // Whole seconds, at least 1.
 std::string RetryAfter(absl::Duration wait) {
   return std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1)))));
@@ -233,8 +240,7 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
     std::unique_ptr<pb::Message> response = NewMessage(method.output_type());
     grpc::Status status = CallUnary(*principal, *out, grpc_path, *requests[0], response.get());
     if (!status.ok()) return WriteError(res, status);
-    res.set_content(MessageToJson(*response), kJson);
-    return;
+    return WriteJson(res, *response);
   }
   std::vector<grpc::ByteBuffer> serialized;
   for (const auto& request : requests) serialized.push_back(Serialize(*request));
@@ -252,8 +258,7 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
     if (!got || !Parse(reply, response.get())) {
       return WriteError(res, grpc::Status(grpc::StatusCode::INTERNAL, "no reply from " + grpc_path));
     }
-    res.set_content(MessageToJson(*response), kJson);
-    return;
+    return WriteJson(res, *response);
   }
   // Server streams: wait for the first message so that an error before any
   // data still gets its proper HTTP status, then stream NDJSON.
@@ -293,8 +298,16 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
         }
         std::unique_ptr<pb::Message> message = NewMessage(type);
         if (!Parse(next, message.get())) return false;
-        std::string line = MessageToJson(*message) + "\n";
-        return sink.write(line.data(), line.size());
+        absl::StatusOr<std::string> json = MessageToJson(*message);
+        if (!json.ok()) {
+          call->Cancel();
+          std::string line = "{\"error\":" + ErrorJson(ToGrpcStatus(json.status())) + "}\n";
+          sink.write(line.data(), line.size());
+          sink.done();
+          return true;
+        }
+        *json += "\n";
+        return sink.write(json->data(), json->size());
       },
       [call](bool) { call->Cancel(); });
 }
@@ -310,7 +323,7 @@ void HttpGateway::ServeWebhook(const httplib::Request& req, httplib::Response& r
       // The reason goes through the JSON printer for escaping.
       pb::Value v;
       v.set_string_value(reason);
-      absl::StrAppend(&body, ",\"reason\":", MessageToJson(v));
+      absl::StrAppend(&body, ",\"reason\":", MessageToJson(v).value_or("\"\""));
     }
     body += "}";
     res.status = status;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/http_client.h"
 #include "google/api/annotations.pb.h"
 #include "perfflow/type/v1/access.pb.h"
 
@@ -17,13 +18,6 @@ namespace pb = google::protobuf;
 
 absl::Status Malformed(absl::string_view text, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("path template \"", text, "\": ", why));
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // The field a dotted path names in `message`, or nullptr.
@@ -39,24 +33,6 @@ const pb::FieldDescriptor* FieldAt(const pb::Descriptor* message, absl::string_v
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> PercentDecode(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return absl::InvalidArgumentError("truncated %-escape");
-    int hi = HexValue(text[i + 1]);
-    int lo = HexValue(text[i + 2]);
-    if (hi < 0 || lo < 0) return absl::InvalidArgumentError("malformed %-escape");
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
 
 absl::StatusOr<PathTemplate> PathTemplate::Parse(absl::string_view text) {
   PathTemplate t;

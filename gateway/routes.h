@@ -91,7 +91,4 @@ class Router {
 // The roles in a method's (perfflow.type.v1.allowed_roles) option.
 std::vector<std::string> AllowedRoles(const google::protobuf::MethodDescriptor& method);
 
-// Percent-decoding; InvalidArgument on a malformed escape.
-absl::StatusOr<std::string> PercentDecode(absl::string_view text);
-
 }  // namespace perfflow::gateway

@@ -1,5 +1,7 @@
 #include "gateway/transcode.h"
 
+#include "common/utf8.h"
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -114,6 +116,31 @@ absl::Status SetFromText(pb::Message* message, const std::string& path, const st
 
 }  // namespace
 
+absl::Status CheckJsonDepth(absl::string_view json) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("JSON nested deeper than ", kMaxJsonDepth, " levels (objects and arrays)"));
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status BuildRequest(const RouteMatch& match, const std::multimap<std::string, std::string>& query,
                           absl::string_view body, pb::Message* request) {
   const Route& route = *match.route;
@@ -124,6 +151,7 @@ absl::Status BuildRequest(const RouteMatch& match, const std::multimap<std::stri
       target = request->GetReflection()->MutableMessage(request, f);
     }
     if (!body.empty()) {
+      if (absl::Status s = CheckJsonDepth(body); !s.ok()) return s;
       pb::util::JsonParseOptions options;
       options.ignore_unknown_fields = false;
       auto s = pb::util::JsonStringToMessage(std::string(body), target, options);
@@ -158,6 +186,9 @@ absl::StatusOr<std::vector<std::unique_ptr<pb::Message>>> ParseJsonLines(
   for (absl::string_view line : absl::StrSplit(body, '\n')) {
     ++line_number;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
+    if (absl::Status s = CheckJsonDepth(line); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("body line ", line_number, ": ", s.message()));
+    }
     std::unique_ptr<pb::Message> message = NewMessage(type);
     pb::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
@@ -171,11 +202,14 @@ absl::StatusOr<std::vector<std::unique_ptr<pb::Message>>> ParseJsonLines(
   return messages;
 }
 
-std::string MessageToJson(const pb::Message& message) {
+absl::StatusOr<std::string> MessageToJson(const pb::Message& message) {
   pb::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
   std::string out;
-  if (!pb::util::MessageToJsonString(message, &out, options).ok()) return "{}";
+  if (auto s = pb::util::MessageToJsonString(message, &out, options); !s.ok()) {
+    return absl::InternalError(absl::StrCat("cannot write a ", message.GetDescriptor()->full_name(),
+                                            " as JSON: ", s.message().as_string()));
+  }
   return out;
 }
 
@@ -215,9 +249,16 @@ std::string ErrorJson(const grpc::Status& status) {
   }
   detailed.set_code(status.error_code());
   detailed.set_message(status.error_message());
-  std::string json = MessageToJson(detailed);
+  absl::StatusOr<std::string> json = MessageToJson(detailed);
+  if (!json.ok()) {
+    // Details that do not print: the code and the message still do.
+    detailed.clear_details();
+    detailed.set_message(ToValidUtf8(status.error_message()));
+    json = MessageToJson(detailed);
+  }
   // {"code":3,"message":"...","details":[...]} plus the code's name.
-  return absl::StrCat("{\"status\":\"", CodeName(status.error_code()), "\",", json.substr(1));
+  return absl::StrCat("{\"status\":\"", CodeName(status.error_code()), "\",",
+                      json.ok() ? json->substr(1) : "\"code\":13}");
 }
 
 }  // namespace perfflow::gateway

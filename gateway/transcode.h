@@ -19,6 +19,14 @@
 
 namespace perfflow::gateway {
 
+// JSON nested deeper than this is refused before parsing: the protobuf JSON
+// parser's time grows with the square of the depth.
+inline constexpr int kMaxJsonDepth = 32;
+
+// InvalidArgument naming the limit when objects/arrays in `json` nest deeper
+// than kMaxJsonDepth. One linear pass; strings and escapes are skipped.
+absl::Status CheckJsonDepth(absl::string_view json);
+
 // Fills `request` for `match`: the JSON body into the route's body field (or
 // the whole message), then the path bindings, then query parameters (for
 // fields outside the body; repeated fields take repeated parameters).
@@ -34,7 +42,9 @@ absl::StatusOr<std::vector<std::unique_ptr<google::protobuf::Message>>> ParseJso
     const google::protobuf::Descriptor* type);
 
 // The protobuf JSON mapping (lowerCamelCase names, default values printed).
-std::string MessageToJson(const google::protobuf::Message& message);
+// INTERNAL when the message has no JSON form (e.g. a Timestamp out of range):
+// a reply that cannot be written is an error, never an empty 200.
+absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& message);
 
 // 400 for INVALID_ARGUMENT, 404 NOT_FOUND, 409 ALREADY_EXISTS, ... (the
 // mapping of google/rpc/code.proto).

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
 #include "common/timestamps.h"
+#include "gateway/transcode.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -151,6 +152,9 @@ absl::StatusOr<std::string> VerifyWebhook(const WebhookSource& source, const Hea
 
 absl::StatusOr<event::v1::IngestEventRequest> MapWebhookPayload(const WebhookSource& source, absl::string_view body,
                                                                 const std::string& delivery_id) {
+  if (absl::Status s = CheckJsonDepth(body); !s.ok()) {
+    return absl::InvalidArgumentError("payload: " + std::string(s.message()));
+  }
   pb::Value root;
   if (!pb::util::JsonStringToMessage(std::string(body), &root).ok() || !root.has_struct_value()) {
     return absl::InvalidArgumentError("payload is not a JSON object");

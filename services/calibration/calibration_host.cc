@@ -43,7 +43,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeCalibrationHost(const Calibrati
   auto store = CalibrationStore::Open(*database);
   if (!store.ok()) return store.status();
   auto core = std::make_shared<CalibrationCore>(
-      *std::move(store), event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds)),
+      *std::move(store), event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds), "calibration"),
       std::make_shared<SystemClock>());
   return std::unique_ptr<ServiceHost>(new CalibrationHost(o, *std::move(database), core));
 }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/utf8.h"
 
 namespace perfflow::event {
 namespace {
@@ -11,6 +12,13 @@ namespace {
 bool IsId(const std::string& id) {
   static const std::regex kId(R"(^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$)");
   return std::regex_match(id, kId);
+}
+
+// Employee ids come from the company's identity provider and may be in any
+// script (张伟): 1-64 bytes of printable UTF-8 without spaces, '/' or ','.
+bool IsEmployeeId(const std::string& id) {
+  if (id.empty() || id.size() > 64 || !IsPrintableUtf8(id)) return false;
+  return id.find_first_of(" /,") == std::string::npos;
 }
 
 }  // namespace
@@ -40,7 +48,10 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
   for (int i = 0; i < batch.employees_size(); ++i) {
     const auto& e = batch.employees(i);
     const std::string path = absl::StrCat("employees[", i, "]");
-    if (!IsId(e.id())) out.push_back({path + ".id", "'" + e.id() + "' is not an id (1-64 of A-Za-z0-9_.-)"});
+    if (!IsEmployeeId(e.id())) {
+      out.push_back({path + ".id", "'" + ToValidUtf8(e.id()) +
+                                       "' is not an employee id (1-64 bytes of printable UTF-8 without spaces, / or ,)"});
+    }
     if (!batch_ids.insert(e.id()).second) out.push_back({path + ".id", "duplicate id '" + e.id() + "' in batch"});
     if (e.display_name().empty()) out.push_back({path + ".display_name", "required"});
     if (e.department_id().empty()) {

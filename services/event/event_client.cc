@@ -12,8 +12,8 @@ namespace {
 
 class GrpcEventClient : public EventClient {
  public:
-  GrpcEventClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-      : stub_(ev1::EventService::NewStub(channel)), deadline_(deadline) {}
+  GrpcEventClient(std::shared_ptr<grpc::Channel> channel, absl::Duration deadline, std::string peer)
+      : stub_(ev1::EventService::NewStub(channel)), deadline_(deadline), peer_(std::move(peer)) {}
 
   absl::StatusOr<ev1::Event> GetEvent(const RequestContext& rc, const std::string& name) override {
     ev1::GetEventRequest req;
@@ -118,12 +118,13 @@ class GrpcEventClient : public EventClient {
   std::unique_ptr<grpc::ClientContext> Context(const RequestContext& rc, absl::Duration deadline) {
     auto ctx = std::make_unique<grpc::ClientContext>();
     ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    AttachIdentity(rc, ctx.get());
+    AttachIdentity(rc, ctx.get(), peer_);
     return ctx;
   }
 
   std::unique_ptr<ev1::EventService::Stub> stub_;
   absl::Duration deadline_;
+  std::string peer_;
 };
 
 }  // namespace
@@ -138,13 +139,14 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return out;
 }
 
-std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline) {
+std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline,
+                                                const std::string& peer) {
   // round_robin spreads calls over every address a dns:/// target resolves
   // to (the headless Service in Kubernetes).
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
   return std::make_unique<GrpcEventClient>(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args), deadline);
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args), deadline, peer);
 }
 
 }  // namespace perfflow::event

@@ -39,7 +39,10 @@ class EventClient {
                                        const std::function<void(const ev1::FlowFact&)>& fact) = 0;
 };
 
-std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline);
+// `peer` names the calling service: the event service trusts the steps it
+// reports for the principal (see RecordFlowStep).
+std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline,
+                                                const std::string& peer);
 
 // grpc::Status -> absl::Status, keeping code, message and details.
 absl::Status FromGrpcStatus(const grpc::Status& status);

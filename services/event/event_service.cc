@@ -110,6 +110,48 @@ absl::Status EventServiceImpl::CheckCanSee(const RequestContext& rc, const std::
   return absl::PermissionDeniedError("you may see your own items and your direct reports' only");
 }
 
+absl::Status EventServiceImpl::CheckCanSeeEvent(const RequestContext& rc, const EventRecord& event) {
+  for (const TaskRecord& task : event.tasks) {
+    if (rc.verified && !rc.principal.empty() && task.assignee_id == rc.principal) return absl::OkStatus();
+  }
+  return CheckCanSee(rc, event.subject_id);
+}
+
+namespace {
+
+// Who may record a step, for verified callers. People act through the
+// services that own each step's record and rules (UploadEvidence,
+// SubmitReview, ConfirmImpact, SealEvidence); those services report the step
+// as the acting person, who is then the actor. Business systems (role
+// system) may report steps for anyone. Everyone else is refused: a person
+// naming any actor_id could otherwise close a colleague's chain.
+absl::Status AuthorizeStep(const RequestContext& rc, v1::RecordFlowStepRequest* step) {
+  if (!rc.verified) return absl::OkStatus();
+  if (!rc.peer.empty()) {
+    if (rc.principal.empty()) return absl::OkStatus();
+    if (!step->actor_id().empty() && step->actor_id() != rc.principal) {
+      return InvalidArgumentWithViolations("step rejected", {{"actor_id", "must be the acting principal"}});
+    }
+    step->set_actor_id(rc.principal);
+    return absl::OkStatus();
+  }
+  if (!HasRole(rc, "system")) {
+    return absl::PermissionDeniedError(
+        "steps are recorded by the services that own them: UploadEvidence (owner), SubmitReview (manager), "
+        "ConfirmImpact (confirmer), SealEvidence (archive); RecordFlowStep itself needs the role system");
+  }
+  if (step->actor_id().empty()) step->set_actor_id(rc.principal);
+  return absl::OkStatus();
+}
+
+// The evidence service's report; a business system may make it too.
+absl::Status AuthorizeEvidenceReport(const RequestContext& rc) {
+  if (!rc.verified || !rc.peer.empty()) return absl::OkStatus();
+  return RequireRole(rc, {"system"}, "MarkEvidenceComplete");
+}
+
+}  // namespace
+
 grpc::Status EventServiceImpl::ApplyEventTypes(grpc::ServerContext* ctx, const v1::ApplyEventTypesRequest* req,
                                                v1::ApplyEventTypesResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
@@ -225,7 +267,7 @@ grpc::Status EventServiceImpl::GetEvent(grpc::ServerContext* ctx, const v1::GetE
   auto event = core_->store().GetEvent(rc.tenant, *id);
   if (!event.ok()) return ToGrpcStatus(event.status());
   if (!*event) return ToGrpcStatus(absl::NotFoundError(req->name() + " not found"));
-  if (absl::Status s = CheckCanSee(rc, (*event)->subject_id); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = CheckCanSeeEvent(rc, **event); !s.ok()) return ToGrpcStatus(s);
   auto registry = core_->Registry(rc.tenant);
   ToProto(**event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
   return grpc::Status::OK;
@@ -234,6 +276,7 @@ grpc::Status EventServiceImpl::GetEvent(grpc::ServerContext* ctx, const v1::GetE
 grpc::Status EventServiceImpl::ListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
                                           v1::ListEventsResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (absl::Status s = RequireValidTimestamps(*req); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
   auto cursor = DecodeToken(req->page_token());
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());
@@ -279,7 +322,9 @@ grpc::Status EventServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::Lis
 grpc::Status EventServiceImpl::RecordFlowStep(grpc::ServerContext* ctx, const v1::RecordFlowStepRequest* req,
                                               v1::RecordFlowStepResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  auto result = core_->RecordStep(rc.tenant, *req);
+  v1::RecordFlowStepRequest step = *req;
+  if (absl::Status s = AuthorizeStep(rc, &step); !s.ok()) return ToGrpcStatus(s);
+  auto result = core_->RecordStep(rc.tenant, step);
   if (!result.ok()) return ToGrpcStatus(result.status());
   auto registry = core_->Registry(rc.tenant);
   ToProto(result->event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
@@ -291,6 +336,7 @@ grpc::Status EventServiceImpl::MarkEvidenceComplete(grpc::ServerContext* ctx,
                                                     const v1::MarkEvidenceCompleteRequest* req,
                                                     v1::MarkEvidenceCompleteResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (absl::Status s = AuthorizeEvidenceReport(rc); !s.ok()) return ToGrpcStatus(s);
   auto id = ParseResourceId(req->event(), "events", "event");
   if (!id.ok()) return ToGrpcStatus(id.status());
   auto result = core_->store().MarkEvidenceComplete(rc.tenant, *id, core_->clock().Now());
@@ -304,6 +350,7 @@ grpc::Status EventServiceImpl::MarkEvidenceComplete(grpc::ServerContext* ctx,
 grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,
                                              v1::GetFlowHealthResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (absl::Status s = RequireValidTimestamps(*req); !s.ok()) return ToGrpcStatus(s);
   HealthQuery query;
   if (req->has_start_time()) query.from = FromTimestamp(req->start_time());
   if (req->has_end_time()) query.to = FromTimestamp(req->end_time());
@@ -333,6 +380,7 @@ namespace {
 // queue, a futex round trip for every row.
 absl::Status ForEachFact(EventCore& core, const std::string& tenant,
                          const v1::StreamFlowFactsRequest& req, const std::function<bool(const v1::FlowFact&)>& emit) {
+  if (absl::Status s = RequireValidTimestamps(req); !s.ok()) return s;
   EventFilter filter;
   if (req.has_start_time()) filter.from = FromTimestamp(req.start_time());
   if (req.has_end_time()) filter.to = FromTimestamp(req.end_time());

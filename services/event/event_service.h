@@ -53,6 +53,9 @@ class EventServiceImpl final : public v1::EventService::Service {
   // admins and systems see the whole tenant, everyone sees their own rows,
   // a manager also their direct reports. PERMISSION_DENIED otherwise.
   absl::Status CheckCanSee(const RequestContext& rc, const std::string& employee_id);
+  // An event: CheckCanSee of its subject, or a task of the event is the caller's
+  // (the cross-department confirmer sees what they confirm).
+  absl::Status CheckCanSeeEvent(const RequestContext& rc, const EventRecord& event);
 
   std::shared_ptr<EventCore> core_;
   IdentityOptions identity_;

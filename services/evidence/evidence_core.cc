@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/timestamps.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/evidence/sniff.h"
 
@@ -55,14 +56,15 @@ EvidenceCore::EvidenceCore(std::shared_ptr<EvidenceStore> store, std::shared_ptr
 // ------------------------------------------------------------------ upload
 
 absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
-                                                  const std::function<bool(v1::UploadEvidenceRequest*)>& next) {
+                                                  const std::function<bool(v1::UploadEvidenceRequest*)>& next,
+                                                  const std::function<bool()>& half_closed) {
   auto record = [&](const absl::Status& s, int64_t bytes) {
     if (metrics_ == nullptr) return;
     if (s.ok()) return metrics_->Upload("accepted", bytes);
     const bool denied = absl::IsPermissionDenied(s) || absl::IsUnauthenticated(s);
     const bool rejected = absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) || absl::IsNotFound(s) ||
                           absl::IsResourceExhausted(s);
-    metrics_->Upload(denied ? "denied" : rejected ? "rejected" : "error", 0);
+    metrics_->Upload(denied ? "denied" : rejected ? "rejected" : absl::IsCancelled(s) ? "cancelled" : "error", 0);
   };
   v1::UploadEvidenceRequest first;
   if (!next(&first) || !first.has_metadata()) {
@@ -81,7 +83,7 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
     if (event.subject_id() != rc.principal && !HasRole(rc, "admin")) {
       return absl::PermissionDeniedError("only the event's owner (" + event.subject_id() + ") or an admin may upload");
     }
-    return StreamUpload(rc, meta, event, next);
+    return StreamUpload(rc, meta, event, next, half_closed);
   }();
   record(result.status(), result.ok() ? result->row.size_bytes : 0);
   if (!result.ok()) return result;
@@ -105,7 +107,8 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
 
 absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc, const v1::UploadMetadata& meta,
                                                         const event::v1::Event& event,
-                                                        const std::function<bool(v1::UploadEvidenceRequest*)>& next) {
+                                                        const std::function<bool(v1::UploadEvidenceRequest*)>& next,
+                                                        const std::function<bool()>& half_closed) {
   if (event.flow().step() == t::FLOW_STEP_ARCHIVED) {
     return absl::FailedPreconditionError("the chain is archived and its evidence sealed");
   }
@@ -144,11 +147,16 @@ absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc
     }
     const std::string& chunk = msg.chunk();
     if ((*writer)->size() + static_cast<int64_t>(chunk.size()) > options_.max_file_bytes) {
-      return InvalidArgumentWithViolations(
-          "upload rejected", {{"chunk", absl::StrCat("the file exceeds the ", options_.max_file_bytes, "-byte limit")}});
+      return absl::ResourceExhaustedError(
+          absl::StrCat("upload rejected: the file exceeds the ", options_.max_file_bytes, "-byte limit"));
     }
     if (head.size() < kSniffBytes) head.append(chunk.substr(0, kSniffBytes - head.size()));
     if (absl::Status s = (*writer)->Append(chunk); !s.ok()) return s;
+  }
+  // A stream that ended without the client's half-close is a truncated file:
+  // the temporary copy is dropped with the writer.
+  if (!half_closed()) {
+    return absl::CancelledError("the upload ended before the client finished it (cancelled or past its deadline)");
   }
   if ((*writer)->size() == 0) return InvalidArgumentWithViolations("upload rejected", {{"chunk", "the file is empty"}});
   const std::string family = SniffFamily(head);
@@ -200,12 +208,19 @@ absl::StatusOr<EvidenceRow> EvidenceCore::Get(const RequestContext& rc, const st
   auto row = store_->GetEvidence(rc.tenant, *id);
   if (!row.ok()) return row.status();
   if (!*row) return absl::NotFoundError(name + " not found");
+  if (absl::Status s = CheckViewer(rc, "events/" + (*row)->event_id); !s.ok()) return s;
   return **row;
+}
+
+absl::Status EvidenceCore::CheckViewer(const RequestContext& rc, const std::string& event) {
+  if (!rc.verified) return absl::OkStatus();
+  return events_->GetEvent(rc, event).status();
 }
 
 absl::StatusOr<std::vector<EvidenceRow>> EvidenceCore::List(const RequestContext& rc, const std::string& event) {
   auto id = ParseResourceId(event, "events", "event");
   if (!id.ok()) return id.status();
+  if (absl::Status s = CheckViewer(rc, event); !s.ok()) return s;
   return store_->ListEvidence(rc.tenant, *id);
 }
 
@@ -418,6 +433,7 @@ absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext
 absl::StatusOr<SealCheck> EvidenceCore::Verify(const RequestContext& rc, const std::string& event_name) {
   auto id = ParseResourceId(event_name, "events", "event");
   if (!id.ok()) return id.status();
+  if (absl::Status s = CheckViewer(rc, event_name); !s.ok()) return s;
   auto seal = store_->GetSeal(rc.tenant, *id);
   if (!seal.ok()) return seal.status();
   if (!*seal) return absl::FailedPreconditionError(event_name + " is not sealed");
@@ -454,6 +470,7 @@ absl::StatusOr<v1::EvaluateGoalResponse> EvidenceCore::EvaluateGoal(const Reques
   if (req.employee_id().empty()) v.push_back({"employee_id", "required"});
   if (req.goal().empty()) v.push_back({"goal", "required"});
   if (!v.empty()) return InvalidArgumentWithViolations("bad goal request", v);
+  if (absl::Status s = RequireValidTimestamps(req); !s.ok()) return s;
   auto registry = events_->GetRegistry(rc, 0);
   if (!registry.ok()) return registry.status();
   std::set<std::string> types;

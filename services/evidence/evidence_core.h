@@ -46,9 +46,15 @@ class EvidenceCore {
                std::shared_ptr<event::EventClient> events, std::shared_ptr<const Clock> clock, EvidenceOptions options,
                EvidenceMetrics* metrics);
 
-  // `next` yields the stream's messages in order and returns false at its end.
+  // `next` yields the stream's messages in order and returns false at its end;
+  // `half_closed` then says whether the client ended the stream itself (false:
+  // it cancelled, or its deadline passed). Only a complete upload is stored:
+  // anything else leaves no blob, no row and no step (CANCELLED).
   absl::StatusOr<UploadResult> Upload(const RequestContext& rc,
-                                      const std::function<bool(v1::UploadEvidenceRequest*)>& next);
+                                      const std::function<bool(v1::UploadEvidenceRequest*)>& next,
+                                      const std::function<bool()>& half_closed);
+  // Reads apply the event's viewer rules (asked of the event service for
+  // verified callers): PERMISSION_DENIED for anyone who may not see the event.
   absl::StatusOr<EvidenceRow> Get(const RequestContext& rc, const std::string& name);
   absl::StatusOr<std::vector<EvidenceRow>> List(const RequestContext& rc, const std::string& event);
   // Calls `chunk` with the stored bytes in pieces; stops when it returns false.
@@ -65,6 +71,7 @@ class EvidenceCore {
   absl::Status RefreshGauges();
 
  private:
+  absl::Status CheckViewer(const RequestContext& rc, const std::string& event);
   absl::StatusOr<std::shared_ptr<const CompiledChainRules>> RulesFor(const RequestContext& rc,
                                                                      const event::v1::Event& event);
   absl::StatusOr<v1::ChainValidation> ValidateEvent(const RequestContext& rc, const event::v1::Event& event);
@@ -72,7 +79,8 @@ class EvidenceCore {
                    v1::ChainValidation& validation);
   absl::StatusOr<UploadResult> StreamUpload(const RequestContext& rc, const v1::UploadMetadata& meta,
                                             const event::v1::Event& event,
-                                            const std::function<bool(v1::UploadEvidenceRequest*)>& next);
+                                            const std::function<bool(v1::UploadEvidenceRequest*)>& next,
+                                            const std::function<bool()>& half_closed);
 
   std::shared_ptr<EvidenceStore> store_;
   std::shared_ptr<BlobStore> blobs_;

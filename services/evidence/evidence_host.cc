@@ -60,7 +60,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEvidenceHost(const EvidenceHost
   options.max_file_bytes = int64_t{o.max_file_mib} << 20;
   options.max_event_bytes = int64_t{o.max_event_mib} << 20;
   auto core = std::make_shared<EvidenceCore>(*std::move(store), *std::move(blobs),
-                                             event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds)),
+                                             event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds), "evidence"),
                                              std::make_shared<SystemClock>(), options, metrics.get());
   return std::unique_ptr<ServiceHost>(new EvidenceHost(o, *std::move(database), std::move(metrics), core));
 }

@@ -30,7 +30,11 @@ grpc::Status EvidenceServiceImpl::UploadEvidence(grpc::ServerContext* ctx,
                                                  grpc::ServerReader<v1::UploadEvidenceRequest>* reader,
                                                  v1::UploadEvidenceResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  auto result = core_->Upload(rc, [reader](v1::UploadEvidenceRequest* msg) { return reader->Read(msg); });
+  // On the sync API a cancelled call and an expired deadline end the reads
+  // like a half-close does; IsCancelled() tells them apart.
+  auto result = core_->Upload(
+      rc, [reader](v1::UploadEvidenceRequest* msg) { return reader->Read(msg); },
+      [ctx] { return !ctx->IsCancelled(); });
   if (!result.ok()) return ToGrpcStatus(result.status());
   ToProto(result->row, resp->mutable_evidence());
   resp->set_deduplicated(result->deduplicated);

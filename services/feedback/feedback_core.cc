@@ -266,6 +266,11 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
 absl::StatusOr<std::vector<ReviewRow>> FeedbackCore::ListReviews(const RequestContext& rc, const std::string& event) {
   auto id = ParseResourceId(event, "events", "event");
   if (!id.ok()) return id.status();
+  // The event's viewers (its owner, their manager, its confirmer, HR, admins,
+  // systems) read its reviews; the event service decides who they are.
+  if (rc.verified) {
+    if (absl::Status s = events_->GetEvent(rc, event).status(); !s.ok()) return s;
+  }
   return store_->ListReviews(rc.tenant, *id);
 }
 
@@ -319,6 +324,7 @@ absl::StatusOr<ConfirmationRow> FeedbackCore::ConfirmImpact(const RequestContext
 
 absl::StatusOr<v1::GetFeedbackStatsResponse> FeedbackCore::Stats(const RequestContext& rc,
                                                                  const v1::GetFeedbackStatsRequest& req) {
+  if (absl::Status s = RequireValidTimestamps(req); !s.ok()) return s;
   ReviewFilter f;
   // Default: up to and including now.
   f.to = req.has_end_time() ? FromTimestamp(req.end_time()) : clock_->Now() + absl::Milliseconds(1);

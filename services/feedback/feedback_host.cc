@@ -95,7 +95,8 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeFeedbackHost(const FeedbackHost
   if (!store.ok()) return store.status();
   const absl::Duration deadline = absl::Seconds(o.call_timeout_seconds);
   auto metrics = std::make_unique<FeedbackMetrics>(registry);
-  auto core = std::make_shared<FeedbackCore>(*std::move(store), event::NewGrpcEventClient(o.event_addr, deadline),
+  auto core = std::make_shared<FeedbackCore>(*std::move(store),
+                                             event::NewGrpcEventClient(o.event_addr, deadline, "feedback"),
                                              std::make_shared<SystemClock>(), *std::move(policies),
                                              EvidenceNamerFor(o.evidence_addr, deadline), metrics.get());
   return std::unique_ptr<ServiceHost>(new FeedbackHost(o.dev_mode, *std::move(database), std::move(metrics), core));

@@ -132,7 +132,7 @@ class EvidenceE2E(unittest.TestCase):
                           lambda: upload("change_note", "application/pdf", pdf(100), sha="0" * 64), "hashes to")
         self.expect_error(grpc.StatusCode.NOT_FOUND,
                           lambda: upload("change_note", "application/pdf", pdf(100), event="events/" + "a" * 32))
-        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT,
+        self.expect_error(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           lambda: upload("change_note", "application/pdf", pdf(20 * MIB + 1)), "limit")
         self.assertEqual(stored(), [])
         self.assertEqual(blob_files(), [])

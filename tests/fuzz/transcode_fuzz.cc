@@ -67,13 +67,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto messages = gw::ParseJsonLines(match, query, body, type);
     ExpectInvalidArgument(messages.status());
     if (messages.ok()) {
-      for (const auto& m : *messages) gw::MessageToJson(*m);
+      for (const auto& m : *messages) (void)gw::MessageToJson(*m);
     }
     return 0;
   }
   std::unique_ptr<google::protobuf::Message> request(factory.GetPrototype(type)->New());
   const absl::Status built = gw::BuildRequest(match, query, body, request.get());
   ExpectInvalidArgument(built);
-  if (built.ok()) gw::MessageToJson(*request);
+  if (built.ok()) (void)gw::MessageToJson(*request);
   return 0;
 }

@@ -71,8 +71,26 @@ TEST(DirectoryTest, UnknownDepartmentAndBadIdsAreNamed) {
   e->set_display_name("X");
   e->set_department_id("nowhere");
   auto vs = ValidateDirectoryBatch(batch, {});
-  EXPECT_TRUE(Names(vs, "employees[0].id", "is not an id"));
+  EXPECT_TRUE(Names(vs, "employees[0].id", "is not an employee id"));
   EXPECT_TRUE(Names(vs, "employees[0].department_id", "unknown department 'nowhere'"));
+}
+
+TEST(DirectoryTest, EmployeeIdsMayBeInAnyScriptButNotControlCharacters) {
+  v1::UpsertDirectoryRequest batch;
+  batch.add_departments()->set_id("sales");
+  batch.mutable_departments(0)->set_name("Sales");
+  for (const char* id : {"张伟", "li.lei", "e\x01", "a/b", ""}) {
+    auto* e = batch.add_employees();
+    e->set_id(id);
+    e->set_display_name("X");
+    e->set_department_id("sales");
+  }
+  auto vs = ValidateDirectoryBatch(batch, {});
+  EXPECT_FALSE(Names(vs, "employees[0].id", "is not an employee id"));
+  EXPECT_FALSE(Names(vs, "employees[1].id", "is not an employee id"));
+  EXPECT_TRUE(Names(vs, "employees[2].id", "is not an employee id"));
+  EXPECT_TRUE(Names(vs, "employees[3].id", "is not an employee id"));
+  EXPECT_TRUE(Names(vs, "employees[4].id", "is not an employee id"));
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ class EvidenceCoreTest : public ::testing::Test {
 
   absl::StatusOr<UploadResult> Upload(const RequestContext& rc, const std::string& kind, const std::string& type,
                                       const std::string& content, const std::string& sha = "",
-                                      const std::string& event = "") {
+                                      const std::string& event = "", bool half_closed = true) {
     std::vector<v1::UploadEvidenceRequest> msgs(1);
     auto* m = msgs[0].mutable_metadata();
     m->set_event(event.empty() ? event_ : event);
@@ -80,11 +80,14 @@ class EvidenceCoreTest : public ::testing::Test {
     m->set_sha256(sha);
     for (size_t i = 0; i < content.size(); i += 1000) msgs.emplace_back().set_chunk(content.substr(i, 1000));
     size_t next = 0;
-    return core_->Upload(rc, [&](v1::UploadEvidenceRequest* out) {
-      if (next >= msgs.size()) return false;
-      *out = msgs[next++];
-      return true;
-    });
+    return core_->Upload(
+        rc,
+        [&](v1::UploadEvidenceRequest* out) {
+          if (next >= msgs.size()) return false;
+          *out = msgs[next++];
+          return true;
+        },
+        [&] { return half_closed; });
   }
 
   size_t BlobCount() {
@@ -151,7 +154,10 @@ TEST_F(EvidenceCoreTest, EachBadUploadIsRejectedWithNoBlobAndNoRow) {
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", Pdf(100), std::string(64, 'a')),
                  absl::StatusCode::kInvalidArgument, "but the content hashes to");
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", Pdf(70 * 1024)),
-                 absl::StatusCode::kInvalidArgument, "exceeds the 65536-byte limit");
+                 absl::StatusCode::kResourceExhausted, "exceeds the 65536-byte limit");
+  // A client that cancels (or whose deadline passes) mid-file: nothing of it is kept.
+  ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", Pdf(5000), "", "", /*half_closed=*/false),
+                 absl::StatusCode::kCancelled, "before the client finished it");
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", ""), absl::StatusCode::kInvalidArgument,
                  "the file is empty");
   ExpectRejected(Upload(As("r2"), "change_note", "application/pdf", Pdf(100)), absl::StatusCode::kPermissionDenied,
@@ -164,10 +170,13 @@ TEST_F(EvidenceCoreTest, EachBadUploadIsRejectedWithNoBlobAndNoRow) {
                  absl::StatusCode::kInvalidArgument, "metadata.event");
   // No metadata first.
   size_t calls = 0;
-  auto no_meta = core_->Upload(As("r1"), [&](v1::UploadEvidenceRequest* m) {
-    m->set_chunk("abc");
-    return calls++ == 0;
-  });
+  auto no_meta = core_->Upload(
+      As("r1"),
+      [&](v1::UploadEvidenceRequest* m) {
+        m->set_chunk("abc");
+        return calls++ == 0;
+      },
+      [] { return true; });
   EXPECT_TRUE(absl::IsInvalidArgument(no_meta.status()));
   EXPECT_EQ(BlobCount(), 0u);
   EXPECT_TRUE(events_->steps().empty());

@@ -349,5 +349,58 @@ TEST(TokenBucketTest, RefillsAtTheRateUpToTheBurst) {
   EXPECT_FALSE(buckets.Take("k", 1, 2, t0 + absl::Seconds(1)));
 }
 
+TEST(JsonDepthTest, RefusesDeeperThanTheLimitInOnePass) {
+  auto nested = [](int depth, const std::string& open, const std::string& close) {
+    std::string s;
+    for (int i = 0; i < depth; ++i) s += open;
+    s += "1";
+    for (int i = 0; i < depth; ++i) s += close;
+    return s;
+  };
+  EXPECT_TRUE(CheckJsonDepth(nested(kMaxJsonDepth, "[", "]")).ok());
+  EXPECT_EQ(CheckJsonDepth(nested(kMaxJsonDepth + 1, "[", "]")).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckJsonDepth(nested(200000, "{\"a\":", "}")).code(), absl::StatusCode::kInvalidArgument);
+  // Brackets inside strings, escaped quotes included, do not count.
+  EXPECT_TRUE(CheckJsonDepth("{\"a\":\"" + std::string(100, '[') + "\\\"" + std::string(100, '{') + "\"}").ok());
+  EXPECT_NE(CheckJsonDepth(nested(kMaxJsonDepth + 1, "[", "]")).message().find("32"), std::string::npos);
+}
+
+TEST(JsonDepthTest, WebhookPayloadsAreCheckedBeforeParsing) {
+  v1::WebhookSource config;
+  config.set_name("crm");
+  config.mutable_mapping()->set_fixed_event_type("crm.contract_signed");
+  config.mutable_mapping()->set_subject_id("/owner");
+  WebhookSource source{config, {}};
+  std::string deep = "{\"owner\":\"e1\",\"x\":" + std::string(40, '[') + std::string(40, ']') + "}";
+  auto mapped = MapWebhookPayload(source, deep, "d1");
+  ASSERT_EQ(mapped.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(mapped.status().message().find("nested deeper"), std::string::npos);
+}
+
+TEST(JwtTest, SubjectsInAnyScriptPassControlCharactersDoNot) {
+  v1::JwtIssuer issuer;
+  issuer.set_issuer("https://idp.test");
+  issuer.add_audiences("perfflow");
+  issuer.set_algorithm(v1::JWT_ALGORITHM_HS256);
+  issuer.set_secret_env("S");
+  const std::string key(32, 'k');
+  auto verifier = JwtVerifier::Create({issuer}, [&](const std::string&) { return std::optional<std::string>(key); });
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  auto sign = [&](const std::string& sub) {
+    const std::string claims =
+        absl::StrCat(R"({"iss":"https://idp.test","aud":"perfflow","tenant":"t","exp":4102444800,"sub":)", sub, "}");
+    const std::string signing = Base64UrlEncode(R"({"alg":"HS256"})") + "." + Base64UrlEncode(claims);
+    return signing + "." + Base64UrlEncode(HmacSha256(key, signing));
+  };
+  auto now = absl::FromUnixSeconds(1700000000);
+  auto zh = (*verifier)->Verify(sign("\"张伟\""), now);
+  ASSERT_TRUE(zh.ok()) << zh.status();
+  EXPECT_EQ(zh->subject, "张伟");
+  for (const char* bad : {"\"e1\\u0001\"", "\"e1\\r\\nx\"", "\"\\u007f\""}) {
+    auto refused = (*verifier)->Verify(sign(bad), now);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace perfflow::gateway

@@ -1,6 +1,10 @@
 #include "common/status.h"
 
+#include "common/http_client.h"
+#include "common/timestamps.h"
+#include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
+#include "perfflow/event/v1/event_service.pb.h"
 #include "gtest/gtest.h"
 
 namespace perfflow {
@@ -75,6 +79,58 @@ TEST(Utf8Test, StatusesReachingCallersAreValidUtf8) {
   google::rpc::Status rpc;
   ASSERT_TRUE(rpc.ParseFromString(g.error_details()));
   EXPECT_EQ(ToValidUtf8(rpc.message()), rpc.message());
+}
+
+TEST(TimestampTest, ToTimestampIsExactOverProtobufsWholeRange) {
+  google::protobuf::Timestamp ts;
+  // Year 1 and 9999: beyond int64 nanoseconds, which saturated to an invalid Timestamp.
+  ToTimestamp(absl::FromUnixSeconds(-62135596800), &ts);
+  EXPECT_EQ(ts.seconds(), -62135596800);
+  EXPECT_EQ(ts.nanos(), 0);
+  ToTimestamp(absl::FromUnixSeconds(253402300799) + absl::Milliseconds(5), &ts);
+  EXPECT_EQ(ts.seconds(), 253402300799);
+  EXPECT_EQ(ts.nanos(), 5000000);
+  // Before the epoch the nanos stay positive.
+  ToTimestamp(absl::FromUnixSeconds(-2) + absl::Milliseconds(250), &ts);
+  EXPECT_EQ(ts.seconds(), -2);
+  EXPECT_EQ(ts.nanos(), 250000000);
+  EXPECT_TRUE(ValidTimestamp(ts));
+  ToTimestamp(absl::InfinitePast(), &ts);
+  EXPECT_TRUE(ValidTimestamp(ts));
+}
+
+TEST(TimestampTest, RequireValidTimestampsNamesEveryBadField) {
+  event::v1::BatchIngestEventsRequest req;
+  req.add_requests()->mutable_occurred_at()->set_seconds(1);
+  req.add_requests()->mutable_occurred_at()->set_seconds(-100000000000);
+  EXPECT_TRUE(RequireValidTimestamps(req.requests(0)).ok());
+  absl::Status s = RequireValidTimestamps(req);
+  ASSERT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  auto violations = FieldViolationsOf(s);
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].field, "requests[1].occurred_at");
+  event::v1::ListEventsRequest list;
+  list.mutable_end_time()->set_nanos(-1);
+  EXPECT_EQ(RequireValidTimestamps(list).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Utf8Test, PrintableUtf8RefusesControlsAndBrokenSequences) {
+  EXPECT_TRUE(IsPrintableUtf8("张伟"));
+  EXPECT_TRUE(IsPrintableUtf8("li.lei@example.com"));
+  EXPECT_FALSE(IsPrintableUtf8("e1\r\nx"));
+  EXPECT_FALSE(IsPrintableUtf8("\x7f"));
+  EXPECT_FALSE(IsPrintableUtf8("\xc2\x85"));  // U+0085, a C1 control
+  EXPECT_FALSE(IsPrintableUtf8("\xe5\xbc"));  // a cut sequence
+}
+
+TEST(PercentTest, EncodedPrincipalsDecodeBack) {
+  for (const std::string text : {"张伟", "webhook:crm", "a%b c", ""}) {
+    const std::string encoded = UrlEncode(text);
+    for (char c : encoded) EXPECT_TRUE(c > 32 && c < 127) << encoded;
+    EXPECT_EQ(*PercentDecode(encoded), text);
+  }
+  EXPECT_FALSE(PercentDecode("%zz").ok());
+  EXPECT_FALSE(PercentDecode("%4").ok());
 }
 
 }  // namespace
