@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include "gateway/http_front.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -33,6 +34,9 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
 }
 
 void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
+
+// 413 for a body over the limit (RESOURCE_EXHAUSTED would read as 429), 400 else.
+int BodyErrorStatus(const absl::Status& status) { return absl::IsResourceExhausted(status) ? 413 : 400; }
 
 // 500 when the reply has no JSON form: never a 200 with an empty object.
 void WriteJson(httplib::Response& res, const pb::Message& reply) {
@@ -90,29 +94,27 @@ HttpGateway::HttpGateway(HttpOptions options, std::shared_ptr<Router> router, st
       door_(std::move(door)),
       webhooks_(std::move(webhooks)),
       metrics_(metrics),
-      server_(std::make_unique<httplib::Server>()) {}
+      server_(std::make_unique<RequestProcessor>()) {}
 
 HttpGateway::~HttpGateway() { Stop(); }
 
+int HttpGateway::port() const { return front_ ? front_->port() : 0; }
+
 absl::Status HttpGateway::Start() {
-  httplib::Server& s = *server_;
-  const int threads = options_.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  RequestProcessor& s = *server_;
   s.set_payload_max_length(options_.max_body_bytes);
-  // Headers and body go out in separate writes: without this, Nagle and the
-  // client's delayed ACK add 40 ms to every response.
-  s.set_tcp_nodelay(true);
-  s.set_read_timeout(absl::ToInt64Seconds(options_.read_timeout));
-  s.set_write_timeout(absl::ToInt64Seconds(options_.write_timeout));
-  s.set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive_timeout));
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res); };
-  s.Get(".*", handler);
-  s.Post(".*", handler);
-  s.Put(".*", handler);
-  s.Patch(".*", handler);
-  s.Delete(".*", handler);
-  s.Options(".*", handler);
-  // Errors httplib answers itself (413 body too large, 400 unparsable request).
+  // Methods with a body get it through a reader, read after the door.
+  auto with_body = [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& body) {
+    Dispatch(req, res, &body);
+  };
+  auto without_body = [this](const httplib::Request& req, httplib::Response& res) { Dispatch(req, res, nullptr); };
+  s.Get(".*", without_body);
+  s.Options(".*", without_body);
+  s.Post(".*", with_body);
+  s.Put(".*", with_body);
+  s.Patch(".*", with_body);
+  s.Delete(".*", with_body);
+  // Errors httplib answers itself (400 unparsable request, 413).
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     grpc::StatusCode code = res.status == 413 ? grpc::StatusCode::RESOURCE_EXHAUSTED : grpc::StatusCode::INVALID_ARGUMENT;
@@ -125,27 +127,48 @@ absl::Status HttpGateway::Start() {
     res.status = 500;
     res.set_content(ErrorJson(grpc::Status(grpc::StatusCode::INTERNAL, "internal error")), kJson);
   });
-  if (options_.port == 0) {
-    port_ = s.bind_to_any_port(options_.host);
-    if (port_ < 0) return absl::UnavailableError("cannot bind the HTTP port on " + options_.host);
-  } else {
-    if (!s.bind_to_port(options_.host, options_.port)) {
-      return absl::UnavailableError(absl::StrCat("cannot bind the HTTP port ", options_.port));
-    }
-    port_ = options_.port;
-  }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
-  return absl::OkStatus();
+  HttpFrontOptions front;
+  front.host = options_.host;
+  front.port = options_.port;
+  front.threads = options_.threads;
+  front.max_body_bytes = options_.max_body_bytes;
+  front.read_timeout = options_.read_timeout;
+  front.keep_alive_timeout = options_.keep_alive_timeout;
+  front.write_timeout = options_.write_timeout;
+  front_ = std::make_unique<HttpFront>(front, server_.get(), [this](int status, const std::string& reason,
+                                                                     const std::string& remote) {
+    metrics_->requests.Add({{"route", "unmatched"}, {"code", std::to_string(status)}}).Increment();
+    LogInfo("http", {{"kind", "access"}, {"route", "unmatched"}, {"status", std::to_string(status)},
+                     {"detail", reason}, {"remote", remote}});
+  });
+  return front_->Start();
 }
 
 void HttpGateway::Stop() {
-  if (thread_.joinable()) {
-    server_->stop();
-    thread_.join();
-  }
+  if (front_) front_->Stop();
 }
 
-void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res) {
+absl::StatusOr<std::string> HttpGateway::ReadBody(const httplib::Request& req, const httplib::ContentReader* body) {
+  if (body == nullptr) return req.body;
+  std::string out;
+  bool too_large = false;
+  const bool complete = (*body)([&](const char* data, size_t size) {
+    if (out.size() + size > options_.max_body_bytes) {
+      too_large = true;
+      return false;
+    }
+    out.append(data, size);
+    return true;
+  });
+  if (too_large) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("request body too large (at most ", options_.max_body_bytes, " bytes)"));
+  }
+  if (!complete) return absl::InvalidArgumentError("the request body broke off or timed out");
+  return out;
+}
+
+void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body) {
   const absl::Time start = absl::Now();
   Outcome out;
   out.request_id = RequestIdFrom(req.get_header_value("x-request-id"));
@@ -172,13 +195,13 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res) 
       WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "webhooks take POST"));
       res.status = 405;
     } else {
-      ServeWebhook(req, res, path.substr(std::string("/v1/webhooks/").size()), &out);
+      ServeWebhook(req, res, path.substr(std::string("/v1/webhooks/").size()), &out, body);
     }
   } else {
     RouteMatch match = router_->Find(req.method, path);
     if (match.result == RouteMatch::kFound) {
       out.route = match.route->label;
-      ServeRpc(req, res, match, &out);
+      ServeRpc(req, res, match, &out, body);
     } else if (match.result == RouteMatch::kMethodNotAllowed) {
       res.set_header("Allow", absl::StrJoin(match.allowed_methods, ", "));
       WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -205,7 +228,7 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res) 
 }
 
 void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match,
-                           Outcome* out) {
+                           Outcome* out, const httplib::ContentReader* body) {
   auto principal = door_->Authenticate(req.get_header_value("Authorization"), req.get_header_value("X-Api-Key"));
   if (!principal.ok()) {
     res.set_header("WWW-Authenticate", "Bearer");
@@ -219,15 +242,21 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
   }
   const pb::MethodDescriptor& method = *match.route->method;
   if (absl::Status s = Door::Authorize(*principal, method); !s.ok()) return WriteError(res, s);
+  absl::StatusOr<std::string> text = ReadBody(req, body);
+  if (!text.ok()) {
+    WriteError(res, text.status());
+    res.status = BodyErrorStatus(text.status());
+    return;
+  }
   // Client streams take one request message per body line (NDJSON).
   std::vector<std::unique_ptr<pb::Message>> requests;
   if (method.client_streaming()) {
-    auto lines = ParseJsonLines(match, req.params, req.body, method.input_type());
+    auto lines = ParseJsonLines(match, req.params, *text, method.input_type());
     if (!lines.ok()) return WriteError(res, lines.status());
     requests = *std::move(lines);
   } else {
     requests.push_back(NewMessage(method.input_type()));
-    if (absl::Status s = BuildRequest(match, req.params, req.body, requests[0].get()); !s.ok()) {
+    if (absl::Status s = BuildRequest(match, req.params, *text, requests[0].get()); !s.ok()) {
       return WriteError(res, s);
     }
   }
@@ -313,7 +342,7 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
 }
 
 void HttpGateway::ServeWebhook(const httplib::Request& req, httplib::Response& res, const std::string& source_name,
-                               Outcome* out) {
+                               Outcome* out, const httplib::ContentReader* body_reader) {
   auto reply = [&](const char* result, const std::string& reason, const std::string& event, int status) {
     metrics_->webhooks.Add({{"source", webhooks_->Find(source_name) ? source_name : "unknown"}, {"result", result}})
         .Increment();
@@ -333,15 +362,20 @@ void HttpGateway::ServeWebhook(const httplib::Request& req, httplib::Response& r
   const WebhookSource* source = webhooks_->Find(source_name);
   if (source == nullptr) return reply("rejected", "unknown webhook source", "", 404);
   out->credential = "webhook:" + source_name;
+  // The signature covers the body, so it is read first (bounded by the limit).
+  absl::StatusOr<std::string> body = ReadBody(req, body_reader);
+  if (!body.ok()) {
+    return reply("rejected", std::string(body.status().message()), "", BodyErrorStatus(body.status()));
+  }
   auto delivery = VerifyWebhook(
-      *source, [&req](const std::string& name) { return req.get_header_value(name); }, req.body, door_->clock().Now());
+      *source, [&req](const std::string& name) { return req.get_header_value(name); }, *body, door_->clock().Now());
   if (!delivery.ok()) return reply("rejected", std::string(delivery.status().message()), "", 401);
   if (std::optional<absl::Duration> wait = door_->Admit(out->credential)) {
     metrics_->rate_limited.Add({{"door", "webhook"}}).Increment();
     res.set_header("Retry-After", RetryAfter(*wait));
     return reply("rejected", "rate limit exceeded", "", 429);
   }
-  auto ingest = MapWebhookPayload(*source, req.body, *delivery);
+  auto ingest = MapWebhookPayload(*source, *body, *delivery);
   if (!ingest.ok()) return reply("rejected", std::string(ingest.status().message()), "", 400);
 
   Principal system;

@@ -9,7 +9,6 @@
 #include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -23,18 +22,22 @@
 #include "prometheus/registry.h"
 
 namespace httplib {
-class Server;
+class ContentReader;
 struct Request;
 struct Response;
 }  // namespace httplib
 
 namespace perfflow::gateway {
 
+class HttpFront;
+class RequestProcessor;
+
 struct HttpOptions {
   std::string host = "0.0.0.0";
   int port = 8080;  // 0 = pick a free port
   size_t max_body_bytes = 1 << 20;
   int threads = 64;
+  // One request, head and body, from its first byte (slow senders are cut off).
   absl::Duration read_timeout = absl::Seconds(10);
   absl::Duration write_timeout = absl::Seconds(10);
   absl::Duration keep_alive_timeout = absl::Seconds(5);
@@ -60,7 +63,7 @@ class HttpGateway {
 
   // Binds and starts serving on a thread.
   absl::Status Start();
-  int port() const { return port_; }
+  int port() const;
   // /readyz answers 200 while `ready` is set.
   void SetReady(bool ready) { ready_ = ready; }
   // Stops accepting; requests in flight finish.
@@ -68,9 +71,16 @@ class HttpGateway {
 
  private:
   struct Outcome;
-  void Dispatch(const httplib::Request& req, httplib::Response& res);
-  void ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match, Outcome* out);
-  void ServeWebhook(const httplib::Request& req, httplib::Response& res, const std::string& source, Outcome* out);
+  // `body` reads the request body (nullptr: httplib already read it into
+  // req.body); the doors call it only after checking the caller.
+  void Dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body);
+  void ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match, Outcome* out,
+                const httplib::ContentReader* body);
+  void ServeWebhook(const httplib::Request& req, httplib::Response& res, const std::string& source, Outcome* out,
+                    const httplib::ContentReader* body);
+  // The body, at most options_.max_body_bytes of it whatever its transfer
+  // encoding (RESOURCE_EXHAUSTED beyond; INVALID_ARGUMENT when it breaks off).
+  absl::StatusOr<std::string> ReadBody(const httplib::Request& req, const httplib::ContentReader* body);
   void ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out);
   // A unary call to a service as `principal`, with this request's ids.
   grpc::Status CallUnary(const Principal& principal, const Outcome& out, const std::string& grpc_path,
@@ -82,10 +92,9 @@ class HttpGateway {
   std::shared_ptr<Door> door_;
   std::shared_ptr<WebhookSources> webhooks_;
   HttpMetrics* metrics_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<RequestProcessor> server_;
+  std::unique_ptr<HttpFront> front_;
   std::atomic<bool> ready_{false};
-  int port_ = 0;
 };
 
 }  // namespace perfflow::gateway

@@ -426,6 +426,151 @@ class NestedJsonTest(unittest.TestCase, GatewayAlive):
         self.assert_gateway_alive()
 
 
+def peak_rss_mib(server):
+    return server.peak_rss_kib() / 1024.0
+
+
+def raw_request(head, body_chunks=(), timeout=30):
+    """Sends `head` and then each of body_chunks on one socket until the
+    server stops taking them; returns (status line, response text, chunks sent)."""
+    sock = socket.create_connection(("127.0.0.1", GATEWAY.http_port), timeout=timeout)
+    sent = 0
+    try:
+        sock.sendall(head.encode())
+        for chunk in body_chunks:
+            sock.sendall(chunk)
+            sent += 1
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    data = b""
+    try:
+        while True:
+            got = sock.recv(65536)
+            if not got:
+                break
+            data += got
+            if b"\r\n\r\n" in data and len(data) > data.index(b"\r\n\r\n") + 4 and b"Connection: close" not in data:
+                break
+    except (ConnectionResetError, socket.timeout):
+        pass
+    sock.close()
+    text = data.decode(errors="replace")
+    return text.split("\r\n", 1)[0], text, sent
+
+
+def chunked(total_mib, piece=1 << 20):
+    block = b"x" * piece
+    frame = ("%x\r\n" % piece).encode() + block + b"\r\n"
+    for _ in range(total_mib):
+        yield frame
+
+
+class BodyLimitTest(unittest.TestCase, GatewayAlive):
+    """#17.3: 4 x 300 MiB chunked posts before authentication took the gateway to 2 GiB."""
+
+    def test_chunked_bodies_before_authentication_are_never_buffered(self):
+        before = peak_rss_mib(GATEWAY)
+        head = ("POST /v1/events:ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n")
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(raw_request(head, chunked(300))))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(len(results), 4)
+        for status_line, text, sent in results:
+            self.assertIn(" 401 ", status_line, text[:300])
+            self.assertLess(sent, 300, "the gateway took the whole body before refusing it")
+        self.assertLess(peak_rss_mib(GATEWAY) - before, 32, "the gateway buffered unauthenticated bodies")
+        self.assert_gateway_alive()
+
+    def test_authenticated_chunked_bodies_stop_at_the_limit(self):
+        before = peak_rss_mib(GATEWAY)
+        head = ("POST /v1/events:ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Authorization: %s\r\nTransfer-Encoding: chunked\r\n\r\n" % ADMIN["Authorization"])
+        status_line, text, sent = raw_request(head, chunked(300, piece=256 * 1024))
+        self.assertIn(" 413 ", status_line, text[:300])
+        self.assertIn("RESOURCE_EXHAUSTED", text)
+        self.assertLess(sent, 300 * 4)
+        self.assertLess(peak_rss_mib(GATEWAY) - before, 32)
+        self.assert_gateway_alive()
+
+    def test_a_declared_length_over_the_limit_is_refused_before_the_body(self):
+        head = ("POST /v1/events:ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Authorization: %s\r\nContent-Length: %d\r\n\r\n" % (ADMIN["Authorization"], 300 << 20))
+        status_line, text, _ = raw_request(head, timeout=10)  # no body is ever sent
+        self.assertIn(" 413 ", status_line, text[:300])
+
+    def test_small_chunked_bodies_still_work(self):
+        external = "chunked-" + secrets.token_hex(4)
+        body = json.dumps({"source": "crm", "externalId": external, "eventType": "crm.contract_signed",
+                           "subjectId": "e1", "attributes": {"contract_value": 1, "customer_tier": "key"}}).encode()
+        half = len(body) // 2
+        frames = [("%x\r\n" % len(part)).encode() + part + b"\r\n" for part in (body[:half], body[half:])] + [b"0\r\n\r\n"]
+        head = ("POST /v1/events:ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Authorization: %s\r\nTransfer-Encoding: chunked\r\n\r\n" % ADMIN["Authorization"])
+        status_line, text, _ = raw_request(head, frames)
+        self.assertIn(" 200 ", status_line, text[:500])
+        self.assertIn(external, text)
+
+    def test_smuggling_framings_are_refused(self):
+        for extra in ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "Transfer-Encoding: gzip\r\n",
+                      "Content-Length: 5\r\nContent-Length: 6\r\n", "Content-Length: -1\r\n"):
+            with self.subTest(extra=extra):
+                status_line, text, _ = raw_request("POST /v1/events:ingest HTTP/1.1\r\nHost: x\r\n%s\r\n" % extra,
+                                                   timeout=10)
+                self.assertRegex(status_line, " (400|501) ", text[:300])
+
+
+class SlowlorisTest(unittest.TestCase, GatewayAlive):
+    """#17.7: 64 connections sending a header byte a second stopped all HTTP."""
+
+    def test_normal_requests_stay_fast_during_200_slow_connections(self):
+        slow = []
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", GATEWAY.http_port), timeout=5)
+            s.setblocking(False)
+            slow.append(s)
+        request = b"GET /v1/registry HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 1000
+        latencies = []
+        closed_by_server = set()
+        started = time.monotonic()
+        step = 0
+        # Drip one byte per connection every 0.5 s; probe in between. The
+        # loop is bounded: the gateway must cut them off at its read timeout
+        # (10 s) and the test gives it 20 s.
+        while len(closed_by_server) < len(slow) and time.monotonic() - started < 20:
+            for i, s in enumerate(slow):
+                if i in closed_by_server:
+                    continue
+                try:
+                    s.send(request[step % len(request):step % len(request) + 1])
+                    if s.recv(4096) == b"":
+                        closed_by_server.add(i)
+                except BlockingIOError:
+                    pass
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_by_server.add(i)
+            step += 1
+            if time.monotonic() - started < 8:
+                t0 = time.monotonic()
+                status, body = call("GET", "/v1/registry", None, ADMIN)
+                latencies.append(time.monotonic() - t0)
+                self.assertEqual(status, 200, body)
+                t0 = time.monotonic()
+                self.assertEqual(call("GET", "/healthz")[0], 200)
+                latencies.append(time.monotonic() - t0)
+            time.sleep(0.5)
+        for s in slow:
+            s.close()
+        self.assertGreater(len(latencies), 10)
+        self.assertLess(max(latencies), 1.0, "normal requests waited behind slow connections: %s" % latencies)
+        self.assertEqual(len(closed_by_server), len(slow), "slow connections were never cut off")
+        self.assert_gateway_alive()
+
+
 class TimestampTest(unittest.TestCase):
     """#17.8: times before 1677 were stored, then every read was HTTP 200 {}."""
 
