@@ -44,11 +44,12 @@ absl::Status CheckMetadata(const v1::UploadMetadata& m) {
 }  // namespace
 
 EvidenceCore::EvidenceCore(std::shared_ptr<EvidenceStore> store, std::shared_ptr<BlobStore> blobs,
-                           std::shared_ptr<event::EventClient> events, std::shared_ptr<const Clock> clock,
-                           EvidenceOptions options, EvidenceMetrics* metrics)
+                           std::shared_ptr<event::EventClient> events, std::shared_ptr<event::StepReports> reports,
+                           std::shared_ptr<const Clock> clock, EvidenceOptions options, EvidenceMetrics* metrics)
     : store_(std::move(store)),
       blobs_(std::move(blobs)),
       events_(std::move(events)),
+      reports_(std::move(reports)),
       clock_(std::move(clock)),
       options_(options),
       metrics_(metrics) {}
@@ -412,19 +413,23 @@ absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext
       return absl::FailedPreconditionError("the evidence chain is incomplete: " + absl::StrJoin(gaps, ", "));
     }
   }
-  auto seal = store_->CreateSeal(rc.tenant, event_id, clock_->Now());
+  const event::PendingStep step{rc.tenant, SealStepId(event_id), event_name, t::FLOW_STEP_ARCHIVED,
+                                t::VERDICT_UNSPECIFIED, rc.principal, clock_->Now()};
+  auto seal = store_->CreateSeal(rc.tenant, event_id, step.created_at, step);
   if (!seal.ok()) return seal.status();
   if (event->flow().step() != t::FLOW_STEP_ARCHIVED) {
-    event::v1::RecordFlowStepRequest step;
-    step.set_event(event_name);
-    step.set_step(t::FLOW_STEP_ARCHIVED);
-    step.set_step_id("seal:" + event_id);
-    step.set_actor_id(rc.principal);
-    auto archived = events_->RecordFlowStep(rc, step);
-    if (!archived.ok()) {
-      // Without ARCHIVED there is no seal: uploads stay possible.
-      if (seal->second) (void)store_->DeleteSeal(rc.tenant, event_id);
-      return archived.status();
+    // Reported, or kept and retried until the event service has it: the seal
+    // stands. Only a definite refusal means there is no archive, and then no
+    // seal either (uploads stay possible).
+    event::StepReports::Result archived = reports_->Report(rc, step);
+    if (archived.outcome == event::StepReports::Outcome::kRefused) {
+      if (seal->second) {
+        if (absl::Status undone = store_->DeleteSeal(rc.tenant, event_id); !undone.ok()) {
+          LogError("removing a refused seal failed; the retry pass will",
+                   {{"event", event_name}, {"error", std::string(undone.message())}});
+        }
+      }
+      return archived.status;
     }
   }
   return std::make_pair(seal->first, !seal->second);
@@ -505,6 +510,12 @@ absl::StatusOr<v1::EvaluateGoalResponse> EvidenceCore::EvaluateGoal(const Reques
                    : all_complete        ? v1::GOAL_OUTCOME_ACHIEVED
                                          : v1::GOAL_OUTCOME_NOT_ACHIEVED);
   return resp;
+}
+
+absl::StatusOr<int> EvidenceCore::ReconcileSteps() {
+  return reports_->Reconcile([this](const event::PendingStep& step) {
+    return store_->DeleteSeal(step.tenant, step.step_id.substr(step.step_id.find(':') + 1));
+  });
 }
 
 absl::Status EvidenceCore::RefreshGauges() {

@@ -17,6 +17,7 @@
 #include "services/evidence/blob_store.h"
 #include "services/evidence/chain_validator.h"
 #include "services/event/event_client.h"
+#include "services/event/step_reports.h"
 #include "services/evidence/evidence_metrics.h"
 #include "services/evidence/evidence_store.h"
 
@@ -42,9 +43,11 @@ struct UploadResult {
 class EvidenceCore {
  public:
   // `metrics` may be null.
+  // `reports` keeps each seal's ARCHIVED step until the event service has
+  // it (same database as `store`).
   EvidenceCore(std::shared_ptr<EvidenceStore> store, std::shared_ptr<BlobStore> blobs,
-               std::shared_ptr<event::EventClient> events, std::shared_ptr<const Clock> clock, EvidenceOptions options,
-               EvidenceMetrics* metrics);
+               std::shared_ptr<event::EventClient> events, std::shared_ptr<event::StepReports> reports,
+               std::shared_ptr<const Clock> clock, EvidenceOptions options, EvidenceMetrics* metrics);
 
   // `next` yields the stream's messages in order and returns false at its end;
   // `half_closed` then says whether the client ended the stream itself (false:
@@ -69,6 +72,10 @@ class EvidenceCore {
   absl::StatusOr<v1::EvaluateGoalResponse> EvaluateGoal(const RequestContext& rc, const v1::EvaluateGoalRequest& req);
 
   absl::Status RefreshGauges();
+  // Retries ARCHIVED steps whose report was lost or failed ambiguously; a
+  // seal the event service refuses for good is removed. Returns how many are
+  // still pending.
+  absl::StatusOr<int> ReconcileSteps();
 
  private:
   absl::Status CheckViewer(const RequestContext& rc, const std::string& event);
@@ -85,6 +92,7 @@ class EvidenceCore {
   std::shared_ptr<EvidenceStore> store_;
   std::shared_ptr<BlobStore> blobs_;
   std::shared_ptr<event::EventClient> events_;
+  std::shared_ptr<event::StepReports> reports_;
   std::shared_ptr<const Clock> clock_;
   EvidenceOptions options_;
   EvidenceMetrics* metrics_;

@@ -28,9 +28,15 @@ class EvidenceHost : public ServiceHost {
       absl::Status s = core_->RefreshGauges();
       if (!s.ok()) LogWarn("completeness gauges not refreshed", {{"error", std::string(s.message())}});
     });
+    retry_ = std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.step_retry_seconds)), [this] {
+      if (auto pending = core_->ReconcileSteps(); !pending.ok()) {
+        LogWarn("flow step retry pass failed", {{"error", std::string(pending.status().message())}});
+      }
+    });
   }
   void Stop() override {
     if (refresher_) refresher_->Stop();
+    retry_.reset();
   }
 
  private:
@@ -40,6 +46,7 @@ class EvidenceHost : public ServiceHost {
   std::shared_ptr<EvidenceCore> core_;
   EvidenceServiceImpl service_;
   std::unique_ptr<PeriodicTask> refresher_;
+  std::unique_ptr<PeriodicTask> retry_;
 };
 
 }  // namespace
@@ -59,8 +66,10 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEvidenceHost(const EvidenceHost
   EvidenceOptions options;
   options.max_file_bytes = int64_t{o.max_file_mib} << 20;
   options.max_event_bytes = int64_t{o.max_event_mib} << 20;
-  auto core = std::make_shared<EvidenceCore>(*std::move(store), *std::move(blobs),
-                                             event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds), "evidence"),
+  std::shared_ptr<event::EventClient> events =
+      event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds), "evidence");
+  auto reports = std::make_shared<event::StepReports>(*database, events, "evidence", &registry);
+  auto core = std::make_shared<EvidenceCore>(*std::move(store), *std::move(blobs), events, reports,
                                              std::make_shared<SystemClock>(), options, metrics.get());
   return std::unique_ptr<ServiceHost>(new EvidenceHost(o, *std::move(database), std::move(metrics), core));
 }

@@ -20,6 +20,8 @@ struct EvidenceHostOptions {
   int max_file_mib = 20;
   int max_event_mib = 200;
   int call_timeout_seconds = 5;
+  // How often seals whose ARCHIVED step did not reach the event service are retried.
+  int step_retry_seconds = 10;
 };
 
 // InvalidArgument for inconsistent limits; errors name what could not be opened.

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "perfflow/evidence/v1/evidence_service.pb.h"
+#include "services/event/step_reports.h"
 
 namespace perfflow::evidence {
 
@@ -80,8 +81,11 @@ class EvidenceStore {
   virtual absl::StatusOr<std::optional<SealRow>> GetSeal(const std::string& tenant, const std::string& event_id) = 0;
   // Creates the seal over the current evidence rows (digest computed inside
   // the transaction); returns the existing seal when there is one.
+  // A new seal and `report` (its ARCHIVED step, pending at the event service)
+  // commit together.
   virtual absl::StatusOr<std::pair<SealRow, bool>> CreateSeal(const std::string& tenant, const std::string& event_id,
-                                                              absl::Time at) = 0;
+                                                              absl::Time at, const event::PendingStep& report) = 0;
+  // Removes the seal and its pending report together.
   virtual absl::Status DeleteSeal(const std::string& tenant, const std::string& event_id) = 0;
 
   // Records the latest validation; returns true when the chain is complete
@@ -100,5 +104,8 @@ class EvidenceStore {
 
 // The seal digest: SHA-256 over "evidence_id:sha256\n" of each row in order.
 std::string SealDigest(const std::vector<EvidenceRow>& rows);
+
+// The step id of a seal's ARCHIVED step.
+inline std::string SealStepId(const std::string& event_id) { return "seal:" + event_id; }
 
 }  // namespace perfflow::evidence

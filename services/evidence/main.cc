@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   flags.AddInt("max_file_mib", &o.host.max_file_mib, "largest accepted file, MiB");
   flags.AddInt("max_event_mib", &o.host.max_event_mib, "most evidence bytes per event, MiB");
   flags.AddInt("call_timeout_seconds", &o.host.call_timeout_seconds, "deadline of each call to the event service");
+  flags.AddInt("step_retry_seconds", &o.host.step_retry_seconds,
+               "how often seals whose ARCHIVED step did not reach the event service are retried");
   flags.ParseOrExit(argc, argv);
   perfflow::SetLogService("perfflow-evidence");
   o.host.db = o.server.db;

@@ -106,6 +106,7 @@ const std::vector<db::Migration>& EvidenceMigrations() {
            "complete_reported INT NOT NULL, PRIMARY KEY (tenant_id, event_id))",
            "CREATE INDEX IF NOT EXISTS chain_status_by_type ON chain_status (tenant_id, event_type, complete, validated_at)",
        }},
+      event::StepReportsMigration(2),
   };
   return kMigrations;
 }
@@ -264,7 +265,8 @@ absl::StatusOr<std::optional<SealRow>> SqlEvidenceStore::GetSeal(const std::stri
 }
 
 absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std::string& tenant,
-                                                                      const std::string& event_id, absl::Time at) {
+                                                                      const std::string& event_id, absl::Time at,
+                                                                      const event::PendingStep& report) {
   std::pair<SealRow, bool> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     if (absl::Status l = LockChain(txn, tenant, event_id); !l.ok()) return l;
@@ -284,7 +286,7 @@ absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std:
                            {tenant, event_id, seal.digest, int64_t{seal.evidence_count}, Ms(at)});
     if (!ins.ok()) return ins.status();
     out = {seal, true};
-    return absl::OkStatus();
+    return event::StepReports::Add(txn, report);
   });
   if (!s.ok()) return s;
   return out;
@@ -292,7 +294,9 @@ absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std:
 
 absl::Status SqlEvidenceStore::DeleteSeal(const std::string& tenant, const std::string& event_id) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    return txn.Execute("DELETE FROM seals WHERE tenant_id = ? AND event_id = ?", {tenant, event_id}).status();
+    auto deleted = txn.Execute("DELETE FROM seals WHERE tenant_id = ? AND event_id = ?", {tenant, event_id});
+    if (!deleted.ok()) return deleted.status();
+    return event::StepReports::Remove(txn, tenant, SealStepId(event_id));
   });
 }
 

@@ -25,7 +25,7 @@ class SqlEvidenceStore : public EvidenceStore {
                                      absl::Time at) override;
   absl::StatusOr<std::optional<SealRow>> GetSeal(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<std::pair<SealRow, bool>> CreateSeal(const std::string& tenant, const std::string& event_id,
-                                                      absl::Time at) override;
+                                                      absl::Time at, const event::PendingStep& report) override;
   absl::Status DeleteSeal(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<bool> RecordValidation(const std::string& tenant, const ChainStatusRow& row) override;
   absl::Status MarkCompleteReported(const std::string& tenant, const std::string& event_id) override;

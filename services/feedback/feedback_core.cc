@@ -82,10 +82,11 @@ absl::StatusOr<std::map<std::string, TenantPolicy>> ParsePolicies(const std::str
 }
 
 FeedbackCore::FeedbackCore(std::shared_ptr<FeedbackStore> store, std::shared_ptr<event::EventClient> events,
-                           std::shared_ptr<const Clock> clock, FeedbackPolicies policies, EvidenceNamer evidence_namer,
-                           FeedbackMetrics* metrics)
+                           std::shared_ptr<event::StepReports> reports, std::shared_ptr<const Clock> clock,
+                           FeedbackPolicies policies, EvidenceNamer evidence_namer, FeedbackMetrics* metrics)
     : store_(std::move(store)),
       events_(std::move(events)),
+      reports_(std::move(reports)),
       clock_(std::move(clock)),
       policies_(std::move(policies)),
       evidence_namer_(std::move(evidence_namer)),
@@ -237,22 +238,16 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
   row.effective = guidance->effective();
   row.created_at = clock_->Now();
   row.response = row.created_at - FromTimestamp(event->flow().times().owner_action_at());
-  absl::Status inserted = store_->InsertReview(rc.tenant, row);
+  event::PendingStep step{rc.tenant, ReviewStepId(row.review_id), req.event(), t::FLOW_STEP_MANAGER_FEEDBACK,
+                          req.verdict(), rc.principal, row.created_at};
+  absl::Status inserted = store_->InsertReview(rc.tenant, row, step);
   if (absl::IsAlreadyExists(inserted)) {
     return absl::FailedPreconditionError(absl::StrCat("round ", row.round, " already has a verdict"));
   }
   if (!inserted.ok()) return inserted;
-  event::v1::RecordFlowStepRequest step;
-  step.set_event(req.event());
-  step.set_step(t::FLOW_STEP_MANAGER_FEEDBACK);
-  step.set_verdict(req.verdict());
-  step.set_step_id("review:" + row.review_id);
-  step.set_actor_id(rc.principal);
-  auto reported = events_->RecordFlowStep(rc, step);
-  if (!reported.ok()) {
-    // Without the flow step the verdict did not happen: nothing half-written.
-    (void)store_->DeleteReview(rc.tenant, row.review_id);
-    return reported.status();
+  if (absl::Status s = SettleReport(rc, step, [&] { return store_->DeleteReview(rc.tenant, row.review_id); });
+      !s.ok()) {
+    return s;
   }
   if (metrics_ != nullptr) {
     const char* verdict = req.verdict() == t::VERDICT_MEETS  ? "meets"
@@ -306,20 +301,40 @@ absl::StatusOr<ConfirmationRow> FeedbackCore::ConfirmImpact(const RequestContext
   row.note = req.note();
   row.confirmer_id = rc.principal;
   row.confirmed_at = clock_->Now();
-  absl::Status inserted = store_->InsertConfirmation(rc.tenant, row);
+  event::PendingStep step{rc.tenant, ConfirmStepId(row.event_id), req.event(), t::FLOW_STEP_CROSS_CONFIRM,
+                          t::VERDICT_UNSPECIFIED, rc.principal, row.confirmed_at};
+  absl::Status inserted = store_->InsertConfirmation(rc.tenant, row, step);
   if (absl::IsAlreadyExists(inserted)) return absl::FailedPreconditionError("the impact is already confirmed");
   if (!inserted.ok()) return inserted;
-  event::v1::RecordFlowStepRequest step;
-  step.set_event(req.event());
-  step.set_step(t::FLOW_STEP_CROSS_CONFIRM);
-  step.set_step_id("confirm:" + row.event_id);
-  step.set_actor_id(rc.principal);
-  auto reported = events_->RecordFlowStep(rc, step);
-  if (!reported.ok()) {
-    (void)store_->DeleteConfirmation(rc.tenant, row.event_id);
-    return reported.status();
+  if (absl::Status s = SettleReport(rc, step, [&] { return store_->DeleteConfirmation(rc.tenant, row.event_id); });
+      !s.ok()) {
+    return s;
   }
   return row;
+}
+
+absl::Status FeedbackCore::SettleReport(const RequestContext& rc, const event::PendingStep& step,
+                                        const std::function<absl::Status()>& undo) {
+  event::StepReports::Result r = reports_->Report(rc, step);
+  if (r.outcome != event::StepReports::Outcome::kRefused) {
+    // Reported, or kept to be retried: the record stands either way, and the
+    // flow catches up when the event service has the step.
+    return absl::OkStatus();
+  }
+  // The event service said no: the step did not happen, nor does the record.
+  if (absl::Status undone = undo(); !undone.ok()) {
+    LogError("undoing a refused step failed; the retry pass will", {{"step_id", step.step_id},
+                                                                    {"error", std::string(undone.message())}});
+  }
+  return r.status;
+}
+
+absl::StatusOr<int> FeedbackCore::ReconcileSteps() {
+  return reports_->Reconcile([this](const event::PendingStep& step) {
+    const std::string id = step.step_id.substr(step.step_id.find(':') + 1);
+    return step.step_id == ReviewStepId(id) ? store_->DeleteReview(step.tenant, id)
+                                            : store_->DeleteConfirmation(step.tenant, id);
+  });
 }
 
 absl::StatusOr<v1::GetFeedbackStatsResponse> FeedbackCore::Stats(const RequestContext& rc,

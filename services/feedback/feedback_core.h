@@ -50,9 +50,11 @@ using EvidenceNamer = std::function<absl::StatusOr<std::string>(const RequestCon
 
 class FeedbackCore {
  public:
+  // `reports` keeps the verdicts' and confirmations' flow steps until the
+  // event service has them (same database as `store`).
   FeedbackCore(std::shared_ptr<FeedbackStore> store, std::shared_ptr<event::EventClient> events,
-               std::shared_ptr<const Clock> clock, FeedbackPolicies policies, EvidenceNamer evidence_namer,
-               FeedbackMetrics* metrics = nullptr);
+               std::shared_ptr<event::StepReports> reports, std::shared_ptr<const Clock> clock,
+               FeedbackPolicies policies, EvidenceNamer evidence_namer, FeedbackMetrics* metrics = nullptr);
 
   absl::StatusOr<v1::AnalyzeFeedbackResponse> Analyze(const RequestContext& rc, const v1::AnalyzeFeedbackRequest& req);
   // The review (unset with validate_only) and the guidance.
@@ -61,10 +63,18 @@ class FeedbackCore {
   absl::StatusOr<std::vector<ReviewRow>> ListReviews(const RequestContext& rc, const std::string& event);
   absl::StatusOr<ConfirmationRow> ConfirmImpact(const RequestContext& rc, const v1::ConfirmImpactRequest& req);
   absl::StatusOr<v1::GetFeedbackStatsResponse> Stats(const RequestContext& rc, const v1::GetFeedbackStatsRequest& req);
+  // Retries the flow steps whose report was lost or failed ambiguously; a
+  // step the event service refuses for good takes its review or confirmation
+  // with it. Returns how many are still pending.
+  absl::StatusOr<int> ReconcileSteps();
 
  private:
   const PhraseGuide& GuideFor(const std::string& tenant) const;
   TenantPolicy PolicyFor(const std::string& tenant) const;
+  // Reports a stored record's flow step; `undo` removes the record (and the
+  // pending report) when the event service refuses the step for good.
+  absl::Status SettleReport(const RequestContext& rc, const event::PendingStep& step,
+                            const std::function<absl::Status()>& undo);
   absl::StatusOr<v1::AnalyzeFeedbackResponse> AnalyzeInContext(const RequestContext& rc, const std::string& text,
                                                                const event::v1::Event* event,
                                                                const std::vector<std::string>& chosen,
@@ -72,6 +82,7 @@ class FeedbackCore {
 
   std::shared_ptr<FeedbackStore> store_;
   std::shared_ptr<event::EventClient> events_;
+  std::shared_ptr<event::StepReports> reports_;
   std::shared_ptr<const Clock> clock_;
   FeedbackPolicies policies_;
   EvidenceNamer evidence_namer_;

@@ -1,9 +1,12 @@
 #include "services/feedback/feedback_host.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "common/log.h"
+#include "common/periodic.h"
 #include "common/service_main.h"
 #include "grpcpp/create_channel.h"
 #include "perfflow/evidence/v1/evidence_service.grpc.pb.h"
@@ -66,21 +69,32 @@ EvidenceNamer EvidenceNamerFor(const std::string& evidence_addr, absl::Duration 
 
 class FeedbackHost : public ServiceHost {
  public:
-  FeedbackHost(bool dev_mode, std::shared_ptr<db::Database> database, std::unique_ptr<FeedbackMetrics> metrics,
-               std::shared_ptr<FeedbackCore> core)
-      : database_(std::move(database)),
+  FeedbackHost(const FeedbackHostOptions& o, std::shared_ptr<db::Database> database,
+               std::unique_ptr<FeedbackMetrics> metrics, std::shared_ptr<FeedbackCore> core)
+      : step_retry_(absl::Seconds(std::max(1, o.step_retry_seconds))),
+        database_(std::move(database)),
         metrics_(std::move(metrics)),
         core_(std::move(core)),
-        service_(core_, IdentityOptions{dev_mode}) {}
+        service_(core_, IdentityOptions{o.dev_mode}) {}
 
   std::vector<Registered> Services() override { return {{&service_, "perfflow.feedback.v1.FeedbackService"}}; }
   absl::Status Ready() override { return database_->Ping(); }
+  void Start() override {
+    retry_ = std::make_unique<PeriodicTask>(step_retry_, [this] {
+      if (auto pending = core_->ReconcileSteps(); !pending.ok()) {
+        LogWarn("flow step retry pass failed", {{"error", std::string(pending.status().message())}});
+      }
+    });
+  }
+  void Stop() override { retry_.reset(); }
 
  private:
+  absl::Duration step_retry_;
   std::shared_ptr<db::Database> database_;
   std::unique_ptr<FeedbackMetrics> metrics_;
   std::shared_ptr<FeedbackCore> core_;
   FeedbackServiceImpl service_;
+  std::unique_ptr<PeriodicTask> retry_;
 };
 
 }  // namespace
@@ -95,11 +109,12 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeFeedbackHost(const FeedbackHost
   if (!store.ok()) return store.status();
   const absl::Duration deadline = absl::Seconds(o.call_timeout_seconds);
   auto metrics = std::make_unique<FeedbackMetrics>(registry);
-  auto core = std::make_shared<FeedbackCore>(*std::move(store),
-                                             event::NewGrpcEventClient(o.event_addr, deadline, "feedback"),
-                                             std::make_shared<SystemClock>(), *std::move(policies),
-                                             EvidenceNamerFor(o.evidence_addr, deadline), metrics.get());
-  return std::unique_ptr<ServiceHost>(new FeedbackHost(o.dev_mode, *std::move(database), std::move(metrics), core));
+  std::shared_ptr<event::EventClient> events = event::NewGrpcEventClient(o.event_addr, deadline, "feedback");
+  auto reports = std::make_shared<event::StepReports>(*database, events, "feedback", &registry);
+  auto core = std::make_shared<FeedbackCore>(*std::move(store), events, reports, std::make_shared<SystemClock>(),
+                                             *std::move(policies), EvidenceNamerFor(o.evidence_addr, deadline),
+                                             metrics.get());
+  return std::unique_ptr<ServiceHost>(new FeedbackHost(o, *std::move(database), std::move(metrics), core));
 }
 
 }  // namespace perfflow::feedback

@@ -21,6 +21,8 @@ struct FeedbackHostOptions {
   std::string lexicon_dir;
   std::string policy_file;
   int call_timeout_seconds = 5;
+  // How often flow steps whose report failed ambiguously are retried.
+  int step_retry_seconds = 10;
 };
 
 // Errors name the lexicon or policy file that could not be read or parsed.

@@ -12,6 +12,7 @@
 #include "common/db/database.h"
 #include "common/db/migrations.h"
 #include "perfflow/feedback/v1/feedback_service.pb.h"
+#include "services/event/step_reports.h"
 
 namespace perfflow::feedback {
 
@@ -50,13 +51,17 @@ struct ReviewFilter {
 class FeedbackStore {
  public:
   virtual ~FeedbackStore() = default;
-  // ALREADY_EXISTS when the event's round already has a verdict.
-  virtual absl::Status InsertReview(const std::string& tenant, const ReviewRow& row) = 0;
+  // ALREADY_EXISTS when the event's round already has a verdict. The review
+  // and `report` (its flow step, pending at the event service) commit together.
+  virtual absl::Status InsertReview(const std::string& tenant, const ReviewRow& row,
+                                    const event::PendingStep& report) = 0;
+  // Removes the review and its pending report together.
   virtual absl::Status DeleteReview(const std::string& tenant, const std::string& review_id) = 0;
   virtual absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant, const std::string& event_id) = 0;
   virtual absl::StatusOr<std::vector<ReviewRow>> ReviewsIn(const std::string& tenant, const ReviewFilter& filter) = 0;
-  // ALREADY_EXISTS when the event is already confirmed.
-  virtual absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row) = 0;
+  // ALREADY_EXISTS when the event is already confirmed; with its pending report.
+  virtual absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row,
+                                          const event::PendingStep& report) = 0;
   virtual absl::Status DeleteConfirmation(const std::string& tenant, const std::string& event_id) = 0;
   virtual absl::StatusOr<std::optional<ConfirmationRow>> GetConfirmation(const std::string& tenant,
                                                                          const std::string& event_id) = 0;
@@ -64,14 +69,20 @@ class FeedbackStore {
 
 const std::vector<db::Migration>& FeedbackMigrations();
 
+// The step ids of the flow steps a review and a confirmation report.
+inline std::string ReviewStepId(const std::string& review_id) { return "review:" + review_id; }
+inline std::string ConfirmStepId(const std::string& event_id) { return "confirm:" + event_id; }
+
 class SqlFeedbackStore : public FeedbackStore {
  public:
   static absl::StatusOr<std::unique_ptr<SqlFeedbackStore>> Open(std::shared_ptr<db::Database> db);
-  absl::Status InsertReview(const std::string& tenant, const ReviewRow& row) override;
+  absl::Status InsertReview(const std::string& tenant, const ReviewRow& row,
+                            const event::PendingStep& report) override;
   absl::Status DeleteReview(const std::string& tenant, const std::string& review_id) override;
   absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<std::vector<ReviewRow>> ReviewsIn(const std::string& tenant, const ReviewFilter& filter) override;
-  absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row) override;
+  absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row,
+                                  const event::PendingStep& report) override;
   absl::Status DeleteConfirmation(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<std::optional<ConfirmationRow>> GetConfirmation(const std::string& tenant,
                                                                  const std::string& event_id) override;

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   flags.AddString("lexicon_dir", &o.host.lexicon_dir, "directory of per-tenant lexicons, <tenant>.yaml (optional)");
   flags.AddString("policy_file", &o.host.policy_file, "tenant policies YAML: delegates, require_effective_feedback");
   flags.AddInt("call_timeout_seconds", &o.host.call_timeout_seconds, "deadline of each call to another service");
+  flags.AddInt("step_retry_seconds", &o.host.step_retry_seconds,
+               "how often verdicts and confirmations whose flow step did not reach the event service are retried");
   flags.ParseOrExit(argc, argv);
   perfflow::SetLogService("perfflow-feedback");
   o.host.db = o.server.db;

@@ -57,6 +57,7 @@ const std::vector<db::Migration>& FeedbackMigrations() {
            "scopes VARCHAR(64) NOT NULL, note TEXT NOT NULL, confirmer_id VARCHAR(64) NOT NULL, "
            "confirmed_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, event_id))",
        }},
+      event::StepReportsMigration(2),
   };
   return kMigrations;
 }
@@ -66,22 +67,26 @@ absl::StatusOr<std::unique_ptr<SqlFeedbackStore>> SqlFeedbackStore::Open(std::sh
   return std::unique_ptr<SqlFeedbackStore>(new SqlFeedbackStore(std::move(db)));
 }
 
-absl::Status SqlFeedbackStore::InsertReview(const std::string& tenant, const ReviewRow& r) {
+absl::Status SqlFeedbackStore::InsertReview(const std::string& tenant, const ReviewRow& r,
+                                          const event::PendingStep& report) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    return txn
-        .Execute(absl::StrCat("INSERT INTO reviews (tenant_id, ", kColumns,
-                              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                 {tenant, r.review_id, r.event_id, int64_t{r.round}, int64_t{r.verdict}, r.reviewer_id, r.subject_id,
-                  r.department_id, r.comment, absl::StrJoin(r.behaviours, ","), absl::StrJoin(r.cited_evidence, ","),
-                  r.specificity, int64_t{r.effective ? 1 : 0}, Ms(r.created_at),
-                  absl::ToInt64Milliseconds(r.response)})
-        .status();
+    auto inserted =
+        txn.Execute(absl::StrCat("INSERT INTO reviews (tenant_id, ", kColumns,
+                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    {tenant, r.review_id, r.event_id, int64_t{r.round}, int64_t{r.verdict}, r.reviewer_id,
+                     r.subject_id, r.department_id, r.comment, absl::StrJoin(r.behaviours, ","),
+                     absl::StrJoin(r.cited_evidence, ","), r.specificity, int64_t{r.effective ? 1 : 0},
+                     Ms(r.created_at), absl::ToInt64Milliseconds(r.response)});
+    if (!inserted.ok()) return inserted.status();
+    return event::StepReports::Add(txn, report);
   });
 }
 
 absl::Status SqlFeedbackStore::DeleteReview(const std::string& tenant, const std::string& review_id) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    return txn.Execute("DELETE FROM reviews WHERE tenant_id = ? AND review_id = ?", {tenant, review_id}).status();
+    auto deleted = txn.Execute("DELETE FROM reviews WHERE tenant_id = ? AND review_id = ?", {tenant, review_id});
+    if (!deleted.ok()) return deleted.status();
+    return event::StepReports::Remove(txn, tenant, ReviewStepId(review_id));
   });
 }
 
@@ -125,19 +130,23 @@ absl::StatusOr<std::vector<ReviewRow>> SqlFeedbackStore::ReviewsIn(const std::st
   return out;
 }
 
-absl::Status SqlFeedbackStore::InsertConfirmation(const std::string& tenant, const ConfirmationRow& c) {
+absl::Status SqlFeedbackStore::InsertConfirmation(const std::string& tenant, const ConfirmationRow& c,
+                                                const event::PendingStep& report) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    return txn
-        .Execute("INSERT INTO confirmations (tenant_id, event_id, scopes, note, confirmer_id, confirmed_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?)",
-                 {tenant, c.event_id, absl::StrJoin(c.scopes, ","), c.note, c.confirmer_id, Ms(c.confirmed_at)})
-        .status();
+    auto inserted =
+        txn.Execute("INSERT INTO confirmations (tenant_id, event_id, scopes, note, confirmer_id, confirmed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    {tenant, c.event_id, absl::StrJoin(c.scopes, ","), c.note, c.confirmer_id, Ms(c.confirmed_at)});
+    if (!inserted.ok()) return inserted.status();
+    return event::StepReports::Add(txn, report);
   });
 }
 
 absl::Status SqlFeedbackStore::DeleteConfirmation(const std::string& tenant, const std::string& event_id) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    return txn.Execute("DELETE FROM confirmations WHERE tenant_id = ? AND event_id = ?", {tenant, event_id}).status();
+    auto deleted = txn.Execute("DELETE FROM confirmations WHERE tenant_id = ? AND event_id = ?", {tenant, event_id});
+    if (!deleted.ok()) return deleted.status();
+    return event::StepReports::Remove(txn, tenant, ConfirmStepId(event_id));
   });
 }
 

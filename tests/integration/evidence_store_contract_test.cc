@@ -43,6 +43,13 @@ class EvidenceStoreContractTest : public ::testing::TestWithParam<Backend> {
   std::shared_ptr<SqlEvidenceStore> store_;
   int uploads_ = 0;
   const std::string event_ = std::string(32, 'e');
+
+  // The seal's ARCHIVED step, pending until the event service has it.
+  event::PendingStep Archive() {
+    return {"acme", SealStepId(event_), "events/" + event_, 5, 0, "s-head", absl::FromUnixSeconds(1772500000)};
+  }
+
+  int64_t PendingReports() { return testing::CountRows(*database_.db, "step_reports"); }
 };
 
 TEST_P(EvidenceStoreContractTest, InsertListAndPerEventLimit) {
@@ -84,19 +91,21 @@ TEST_P(EvidenceStoreContractTest, SealFreezesTheChain) {
   EvidenceRow b = Row(event_, "b", 10);
   ASSERT_TRUE(store_->InsertEvidence("acme", a, 1000).ok());
   ASSERT_TRUE(store_->InsertEvidence("acme", b, 1000).ok());
-  auto seal = store_->CreateSeal("acme", event_, absl::FromUnixSeconds(1772500000));
+  auto seal = store_->CreateSeal("acme", event_, absl::FromUnixSeconds(1772500000), Archive());
   ASSERT_TRUE(seal.ok()) << seal.status();
   EXPECT_TRUE(seal->second);
   EXPECT_EQ(seal->first.evidence_count, 2);
   EXPECT_EQ(seal->first.digest, SealDigest({a, b}));
-  auto again = store_->CreateSeal("acme", event_, absl::FromUnixSeconds(1772600000));
+  auto again = store_->CreateSeal("acme", event_, absl::FromUnixSeconds(1772600000), Archive());
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->second);
   EXPECT_EQ(again->first.sealed_at, absl::FromUnixSeconds(1772500000));
+  EXPECT_EQ(PendingReports(), 1);  // one seal, one pending ARCHIVED step
   EXPECT_TRUE(absl::IsFailedPrecondition(store_->InsertEvidence("acme", Row(event_, "c", 1), 1000)));
   EXPECT_TRUE(absl::IsFailedPrecondition(store_->DeleteEvidence("acme", a.evidence_id).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(store_->Cosign("acme", a.evidence_id, "p-head", absl::Now()).status()));
   ASSERT_TRUE(store_->DeleteSeal("acme", event_).ok());
+  EXPECT_EQ(PendingReports(), 0);  // the seal and its report go together
   EXPECT_TRUE(store_->DeleteEvidence("acme", a.evidence_id).ok());
 }
 
@@ -136,7 +145,7 @@ TEST_P(EvidenceStoreContractTest, ValidationStatusReportsFirstCompletenessOnceAn
   auto none = store_->CompleteSealedChains("acme", "plm.npi", "x", 10);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
-  ASSERT_TRUE(store_->CreateSeal("acme", event_, absl::Now()).ok());
+  ASSERT_TRUE(store_->CreateSeal("acme", event_, absl::Now(), Archive()).ok());
   auto sealed = store_->CompleteSealedChains("acme", "plm.npi", "x", 10);
   ASSERT_TRUE(sealed.ok());
   ASSERT_EQ(sealed->size(), 1u);

@@ -391,6 +391,137 @@ class TruncatedUploadTest(unittest.TestCase):
         self.assert_nothing_stored(event, before)
 
 
+class ReplyDroppingProxy:
+    """A gRPC hop between a peer service and the event service that passes
+    every unary call on and, while `dropping`, answers RecordFlowStep with
+    UNAVAILABLE after the event service has replied: the step is committed,
+    the caller never hears so."""
+
+    def __init__(self, target):
+        from concurrent import futures
+        self.channel = grpc.insecure_channel(target)
+        self.dropping = False
+        self.dropped = 0
+        proxy = self
+
+        class Handler(grpc.GenericRpcHandler):
+            def service(self, details):
+                method = details.method
+
+                def unary(request, context):
+                    md = [(k, v) for k, v in context.invocation_metadata()
+                          if not k.startswith(":") and k not in ("user-agent", "grpc-accept-encoding")]
+                    forward = proxy.channel.unary_unary(method)
+                    try:
+                        reply = forward(request, metadata=md, timeout=context.time_remaining())
+                    except grpc.RpcError as e:
+                        context.abort(e.code(), e.details())
+                    if method.endswith("/RecordFlowStep") and proxy.dropping:
+                        proxy.dropped += 1
+                        context.abort(grpc.StatusCode.UNAVAILABLE, "reply dropped by the fault proxy")
+                    return reply
+                return grpc.unary_unary_rpc_method_handler(unary)
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), handlers=[Handler()])
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def stop(self):
+        self.server.stop(0)
+
+
+class LostReplyTest(unittest.TestCase):
+    """#17.9: a DEADLINE_EXCEEDED after the event service committed deleted a
+    verdict the flow still showed. Now the verdict, the confirmation and the
+    seal are kept and their steps retried until both sides agree."""
+
+    @classmethod
+    def setUpClass(cls):
+        from perfflow.feedback.v1 import feedback_service_pb2, feedback_service_pb2_grpc
+        from perfflow.evidence.v1 import evidence_service_pb2, evidence_service_pb2_grpc
+        cls.fpb, cls.vpb = feedback_service_pb2, evidence_service_pb2
+        cls.proxy = ReplyDroppingProxy(SERVERS["event"].address())
+        env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL)
+        common = ["--event_addr=127.0.0.1:%d" % cls.proxy.port, "--step_retry_seconds=1"]
+        cls.feedback = Server(os.path.join(ARGS.bin_dir, "perfflow-feedback"),
+                              ["--db=%s/sec_lost_fb_%s" % (mysql_url(), secrets.token_hex(4)),
+                               "--lexicon=" + os.path.join(ARGS.source_dir, "services/feedback/lexicon/default.yaml")]
+                              + common, env)
+        cls.evidence = Server(os.path.join(ARGS.bin_dir, "perfflow-evidence"),
+                              ["--db=%s/sec_lost_ev_%s" % (mysql_url(), secrets.token_hex(4)),
+                               "--blob_dir=" + os.path.join(WORK, "lost-blobs")] + common, env)
+        cls.feedback_stub = feedback_service_pb2_grpc.FeedbackServiceStub(grpc.insecure_channel(cls.feedback.address()))
+        cls.evidence_stub = evidence_service_pb2_grpc.EvidenceServiceStub(grpc.insecure_channel(cls.evidence.address()))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.feedback.stop()
+        cls.evidence.stop()
+        cls.proxy.stop()
+
+    def as_person(self, who, roles="employee"):
+        return [("x-perfflow-tenant", "sec"), ("x-perfflow-principal", who), ("x-perfflow-roles", roles),
+                ("x-perfflow-internal-token", INTERNAL)]
+
+    def pending(self, server, service):
+        text = scrape_metrics(server, wait_for='perfflow_step_reports_pending{service="%s"}' % service)
+        match = re.search(r'perfflow_step_reports_pending\{service="%s"\} (\S+)' % service, text)
+        return float(match.group(1)) if match else -1.0
+
+    def wait_pending(self, server, service, expected):
+        deadline = time.monotonic() + 30
+        while self.pending(server, service) != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.pending(server, service), expected)
+
+    def test_verdict_confirmation_and_seal_survive_lost_replies(self):
+        event = ingest("e1", "lost-" + secrets.token_hex(4))[1]["event"]["name"]
+        vpb, fpb = self.vpb, self.fpb
+
+        def messages():
+            yield vpb.UploadEvidenceRequest(metadata=vpb.UploadMetadata(
+                event=event, kind="contract_scan", file_name="c.pdf", content_type="application/pdf"))
+            yield vpb.UploadEvidenceRequest(chunk=b"%PDF-1.7\n" + b"z" * 500)
+        self.evidence_stub.UploadEvidence(messages(), metadata=self.as_person("e1"), timeout=30)
+        self.assertEqual(event_of(event)["flow"]["step"], "FLOW_STEP_OWNER_ACTION")
+
+        self.proxy.dropping = True
+        dropped = self.proxy.dropped
+        reply = self.feedback_stub.SubmitReview(fpb.SubmitReviewRequest(
+            event=event, verdict=tpb.VERDICT_MEETS, comment="clarified the delivery terms"),
+            metadata=self.as_person("m1", "manager"), timeout=30)
+        self.assertTrue(reply.review.name)
+        self.assertEqual(self.proxy.dropped, dropped + 1, "the fault never happened")
+        # The event service has the verdict; the feedback service kept it.
+        self.assertEqual(event_of(event)["flow"]["verdict"], "VERDICT_MEETS")
+        reviews = self.feedback_stub.ListReviews(fpb.ListReviewsRequest(event=event),
+                                                 metadata=self.as_person("m1", "manager"), timeout=30)
+        self.assertEqual(len(reviews.reviews), 1)
+
+        confirmer = [t["assigneeId"] for t in event_of(event)["tasks"] if t["kind"] == "TASK_KIND_CROSS_CONFIRM"][0]
+        self.feedback_stub.ConfirmImpact(fpb.ConfirmImpactRequest(event=event, scopes=[fpb.IMPACT_SCOPE_DELIVERY]),
+                                         metadata=self.as_person(confirmer, "manager"), timeout=30)
+        self.assertIn("crossConfirmAt", event_of(event)["flow"]["times"])
+        sealed = self.evidence_stub.SealEvidence(vpb.SealEvidenceRequest(event=event),
+                                                 metadata=self.as_person("m1", "manager"), timeout=30)
+        self.assertTrue(sealed.seal.digest)
+        self.assertEqual(event_of(event)["flow"]["step"], "FLOW_STEP_ARCHIVED")
+        self.assertEqual(self.proxy.dropped, dropped + 3)
+        self.wait_pending(self.feedback, "feedback", 2)  # still unacknowledged: kept, retried
+
+        self.proxy.dropping = False
+        self.wait_pending(self.feedback, "feedback", 0)
+        self.wait_pending(self.evidence, "evidence", 0)
+        reviews = self.feedback_stub.ListReviews(fpb.ListReviewsRequest(event=event),
+                                                 metadata=self.as_person("m1", "manager"), timeout=30)
+        self.assertEqual(len(reviews.reviews), 1)
+        verified = self.evidence_stub.VerifySeal(vpb.VerifySealRequest(event=event),
+                                                 metadata=self.as_person("m1", "manager"), timeout=30)
+        self.assertTrue(verified.intact)
+        flow = event_of(event)["flow"]
+        self.assertEqual((flow["step"], flow["verdict"]), ("FLOW_STEP_ARCHIVED", "VERDICT_MEETS"))
+
+
 class NestedJsonTest(unittest.TestCase, GatewayAlive):
     """#17.6: attributes nested 100k deep pinned a core for minutes."""
 

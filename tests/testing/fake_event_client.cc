@@ -72,6 +72,11 @@ void FakeEventClient::set_refusal(absl::Status status) {
   refusal_ = std::move(status);
 }
 
+void FakeEventClient::set_lost_reply(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lost_reply_ = std::move(status);
+}
+
 absl::StatusOr<ev1::Event> FakeEventClient::GetEvent(const RequestContext&, const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   if (down_) return absl::UnavailableError("event service down");
@@ -105,6 +110,11 @@ absl::StatusOr<ev1::Event> FakeEventClient::RecordFlowStep(const RequestContext&
   if (!refusal_.ok()) return refusal_;
   auto it = events_.find(req.event());
   if (it == events_.end()) return absl::NotFoundError(req.event() + " not found");
+  // Idempotent by step_id, as the event service is.
+  if (step_ids_.count(req.step_id())) {
+    if (!lost_reply_.ok()) return lost_reply_;
+    return it->second;
+  }
   ev1::Flow* flow = it->second.mutable_flow();
   if (flow->step() == t::FLOW_STEP_ARCHIVED) return absl::FailedPreconditionError("archived");
   if (req.step() == t::FLOW_STEP_ARCHIVED && !flow->times().has_manager_feedback_at()) {
@@ -127,6 +137,8 @@ absl::StatusOr<ev1::Event> FakeEventClient::RecordFlowStep(const RequestContext&
   if (req.step() == t::FLOW_STEP_CROSS_CONFIRM) times->mutable_cross_confirm_at()->set_seconds(1);
   if (req.step() == t::FLOW_STEP_ARCHIVED) times->mutable_archived_at()->set_seconds(1);
   steps_.push_back(req);
+  step_ids_.insert(req.step_id());
+  if (!lost_reply_.ok()) return lost_reply_;
   return it->second;
 }
 

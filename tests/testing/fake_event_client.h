@@ -5,6 +5,7 @@
 // move the fake's flow state the way the event service would.
 
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ class FakeEventClient : public event::EventClient {
   void set_down(bool down);
   // RecordFlowStep answers `status` while it is not OK.
   void set_refusal(absl::Status status);
+  // RecordFlowStep records the step, then answers `status` (a reply lost
+  // after the event service committed) while it is not OK.
+  void set_lost_reply(absl::Status status);
 
   absl::StatusOr<ev1::Event> GetEvent(const RequestContext& rc, const std::string& name) override;
   absl::StatusOr<ev1::Registry> GetRegistry(const RequestContext& rc, int64_t version) override;
@@ -54,6 +58,8 @@ class FakeEventClient : public event::EventClient {
   std::mutex mu_;
   bool down_ = false;
   absl::Status refusal_;
+  absl::Status lost_reply_;
+  std::set<std::string> step_ids_;
   std::map<std::string, ev1::Event> events_;
   std::map<int64_t, ev1::Registry> registries_;
   std::map<std::string, ev1::Employee> employees_;

@@ -40,4 +40,15 @@ TestDatabase MakeTestDatabase(Backend backend) {
   return out;
 }
 
+int64_t CountRows(db::Database& db, const std::string& table) {
+  int64_t n = -1;
+  absl::Status s = db.RunInTransaction([&](db::Transaction& tx) {
+    auto rows = tx.Query("SELECT COUNT(*) FROM " + table, {});
+    if (!rows.ok()) return rows.status();
+    n = rows->front().Int(0);
+    return absl::OkStatus();
+  });
+  return s.ok() ? n : -1;
+}
+
 }  // namespace perfflow::testing

@@ -28,4 +28,7 @@ bool MysqlConfigured();
 // A fresh, empty database; fails the test when it cannot be made.
 TestDatabase MakeTestDatabase(Backend backend);
 
+// SELECT COUNT(*) of `table` (a test's own constant), or -1 when the query fails.
+int64_t CountRows(db::Database& db, const std::string& table);
+
 }  // namespace perfflow::testing

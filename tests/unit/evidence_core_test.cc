@@ -44,7 +44,9 @@ class EvidenceCoreTest : public ::testing::Test {
     EvidenceOptions options;
     options.max_file_bytes = 64 * 1024;
     options.max_event_bytes = 160 * 1024;
-    core_ = std::make_shared<EvidenceCore>(store_, blobs_, events_, clock_, options, nullptr);
+    core_ = std::make_shared<EvidenceCore>(store_, blobs_, events_,
+                                           std::make_shared<event::StepReports>(database_.db, events_, "evidence", nullptr),
+                                           clock_, options, nullptr);
     event_ = PutNpiEvent(R"({"project":"X1","milestone":"bom_freeze","delay_days":3,"delay_reason":"supplier_delay"})");
   }
 
@@ -282,18 +284,44 @@ TEST_F(EvidenceCoreTest, RefusedArchiveLeavesNoSeal) {
   e.mutable_flow()->set_requires_cross_confirm(false);
   e.mutable_flow()->mutable_times()->mutable_manager_feedback_at()->set_seconds(10);
   events_->PutEvent(e);
-  events_->set_refusal(absl::UnavailableError("event service restarting"));
+  // The event service's definite "no": there is no archive, so no seal.
+  events_->set_refusal(absl::FailedPreconditionError("not yet"));
   auto sealed = core_->Seal(As("r1"), ev);
-  EXPECT_TRUE(absl::IsUnavailable(sealed.status())) << sealed.status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(sealed.status())) << sealed.status();
   auto seal = store_->GetSeal("acme", ev.substr(7));
   ASSERT_TRUE(seal.ok());
   EXPECT_FALSE(seal->has_value());
+  EXPECT_EQ(*core_->ReconcileSteps(), 0);
   // Uploads still work: the chain is not frozen.
   EXPECT_TRUE(Upload(As("r1"), "bom_freeze_confirmation", "application/pdf", Pdf(10), "", ev).ok());
   events_->set_refusal(absl::OkStatus());
   sealed = core_->Seal(As("r1"), ev);
   ASSERT_TRUE(sealed.ok()) << sealed.status();
   EXPECT_EQ(sealed->first.evidence_count, 2);
+}
+
+TEST_F(EvidenceCoreTest, ArchiveWhoseReplyIsLostKeepsTheSealAndTheRetryLandsIt) {
+  std::string ev = PutNpiEvent(R"({"project":"X3","milestone":"concept","delay_days":0})");
+  ASSERT_TRUE(Upload(As("r1"), "stage_timestamps", "text/csv", "c,d\n", "", ev).ok());
+  event::v1::Event e = events_->event(ev);
+  e.mutable_flow()->set_requires_cross_confirm(false);
+  e.mutable_flow()->mutable_times()->mutable_manager_feedback_at()->set_seconds(10);
+  events_->PutEvent(e);
+  // Down: nothing recorded yet, and nothing is undone on that guess.
+  events_->set_refusal(absl::UnavailableError("event service restarting"));
+  auto sealed = core_->Seal(As("r1"), ev);
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_TRUE(store_->GetSeal("acme", ev.substr(7))->has_value());
+  EXPECT_EQ(*core_->ReconcileSteps(), 1);
+  // Back, but its reply is lost after it commits: still pending, once only.
+  events_->set_refusal(absl::OkStatus());
+  events_->set_lost_reply(absl::DeadlineExceededError("deadline exceeded"));
+  EXPECT_EQ(*core_->ReconcileSteps(), 1);
+  EXPECT_EQ(events_->event(ev).flow().step(), t::FLOW_STEP_ARCHIVED);
+  events_->set_lost_reply(absl::OkStatus());
+  EXPECT_EQ(*core_->ReconcileSteps(), 0);
+  EXPECT_EQ(events_->steps().size(), 2u);  // OWNER_ACTION and one ARCHIVED
+  EXPECT_TRUE(store_->GetSeal("acme", ev.substr(7))->has_value());
 }
 
 TEST_F(EvidenceCoreTest, SimilarSealedCasesGuideTheGaps) {

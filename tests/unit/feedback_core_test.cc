@@ -35,7 +35,8 @@ class FeedbackCoreTest : public ::testing::Test {
     policies.default_guide = std::make_shared<const PhraseGuide>(*PhraseGuide::Build(*PhraseGuide::ParseLexicon(ss.str())));
     policies.tenants["acme"].delegates["s-head"].insert("s3");
     policies.tenants["strict"].require_effective_feedback = true;
-    core_ = std::make_shared<FeedbackCore>(store_, events_, clock_, policies,
+    reports_ = std::make_shared<event::StepReports>(database_.db, events_, "feedback", nullptr);
+    core_ = std::make_shared<FeedbackCore>(store_, events_, reports_, clock_, policies,
                                            [](const RequestContext&, const std::string&) -> absl::StatusOr<std::string> {
                                              return std::string("contract_scan");
                                            });
@@ -82,6 +83,7 @@ class FeedbackCoreTest : public ::testing::Test {
   std::shared_ptr<SqlFeedbackStore> store_;
   std::shared_ptr<testing::FakeEventClient> events_;
   std::shared_ptr<ManualClock> clock_;
+  std::shared_ptr<event::StepReports> reports_;
   std::shared_ptr<FeedbackCore> core_;
   std::string event_;
 };
@@ -191,10 +193,52 @@ TEST_F(FeedbackCoreTest, StrictTenantRequiresSpecificFeedback) {
 }
 
 TEST_F(FeedbackCoreTest, RefusedFlowStepLeavesNoReview) {
-  events_->set_refusal(absl::UnavailableError("event service restarting"));
+  // The event service's definite "no": the verdict did not happen.
+  events_->set_refusal(absl::FailedPreconditionError("the chain moved on"));
   auto r = core_->SubmitReview(As("s-head"), Review(t::VERDICT_MEETS, "good"));
-  EXPECT_TRUE(absl::IsUnavailable(r.status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
   EXPECT_EQ(StoredReviews(), 0u);
+  EXPECT_EQ(*core_->ReconcileSteps(), 0);  // nothing left pending
+}
+
+TEST_F(FeedbackCoreTest, LostReplyKeepsTheVerdictAndTheRetryConverges) {
+  // The event service commits the step, then the reply is lost.
+  events_->set_lost_reply(absl::DeadlineExceededError("deadline exceeded"));
+  auto r = core_->SubmitReview(As("s-head"), Review(t::VERDICT_MEETS, "good"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(StoredReviews(), 1u);  // never undone on an ambiguous failure
+  EXPECT_EQ(events_->event(event_).flow().verdict(), t::VERDICT_MEETS);
+  EXPECT_EQ(*core_->ReconcileSteps(), 1);  // still lost: kept
+  events_->set_lost_reply(absl::OkStatus());
+  EXPECT_EQ(*core_->ReconcileSteps(), 0);
+  EXPECT_EQ(events_->steps().size(), 1u);  // recorded once, the retry was a duplicate
+  EXPECT_EQ(StoredReviews(), 1u);
+}
+
+TEST_F(FeedbackCoreTest, EventServiceDownKeepsTheVerdictUntilTheRetryLandsIt) {
+  events_->set_refusal(absl::UnavailableError("event service restarting"));
+  auto r = core_->SubmitReview(As("s-head"), Review(t::VERDICT_NEEDS_IMPROVEMENT, "good"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(StoredReviews(), 1u);
+  EXPECT_FALSE(events_->event(event_).flow().times().has_manager_feedback_at());
+  EXPECT_EQ(*core_->ReconcileSteps(), 1);
+  events_->set_refusal(absl::OkStatus());
+  EXPECT_EQ(*core_->ReconcileSteps(), 0);
+  EXPECT_TRUE(events_->event(event_).flow().times().has_manager_feedback_at());
+  ASSERT_EQ(events_->steps().size(), 1u);
+  EXPECT_EQ(events_->steps()[0].actor_id(), "s-head");
+}
+
+TEST_F(FeedbackCoreTest, StepRefusedOnRetryTakesItsRecordWithIt) {
+  v1::ConfirmImpactRequest req;
+  req.set_event(event_);
+  req.add_scopes(v1::IMPACT_SCOPE_DELIVERY);
+  events_->set_refusal(absl::UnavailableError("event service restarting"));
+  ASSERT_TRUE(core_->ConfirmImpact(As("c-head"), req).ok());
+  EXPECT_TRUE(store_->GetConfirmation("acme", event_.substr(7))->has_value());
+  events_->set_refusal(absl::FailedPreconditionError("archived"));
+  EXPECT_EQ(*core_->ReconcileSteps(), 0);
+  EXPECT_FALSE(store_->GetConfirmation("acme", event_.substr(7))->has_value());
 }
 
 TEST_F(FeedbackCoreTest, OnlyTheAssignedConfirmerConfirmsOnce) {
