@@ -72,7 +72,16 @@ void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx, const st
   if (!InternalToken().empty()) ctx->AddMetadata(kInternalTokenHeader, InternalToken());
 }
 
+absl::Status CheckMetadataSize(const grpc::ServerContextBase& ctx) {
+  size_t total = 0;
+  for (const auto& [key, value] : ctx.client_metadata()) total += key.size() + value.size();
+  if (total <= kMaxMetadataBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("request metadata is ", total, " bytes; at most ", kMaxMetadataBytes, " are accepted"));
+}
+
 absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx, const IdentityOptions& options) {
+  if (absl::Status s = CheckMetadataSize(ctx); !s.ok()) return s;
   RequestContext rc;
   if (!InternalToken().empty()) {
     if (!ConstantTimeEquals(Header(ctx, kInternalTokenHeader), InternalToken())) {

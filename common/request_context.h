@@ -52,6 +52,14 @@ struct IdentityOptions {
   bool dev_mode = false;
 };
 
+// Request metadata accepted in total (keys and values); the gRPC servers
+// take up to kMaxGrpcMetadataBytes so that anything between answers a precise
+// INVALID_ARGUMENT instead of the transport's RESOURCE_EXHAUSTED (which
+// clients read as "retry").
+inline constexpr size_t kMaxMetadataBytes = 8 * 1024;
+inline constexpr int kMaxGrpcMetadataBytes = 64 * 1024;
+absl::Status CheckMetadataSize(const grpc::ServerContextBase& ctx);
+
 // Unauthenticated when the tenant is missing (outside dev mode) or malformed,
 // or when an internal credential is configured and the call lacks it.
 absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx, const IdentityOptions& options);

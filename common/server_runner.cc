@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "common/log.h"
+#include "common/request_context.h"
 #include "prometheus/gauge.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -36,6 +37,7 @@ absl::Status ServerRunner::Start() {
   for (auto& [service, name] : services_) builder.RegisterService(service);
   if (generic_ != nullptr) builder.RegisterCallbackGenericService(generic_);
   if (options_.bounded_stream_windows) builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxGrpcMetadataBytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<ObservabilityInterceptorFactory>(
       std::make_shared<GrpcServerMetrics>(*registry_)));

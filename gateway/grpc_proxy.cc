@@ -3,6 +3,7 @@
 #include <mutex>
 #include <optional>
 
+#include "common/request_context.h"
 #include "common/status.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -32,6 +33,10 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
     grpc::GenericStub* stub = backends.StubFor(path);
     if (method == nullptr || stub == nullptr) {
       Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method " + path));
+      return;
+    }
+    if (absl::Status s = CheckMetadataSize(*ctx); !s.ok()) {
+      Finish(ToGrpcStatus(s));
       return;
     }
     auto principal = door.Authenticate(Metadata(*ctx, "authorization"), Metadata(*ctx, "x-api-key"));

@@ -141,6 +141,7 @@ absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc
   auto writer = blobs_->BeginWrite();
   if (!writer.ok()) return writer.status();
   std::string head;
+  std::string tail;  // the last kPdfTrailerBytes (or a little more)
   v1::UploadEvidenceRequest msg;
   while (next(&msg)) {
     if (!msg.has_chunk() && msg.has_metadata()) {
@@ -152,6 +153,8 @@ absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc
           absl::StrCat("upload rejected: the file exceeds the ", options_.max_file_bytes, "-byte limit"));
     }
     if (head.size() < kSniffBytes) head.append(chunk.substr(0, kSniffBytes - head.size()));
+    tail.append(chunk.size() > kPdfTrailerBytes ? chunk.substr(chunk.size() - kPdfTrailerBytes) : chunk);
+    if (tail.size() > 2 * kPdfTrailerBytes) tail.erase(0, tail.size() - kPdfTrailerBytes);
     if (absl::Status s = (*writer)->Append(chunk); !s.ok()) return s;
   }
   // A stream that ended without the client's half-close is a truncated file:
@@ -164,6 +167,10 @@ absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc
   if (family != expected_family) {
     return InvalidArgumentWithViolations(
         "upload rejected", {{"metadata.content_type", "declared " + meta.content_type() + " but the content is " + family}});
+  }
+  if (family == "pdf" && !HasPdfTrailer(tail)) {
+    return InvalidArgumentWithViolations(
+        "upload rejected", {{"chunk", "the content starts like a PDF but has no %%EOF trailer in its last 1024 bytes"}});
   }
   const std::string digest = (*writer)->Sha256Hex();
   if (!meta.sha256().empty() && meta.sha256() != digest) {

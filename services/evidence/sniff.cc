@@ -46,4 +46,9 @@ std::string FamilyOf(const std::string& content_type) {
   return "";
 }
 
+bool HasPdfTrailer(absl::string_view tail) {
+  if (tail.size() > kPdfTrailerBytes) tail = tail.substr(tail.size() - kPdfTrailerBytes);
+  return tail.find("%%EOF") != absl::string_view::npos;
+}
+
 }  // namespace perfflow::evidence

@@ -230,7 +230,7 @@ class DeployCheck(unittest.TestCase):
                                          subject_id="e101")
             req.attributes.update({"contract_value": 1000, "customer_tier": "key"})
             name = events.IngestEvent(req, metadata=md).event.name
-            pdf = b"%PDF-1.7\n" + b"x" * 100
+            pdf = b"%PDF-1.7\n" + b"x" * 100 + b"\n%%EOF\n"
             ev.UploadEvidence(iter([vpb.UploadEvidenceRequest(metadata=vpb.UploadMetadata(
                 event=name, kind="contract_scan", file_name="c.pdf", content_type="application/pdf")),
                 vpb.UploadEvidenceRequest(chunk=pdf)]), metadata=md)

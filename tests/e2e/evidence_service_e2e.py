@@ -88,8 +88,8 @@ def upload(kind, content_type, content, principal="r1", sha=None, event=None, ch
 
 
 def pdf(size, fill=b"x"):
-    head = b"%PDF-1.7\n"
-    return head + fill * (size - len(head))
+    head, trailer = b"%PDF-1.7\n", b"\n%%EOF\n"
+    return head + fill * (size - len(head) - len(trailer)) + trailer
 
 
 def validate():

@@ -72,7 +72,7 @@ def tearDownModule():
 
 
 def upload(fill):
-    content = b"%PDF-1.7\n" + fill * 500
+    content = b"%PDF-1.7\n" + fill * 500 + b"\n%%EOF\n"
     return evidence.UploadEvidence(iter([
         vpb.UploadEvidenceRequest(metadata=vpb.UploadMetadata(event=EVENT_NAME, kind="contract_scan",
                                                               file_name="contract.pdf", content_type="application/pdf")),

@@ -255,7 +255,7 @@ class RouteFamiliesTest(unittest.TestCase):
         self.assertTrue(all("event" in line for line in lines), lines[:2])
 
     def test_client_stream_upload_as_json_lines(self):
-        pdf = b"%PDF-1.7\n" + b"x" * 2000
+        pdf = b"%PDF-1.7\n" + b"x" * 2000 + b"\n%%EOF\n"
         lines = [{"metadata": {"event": FIRST_EVENT["e1"], "kind": "contract_scan", "fileName": "c.pdf",
                                "contentType": "application/pdf"}},
                  {"chunk": base64.b64encode(pdf[:1000]).decode()}, {"chunk": base64.b64encode(pdf[1000:]).decode()}]

@@ -103,7 +103,7 @@ def ingest(subject, external_id, **extra):
     return call("POST", "/v1/events:ingest", body, ADMIN)
 
 
-def upload(event, who, data=b"%PDF-1.7\n" + b"x" * 2000):
+def upload(event, who, data=b"%PDF-1.7\n" + b"x" * 2000 + b"\n%%EOF\n"):
     lines = [{"metadata": {"event": event, "kind": "contract_scan", "fileName": "c.pdf",
                            "contentType": "application/pdf"}},
              {"chunk": base64.b64encode(data).decode()}]
@@ -481,7 +481,7 @@ class LostReplyTest(unittest.TestCase):
         def messages():
             yield vpb.UploadEvidenceRequest(metadata=vpb.UploadMetadata(
                 event=event, kind="contract_scan", file_name="c.pdf", content_type="application/pdf"))
-            yield vpb.UploadEvidenceRequest(chunk=b"%PDF-1.7\n" + b"z" * 500)
+            yield vpb.UploadEvidenceRequest(chunk=b"%PDF-1.7\n" + b"z" * 500 + b"\n%%EOF\n")
         self.evidence_stub.UploadEvidence(messages(), metadata=self.as_person("e1"), timeout=30)
         self.assertEqual(event_of(event)["flow"]["step"], "FLOW_STEP_OWNER_ACTION")
 
@@ -735,6 +735,47 @@ class TimestampTest(unittest.TestCase):
                 self.assertEqual(err.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         status, body = call("GET", "/v1/events?subject_id=e1&page_size=1000", None, ADMIN)
         self.assertFalse([e for e in body["events"] if e["externalId"] == external])
+
+
+class LowSeverityTest(unittest.TestCase, GatewayAlive):
+    """#17.10: oversized metadata, a 21 MiB upload, a PDF/ELF polyglot."""
+
+    def test_oversized_metadata_is_invalid_argument_not_retry(self):
+        stub = epb_grpc.EventServiceStub(grpc.insecure_channel("127.0.0.1:%d" % GATEWAY.grpc_port))
+        for size in (9000, 40000):
+            with self.subTest(size=size):
+                with self.assertRaises(grpc.RpcError) as err:
+                    stub.GetRegistry(epb.GetRegistryRequest(), metadata=[("authorization", ADMIN["Authorization"]),
+                                                                         ("x-filler", "a" * size)], timeout=10)
+                self.assertEqual(err.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+                self.assertIn("at most 8192", err.exception.details())
+        self.assert_gateway_alive()
+
+    def test_a_file_over_the_limit_is_resource_exhausted_and_not_stored(self):
+        from perfflow.evidence.v1 import evidence_service_pb2 as vpb, evidence_service_pb2_grpc as vpb_grpc
+        event = ingest("e1", "big-" + secrets.token_hex(4))[1]["event"]["name"]
+
+        def messages():
+            yield vpb.UploadEvidenceRequest(metadata=vpb.UploadMetadata(
+                event=event, kind="contract_scan", file_name="big.pdf", content_type="application/pdf"))
+            yield vpb.UploadEvidenceRequest(chunk=b"%PDF-1.7\n")
+            for _ in range(21):
+                yield vpb.UploadEvidenceRequest(chunk=b"x" * (1 << 20))
+
+        stub = vpb_grpc.EvidenceServiceStub(grpc.insecure_channel("127.0.0.1:%d" % GATEWAY.grpc_port))
+        with self.assertRaises(grpc.RpcError) as err:
+            stub.UploadEvidence(messages(), metadata=[("authorization", "Bearer " + token("e1", ["employee"]))],
+                                timeout=60)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.RESOURCE_EXHAUSTED)
+        self.assertEqual(call("GET", "/v1/%s/evidence" % event, None, ADMIN)[1].get("evidence", []), [])
+
+    def test_a_pdf_header_glued_to_an_executable_is_refused(self):
+        event = ingest("e1", "poly-" + secrets.token_hex(4))[1]["event"]["name"]
+        status, body = upload(event, "e1", data=b"%PDF-1.7\n\x7fELF\x02\x01\x01" + b"\x00" * 3000)
+        self.assertEqual(status, 400, body)
+        self.assertIn("%%EOF", body["message"])
+        self.assertEqual(call("GET", "/v1/%s/evidence" % event, None, ADMIN)[1].get("evidence", []), [])
+        self.assertEqual(event_of(event)["flow"]["step"], "FLOW_STEP_TRIGGERED")
 
 
 class InternalTokenTest(unittest.TestCase):

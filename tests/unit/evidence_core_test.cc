@@ -21,10 +21,11 @@ namespace t = perfflow::type::v1;
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
+// A PDF of `size` bytes (at least 16): the header, filler, the %%EOF trailer.
 std::string Pdf(size_t size, char fill = 'x') {
   std::string s = "%PDF-1.7\n";
-  s.resize(size, fill);
-  return s;
+  s.resize(std::max<size_t>(size, 16) - 7, fill);
+  return s + "\n%%EOF\n";
 }
 
 class EvidenceCoreTest : public ::testing::Test {
@@ -153,6 +154,8 @@ TEST_F(EvidenceCoreTest, EachBadUploadIsRejectedWithNoBlobAndNoRow) {
                  "change_note accepts application/pdf");
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", std::string("\x89PNG\r\n\x1a\n", 8) + "data"),
                  absl::StatusCode::kInvalidArgument, "declared application/pdf but the content is png");
+  ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", "%PDF-1.7\n\x7f" "ELF" + std::string(3000, '\x01')),
+                 absl::StatusCode::kInvalidArgument, "no %%EOF trailer");
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", Pdf(100), std::string(64, 'a')),
                  absl::StatusCode::kInvalidArgument, "but the content hashes to");
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", Pdf(70 * 1024)),
