@@ -9,7 +9,6 @@ Tokens and signatures are made here, independently of the gateway's code
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import secrets
@@ -26,6 +25,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from perfflow_e2e import run_tests, Server, generate_stubs, mysql_env, mysql_url, scrape_metrics  # noqa: E402
+import gateway_e2e  # noqa: E402
 from gateway_e2e import GatewayServer, claims, hs256_token, standard_webhook  # noqa: E402
 
 ARGS = None
@@ -76,18 +76,8 @@ ADMIN = None
 
 def call(method, path, body=None, headers=None, raw=None):
     """(status, parsed JSON or text) of one real HTTP request to the gateway."""
-    conn = http.client.HTTPConnection("127.0.0.1", GATEWAY.http_port, timeout=60)
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    h = {"Content-Type": "application/json"}
-    h.update(headers or {})
-    conn.request(method, path, body=data, headers=h)
-    resp = conn.getresponse()
-    text = resp.read().decode()
-    conn.close()
-    try:
-        return resp.status, json.loads(text) if text else None
-    except ValueError:
-        return resp.status, text
+    status, _, parsed = gateway_e2e.call(method, path, body, headers, port=GATEWAY.http_port, raw=raw)
+    return status, parsed
 
 
 def event_of(name):

@@ -93,6 +93,18 @@ class EvidenceCoreTest : public ::testing::Test {
         [&] { return half_closed; });
   }
 
+  // An NPI chain at its concept milestone with its evidence and the
+  // manager's verdict in, no confirmation asked: ready to seal.
+  std::string ChainReadyToSeal(const std::string& project) {
+    std::string ev = PutNpiEvent(R"({"project":")" + project + R"(","milestone":"concept","delay_days":0})");
+    EXPECT_TRUE(Upload(As("r1"), "stage_timestamps", "text/csv", "c,d\n", "", ev).ok());
+    event::v1::Event e = events_->event(ev);
+    e.mutable_flow()->set_requires_cross_confirm(false);
+    e.mutable_flow()->mutable_times()->mutable_manager_feedback_at()->set_seconds(10);
+    events_->PutEvent(e);
+    return ev;
+  }
+
   size_t BlobCount() {
     size_t n = 0;
     for (const auto& entry : fs::recursive_directory_iterator(blob_dir_)) n += entry.is_regular_file();
@@ -281,12 +293,7 @@ TEST_F(EvidenceCoreTest, SealNeedsVerdictAndCompletenessThenFreezesAndVerifies) 
 }
 
 TEST_F(EvidenceCoreTest, RefusedArchiveLeavesNoSeal) {
-  std::string ev = PutNpiEvent(R"({"project":"X2","milestone":"concept","delay_days":0})");
-  ASSERT_TRUE(Upload(As("r1"), "stage_timestamps", "text/csv", "c,d\n", "", ev).ok());
-  event::v1::Event e = events_->event(ev);
-  e.mutable_flow()->set_requires_cross_confirm(false);
-  e.mutable_flow()->mutable_times()->mutable_manager_feedback_at()->set_seconds(10);
-  events_->PutEvent(e);
+  std::string ev = ChainReadyToSeal("X2");
   // The event service's definite "no": there is no archive, so no seal.
   events_->set_refusal(absl::FailedPreconditionError("not yet"));
   auto sealed = core_->Seal(As("r1"), ev);
@@ -304,12 +311,7 @@ TEST_F(EvidenceCoreTest, RefusedArchiveLeavesNoSeal) {
 }
 
 TEST_F(EvidenceCoreTest, ArchiveWhoseReplyIsLostKeepsTheSealAndTheRetryLandsIt) {
-  std::string ev = PutNpiEvent(R"({"project":"X3","milestone":"concept","delay_days":0})");
-  ASSERT_TRUE(Upload(As("r1"), "stage_timestamps", "text/csv", "c,d\n", "", ev).ok());
-  event::v1::Event e = events_->event(ev);
-  e.mutable_flow()->set_requires_cross_confirm(false);
-  e.mutable_flow()->mutable_times()->mutable_manager_feedback_at()->set_seconds(10);
-  events_->PutEvent(e);
+  std::string ev = ChainReadyToSeal("X3");
   // Down: nothing recorded yet, and nothing is undone on that guess.
   events_->set_refusal(absl::UnavailableError("event service restarting"));
   auto sealed = core_->Seal(As("r1"), ev);
