@@ -111,7 +111,7 @@ absl::StatusOr<std::vector<PendingStep>> StepReports::Oldest(int limit) {
   return out;
 }
 
-absl::StatusOr<int> StepReports::Reconcile(const Undo& undo, int limit) {
+absl::StatusOr<int> StepReports::Reconcile(const Undo& undo, const Landed& landed, int limit) {
   auto pending = Oldest(limit);
   if (!pending.ok()) return pending.status();
   int left = 0;  // pending after the pass, across all tenants
@@ -121,6 +121,7 @@ absl::StatusOr<int> StepReports::Reconcile(const Undo& undo, int limit) {
     rc.principal = s.actor_id;
     Count("retried");
     Result r = Report(rc, s);
+    if (r.outcome == Outcome::kReported && landed) landed(rc, s);
     if (r.outcome == Outcome::kRefused) {
       LogWarn("flow step refused on retry: the record behind it is undone",
               {{"step_id", s.step_id}, {"event", s.event}, {"error", std::string(r.status.message())}});

@@ -75,10 +75,12 @@ class StepReports {
   // Undoes the record behind a refused step and its pending row, in one
   // transaction of the caller's store.
   using Undo = std::function<absl::Status(const PendingStep& step)>;
+  // Called for each step the pass delivered (may be null).
+  using Landed = std::function<void(const RequestContext& actor, const PendingStep& step)>;
   // One pass over the oldest pending steps (at most `limit`), each reported
   // as its actor through the internal credential. Returns how many steps are
   // pending afterwards (all tenants).
-  absl::StatusOr<int> Reconcile(const Undo& undo, int limit = 100);
+  absl::StatusOr<int> Reconcile(const Undo& undo, const Landed& landed = nullptr, int limit = 100);
 
  private:
   absl::StatusOr<std::vector<PendingStep>> Oldest(int limit);

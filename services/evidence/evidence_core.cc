@@ -103,6 +103,7 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
   }
   auto validation = ValidateEvent(rc, event);
   if (!validation.ok()) LogWarn("validation after upload failed", {{"error", std::string(validation.status().message())}});
+  if (validation.ok()) ArchiveIfReady(rc, event, *validation);
   return result;
 }
 
@@ -278,6 +279,7 @@ absl::StatusOr<EvidenceRow> EvidenceCore::Cosign(const RequestContext& rc, const
   if (!signed_row.ok()) return signed_row;
   auto validation = ValidateEvent(rc, *event);
   if (!validation.ok()) LogWarn("validation after co-sign failed", {{"error", std::string(validation.status().message())}});
+  if (validation.ok()) ArchiveIfReady(rc, *event, *validation);
   return signed_row;
 }
 
@@ -396,6 +398,22 @@ absl::StatusOr<v1::ChainValidation> EvidenceCore::Validate(const RequestContext&
 }
 
 // ------------------------------------------------------------------ sealing
+
+void EvidenceCore::ArchiveIfReady(const RequestContext& rc, const event::v1::Event& event,
+                                  const v1::ChainValidation& validation) {
+  const auto& flow = event.flow();
+  const bool ready = validation.outcome() == v1::CHAIN_OUTCOME_COMPLETE && flow.times().has_manager_feedback_at() &&
+                     (!flow.requires_cross_confirm() || flow.times().has_cross_confirm_at()) &&
+                     flow.step() != t::FLOW_STEP_ARCHIVED;
+  if (!ready) return;
+  auto sealed = Seal(rc, event.name());
+  if (sealed.ok()) {
+    LogInfo("chain archived", {{"event", event.name()}});
+  } else if (!absl::IsFailedPrecondition(sealed.status())) {
+    // The upload or co-signature stands; the next action (or SealEvidence) archives.
+    LogWarn("archiving a ready chain failed", {{"event", event.name()}, {"error", std::string(sealed.status().message())}});
+  }
+}
 
 absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext& rc, const std::string& event_name) {
   if (auto id = ParseResourceId(event_name, "events", "event"); !id.ok()) return id.status();

@@ -82,6 +82,11 @@ class EvidenceCore {
   absl::StatusOr<std::shared_ptr<const CompiledChainRules>> RulesFor(const RequestContext& rc,
                                                                      const event::v1::Event& event);
   absl::StatusOr<v1::ChainValidation> ValidateEvent(const RequestContext& rc, const event::v1::Event& event);
+  // Seals and archives `event` when this validation made it ready: the
+  // verdict in, the confirmation where asked, the evidence complete. Chains
+  // archive themselves whichever of these comes last (the feedback service
+  // asks after a verdict or confirmation).
+  void ArchiveIfReady(const RequestContext& rc, const event::v1::Event& event, const v1::ChainValidation& validation);
   void AddGuidance(const RequestContext& rc, const event::v1::Event& event, const CompiledChainRules& rules,
                    v1::ChainValidation& validation);
   absl::StatusOr<UploadResult> StreamUpload(const RequestContext& rc, const v1::UploadMetadata& meta,

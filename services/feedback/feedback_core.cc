@@ -83,13 +83,15 @@ absl::StatusOr<std::map<std::string, TenantPolicy>> ParsePolicies(const std::str
 
 FeedbackCore::FeedbackCore(std::shared_ptr<FeedbackStore> store, std::shared_ptr<event::EventClient> events,
                            std::shared_ptr<event::StepReports> reports, std::shared_ptr<const Clock> clock,
-                           FeedbackPolicies policies, EvidenceNamer evidence_namer, FeedbackMetrics* metrics)
+                           FeedbackPolicies policies, EvidenceNamer evidence_namer, ChainArchiver archiver,
+                           FeedbackMetrics* metrics)
     : store_(std::move(store)),
       events_(std::move(events)),
       reports_(std::move(reports)),
       clock_(std::move(clock)),
       policies_(std::move(policies)),
       evidence_namer_(std::move(evidence_namer)),
+      archiver_(std::move(archiver)),
       metrics_(metrics) {}
 
 const PhraseGuide& FeedbackCore::GuideFor(const std::string& tenant) const {
@@ -316,6 +318,7 @@ absl::StatusOr<ConfirmationRow> FeedbackCore::ConfirmImpact(const RequestContext
 absl::Status FeedbackCore::SettleReport(const RequestContext& rc, const event::PendingStep& step,
                                         const std::function<absl::Status()>& undo) {
   event::StepReports::Result r = reports_->Report(rc, step);
+  if (r.outcome == event::StepReports::Outcome::kReported) ArchiveIfLast(rc, step);
   if (r.outcome != event::StepReports::Outcome::kRefused) {
     // Reported, or kept to be retried: the record stands either way, and the
     // flow catches up when the event service has the step.
@@ -329,12 +332,20 @@ absl::Status FeedbackCore::SettleReport(const RequestContext& rc, const event::P
   return r.status;
 }
 
+void FeedbackCore::ArchiveIfLast(const RequestContext& rc, const event::PendingStep& step) {
+  // A REDO reopens the owner's step: nothing to archive.
+  if (archiver_ == nullptr || step.verdict == t::VERDICT_REDO) return;
+  archiver_(rc, step.event);
+}
+
 absl::StatusOr<int> FeedbackCore::ReconcileSteps() {
-  return reports_->Reconcile([this](const event::PendingStep& step) {
-    const std::string id = step.step_id.substr(step.step_id.find(':') + 1);
-    return step.step_id == ReviewStepId(id) ? store_->DeleteReview(step.tenant, id)
-                                            : store_->DeleteConfirmation(step.tenant, id);
-  });
+  return reports_->Reconcile(
+      [this](const event::PendingStep& step) {
+        const std::string id = step.step_id.substr(step.step_id.find(':') + 1);
+        return step.step_id == ReviewStepId(id) ? store_->DeleteReview(step.tenant, id)
+                                                : store_->DeleteConfirmation(step.tenant, id);
+      },
+      [this](const RequestContext& actor, const event::PendingStep& step) { ArchiveIfLast(actor, step); });
 }
 
 absl::StatusOr<v1::GetFeedbackStatsResponse> FeedbackCore::Stats(const RequestContext& rc,

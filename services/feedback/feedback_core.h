@@ -48,13 +48,19 @@ absl::StatusOr<std::map<std::string, TenantPolicy>> ParsePolicies(const std::str
 // scan"); may be unset, then the guide only counts the citation.
 using EvidenceNamer = std::function<absl::StatusOr<std::string>(const RequestContext&, const std::string& name)>;
 
+// Asks the evidence service to seal and archive `event` if it is ready (the
+// verdict in, the confirmation where asked, the evidence complete): chains
+// archive themselves whichever of these comes last. May be unset.
+using ChainArchiver = std::function<void(const RequestContext&, const std::string& event)>;
+
 class FeedbackCore {
  public:
   // `reports` keeps the verdicts' and confirmations' flow steps until the
   // event service has them (same database as `store`).
   FeedbackCore(std::shared_ptr<FeedbackStore> store, std::shared_ptr<event::EventClient> events,
                std::shared_ptr<event::StepReports> reports, std::shared_ptr<const Clock> clock,
-               FeedbackPolicies policies, EvidenceNamer evidence_namer, FeedbackMetrics* metrics = nullptr);
+               FeedbackPolicies policies, EvidenceNamer evidence_namer, ChainArchiver archiver = nullptr,
+               FeedbackMetrics* metrics = nullptr);
 
   absl::StatusOr<v1::AnalyzeFeedbackResponse> Analyze(const RequestContext& rc, const v1::AnalyzeFeedbackRequest& req);
   // The review (unset with validate_only) and the guidance.
@@ -75,6 +81,8 @@ class FeedbackCore {
   // pending report) when the event service refuses the step for good.
   absl::Status SettleReport(const RequestContext& rc, const event::PendingStep& step,
                             const std::function<absl::Status()>& undo);
+  // After a verdict or confirmation reached the flow: it may be the last piece.
+  void ArchiveIfLast(const RequestContext& rc, const event::PendingStep& step);
   absl::StatusOr<v1::AnalyzeFeedbackResponse> AnalyzeInContext(const RequestContext& rc, const std::string& text,
                                                                const event::v1::Event* event,
                                                                const std::vector<std::string>& chosen,
@@ -86,6 +94,7 @@ class FeedbackCore {
   std::shared_ptr<const Clock> clock_;
   FeedbackPolicies policies_;
   EvidenceNamer evidence_namer_;
+  ChainArchiver archiver_;
   FeedbackMetrics* metrics_;
 };
 

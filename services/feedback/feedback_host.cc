@@ -49,21 +49,48 @@ absl::StatusOr<FeedbackPolicies> LoadPolicies(const FeedbackHostOptions& o) {
   return policies;
 }
 
-// Names cited evidence through the evidence service (its kind), when there is one.
-EvidenceNamer EvidenceNamerFor(const std::string& evidence_addr, absl::Duration deadline) {
+using EvidenceStub = std::shared_ptr<evidence::v1::EvidenceService::Stub>;
+
+EvidenceStub EvidenceStubFor(const std::string& evidence_addr) {
   if (evidence_addr.empty()) return nullptr;
-  std::shared_ptr<evidence::v1::EvidenceService::Stub> stub =
-      evidence::v1::EvidenceService::NewStub(grpc::CreateChannel(evidence_addr, grpc::InsecureChannelCredentials()));
+  return evidence::v1::EvidenceService::NewStub(grpc::CreateChannel(evidence_addr, grpc::InsecureChannelCredentials()));
+}
+
+// A call to the evidence service on rc's behalf.
+std::unique_ptr<grpc::ClientContext> EvidenceCall(const RequestContext& rc, absl::Duration deadline) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  AttachIdentity(rc, ctx.get(), "feedback");
+  return ctx;
+}
+
+// Names cited evidence through the evidence service (its kind), when there is one.
+EvidenceNamer EvidenceNamerFor(EvidenceStub stub, absl::Duration deadline) {
+  if (stub == nullptr) return nullptr;
   return [stub, deadline](const RequestContext& rc, const std::string& name) -> absl::StatusOr<std::string> {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    AttachIdentity(rc, &ctx);
     evidence::v1::GetEvidenceRequest req;
     req.set_name(name);
     evidence::v1::GetEvidenceResponse resp;
-    absl::Status s = event::FromGrpcStatus(stub->GetEvidence(&ctx, req, &resp));
+    absl::Status s = event::FromGrpcStatus(stub->GetEvidence(EvidenceCall(rc, deadline).get(), req, &resp));
     if (!s.ok()) return s;
     return resp.evidence().kind();
+  };
+}
+
+// Seals and archives a chain through the evidence service when it is ready;
+// "not ready yet" (FAILED_PRECONDITION) is the common answer, not an error.
+ChainArchiver ChainArchiverFor(EvidenceStub stub, absl::Duration deadline) {
+  if (stub == nullptr) return nullptr;
+  return [stub, deadline](const RequestContext& rc, const std::string& event) {
+    evidence::v1::SealEvidenceRequest req;
+    req.set_event(event);
+    evidence::v1::SealEvidenceResponse resp;
+    absl::Status s = event::FromGrpcStatus(stub->SealEvidence(EvidenceCall(rc, deadline).get(), req, &resp));
+    if (s.ok()) {
+      LogInfo("chain archived", {{"event", event}});
+    } else if (!absl::IsFailedPrecondition(s)) {
+      LogWarn("archiving a ready chain failed", {{"event", event}, {"error", std::string(s.message())}});
+    }
   };
 }
 
@@ -111,9 +138,10 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeFeedbackHost(const FeedbackHost
   auto metrics = std::make_unique<FeedbackMetrics>(registry);
   std::shared_ptr<event::EventClient> events = event::NewGrpcEventClient(o.event_addr, deadline, "feedback");
   auto reports = std::make_shared<event::StepReports>(*database, events, "feedback", &registry);
+  EvidenceStub evidence = EvidenceStubFor(o.evidence_addr);
   auto core = std::make_shared<FeedbackCore>(*std::move(store), events, reports, std::make_shared<SystemClock>(),
-                                             *std::move(policies), EvidenceNamerFor(o.evidence_addr, deadline),
-                                             metrics.get());
+                                             *std::move(policies), EvidenceNamerFor(evidence, deadline),
+                                             ChainArchiverFor(evidence, deadline), metrics.get());
   return std::unique_ptr<ServiceHost>(new FeedbackHost(o, *std::move(database), std::move(metrics), core));
 }
 

@@ -138,14 +138,20 @@ class FeedbackE2E(unittest.TestCase):
         self.expect_error(grpc.StatusCode.FAILED_PRECONDITION, lambda: feedback.SubmitReview(
             fpb.SubmitReviewRequest(event=EVENT_NAME, verdict=tpb.VERDICT_REDO, comment="again"), metadata=md("s-head")))
 
-    def test_5_confirmation_then_seal_archives(self):
+    def test_5_the_last_confirmation_archives_the_chain_by_itself(self):
         confirm = fpb.ConfirmImpactRequest(event=EVENT_NAME, scopes=[fpb.IMPACT_SCOPE_DELIVERY], note="capacity ok")
         self.expect_error(grpc.StatusCode.PERMISSION_DENIED, lambda: feedback.ConfirmImpact(confirm, metadata=md("p-head")))
+        self.assertEqual(flow().step, tpb.FLOW_STEP_MANAGER_FEEDBACK)
+        # Verdict and evidence were in: the confirmation was the last piece, and
+        # the chain is sealed and archived without anyone calling SealEvidence.
         feedback.ConfirmImpact(confirm, metadata=md("c-head"))
-        evidence.SealEvidence(vpb.SealEvidenceRequest(event=EVENT_NAME), metadata=md("s1"))
         f = flow()
         self.assertEqual(f.step, tpb.FLOW_STEP_ARCHIVED)
         self.assertEqual(f.verdict, tpb.VERDICT_MEETS)
+        verified = evidence.VerifySeal(vpb.VerifySealRequest(event=EVENT_NAME), metadata=md("s1"))
+        self.assertTrue(verified.intact)
+        # SealEvidence stays for explicit use: it finds the seal.
+        self.assertTrue(evidence.SealEvidence(vpb.SealEvidenceRequest(event=EVENT_NAME), metadata=md("s1")).already_sealed)
         self.expect_error(grpc.StatusCode.FAILED_PRECONDITION, lambda: feedback.SubmitReview(
             fpb.SubmitReviewRequest(event=EVENT_NAME, verdict=tpb.VERDICT_MEETS, comment="late"), metadata=md("s-head")),
             "archived")

@@ -261,10 +261,13 @@ TEST_F(EvidenceCoreTest, SealNeedsVerdictAndCompletenessThenFreezesAndVerifies) 
   ASSERT_TRUE(Upload(As("r1"), "bom_freeze_confirmation", "application/pdf", Pdf(300)).ok());
   auto note = Upload(As("r1"), "change_note", "application/pdf", Pdf(400));
   ASSERT_TRUE(note.ok());
+  // The co-signature completes the chain with the verdict and confirmation
+  // in: it archives itself, and SealEvidence finds it sealed.
   ASSERT_TRUE(core_->Cosign(As("c-head"), "evidence/" + note->row.evidence_id).ok());
+  EXPECT_EQ(events_->event(event_).flow().step(), t::FLOW_STEP_ARCHIVED);
   seal = core_->Seal(As("r1"), event_);
   ASSERT_TRUE(seal.ok()) << seal.status();
-  EXPECT_FALSE(seal->second);
+  EXPECT_TRUE(seal->second);
   EXPECT_EQ(seal->first.evidence_count, 3);
   EXPECT_EQ(events_->steps().back().step(), t::FLOW_STEP_ARCHIVED);
   EXPECT_EQ(events_->event(event_).flow().step(), t::FLOW_STEP_ARCHIVED);
@@ -308,6 +311,28 @@ TEST_F(EvidenceCoreTest, RefusedArchiveLeavesNoSeal) {
   sealed = core_->Seal(As("r1"), ev);
   ASSERT_TRUE(sealed.ok()) << sealed.status();
   EXPECT_EQ(sealed->first.evidence_count, 2);
+}
+
+TEST_F(EvidenceCoreTest, ChainArchivesItselfWhenTheLastEvidenceArrivesAfterTheVerdict) {
+  std::string ev = PutNpiEvent(R"({"project":"X4","milestone":"concept","delay_days":0})");
+  event::v1::Event e = events_->event(ev);
+  e.mutable_flow()->set_requires_cross_confirm(true);
+  e.mutable_flow()->mutable_times()->mutable_manager_feedback_at()->set_seconds(10);
+  events_->PutEvent(e);
+  // Verdict in, confirmation still missing: the complete chain waits.
+  ASSERT_TRUE(Upload(As("r1"), "stage_timestamps", "text/csv", "c,d\n", "", ev).ok());
+  EXPECT_FALSE(store_->GetSeal("acme", ev.substr(7))->has_value());
+  e = events_->event(ev);
+  e.mutable_flow()->mutable_times()->mutable_cross_confirm_at()->set_seconds(20);
+  events_->PutEvent(e);
+  // The next piece of evidence finds everything in: sealed and archived at once.
+  ASSERT_TRUE(Upload(As("r1"), "bom_freeze_confirmation", "application/pdf", Pdf(100), "", ev).ok());
+  auto seal = store_->GetSeal("acme", ev.substr(7));
+  ASSERT_TRUE(seal->has_value());
+  EXPECT_EQ((*seal)->evidence_count, 2);
+  EXPECT_EQ(events_->event(ev).flow().step(), t::FLOW_STEP_ARCHIVED);
+  EXPECT_EQ(events_->steps().back().step_id(), "seal:" + ev.substr(7));
+  EXPECT_EQ(events_->steps().back().actor_id(), "r1");
 }
 
 TEST_F(EvidenceCoreTest, ArchiveWhoseReplyIsLostKeepsTheSealAndTheRetryLandsIt) {

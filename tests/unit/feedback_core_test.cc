@@ -36,10 +36,12 @@ class FeedbackCoreTest : public ::testing::Test {
     policies.tenants["acme"].delegates["s-head"].insert("s3");
     policies.tenants["strict"].require_effective_feedback = true;
     reports_ = std::make_shared<event::StepReports>(database_.db, events_, "feedback", nullptr);
-    core_ = std::make_shared<FeedbackCore>(store_, events_, reports_, clock_, policies,
-                                           [](const RequestContext&, const std::string&) -> absl::StatusOr<std::string> {
-                                             return std::string("contract_scan");
-                                           });
+    core_ = std::make_shared<FeedbackCore>(
+        store_, events_, reports_, clock_, policies,
+        [](const RequestContext&, const std::string&) -> absl::StatusOr<std::string> {
+          return std::string("contract_scan");
+        },
+        [this](const RequestContext& rc, const std::string& event) { archive_asks_.push_back(rc.principal + " " + event); });
     event_ = PutContract();
   }
 
@@ -84,6 +86,8 @@ class FeedbackCoreTest : public ::testing::Test {
   std::shared_ptr<testing::FakeEventClient> events_;
   std::shared_ptr<ManualClock> clock_;
   std::shared_ptr<event::StepReports> reports_;
+  // "<principal> <event>" of each request to archive a chain that may be ready.
+  std::vector<std::string> archive_asks_;
   std::shared_ptr<FeedbackCore> core_;
   std::string event_;
 };
@@ -199,6 +203,26 @@ TEST_F(FeedbackCoreTest, RefusedFlowStepLeavesNoReview) {
   EXPECT_TRUE(absl::IsFailedPrecondition(r.status())) << r.status();
   EXPECT_EQ(StoredReviews(), 0u);
   EXPECT_EQ(*core_->ReconcileSteps(), 0);  // nothing left pending
+}
+
+TEST_F(FeedbackCoreTest, VerdictsAndConfirmationsAskToArchiveOnceTheyReachTheFlow) {
+  ASSERT_TRUE(core_->SubmitReview(As("s-head"), Review(t::VERDICT_MEETS, "good")).ok());
+  EXPECT_EQ(archive_asks_, std::vector<std::string>{"s-head " + event_});
+  v1::ConfirmImpactRequest req;
+  req.set_event(event_);
+  req.add_scopes(v1::IMPACT_SCOPE_DELIVERY);
+  // Not yet in the flow: no ask until the retry lands it.
+  events_->set_refusal(absl::UnavailableError("restarting"));
+  ASSERT_TRUE(core_->ConfirmImpact(As("c-head"), req).ok());
+  EXPECT_EQ(archive_asks_.size(), 1u);
+  events_->set_refusal(absl::OkStatus());
+  EXPECT_EQ(*core_->ReconcileSteps(), 0);
+  EXPECT_EQ(archive_asks_.back(), "c-head " + event_);
+}
+
+TEST_F(FeedbackCoreTest, RedoAsksNothingToArchive) {
+  ASSERT_TRUE(core_->SubmitReview(As("s-head"), Review(t::VERDICT_REDO, "missing the signature page")).ok());
+  EXPECT_TRUE(archive_asks_.empty());
 }
 
 TEST_F(FeedbackCoreTest, LostReplyKeepsTheVerdictAndTheRetryConverges) {
