@@ -17,6 +17,9 @@ std::string HmacSha256(absl::string_view key, absl::string_view message);
 std::string Base64Encode(absl::string_view bytes);
 // nullopt when `text` is not valid padded Base64.
 std::optional<std::string> Base64Decode(absl::string_view text);
+// Base64url without padding (JWT segments, signed links).
+std::string Base64UrlEncode(absl::string_view bytes);
+std::optional<std::string> Base64UrlDecode(absl::string_view text);
 
 // Compares in time that depends only on the lengths.
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b);

@@ -87,8 +87,5 @@ class ApiKeyStore {
 // The roles the gateway knows: employee, manager, hr, admin, system.
 bool IsKnownRole(absl::string_view role);
 
-// Base64url without padding (JWT segments).
-std::optional<std::string> Base64UrlDecode(absl::string_view text);
-std::string Base64UrlEncode(absl::string_view bytes);
 
 }  // namespace perfflow::gateway

@@ -149,6 +149,9 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   http.threads = std::max(2, o.http_threads);
   http.read_timeout = http.write_timeout = absl::Seconds(std::max(1, o.read_timeout_seconds));
   http.call_timeout = absl::Seconds(std::max(1, o.call_timeout_seconds));
+  auto links = ActionLinkKeys::FromEnvironment();
+  if (!links.ok()) return links.status();
+  http.action_links = *std::move(links);
   auto gateway = std::make_unique<HttpGateway>(http, std::make_shared<Router>(*std::move(router)), backends, door,
                                                std::make_shared<WebhookSources>(*std::move(webhooks)), metrics.get());
   if (absl::Status s = gateway->Start(); !s.ok()) return s;

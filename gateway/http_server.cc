@@ -188,6 +188,8 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
     }
   } else if (absl::StartsWith(path, "/people/")) {
     ServePage(req, res, path, &out);
+  } else if (absl::StartsWith(path, "/act/")) {
+    ServeActionLink(req, res, path.substr(std::string("/act/").size()), &out);
   } else if (absl::StartsWith(path, "/v1/webhooks/")) {
     out.route = "POST /v1/webhooks/{source}";
     if (req.method != "POST") {
@@ -398,6 +400,72 @@ grpc::Status HttpGateway::CallUnary(const Principal& principal, const Outcome& o
     return grpc::Status(grpc::StatusCode::INTERNAL, "unparsable reply from " + grpc_path);
   }
   return status;
+}
+
+void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& token,
+                                  Outcome* out) {
+  constexpr char kHtml[] = "text/html; charset=utf-8";
+  auto fail = [&](int status, const std::string& message) {
+    res.status = status;
+    res.set_content(ErrorPage(status, message), kHtml);
+  };
+  out->route = "GET /act/{token}";
+  if (req.method != "GET") {
+    res.set_header("Allow", "GET");
+    return fail(405, "links take GET");
+  }
+  if (!options_.action_links) return fail(404, "action links are not configured on this gateway");
+  auto link = options_.action_links->Verify(token, door_->clock().Now());
+  if (absl::IsDeadlineExceeded(link.status())) {
+    return fail(410, "链接已过期，请从收件箱打开任务。 This link has expired: open the task from your inbox.");
+  }
+  if (!link.ok()) return fail(403, "链接无效。 This link is not valid.");
+  // Someone signed in as another person does not act on this person's task.
+  const std::string cookie = CookieValue(req.get_header_value("Cookie"), "perfflow_token");
+  if (!cookie.empty()) {
+    auto signed_in = door_->Authenticate("Bearer " + cookie, "");
+    if (signed_in.ok() && (signed_in->subject != link->person || signed_in->tenant != link->tenant)) {
+      return fail(403, "此链接属于他人。 This link is for someone else.");
+    }
+  }
+  out->credential = absl::StrCat("link:", link->tenant, ":", link->person);
+  if (std::optional<absl::Duration> wait = door_->Admit(out->credential)) {
+    metrics_->rate_limited.Add({{"door", "http"}}).Increment();
+    res.set_header("Retry-After", RetryAfter(*wait));
+    return fail(429, "rate limit exceeded");
+  }
+  // The link speaks for its person and this one task only.
+  Principal person;
+  person.tenant = link->tenant;
+  person.subject = link->person;
+  person.roles = {"employee"};
+  person.credential = out->credential;
+  event::v1::ListTasksRequest list;
+  list.set_assignee_id(link->person);
+  list.set_state(type::v1::TASK_STATE_OPEN);
+  list.set_page_size(500);
+  event::v1::ListTasksResponse tasks;
+  grpc::Status s = CallUnary(person, *out, "/perfflow.event.v1.EventService/ListTasks", list, &tasks);
+  if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
+  const event::v1::Task* task = nullptr;
+  for (const auto& t : tasks.tasks()) {
+    if (t.name() == "tasks/" + link->task_id) task = &t;
+  }
+  if (task == nullptr) return fail(410, "此任务已完成。 This task is already done.");
+  event::v1::GetRegistryRequest registry_request;
+  event::v1::GetRegistryResponse registry;
+  std::string type_name = task->event_type();
+  if (CallUnary(person, *out, "/perfflow.event.v1.EventService/GetRegistry", registry_request, &registry).ok()) {
+    for (const auto& t : registry.registry().event_types()) {
+      if (t.key() != task->event_type()) continue;
+      type_name = absl::StrCat(t.display_name().zh(), " ", t.display_name().en());
+    }
+  }
+  // A short session for this task: the link's own token, readable only by
+  // the gateway, sent back only to /act/.
+  res.set_header("Set-Cookie", "perfflow_action=" + token + "; Path=/act/; Max-Age=900; HttpOnly; SameSite=Strict");
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(ActionPage(*task, type_name, link->person), kHtml);
 }
 
 void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,

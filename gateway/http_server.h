@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/action_link.h"
 #include "gateway/backends.h"
 #include "gateway/door.h"
 #include "gateway/routes.h"
@@ -44,6 +45,8 @@ struct HttpOptions {
   // Deadline of a unary call to a service; streams get stream_timeout.
   absl::Duration call_timeout = absl::Seconds(30);
   absl::Duration stream_timeout = absl::Minutes(10);
+  // Keys of signed action links (GET /act/{token}); unset: not served.
+  std::optional<ActionLinkKeys> action_links;
 };
 
 struct HttpMetrics {
@@ -82,6 +85,7 @@ class HttpGateway {
   // encoding (RESOURCE_EXHAUSTED beyond; INVALID_ARGUMENT when it breaks off).
   absl::StatusOr<std::string> ReadBody(const httplib::Request& req, const httplib::ContentReader* body);
   void ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out);
+  void ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& token, Outcome* out);
   // A unary call to a service as `principal`, with this request's ids.
   grpc::Status CallUnary(const Principal& principal, const Outcome& out, const std::string& grpc_path,
                          const google::protobuf::Message& request, google::protobuf::Message* response);

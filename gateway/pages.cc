@@ -58,6 +58,25 @@ std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const
   return out;
 }
 
+std::string ActionPage(const event::v1::Task& task, const std::string& event_type_name, const std::string& person) {
+  using event::v1::Task;
+  const char* what = "";
+  switch (task.kind()) {
+    case type::v1::TASK_KIND_OWNER_UPLOAD: what = "上传证据 Upload the evidence"; break;
+    case type::v1::TASK_KIND_MANAGER_REVIEW: what = "评价行动 Review the action"; break;
+    case type::v1::TASK_KIND_CROSS_CONFIRM: what = "确认影响范围 Confirm the impact"; break;
+    default: what = "处理任务 Act on the task"; break;
+  }
+  std::string out = absl::StrFormat(kHead, "perfflow");
+  absl::StrAppend(&out, "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
+                  "<h1>", what, "</h1><p>", HtmlEscape(event_type_name), "</p><table>",
+                  "<tr><th>为 For</th><td>", HtmlEscape(person), "</td></tr>",
+                  "<tr><th>截止 Due</th><td>",
+                  absl::FormatTime("%Y-%m-%d %H:%M UTC", FromTimestamp(task.due_at()), absl::UTCTimeZone()),
+                  task.overdue() ? " — 已逾期 overdue" : "", "</td></tr></table></body></html>");
+  return out;
+}
+
 std::string ErrorPage(int http_status, const std::string& message) {
   return absl::StrCat(absl::StrFormat(kHead, "perfflow"), "<h1>", http_status, "</h1><p>", HtmlEscape(message),
                       "</p></body></html>");

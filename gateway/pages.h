@@ -20,6 +20,11 @@ std::string CookieValue(absl::string_view cookie_header, absl::string_view name)
 // One self-contained page (no scripts, inline CSS).
 std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const std::string& tenant);
 
+// The page a signed action link opens: what the task asks of `person`, for
+// which event, and when it is due. `event_type_name` is the type's display
+// name in the page's language.
+std::string ActionPage(const event::v1::Task& task, const std::string& event_type_name, const std::string& person);
+
 // A page for an error status.
 std::string ErrorPage(int http_status, const std::string& message);
 

@@ -279,9 +279,37 @@ std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, co
   return employee;
 }
 
+std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant, const std::string& topic,
+                      const std::string& recipient, const std::string& payload_json, absl::Time now) {
+  if (!links.keys || links.base_url.empty()) return "";
+  if (topic != "task.assigned" && topic != "task.reminder" && topic != "task.overdue") return "";
+  google::protobuf::Struct payload;
+  if (!google::protobuf::util::JsonStringToMessage(payload_json, &payload).ok()) return "";
+  auto task = payload.fields().find("task");
+  if (task == payload.fields().end() || task->second.string_value().rfind("tasks/", 0) != 0) return "";
+  const std::string token =
+      links.keys->Sign({tenant, task->second.string_value().substr(6), recipient, now + links.ttl});
+  std::string base = links.base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/act/" + token;
+}
+
 DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee,
                                      absl::Time now) {
   const v1::NotifyConfig& config = routing_.config;
+  // Every channel carries the same link; the payload gets it as action_url.
+  std::string payload_json = claimed.message.payload_json;
+  std::string text = NoticeText(claimed.message.topic, claimed.message.payload_json);
+  const std::string action_url = ActionUrl(options_.links, claimed.tenant, claimed.message.topic,
+                                           claimed.message.recipient_id, payload_json, options_.clock->Now());
+  if (!action_url.empty()) {
+    google::protobuf::Struct payload;
+    (void)google::protobuf::util::JsonStringToMessage(payload_json, &payload);
+    (*payload.mutable_fields())["action_url"].set_string_value(action_url);
+    payload_json.clear();
+    (void)google::protobuf::util::MessageToJsonString(payload, &payload_json);
+    text += " " + action_url;
+  }
   DeliveryOutcome outcome;
   outcome.delivered_to = claimed.delivered_to;
   const std::string department = employee ? employee->department_id() : "";
@@ -307,8 +335,8 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
       auto handle = employee->contacts().find(channel);
       if (handle != employee->contacts().end()) out.handle = handle->second;
     }
-    out.payload_json = claimed.message.payload_json;
-    out.text = NoticeText(claimed.message.topic, claimed.message.payload_json);
+    out.payload_json = payload_json;
+    out.text = text;
     out.now = options_.clock->Now();
     absl::Status sent = dest.channel->Send(out);
     if (sent.ok()) {

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/action_link.h"
 #include "common/clock.h"
 #include "common/token_bucket.h"
 #include "prometheus/counter.h"
@@ -109,12 +110,28 @@ class DigestScheduler {
   std::map<std::pair<std::string, std::string>, std::string> done_;
 };
 
+// Signed links in task notifications (see common/action_link.h).
+struct ActionLinkOptions {
+  std::optional<ActionLinkKeys> keys;
+  // The gateway's public address; links read <base_url>/act/<token>.
+  std::string base_url;
+  absl::Duration ttl = absl::Hours(72);
+};
+
 struct RelayOptions {
   WorkerOptions worker;
   // Real time for rate limits and jitter (tests use a fake clock).
   std::shared_ptr<const Clock> clock;
   uint64_t seed = 0;
+  // Without keys or a base URL, notifications carry no links.
+  ActionLinkOptions links{};
 };
+
+// The action link of a task notification for its assignee: <base>/act/<token>
+// for task.assigned, task.reminder and task.overdue (payload "task":
+// "tasks/{id}"); empty for other topics or when links are off.
+std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant, const std::string& topic,
+                      const std::string& recipient, const std::string& payload_json, absl::Time now);
 
 class OutboxRelay {
  public:

@@ -38,7 +38,7 @@ class EventHost : public ServiceHost {
  public:
   EventHost(EventHostOptions o, std::shared_ptr<db::Database> database, std::shared_ptr<EventStore> store,
             std::unique_ptr<FlowMetrics> metrics, std::shared_ptr<EventCore> core,
-            std::unique_ptr<DeliveryMetrics> delivery_metrics, NotifyRouting routing)
+            std::unique_ptr<DeliveryMetrics> delivery_metrics, NotifyRouting routing, ActionLinkOptions links)
       : o_(std::move(o)),
         database_(std::move(database)),
         store_(std::move(store)),
@@ -46,7 +46,8 @@ class EventHost : public ServiceHost {
         core_(std::move(core)),
         service_(core_, IdentityOptions{o_.dev_mode}),
         delivery_metrics_(std::move(delivery_metrics)),
-        routing_(std::move(routing)) {}
+        routing_(std::move(routing)),
+        links_(std::move(links)) {}
 
   std::vector<Registered> Services() override { return {{&service_, "perfflow.event.v1.EventService"}}; }
   absl::Status Ready() override { return database_->Ping(); }
@@ -71,7 +72,7 @@ class EventHost : public ServiceHost {
       auto timers = std::make_shared<TimerWorker>(deliveries, db_time, wo, delivery_metrics_.get());
       auto digests = std::make_shared<DigestScheduler>(core_, store_, deliveries, db_time, delivery_metrics_.get());
       relay_ = std::make_shared<OutboxRelay>(deliveries, store_, std::move(routing_), db_time,
-                                             RelayOptions{wo, std::make_shared<SystemClock>(), 0},
+                                             RelayOptions{wo, std::make_shared<SystemClock>(), 0, links_},
                                              delivery_metrics_.get());
       auto relay = relay_;
       tasks_.push_back(std::make_unique<PeriodicTask>(absl::Milliseconds(std::max(10, o_.timer_poll_ms)), [timers] {
@@ -104,6 +105,7 @@ class EventHost : public ServiceHost {
   EventServiceImpl service_;
   std::unique_ptr<DeliveryMetrics> delivery_metrics_;
   NotifyRouting routing_;
+  ActionLinkOptions links_;
   std::shared_ptr<OutboxRelay> relay_;
   std::vector<std::unique_ptr<PeriodicTask>> tasks_;
 };
@@ -129,12 +131,23 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOption
   }
   auto routing = LoadRouting(o.workers ? o.notify_config : "");
   if (!routing.ok()) return routing.status();
+  ActionLinkOptions links;
+  links.base_url = o.action_base_url;
+  links.ttl = absl::Hours(std::max(1, o.action_link_hours));
+  auto keys = ActionLinkKeys::FromEnvironment();
+  if (!keys.ok()) return keys.status();
+  links.keys = *std::move(keys);
+  if (!links.base_url.empty() && !links.keys) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--action_base_url needs signing keys in ", kActionLinkKeysEnv, " (openssl rand -hex 32)"));
+  }
   auto metrics = std::make_unique<FlowMetrics>(registry);
   auto core = std::make_shared<EventCore>(store, clock, metrics.get());
   std::unique_ptr<DeliveryMetrics> delivery_metrics;
   if (o.workers) delivery_metrics = std::make_unique<DeliveryMetrics>(registry);
   return std::unique_ptr<ServiceHost>(new EventHost(o, *std::move(database), store, std::move(metrics), core,
-                                                    std::move(delivery_metrics), *std::move(routing)));
+                                                    std::move(delivery_metrics), *std::move(routing),
+                                                    std::move(links)));
 }
 
 }  // namespace perfflow::event

@@ -33,6 +33,10 @@ struct EventHostOptions {
   int fault_delay_before_fire_ms = 0;
   int background_duty_percent = 50;
   int health_scan_threads = 2;  // MySQL only; SQLite scans in one query
+  // The gateway's public address for signed action links in task
+  // notifications (keys from PERFFLOW_ACTION_LINK_KEYS); empty: no links.
+  std::string action_base_url;
+  int action_link_hours = 72;
 };
 
 // Opens the database (migrations), seeds the demo tenant when asked, loads

@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
   flags.AddBool("workers", &h.workers,
                 "run the timer worker, digest scheduler and outbox relay (safe on every replica)");
   flags.AddString("worker_id", &h.worker_id, "this replica's name in work leases (default host-pid)");
+  flags.AddString("action_base_url", &h.action_base_url,
+                  "public address of perfflow-gateway for signed action links in task notifications "
+                  "(keys in PERFFLOW_ACTION_LINK_KEYS, comma-separated, signing key first); empty: no links");
+  flags.AddInt("action_link_hours", &h.action_link_hours, "how long an action link stays valid");
   flags.AddString("notify_config", &h.notify_config,
                   "YAML file of notification destinations and routes (default: log channel only)");
   flags.AddInt("timer_poll_ms", &h.timer_poll_ms, "how often due timers are claimed");

@@ -33,6 +33,7 @@ INTERNAL = "internal-" + secrets.token_hex(16)
 HS_SECRET = secrets.token_hex(32)
 CRM_OLD, CRM_NEW = secrets.token_bytes(24), secrets.token_bytes(24)
 PLM_SECRET = secrets.token_hex(16)
+LINK_NEW, LINK_OLD = secrets.token_hex(16), secrets.token_hex(16)
 PEOPLE = [("e1", "sales", "m1"), ("e2", "sales", "m1"), ("e3", "quality", "m2")]
 FIRST_EVENT = {}
 
@@ -115,6 +116,7 @@ def start_gateway(config_text, extra=()):
     with open(path, "w") as f:
         f.write(config_text)
     env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL, HS_SECRET=HS_SECRET,
+               PERFFLOW_ACTION_LINK_KEYS=LINK_NEW + "," + LINK_OLD,
                CRM_OLD="whsec_" + base64.b64encode(CRM_OLD).decode(),
                CRM_NEW="whsec_" + base64.b64encode(CRM_NEW).decode(), PLM_SECRET=PLM_SECRET)
     addrs = ["--%s_addr=%s" % (name, server.address()) for name, server in SERVERS]
@@ -320,6 +322,63 @@ class RouteFamiliesTest(unittest.TestCase):
         text = scrape_metrics(GATEWAY, wait_for="perfflow_gateway_http_requests_total")
         assert_metrics(self, text, ['perfflow_gateway_http_requests_total{code="200",route="GET /v1/registry"}',
                                     "perfflow_gateway_http_request_duration_seconds_bucket"])
+
+
+def action_link(tenant, task_id, person, expires, key=None):
+    """A signed action link made here, independently of the gateway's code:
+    v1.<base64url(tenant US task US person US expiry)>.<base64url(HMAC-SHA256)>."""
+    claims = b64url("\x1f".join([tenant, task_id, person, str(int(expires))]).encode())
+    signed = "v1." + claims
+    return signed + "." + b64url(hmac.new((key or LINK_NEW).encode(), signed.encode(), hashlib.sha256).digest())
+
+
+class ActionLinkTest(unittest.TestCase):
+    def open_task(self, person):
+        status, _, body = call("GET", "/v1/tasks?assignee_id=" + person, None, ADMIN)
+        self.assertEqual(status, 200, body)
+        open_tasks = [t for t in body["tasks"] if t["state"] == "TASK_STATE_OPEN"]
+        self.assertTrue(open_tasks)
+        return open_tasks[0]["name"][len("tasks/"):]
+
+    def get(self, token, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", GATEWAY.http_port, timeout=30)
+        conn.request("GET", "/act/" + token, headers=headers or {})
+        resp = conn.getresponse()
+        text = resp.read().decode()
+        conn.close()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text
+
+    def test_a_valid_link_opens_its_task_for_its_person(self):
+        task = self.open_task("e2")
+        for key in (LINK_NEW, LINK_OLD):  # both keys verify while rotating
+            status, headers, page = self.get(action_link("gw", task, "e2", time.time() + 3600, key))
+            self.assertEqual(status, 200, page)
+            self.assertIn("合同签订 Contract signed", page)  # the display name, not the key
+            self.assertIn("Upload the evidence", page)
+            self.assertIn("perfflow_action=", headers["set-cookie"])
+            self.assertIn("HttpOnly", headers["set-cookie"])
+
+    def test_expired_tampered_done_and_other_peoples_links_are_refused(self):
+        task = self.open_task("e2")
+        good = action_link("gw", task, "e2", time.time() + 3600)
+        cases = {
+            "expired": (action_link("gw", task, "e2", time.time() - 1), 410, "expired"),
+            "tampered": (action_link("gw", task, "e3", time.time() + 3600)[:-4] + good[-4:], 403, "not valid"),
+            "unknown key": (action_link("gw", task, "e2", time.time() + 3600, key="x" * 32), 403, "not valid"),
+            "not this person's task": (action_link("gw", task, "e3", time.time() + 3600), 410, "already done"),
+            "garbage": ("v1.%%%.x", 403, "not valid"),
+        }
+        for name, (token, expected, text) in cases.items():
+            with self.subTest(name):
+                status, headers, page = self.get(token)
+                self.assertEqual(status, expected, page)
+                self.assertIn(text, page)
+                self.assertNotIn("set-cookie", headers)
+        # Signed in as someone else: refused.
+        other = hs256_token(claims("e3", ["employee"]))
+        status, _, page = self.get(good, {"Cookie": "perfflow_token=" + other})
+        self.assertEqual(status, 403, page)
+        self.assertIn("someone else", page)
 
 
 class TokenTest(unittest.TestCase):

@@ -4,6 +4,8 @@
 #include "services/event/deadline_worker.h"
 
 #include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "services/event/sql_delivery_store.h"
 #include "tests/testing/fixtures.h"
@@ -235,7 +237,7 @@ class RelayTest : public DeadlineWorkerTest {
     };
   }
 
-  std::unique_ptr<OutboxRelay> Relay(const std::string& yaml) {
+  std::unique_ptr<OutboxRelay> Relay(const std::string& yaml, ActionLinkOptions links = {}) {
     auto routing = LoadNotifyConfig(yaml, Recorder(), [](const char* name) -> const char* {
       const std::string n = name;
       if (n == "HOOK_SECRET") return "whsec_c2VjcmV0LWJ5dGVz";
@@ -243,7 +245,7 @@ class RelayTest : public DeadlineWorkerTest {
       return nullptr;
     });
     EXPECT_TRUE(routing.ok()) << routing.status();
-    RelayOptions options{options_, w_.clock, 42};
+    RelayOptions options{options_, w_.clock, 42, std::move(links)};
     return std::make_unique<OutboxRelay>(deliveries_, w_.store, *std::move(routing), ClockTime(w_.clock), options,
                                          metrics_.get());
   }
@@ -293,6 +295,35 @@ TEST_F(RelayTest, RoutesByDepartmentAndDeliversOnce) {
   sent_.clear();
   ASSERT_TRUE(relay->RunOnce().ok());
   EXPECT_TRUE(sent_.empty()) << "a delivered message was sent again";
+}
+
+TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {
+  Ingest("c-1");
+  ActionLinkOptions links;
+  links.keys = *ActionLinkKeys::Create({std::string(32, 'k')});
+  links.base_url = "https://perfflow.example.com/";
+  auto relay = Relay(kConfig, links);
+  ASSERT_TRUE(relay->RunOnce().ok());
+  int checked = 0;
+  for (const Sent& s : sent_) {
+    if (s.url.find("hooks.example.com") == std::string::npos) continue;
+    google::protobuf::Struct body;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(s.body, &body).ok()) << s.body;
+    const auto& data = body.fields().at("data").struct_value().fields();
+    const std::string url = data.at("action_url").string_value();
+    ASSERT_EQ(url.rfind("https://perfflow.example.com/act/", 0), 0u) << url;
+    auto link = links.keys->Verify(url.substr(url.rfind('/') + 1), w_.clock->Now());
+    ASSERT_TRUE(link.ok()) << link.status();
+    EXPECT_EQ(link->tenant, "acme");
+    EXPECT_EQ("tasks/" + link->task_id, data.at("task").string_value());
+    EXPECT_EQ(link->expires_at, w_.clock->Now() + absl::Hours(72));
+    EXPECT_TRUE(link->person == "s1" || link->person == "s-head") << link->person;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+  // Other topics and unconfigured relays carry none.
+  EXPECT_EQ(ActionUrl(links, "acme", "daily_digest", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
+  EXPECT_EQ(ActionUrl({}, "acme", "task.assigned", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
 }
 
 TEST_F(RelayTest, RetriesWithBackoffThenDeadLetters) {
