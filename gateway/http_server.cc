@@ -21,6 +21,7 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr char kJson[] = "application/json";
+constexpr char kHtml[] = "text/html; charset=utf-8";
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -34,6 +35,11 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
 }
 
 void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
+
+void WriteErrorPage(httplib::Response& res, int status, const std::string& message) {
+  res.status = status;
+  res.set_content(ErrorPage(status, message), kHtml);
+}
 
 // 413 for a body over the limit (RESOURCE_EXHAUSTED would read as 429), 400 else.
 int BodyErrorStatus(const absl::Status& status) { return absl::IsResourceExhausted(status) ? 413 : 400; }
@@ -404,11 +410,7 @@ grpc::Status HttpGateway::CallUnary(const Principal& principal, const Outcome& o
 
 void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& token,
                                   Outcome* out) {
-  constexpr char kHtml[] = "text/html; charset=utf-8";
-  auto fail = [&](int status, const std::string& message) {
-    res.status = status;
-    res.set_content(ErrorPage(status, message), kHtml);
-  };
+  auto fail = [&](int status, const std::string& message) { WriteErrorPage(res, status, message); };
   out->route = "GET /act/{token}";
   if (req.method != "GET") {
     res.set_header("Allow", "GET");
@@ -470,11 +472,7 @@ void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response
 
 void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,
                             Outcome* out) {
-  constexpr char kHtml[] = "text/html; charset=utf-8";
-  auto fail = [&](int status, const std::string& message) {
-    res.status = status;
-    res.set_content(ErrorPage(status, message), kHtml);
-  };
+  auto fail = [&](int status, const std::string& message) { WriteErrorPage(res, status, message); };
   std::vector<std::string> parts = absl::StrSplit(path.substr(std::string("/people/").size()), '/');
   const bool health = parts.size() == 1 && parts[0] == "flow-health";
   const bool brief = parts.size() == 3 && parts[0] == "sessions" && !parts[1].empty() && parts[2] == "brief";
