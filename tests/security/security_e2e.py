@@ -604,6 +604,8 @@ class BodyLimitTest(unittest.TestCase, GatewayAlive):
         for status_line, text, sent in results:
             self.assertIn(" 401 ", status_line, text[:300])
             self.assertLess(sent, 300, "the gateway took the whole body before refusing it")
+        print("chunked before auth: %s MiB sent of 4 x 300, gateway peak RSS +%.1f MiB"
+              % ([sent for _, _, sent in results], peak_rss_mib(GATEWAY) - before), file=sys.stderr)
         self.assertLess(peak_rss_mib(GATEWAY) - before, 32, "the gateway buffered unauthenticated bodies")
         self.assert_gateway_alive()
 
@@ -686,6 +688,9 @@ class SlowlorisTest(unittest.TestCase, GatewayAlive):
             time.sleep(0.5)
         for s in slow:
             s.close()
+        print("slowloris: %d probes beside 200 slow connections, median %.1f ms, max %.1f ms; %d cut off after %.1f s"
+              % (len(latencies), sorted(latencies)[len(latencies) // 2] * 1000, max(latencies) * 1000,
+                 len(closed_by_server), time.monotonic() - started), file=sys.stderr)
         self.assertGreater(len(latencies), 10)
         self.assertLess(max(latencies), 1.0, "normal requests waited behind slow connections: %s" % latencies)
         self.assertEqual(len(closed_by_server), len(slow), "slow connections were never cut off")
