@@ -44,16 +44,20 @@ struct HttpFrontOptions {
   std::string host = "0.0.0.0";
   int port = 8080;  // 0 = pick a free port
   int threads = 64;
-  size_t max_head_bytes = 64 * 1024;
+  // What one waiting connection may hold is at most max_head_bytes +
+  // buffered_body_bytes, so max_connections bounds the memory of clients
+  // that have not been checked yet (1024 x 48 KiB = 48 MiB).
+  size_t max_head_bytes = 32 * 1024;
   size_t max_body_bytes = 1 << 20;
   // Bodies up to this size are read by the epoll thread before dispatch.
-  size_t buffered_body_bytes = 64 * 1024;
+  size_t buffered_body_bytes = 16 * 1024;
   // One request, head and body, from its first byte.
   absl::Duration read_timeout = absl::Seconds(10);
   // Idle time allowed between requests on a kept-alive connection.
   absl::Duration keep_alive_timeout = absl::Seconds(5);
   absl::Duration write_timeout = absl::Seconds(10);
-  size_t max_connections = 10000;
+  // Beyond this, new connections are closed at once (counted as 503).
+  size_t max_connections = 1024;
 };
 
 class HttpFront {

@@ -626,6 +626,12 @@ class BodyLimitTest(unittest.TestCase, GatewayAlive):
         status_line, text, _ = raw_request(head, timeout=10)  # no body is ever sent
         self.assertIn(" 413 ", status_line, text[:300])
 
+    def test_a_head_over_32_kib_is_refused_unread(self):
+        status_line, text, _ = raw_request("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: %s\r\n\r\n" % ("a" * 40000),
+                                           timeout=10)
+        self.assertIn(" 431 ", status_line, text[:300])
+        self.assert_gateway_alive()
+
     def test_small_chunked_bodies_still_work(self):
         external = "chunked-" + secrets.token_hex(4)
         body = json.dumps({"source": "crm", "externalId": external, "eventType": "crm.contract_signed",
