@@ -20,6 +20,7 @@ inline constexpr char kActionLinkKeysEnv[] = "PERFFLOW_ACTION_LINK_KEYS";
 
 struct ActionLink {
   std::string tenant;
+  // Empty: the person's inbox.
   std::string task_id;
   std::string person;
   absl::Time expires_at;

@@ -449,25 +449,38 @@ void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response
   event::v1::ListTasksResponse tasks;
   grpc::Status s = CallUnary(person, *out, "/perfflow.event.v1.EventService/ListTasks", list, &tasks);
   if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
+  // Display names of the event types, never their keys.
+  std::map<std::string, std::string> type_names;
+  event::v1::GetRegistryRequest registry_request;
+  event::v1::GetRegistryResponse registry;
+  if (CallUnary(person, *out, "/perfflow.event.v1.EventService/GetRegistry", registry_request, &registry).ok()) {
+    for (const auto& t : registry.registry().event_types()) {
+      type_names[t.key()] = absl::StrCat(t.display_name().zh(), " ", t.display_name().en());
+    }
+  }
+  // A short session for this link: its own token, readable only by the
+  // gateway, sent back only to /act/.
+  auto open_session = [&] {
+    res.set_header("Set-Cookie", "perfflow_action=" + token + "; Path=/act/; Max-Age=900; HttpOnly; SameSite=Strict");
+    res.set_header("Cache-Control", "no-store");
+  };
+  if (link->task_id.empty()) {
+    // A digest's link: the inbox, each task with its own link, valid as long.
+    auto link_of = [&](const event::v1::Task& task) {
+      return "/act/" + options_.action_links->Sign({link->tenant, task.name().substr(std::string("tasks/").size()),
+                                                    link->person, link->expires_at});
+    };
+    open_session();
+    return res.set_content(InboxPage(tasks, type_names, link_of, link->person), kHtml);
+  }
   const event::v1::Task* task = nullptr;
   for (const auto& t : tasks.tasks()) {
     if (t.name() == "tasks/" + link->task_id) task = &t;
   }
   if (task == nullptr) return fail(410, "此任务已完成。 This task is already done.");
-  event::v1::GetRegistryRequest registry_request;
-  event::v1::GetRegistryResponse registry;
-  std::string type_name = task->event_type();
-  if (CallUnary(person, *out, "/perfflow.event.v1.EventService/GetRegistry", registry_request, &registry).ok()) {
-    for (const auto& t : registry.registry().event_types()) {
-      if (t.key() != task->event_type()) continue;
-      type_name = absl::StrCat(t.display_name().zh(), " ", t.display_name().en());
-    }
-  }
-  // A short session for this task: the link's own token, readable only by
-  // the gateway, sent back only to /act/.
-  res.set_header("Set-Cookie", "perfflow_action=" + token + "; Path=/act/; Max-Age=900; HttpOnly; SameSite=Strict");
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(ActionPage(*task, type_name, link->person), kHtml);
+  auto name = type_names.find(task->event_type());
+  open_session();
+  res.set_content(ActionPage(*task, name != type_names.end() ? name->second : task->event_type(), link->person), kHtml);
 }
 
 void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,

@@ -8,7 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/action_link.h"
+#include "common/ids.h"
 #include "common/log.h"
+#include "common/request_context.h"
 #include "common/service_main.h"
 #include "gateway/gateway_host.h"
 #include "grpcpp/create_channel.h"
@@ -29,6 +32,39 @@ namespace cv1 = perfflow::calibration::v1;
 
 // Demo data the event service's seed lacks, written through the services'
 // own APIs: evidence on chains still open, monthly KPI observations.
+// Signed links to the inboxes of a few demo people with open tasks, to open
+// in a browser (valid 72 hours).
+std::string InboxLinks(const std::string& services_addr, const std::string& base_url) {
+  auto keys = ActionLinkKeys::FromEnvironment();
+  if (!keys.ok() || !*keys) return "";
+  auto stub = ev1::EventService::NewStub(grpc::CreateChannel(services_addr, grpc::InsecureChannelCredentials()));
+  RequestContext admin;
+  admin.tenant = kDemoTenant;
+  admin.roles = {"admin"};
+  grpc::ClientContext list_ctx;
+  AttachIdentity(admin, &list_ctx);
+  ev1::ListEmployeesRequest list;
+  list.set_page_size(200);
+  ev1::ListEmployeesResponse employees;
+  if (!stub->ListEmployees(&list_ctx, list, &employees).ok()) return "";
+  std::string out = "  action links (a person's inbox, valid 72 h; the demo's key is new each start):\n";
+  int shown = 0;
+  for (const auto& e : employees.employees()) {
+    grpc::ClientContext ctx;
+    AttachIdentity(admin, &ctx);
+    ev1::ListTasksRequest tasks_request;
+    tasks_request.set_assignee_id(e.id());
+    tasks_request.set_state(type::v1::TASK_STATE_OPEN);
+    tasks_request.set_page_size(1);
+    ev1::ListTasksResponse tasks;
+    if (!stub->ListTasks(&ctx, tasks_request, &tasks).ok() || tasks.tasks().empty()) continue;
+    const std::string token = (*keys)->Sign({kDemoTenant, "", e.id(), absl::Now() + absl::Hours(72)});
+    absl::StrAppend(&out, "    ", e.display_name(), " (", e.id(), ")  ", base_url, "/act/", token, "\n");
+    if (++shown == 3) break;
+  }
+  return shown == 0 ? "" : out + "\n";
+}
+
 class ExtraDemoSeed {
  public:
   explicit ExtraDemoSeed(const std::string& addr)
@@ -174,9 +210,16 @@ int RunDev(const DevOptions& o) {
   const std::string services_addr = absl::StrCat(o.host, ":", o.services_port);
   const bool fresh = !std::filesystem::exists(o.state_dir + "/event.db");
 
+  // Signed action links: a throwaway key unless one is configured.
+  if (std::getenv(kActionLinkKeysEnv) == nullptr) setenv(kActionLinkKeysEnv, (RandomId() + RandomId()).c_str(), 1);
+  const std::string public_host = o.host == "0.0.0.0" ? "127.0.0.1" : o.host;
+
   // The four services on one server, each from its host library.
   auto registry = std::make_shared<prometheus::Registry>();
   event::EventHostOptions event;
+  if (o.gateway_http_port != 0) {
+    event.action_base_url = absl::StrCat("http://", public_host, ":", o.gateway_http_port);
+  }
   event.db = db + "event.db";
   event.dev_mode = true;
   event.demo = true;
@@ -254,6 +297,7 @@ int RunDev(const DevOptions& o) {
       "  gateway gRPC               %s:%d   metrics http://%s:%d/metrics\n\n",
       o.state_dir, o.host, services.grpc_port(), o.host, services.metrics_port(), o.host,
       (*gateway_host)->http_port(), o.host, door.grpc_port(), o.host, door.metrics_port());
+  std::cerr << InboxLinks(services_addr, absl::StrCat("http://", public_host, ":", (*gateway_host)->http_port()));
 
   const std::string signal = WaitForShutdownSignal();
   LogInfo("shutting down", {{"signal", signal}});

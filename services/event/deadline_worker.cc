@@ -282,13 +282,17 @@ std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, co
 std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant, const std::string& topic,
                       const std::string& recipient, const std::string& payload_json, absl::Time now) {
   if (!links.keys || links.base_url.empty()) return "";
-  if (topic != "task.assigned" && topic != "task.reminder" && topic != "task.overdue") return "";
-  google::protobuf::Struct payload;
-  if (!google::protobuf::util::JsonStringToMessage(payload_json, &payload).ok()) return "";
-  auto task = payload.fields().find("task");
-  if (task == payload.fields().end() || task->second.string_value().rfind("tasks/", 0) != 0) return "";
-  const std::string token =
-      links.keys->Sign({tenant, task->second.string_value().substr(6), recipient, now + links.ttl});
+  std::string task_id;  // empty: the recipient's inbox
+  if (topic == "task.assigned" || topic == "task.reminder" || topic == "task.overdue") {
+    google::protobuf::Struct payload;
+    if (!google::protobuf::util::JsonStringToMessage(payload_json, &payload).ok()) return "";
+    auto task = payload.fields().find("task");
+    if (task == payload.fields().end() || task->second.string_value().rfind("tasks/", 0) != 0) return "";
+    task_id = task->second.string_value().substr(6);
+  } else if (topic != "daily_digest" && topic != "weekly_actions") {
+    return "";
+  }
+  const std::string token = links.keys->Sign({tenant, task_id, recipient, now + links.ttl});
   std::string base = links.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   return base + "/act/" + token;

@@ -127,9 +127,10 @@ struct RelayOptions {
   ActionLinkOptions links{};
 };
 
-// The action link of a task notification for its assignee: <base>/act/<token>
-// for task.assigned, task.reminder and task.overdue (payload "task":
-// "tasks/{id}"); empty for other topics or when links are off.
+// The action link of a notification for its recipient, <base>/act/<token>:
+// to the task for task.assigned, task.reminder and task.overdue (payload
+// "task": "tasks/{id}"), to the recipient's inbox for daily_digest and
+// weekly_actions; empty for other topics or when links are off.
 std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant, const std::string& topic,
                       const std::string& recipient, const std::string& payload_json, absl::Time now);
 

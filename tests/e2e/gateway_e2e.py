@@ -358,6 +358,20 @@ class ActionLinkTest(unittest.TestCase):
             self.assertIn("perfflow_action=", headers["set-cookie"])
             self.assertIn("HttpOnly", headers["set-cookie"])
 
+    def test_an_inbox_link_lists_open_tasks_each_with_a_working_link(self):
+        task = self.open_task("e2")
+        status, headers, page = self.get(action_link("gw", "", "e2", time.time() + 3600))
+        self.assertEqual(status, 200, page)
+        self.assertIn("My tasks", page)
+        self.assertIn("合同签订 Contract signed", page)
+        links = re.findall(r'href="(/act/[^"]+)"', page)
+        self.assertTrue(links)
+        status, _, task_page = self.get(links[0][len("/act/"):])
+        self.assertEqual(status, 200, task_page)
+        self.assertIn("Upload the evidence", task_page)
+        self.assertIn("perfflow_action=", headers["set-cookie"])
+        self.assertTrue(task)
+
     def test_expired_tampered_done_and_other_peoples_links_are_refused(self):
         task = self.open_task("e2")
         good = action_link("gw", task, "e2", time.time() + 3600)

@@ -322,7 +322,13 @@ TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {
   }
   EXPECT_EQ(checked, 2);
   // Other topics and unconfigured relays carry none.
-  EXPECT_EQ(ActionUrl(links, "acme", "daily_digest", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
+  EXPECT_EQ(ActionUrl(links, "acme", "task.escalated", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
+  // A digest links to the recipient's inbox.
+  const std::string inbox = ActionUrl(links, "acme", "daily_digest", "s-head", "{}", w_.clock->Now());
+  auto inbox_link = links.keys->Verify(inbox.substr(inbox.rfind('/') + 1), w_.clock->Now());
+  ASSERT_TRUE(inbox_link.ok()) << inbox;
+  EXPECT_EQ(inbox_link->person, "s-head");
+  EXPECT_EQ(inbox_link->task_id, "");
   EXPECT_EQ(ActionUrl({}, "acme", "task.assigned", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
 }
 
