@@ -15,8 +15,13 @@ inline void ToTimestamp(absl::Time t, google::protobuf::Timestamp* ts) {
   constexpr int64_t kMinSeconds = -62135596800, kMaxSeconds = 253402300799;
   int64_t seconds = absl::ToUnixSeconds(t);  // rounds toward the past
   int64_t nanos = absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds));
-  if (seconds < kMinSeconds) seconds = kMinSeconds, nanos = 0;
-  if (seconds > kMaxSeconds) seconds = kMaxSeconds, nanos = 999999999;
+  if (seconds < kMinSeconds) {
+    seconds = kMinSeconds;
+    nanos = 0;
+  } else if (seconds > kMaxSeconds) {
+    seconds = kMaxSeconds;
+    nanos = 999999999;
+  }
   ts->set_seconds(seconds);
   ts->set_nanos(static_cast<int32_t>(nanos));
 }

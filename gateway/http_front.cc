@@ -412,10 +412,7 @@ void HttpFront::Serve(std::unique_ptr<Connection> conn) {
       // reset the connection under the reply: linger as Refuse does.
       const bool unread = c.chunked || stream.consumed() < request_bytes;
       if (!unread || stream.broken() || stopping_) return Close(std::move(next));
-      ::shutdown(next->fd, SHUT_WR);
-      next->draining = true;
-      next->drain_budget = 2 * options_.max_body_bytes;
-      next->deadline = absl::Now() + absl::Seconds(2);
+      Linger(*next);
     } else {
       next->buffer = stream.Leftover();
       next->deadline = absl::Now() + options_.keep_alive_timeout;
@@ -460,12 +457,16 @@ void HttpFront::Refuse(std::unique_ptr<Connection> conn, int status, const std::
   // Best effort: a client that does not read its refusal loses it.
   (void)!::send(conn->fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (on_reject_) on_reject_(status, reason, conn->remote_ip);
-  ::shutdown(conn->fd, SHUT_WR);
-  conn->draining = true;
-  conn->drain_budget = 2 * options_.max_body_bytes;
-  conn->deadline = absl::Now() + absl::Seconds(2);
-  conn->buffer.clear();
+  Linger(*conn);
   Watch(std::move(conn));
+}
+
+void HttpFront::Linger(Connection& conn) const {
+  ::shutdown(conn.fd, SHUT_WR);
+  conn.draining = true;
+  conn.drain_budget = 2 * options_.max_body_bytes;
+  conn.deadline = absl::Now() + absl::Seconds(2);
+  conn.buffer.clear();
 }
 
 void HttpFront::Close(std::unique_ptr<Connection> conn) {

@@ -86,6 +86,9 @@ class HttpFront {
   void Advance(int fd);
   void Serve(std::unique_ptr<Connection> conn);
   void Refuse(std::unique_ptr<Connection> conn, int status, const std::string& reason);
+  // After a refusal: stop writing, read and drop what the client still sends
+  // for a moment (its body), so it sees the reply instead of a reset.
+  void Linger(Connection& conn) const;
   void Close(std::unique_ptr<Connection> conn);
   void Watch(std::unique_ptr<Connection> conn);
   void ExpireDeadlines();

@@ -2,13 +2,13 @@
 
 #include <httplib.h>
 
-#include "gateway/http_front.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "gateway/http_front.h"
 #include "gateway/pages.h"
 #include "gateway/transcode.h"
 #include "perfflow/calibration/v1/calibration_service.pb.h"
@@ -314,6 +314,15 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
   res.set_chunked_content_provider(
       "application/x-ndjson",
       [call, pending, type](size_t, httplib::DataSink& sink) {
+        // Headers are gone: an error becomes the last line.
+        auto end_with = [&sink](const grpc::Status& status) {
+          if (!status.ok()) {
+            std::string line = "{\"error\":" + ErrorJson(status) + "}\n";
+            sink.write(line.data(), line.size());
+          }
+          sink.done();
+          return true;
+        };
         grpc::ByteBuffer next;
         bool have;
         if (!pending->first_taken) {
@@ -323,25 +332,13 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
         } else {
           have = call->Next(&next);
         }
-        if (!have) {
-          grpc::Status status = call->Finish();
-          if (!status.ok()) {
-            // Headers are gone: the error becomes the last line.
-            std::string line = "{\"error\":" + ErrorJson(status) + "}\n";
-            sink.write(line.data(), line.size());
-          }
-          sink.done();
-          return true;
-        }
+        if (!have) return end_with(call->Finish());
         std::unique_ptr<pb::Message> message = NewMessage(type);
         if (!Parse(next, message.get())) return false;
         absl::StatusOr<std::string> json = MessageToJson(*message);
         if (!json.ok()) {
           call->Cancel();
-          std::string line = "{\"error\":" + ErrorJson(ToGrpcStatus(json.status())) + "}\n";
-          sink.write(line.data(), line.size());
-          sink.done();
-          return true;
+          return end_with(ToGrpcStatus(json.status()));
         }
         *json += "\n";
         return sink.write(json->data(), json->size());
@@ -449,6 +446,11 @@ void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response
   event::v1::ListTasksResponse tasks;
   grpc::Status s = CallUnary(person, *out, "/perfflow.event.v1.EventService/ListTasks", list, &tasks);
   if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
+  const event::v1::Task* task = nullptr;  // unset for an inbox link
+  for (const auto& t : tasks.tasks()) {
+    if (!link->task_id.empty() && t.name() == "tasks/" + link->task_id) task = &t;
+  }
+  if (!link->task_id.empty() && task == nullptr) return fail(410, "此任务已完成。 This task is already done.");
   // Display names of the event types, never their keys.
   std::map<std::string, std::string> type_names;
   event::v1::GetRegistryRequest registry_request;
@@ -473,11 +475,6 @@ void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response
     open_session();
     return res.set_content(InboxPage(tasks, type_names, link_of, link->person), kHtml);
   }
-  const event::v1::Task* task = nullptr;
-  for (const auto& t : tasks.tasks()) {
-    if (t.name() == "tasks/" + link->task_id) task = &t;
-  }
-  if (task == nullptr) return fail(410, "此任务已完成。 This task is already done.");
   auto name = type_names.find(task->event_type());
   open_session();
   res.set_content(ActionPage(*task, name != type_names.end() ? name->second : task->event_type(), link->person), kHtml);

@@ -307,18 +307,28 @@ class TruncatedUploadTest(unittest.TestCase):
         return float(match.group(1)) if match else 0.0
 
     def upload_then_stall(self, event, port, md, end):
+        """Sends the metadata and two chunks, then stalls until released;
+        `end(stub, messages, md, chunks_sent)` ends the call its way."""
         from perfflow.evidence.v1 import evidence_service_pb2 as vpb, evidence_service_pb2_grpc as vpb_grpc
-        release = threading.Event()
+        release, chunks_sent = threading.Event(), threading.Event()
 
         def messages():
             yield vpb.UploadEvidenceRequest(metadata=vpb.UploadMetadata(
                 event=event, kind="contract_scan", file_name="half.pdf", content_type="application/pdf"))
             yield vpb.UploadEvidenceRequest(chunk=b"%PDF-1.7\n" + b"a" * 60000)
             yield vpb.UploadEvidenceRequest(chunk=b"b" * 60000)
+            chunks_sent.set()  # gRPC asks for the next message once it took these
             release.wait(20)
 
         stub = vpb_grpc.EvidenceServiceStub(grpc.insecure_channel("127.0.0.1:%d" % port))
-        return end(stub, messages, md), release
+        return end(stub, messages, md, chunks_sent), release
+
+    @staticmethod
+    def cancel_midway(stub, messages, md, chunks_sent):
+        future = stub.UploadEvidence.future(messages(), metadata=md, timeout=30)
+        chunks_sent.wait(10)
+        future.cancel()
+        return future
 
     def assert_nothing_stored(self, event, before):
         deadline = time.monotonic() + 20
@@ -334,15 +344,8 @@ class TruncatedUploadTest(unittest.TestCase):
     def test_cancelled_upload_leaves_nothing(self):
         event = ingest("e1", "cut-" + secrets.token_hex(4))[1]["event"]["name"]
         before = self.cancelled_uploads()
-
-        def end(stub, messages, md):
-            future = stub.UploadEvidence.future(messages(), metadata=md, timeout=30)
-            time.sleep(0.5)  # let the first chunks through; what follows does not depend on it
-            future.cancel()
-            return future
-
         md = [("authorization", "Bearer " + token("e1", ["employee"]))]
-        future, release = self.upload_then_stall(event, GATEWAY.grpc_port, md, end)
+        future, release = self.upload_then_stall(event, GATEWAY.grpc_port, md, self.cancel_midway)
         release.set()
         with self.assertRaises(grpc.FutureCancelledError):
             future.result()
@@ -351,16 +354,9 @@ class TruncatedUploadTest(unittest.TestCase):
     def test_the_evidence_service_itself_drops_a_cancelled_upload(self):
         event = ingest("e1", "cut-" + secrets.token_hex(4))[1]["event"]["name"]
         before = self.cancelled_uploads()
-
-        def end(stub, messages, md):
-            future = stub.UploadEvidence.future(messages(), metadata=md, timeout=30)
-            time.sleep(0.5)
-            future.cancel()
-            return future
-
         md = [("x-perfflow-tenant", "sec"), ("x-perfflow-principal", "e1"), ("x-perfflow-roles", "employee"),
               ("x-perfflow-internal-token", INTERNAL)]
-        future, release = self.upload_then_stall(event, SERVERS["evidence"].grpc_port, md, end)
+        future, release = self.upload_then_stall(event, SERVERS["evidence"].grpc_port, md, self.cancel_midway)
         release.set()
         self.assertTrue(future.cancelled())
         self.assert_nothing_stored(event, before)
@@ -369,7 +365,7 @@ class TruncatedUploadTest(unittest.TestCase):
         event = ingest("e1", "late-" + secrets.token_hex(4))[1]["event"]["name"]
         before = self.cancelled_uploads()
 
-        def end(stub, messages, md):
+        def end(stub, messages, md, chunks_sent):
             with self.assertRaises(grpc.RpcError) as err:
                 stub.UploadEvidence(messages(), metadata=md, timeout=1.5)
             return err.exception
