@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   http.host = o.host;
   http.port = o.http_port;
   http.max_body_bytes = static_cast<size_t>(std::max(1, o.max_body_bytes));
+  http.action_desk.max_upload_bytes = static_cast<size_t>(std::max(1, o.max_upload_bytes));
   http.threads = std::max(2, o.http_threads);
   http.read_timeout = http.write_timeout = absl::Seconds(std::max(1, o.read_timeout_seconds));
   http.call_timeout = absl::Seconds(std::max(1, o.call_timeout_seconds));

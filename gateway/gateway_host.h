@@ -25,6 +25,8 @@ struct GatewayHostOptions {
   std::string feedback_addr = "127.0.0.1:50053";
   std::string calibration_addr = "127.0.0.1:50054";
   int max_body_bytes = 1 << 20;
+  // A file uploaded on an action page.
+  int max_upload_bytes = 20 << 20;
   int http_threads = 64;
   int call_timeout_seconds = 30;
   int read_timeout_seconds = 10;

@@ -59,6 +59,7 @@ int MillisUntil(absl::Time deadline) {
 // What the front needs of a request head: its framing.
 struct Framing {
   std::string method;
+  std::string target;
   std::optional<size_t> content_length;
   bool chunked = false;
   std::string error;  // non-empty: refuse with 400
@@ -70,7 +71,9 @@ struct Framing {
 Framing ParseFraming(absl::string_view head) {
   Framing f;
   std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
-  f.method = std::string(lines.empty() ? "" : lines[0].substr(0, lines[0].find(' ')));
+  std::vector<absl::string_view> request_line = absl::StrSplit(lines.empty() ? "" : lines[0], ' ');
+  f.method = std::string(request_line[0]);
+  if (request_line.size() > 1) f.target = std::string(request_line[1]);
   bool has_te = false;
   for (size_t i = 1; i < lines.size(); ++i) {
     const size_t colon = lines[i].find(':');
@@ -372,9 +375,13 @@ void HttpFront::Advance(int fd) {
     Framing f = ParseFraming(absl::string_view(conn.buffer).substr(0, end));
     if (!f.error.empty()) return Refuse(take(), 400, f.error);
     if (f.not_implemented) return Refuse(take(), 501, "only the chunked transfer encoding is supported");
-    if (f.content_length && *f.content_length > options_.max_body_bytes) {
-      return Refuse(take(), 413, absl::StrCat("request body too large (at most ", options_.max_body_bytes, " bytes)"));
+    const bool upload = !options_.upload_prefix.empty() && absl::StartsWith(f.target, options_.upload_prefix);
+    const size_t max_body = upload ? options_.max_upload_bytes : options_.max_body_bytes;
+    if (f.content_length && *f.content_length > max_body) {
+      return Refuse(take(), 413, absl::StrCat("request body too large (at most ", max_body, " bytes)"));
     }
+    // A file from a phone takes longer than an API call.
+    if (upload) conn.deadline = absl::Now() + options_.upload_read_timeout;
     const bool body_method = f.method == "POST" || f.method == "PUT" || f.method == "PATCH" || f.method == "DELETE";
     if (f.chunked && !body_method) return Refuse(take(), 400, f.method + " takes no chunked body");
     conn.head_bytes = end + 4;

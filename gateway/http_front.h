@@ -49,6 +49,12 @@ struct HttpFrontOptions {
   // that have not been checked yet (1024 x 48 KiB = 48 MiB).
   size_t max_head_bytes = 32 * 1024;
   size_t max_body_bytes = 1 << 20;
+  // Requests under this path prefix (the action pages' file uploads) may
+  // carry up to max_upload_bytes, read within upload_read_timeout of the
+  // head; their handler reads the body only after checking the caller.
+  std::string upload_prefix;
+  size_t max_upload_bytes = 20 << 20;
+  absl::Duration upload_read_timeout = absl::Seconds(120);
   // Bodies up to this size are read by the epoll thread before dispatch.
   size_t buffered_body_bytes = 16 * 1024;
   // One request, head and body, from its first byte.

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "gateway/action_desk.h"
 #include "gateway/http_front.h"
 #include "gateway/pages.h"
 #include "gateway/transcode.h"
@@ -100,7 +101,9 @@ HttpGateway::HttpGateway(HttpOptions options, std::shared_ptr<Router> router, st
       door_(std::move(door)),
       webhooks_(std::move(webhooks)),
       metrics_(metrics),
-      server_(std::make_unique<RequestProcessor>()) {}
+      server_(std::make_unique<RequestProcessor>()) {
+  if (options_.action_links) actions_ = std::make_unique<ActionDesk>(*options_.action_links, options_.action_desk, door_);
+}
 
 HttpGateway::~HttpGateway() { Stop(); }
 
@@ -108,7 +111,8 @@ int HttpGateway::port() const { return front_ ? front_->port() : 0; }
 
 absl::Status HttpGateway::Start() {
   RequestProcessor& s = *server_;
-  s.set_payload_max_length(options_.max_body_bytes);
+  // Each route reads at most its own limit; uploads on action pages are the largest.
+  s.set_payload_max_length(std::max(options_.max_body_bytes, options_.action_desk.max_upload_bytes));
   // Methods with a body get it through a reader, read after the door.
   auto with_body = [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& body) {
     Dispatch(req, res, &body);
@@ -138,6 +142,10 @@ absl::Status HttpGateway::Start() {
   front.port = options_.port;
   front.threads = options_.threads;
   front.max_body_bytes = options_.max_body_bytes;
+  if (actions_) {
+    front.upload_prefix = "/act/";
+    front.max_upload_bytes = options_.action_desk.max_upload_bytes;
+  }
   front.read_timeout = options_.read_timeout;
   front.keep_alive_timeout = options_.keep_alive_timeout;
   front.write_timeout = options_.write_timeout;
@@ -156,6 +164,8 @@ void HttpGateway::Stop() {
 
 absl::StatusOr<std::string> HttpGateway::ReadBody(const httplib::Request& req, const httplib::ContentReader* body) {
   if (body == nullptr) return req.body;
+  // (httplib reads multipart bodies only part by part.)
+  if (req.is_multipart_form_data()) return absl::InvalidArgumentError("multipart/form-data is not accepted here");
   std::string out;
   bool too_large = false;
   const bool complete = (*body)([&](const char* data, size_t size) {
@@ -195,7 +205,7 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
   } else if (absl::StartsWith(path, "/people/")) {
     ServePage(req, res, path, &out);
   } else if (absl::StartsWith(path, "/act/")) {
-    ServeActionLink(req, res, path.substr(std::string("/act/").size()), &out);
+    ServeActionLink(req, res, path.substr(std::string("/act/").size()), &out, body);
   } else if (absl::StartsWith(path, "/v1/webhooks/")) {
     out.route = "POST /v1/webhooks/{source}";
     if (req.method != "POST") {
@@ -405,79 +415,50 @@ grpc::Status HttpGateway::CallUnary(const Principal& principal, const Outcome& o
   return status;
 }
 
-void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& token,
-                                  Outcome* out) {
-  auto fail = [&](int status, const std::string& message) { WriteErrorPage(res, status, message); };
+// The services as one person, with this request's ids.
+class HttpGateway::GatewayCalls : public PersonCalls {
+ public:
+  GatewayCalls(HttpGateway* gateway, Principal principal, const Outcome& out)
+      : gateway_(gateway), principal_(std::move(principal)), out_(out) {}
+
+  grpc::Status Unary(const std::string& method, const pb::Message& request, pb::Message* response) override {
+    return gateway_->CallUnary(principal_, out_, method, request, response);
+  }
+
+  grpc::Status ClientStream(const std::string& method, const std::vector<const pb::Message*>& requests,
+                            pb::Message* response) override {
+    std::vector<grpc::ByteBuffer> buffers;
+    for (const pb::Message* r : requests) buffers.push_back(Serialize(*r));
+    auto ctx = Door::Forward(principal_, out_.trace_id, out_.request_id, absl::Now() + gateway_->options_.call_timeout);
+    std::unique_ptr<StreamCall> call = gateway_->backends_->Stream(method, std::move(ctx), std::move(buffers));
+    if (call == nullptr) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend serves " + method);
+    grpc::ByteBuffer reply;
+    bool replied = false;
+    while (call->Next(&reply)) replied = true;
+    grpc::Status status = call->Finish();
+    if (status.ok() && (!replied || !Parse(reply, response))) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "unparsable reply from " + method);
+    }
+    return status;
+  }
+
+ private:
+  HttpGateway* gateway_;
+  Principal principal_;
+  const Outcome& out_;
+};
+
+void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& rest,
+                                  Outcome* out, const httplib::ContentReader* body) {
   out->route = "GET /act/{token}";
-  if (req.method != "GET") {
-    res.set_header("Allow", "GET");
-    return fail(405, "links take GET");
-  }
-  if (!options_.action_links) return fail(404, "action links are not configured on this gateway");
-  auto link = options_.action_links->Verify(token, door_->clock().Now());
-  if (absl::IsDeadlineExceeded(link.status())) {
-    return fail(410, "链接已过期，请从收件箱打开任务。 This link has expired: open the task from your inbox.");
-  }
-  if (!link.ok()) return fail(403, "链接无效。 This link is not valid.");
-  // Someone signed in as another person does not act on this person's task.
-  const std::string cookie = CookieValue(req.get_header_value("Cookie"), "perfflow_token");
-  if (!cookie.empty()) {
-    auto signed_in = door_->Authenticate("Bearer " + cookie, "");
-    if (signed_in.ok() && (signed_in->subject != link->person || signed_in->tenant != link->tenant)) {
-      return fail(403, "此链接属于他人。 This link is for someone else.");
-    }
-  }
-  out->credential = absl::StrCat("link:", link->tenant, ":", link->person);
-  if (std::optional<absl::Duration> wait = door_->Admit(out->credential)) {
-    metrics_->rate_limited.Add({{"door", "http"}}).Increment();
-    res.set_header("Retry-After", RetryAfter(*wait));
-    return fail(429, "rate limit exceeded");
-  }
-  // The link speaks for its person and this one task only.
-  Principal person;
-  person.tenant = link->tenant;
-  person.subject = link->person;
-  person.roles = {"employee"};
-  person.credential = out->credential;
-  event::v1::ListTasksRequest list;
-  list.set_assignee_id(link->person);
-  list.set_state(type::v1::TASK_STATE_OPEN);
-  list.set_page_size(500);
-  event::v1::ListTasksResponse tasks;
-  grpc::Status s = CallUnary(person, *out, "/perfflow.event.v1.EventService/ListTasks", list, &tasks);
-  if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
-  const event::v1::Task* task = nullptr;  // unset for an inbox link
-  for (const auto& t : tasks.tasks()) {
-    if (!link->task_id.empty() && t.name() == "tasks/" + link->task_id) task = &t;
-  }
-  if (!link->task_id.empty() && task == nullptr) return fail(410, "此任务已完成。 This task is already done.");
-  // Display names of the event types, never their keys.
-  std::map<std::string, std::string> type_names;
-  event::v1::GetRegistryRequest registry_request;
-  event::v1::GetRegistryResponse registry;
-  if (CallUnary(person, *out, "/perfflow.event.v1.EventService/GetRegistry", registry_request, &registry).ok()) {
-    for (const auto& t : registry.registry().event_types()) {
-      type_names[t.key()] = absl::StrCat(t.display_name().zh(), " ", t.display_name().en());
-    }
-  }
-  // A short session for this link: its own token, readable only by the
-  // gateway, sent back only to /act/.
-  auto open_session = [&] {
-    res.set_header("Set-Cookie", "perfflow_action=" + token + "; Path=/act/; Max-Age=900; HttpOnly; SameSite=Strict");
-    res.set_header("Cache-Control", "no-store");
+  if (!actions_) return WriteErrorPage(res, 404, "action links are not configured on this gateway");
+  auto calls_as = [&](const Principal& p) -> std::unique_ptr<PersonCalls> {
+    return std::make_unique<GatewayCalls>(this, p, *out);
   };
-  if (link->task_id.empty()) {
-    // A digest's link: the inbox, each task with its own link, valid as long.
-    auto link_of = [&](const event::v1::Task& task) {
-      return "/act/" + options_.action_links->Sign({link->tenant, task.name().substr(std::string("tasks/").size()),
-                                                    link->person, link->expires_at});
-    };
-    open_session();
-    return res.set_content(InboxPage(tasks, type_names, link_of, link->person), kHtml);
-  }
-  auto name = type_names.find(task->event_type());
-  open_session();
-  res.set_content(ActionPage(*task, name != type_names.end() ? name->second : task->event_type(), link->person), kHtml);
+  ActionDesk::Outcome served = actions_->Serve(req, res, body, rest, calls_as);
+  out->route = served.route;
+  out->credential = served.credential;
+  if (served.rate_limited) metrics_->rate_limited.Add({{"door", "http"}}).Increment();
 }
 
 void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/action_link.h"
+#include "gateway/action_desk.h"
 #include "gateway/backends.h"
 #include "gateway/door.h"
 #include "gateway/routes.h"
@@ -45,8 +46,9 @@ struct HttpOptions {
   // Deadline of a unary call to a service; streams get stream_timeout.
   absl::Duration call_timeout = absl::Seconds(30);
   absl::Duration stream_timeout = absl::Minutes(10);
-  // Keys of signed action links (GET /act/{token}); unset: not served.
+  // Keys of signed action links (/act/{token}); unset: not served.
   std::optional<ActionLinkKeys> action_links;
+  ActionDeskOptions action_desk;
 };
 
 struct HttpMetrics {
@@ -85,7 +87,9 @@ class HttpGateway {
   // encoding (RESOURCE_EXHAUSTED beyond; INVALID_ARGUMENT when it breaks off).
   absl::StatusOr<std::string> ReadBody(const httplib::Request& req, const httplib::ContentReader* body);
   void ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out);
-  void ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& token, Outcome* out);
+  void ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& rest, Outcome* out,
+                       const httplib::ContentReader* body);
+  class GatewayCalls;
   // A unary call to a service as `principal`, with this request's ids.
   grpc::Status CallUnary(const Principal& principal, const Outcome& out, const std::string& grpc_path,
                          const google::protobuf::Message& request, google::protobuf::Message* response);
@@ -96,6 +100,7 @@ class HttpGateway {
   std::shared_ptr<Door> door_;
   std::shared_ptr<WebhookSources> webhooks_;
   HttpMetrics* metrics_;
+  std::unique_ptr<ActionDesk> actions_;  // when action links are configured
   std::unique_ptr<RequestProcessor> server_;
   std::unique_ptr<HttpFront> front_;
   std::atomic<bool> ready_{false};

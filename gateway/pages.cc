@@ -33,20 +33,6 @@ std::string Table(const std::string& title, const std::string& key_name,
   return out + "</table>";
 }
 
-const char* TaskKindLabel(type::v1::TaskKind kind) {
-  switch (kind) {
-    case type::v1::TASK_KIND_OWNER_UPLOAD: return "上传证据 Upload the evidence";
-    case type::v1::TASK_KIND_MANAGER_REVIEW: return "评价行动 Review the action";
-    case type::v1::TASK_KIND_CROSS_CONFIRM: return "确认影响范围 Confirm the impact";
-    default: return "处理任务 Act on the task";
-  }
-}
-
-std::string DueText(const event::v1::Task& task) {
-  return absl::StrCat(absl::FormatTime("%Y-%m-%d %H:%M UTC", FromTimestamp(task.due_at()), absl::UTCTimeZone()),
-                      task.overdue() ? " — 已逾期 overdue" : "");
-}
-
 }  // namespace
 
 std::string CookieValue(absl::string_view cookie_header, absl::string_view name) {
@@ -70,31 +56,6 @@ std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const
                   Table("By event type", "event type", health.by_event_type()),
                   Table("By week", "week starting", health.by_period()), "</body></html>");
   return out;
-}
-
-std::string ActionPage(const event::v1::Task& task, const std::string& event_type_name, const std::string& person) {
-  const char* what = TaskKindLabel(task.kind());
-  std::string out = absl::StrFormat(kHead, "perfflow");
-  absl::StrAppend(&out, "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
-                  "<h1>", what, "</h1><p>", HtmlEscape(event_type_name), "</p><table>",
-                  "<tr><th>为 For</th><td>", HtmlEscape(person), "</td></tr>",
-                  "<tr><th>截止 Due</th><td>", DueText(task), "</td></tr></table></body></html>");
-  return out;
-}
-
-std::string InboxPage(const event::v1::ListTasksResponse& tasks, const std::map<std::string, std::string>& type_names,
-                      const std::function<std::string(const event::v1::Task&)>& link_of, const std::string& person) {
-  std::string out = absl::StrFormat(kHead, "perfflow");
-  absl::StrAppend(&out, "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
-                  "<h1>我的任务 My tasks</h1><p>", HtmlEscape(person), " — ", tasks.tasks_size(),
-                  " 项待办 open</p><table><tr><th>任务 Task</th><th>事件 Event</th><th>截止 Due</th></tr>");
-  for (const auto& task : tasks.tasks()) {
-    auto name = type_names.find(task.event_type());
-    absl::StrAppend(&out, "<tr><td><a href=\"", HtmlEscape(link_of(task)), "\">", TaskKindLabel(task.kind()),
-                    "</a></td><td>", HtmlEscape(name != type_names.end() ? name->second : task.event_type()),
-                    "</td><td>", DueText(task), "</td></tr>");
-  }
-  return out + "</table></body></html>";
 }
 
 std::string ErrorPage(int http_status, const std::string& message) {

@@ -319,6 +319,22 @@ grpc::Status EventServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::Lis
   return grpc::Status::OK;
 }
 
+grpc::Status EventServiceImpl::GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* req,
+                                       v1::GetTaskResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto id = ParseResourceId(req->name(), "tasks", "name");
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  auto task = core_->store().GetTask(rc.tenant, *id);
+  if (!task.ok()) return ToGrpcStatus(task.status());
+  // Someone who may not see the assignee learns nothing, not even that the task exists.
+  if (!*task || !CheckCanSee(rc, (*task)->assignee_id).ok()) {
+    return ToGrpcStatus(absl::NotFoundError(req->name() + " not found"));
+  }
+  auto registry = core_->Registry(rc.tenant);
+  ToProto(**task, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_task());
+  return grpc::Status::OK;
+}
+
 grpc::Status EventServiceImpl::RecordFlowStep(grpc::ServerContext* ctx, const v1::RecordFlowStepRequest* req,
                                               v1::RecordFlowStepResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);

@@ -37,6 +37,7 @@ class EventServiceImpl final : public v1::EventService::Service {
                           v1::ListEventsResponse* resp) override;
   grpc::Status ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* req,
                          v1::ListTasksResponse* resp) override;
+  grpc::Status GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* req, v1::GetTaskResponse* resp) override;
   grpc::Status RecordFlowStep(grpc::ServerContext* ctx, const v1::RecordFlowStepRequest* req,
                               v1::RecordFlowStepResponse* resp) override;
   grpc::Status MarkEvidenceComplete(grpc::ServerContext* ctx, const v1::MarkEvidenceCompleteRequest* req,

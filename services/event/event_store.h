@@ -152,6 +152,7 @@ class EventStore {
   virtual absl::StatusOr<Page<EventRecord>> ListEvents(const std::string& tenant, const EventFilter& filter,
                                                        int page_size, const std::string& cursor) = 0;
   // Due-sorted; `state` unspecified means open.
+  virtual absl::StatusOr<std::optional<TaskRecord>> GetTask(const std::string& tenant, const std::string& task_id) = 0;
   virtual absl::StatusOr<Page<TaskRecord>> ListTasks(const std::string& tenant, const std::string& assignee_id,
                                                      TaskState state, int page_size, const std::string& cursor) = 0;
 

@@ -219,6 +219,11 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
         if (cc.confirmer() == v1::CONFIRMER_SELECTION_NAMED && cc.confirmer_employee_id().empty()) {
           out.push_back({cp + ".confirmer_employee_id", "required when confirmer is named"});
         }
+        for (const auto& scope : cc.impact_scopes()) {
+          if (scope != "supply_chain" && scope != "quality" && scope != "delivery") {
+            out.push_back({cp + ".impact_scopes", "'" + scope + "' is not supply_chain, quality or delivery"});
+          }
+        }
       }
     }
     for (int s = 0; s < t.sop_links_size(); ++s) {

@@ -608,6 +608,21 @@ absl::StatusOr<Page<EventRecord>> SqlEventStore::ListEvents(const std::string& t
   return page;
 }
 
+absl::StatusOr<std::optional<TaskRecord>> SqlEventStore::GetTask(const std::string& tenant,
+                                                                 const std::string& task_id) {
+  std::optional<TaskRecord> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.reset();
+    auto rows = txn.Query(absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND task_id = ?"),
+                          {tenant, task_id});
+    if (!rows.ok()) return rows.status();
+    if (!rows->empty()) out = ReadTask(rows->front());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<Page<TaskRecord>> SqlEventStore::ListTasks(const std::string& tenant, const std::string& assignee_id,
                                                           TaskState state, int page_size, const std::string& cursor) {
   const int limit = ClampPage(page_size, 50);

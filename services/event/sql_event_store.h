@@ -40,6 +40,7 @@ class SqlEventStore : public EventStore {
   absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<Page<EventRecord>> ListEvents(const std::string& tenant, const EventFilter& filter, int page_size,
                                                const std::string& cursor) override;
+  absl::StatusOr<std::optional<TaskRecord>> GetTask(const std::string& tenant, const std::string& task_id) override;
   absl::StatusOr<Page<TaskRecord>> ListTasks(const std::string& tenant, const std::string& assignee_id,
                                              TaskState state, int page_size, const std::string& cursor) override;
   absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const StepRecord& step,

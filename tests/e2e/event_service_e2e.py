@@ -211,6 +211,15 @@ class EventServiceE2E(unittest.TestCase):
         self.assertLessEqual(tasks[0].due_at.ToDatetime(), tasks[1].due_at.ToDatetime())
         self.assertIn("sales.renewal_rate", tasks[0].goals)
         self.assertEqual(tasks[0].kind, t_pb.TASK_KIND_MANAGER_REVIEW)
+        one = stub.GetTask(pb.GetTaskRequest(name=tasks[0].name), metadata=TENANT).task
+        self.assertEqual(one, tasks[0])
+        self.expect_error(grpc.StatusCode.NOT_FOUND, stub.GetTask, pb.GetTaskRequest(name="tasks/" + "0" * 32))
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.GetTask, pb.GetTaskRequest(name="events/x"),
+                          field="name")
+        # Another tenant does not see it.
+        with self.assertRaises(grpc.RpcError) as other:
+            stub.GetTask(pb.GetTaskRequest(name=tasks[0].name), metadata=[("x-perfflow-tenant", "e2e-other")])
+        self.assertEqual(other.exception.code(), grpc.StatusCode.NOT_FOUND)
 
     def test_09_step_chain_to_archived(self):
         name = stub.IngestEvent(contract("crm-1001"), metadata=TENANT).event.name

@@ -185,6 +185,8 @@ def setUpModule():
         SERVERS.append((name, Server(os.path.join(ARGS.bin_dir, "perfflow-" + name),
                                      ["--db=%s/gw_%s_%s" % (base, name, secrets.token_hex(4)),
                                       "--event_addr=" + event.address()] + extra.get(name, []), env)))
+        if name == "evidence":  # feedback archives ready chains through it
+            extra["feedback"].append("--evidence_addr=" + SERVERS[-1][1].address())
     GATEWAY = start_gateway(CONFIG.format(pub=os.path.join(WORK, "rs.pub")))
     ADMIN = bearer("root", ["admin", "hr", "system"])
     HR = bearer("hr-1", ["hr"])
@@ -314,7 +316,7 @@ class RouteFamiliesTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertTrue(any(trace in line and "GetRegistry" in line for line in event_log), "trace not forwarded")
         access = [json.loads(line) for line in GATEWAY.log if '"kind":"access"' in line]
-        self.assertTrue(any(a["request_id"] == "req-42" and a["trace_id"] == trace and a["route"] == "GET /v1/registry"
+        self.assertTrue(any(a.get("request_id") == "req-42" and a.get("trace_id") == trace and a["route"] == "GET /v1/registry"
                             for a in access))
 
     def test_metrics(self):
@@ -332,45 +334,98 @@ def action_link(tenant, task_id, person, expires, key=None):
     return signed + "." + b64url(hmac.new((key or LINK_NEW).encode(), signed.encode(), hashlib.sha256).digest())
 
 
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def multipart(fields, files):
+    """multipart/form-data: fields {name: value}, files [(field, file name, content type, bytes)]."""
+    boundary = "----perfflow" + secrets.token_hex(8)
+    out = b""
+    for name, value in fields.items():
+        out += ('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, name, value)).encode()
+    for field, file_name, content_type, data in files:
+        out += ('--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\nContent-Type: %s\r\n\r\n'
+                % (boundary, field, file_name, content_type)).encode() + data + b"\r\n"
+    return out + ("--%s--\r\n" % boundary).encode(), "multipart/form-data; boundary=" + boundary
+
+
 class ActionLinkTest(unittest.TestCase):
-    def open_task(self, person):
+    """The action pages over plain HTTP: links open pages, forms act, and every refusal writes nothing."""
+
+    def open_task(self, person, kind=None, event=None):
         status, _, body = call("GET", "/v1/tasks?assignee_id=" + person, None, ADMIN)
         self.assertEqual(status, 200, body)
-        open_tasks = [t for t in body["tasks"] if t["state"] == "TASK_STATE_OPEN"]
-        self.assertTrue(open_tasks)
-        return open_tasks[0]["name"][len("tasks/"):]
+        tasks = [t for t in body.get("tasks", []) if t["state"] == "TASK_STATE_OPEN"
+                 and (kind is None or t["kind"] == kind) and (event is None or t["event"] == event)]
+        self.assertTrue(tasks, body)
+        return tasks[0]["name"][len("tasks/"):]
 
-    def get(self, token, headers=None):
+    def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", GATEWAY.http_port, timeout=30)
-        conn.request("GET", "/act/" + token, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         text = resp.read().decode()
         conn.close()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text
+
+    def get(self, token, headers=None):
+        return self.request("GET", "/act/" + token, headers=headers)
+
+    def open_link(self, token, lang="en"):
+        """Opens the link as a browser would; returns the session cookie header for its posts."""
+        status, headers, page = self.get(token, {"Accept-Language": lang})
+        self.assertEqual(status, 200, page)
+        cookie = headers["set-cookie"]
+        self.assertIn("Path=/act/" + token, cookie)
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=Strict", cookie)
+        return {"Cookie": cookie.split(";")[0], "Accept-Language": lang}, page
+
+    def post_form(self, token, fields, session, path_suffix=""):
+        body = "&".join("%s=%s" % (urllib.parse.quote(k), urllib.parse.quote(v)) for k, v in fields)
+        headers = dict(session, **{"Content-Type": "application/x-www-form-urlencoded"})
+        return self.request("POST", "/act/" + token + path_suffix, body.encode(), headers)
+
+    def evidence_of(self, event):
+        status, _, body = call("GET", "/v1/" + event + "/evidence", None, ADMIN)
+        self.assertEqual(status, 200, body)
+        return body.get("evidence", [])
+
+    def new_event(self, person, external_id):
+        status, _, body = call("POST", "/v1/events:ingest", {
+            "source": "crm", "externalId": external_id, "eventType": "crm.contract_signed", "subjectId": person,
+            "attributes": {"contract_value": 250000, "customer_tier": "key"}}, ADMIN)
+        self.assertEqual(status, 200, body)
+        return body["event"]["name"]
 
     def test_a_valid_link_opens_its_task_for_its_person(self):
         task = self.open_task("e2")
         for key in (LINK_NEW, LINK_OLD):  # both keys verify while rotating
             status, headers, page = self.get(action_link("gw", task, "e2", time.time() + 3600, key))
             self.assertEqual(status, 200, page)
-            self.assertIn("合同签订 Contract signed", page)  # the display name, not the key
-            self.assertIn("Upload the evidence", page)
+            self.assertIn("合同签订", page)  # the display name, not the key; zh by default
+            self.assertIn("上传证据", page)
+            self.assertNotIn("crm.contract_signed", page)
             self.assertIn("perfflow_action=", headers["set-cookie"])
-            self.assertIn("HttpOnly", headers["set-cookie"])
+        _, english = self.open_link(action_link("gw", task, "e2", time.time() + 3600))
+        self.assertIn("Contract signed", english)
+        self.assertIn("Upload a piece of evidence", english)
+        self.assertIn('capture="environment"', english)  # the phone camera
 
     def test_an_inbox_link_lists_open_tasks_each_with_a_working_link(self):
-        task = self.open_task("e2")
-        status, headers, page = self.get(action_link("gw", "", "e2", time.time() + 3600))
+        self.open_task("e2")
+        status, headers, page = self.get(action_link("gw", "", "e2", time.time() + 3600), {"Accept-Language": "en"})
         self.assertEqual(status, 200, page)
         self.assertIn("My tasks", page)
-        self.assertIn("合同签订 Contract signed", page)
+        self.assertIn("Contract signed", page)
         links = re.findall(r'href="(/act/[^"]+)"', page)
         self.assertTrue(links)
-        status, _, task_page = self.get(links[0][len("/act/"):])
+        status, _, task_page = self.get(links[0][len("/act/"):], {"Accept-Language": "en"})
         self.assertEqual(status, 200, task_page)
         self.assertIn("Upload the evidence", task_page)
-        self.assertIn("perfflow_action=", headers["set-cookie"])
-        self.assertTrue(task)
+        inbox = action_link("gw", "", "e2", time.time() + 3600)
+        status, _, _ = self.request("POST", "/act/" + inbox, b"")
+        self.assertEqual(status, 405)
 
     def test_expired_tampered_done_and_other_peoples_links_are_refused(self):
         task = self.open_task("e2")
@@ -379,20 +434,130 @@ class ActionLinkTest(unittest.TestCase):
             "expired": (action_link("gw", task, "e2", time.time() - 1), 410, "expired"),
             "tampered": (action_link("gw", task, "e3", time.time() + 3600)[:-4] + good[-4:], 403, "not valid"),
             "unknown key": (action_link("gw", task, "e2", time.time() + 3600, key="x" * 32), 403, "not valid"),
-            "not this person's task": (action_link("gw", task, "e3", time.time() + 3600), 410, "already done"),
+            "not this person's task": (action_link("gw", task, "e3", time.time() + 3600), 404, "no such task"),
             "garbage": ("v1.%%%.x", 403, "not valid"),
         }
         for name, (token, expected, text) in cases.items():
             with self.subTest(name):
-                status, headers, page = self.get(token)
+                status, headers, page = self.get(token, {"Accept-Language": "en"})
                 self.assertEqual(status, expected, page)
                 self.assertIn(text, page)
                 self.assertNotIn("set-cookie", headers)
         # Signed in as someone else: refused.
         other = hs256_token(claims("e3", ["employee"]))
-        status, _, page = self.get(good, {"Cookie": "perfflow_token=" + other})
+        status, _, page = self.get(good, {"Cookie": "perfflow_token=" + other, "Accept-Language": "en"})
         self.assertEqual(status, 403, page)
         self.assertIn("someone else", page)
+
+    def test_a_whole_chain_through_the_pages_archives_itself(self):
+        event = self.new_event("e1", "pages-chain-1")
+        expires = time.time() + 3600
+        upload = action_link("gw", self.open_task("e1", "TASK_KIND_OWNER_UPLOAD", event), "e1", expires)
+        session, page = self.open_link(upload)
+        self.assertIn("Signed contract scan", page)  # what the type asks for, by its display name
+        self.assertIn("What is still missing", page)
+        self.assertIn("https://sop.example.com/sales/contract-archiving", page)  # the gap's SOP
+
+        # Owner: a PDF through the multipart form.
+        body, content_type = multipart({"kind": "contract_scan", "note": "scan"},
+                                       [("file", "contract.pdf", "application/pdf", PDF)])
+        status, _, page = self.request("POST", "/act/" + upload, body, dict(session, **{"Content-Type": content_type}))
+        self.assertEqual(status, 200, page)
+        self.assertIn("Uploaded: contract.pdf", page)
+        self.assertIn("The evidence chain is complete", page)
+        self.assertIn("You can add evidence until the chain is archived", page)
+        [stored] = self.evidence_of(event)
+        self.assertEqual(stored["uploaderId"], "e1")
+
+        # Manager: wording check, the live guidance, then the verdict.
+        review = action_link("gw", self.open_task("m1", "TASK_KIND_MANAGER_REVIEW", event), "m1", expires)
+        session, page = self.open_link(review, lang="zh-CN,zh;q=0.9")
+        for label in ("达标", "待优化", "需重做"):
+            self.assertIn(label, page)
+        self.assertIn('name="behaviour" value="clarified_delivery_terms"', page)
+        status, _, page = self.post_form(review, [("comment", "表现良好"), ("action", "check")], session)
+        self.assertEqual(status, 200, page)
+        self.assertIn("<mark>", page)  # the vague words marked
+        self.assertIn("建议的句子", page)
+        status, _, fragment = self.post_form(review, [("comment", "表现良好")], session, "/guidance")
+        self.assertEqual(status, 200, fragment)
+        self.assertIn('id="guidance-panel"', fragment)
+        self.assertNotIn("<html", fragment)
+        # A redo without a reason is refused and writes nothing.
+        status, _, page = self.post_form(review, [("verdict", "VERDICT_REDO"), ("comment", ""), ("action", "submit")],
+                                         session)
+        self.assertEqual(status, 400, page)
+        self.assertIn("需重做时必须写明原因", page)
+        status, _, body = call("GET", "/v1/" + event + "/reviews", None, ADMIN)
+        self.assertEqual(body.get("reviews", []), [], body)
+        status, _, page = self.post_form(review, [
+            ("verdict", "VERDICT_MEETS"), ("behaviour", "clarified_delivery_terms"), ("cite", stored["name"]),
+            ("comment", "表现良好，签约前与交付团队确认了交期"), ("action", "submit")], session)
+        self.assertEqual(status, 200, page)
+        self.assertIn("评价已提交：达标", page)
+        status, _, page = self.get(review, {"Accept-Language": "en"})  # reused: done
+        self.assertEqual(status, 410, page)
+        self.assertIn("already done", page)
+
+        # Confirmer (head of supply chain): the type's scopes, then confirm.
+        confirm = action_link("gw", self.open_task("c-head", "TASK_KIND_CROSS_CONFIRM", event), "c-head", expires)
+        session, page = self.open_link(confirm)
+        self.assertIn('value="supply_chain"', page)
+        self.assertIn('value="delivery"', page)
+        self.assertNotIn('value="quality"', page)  # not among this type's scopes
+        status, _, page = self.post_form(confirm, [("scope", "none"), ("scope", "delivery")], session)
+        self.assertEqual(status, 400, page)
+        status, _, page = self.post_form(confirm, [("scope", "quality")], session)
+        self.assertEqual(status, 400, page)
+        status, _, page = self.post_form(confirm, [("scope", "supply_chain"), ("scope", "delivery")], session)
+        self.assertEqual(status, 200, page)
+        self.assertIn("The impact is confirmed", page)
+
+        # The chain archived itself, sealed.
+        status, _, body = call("GET", "/v1/" + event, None, ADMIN)
+        self.assertEqual(body["event"]["flow"]["step"], "FLOW_STEP_ARCHIVED", body)
+        status, _, seal = call("GET", "/v1/" + event + ":verifySeal", None, ADMIN)
+        self.assertEqual(status, 200, seal)
+        self.assertTrue(seal.get("intact"), seal)
+        status, _, page = self.get(upload, {"Accept-Language": "en"})  # archived: the owner's link is done too
+        self.assertEqual(status, 410, page)
+
+    def test_refused_posts_write_nothing(self):
+        event = self.new_event("e2", "pages-refusals-1")
+        token = action_link("gw", self.open_task("e2", "TASK_KIND_OWNER_UPLOAD", event), "e2", time.time() + 3600)
+        session, _ = self.open_link(token)
+        body, content_type = multipart({"kind": "contract_scan"}, [("file", "c.pdf", "application/pdf", PDF)])
+        cases = {
+            "no session cookie": ({"Content-Type": content_type, "Accept-Language": "en"}, body, 403, "session"),
+            "another link's session": (dict(session, Cookie="perfflow_action=v1.other.x",
+                                            **{"Content-Type": content_type}), body, 403, "session"),
+            "not multipart": (dict(session, **{"Content-Type": "application/x-www-form-urlencoded"}), b"kind=x", 400,
+                              "multipart"),
+        }
+        # Each with its own body and boundary.
+        for name, fields, files, text in [
+                ("no file", {"kind": "contract_scan"}, [], "Choose a file"),
+                ("an empty file", {"kind": "contract_scan"}, [("file", "c.pdf", "application/pdf", b"")], "Choose a file"),
+                ("a kind the type does not ask for", {"kind": "selfie"}, [("file", "c.pdf", "application/pdf", PDF)],
+                 "Choose one of the kinds listed"),
+                ("not a PDF", {"kind": "contract_scan"}, [("file", "c.pdf", "application/pdf", b"MZ not a pdf")],
+                 "declared application/pdf but the content is")]:
+            payload, ct = multipart(fields, files)
+            cases[name] = (dict(session, **{"Content-Type": ct}), payload, 400, text)
+        for name, (headers, payload, expected, text) in cases.items():
+            with self.subTest(name):
+                status, _, page = self.request("POST", "/act/" + token, payload, headers)
+                self.assertEqual(status, expected, page)
+                self.assertIn(text, page)
+                self.assertEqual(self.evidence_of(event), [])
+        # Beyond the upload limit: 413 before the file is read.
+        status, _, page = self.request("POST", "/act/" + token, b"x" * 10, dict(session, **{
+            "Content-Type": content_type, "Content-Length": str(21 << 20)}))
+        self.assertEqual(status, 413, page)
+        self.assertEqual(self.evidence_of(event), [])
+        # A multipart body sent to an API route is refused, not crashed on.
+        status, _, _ = call("POST", "/v1/events:ingest", None, dict(ADMIN, **{"Content-Type": content_type}), raw=body)
+        self.assertEqual(status, 400)
 
 
 class TokenTest(unittest.TestCase):

@@ -264,6 +264,16 @@ TEST_P(StoreContractTest, InboxIsDueSortedAndPaged) {
   auto done = w_.store->ListTasks(kTenant, "s-head", t::TASK_STATE_DONE, 10, "");
   ASSERT_TRUE(done.ok());
   EXPECT_TRUE(done->items.empty());
+
+  auto first = w_.store->ListTasks(kTenant, "s-head", t::TASK_STATE_OPEN, 1, "");
+  ASSERT_TRUE(first.ok() && !first->items.empty());
+  auto one = w_.store->GetTask(kTenant, first->items[0].task_id);
+  ASSERT_TRUE(one.ok() && one->has_value()) << one.status();
+  EXPECT_EQ((*one)->event_id, first->items[0].event_id);
+  EXPECT_EQ((*one)->due_at, dues[0]);
+  auto other_tenant = w_.store->GetTask("someone-else", first->items[0].task_id);
+  ASSERT_TRUE(other_tenant.ok());
+  EXPECT_FALSE(other_tenant->has_value());
 }
 
 TEST_P(StoreContractTest, StepsPersistAndReloadExactly) {
