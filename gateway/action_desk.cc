@@ -312,7 +312,11 @@ void ActionDesk::ServeTask(Visit& visit) {
     visit.res.set_header("Set-Cookie", absl::StrCat(kSessionCookie, "=", visit.token, "; Path=/act/", visit.token,
                                                     "; Max-Age=", absl::ToInt64Seconds(options_.session),
                                                     "; HttpOnly; SameSite=Strict"));
-    return visit.Page(200, FormState());
+    // A card's verdict button opens the page with that verdict chosen.
+    FormState form;
+    t::Verdict verdict = t::VERDICT_UNSPECIFIED;
+    if (t::Verdict_Parse(visit.req.get_param_value("verdict"), &verdict)) form.verdict = verdict;
+    return visit.Page(200, form);
   }
   if (absl::EndsWith(visit.req.path, "/guidance")) {
     if (view.task.kind() != t::TASK_KIND_MANAGER_REVIEW) return visit.Fail(404, l.T("没有这个页面。", "No such page."));

@@ -14,7 +14,7 @@ PACKAGES=(
   mariadb-server mariadb-client
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml grpc-proto
   prometheus
-  chromium chromium-driver python3-selenium fonts-noto-cjk
+  chromium chromium-driver python3-selenium fonts-noto-cjk python3-jsonschema
 )
 # kubectl renders the kustomize tree; Debian's kubernetes-client is the
 # fallback where the machine has none.

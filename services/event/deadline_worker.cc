@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "google/protobuf/struct.pb.h"
@@ -279,6 +280,51 @@ std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, co
   return employee;
 }
 
+std::shared_ptr<const v1::Registry> OutboxRelay::Registry(const std::string& tenant) {
+  const absl::Time now = options_.clock->Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = registries_.find(tenant);
+    if (it != registries_.end() && now - it->second.second < absl::Minutes(1)) return it->second.first;
+  }
+  std::shared_ptr<const v1::Registry> registry;
+  auto version = events_->LatestRegistryVersion(tenant);
+  if (version.ok() && *version > 0) {
+    auto bytes = events_->LoadRegistry(tenant, *version);  // JSON
+    auto parsed = std::make_shared<v1::Registry>();
+    if (bytes.ok() && *bytes && google::protobuf::util::JsonStringToMessage(**bytes, parsed.get()).ok()) {
+      registry = std::move(parsed);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  constexpr size_t kMaxTenants = 1000;
+  if (registries_.size() >= kMaxTenants) registries_.clear();
+  registries_[tenant] = {registry, now};
+  return registry;
+}
+
+CardContext OutboxRelay::CardContextFor(const std::string& tenant, const google::protobuf::Struct& payload) {
+  CardContext context;
+  auto event_name = payload.fields().find("event");
+  if (event_name == payload.fields().end()) return context;
+  const std::string event_id(absl::StripPrefix(event_name->second.string_value(), "events/"));
+  auto event = events_->GetEvent(tenant, event_id);
+  if (!event.ok() || !*event) return context;
+  (void)google::protobuf::util::JsonStringToMessage((*event)->attributes_json, &context.attributes);
+  if (auto owner = Recipient(tenant, (*event)->subject_id)) context.owner_name = owner->display_name();
+  context.registry = Registry(tenant);
+  if (context.registry) {
+    for (const auto& type : context.registry->event_types()) {
+      if (type.key() == (*event)->event_type) context.type = &type;
+    }
+    if (!context.registry->settings().time_zone().empty() &&
+        !absl::LoadTimeZone(context.registry->settings().time_zone(), &context.zone)) {
+      context.zone = absl::UTCTimeZone();
+    }
+  }
+  return context;
+}
+
 std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant, const std::string& topic,
                       const std::string& recipient, const std::string& payload_json, absl::Time now) {
   if (!links.keys || links.base_url.empty()) return "";
@@ -314,6 +360,12 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
     (void)google::protobuf::util::MessageToJsonString(payload, &payload_json);
     text += " " + action_url;
   }
+  std::optional<Card> card;
+  if (!action_url.empty()) {
+    google::protobuf::Struct payload;
+    (void)google::protobuf::util::JsonStringToMessage(claimed.message.payload_json, &payload);
+    card = NoticeCard(claimed.message.topic, payload, action_url, CardContextFor(claimed.tenant, payload));
+  }
   DeliveryOutcome outcome;
   outcome.delivered_to = claimed.delivered_to;
   const std::string department = employee ? employee->department_id() : "";
@@ -341,6 +393,7 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
     }
     out.payload_json = payload_json;
     out.text = text;
+    out.card = card;
     out.now = options_.clock->Now();
     absl::Status sent = dest.channel->Send(out);
     if (sent.ok()) {

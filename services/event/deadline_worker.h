@@ -150,6 +150,10 @@ class OutboxRelay {
   // The recipient from the directory, cached for a minute (a storm of
   // messages to the same people costs one lookup each).
   std::optional<v1::Employee> Recipient(const std::string& tenant, const std::string& id);
+  // The tenant's current registry, cached for a minute (null when none).
+  std::shared_ptr<const v1::Registry> Registry(const std::string& tenant);
+  // What a card shows of a task notice's event (type, attributes, owner, zone).
+  CardContext CardContextFor(const std::string& tenant, const google::protobuf::Struct& payload);
   // Takes a token of `destination`; otherwise returns how long until one.
   std::optional<absl::Duration> TakeToken(const v1::NotifyDestination& destination);
   // `employee` is the recipient from the directory (nullopt when unknown).
@@ -165,6 +169,7 @@ class OutboxRelay {
   std::mutex mu_;
   KeyedTokenBuckets buckets_;
   std::map<std::pair<std::string, std::string>, std::pair<std::optional<v1::Employee>, absl::Time>> recipients_;
+  std::map<std::string, std::pair<std::shared_ptr<const v1::Registry>, absl::Time>> registries_;
   std::mt19937_64 rng_;
 };
 

@@ -214,4 +214,78 @@ std::string NoticeText(const std::string& topic, const std::string& payload_json
   return absl::StrCat("[perfflow] ", topic);
 }
 
+namespace {
+
+const char* KindTitle(const std::string& kind) {
+  if (kind == "owner_upload") return "上传证据 Upload the evidence";
+  if (kind == "manager_review") return "评价行动 Review the action";
+  if (kind == "cross_confirm") return "确认影响范围 Confirm the impact";
+  return "处理任务 Act on the task";
+}
+
+std::string Bilingual(const v1::LocalizedText& text) {
+  if (text.zh().empty() || text.en().empty()) return text.zh().empty() ? text.en() : text.zh();
+  return absl::StrCat(text.zh(), " ", text.en());
+}
+
+std::string ValueText(const google::protobuf::Value& v) {
+  switch (v.kind_case()) {
+    case google::protobuf::Value::kStringValue: return v.string_value();
+    case google::protobuf::Value::kBoolValue: return v.bool_value() ? "是 yes" : "否 no";
+    case google::protobuf::Value::kNumberValue: {
+      const double d = v.number_value();
+      return d == std::floor(d) && std::abs(d) < 1e15 ? absl::StrCat(static_cast<int64_t>(d)) : absl::StrCat(d);
+    }
+    default: return "";
+  }
+}
+
+}  // namespace
+
+std::optional<Card> NoticeCard(const std::string& topic, const google::protobuf::Struct& payload,
+                               const std::string& action_url, const CardContext& context) {
+  Card card;
+  if (topic == "daily_digest" || topic == "weekly_actions") {
+    card.title = topic == "daily_digest" ? "团队日报 Team digest" : "本周关键动作 This week's key actions";
+    card.facts = {{"待办 Open", Field(payload, "open")}, {"逾期 Overdue", Field(payload, "overdue")}};
+    card.urgent = Field(payload, "overdue") != "0" && !Field(payload, "overdue").empty();
+    card.buttons = {{"打开我的任务 Open my tasks", action_url}};
+    return card;
+  }
+  const char* prefix = topic == "task.assigned"   ? "新任务"
+                       : topic == "task.reminder" ? "即将到期"
+                       : topic == "task.overdue"  ? "已逾期"
+                                                  : nullptr;
+  if (prefix == nullptr) return std::nullopt;
+  const std::string kind = Field(payload, "kind");
+  card.title = absl::StrCat(prefix, " · ", KindTitle(kind));
+  card.urgent = topic == "task.overdue";
+  card.facts.push_back({"事件 Event", context.type ? Bilingual(context.type->display_name()) : Field(payload, "event_type")});
+  if (context.type) {
+    for (const auto& spec : context.type->attributes()) {
+      auto value = context.attributes.fields().find(spec.name());
+      if (!spec.headline() || value == context.attributes.fields().end()) continue;
+      const std::string label = Bilingual(spec.description());
+      card.facts.push_back({label.empty() ? spec.name() : label, ValueText(value->second)});
+    }
+  }
+  if (!context.owner_name.empty()) card.facts.push_back({"负责人 Owner", context.owner_name});
+  absl::Time due;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, Field(payload, "due_at"), &due, &error)) {
+    card.facts.push_back({"截止 Due", absl::FormatTime("%Y-%m-%d %H:%M %Z", due, context.zone)});
+  }
+  if (kind == "manager_review") {
+    // Each verdict opens the page with it chosen; the manager still writes the comment.
+    card.buttons = {{"达标 Meets", action_url + "?verdict=VERDICT_MEETS"},
+                    {"待优化 Needs improvement", action_url + "?verdict=VERDICT_NEEDS_IMPROVEMENT"},
+                    {"需重做 Redo", action_url + "?verdict=VERDICT_REDO"}};
+  } else if (kind == "cross_confirm") {
+    card.buttons = {{"确认影响 Confirm", action_url}};
+  } else {
+    card.buttons = {{"上传证据 Upload", action_url}};
+  }
+  return card;
+}
+
 }  // namespace perfflow::event

@@ -6,12 +6,15 @@
 // clock of its own: callers pass the time (the database's, in production).
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
 #include "perfflow/event/v1/event_types.pb.h"
+#include "services/event/notify.h"
 #include "perfflow/type/v1/flow.pb.h"
 
 namespace perfflow::event {
@@ -108,5 +111,20 @@ std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
 
 // One line a person reads in a chat robot, from a notice's topic and payload.
 std::string NoticeText(const std::string& topic, const std::string& payload_json);
+
+// What a card shows beside the payload: the event's type (null when it left
+// the registry), attributes and owner, and the tenant's time zone.
+struct CardContext {
+  std::shared_ptr<const v1::Registry> registry;  // keeps `type` alive
+  const v1::EventType* type = nullptr;
+  google::protobuf::Struct attributes;
+  std::string owner_name;
+  absl::TimeZone zone = absl::UTCTimeZone();
+};
+
+// The card of a task notice (task.assigned / reminder / overdue) or a digest,
+// with buttons to `action_url`; nullopt for other topics.
+std::optional<Card> NoticeCard(const std::string& topic, const google::protobuf::Struct& payload,
+                               const std::string& action_url, const CardContext& context);
 
 }  // namespace perfflow::event

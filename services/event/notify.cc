@@ -104,19 +104,117 @@ class WebhookChannel : public HttpChannel {
   }
 };
 
+// ---- cards, as each platform documents them
+
+Value Bool(bool b) {
+  Value v;
+  v.set_bool_value(b);
+  return v;
+}
+
+Value Number(double d) {
+  Value v;
+  v.set_number_value(d);
+  return v;
+}
+
+Value List(std::vector<Value> items) {
+  Value v;
+  for (auto& item : items) *v.mutable_list_value()->add_values() = std::move(item);
+  return v;
+}
+
+Value Object(std::vector<std::pair<std::string, Value>> fields) {
+  Value v;
+  auto& f = *v.mutable_struct_value()->mutable_fields();
+  for (auto& [name, value] : fields) f[name] = std::move(value);
+  return v;
+}
+
+// The facts as Markdown lines (DingTalk and Feishu render it).
+std::string FactsMarkdown(const Card& card) {
+  std::string out;
+  for (const auto& [label, value] : card.facts) absl::StrAppend(&out, "**", label, "**: ", value, "  \n");
+  return out;
+}
+
+Struct DingTalkText(const Outgoing& m) {
+  Struct body;
+  auto& f = *body.mutable_fields();
+  f["msgtype"] = Str("text");
+  (*f["text"].mutable_struct_value()->mutable_fields())["content"] = Str(m.text);
+  if (!m.handle.empty()) {
+    auto& at = *f["at"].mutable_struct_value()->mutable_fields();
+    *at["atUserIds"].mutable_list_value()->add_values() = Str(m.handle);
+  }
+  return body;
+}
+
+// https://open.dingtalk.com/document/robots/custom-robot-access (msgtype actionCard, independent buttons).
+Struct DingTalkActionCard(const Card& card) {
+  std::vector<Value> buttons;
+  for (const auto& [label, target] : card.buttons) {
+    buttons.push_back(Object({{"title", Str(label)}, {"actionURL", Str(target)}}));
+  }
+  Struct body;
+  (*body.mutable_fields())["msgtype"] = Str("actionCard");
+  (*body.mutable_fields())["actionCard"] =
+      Object({{"title", Str(card.title)},
+              {"text", Str(absl::StrCat("### ", card.title, "\n\n", FactsMarkdown(card)))},
+              {"btnOrientation", Str(card.buttons.size() > 1 ? "1" : "0")},
+              {"btns", List(std::move(buttons))}});
+  return body;
+}
+
+// https://open.feishu.cn/document/ukTMukTMukTM/uEjNwUjLxYDM14SM2ATN (msg_type interactive).
+Struct FeishuCard(const Card& card, const std::string& handle) {
+  std::vector<Value> buttons;
+  for (size_t i = 0; i < card.buttons.size(); ++i) {
+    buttons.push_back(Object({{"tag", Str("button")},
+                              {"text", Object({{"tag", Str("plain_text")}, {"content", Str(card.buttons[i].first)}})},
+                              {"type", Str(i == 0 ? "primary" : "default")},
+                              {"url", Str(card.buttons[i].second)}}));
+  }
+  std::string facts = FactsMarkdown(card);
+  if (!handle.empty()) facts = absl::StrCat("<at id=", handle, "></at>\n", facts);
+  Struct out;
+  auto& f = *out.mutable_fields();
+  f["config"] = Object({{"wide_screen_mode", Bool(true)}});
+  f["header"] = Object({{"title", Object({{"tag", Str("plain_text")}, {"content", Str(card.title)}})},
+                        {"template", Str(card.urgent ? "red" : "blue")}});
+  f["elements"] = List({Object({{"tag", Str("div")}, {"text", Object({{"tag", Str("lark_md")}, {"content", Str(facts)}})}}),
+                        Object({{"tag", Str("action")}, {"actions", List(std::move(buttons))}})});
+  return out;
+}
+
+// https://developer.work.weixin.qq.com/document/path/91770 (msgtype template_card, card_type text_notice):
+// at most 6 horizontal contents and 3 jumps; the whole card opens the first button's page.
+Struct WeComTemplateCard(const Card& card) {
+  std::vector<Value> contents, jumps;
+  for (size_t i = 0; i < card.facts.size() && i < 6; ++i) {
+    contents.push_back(Object({{"keyname", Str(card.facts[i].first)}, {"value", Str(card.facts[i].second)}}));
+  }
+  for (size_t i = 0; i < card.buttons.size() && i < 3; ++i) {
+    jumps.push_back(Object({{"type", Number(1)}, {"title", Str(card.buttons[i].first)}, {"url", Str(card.buttons[i].second)}}));
+  }
+  Value action = Object({{"type", Number(1)}, {"url", Str(card.buttons.empty() ? "" : card.buttons[0].second)}});
+  Struct out;
+  auto& f = *out.mutable_fields();
+  f["card_type"] = Str("text_notice");
+  f["source"] = Object({{"desc", Str("perfflow")}});
+  f["main_title"] = Object({{"title", Str(card.title)}});
+  f["horizontal_content_list"] = List(std::move(contents));
+  f["jump_list"] = List(std::move(jumps));
+  f["card_action"] = std::move(action);
+  return out;
+}
+
 // DingTalk: sign = Base64(HMAC-SHA256(secret, "<ms>\n<secret>")), URL-encoded.
 class DingTalkChannel : public HttpChannel {
  public:
   using HttpChannel::HttpChannel;
   absl::Status Send(const Outgoing& m) override {
-    Struct body;
-    auto& f = *body.mutable_fields();
-    f["msgtype"] = Str("text");
-    (*f["text"].mutable_struct_value()->mutable_fields())["content"] = Str(m.text);
-    if (!m.handle.empty()) {
-      auto& at = *f["at"].mutable_struct_value()->mutable_fields();
-      *at["atUserIds"].mutable_list_value()->add_values() = Str(m.handle);
-    }
+    Struct body = m.card ? DingTalkActionCard(*m.card) : DingTalkText(m);
     std::string target = url();
     if (!secret().empty()) {
       const std::string ts = absl::StrCat(absl::ToUnixMillis(m.now));
@@ -141,9 +239,14 @@ class FeishuChannel : public HttpChannel {
       f["timestamp"] = Str(ts);
       f["sign"] = Str(Base64Encode(HmacSha256(absl::StrCat(ts, "\n", secret()), "")));
     }
-    f["msg_type"] = Str("text");
-    const std::string mention = m.handle.empty() ? "" : absl::StrCat("<at user_id=\"", m.handle, "\"></at> ");
-    (*f["content"].mutable_struct_value()->mutable_fields())["text"] = Str(mention + m.text);
+    if (m.card) {
+      f["msg_type"] = Str("interactive");
+      *f["card"].mutable_struct_value() = FeishuCard(*m.card, m.handle);
+    } else {
+      f["msg_type"] = Str("text");
+      const std::string mention = m.handle.empty() ? "" : absl::StrCat("<at user_id=\"", m.handle, "\"></at> ");
+      (*f["content"].mutable_struct_value()->mutable_fields())["text"] = Str(mention + m.text);
+    }
     std::string reply;
     if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
     return CheckRobotReply(reply, "code", {9499, 11232});  // request frequency limits
@@ -157,10 +260,15 @@ class WeComChannel : public HttpChannel {
   absl::Status Send(const Outgoing& m) override {
     Struct body;
     auto& f = *body.mutable_fields();
-    f["msgtype"] = Str("text");
-    auto& text = *f["text"].mutable_struct_value()->mutable_fields();
-    text["content"] = Str(m.text);
-    if (!m.handle.empty()) *text["mentioned_list"].mutable_list_value()->add_values() = Str(m.handle);
+    if (m.card) {
+      f["msgtype"] = Str("template_card");
+      *f["template_card"].mutable_struct_value() = WeComTemplateCard(*m.card);
+    } else {
+      f["msgtype"] = Str("text");
+      auto& text = *f["text"].mutable_struct_value()->mutable_fields();
+      text["content"] = Str(m.text);
+      if (!m.handle.empty()) *text["mentioned_list"].mutable_list_value()->add_values() = Str(m.handle);
+    }
     std::string reply;
     if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
     return CheckRobotReply(reply, "errcode", {45009});  // API frequency limit

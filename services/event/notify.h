@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,17 @@
 #include "perfflow/event/v1/notify_config.pb.h"
 
 namespace perfflow::event {
+
+// What chat platforms show as a card with buttons (DingTalk ActionCard,
+// Feishu interactive card, WeCom template card); `text` stays the fallback.
+struct Card {
+  std::string title;
+  // Label and value: the event type, its headline attributes, the owner, the due time.
+  std::vector<std::pair<std::string, std::string>> facts;
+  // Label and URL: the verdicts for a review, "upload" / "confirm" for the others.
+  std::vector<std::pair<std::string, std::string>> buttons;
+  bool urgent = false;  // overdue
+};
 
 struct Outgoing {
   std::string tenant;
@@ -28,6 +40,8 @@ struct Outgoing {
   std::string handle;
   std::string payload_json;
   std::string text;
+  // Set for messages a person acts on (when action links are configured).
+  std::optional<Card> card;
   absl::Time now;
 };
 

@@ -287,6 +287,126 @@ class Mariadb:
         return int(rows[0][0]) if rows and rows[0][0] != "NULL" else None
 
 
+class CardDeliveryTest(unittest.TestCase):
+    """With action links configured, chat robots get cards with buttons, each body valid against the platform's
+    documented schema (tests/e2e/schemas, written from the platforms' documentation), and the Standard-Webhooks
+    payload carries the action URL."""
+
+    @classmethod
+    def setUpClass(cls):
+        import jsonschema
+        cls.jsonschema = jsonschema
+        cls.hook = Receiver()
+        cls.ding = Receiver(reply=b'{"errcode":0,"errmsg":"ok"}')
+        cls.feishu = Receiver(reply=b'{"code":0,"msg":"success"}')
+        cls.wecom = Receiver(reply=b'{"errcode":0,"errmsg":"ok"}')
+        config = write_config(os.path.join(WORK, "cards.yaml"), """
+destinations:
+  - {name: hook, type: webhook, url: "%s", secret_env: E2E_HOOK_SECRET, rate_per_minute: 600}
+  - {name: ding, type: dingtalk, url: "%s?access_token=tok", secret_env: E2E_DING_SECRET, rate_per_minute: 600}
+  - {name: feishu, type: feishu, url: "%s", secret_env: E2E_FEISHU_SECRET, rate_per_minute: 600}
+  - {name: wecom, type: wecom, url: "%s?key=k", rate_per_minute: 600}
+default_destinations: [hook, ding, feishu, wecom]
+""" % (cls.hook.url, cls.ding.url, cls.feishu.url, cls.wecom.url))
+        cls.server = Server(ARGS.binary, ["--db=sqlite:" + os.path.join(WORK, "cards.db"), "--notify_config=" + config,
+                                          "--relay_poll_ms=50", "--action_base_url=https://perfflow.example.com"],
+                            {"E2E_HOOK_SECRET": WEBHOOK_SECRET, "E2E_DING_SECRET": DING_SECRET,
+                             "E2E_FEISHU_SECRET": FEISHU_SECRET, "PERFFLOW_ACTION_LINK_KEYS": "k" * 32})
+        cls.stub = stub_module.EventServiceStub(grpc.insecure_channel(cls.server.address()))
+        md = [("x-perfflow-tenant", "cards")]
+        cls.stub.ApplyEventTypes(catalogue_request(pb, ARGS.source_dir), metadata=md)
+        cls.stub.UpsertDirectory(org_request(pb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=md)
+        req = pb.IngestEventRequest(source="crm", external_id="card-1", event_type="crm.contract_signed",
+                                    subject_id="s1")
+        req.attributes.update({"contract_value": 250000, "customer_tier": "key"})
+        cls.stub.IngestEvent(req, metadata=md)
+        # task.assigned: s1 (upload), s-head (review), c-head (confirm), each to all four destinations.
+        for r in (cls.hook, cls.ding, cls.feishu, cls.wecom):
+            poll("three deliveries to " + r.url, lambda r=r: len(r.snapshot()) >= 3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        for r in (cls.hook, cls.ding, cls.feishu, cls.wecom):
+            r.close()
+
+    def schema(self, name):
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas", name + ".json")) as f:
+            return json.load(f)
+
+    def bodies(self, receiver, schema):
+        validator = self.jsonschema.Draft202012Validator(self.schema(schema))
+        out = []
+        for _, _, body, _ in receiver.snapshot():
+            message = json.loads(body)
+            errors = sorted(validator.iter_errors(message), key=str)
+            self.assertEqual(errors, [], json.dumps(message, ensure_ascii=False))
+            out.append(message)
+        return out
+
+    def assert_buttons(self, labels_by_title):
+        """One card per task: its title names the task, its buttons the actions."""
+        self.assertEqual(len(labels_by_title), 3, labels_by_title)
+        for title, labels in labels_by_title.items():
+            if "Review" in title:
+                self.assertEqual([l for l, _ in labels], ["达标 Meets", "待优化 Needs improvement", "需重做 Redo"])
+                self.assertTrue(all(u.endswith("?verdict=" + v) for (_, u), v in
+                                    zip(labels, ["VERDICT_MEETS", "VERDICT_NEEDS_IMPROVEMENT", "VERDICT_REDO"])))
+            elif "Upload" in title:
+                self.assertEqual([l for l, _ in labels], ["上传证据 Upload"])
+            else:
+                self.assertIn("Confirm", title)
+                self.assertEqual([l for l, _ in labels], ["确认影响 Confirm"])
+            for _, url in labels:
+                self.assertTrue(url.startswith("https://perfflow.example.com/act/v1."), url)
+
+    def test_dingtalk_action_card(self):
+        cards = {m["actionCard"]["title"]: [(b["title"], b["actionURL"]) for b in m["actionCard"]["btns"]]
+                 for m in self.bodies(self.ding, "dingtalk_action_card")}
+        self.assert_buttons(cards)
+        texts = " ".join(m["actionCard"]["text"] for m in self.bodies(self.ding, "dingtalk_action_card"))
+        self.assertIn("合同签订 Contract signed", texts)  # display names, never keys
+        self.assertIn("合同金额 Contract value**: 250000", texts)  # a headline attribute
+        self.assertNotIn("crm.contract_signed", texts)
+
+    def test_feishu_interactive_card(self):
+        cards = {}
+        for m in self.bodies(self.feishu, "feishu_interactive"):
+            actions = [e for e in m["card"]["elements"] if e["tag"] == "action"][0]["actions"]
+            cards[m["card"]["header"]["title"]["content"]] = [(a["text"]["content"], a["url"]) for a in actions]
+        self.assert_buttons(cards)
+
+    def test_wecom_template_card(self):
+        cards = {}
+        for m in self.bodies(self.wecom, "wecom_template_card"):
+            card = m["template_card"]
+            cards[card["main_title"]["title"]] = [(j["title"], j["url"]) for j in card["jump_list"]]
+            self.assertEqual(card["card_action"]["url"], card["jump_list"][0]["url"])
+            self.assertIn({"keyname": "事件 Event", "value": "合同签订 Contract signed"}, card["horizontal_content_list"])
+        self.assert_buttons(cards)
+
+    def test_standard_webhook_payload_carries_the_action_url(self):
+        urls = []
+        for _, headers, body, _ in self.hook.snapshot():
+            verify_standard_webhook(self, headers, body, WEBHOOK_SECRET)
+            urls.append(json.loads(body)["data"]["action_url"])
+        self.assertEqual(len(urls), 3)
+        self.assertTrue(all(u.startswith("https://perfflow.example.com/act/v1.") for u in urls), urls)
+
+    def test_the_schemas_refuse_what_the_platforms_refuse(self):
+        """The schemas are not vacuous: text messages and broken cards fail them."""
+        ding = self.jsonschema.Draft202012Validator(self.schema("dingtalk_action_card"))
+        self.assertFalse(ding.is_valid({"msgtype": "text", "text": {"content": "x"}}))
+        self.assertFalse(ding.is_valid({"msgtype": "actionCard", "actionCard": {"title": "t", "text": "x",
+                                                                                "btns": [{"title": "a"}]}}))
+        wecom = self.jsonschema.Draft202012Validator(self.schema("wecom_template_card"))
+        card = json.loads(self.wecom.snapshot()[0][2])
+        card["template_card"]["jump_list"] = card["template_card"]["jump_list"] * 4  # at most 3
+        self.assertFalse(wecom.is_valid(card))
+        feishu = self.jsonschema.Draft202012Validator(self.schema("feishu_interactive"))
+        self.assertFalse(feishu.is_valid({"msg_type": "interactive", "card": {"elements": [{"tag": "button"}]}}))
+
+
 class ReplicasTest(unittest.TestCase):
     TASKS = 10000
 

@@ -14,7 +14,9 @@ namespace perfflow::event {
 namespace {
 
 namespace t = perfflow::type::v1;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
+using ::testing::Not;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 using testing::kTenant;
@@ -321,6 +323,42 @@ TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {
     ++checked;
   }
   EXPECT_EQ(checked, 2);
+  // Chat robots get cards: the event by its display name, buttons to the link.
+  int cards = 0;
+  for (const Sent& s : sent_) {
+    google::protobuf::Struct body;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(s.body, &body).ok()) << s.body;
+    const auto& f = body.fields();
+    if (s.url.find("dingtalk") != std::string::npos) {
+      ASSERT_EQ(f.at("msgtype").string_value(), "actionCard") << s.body;
+      const auto& card = f.at("actionCard").struct_value().fields();
+      EXPECT_THAT(card.at("text").string_value(), HasSubstr("合同签订 Contract signed")) << s.body;
+      EXPECT_THAT(card.at("text").string_value(), Not(HasSubstr("crm.contract_signed")));
+      const auto& buttons = card.at("btns").list_value().values();
+      const std::string title = card.at("title").string_value();
+      if (title.find("Review") != std::string::npos) {  // s-head: the three verdicts
+        ASSERT_EQ(buttons.size(), 3);
+        EXPECT_EQ(buttons[0].struct_value().fields().at("title").string_value(), "达标 Meets");
+        EXPECT_THAT(buttons[0].struct_value().fields().at("actionURL").string_value(),
+                    AllOf(HasSubstr("https://perfflow.example.com/act/"), HasSubstr("?verdict=VERDICT_MEETS")));
+      } else {  // s1: upload
+        ASSERT_EQ(buttons.size(), 1) << s.body;
+        EXPECT_EQ(buttons[0].struct_value().fields().at("title").string_value(), "上传证据 Upload");
+      }
+      ++cards;
+    } else if (s.url.find("qyapi") != std::string::npos) {  // c-head: confirm
+      ASSERT_EQ(f.at("msgtype").string_value(), "template_card") << s.body;
+      const auto& card = f.at("template_card").struct_value().fields();
+      EXPECT_EQ(card.at("card_type").string_value(), "text_notice");
+      const auto& jumps = card.at("jump_list").list_value().values();
+      ASSERT_EQ(jumps.size(), 1);
+      EXPECT_EQ(jumps[0].struct_value().fields().at("title").string_value(), "确认影响 Confirm");
+      EXPECT_EQ(card.at("card_action").struct_value().fields().at("url").string_value(),
+                jumps[0].struct_value().fields().at("url").string_value());
+      ++cards;
+    }
+  }
+  EXPECT_EQ(cards, 3);
   // Other topics and unconfigured relays carry none.
   EXPECT_EQ(ActionUrl(links, "acme", "task.escalated", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
   // A digest links to the recipient's inbox.
