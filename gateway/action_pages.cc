@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -155,12 +156,15 @@ std::string ValidationBlock(const TaskView& v, const PageLocale& l) {
   }
   std::string out = absl::StrCat("<h2>", l.T("还缺什么", "What is still missing"), "</h2><ul>");
   for (const auto& gap : val.gaps()) {
-    absl::StrAppend(&out, "<li><span class=\"miss\">",
-                    HtmlEscape(gap.evidence_kind().empty() ? gap.description() : KindName(v.type, gap.evidence_kind(), l)),
-                    "</span>");
-    if (!gap.evidence_kind().empty() && !gap.description().empty()) {
-      absl::StrAppend(&out, " <span class=\"sub\">", HtmlEscape(gap.description()), "</span>");
+    // A missing kind by its display name; other gaps by the rule's description.
+    std::string what = gap.description();
+    if (absl::StartsWith(gap.rule(), "cosign:")) {
+      what = absl::StrCat(KindName(v.type, gap.evidence_kind(), l),
+                          l.T("：需要其他部门会签", ": needs a co-signature from another department"));
+    } else if (!gap.evidence_kind().empty()) {
+      what = KindName(v.type, gap.evidence_kind(), l);
     }
+    absl::StrAppend(&out, "<li><span class=\"miss\">", HtmlEscape(what), "</span>");
     for (const auto& sop : gap.guidance().sop_links()) {
       absl::StrAppend(&out, "<br>", l.T("操作规范：", "SOP: "), "<a href=\"", HtmlEscape(sop.url()), "\">",
                       HtmlEscape(sop.title()), "</a>");
@@ -305,7 +309,8 @@ std::vector<std::string> ImpactScopes(const event::v1::EventType& type) {
 std::string TaskPage(const TaskView& v, const FormState& form, const PageLocale& l) {
   const char* title = KindTitle(v.task.kind(), l);
   std::string out = absl::StrCat(Head(title, l), InboxLink(v, l), "<h1>", title, "</h1><p class=\"sub\">",
-                                 HtmlEscape(v.person_name), "</p>", Banner(form), EventSummary(v, l));
+                                 l.T("办理人：", "For: "), HtmlEscape(v.person_name), "</p>", Banner(form),
+                                 EventSummary(v, l));
   switch (v.task.kind()) {
     case t::TASK_KIND_OWNER_UPLOAD:
       if (v.task.state() == t::TASK_STATE_DONE) {
@@ -336,11 +341,23 @@ std::string GuidancePanel(const feedback::v1::AnalyzeFeedbackResponse& g, const 
                     : absl::StrCat("<span class=\"miss\">",
                                    l.T("请写出具体行为并引用证据", "name a concrete behaviour and cite evidence"), "</span>"),
       "</p><div class=\"meter\"><span style=\"width:", static_cast<int>(g.specificity() * 100), "%\"></span></div>");
-  if (g.spans_size() > 0) {
-    std::vector<std::string> words;
-    for (const auto& span : g.spans()) words.push_back(absl::StrCat("<mark>", HtmlEscape(span.text()), "</mark>"));
-    absl::StrAppend(&out, "<p>", l.T("空泛的词：", "Vague words: "), absl::StrJoin(words, " "), "</p>");
+  // Vague phrases are marked; "no behaviour" and "no evidence" cover the
+  // whole comment and are said in words.
+  std::vector<std::string> words, missing;
+  for (const auto& span : g.spans()) {
+    switch (span.class_()) {
+      case feedback::v1::VAGUE_CLASS_NO_BEHAVIOUR:
+        missing.push_back(l.T("没有写出具体行为", "no concrete behaviour named"));
+        break;
+      case feedback::v1::VAGUE_CLASS_NO_EVIDENCE:
+        missing.push_back(l.T("没有引用证据", "no evidence cited"));
+        break;
+      default:
+        words.push_back(absl::StrCat("<mark>", HtmlEscape(span.text()), "</mark>"));
+    }
   }
+  if (!words.empty()) absl::StrAppend(&out, "<p>", l.T("空泛的词：", "Vague words: "), absl::StrJoin(words, " "), "</p>");
+  if (!missing.empty()) absl::StrAppend(&out, "<p class=\"miss\">", absl::StrJoin(missing, l.T("；", "; ")), "</p>");
   if (g.suggestions_size() > 0) {
     std::vector<std::string> texts;
     for (const auto& b : g.suggestions()) texts.push_back(HtmlEscape(l.Text(b.text())));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a throwaway MariaDB on loopback and
-# runs every test tier (unit, integration, e2e, fault, security, deploy), then the
+# runs every test tier (unit, integration, e2e, fault, security, deploy, browser), then the
 # libFuzzer harnesses (tests/fuzz, FUZZ_SECONDS each, default 20) from a clang
 # ASan+UBSan build in build-sanitize/. Exits non-zero on any failure.
 #   ./scripts/test.sh              every tier and the fuzzers
@@ -39,6 +39,7 @@ run_tier e2e
 run_tier fault
 run_tier security
 run_tier deploy
+run_tier browser
 
 # One clang build with ASan+UBSan and coverage instrumentation serves the
 # fuzzers and the sanitized unit and integration tests.
