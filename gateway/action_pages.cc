@@ -398,4 +398,52 @@ std::string InboxPage(const event::v1::ListTasksResponse& tasks, const std::map<
   return out + "</table></body></html>";
 }
 
+std::string TeamPage(const TeamView& team, const PageLocale& l) {
+  std::string out = absl::StrCat(Head(l.T("我的团队", "My team"), l), "<p><a href=\"/people/inbox\">",
+                                 l.T("← 我的任务", "← My tasks"), "</a></p><h1>", l.T("我的团队", "My team"),
+                                 "</h1><p class=\"sub\">", HtmlEscape(team.manager_name), "</p>");
+  if (team.members.empty()) {
+    return out + absl::StrCat("<p>", l.T("目录中没有你的直接下属。", "The directory lists no direct reports of yours."),
+                              "</p></body></html>");
+  }
+  absl::StrAppend(&out, "<table id=\"members\"><tr><th>", l.T("成员", "Person"), "</th><th>",
+                  l.T("进行中的链", "Open chains"), "</th><th>", l.T("逾期任务", "Late tasks"), "</th></tr>");
+  for (const auto& m : team.members) {
+    absl::StrAppend(&out, "<tr><td>", HtmlEscape(m.name), "</td><td>", m.open_chains, "</td><td>",
+                    m.late > 0 ? absl::StrCat("<span class=\"late\">", m.late, "</span>") : "0", "</td></tr>");
+  }
+  absl::StrAppend(&out, "</table><h2>", l.T("进行中的链", "Open chains"), "</h2><table id=\"chains\"><tr><th>",
+                  l.T("负责人", "Owner"), "</th><th>", l.T("事件", "Event"), "</th><th>", l.T("等待", "Waiting on"),
+                  "</th><th>", l.T("截止", "Due"), "</th></tr>");
+  for (const auto& r : team.rows) {
+    std::string waiting = r.waiting_on_name.empty()
+                              ? l.T("证据链完整", "a complete evidence chain")
+                              : absl::StrCat(HtmlEscape(r.waiting_on_name), " · ", KindTitle(r.kind, l));
+    if (!r.link.empty()) waiting = absl::StrCat("<a href=\"", HtmlEscape(r.link), "\">", waiting, "</a>");
+    std::string due = r.due ? HtmlEscape(l.Time(*r.due)) : "–";
+    if (r.overdue) absl::StrAppend(&due, " <span class=\"late\">", l.T("已逾期", "overdue"), "</span>");
+    absl::StrAppend(&out, "<tr><td>", HtmlEscape(r.owner_name), "</td><td>", HtmlEscape(r.event_type_name),
+                    "</td><td>", waiting, "</td><td>", due, "</td></tr>");
+  }
+  return out + "</table></body></html>";
+}
+
+std::string SignInPage(const std::vector<std::pair<std::string, std::string>>& links, const std::string& next,
+                       const std::string& error, const PageLocale& l) {
+  std::string out = absl::StrCat(Head(l.T("登录", "Sign in"), l), "<h1>", l.T("登录 perfflow", "Sign in to perfflow"),
+                                 "</h1>");
+  if (!error.empty()) absl::StrAppend(&out, "<p class=\"error\" id=\"error\">", HtmlEscape(error), "</p>");
+  for (const auto& [label, url] : links) {
+    absl::StrAppend(&out, "<p><a href=\"", HtmlEscape(url), "\"><button type=\"button\">",
+                    l.T("用公司账号登录：", "Sign in with "), HtmlEscape(label), "</button></a></p>");
+  }
+  absl::StrAppend(&out, "<form id=\"sign-in\" method=\"post\" action=\"/people/sign-in\"><p><label>",
+                  l.T("或粘贴身份提供方签发的令牌", "or paste a token from your identity provider"),
+                  "<br><textarea name=\"token\" rows=\"4\" autocomplete=\"off\"></textarea></label></p>"
+                  "<input type=\"hidden\" name=\"next\" value=\"",
+                  HtmlEscape(next), "\"><button type=\"submit\">", l.T("登录", "Sign in"),
+                  "</button></form></body></html>");
+  return out;
+}
+
 }  // namespace perfflow::gateway

@@ -6,6 +6,8 @@
 // Everything here renders; the ActionDesk fetches and acts.
 
 #include <functional>
+#include <map>
+#include <utility>
 #include <optional>
 #include <set>
 #include <string>
@@ -79,6 +81,33 @@ std::string DonePage(const TaskView& view, const std::string& message, const Pag
 std::string InboxPage(const event::v1::ListTasksResponse& tasks, const std::map<std::string, std::string>& type_names,
                       const std::function<std::string(const event::v1::Task&)>& link_of,
                       const std::string& person_name, const PageLocale& locale);
+
+// A manager's team: each direct report's open chains and whom they wait on.
+struct TeamView {
+  struct Member {
+    std::string name;
+    int open_chains = 0;
+    int late = 0;  // open tasks past due on their chains
+  };
+  struct Row {
+    std::string owner_name;
+    std::string event_type_name;
+    std::string waiting_on_name;  // empty: waiting on nobody's task (e.g. the evidence chain)
+    type::v1::TaskKind kind = type::v1::TASK_KIND_UNSPECIFIED;
+    std::optional<absl::Time> due;
+    bool overdue = false;
+    std::string link;  // the manager's own task's action link, if any
+  };
+  std::string manager_name;
+  std::vector<Member> members;
+  std::vector<Row> rows;  // late first, then by due time
+};
+std::string TeamPage(const TeamView& team, const PageLocale& locale);
+
+// How to sign in: each issuer's sign-in link (label, URL) and a form that
+// takes a token; `next` is where to go after.
+std::string SignInPage(const std::vector<std::pair<std::string, std::string>>& links, const std::string& next,
+                       const std::string& error, const PageLocale& locale);
 
 // The impact scopes a confirmer chooses from (the type's, else all three).
 std::vector<std::string> ImpactScopes(const event::v1::EventType& type);

@@ -241,6 +241,7 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token, absl::Tim
   }
   if (p.roles.empty()) p.roles.push_back("employee");
   p.credential = absl::StrCat("jwt:", issuer.config.issuer(), ":", p.tenant, ":", p.subject);
+  p.expires_at = absl::FromUnixSeconds(static_cast<int64_t>(exp->number_value()));
   return p;
 }
 

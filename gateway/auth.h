@@ -29,6 +29,8 @@ struct Principal {
   std::vector<std::string> allowed_sources;
   // "jwt:<issuer>", "api_key:<id>" or "webhook:<source>": the rate-limit key.
   std::string credential;
+  // A token's exp; infinite for API keys.
+  absl::Time expires_at = absl::InfiniteFuture();
 };
 
 // Reads environment variables; tests substitute a map.

@@ -153,6 +153,11 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   auto links = ActionLinkKeys::FromEnvironment();
   if (!links.ok()) return links.status();
   http.action_links = *std::move(links);
+  for (const auto& issuer : config->jwt_issuers()) {
+    if (issuer.sign_in_url().empty()) continue;
+    http.sign_in_links.push_back({issuer.display_name().empty() ? issuer.issuer() : issuer.display_name(),
+                                  issuer.sign_in_url()});
+  }
   auto gateway = std::make_unique<HttpGateway>(http, std::make_shared<Router>(*std::move(router)), backends, door,
                                                std::make_shared<WebhookSources>(*std::move(webhooks)), metrics.get());
   if (absl::Status s = gateway->Start(); !s.ok()) return s;

@@ -103,6 +103,7 @@ HttpGateway::HttpGateway(HttpOptions options, std::shared_ptr<Router> router, st
       metrics_(metrics),
       server_(std::make_unique<RequestProcessor>()) {
   if (options_.action_links) actions_ = std::make_unique<ActionDesk>(*options_.action_links, options_.action_desk, door_);
+  people_ = std::make_unique<PeopleDesk>(options_.action_links, options_.sign_in_links, door_);
 }
 
 HttpGateway::~HttpGateway() { Stop(); }
@@ -203,7 +204,7 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
       WriteError(res, grpc::Status(grpc::StatusCode::UNAVAILABLE, "not ready: a service is unreachable or the gateway is stopping"));
     }
   } else if (absl::StartsWith(path, "/people/")) {
-    ServePage(req, res, path, &out);
+    ServePage(req, res, path, &out, body);
   } else if (absl::StartsWith(path, "/act/")) {
     ServeActionLink(req, res, path.substr(std::string("/act/").size()), &out, body);
   } else if (absl::StartsWith(path, "/v1/webhooks/")) {
@@ -452,19 +453,28 @@ void HttpGateway::ServeActionLink(const httplib::Request& req, httplib::Response
                                   Outcome* out, const httplib::ContentReader* body) {
   out->route = "GET /act/{token}";
   if (!actions_) return WriteErrorPage(res, 404, "action links are not configured on this gateway");
-  auto calls_as = [&](const Principal& p) -> std::unique_ptr<PersonCalls> {
-    return std::make_unique<GatewayCalls>(this, p, *out);
+  Record(actions_->Serve(req, res, body, rest, CallsFor(*out)), out);
+}
+
+CallsAs HttpGateway::CallsFor(const Outcome& out) {
+  return [this, &out](const Principal& p) -> std::unique_ptr<PersonCalls> {
+    return std::make_unique<GatewayCalls>(this, p, out);
   };
-  ActionDesk::Outcome served = actions_->Serve(req, res, body, rest, calls_as);
+}
+
+void HttpGateway::Record(const ActionDesk::Outcome& served, Outcome* out) {
   out->route = served.route;
   out->credential = served.credential;
   if (served.rate_limited) metrics_->rate_limited.Add({{"door", "http"}}).Increment();
 }
 
 void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,
-                            Outcome* out) {
+                            Outcome* out, const httplib::ContentReader* body) {
   auto fail = [&](int status, const std::string& message) { WriteErrorPage(res, status, message); };
   std::vector<std::string> parts = absl::StrSplit(path.substr(std::string("/people/").size()), '/');
+  if (parts.size() == 1 && PeopleDesk::Serves(parts[0])) {
+    return Record(people_->Serve(req, res, body, parts[0], CallsFor(*out)), out);
+  }
   const bool health = parts.size() == 1 && parts[0] == "flow-health";
   const bool brief = parts.size() == 3 && parts[0] == "sessions" && !parts[1].empty() && parts[2] == "brief";
   out->route = health ? "GET /people/flow-health" : brief ? "GET /people/sessions/{session}/brief" : "unmatched";

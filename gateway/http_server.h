@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/action_link.h"
 #include "gateway/action_desk.h"
+#include "gateway/people_desk.h"
 #include "gateway/backends.h"
 #include "gateway/door.h"
 #include "gateway/routes.h"
@@ -49,6 +50,8 @@ struct HttpOptions {
   // Keys of signed action links (/act/{token}); unset: not served.
   std::optional<ActionLinkKeys> action_links;
   ActionDeskOptions action_desk;
+  // The JWT issuers' sign-in links, shown on /people/sign-in.
+  std::vector<SignInLink> sign_in_links;
 };
 
 struct HttpMetrics {
@@ -86,7 +89,12 @@ class HttpGateway {
   // The body, at most options_.max_body_bytes of it whatever its transfer
   // encoding (RESOURCE_EXHAUSTED beyond; INVALID_ARGUMENT when it breaks off).
   absl::StatusOr<std::string> ReadBody(const httplib::Request& req, const httplib::ContentReader* body);
-  void ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out);
+  void ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out,
+                 const httplib::ContentReader* body);
+  // The desks' calls, as a person, with this request's ids; and their
+  // outcome in the access log and metrics.
+  CallsAs CallsFor(const Outcome& out);
+  void Record(const ActionDesk::Outcome& served, Outcome* out);
   void ServeActionLink(const httplib::Request& req, httplib::Response& res, const std::string& rest, Outcome* out,
                        const httplib::ContentReader* body);
   class GatewayCalls;
@@ -101,6 +109,7 @@ class HttpGateway {
   std::shared_ptr<WebhookSources> webhooks_;
   HttpMetrics* metrics_;
   std::unique_ptr<ActionDesk> actions_;  // when action links are configured
+  std::unique_ptr<PeopleDesk> people_;
   std::unique_ptr<RequestProcessor> server_;
   std::unique_ptr<HttpFront> front_;
   std::atomic<bool> ready_{false};

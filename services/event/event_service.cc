@@ -200,7 +200,8 @@ grpc::Status EventServiceImpl::ListEmployees(grpc::ServerContext* ctx, const v1:
   if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
   auto cursor = DecodeToken(req->page_token());
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());
-  auto page = core_->store().ListEmployees(rc.tenant, req->department_id(), req->page_size(), *cursor);
+  auto page = core_->store().ListEmployees(rc.tenant, {req->department_id(), req->manager_id()}, req->page_size(),
+                                           *cursor);
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (auto& e : page->items) *resp->add_employees() = std::move(e);
   resp->set_next_page_token(EncodeToken(page->next_cursor));

@@ -20,6 +20,12 @@
 
 namespace perfflow::event {
 
+// Employees of one department and/or with one manager (empty: any).
+struct EmployeeFilter {
+  std::string department_id;
+  std::string manager_id;
+};
+
 struct TaskRecord {
   std::string task_id;
   std::string event_id;
@@ -129,7 +135,7 @@ class EventStore {
   virtual absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) = 0;
   virtual absl::StatusOr<std::optional<v1::Department>> GetDepartment(const std::string& tenant,
                                                                       const std::string& id) = 0;
-  virtual absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const std::string& department_id,
+  virtual absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const EmployeeFilter& filter,
                                                            int page_size, const std::string& cursor) = 0;
   virtual absl::StatusOr<std::vector<v1::Department>> ListDepartments(const std::string& tenant) = 0;
 

@@ -275,6 +275,8 @@ const std::vector<db::Migration>& EventMigrations() {
        "flow health index",
        {"CREATE INDEX IF NOT EXISTS flows_health ON flows (tenant_id, triggered_day, department_id, event_type, "
         "triggered_at, archived_at)"}},
+      // A manager's team: their direct reports (ListEmployees by manager_id).
+      {5, "employees by manager", {"CREATE INDEX IF NOT EXISTS employees_manager ON employees (tenant_id, manager_id)"}},
   };
   return kMigrations;
 }
@@ -409,7 +411,7 @@ absl::StatusOr<std::optional<v1::Department>> SqlEventStore::GetDepartment(const
 }
 
 absl::StatusOr<Page<v1::Employee>> SqlEventStore::ListEmployees(const std::string& tenant,
-                                                                const std::string& department_id, int page_size,
+                                                                const EmployeeFilter& filter, int page_size,
                                                                 const std::string& cursor) {
   const int limit = ClampPage(page_size, 100);
   Page<v1::Employee> page;
@@ -417,9 +419,13 @@ absl::StatusOr<Page<v1::Employee>> SqlEventStore::ListEmployees(const std::strin
     page = {};
     std::string sql = absl::StrCat("SELECT ", kEmployeeColumns, " FROM employees WHERE tenant_id = ?");
     Params params = {tenant};
-    if (!department_id.empty()) {
+    if (!filter.department_id.empty()) {
       sql += " AND department_id = ?";
-      params.push_back(department_id);
+      params.push_back(filter.department_id);
+    }
+    if (!filter.manager_id.empty()) {
+      sql += " AND manager_id = ?";
+      params.push_back(filter.manager_id);
     }
     if (!cursor.empty()) {
       sql += " AND employee_id > ?";

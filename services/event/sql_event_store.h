@@ -32,7 +32,7 @@ class SqlEventStore : public EventStore {
   absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) override;
   absl::StatusOr<std::optional<v1::Department>> GetDepartment(const std::string& tenant,
                                                               const std::string& id) override;
-  absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const std::string& department_id,
+  absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const EmployeeFilter& filter,
                                                    int page_size, const std::string& cursor) override;
   absl::StatusOr<std::vector<v1::Department>> ListDepartments(const std::string& tenant) override;
   absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> IngestBatch(const std::string& tenant,

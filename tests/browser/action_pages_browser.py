@@ -10,7 +10,8 @@ ARCHIVED: the owner uploads a PDF, the manager writes "表现良好", sees the l
 guidance, picks a behaviour, cites the evidence and submits 达标, the
 confirmer ticks the impact scope; and asserts the flow, the tasks and the
 archived seal through the API. Reused, expired, tampered and someone else's
-links are refused. Screenshots of every page are written to --artifacts.
+links are refused. A manager signs in with a token from the JWT issuer and
+sees their team. Screenshots of every page are written to --artifacts.
 """
 import base64
 import hashlib
@@ -325,6 +326,31 @@ class ChainInTheBrowserTest(unittest.TestCase):
         self.assertIn("我的任务", self.text())
         self.assertIn("韩梅梅", self.text())
         self.shot("09-inbox")
+
+    def test_a_manager_signs_in_and_sees_the_team(self):
+        from selenium.webdriver.common.by import By
+        d = self.driver
+        d.delete_all_cookies()
+        status, body = api("POST", "/v1/events:ingest", {
+            "source": "crm", "externalId": "browser-deal-3", "eventType": "crm.contract_signed", "subjectId": "s2",
+            "attributes": {"contract_value": 64000, "customer_tier": "standard"}})
+        self.assertEqual(status, 200, body)
+        d.get("http://127.0.0.1:%d/people/team" % GATEWAY_PORT)
+        self.wait_for("the sign-in page", lambda: "/people/sign-in" in d.current_url)
+        self.assertIn("登录 perfflow", self.text())
+        self.shot("10-sign-in")
+        d.find_element(By.NAME, "token").send_keys(person_token("s-head"))
+        d.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+        self.wait_for("the team page", lambda: d.current_url.endswith("/people/team") and "我的团队" in self.text())
+        members = d.find_element(By.ID, "members").text
+        self.assertIn("李雷", members)
+        self.assertIn("韩梅梅", members)
+        chains = d.find_element(By.ID, "chains").text
+        self.assertIn("韩梅梅 · 上传证据", chains)  # whom the chain waits on
+        self.assertNotIn("s2", chains)
+        self.shot("11-team")
+        # The HttpOnly cookie is not readable by the page's scripts.
+        self.assertNotIn("perfflow_token", d.execute_script("return document.cookie"))
 
 
 if __name__ == "__main__":

@@ -139,6 +139,9 @@ class EventServiceE2E(unittest.TestCase):
         page = stub.ListEmployees(pb.ListEmployeesRequest(page_size=4), metadata=TENANT)
         self.assertEqual(len(page.employees), 4)
         self.assertTrue(page.next_page_token)
+        team = stub.ListEmployees(pb.ListEmployeesRequest(manager_id="s-head"), metadata=TENANT).employees
+        self.assertEqual(sorted(e.id for e in team), sorted(e.id for e in org().employees if e.manager_id == "s-head"))
+        self.assertTrue(team)
 
     def test_05_ingest_duplicate_conflict(self):
         trace_id = secrets.token_hex(16)

@@ -887,6 +887,86 @@ class PeoplePagesTest(unittest.TestCase):
         self.assertEqual(self.page(path, token=hs256_token(claims("e1", ["employee"])))[0], 403)
 
 
+class SignedInPagesTest(unittest.TestCase):
+    """Sign-in with the JWT issuer (a cookie), the inbox and the manager's team view."""
+
+    def form(self, path, fields, cookie=None):
+        body = urllib.parse.urlencode(fields).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "en"}
+        if cookie:
+            headers["Cookie"] = cookie
+        return call("POST", path, None, headers, raw=body)
+
+    def sign_in(self, person, roles=("employee",)):
+        status, headers, page = self.form("/people/sign-in", {"token": hs256_token(claims(person, list(roles))),
+                                                              "next": "/people/team"})
+        self.assertEqual(status, 303, page)
+        self.assertEqual(headers["location"], "/people/team")
+        cookie = headers["set-cookie"]
+        for attribute in ("HttpOnly", "SameSite=Lax", "Path=/"):
+            self.assertIn(attribute, cookie)
+        max_age = int(re.search(r"Max-Age=(\d+)", cookie).group(1))
+        self.assertTrue(0 < max_age <= 600, cookie)  # no longer than the token
+        return cookie.split(";")[0]
+
+    def test_sign_in_refuses_bad_tokens_and_foreign_redirects(self):
+        status, headers, _ = call("GET", "/people/inbox", None, {"Accept-Language": "en"})
+        self.assertEqual(status, 303)
+        self.assertEqual(headers["location"], "/people/sign-in?next=/people/inbox")
+        status, _, page = call("GET", "/people/sign-in?next=/people/team", None, {"Accept-Language": "en"})
+        self.assertEqual(status, 200, page)
+        self.assertIn('name="next" value="/people/team"', page)
+        for name, fields, expected, text in [
+                ("no token", {"token": ""}, 400, "A token is required"),
+                ("bad signature", {"token": hs256_token(claims("e1", ["employee"]), secret="y" * 64)}, 401,
+                 "bad token signature"),
+                ("expired", {"id_token": hs256_token(claims("e1", ["employee"], exp_in=-120))}, 401, "expired")]:
+            with self.subTest(name):
+                status, headers, page = self.form("/people/sign-in", fields)
+                self.assertEqual(status, expected, page)
+                self.assertIn(text, page)
+                self.assertNotIn("set-cookie", headers)
+        for evil in ("https://evil.test/", "//evil.test/people/", "/people/../\\evil", "javascript:alert(1)"):
+            with self.subTest(evil):
+                status, headers, _ = self.form("/people/sign-in", {"token": hs256_token(claims("e1", ["employee"])),
+                                                                   "next": evil})
+                self.assertEqual(status, 303)
+                self.assertEqual(headers["location"], "/people/inbox")
+        status, headers, _ = call("GET", "/people/sign-out", None, {})
+        self.assertEqual(status, 405)
+        status, headers, _ = self.form("/people/sign-out", {})
+        self.assertEqual(status, 303)
+        self.assertIn("Max-Age=0", headers["set-cookie"])
+
+    def test_inbox_and_team_for_signed_in_people(self):
+        cookie = self.sign_in("e1")
+        status, _, page = call("GET", "/people/inbox", None, {"Cookie": cookie, "Accept-Language": "en"})
+        self.assertEqual(status, 200, page)
+        self.assertIn("My tasks", page)
+        links = re.findall(r'href="(/act/[^"]+)"', page)
+        self.assertTrue(links, page)
+        status, _, task = call("GET", links[0], None, {"Cookie": cookie, "Accept-Language": "en"})
+        self.assertEqual(status, 200, task)
+        # m1 manages e1 and e2: their open chains, whom each waits on, and m1's own reviews as links.
+        manager = self.sign_in("m1", ["manager"])
+        status, _, page = call("GET", "/people/team", None, {"Cookie": manager, "Accept-Language": "en"})
+        self.assertEqual(status, 200, page)
+        members = re.search(r'<table id="members">(.*?)</table>', page).group(1)
+        self.assertIn("<td>e1</td>", members)
+        self.assertIn("<td>e2</td>", members)
+        self.assertNotIn("<td>e3</td>", members)  # m2's report
+        self.assertIn("Contract signed", page)
+        self.assertIn("Upload the evidence", page)
+        # Without the manager role in the token, the directory still decides who reports to whom.
+        status, _, page = call("GET", "/people/team", None, {"Cookie": self.sign_in("m1"), "Accept-Language": "en"})
+        self.assertEqual(status, 200, page)
+        self.assertIn("<td>e1</td>", page)
+        status, _, page = call("GET", "/people/team", None, {"Cookie": self.sign_in("e3"), "Accept-Language": "en"})
+        self.assertEqual(status, 200, page)
+        self.assertIn("no direct reports", page)
+        self.assertNotIn("<td>e1</td>", page)
+
+
 class RateLimitTest(unittest.TestCase):
     def test_429_with_retry_after(self):
         limited = start_gateway(CONFIG.format(pub=os.path.join(WORK, "rs.pub")).replace(

@@ -89,7 +89,7 @@ TEST_P(StoreContractTest, DirectoryRoundTripsAndPages) {
   std::vector<std::string> ids;
   std::string cursor;
   do {
-    auto page = w_.store->ListEmployees(kTenant, "", 4, cursor);
+    auto page = w_.store->ListEmployees(kTenant, {}, 4, cursor);
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_LE(page->items.size(), 4u);
     for (const auto& e : page->items) ids.push_back(e.id());
@@ -98,9 +98,18 @@ TEST_P(StoreContractTest, DirectoryRoundTripsAndPages) {
   EXPECT_EQ(ids.size(), static_cast<size_t>(testing::SmallOrg().employees_size()));
   EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
 
-  auto sales = w_.store->ListEmployees(kTenant, "sales", 100, "");
+  auto sales = w_.store->ListEmployees(kTenant, {"sales", ""}, 100, "");
   ASSERT_TRUE(sales.ok());
   EXPECT_EQ(sales->items.size(), 4u);
+  auto team = w_.store->ListEmployees(kTenant, {"", "s-head"}, 100, "");
+  ASSERT_TRUE(team.ok());
+  std::vector<std::string> reports;
+  for (const auto& e : team->items) reports.push_back(e.id());
+  EXPECT_EQ(reports, (std::vector<std::string>{"s1", "s2", "s3"}));
+  auto heads = w_.store->ListEmployees(kTenant, {"sales", "ceo"}, 100, "");  // both filters
+  ASSERT_TRUE(heads.ok());
+  ASSERT_EQ(heads->items.size(), 1u);
+  EXPECT_EQ(heads->items[0].id(), "s-head");
   auto depts = w_.store->ListDepartments(kTenant);
   ASSERT_TRUE(depts.ok());
   EXPECT_EQ(depts->size(), 5u);
