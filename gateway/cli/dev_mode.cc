@@ -224,6 +224,8 @@ int RunDev(const DevOptions& o) {
   event.dev_mode = true;
   event.demo = true;
   event.catalogue_dir = o.catalogue_dir;
+  // The demo tenant follows the catalogue files, also across restarts on old state.
+  event.catalogue_tenants = kDemoTenant;
   event.demo_events = o.demo_events;
   evidence::EvidenceHostOptions evidence;
   evidence.db = db + "evidence.db";

@@ -44,7 +44,8 @@ v1::UpsertDirectoryRequest DemoOrg() {
     for (int i = 0; i < 10; ++i, ++n) {
       auto* e = org.add_employees();
       e->set_id(i == 0 ? head : absl::StrCat("e", d + 1, "0", i));
-      e->set_display_name(absl::StrCat(kSurnames[(d * 3 + i) % 10], " ", kGivenNames[(d + i * 7) % 10]));
+      // Distinct names for the 50 people: n and n + 10k share a surname, never a given name.
+      e->set_display_name(absl::StrCat(kSurnames[n % 10], " ", kGivenNames[(n / 10 + 3 * n) % 10]));
       e->set_department_id(kDepartments[d].id);
       e->set_grade(i == 0 ? "M3" : (i < 4 ? "P5" : "P4"));
       e->set_role(i == 0 ? "manager" : "engineer");

@@ -314,7 +314,8 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
         auto dept = Cached(departments_, tenant, dept_id,
                            [&](const std::string& id) { return store_->GetDepartment(tenant, id); });
         if (!dept.ok()) return dept.status();
-        if (*dept && !(*dept)->head_id().empty()) {
+        // Nobody confirms the impact of their own work.
+        if (*dept && !(*dept)->head_id().empty() && (*dept)->head_id() != e.subject_id) {
           confirmer = (*dept)->head_id();
           break;
         }

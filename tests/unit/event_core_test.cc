@@ -2,6 +2,10 @@
 
 #include "services/event/event_core.h"
 
+#include <set>
+
+#include "services/event/demo_seed.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fixtures.h"
@@ -67,6 +71,41 @@ TEST_F(EventCoreTest, IngestOpensChainWithTasksAndDeadlines) {
   auto backlog = w_.store->OutboxBacklog(kTenant);
   ASSERT_TRUE(backlog.ok());
   EXPECT_EQ(*backlog, 3);
+}
+
+TEST_F(EventCoreTest, NobodyConfirmsTheImpactOfTheirOwnWork) {
+  // c-head heads supply chain but works in quality: their contract's impact
+  // is confirmed by the next listed department's head.
+  v1::UpsertDirectoryRequest move;
+  auto* head = move.add_employees();
+  head->set_id("c-head");
+  head->set_display_name("Head of supply chain");
+  head->set_department_id("quality");
+  head->set_manager_id("ceo");
+  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, move).ok());
+  v1::IngestEventRequest req = testing::ContractSigned("own-1");
+  req.set_subject_id("c-head");
+  auto r = w_.core->Ingest(kTenant, req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  int confirmations = 0;
+  for (const auto& task : r->event.tasks) {
+    if (task.kind != t::TASK_KIND_CROSS_CONFIRM) continue;
+    EXPECT_EQ(task.assignee_id, "p-head");
+    ++confirmations;
+  }
+  EXPECT_EQ(confirmations, 1);
+}
+
+TEST_F(EventCoreTest, TheDemoTenantHasDistinctNames) {
+  ASSERT_TRUE(SeedDemoTenant(w_.store, "demo", std::string(PERFFLOW_SOURCE_DIR) + "/services/event/catalogue",
+                             w_.clock->Now(), 20)
+                  .ok());
+  auto people = w_.store->ListEmployees("demo", {}, 500, "");
+  ASSERT_TRUE(people.ok()) << people.status();
+  std::set<std::string> names;
+  for (const auto& e : people->items) names.insert(e.display_name());
+  EXPECT_EQ(people->items.size(), 51u);
+  EXPECT_EQ(names.size(), people->items.size()) << "two demo people share a display name";
 }
 
 TEST_F(EventCoreTest, SamePayloadIsDuplicateDifferentPayloadIsConflict) {
