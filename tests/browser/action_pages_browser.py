@@ -14,6 +14,7 @@ links are refused. A manager signs in with a token from the JWT issuer and
 sees their team. Screenshots of every page are written to --artifacts.
 """
 import base64
+import glob
 import hashlib
 import hmac
 import http.client
@@ -145,8 +146,10 @@ default_destinations: [hook, ding, wecom]
                            "--db=%s/br_gw_%s" % (base, secrets.token_hex(4)), "--event_addr=" + event.address(),
                            "--evidence_addr=" + evidence.address(), "--feedback_addr=" + feedback.address()], env))
     poll("the gateway ready", lambda: api("GET", "/readyz")[0] == 200, timeout=30)
-    files = [{"name": os.path.basename(p), "content": open(p, encoding="utf-8").read()}
-             for p in sorted(__import__("glob").glob(os.path.join(ARGS.source_dir, "services/event/catalogue/*.yaml")))]
+    files = []
+    for path in sorted(glob.glob(os.path.join(ARGS.source_dir, "services/event/catalogue/*.yaml"))):
+        with open(path, encoding="utf-8") as f:
+            files.append({"name": os.path.basename(path), "content": f.read()})
     files.append({"name": "settings.yaml", "content": "kind: Settings\ntime_zone: Asia/Shanghai\n"})
     status, body = api("POST", "/v1/eventTypes:apply", {"files": files})
     assert status == 200, body
@@ -198,8 +201,13 @@ class ChainInTheBrowserTest(unittest.TestCase):
         return poll(what, predicate, timeout=timeout, interval=0.1)
 
     def text(self):
+        """The page's text; "" while the browser is between pages (then a poll asks again)."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.common.by import By
-        return self.driver.find_element(By.TAG_NAME, "body").text
+        try:
+            return self.driver.find_element(By.TAG_NAME, "body").text
+        except (StaleElementReferenceException, NoSuchElementException):
+            return ""
 
     def notices(self, receiver, count):
         return self.wait_for("%d notices" % count, lambda: len(receiver.snapshot()) >= count and receiver.snapshot())
@@ -323,7 +331,7 @@ class ChainInTheBrowserTest(unittest.TestCase):
         d.get("http://127.0.0.1:%d/act/%s" % (GATEWAY_PORT, good))
         self.assertIn("上传证据", self.text())
         d.find_element(By.LINK_TEXT, "← 我的任务").click()
-        self.assertIn("我的任务", self.text())
+        self.wait_for("the inbox", lambda: "项待办" in self.text())
         self.assertIn("韩梅梅", self.text())
         self.shot("09-inbox")
 
