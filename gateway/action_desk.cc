@@ -60,16 +60,25 @@ struct ActionDesk::Visit {
     form.error = Explain(s);
     Page(HttpStatusFor(s.error_code()), form);
   }
-  std::string DisplayName(const std::string& employee_id) {
+  // The directory's entry (an empty one, with the id, when unknown).
+  ev::Employee Employee(const std::string& employee_id) {
     ev::GetEmployeeRequest request;
     request.set_id(employee_id);
     ev::GetEmployeeResponse response;
-    if (!system->Unary("/perfflow.event.v1.EventService/GetEmployee", request, &response).ok() ||
-        response.employee().display_name().empty()) {
-      return employee_id;
+    if (!system->Unary("/perfflow.event.v1.EventService/GetEmployee", request, &response).ok()) {
+      response.mutable_employee()->set_id(employee_id);
     }
-    return response.employee().display_name();
+    return response.employee();
   }
+  std::string DisplayName(const std::string& employee_id) {
+    ev::Employee e = Employee(employee_id);
+    return e.display_name().empty() ? employee_id : e.display_name();
+  }
+  // The page's language and the tenant's zone.
+  void Localize(const std::string& time_zone) {
+    locale = PageLocale(req.get_header_value("Accept-Language"), time_zone, person_language);
+  }
+  std::string person_language;  // from the directory
 };
 
 ActionDesk::ActionDesk(ActionLinkKeys keys, ActionDeskOptions options, std::shared_ptr<Door> door)
@@ -81,7 +90,7 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
   Outcome out;
   std::vector<std::string> parts = absl::StrSplit(rest, '/');
   const bool guidance = parts.size() == 2 && parts[1] == "guidance";
-  Visit visit{req, res, body, parts[0], {}, PageLocale(req.get_header_value("Accept-Language"), ""), nullptr, nullptr, {}};
+  Visit visit{req, res, body, parts[0], {}, PageLocale(req.get_header_value("Accept-Language"), ""), nullptr, nullptr, {}, {}};
   const PageLocale& l = visit.locale;
   out.route = guidance ? "POST /act/{token}/guidance" : absl::StrCat(req.method, " /act/{token}");
   if (visit.token.empty() || parts.size() > 2 || (parts.size() == 2 && !guidance)) {
@@ -139,7 +148,10 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
   system.credential = out.credential;
   visit.person = calls_as(person);
   visit.system = calls_as(system);
-  visit.view.person_name = visit.DisplayName(visit.link.person);
+  const ev::Employee me = visit.Employee(visit.link.person);
+  visit.view.person_name = me.display_name().empty() ? me.id() : me.display_name();
+  visit.person_language = me.language();
+  visit.Localize("");
   if (visit.link.task_id.empty()) {
     if (req.method != "GET") {
       res.set_header("Allow", "GET");
@@ -174,7 +186,8 @@ void ActionDesk::ServeInbox(Visit& visit) {
   }
   ev::GetRegistryResponse registry;
   visit.person->Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
-  PageLocale locale(visit.req.get_header_value("Accept-Language"), registry.registry().settings().time_zone());
+  visit.Localize(registry.registry().settings().time_zone());
+  const PageLocale& locale = visit.locale;
   std::map<std::string, std::string> type_names;
   for (const auto& type : registry.registry().event_types()) type_names[type.key()] = locale.Text(type.display_name());
   // Each task gets its own link, valid as long as this one.
@@ -216,7 +229,7 @@ bool ActionDesk::Load(Visit& visit) {
   for (const auto& type : registry.registry().event_types()) {
     if (type.key() == view.event.event_type()) view.type = type;
   }
-  visit.locale = PageLocale(visit.req.get_header_value("Accept-Language"), registry.registry().settings().time_zone());
+  visit.Localize(registry.registry().settings().time_zone());
   view.owner_name = visit.DisplayName(view.event.subject_id());
   view.self_url = "/act/" + visit.token;
   view.inbox_url = "/act/" + keys_.Sign({visit.link.tenant, "", visit.link.person, visit.link.expires_at});

@@ -275,7 +275,8 @@ std::string ConfirmForm(const TaskView& v, const FormState& form, const PageLoca
 
 }  // namespace
 
-PageLocale::PageLocale(absl::string_view accept_language, const std::string& time_zone) : zone_(absl::UTCTimeZone()) {
+PageLocale::PageLocale(absl::string_view accept_language, const std::string& time_zone, const std::string& language)
+    : zone_(absl::UTCTimeZone()) {
   // The first language the reader ranks highest among zh and en.
   double zh_q = -1, en_q = -1;
   for (absl::string_view item : absl::StrSplit(accept_language, ',')) {
@@ -289,7 +290,7 @@ PageLocale::PageLocale(absl::string_view accept_language, const std::string& tim
     if (absl::StartsWith(tag, "zh") && q > zh_q) zh_q = q;
     if (absl::StartsWith(tag, "en") && q > en_q) en_q = q;
   }
-  zh_ = !(en_q > zh_q && en_q > 0);
+  zh_ = language.empty() ? !(en_q > zh_q && en_q > 0) : language != "en";
   if (!time_zone.empty() && !absl::LoadTimeZone(time_zone, &zone_)) zone_ = absl::UTCTimeZone();
 }
 

@@ -24,9 +24,10 @@ namespace perfflow::gateway {
 // The reader's language and the tenant's time zone.
 class PageLocale {
  public:
+  // The person's language from the directory ("zh" or "en") when set, else
   // zh unless the Accept-Language header prefers English; the tenant's IANA
   // zone (UTC when empty or unknown).
-  PageLocale(absl::string_view accept_language, const std::string& time_zone);
+  PageLocale(absl::string_view accept_language, const std::string& time_zone, const std::string& language = "");
 
   bool zh() const { return zh_; }
   const char* T(const char* zh, const char* en) const { return zh_ ? zh : en; }

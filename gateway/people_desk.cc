@@ -48,18 +48,27 @@ struct PeopleDesk::Visit {
     res.set_content(page, kHtml);
   }
   void Fail(int status, const std::string& message) { Html(status, ErrorPage(status, message)); }
-  // The directory's display names, looked up once per page.
-  std::string Name(PersonCalls& system, const std::string& id) {
-    auto it = names.find(id);
-    if (it != names.end()) return it->second;
+  // The directory's entries, looked up once per page (with the id only when unknown).
+  const ev::Employee& Employee(PersonCalls& system, const std::string& id) {
+    auto it = people.find(id);
+    if (it != people.end()) return it->second;
     ev::GetEmployeeRequest request;
     request.set_id(id);
     ev::GetEmployeeResponse response;
-    const bool found = system.Unary("/perfflow.event.v1.EventService/GetEmployee", request, &response).ok() &&
-                       !response.employee().display_name().empty();
-    return names[id] = found ? response.employee().display_name() : id;
+    if (!system.Unary("/perfflow.event.v1.EventService/GetEmployee", request, &response).ok()) {
+      response.mutable_employee()->set_id(id);
+    }
+    return people[id] = response.employee();
   }
-  std::map<std::string, std::string> names;
+  std::string Name(PersonCalls& system, const std::string& id) {
+    const ev::Employee& e = Employee(system, id);
+    return e.display_name().empty() ? id : e.display_name();
+  }
+  // The page's language (the person's, from the directory, else the browser's) and the tenant's zone.
+  PageLocale LocaleFor(PersonCalls& system, const std::string& person, const std::string& time_zone) {
+    return PageLocale(req.get_header_value("Accept-Language"), time_zone, Employee(system, person).language());
+  }
+  std::map<std::string, ev::Employee> people;
 };
 
 PeopleDesk::PeopleDesk(std::optional<ActionLinkKeys> keys, std::vector<SignInLink> sign_in_links,
@@ -166,9 +175,11 @@ void PeopleDesk::Inbox(Visit& visit, const Principal& person) {
   if (grpc::Status s = calls->Unary("/perfflow.event.v1.EventService/ListTasks", list, &tasks); !s.ok()) {
     return visit.Fail(HttpStatusFor(s.error_code()), Explain(s));
   }
+  Principal system{person.tenant, "gateway:people-pages", {"system"}, {}, person.credential};
+  std::unique_ptr<PersonCalls> directory = visit.calls_as(system);
   ev::GetRegistryResponse registry;
   calls->Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
-  PageLocale locale(visit.req.get_header_value("Accept-Language"), registry.registry().settings().time_zone());
+  const PageLocale locale = visit.LocaleFor(*directory, person.subject, registry.registry().settings().time_zone());
   std::map<std::string, std::string> type_names;
   for (const auto& type : registry.registry().event_types()) type_names[type.key()] = locale.Text(type.display_name());
   // Each task's link lasts as long as the sign-in.
@@ -178,8 +189,6 @@ void PeopleDesk::Inbox(Visit& visit, const Principal& person) {
     return "/act/" + keys_->Sign({person.tenant, task.name().substr(std::string("tasks/").size()), person.subject,
                                   expires});
   };
-  Principal system{person.tenant, "gateway:people-pages", {"system"}, {}, person.credential};
-  std::unique_ptr<PersonCalls> directory = visit.calls_as(system);
   visit.Html(200, InboxPage(tasks, type_names, link_of, visit.Name(*directory, person.subject), locale));
 }
 
@@ -194,7 +203,7 @@ void PeopleDesk::Team(Visit& visit, const Principal& person) {
   std::unique_ptr<PersonCalls> directory = visit.calls_as(system);
   ev::GetRegistryResponse registry;
   calls->Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
-  PageLocale locale(visit.req.get_header_value("Accept-Language"), registry.registry().settings().time_zone());
+  const PageLocale locale = visit.LocaleFor(*directory, person.subject, registry.registry().settings().time_zone());
   std::map<std::string, std::string> type_names;
   for (const auto& type : registry.registry().event_types()) type_names[type.key()] = locale.Text(type.display_name());
 

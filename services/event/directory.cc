@@ -54,6 +54,9 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
     }
     if (!batch_ids.insert(e.id()).second) out.push_back({path + ".id", "duplicate id '" + e.id() + "' in batch"});
     if (e.display_name().empty()) out.push_back({path + ".display_name", "required"});
+    if (!e.language().empty() && e.language() != "zh" && e.language() != "en") {
+      out.push_back({path + ".language", "zh, en or empty (the browser's language)"});
+    }
     if (e.department_id().empty()) {
       out.push_back({path + ".department_id", "required"});
     } else if (!departments.count(e.department_id())) {

@@ -131,9 +131,11 @@ void AddFilter(const EventFilter& filter, std::string& sql, Params& params) {
   }
 }
 
+// The contacts column holds the person's channels and language (JSON).
 std::string ContactsJson(const v1::Employee& e) {
   v1::Employee only;
   *only.mutable_contacts() = e.contacts();
+  only.set_language(e.language());
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(only, &json);
   return json;
@@ -148,7 +150,10 @@ v1::Employee ReadEmployee(const Row& r) {
   e.set_role(r.Str(4));
   e.set_manager_id(r.Str(5));
   v1::Employee contacts;
-  if (google::protobuf::util::JsonStringToMessage(r.Str(6), &contacts).ok()) *e.mutable_contacts() = contacts.contacts();
+  if (google::protobuf::util::JsonStringToMessage(r.Str(6), &contacts).ok()) {
+    *e.mutable_contacts() = contacts.contacts();
+    e.set_language(contacts.language());
+  }
   return e;
 }
 

@@ -427,6 +427,20 @@ class ActionLinkTest(unittest.TestCase):
         status, _, _ = self.request("POST", "/act/" + inbox, b"")
         self.assertEqual(status, 405)
 
+    def test_the_directory_language_wins_over_the_browsers(self):
+        status, _, body = call("POST", "/v1/directory:upsert", {"employees": [
+            {"id": "e3", "displayName": "e3", "departmentId": "quality", "managerId": "m2", "language": "en"}]}, ADMIN)
+        self.assertEqual(status, 200, body)
+        try:
+            task = self.open_task("e3")
+            status, _, page = self.get(action_link("gw", task, "e3", time.time() + 3600), {"Accept-Language": "zh-CN"})
+            self.assertEqual(status, 200, page)
+            self.assertIn("Upload the evidence", page)
+            self.assertIn('lang="en"', page)
+        finally:
+            call("POST", "/v1/directory:upsert", {"employees": [
+                {"id": "e3", "displayName": "e3", "departmentId": "quality", "managerId": "m2"}]}, ADMIN)
+
     def test_expired_tampered_done_and_other_peoples_links_are_refused(self):
         task = self.open_task("e2")
         good = action_link("gw", task, "e2", time.time() + 3600)

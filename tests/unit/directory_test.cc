@@ -24,6 +24,15 @@ TEST(DirectoryTest, UnknownManagerIsNamed) {
   EXPECT_TRUE(Names(ValidateDirectoryBatch(batch, {}), "employees[7].manager_id", "unknown manager 'ghost'"));
 }
 
+TEST(DirectoryTest, LanguageIsZhEnOrEmpty) {
+  v1::UpsertDirectoryRequest batch = testing::SmallOrg();
+  batch.mutable_employees(7)->set_language("en");
+  batch.mutable_employees(8)->set_language("zh");
+  EXPECT_TRUE(ValidateDirectoryBatch(batch, {}).empty());
+  batch.mutable_employees(7)->set_language("fr");
+  EXPECT_TRUE(Names(ValidateDirectoryBatch(batch, {}), "employees[7].language", "zh, en or empty"));
+}
+
 TEST(DirectoryTest, ManagerKnownFromStoreIsAccepted) {
   v1::UpsertDirectoryRequest batch;
   auto* e = batch.add_employees();

@@ -11,6 +11,7 @@
 #include "common/crypto.h"
 #include "common/db/database.h"
 #include "common/token_bucket.h"
+#include "gateway/action_pages.h"
 #include "gateway/auth.h"
 #include "gateway/door.h"
 #include "gateway/routes.h"
@@ -400,4 +401,23 @@ TEST(JwtTest, SubjectsInAnyScriptPassControlCharactersDoNot) {
 }
 
 }  // namespace
+// ---- the pages' language and time zone
+
+TEST(PageLocaleTest, TheDirectoryLanguageElseTheBrowsers) {
+  EXPECT_TRUE(PageLocale("", "").zh());  // the default
+  EXPECT_TRUE(PageLocale("zh-CN,zh;q=0.9,en;q=0.8", "").zh());
+  EXPECT_FALSE(PageLocale("en-US,en;q=0.9,zh;q=0.8", "").zh());
+  EXPECT_TRUE(PageLocale("en;q=0.5,zh-TW;q=0.7", "").zh());  // weights, not order
+  EXPECT_TRUE(PageLocale("fr-FR", "").zh());                 // neither: the default
+  EXPECT_TRUE(PageLocale("en-US", "", "zh").zh());            // the directory wins
+  EXPECT_FALSE(PageLocale("zh-CN", "", "en").zh());
+}
+
+TEST(PageLocaleTest, TimesInTheTenantsZone) {
+  const absl::Time t = absl::FromUnixSeconds(1764576000);  // 2025-12-01 08:00 UTC
+  EXPECT_EQ(PageLocale("", "Asia/Shanghai").Time(t), "2025-12-01 16:00 CST");
+  EXPECT_EQ(PageLocale("", "").Time(t), "2025-12-01 08:00 UTC");
+  EXPECT_EQ(PageLocale("", "Not/AZone").Time(t), "2025-12-01 08:00 UTC");
+}
+
 }  // namespace perfflow::gateway
