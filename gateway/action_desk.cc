@@ -188,8 +188,7 @@ void ActionDesk::ServeInbox(Visit& visit) {
   visit.person->Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
   visit.Localize(registry.registry().settings().time_zone());
   const PageLocale& locale = visit.locale;
-  std::map<std::string, std::string> type_names;
-  for (const auto& type : registry.registry().event_types()) type_names[type.key()] = locale.Text(type.display_name());
+  const std::map<std::string, std::string> type_names = TypeNames(registry.registry(), locale);
   // Each task gets its own link, valid as long as this one.
   auto link_of = [&](const ev::Task& task) {
     return "/act/" + keys_.Sign({visit.link.tenant, task.name().substr(std::string("tasks/").size()),

@@ -301,6 +301,12 @@ const std::string& PageLocale::Text(const event::v1::LocalizedText& text) const 
 
 std::string PageLocale::Time(absl::Time t) const { return absl::FormatTime("%Y-%m-%d %H:%M %Z", t, zone_); }
 
+std::map<std::string, std::string> TypeNames(const event::v1::Registry& registry, const PageLocale& locale) {
+  std::map<std::string, std::string> out;
+  for (const auto& type : registry.event_types()) out[type.key()] = locale.Text(type.display_name());
+  return out;
+}
+
 std::vector<std::string> ImpactScopes(const event::v1::EventType& type) {
   const auto& configured = type.actions().cross_confirm().impact_scopes();
   if (!configured.empty()) return {configured.begin(), configured.end()};

@@ -110,6 +110,9 @@ std::string TeamPage(const TeamView& team, const PageLocale& locale);
 std::string SignInPage(const std::vector<std::pair<std::string, std::string>>& links, const std::string& next,
                        const std::string& error, const PageLocale& locale);
 
+// Event type keys to display names in the page's language.
+std::map<std::string, std::string> TypeNames(const event::v1::Registry& registry, const PageLocale& locale);
+
 // The impact scopes a confirmer chooses from (the type's, else all three).
 std::vector<std::string> ImpactScopes(const event::v1::EventType& type);
 

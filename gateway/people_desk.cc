@@ -69,6 +69,16 @@ struct PeopleDesk::Visit {
     return PageLocale(req.get_header_value("Accept-Language"), time_zone, Employee(system, person).language());
   }
   std::map<std::string, ev::Employee> people;
+  // The tenant's registry as `person` reads it: the page's locale and the
+  // event types' display names in it.
+  PageLocale ReadRegistry(PersonCalls& calls, PersonCalls& system, const std::string& person,
+                          std::map<std::string, std::string>* type_names) {
+    ev::GetRegistryResponse registry;
+    calls.Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
+    PageLocale locale = LocaleFor(system, person, registry.registry().settings().time_zone());
+    *type_names = TypeNames(registry.registry(), locale);
+    return locale;
+  }
 };
 
 PeopleDesk::PeopleDesk(std::optional<ActionLinkKeys> keys, std::vector<SignInLink> sign_in_links,
@@ -177,11 +187,8 @@ void PeopleDesk::Inbox(Visit& visit, const Principal& person) {
   }
   Principal system{person.tenant, "gateway:people-pages", {"system"}, {}, person.credential};
   std::unique_ptr<PersonCalls> directory = visit.calls_as(system);
-  ev::GetRegistryResponse registry;
-  calls->Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
-  const PageLocale locale = visit.LocaleFor(*directory, person.subject, registry.registry().settings().time_zone());
   std::map<std::string, std::string> type_names;
-  for (const auto& type : registry.registry().event_types()) type_names[type.key()] = locale.Text(type.display_name());
+  const PageLocale locale = visit.ReadRegistry(*calls, *directory, person.subject, &type_names);
   // Each task's link lasts as long as the sign-in.
   const absl::Time expires = std::min(person.expires_at, door_->clock().Now() + kMaxSession);
   auto link_of = [&](const ev::Task& task) -> std::string {
@@ -201,11 +208,8 @@ void PeopleDesk::Team(Visit& visit, const Principal& person) {
   std::unique_ptr<PersonCalls> calls = visit.calls_as(manager);
   Principal system{person.tenant, "gateway:people-pages", {"system"}, {}, person.credential};
   std::unique_ptr<PersonCalls> directory = visit.calls_as(system);
-  ev::GetRegistryResponse registry;
-  calls->Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
-  const PageLocale locale = visit.LocaleFor(*directory, person.subject, registry.registry().settings().time_zone());
   std::map<std::string, std::string> type_names;
-  for (const auto& type : registry.registry().event_types()) type_names[type.key()] = locale.Text(type.display_name());
+  const PageLocale locale = visit.ReadRegistry(*calls, *directory, person.subject, &type_names);
 
   TeamView team;
   team.manager_name = visit.Name(*directory, person.subject);

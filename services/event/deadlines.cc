@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/struct_values.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -20,18 +21,6 @@ std::string ToJson(const Struct& s) {
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(s, &json);
   return json;
-}
-
-Value Str(const std::string& s) {
-  Value v;
-  v.set_string_value(s);
-  return v;
-}
-
-Value Num(double n) {
-  Value v;
-  v.set_number_value(n);
-  return v;
 }
 
 std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
@@ -134,20 +123,20 @@ std::vector<Notice> ManagerDigests(const std::vector<TeamTaskCount>& rows, const
   std::vector<Notice> out;
   for (const auto& [manager, items] : by_manager) {
     Struct payload;
-    (*payload.mutable_fields())["period"] = Str(period);
+    (*payload.mutable_fields())["period"] = StringValue(period);
     auto* list = (*payload.mutable_fields())["items"].mutable_list_value();
     int64_t open = 0, overdue = 0;
     for (const TeamTaskCount* r : items) {
       Struct item;
-      (*item.mutable_fields())["event_type"] = Str(r->event_type);
-      (*item.mutable_fields())["open"] = Num(static_cast<double>(r->open));
-      (*item.mutable_fields())["overdue"] = Num(static_cast<double>(r->overdue));
+      (*item.mutable_fields())["event_type"] = StringValue(r->event_type);
+      (*item.mutable_fields())["open"] = NumberValue(static_cast<double>(r->open));
+      (*item.mutable_fields())["overdue"] = NumberValue(static_cast<double>(r->overdue));
       *list->add_values()->mutable_struct_value() = item;
       open += r->open;
       overdue += r->overdue;
     }
-    (*payload.mutable_fields())["open"] = Num(static_cast<double>(open));
-    (*payload.mutable_fields())["overdue"] = Num(static_cast<double>(overdue));
+    (*payload.mutable_fields())["open"] = NumberValue(static_cast<double>(open));
+    (*payload.mutable_fields())["overdue"] = NumberValue(static_cast<double>(overdue));
     out.push_back({manager, "daily_digest", absl::StrCat("daily_digest:", period, ":", manager), ToJson(payload)});
   }
   return out;
@@ -164,23 +153,23 @@ std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
       return a->due_at != b->due_at ? a->due_at < b->due_at : a->task_id < b->task_id;
     });
     Struct payload;
-    (*payload.mutable_fields())["period"] = Str(period);
+    (*payload.mutable_fields())["period"] = StringValue(period);
     auto* items = (*payload.mutable_fields())["actions"].mutable_list_value();
     int64_t overdue = 0;
     for (const OpenTask* task : list) {
       Struct item;
-      (*item.mutable_fields())["task"] = Str("tasks/" + task->task_id);
-      (*item.mutable_fields())["event"] = Str("events/" + task->event_id);
-      (*item.mutable_fields())["event_type"] = Str(task->event_type);
-      (*item.mutable_fields())["kind"] = Str(TaskKindLabel(task->kind));
-      (*item.mutable_fields())["due_at"] = Str(Rfc3339(task->due_at));
+      (*item.mutable_fields())["task"] = StringValue("tasks/" + task->task_id);
+      (*item.mutable_fields())["event"] = StringValue("events/" + task->event_id);
+      (*item.mutable_fields())["event_type"] = StringValue(task->event_type);
+      (*item.mutable_fields())["kind"] = StringValue(TaskKindLabel(task->kind));
+      (*item.mutable_fields())["due_at"] = StringValue(Rfc3339(task->due_at));
       auto* goals = (*item.mutable_fields())["goals"].mutable_list_value();
-      for (const std::string& g : goals_of(task->event_type)) *goals->add_values() = Str(g);
+      for (const std::string& g : goals_of(task->event_type)) *goals->add_values() = StringValue(g);
       *items->add_values()->mutable_struct_value() = item;
       overdue += task->due_at < now ? 1 : 0;
     }
-    (*payload.mutable_fields())["open"] = Num(static_cast<double>(list.size()));
-    (*payload.mutable_fields())["overdue"] = Num(static_cast<double>(overdue));
+    (*payload.mutable_fields())["open"] = NumberValue(static_cast<double>(list.size()));
+    (*payload.mutable_fields())["overdue"] = NumberValue(static_cast<double>(overdue));
     out.push_back({person, "weekly_actions", absl::StrCat("weekly_actions:", period, ":", person), ToJson(payload)});
   }
   return out;

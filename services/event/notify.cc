@@ -10,6 +10,7 @@
 #include "common/crypto.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/struct_values.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -22,12 +23,6 @@ using google::protobuf::Value;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(5);
-
-Value Str(const std::string& s) {
-  Value v;
-  v.set_string_value(s);
-  return v;
-}
 
 std::string ToJson(const google::protobuf::Message& m) {
   std::string json;
@@ -81,11 +76,11 @@ class WebhookChannel : public HttpChannel {
   absl::Status Send(const Outgoing& m) override {
     Struct body;
     auto& f = *body.mutable_fields();
-    f["type"] = Str(m.topic);
-    f["idempotency_key"] = Str(m.idempotency_key);
-    f["tenant"] = Str(m.tenant);
-    f["recipient"] = Str(m.recipient_id);
-    f["text"] = Str(m.text);
+    f["type"] = StringValue(m.topic);
+    f["idempotency_key"] = StringValue(m.idempotency_key);
+    f["tenant"] = StringValue(m.tenant);
+    f["recipient"] = StringValue(m.recipient_id);
+    f["text"] = StringValue(m.text);
     Struct data;
     if (google::protobuf::util::JsonStringToMessage(m.payload_json, &data).ok()) {
       *f["data"].mutable_struct_value() = data;
@@ -106,31 +101,6 @@ class WebhookChannel : public HttpChannel {
 
 // ---- cards, as each platform documents them
 
-Value Bool(bool b) {
-  Value v;
-  v.set_bool_value(b);
-  return v;
-}
-
-Value Number(double d) {
-  Value v;
-  v.set_number_value(d);
-  return v;
-}
-
-Value List(std::vector<Value> items) {
-  Value v;
-  for (auto& item : items) *v.mutable_list_value()->add_values() = std::move(item);
-  return v;
-}
-
-Value Object(std::vector<std::pair<std::string, Value>> fields) {
-  Value v;
-  auto& f = *v.mutable_struct_value()->mutable_fields();
-  for (auto& [name, value] : fields) f[name] = std::move(value);
-  return v;
-}
-
 // The facts as Markdown lines (DingTalk and Feishu render it).
 std::string FactsMarkdown(const Card& card) {
   std::string out;
@@ -141,11 +111,11 @@ std::string FactsMarkdown(const Card& card) {
 Struct DingTalkText(const Outgoing& m) {
   Struct body;
   auto& f = *body.mutable_fields();
-  f["msgtype"] = Str("text");
-  (*f["text"].mutable_struct_value()->mutable_fields())["content"] = Str(m.text);
+  f["msgtype"] = StringValue("text");
+  (*f["text"].mutable_struct_value()->mutable_fields())["content"] = StringValue(m.text);
   if (!m.handle.empty()) {
     auto& at = *f["at"].mutable_struct_value()->mutable_fields();
-    *at["atUserIds"].mutable_list_value()->add_values() = Str(m.handle);
+    *at["atUserIds"].mutable_list_value()->add_values() = StringValue(m.handle);
   }
   return body;
 }
@@ -154,15 +124,15 @@ Struct DingTalkText(const Outgoing& m) {
 Struct DingTalkActionCard(const Card& card) {
   std::vector<Value> buttons;
   for (const auto& [label, target] : card.buttons) {
-    buttons.push_back(Object({{"title", Str(label)}, {"actionURL", Str(target)}}));
+    buttons.push_back(ObjectValue({{"title", StringValue(label)}, {"actionURL", StringValue(target)}}));
   }
   Struct body;
-  (*body.mutable_fields())["msgtype"] = Str("actionCard");
+  (*body.mutable_fields())["msgtype"] = StringValue("actionCard");
   (*body.mutable_fields())["actionCard"] =
-      Object({{"title", Str(card.title)},
-              {"text", Str(absl::StrCat("### ", card.title, "\n\n", FactsMarkdown(card)))},
-              {"btnOrientation", Str(card.buttons.size() > 1 ? "1" : "0")},
-              {"btns", List(std::move(buttons))}});
+      ObjectValue({{"title", StringValue(card.title)},
+              {"text", StringValue(absl::StrCat("### ", card.title, "\n\n", FactsMarkdown(card)))},
+              {"btnOrientation", StringValue(card.buttons.size() > 1 ? "1" : "0")},
+              {"btns", ListValue(std::move(buttons))}});
   return body;
 }
 
@@ -170,20 +140,20 @@ Struct DingTalkActionCard(const Card& card) {
 Struct FeishuCard(const Card& card, const std::string& handle) {
   std::vector<Value> buttons;
   for (size_t i = 0; i < card.buttons.size(); ++i) {
-    buttons.push_back(Object({{"tag", Str("button")},
-                              {"text", Object({{"tag", Str("plain_text")}, {"content", Str(card.buttons[i].first)}})},
-                              {"type", Str(i == 0 ? "primary" : "default")},
-                              {"url", Str(card.buttons[i].second)}}));
+    buttons.push_back(ObjectValue({{"tag", StringValue("button")},
+                              {"text", ObjectValue({{"tag", StringValue("plain_text")}, {"content", StringValue(card.buttons[i].first)}})},
+                              {"type", StringValue(i == 0 ? "primary" : "default")},
+                              {"url", StringValue(card.buttons[i].second)}}));
   }
   std::string facts = FactsMarkdown(card);
   if (!handle.empty()) facts = absl::StrCat("<at id=", handle, "></at>\n", facts);
   Struct out;
   auto& f = *out.mutable_fields();
-  f["config"] = Object({{"wide_screen_mode", Bool(true)}});
-  f["header"] = Object({{"title", Object({{"tag", Str("plain_text")}, {"content", Str(card.title)}})},
-                        {"template", Str(card.urgent ? "red" : "blue")}});
-  f["elements"] = List({Object({{"tag", Str("div")}, {"text", Object({{"tag", Str("lark_md")}, {"content", Str(facts)}})}}),
-                        Object({{"tag", Str("action")}, {"actions", List(std::move(buttons))}})});
+  f["config"] = ObjectValue({{"wide_screen_mode", BoolValue(true)}});
+  f["header"] = ObjectValue({{"title", ObjectValue({{"tag", StringValue("plain_text")}, {"content", StringValue(card.title)}})},
+                        {"template", StringValue(card.urgent ? "red" : "blue")}});
+  f["elements"] = ListValue({ObjectValue({{"tag", StringValue("div")}, {"text", ObjectValue({{"tag", StringValue("lark_md")}, {"content", StringValue(facts)}})}}),
+                        ObjectValue({{"tag", StringValue("action")}, {"actions", ListValue(std::move(buttons))}})});
   return out;
 }
 
@@ -192,19 +162,19 @@ Struct FeishuCard(const Card& card, const std::string& handle) {
 Struct WeComTemplateCard(const Card& card) {
   std::vector<Value> contents, jumps;
   for (size_t i = 0; i < card.facts.size() && i < 6; ++i) {
-    contents.push_back(Object({{"keyname", Str(card.facts[i].first)}, {"value", Str(card.facts[i].second)}}));
+    contents.push_back(ObjectValue({{"keyname", StringValue(card.facts[i].first)}, {"value", StringValue(card.facts[i].second)}}));
   }
   for (size_t i = 0; i < card.buttons.size() && i < 3; ++i) {
-    jumps.push_back(Object({{"type", Number(1)}, {"title", Str(card.buttons[i].first)}, {"url", Str(card.buttons[i].second)}}));
+    jumps.push_back(ObjectValue({{"type", NumberValue(1)}, {"title", StringValue(card.buttons[i].first)}, {"url", StringValue(card.buttons[i].second)}}));
   }
-  Value action = Object({{"type", Number(1)}, {"url", Str(card.buttons.empty() ? "" : card.buttons[0].second)}});
+  Value action = ObjectValue({{"type", NumberValue(1)}, {"url", StringValue(card.buttons.empty() ? "" : card.buttons[0].second)}});
   Struct out;
   auto& f = *out.mutable_fields();
-  f["card_type"] = Str("text_notice");
-  f["source"] = Object({{"desc", Str("perfflow")}});
-  f["main_title"] = Object({{"title", Str(card.title)}});
-  f["horizontal_content_list"] = List(std::move(contents));
-  f["jump_list"] = List(std::move(jumps));
+  f["card_type"] = StringValue("text_notice");
+  f["source"] = ObjectValue({{"desc", StringValue("perfflow")}});
+  f["main_title"] = ObjectValue({{"title", StringValue(card.title)}});
+  f["horizontal_content_list"] = ListValue(std::move(contents));
+  f["jump_list"] = ListValue(std::move(jumps));
   f["card_action"] = std::move(action);
   return out;
 }
@@ -236,16 +206,16 @@ class FeishuChannel : public HttpChannel {
     auto& f = *body.mutable_fields();
     if (!secret().empty()) {
       const std::string ts = absl::StrCat(absl::ToUnixSeconds(m.now));
-      f["timestamp"] = Str(ts);
-      f["sign"] = Str(Base64Encode(HmacSha256(absl::StrCat(ts, "\n", secret()), "")));
+      f["timestamp"] = StringValue(ts);
+      f["sign"] = StringValue(Base64Encode(HmacSha256(absl::StrCat(ts, "\n", secret()), "")));
     }
     if (m.card) {
-      f["msg_type"] = Str("interactive");
+      f["msg_type"] = StringValue("interactive");
       *f["card"].mutable_struct_value() = FeishuCard(*m.card, m.handle);
     } else {
-      f["msg_type"] = Str("text");
+      f["msg_type"] = StringValue("text");
       const std::string mention = m.handle.empty() ? "" : absl::StrCat("<at user_id=\"", m.handle, "\"></at> ");
-      (*f["content"].mutable_struct_value()->mutable_fields())["text"] = Str(mention + m.text);
+      (*f["content"].mutable_struct_value()->mutable_fields())["text"] = StringValue(mention + m.text);
     }
     std::string reply;
     if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
@@ -261,13 +231,13 @@ class WeComChannel : public HttpChannel {
     Struct body;
     auto& f = *body.mutable_fields();
     if (m.card) {
-      f["msgtype"] = Str("template_card");
+      f["msgtype"] = StringValue("template_card");
       *f["template_card"].mutable_struct_value() = WeComTemplateCard(*m.card);
     } else {
-      f["msgtype"] = Str("text");
+      f["msgtype"] = StringValue("text");
       auto& text = *f["text"].mutable_struct_value()->mutable_fields();
-      text["content"] = Str(m.text);
-      if (!m.handle.empty()) *text["mentioned_list"].mutable_list_value()->add_values() = Str(m.handle);
+      text["content"] = StringValue(m.text);
+      if (!m.handle.empty()) *text["mentioned_list"].mutable_list_value()->add_values() = StringValue(m.handle);
     }
     std::string reply;
     if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
