@@ -308,6 +308,104 @@ class DeployCheck(unittest.TestCase):
                     server.stop()
             shutil.rmtree(work, ignore_errors=True)
 
+    def test_5_dashboards_on_two_replicas_match_one(self):
+        """Every dashboard query on a Prometheus scraping two event-service replicas of one database equals the
+        same query on a Prometheus scraping one of them: per-replica gauges are not counted twice."""
+        work = tempfile.mkdtemp(prefix="perfflow-dashboards-")
+        servers, proms = [], []
+        try:
+            generate_stubs(ARGS.source_dir, os.path.join(work, "stubs"))
+            import grpc
+            from perfflow.event.v1 import event_service_pb2 as epb, event_service_pb2_grpc
+            db = "--db=sqlite:" + os.path.join(work, "event.db")
+            common = ["--catalogue_dir=" + os.path.join(ARGS.source_dir, "services/event/catalogue"),
+                      "--metrics_refresh_seconds=1"]
+            first = Server(os.path.join(ARGS.bin_dir, "perfflow-event"), [db, "--demo", "--demo_events=80"] + common)
+            servers.append(first)
+            second = Server(os.path.join(ARGS.bin_dir, "perfflow-event"), [db] + common)
+            servers.append(second)
+            # All traffic through the first replica: the counters' truth is its own.
+            stub = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(first.address()))
+            md = [("x-perfflow-tenant", "demo"), ("x-perfflow-principal", "e101")]
+            for i in range(3):
+                req = epb.IngestEventRequest(source="crm", external_id="dash-%d" % i, event_type="crm.contract_signed",
+                                             subject_id="e101")
+                req.attributes.update({"contract_value": 1000, "customer_tier": "key"})
+                stub.IngestEvent(req, metadata=md)
+
+            def start_prometheus(name, targets):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", 0))
+                    port = sock.getsockname()[1]
+                config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                          "scrape_configs": [{"job_name": "perfflow-event", "static_configs": [
+                              {"targets": ["127.0.0.1:%d" % t.metrics_port for t in targets]}]}]}
+                path = os.path.join(work, name + ".yml")
+                with open(path, "w") as f:
+                    yaml.safe_dump(config, f)
+                proms.append(subprocess.Popen(["prometheus", "--config.file=" + path,
+                                               "--storage.tsdb.path=" + os.path.join(work, name),
+                                               "--web.listen-address=127.0.0.1:%d" % port],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                return port
+
+            two = start_prometheus("two", [first, second])
+            one = start_prometheus("one", [first])
+
+            def query(port, expr):
+                url = "http://127.0.0.1:%d/api/v1/query?query=%s" % (port, urllib.parse.quote(expr))
+                try:
+                    with urllib.request.urlopen(url, timeout=10) as r:
+                        data = json.load(r)["data"]["result"]
+                except OSError:
+                    return None
+                return {json.dumps(x["metric"], sort_keys=True): float(x["value"][1]) for x in data}
+
+            # Both have seen both replicas' gauges a few times.
+            ready = 'count(perfflow_flow_open_chains{tenant="demo"}) by (instance)'
+            deadline = time.monotonic() + 60
+            while not (query(two, ready) and len(query(two, ready)) == 2 and query(one, ready)):
+                self.assertLess(time.monotonic(), deadline, "Prometheus never scraped both replicas")
+                time.sleep(0.5)
+            time.sleep(5)
+            # The setup can tell: a sum over replicas is twice the truth.
+            doubled = 'sum(perfflow_flow_open_chains{tenant="demo"})'
+            self.assertAlmostEqual(query(two, doubled)[json.dumps({})], 2 * query(one, doubled)[json.dumps({})])
+
+            substitutions = {"$tenant": "demo", "$namespace": ".*", "$service": ".*"}
+            checked = 0
+            for path in sorted(glob.glob(os.path.join(ARGS.source_dir, "k8s/base/dashboards/*.json"))):
+                with open(path) as f:
+                    dashboard = json.load(f)
+                for panel in dashboard["panels"]:
+                    for target in panel.get("targets", []):
+                        expr = target["expr"]
+                        for k, v in substitutions.items():
+                            expr = expr.replace(k, v)
+                        self.assertNotIn("$", expr, "an unknown variable in " + panel["title"])
+                        counts_events = any(f in expr for f in ("rate(", "increase(", "deriv("))
+                        # Gauges refresh every second on both replicas: compare until they agree (bounded).
+                        deadline = time.monotonic() + 20
+                        while True:
+                            a, b = query(two, expr), query(one, expr)
+                            same = a is not None and b is not None and a.keys() == b.keys() and all(
+                                abs(a[k] - b[k]) <= (0.25 * abs(b[k]) + 1e-9 if counts_events else 1e-9)
+                                or (a[k] != a[k] and b[k] != b[k]) for k in a)
+                            if same or time.monotonic() > deadline:
+                                break
+                            time.sleep(1)
+                        self.assertTrue(same, "%s (%s): two replicas %s, one replica %s" % (
+                            panel["title"], expr, a, b))
+                        checked += 1
+            print("%d dashboard queries agree on two replicas and on one" % checked, file=sys.stderr)
+        finally:
+            for prom in proms:
+                prom.terminate()
+                prom.wait(timeout=30)
+            for server in servers:
+                server.stop()
+            shutil.rmtree(work, ignore_errors=True)
+
 
 if __name__ == "__main__":
     run_tests(globals(), "--bin-dir", "--source-dir")
