@@ -92,7 +92,14 @@ void FlowMetrics::SetHealth(const std::string& tenant, const HealthReport& repor
   set("all", "all", report.overall);
   for (const auto& [dept, c] : report.by_department) set(dept, "all", c);
   for (const auto& [type, c] : report.by_event_type) set("all", type, c);
-  for (const auto& [key, c] : by_pair) set(key.first, key.second, c);
+  for (const auto& [key, c] : by_pair) {
+    set(key.first, key.second, c);
+    // The label sets chains are closed under start at 0, so increase() sees
+    // the first closure after a restart.
+    for (const char* within : {"true", "false"}) {
+      closed_.Add({{"tenant", tenant}, {"department", key.first}, {"event_type", key.second}, {"within_sla", within}});
+    }
+  }
 }
 
 void FlowMetrics::SetOpenChains(const std::string& tenant, FlowStep step, int64_t count) {

@@ -29,7 +29,8 @@ class FlowMetrics {
   void ChainClosed(const std::string& tenant, const std::string& department, const std::string& event_type,
                    bool within_sla);
 
-  // Gauges from the periodic refresh (trailing window).
+  // Gauges from the periodic refresh (trailing window); also creates the
+  // closed-chain counters of each (department, event type) pair at 0.
   void SetHealth(const std::string& tenant, const HealthReport& report,
                  const std::map<std::pair<std::string, std::string>, HealthCounts>& by_pair);
   void SetOpenChains(const std::string& tenant, FlowStep step, int64_t count);

@@ -112,9 +112,11 @@ v1::ChainValidation CompiledChainRules::Validate(const google::protobuf::Struct&
 
   v1::ChainValidation out;
   out.set_event_type(type_.key());
+  std::set<std::string> not_required;  // kinds whose condition does not hold for this chain
   for (const EvidenceRule& r : evidence_rules_) {
     const std::string id = "evidence:" + r.kind;
     if (!r.always && !(r.when && r.when->Evaluate(resolve))) {
+      not_required.insert(r.kind);
       AddRule(out, id, r.description, v1::RULE_OUTCOME_NOT_APPLICABLE, "required only when " + (r.when ? r.when->text() : ""));
     } else if (count[r.kind] > 0) {
       AddRule(out, id, r.description, v1::RULE_OUTCOME_SATISFIED, absl::StrCat(count[r.kind], " uploaded"));
@@ -126,7 +128,10 @@ v1::ChainValidation CompiledChainRules::Validate(const google::protobuf::Struct&
   for (const std::string& kind : cosign_kinds_) {
     const std::string id = "cosign:" + kind;
     const std::string description = kind + " is co-signed by another department";
-    if (count[kind] == 0) {
+    // Evidence the chain does not need needs no co-signature either.
+    if (not_required.count(kind)) {
+      AddRule(out, id, description, v1::RULE_OUTCOME_NOT_APPLICABLE, kind + " is not required for this chain");
+    } else if (count[kind] == 0) {
       AddRule(out, id, description, v1::RULE_OUTCOME_NOT_APPLICABLE, "no " + kind + " uploaded");
     } else if (cosigned[kind]) {
       AddRule(out, id, description, v1::RULE_OUTCOME_SATISFIED, "");

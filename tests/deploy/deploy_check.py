@@ -406,6 +406,24 @@ class DeployCheck(unittest.TestCase):
                 server.stop()
             shutil.rmtree(work, ignore_errors=True)
 
+    def test_6_the_readmes_python_stub_command_works(self):
+        """The README's protoc command for Python clients, run as written, gives stubs that import."""
+        with open(os.path.join(ARGS.source_dir, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        command = re.search(r"From Python.*?```sh\n(.*?)```", readme, re.S).group(1)
+        out = tempfile.mkdtemp(prefix="perfflow-readme-stubs-")
+        try:
+            run = subprocess.run(["bash", "-c", command.replace("/tmp/pf", out).replace("python3 ", "/usr/bin/python3 ")],
+                                 cwd=ARGS.source_dir, capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            check = subprocess.run(["/usr/bin/python3", "-c", "import sys; sys.path.insert(0, %r); "
+                                    "from perfflow.event.v1 import event_service_pb2_grpc; "
+                                    "from perfflow.feedback.v1 import feedback_service_pb2_grpc" % out],
+                                   capture_output=True, text=True)
+            self.assertEqual(check.returncode, 0, check.stderr)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
 
 if __name__ == "__main__":
     run_tests(globals(), "--bin-dir", "--source-dir")

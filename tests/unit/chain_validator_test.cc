@@ -72,6 +72,12 @@ TEST_F(ChainValidatorTest, ConditionalEvidenceIsNotApplicableWhenConditionFails)
   EXPECT_EQ(o["evidence:change_note"], v1::RULE_OUTCOME_NOT_APPLICABLE);
   EXPECT_EQ(o["rule:on_time_has_no_reason"], v1::RULE_OUTCOME_SATISFIED);
   EXPECT_EQ(v.outcome(), v1::CHAIN_OUTCOME_COMPLETE);
+  // A change note uploaded anyway, not co-signed: its co-signature is not asked for either.
+  v1::ChainValidation extra = rules_->Validate(Attrs(R"({"project":"X1","milestone":"concept","delay_days":0})"),
+                                               {{"stage_timestamps", false}, {"change_note", false}});
+  EXPECT_EQ(Outcomes(extra)["evidence:change_note"], v1::RULE_OUTCOME_NOT_APPLICABLE);
+  EXPECT_EQ(Outcomes(extra)["cosign:change_note"], v1::RULE_OUTCOME_NOT_APPLICABLE);
+  EXPECT_EQ(extra.outcome(), v1::CHAIN_OUTCOME_COMPLETE);
 }
 
 TEST_F(ChainValidatorTest, RuleAndLibraryViolations) {

@@ -1,6 +1,8 @@
 #include "services/event/flow_health.h"
 
 #include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "services/event/flow_metrics.h"
 
 namespace perfflow::event {
 namespace {
@@ -69,6 +71,32 @@ TEST(DayNumberTest, CountsUtcDays) {
   EXPECT_EQ(DayNumber(absl::UnixEpoch() + absl::Hours(23)), 0);
   EXPECT_EQ(DayNumber(absl::UnixEpoch() + absl::Hours(24)), 1);
   EXPECT_EQ(DayNumber(absl::UnixEpoch() - absl::Hours(1)), -1);
+}
+
+TEST(FlowMetricsTest, ClosedChainCountersStartAtZeroForKnownPairs) {
+  prometheus::Registry registry;
+  FlowMetrics metrics(registry);
+  HealthReport report;
+  std::map<std::pair<std::string, std::string>, HealthCounts> pairs;
+  pairs[{"sales", "crm.contract_signed"}].pending = 2;
+  metrics.SetHealth("acme", report, pairs);
+  int zeros = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "perfflow_flow_chains_closed_total") continue;
+    for (const auto& metric : family.metric) {
+      EXPECT_EQ(metric.counter.value, 0.0);
+      ++zeros;
+    }
+  }
+  EXPECT_EQ(zeros, 2);  // within_sla true and false
+  metrics.ChainClosed("acme", "sales", "crm.contract_signed", true);  // the same series, now 1
+  double total = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "perfflow_flow_chains_closed_total") continue;
+    EXPECT_EQ(family.metric.size(), 2u);
+    for (const auto& metric : family.metric) total += metric.counter.value;
+  }
+  EXPECT_EQ(total, 1.0);
 }
 
 }  // namespace
