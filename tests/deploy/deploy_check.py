@@ -181,6 +181,32 @@ class DeployCheck(unittest.TestCase):
                     self.assertEqual(dash["templating"]["list"][0]["type"], "datasource")
             if overlay == "dev":
                 self.assertIn("perfflow-mysql", by_kind["StatefulSet"])
+            # A first deploy that works: the HPA alone owns replica counts, replicas spread, Prometheus
+            # Operator's selectors can pick the monitors up, dev images built on the node are not pulled,
+            # and a single-node dev cluster can bind the evidence volume.
+            for name in SERVICES:
+                dep = by_kind["Deployment"][name]
+                self.assertNotIn("replicas", dep["spec"], "%s/%s: the HPA owns the replica count" % (overlay, name))
+                hpa = by_kind["HorizontalPodAutoscaler"][name]["spec"]
+                self.assertLessEqual(hpa["minReplicas"], hpa["maxReplicas"])
+                keys = {c["topologyKey"] for c in dep["spec"]["template"]["spec"]["topologySpreadConstraints"]}
+                self.assertEqual(keys, {"kubernetes.io/hostname", "topology.kubernetes.io/zone"})
+                pull = dep["spec"]["template"]["spec"]["containers"][0].get("imagePullPolicy")
+                if overlay == "dev":
+                    self.assertEqual(pull, "IfNotPresent", name)
+                    self.assertEqual((hpa["minReplicas"], hpa["maxReplicas"]), (1, 1), name)
+                else:
+                    self.assertGreaterEqual(hpa["minReplicas"], 2, name)
+            for kind in ("ServiceMonitor", "PrometheusRule"):
+                self.assertIn("release", by_kind[kind]["perfflow"]["metadata"]["labels"], kind)
+            modes = by_kind["PersistentVolumeClaim"]["perfflow-evidence-blobs"]["spec"]["accessModes"]
+            self.assertEqual(modes, ["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"])
+        # No deprecated kustomize fields.
+        for path in glob.glob(os.path.join(ARGS.source_dir, "k8s/**/kustomization.yaml"), recursive=True):
+            with open(path) as f:
+                fields = set(yaml.safe_load(f))
+            self.assertFalse(fields & {"bases", "patchesStrategicMerge", "patchesJson6902", "commonLabels"},
+                             "%s uses deprecated fields" % path)
 
     def test_3_alert_rules_check_and_unit_tests(self):
         tmp = tempfile.mkdtemp()
