@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/stats.h"
 #include "common/timestamps.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -128,12 +129,6 @@ std::string MonthOf(absl::Time t) {
   return absl::FormatCivilTime(absl::CivilMonth(absl::ToCivilSecond(t, absl::UTCTimeZone())));
 }
 
-double Median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 void HourHistogram::Add(double hours) {
   ++tenths_[std::llround(hours * 10)];

@@ -43,8 +43,8 @@ double HoursBetween(const google::protobuf::Timestamp& from, const google::proto
 std::string MonthOf(absl::Time t);
 
 // Durations in hours, kept as counts per 0.1 h (6 minutes): memory follows
-// the number of distinct values, never the number of chains; the median is
-// exact to 0.1 h.
+// the number of distinct values, never the number of chains; the median
+// (common/stats.h's definition) is exact to 0.1 h.
 class HourHistogram {
  public:
   void Add(double hours);
@@ -69,8 +69,6 @@ class MeasureAccumulator {
   int64_t meets_ = 0, needs_improvement_ = 0, redo_ = 0;
   HourHistogram response_hours_, closure_hours_;
 };
-
-double Median(std::vector<double> values);
 
 class BriefBuilder {
  public:

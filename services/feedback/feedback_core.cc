@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/status.h"
 #include "common/timestamps.h"
 #include "common/yaml_proto.h"
@@ -22,13 +23,6 @@ size_t CodePoints(absl::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
-}
-
-// Nearest-rank percentile of sorted values.
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
-  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
 void Fill(const std::string& key, const std::vector<const ReviewRow*>& rows, v1::FeedbackFigure* out) {
@@ -46,12 +40,11 @@ void Fill(const std::string& key, const std::vector<const ReviewRow*>& rows, v1:
       default: break;
     }
   }
-  std::sort(response.begin(), response.end());
   const double n = static_cast<double>(rows.size());
   out->set_effective_rate(rows.empty() ? 0 : static_cast<double>(effective) / n);
   out->set_redo_rate(rows.empty() ? 0 : static_cast<double>(out->redo()) / n);
-  out->set_median_response_seconds(Percentile(response, 0.5));
-  out->set_p90_response_seconds(Percentile(response, 0.9));
+  out->set_median_response_seconds(Median(response));
+  out->set_p90_response_seconds(NearestRankPercentile(response, 0.9));
 }
 
 }  // namespace

@@ -315,6 +315,8 @@ TEST_F(FeedbackCoreTest, StatsArithmetic) {
   ASSERT_EQ(stats->by_reviewer_size(), 2);
   EXPECT_EQ(stats->by_reviewer(0).key(), "s-head");
   EXPECT_EQ(stats->by_reviewer(0).reviews(), 2);
+  // Two responses, 3 h and 1 h: the median is their mean (common/stats.h), as in the briefs.
+  EXPECT_DOUBLE_EQ(stats->by_reviewer(0).median_response_seconds(), 2 * 3600);
   ASSERT_EQ(stats->by_month_size(), 1);
   EXPECT_EQ(stats->by_month(0).key(), "2026-03");
 }
