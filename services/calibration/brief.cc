@@ -31,29 +31,36 @@ double StdDev(const std::vector<double>& v) {
   return std::sqrt(sum / static_cast<double>(v.size()));
 }
 
-// One comparable measure: how to read it from Measures and which way is good.
+// One comparable measure: how to read it from Measures, how many
+// observations it rests on, and which way is good.
 struct MeasureSpec {
   const char* name;
   double (*get)(const v1::Measures&);
+  int64_t (*count)(const v1::Measures&);
+  // en reads after "has" ("an on-time rate"); zh is the measure's name.
   // +1: higher is better; -1: lower is better; 0: neither (never flagged).
   int good;
+  bool rate;  // a share: compared in percentage points
   const char* en;
   const char* zh;
 };
 
 const std::vector<MeasureSpec>& Specs() {
   static const std::vector<MeasureSpec> kSpecs = {
-      {"chains", [](const v1::Measures& m) { return static_cast<double>(m.chains()); }, 0, "chains", "事件链数"},
-      {"on_time_rate", [](const v1::Measures& m) { return m.on_time_rate(); }, +1, "on-time rate", "准时闭环率"},
-      {"evidence_completeness", [](const v1::Measures& m) { return m.evidence_completeness(); }, +1,
-       "evidence completeness", "证据完整率"},
-      {"verdict_meets", [](const v1::Measures& m) { return m.verdict_meets(); }, +1, "share of 'meets' verdicts",
-       "达标评价占比"},
-      {"verdict_redo", [](const v1::Measures& m) { return m.verdict_redo(); }, -1, "redo share", "返工占比"},
-      {"median_response_hours", [](const v1::Measures& m) { return m.median_response_hours(); }, -1,
-       "response time", "响应时间"},
-      {"median_closure_hours", [](const v1::Measures& m) { return m.median_closure_hours(); }, -1, "closure time",
-       "闭环时间"},
+      {"chains", [](const v1::Measures& m) { return static_cast<double>(m.chains()); },
+       [](const v1::Measures& m) { return m.chains(); }, 0, false, "chains", "事件链数"},
+      {"on_time_rate", [](const v1::Measures& m) { return m.on_time_rate(); },
+       [](const v1::Measures& m) { return m.decided(); }, +1, true, "an on-time rate", "准时闭环率"},
+      {"evidence_completeness", [](const v1::Measures& m) { return m.evidence_completeness(); },
+       [](const v1::Measures& m) { return m.chains(); }, +1, true, "evidence completeness", "证据完整率"},
+      {"verdict_meets", [](const v1::Measures& m) { return m.verdict_meets(); },
+       [](const v1::Measures& m) { return m.verdicts(); }, +1, true, "a share of 'meets' verdicts", "达标评价占比"},
+      {"verdict_redo", [](const v1::Measures& m) { return m.verdict_redo(); },
+       [](const v1::Measures& m) { return m.verdicts(); }, -1, true, "a redo share", "返工占比"},
+      {"median_response_hours", [](const v1::Measures& m) { return m.median_response_hours(); },
+       [](const v1::Measures& m) { return m.responses(); }, -1, false, "response time", "响应时间"},
+      {"median_closure_hours", [](const v1::Measures& m) { return m.median_closure_hours(); },
+       [](const v1::Measures& m) { return m.closures(); }, -1, false, "closure time", "闭环时间"},
   };
   return kSpecs;
 }
@@ -62,33 +69,61 @@ bool Defined(const v1::Measures& m, const std::string& name) {
   return name == "chains" || std::find(m.defined().begin(), m.defined().end(), name) != m.defined().end();
 }
 
-// Compares `value` with the cohort (`all`, including the person) and the
-// peers (`peers`, excluding them); flags by the thresholds.
-v1::Comparison Compare(const std::string& measure, double value, const std::vector<double>& all,
-                       const std::vector<double>& peers, int good, const BriefOptions& options) {
+// What one figure is, for Compare.
+struct Figure {
+  std::string measure;
+  double value = 0;
+  int64_t n = 0;       // observations behind it
+  int64_t min_n = 0;   // fewer: never flagged
+  int good = 0;
+  bool rate = false;
+};
+
+// Compares the person's figure with the cohort (`all`, including them) and
+// the peers (`peers`, excluding them). Flags only with enough observations
+// and at least three peers: rates by percentage points, the rest by relative
+// difference, or any by a robust z-score (median and MAD of the peers).
+v1::Comparison Compare(const Figure& f, const std::vector<double>& all, const std::vector<double>& peers,
+                       const BriefOptions& options) {
   v1::Comparison c;
-  c.set_measure(measure);
-  c.set_value(value);
+  c.set_measure(f.measure);
+  c.set_value(f.value);
+  c.set_n(f.n);
+  c.set_min_n(f.min_n);
+  c.set_too_few(f.n < f.min_n);
+  c.set_is_rate(f.rate);
   c.set_cohort_mean(Mean(all));
   c.set_cohort_median(Median(all));
   const double peer_mean = Mean(peers);
   c.set_peer_mean(peer_mean);
-  c.set_difference(value - peer_mean);
-  c.set_relative_difference(peer_mean == 0 ? 0 : (value - peer_mean) / std::fabs(peer_mean));
+  c.set_difference(f.value - peer_mean);
+  c.set_relative_difference(peer_mean == 0 ? 0 : (f.value - peer_mean) / std::fabs(peer_mean));
   const double sd = StdDev(peers);
   c.set_z_defined(sd > 1e-12);
-  c.set_z_score(sd > 1e-12 ? (value - peer_mean) / sd : 0);
-  const bool beyond = std::fabs(c.relative_difference()) >= options.relative_threshold - 1e-12 ||
-                      (c.z_defined() && std::fabs(c.z_score()) >= options.z_threshold);
-  c.set_flagged(good != 0 && peers.size() >= 2 && c.difference() != 0 && beyond);
-  c.set_favourable(c.flagged() && (c.difference() > 0) == (good > 0));
+  c.set_z_score(sd > 1e-12 ? (f.value - peer_mean) / sd : 0);
+  const double peer_median = Median(peers);
+  std::vector<double> deviations;
+  for (double x : peers) deviations.push_back(std::fabs(x - peer_median));
+  const double mad = 1.4826 * Median(deviations);
+  c.set_peer_median(peer_median);
+  c.set_robust_z_defined(mad > 1e-12);
+  c.set_robust_z(mad > 1e-12 ? (f.value - peer_median) / mad : 0);
+  const bool far = f.rate ? std::fabs(c.difference()) >= options.points_threshold - 1e-12
+                          : std::fabs(c.relative_difference()) >= options.relative_threshold - 1e-12;
+  const bool beyond = far || (c.robust_z_defined() && std::fabs(c.robust_z()) >= options.z_threshold);
+  c.set_flagged(f.good != 0 && !c.too_few() && peers.size() >= 3 && c.difference() != 0 && beyond);
+  c.set_favourable(c.flagged() && (c.difference() > 0) == (f.good > 0));
   return c;
 }
 
-std::string Percent(double relative) { return absl::StrFormat("%.0f%%", std::fabs(relative) * 100); }
+// The size of a deviation, comparable across measures (for ordering).
+double Size(const v1::Comparison& c) {
+  return c.robust_z_defined() ? std::fabs(c.robust_z()) : std::fabs(c.relative_difference()) / 0.15;
+}
 
-// The phrase of one flagged comparison, e.g. "closes chains 2.1 days faster
-// than the cohort average" / "闭环比团队平均快 2.1 天".
+// One flagged comparison as a verb phrase after the person's name, e.g.
+// "closes chains 2.1 days faster than their peers" / "闭环比同级平均快 2.1 天",
+// "has an on-time rate 14 points lower than their peers'" / "准时闭环率比同级平均低 14 个百分点".
 v1::LocalizedText Phrase(const v1::Comparison& c, const std::string& en_label, const std::string& zh_label) {
   v1::LocalizedText out;
   const bool more = c.difference() > 0;
@@ -104,9 +139,50 @@ v1::LocalizedText Phrase(const v1::Comparison& c, const std::string& en_label, c
     out.set_zh(absl::StrCat(closure ? "闭环" : "响应", "比同级平均", more ? "慢 " : "快 ", amount_zh));
     return out;
   }
-  out.set_en(absl::StrCat("their ", en_label, " is ", Percent(c.relative_difference()), more ? " higher" : " lower"));
-  out.set_zh(absl::StrCat(zh_label, more ? "高 " : "低 ", Percent(c.relative_difference())));
+  if (c.is_rate()) {
+    const std::string points = absl::StrFormat("%.0f", std::fabs(c.difference()) * 100);
+    out.set_en(absl::StrCat("has ", en_label, " ", points, points == "1" ? " point " : " points ",
+                            more ? "higher" : "lower", " than their peers'"));
+    out.set_zh(absl::StrCat(zh_label, "比同级平均", more ? "高 " : "低 ", points, " 个百分点"));
+    return out;
+  }
+  out.set_en(absl::StrCat("has ", en_label, " ", absl::StrFormat("%.0f%%", std::fabs(c.relative_difference()) * 100),
+                          more ? " above" : " below", " their peers' average"));
+  out.set_zh(absl::StrCat(zh_label, "比同级平均", more ? "高 " : "低 ",
+                          absl::StrFormat("%.0f%%", std::fabs(c.relative_difference()) * 100)));
   return out;
+}
+
+// The question a calibration meeting asks of one strength and one weakness.
+v1::LocalizedText Question(const std::string& strong, const std::string& weak) {
+  auto is = [](const std::string& m, std::initializer_list<const char*> names) {
+    for (const char* n : names) {
+      if (m == n) return true;
+    }
+    return false;
+  };
+  const auto speed = {"on_time_rate", "median_closure_hours", "median_response_hours"};
+  v1::LocalizedText q;
+  if (is(strong, speed) && weak == "evidence_completeness") {
+    q.set_en("are chains closed before their evidence is complete?");
+    q.set_zh("是否在证据完整之前就闭环了？");
+  } else if (strong == "evidence_completeness" && is(weak, speed)) {
+    q.set_en("does gathering the evidence slow the chain down, or is the template too heavy?");
+    q.set_zh("是收集证据拖慢了闭环，还是证据模板太重？");
+  } else if (is(strong, speed) && is(weak, {"verdict_meets", "verdict_redo"})) {
+    q.set_en("is speed costing the quality of the work?");
+    q.set_zh("是否为求快牺牲了工作质量？");
+  } else if (is(strong, {"verdict_meets", "verdict_redo"}) && is(weak, speed)) {
+    q.set_en("does good work take longer than the deadline allows, or does it wait on others?");
+    q.set_zh("做得好但耗时更长：是时限不合理，还是在等别人？");
+  } else if (strong.rfind("kpi:", 0) == 0 || weak.rfind("kpi:", 0) == 0) {
+    q.set_en("do the process figures explain the business result?");
+    q.set_zh("过程指标能解释业务结果吗？");
+  } else {
+    q.set_en("what explains the difference?");
+    q.set_zh("差异的原因是什么？");
+  }
+  return q;
 }
 
 struct Labelled {
@@ -170,6 +246,10 @@ void MeasureAccumulator::Add(const ev1::FlowFact& fact) {
 v1::Measures MeasureAccumulator::Finish() const {
   v1::Measures m;
   m.set_chains(chains_);
+  m.set_decided(decided_);
+  m.set_verdicts(meets_ + needs_improvement_ + redo_);
+  m.set_responses(response_hours_.count());
+  m.set_closures(closure_hours_.count());
   if (decided_ > 0) {
     m.set_on_time_rate(Ratio(within_, decided_));
     m.add_defined("on_time_rate");
@@ -266,6 +346,9 @@ v1::Brief BriefBuilder::Finish() const {
   brief.set_cohort_size(static_cast<int>(people_.size()));
   brief.set_relative_threshold(options_.relative_threshold);
   brief.set_z_threshold(options_.z_threshold);
+  brief.set_points_threshold(options_.points_threshold);
+  brief.set_min_n(options_.min_n);
+  brief.set_min_kpi_observations(options_.min_kpi_observations);
   const bool peers = static_cast<int>(people_.size()) >= options_.min_cohort_for_peers;
   brief.set_peers_withheld(!peers);
 
@@ -319,8 +402,8 @@ v1::Brief BriefBuilder::Finish() const {
         all.push_back(spec.get(totals[j]));
         if (j != i) others.push_back(spec.get(totals[j]));
       }
-      v1::Comparison c = Compare(spec.name, spec.get(totals[i]), all, others, spec.good, options_);
-      *out->add_comparisons() = c;
+      const Figure figure{spec.name, spec.get(totals[i]), spec.count(totals[i]), options_.min_n, spec.good, spec.rate};
+      *out->add_comparisons() = Compare(figure, all, others, options_);
     }
     for (const auto& [kpi, by_subject] : kpi_sums) {
       auto mine = by_subject.find(p.employee.id());
@@ -333,8 +416,9 @@ v1::Brief BriefBuilder::Finish() const {
       }
       const ev1::Goal* g = goal_of(kpi);
       const int good = g != nullptr && (g->unit() == "days" || g->unit() == "hours") ? -1 : +1;
-      *out->add_business() =
-          Compare("kpi:" + kpi, mine->second.first / mine->second.second, all, others, good, options_);
+      const Figure figure{"kpi:" + kpi, mine->second.first / mine->second.second, mine->second.second,
+                          options_.min_kpi_observations, good, false};
+      *out->add_business() = Compare(figure, all, others, options_);
     }
     for (const auto& c : out->comparisons()) {
       for (const MeasureSpec& spec : Specs()) {
@@ -350,18 +434,18 @@ v1::Brief BriefBuilder::Finish() const {
     }
     out->set_flagged_count(static_cast<int>(flagged.size()));
     // Pairs pulling in opposite directions, largest deviations first.
-    std::stable_sort(flagged.begin(), flagged.end(), [](const Labelled& a, const Labelled& b) {
-      return std::fabs(a.c->relative_difference()) > std::fabs(b.c->relative_difference());
-    });
+    std::stable_sort(flagged.begin(), flagged.end(),
+                     [](const Labelled& a, const Labelled& b) { return Size(*a.c) > Size(*b.c); });
     std::vector<const Labelled*> good, bad;
     for (const Labelled& l : flagged) (l.c->favourable() ? good : bad).push_back(&l);
     const std::string name = p.employee.display_name().empty() ? p.employee.id() : p.employee.display_name();
     for (size_t k = 0; k < std::min<size_t>({good.size(), bad.size(), 2}); ++k) {
       const v1::LocalizedText up = Phrase(*good[k]->c, good[k]->en, good[k]->zh);
       const v1::LocalizedText down = Phrase(*bad[k]->c, bad[k]->en, bad[k]->zh);
+      const v1::LocalizedText question = Question(good[k]->c->measure(), bad[k]->c->measure());
       v1::LocalizedText* prompt = out->add_prompts();
-      prompt->set_en(absl::StrCat(name, " ", up.en(), " but ", down.en(), ": wording or evidence template?"));
-      prompt->set_zh(absl::StrCat(name, up.zh(), "，但", down.zh(), "：是话术问题还是证据模板问题？"));
+      prompt->set_en(absl::StrCat(name, " ", up.en(), " but ", down.en(), ": ", question.en()));
+      prompt->set_zh(absl::StrCat(name, up.zh(), "，但", down.zh(), "：", question.zh()));
     }
   }
   // The most flagged people first.

@@ -27,8 +27,16 @@ struct KpiValue {
 };
 
 struct BriefOptions {
+  // Durations and KPIs: flagged at this relative difference from the peers' mean.
   double relative_threshold = 0.15;
+  // Rates: flagged at this many percentage points (0.10 = 10 points).
+  double points_threshold = 0.10;
+  // Or at this robust z-score (median / MAD of the peers).
   double z_threshold = 1.5;
+  // Nothing is flagged on fewer observations than this (decided chains,
+  // verdicts, owner actions, archived chains; KPI observations).
+  int min_n = 5;
+  int min_kpi_observations = 3;
   // Peer figures need at least this many people in the cohort.
   int min_cohort_for_peers = 4;
 };

@@ -23,9 +23,24 @@ std::string Value(const std::string& measure, double v) {
   return absl::StrFormat("%.0f%%", v * 100);
 }
 
+// The difference from the peers in the measure's own terms: percentage
+// points for rates, hours for durations, percent for KPIs; with n.
 std::string Signed(const v1::Comparison& c) {
-  return absl::StrFormat("%+.0f%%%s", c.relative_difference() * 100,
-                         c.z_defined() ? absl::StrFormat(", z %+.1f", c.z_score()) : "");
+  if (c.too_few()) return absl::StrFormat("too few (n = %d, needs %d)", c.n(), c.min_n());
+  std::string diff = c.is_rate()                             ? absl::StrFormat("%+.0f points", c.difference() * 100)
+                     : c.measure().rfind("median_", 0) == 0 ? absl::StrFormat("%+.1f h", c.difference())
+                                                             : absl::StrFormat("%+.0f%%", c.relative_difference() * 100);
+  return absl::StrCat(diff, absl::StrFormat(", n = %d", c.n()),
+                      c.robust_z_defined() ? absl::StrFormat(", robust z %+.1f", c.robust_z()) : "");
+}
+
+// How the brief flags, in words.
+std::string FlagRule(const v1::Brief& brief) {
+  return absl::StrFormat(
+      "flagged at ±%.0f points (rates), ±%.0f%% (durations, KPIs) or robust |z| ≥ %.1f, on at least %d "
+      "observations (%d for KPIs)",
+      brief.points_threshold() * 100, brief.relative_threshold() * 100, brief.z_threshold(), brief.min_n(),
+      brief.min_kpi_observations());
 }
 
 // Flagged comparisons first, then the rest in their order.
@@ -41,8 +56,7 @@ std::vector<const v1::Comparison*> FlaggedFirst(const v1::PersonBrief& p) {
 std::string Markdown(const v1::Brief& brief, const std::string& title) {
   std::string md = absl::StrCat("# ", title, " — calibration brief v", brief.version(), "\n\n");
   absl::StrAppend(&md, "Window ", TimeUtil::ToString(brief.window_start()), " – ", TimeUtil::ToString(brief.window_end()),
-                  "; cohort of ", brief.cohort_size(), "; flagged at ±", brief.relative_threshold() * 100,
-                  "% or |z| ≥ ", brief.z_threshold(), ".\n\n");
+                  "; cohort of ", brief.cohort_size(), "; ", FlagRule(brief), ".\n\n");
   if (brief.peers_withheld()) md += "> Peer figures withheld: the cohort has fewer than 4 people.\n\n";
   for (const std::string& d : brief.degraded()) absl::StrAppend(&md, "> Missing source: ", d, "\n\n");
   for (const v1::PersonBrief& p : brief.people()) {
@@ -125,7 +139,8 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
       "padding:.5em;border-left:4px solid #c53030}@media print{body{margin:0}}</style></head><body>\n");
   absl::StrAppend(&html, "<h1>", HtmlEscape(title), "</h1><p>Brief v", brief.version(), ", window ",
                   HtmlEscape(TimeUtil::ToString(brief.window_start())), " – ",
-                  HtmlEscape(TimeUtil::ToString(brief.window_end())), ", cohort of ", brief.cohort_size(), ".</p>\n");
+                  HtmlEscape(TimeUtil::ToString(brief.window_end())), ", cohort of ", brief.cohort_size(), "; ",
+                  HtmlEscape(FlagRule(brief)), ".</p>\n");
   if (brief.peers_withheld()) {
     html += "<p class=\"flag\" id=\"peers-withheld\">Peer figures withheld: the cohort has fewer than 4 people.</p>\n";
   }

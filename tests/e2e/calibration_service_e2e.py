@@ -61,12 +61,17 @@ def setUpModule():
                     step_id="rev-" + name[-8:], actor_id="s-head"), metadata=HR)
     kpis = pb.RecordKpiObservationsRequest()
     import datetime
-    month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    month = now.strftime("%Y-%m")
+    # The brief's three months, each observed (a KPI comparison needs three observations).
+    months = ["%04d-%02d" % ((now.year * 12 + now.month - 1 - k) // 12, (now.year * 12 + now.month - 1 - k) % 12 + 1)
+              for k in range(3)]
     for i, p in enumerate(PEOPLE):
-        kpis.observations.add(kpi="customer.signoff_rate", subject_id=p, period=month, value=0.9 if i else 0.6)
+        for m in months:
+            kpis.observations.add(kpi="customer.signoff_rate", subject_id=p, period=m, value=0.9 if i else 0.6)
     kpis.observations.add(kpi="sales.renewal_rate", period=month, value=0.8)
     resp = stub.RecordKpiObservations(kpis, metadata=HR)
-    assert resp.recorded == 6, resp
+    assert resp.recorded == 3 * len(PEOPLE) + 1, resp
 
 
 def tearDownModule():

@@ -4,6 +4,7 @@
 
 #include "services/calibration/calibration_core.h"
 
+#include "absl/strings/str_format.h"
 #include "common/timestamps.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -85,14 +86,17 @@ class CalibrationTest : public ::testing::Test {
     }
   }
 
+  // Three monthly observations each (the minimum a KPI comparison needs).
   void PutSignoff(int size, double zhang) {
     v1::RecordKpiObservationsRequest req;
     for (int i = 1; i <= size; ++i) {
-      auto* o = req.add_observations();
-      o->set_kpi("customer.signoff_rate");
-      o->set_subject_id("p" + std::to_string(i));
-      o->set_period("2026-05");
-      o->set_value(i == 1 ? zhang : 0.90);
+      for (const char* period : {"2026-04", "2026-05", "2026-06"}) {
+        auto* o = req.add_observations();
+        o->set_kpi("customer.signoff_rate");
+        o->set_subject_id("p" + std::to_string(i));
+        o->set_period(period);
+        o->set_value(i == 1 ? zhang : 0.90);
+      }
     }
     auto r = core_->RecordKpiObservations(Hr(), req);
     ASSERT_TRUE(r.ok()) << r.status();
@@ -182,14 +186,53 @@ TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
 
   ASSERT_EQ(zhang.prompts_size(), 1);
   EXPECT_EQ(zhang.prompts(0).en(),
-            "Zhang Wei closes chains 2.1 days faster than their peers but their customer.signoff_rate is 18% lower: "
-            "wording or evidence template?");
-  EXPECT_EQ(zhang.prompts(0).zh(), "Zhang Wei闭环比同级平均快 2.1 天，但customer.signoff_rate低 18%：是话术问题还是证据模板问题？");
+            "Zhang Wei closes chains 2.1 days faster than their peers but has customer.signoff_rate 18% below their "
+            "peers' average: do the process figures explain the business result?");
+  EXPECT_EQ(zhang.prompts(0).zh(),
+            "Zhang Wei闭环比同级平均快 2.1 天，但customer.signoff_rate比同级平均低 18%：过程指标能解释业务结果吗？");
   // A peer: slower than the others by 50.4/7 h, under the thresholds.
   const v1::PersonBrief& peer = Person(*brief, "p5");
   EXPECT_EQ(peer.flagged_count(), 0);
   EXPECT_NEAR(Find(peer.comparisons(), "median_closure_hours")->relative_difference(), 7.2 / 112.8, 1e-9);
   EXPECT_TRUE(peer.prompts().empty());
+}
+
+TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
+  // Zhang (p1): 6 chains, none within 48 h, owner action after 2 h. p2: 2 chains, both on time (too few).
+  // p3-p8: 7 chains each, one on time (1/7), owner action after 10 h.
+  // Zhang's on-time rate 0 vs the peers' mean (1 + 6/7) / 7 = 0.2653: 27 points lower, not "100% lower".
+  PutCohort(8);
+  auto day = [](int d) { return At(absl::StrFormat("2026-05-%02dT08:00:00Z", d)); };
+  for (int d = 1; d <= 6; ++d) events_->PutFact(Fact("p1", day(d), 2, 120));
+  for (int d = 1; d <= 2; ++d) events_->PutFact(Fact("p2", day(d), 10, 24));
+  for (int i = 3; i <= 8; ++i) {
+    for (int d = 1; d <= 7; ++d) events_->PutFact(Fact("p" + std::to_string(i), day(d), 10, d == 1 ? 24 : 120));
+  }
+  Session("points");
+  v1::GenerateBriefRequest req;
+  req.set_session("sessions/points");
+  auto brief = core_->GenerateBrief(Hr(), req);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  const v1::PersonBrief& zhang = Person(*brief, "p1");
+  const v1::Comparison* on_time = Find(zhang.comparisons(), "on_time_rate");
+  ASSERT_NE(on_time, nullptr);
+  EXPECT_TRUE(on_time->is_rate());
+  EXPECT_EQ(on_time->n(), 6);
+  EXPECT_NEAR(on_time->difference(), -(1 + 6.0 / 7) / 7, 1e-9);
+  EXPECT_TRUE(on_time->flagged());
+  ASSERT_EQ(zhang.prompts_size(), 1);
+  EXPECT_EQ(zhang.prompts(0).en(),
+            "Zhang Wei responds 8 h faster than their peers but has an on-time rate 27 points lower than their "
+            "peers': what explains the difference?");
+  EXPECT_EQ(zhang.prompts(0).zh(), "Zhang Wei响应比同级平均快 8 小时，但准时闭环率比同级平均低 27 个百分点：差异的原因是什么？");
+  // p2 is 85 points above everyone on two chains: too few to flag.
+  const v1::Comparison* small = Find(Person(*brief, "p2").comparisons(), "on_time_rate");
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(small->n(), 2);
+  EXPECT_EQ(small->min_n(), 5);
+  EXPECT_TRUE(small->too_few());
+  EXPECT_FALSE(small->flagged());
+  EXPECT_EQ(Person(*brief, "p2").flagged_count(), 0);
 }
 
 TEST_F(CalibrationTest, CohortOfThreeWithholdsPeerFigures) {
