@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -95,24 +96,47 @@ std::string Markdown(const v1::Brief& brief, const std::string& title) {
 }
 
 // A polyline of the monthly on-time rate (0..100%).
+// The monthly on-time rate: a y-axis from 0 to 100%, a dot for each month
+// with decided chains (joined to the previous month's dot when that month had
+// some too), and nothing for a month without any — never a false 0%.
 std::string TrendSvg(const v1::PersonBrief& p) {
-  const int w = 240, h = 80, pad = 10;
-  std::string points;
+  const int w = 260, h = 96, left = 34, right = 30, top = 8, bottom = 18;
   const int n = p.months_size();
-  for (int i = 0; i < n; ++i) {
-    const double x = pad + (n == 1 ? 0 : (w - 2 * pad) * i / static_cast<double>(n - 1));
-    const double y = h - pad - (h - 2 * pad) * p.months(i).measures().on_time_rate();
-    absl::StrAppend(&points, absl::StrFormat("%.1f,%.1f ", x, y));
-  }
+  auto x_of = [&](int i) { return left + (n == 1 ? (w - left - right) / 2.0 : (w - left - right) * i / (n - 1.0)); };
+  auto y_of = [&](double rate) { return top + (h - top - bottom) * (1 - rate); };
   std::string svg = absl::StrFormat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\" "
-      "aria-label=\"monthly on-time rate\"><rect width=\"%d\" height=\"%d\" fill=\"#f7f7f7\"/>"
-      "<polyline fill=\"none\" stroke=\"#2b6cb0\" stroke-width=\"2\" points=\"%s\"/>",
-      w, h, w, h, points);
+      "aria-label=\"monthly on-time rate\"><rect width=\"%d\" height=\"%d\" fill=\"#f7f7f7\"/>",
+      w, h, w, h);
+  for (double tick : {0.0, 0.5, 1.0}) {
+    absl::StrAppend(&svg, absl::StrFormat("<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#cbd5e0\"/>"
+                                          "<text x=\"%d\" y=\"%.1f\" font-size=\"8\" text-anchor=\"end\">%.0f%%</text>",
+                                          left, w - right, y_of(tick), y_of(tick), left - 3, y_of(tick) + 3, tick * 100));
+  }
+  std::optional<std::pair<double, double>> previous;
   for (int i = 0; i < n; ++i) {
-    const double x = pad + (n == 1 ? 0 : (w - 2 * pad) * i / static_cast<double>(n - 1));
-    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%.1f\" y=\"%d\" font-size=\"8\">%s</text>", x, h - 1,
-                                          HtmlEscape(p.months(i).month())));
+    const v1::Measures& m = p.months(i).measures();
+    const bool decided = std::find(m.defined().begin(), m.defined().end(), "on_time_rate") != m.defined().end();
+    const double x = x_of(i);
+    absl::StrAppend(&svg, absl::StrFormat("<text x=\"%.1f\" y=\"%d\" font-size=\"8\" text-anchor=\"middle\">%s</text>",
+                                          x, h - 5, HtmlEscape(p.months(i).month())));
+    if (!decided) {
+      absl::StrAppend(&svg, absl::StrFormat("<text x=\"%.1f\" y=\"%.1f\" font-size=\"7\" fill=\"#718096\" "
+                                            "text-anchor=\"middle\">none decided</text>",
+                                            x, y_of(0.5)));
+      previous.reset();
+      continue;
+    }
+    const double y = y_of(m.on_time_rate());
+    if (previous) {
+      absl::StrAppend(&svg, absl::StrFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#2b6cb0\" "
+                                            "stroke-width=\"2\"/>",
+                                            previous->first, previous->second, x, y));
+    }
+    absl::StrAppend(&svg, absl::StrFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#2b6cb0\"><title>%s: %.0f%% "
+                                          "of %d decided</title></circle>",
+                                          x, y, HtmlEscape(p.months(i).month()), m.on_time_rate() * 100, m.decided()));
+    previous = std::make_pair(x, y);
   }
   return svg + "</svg>";
 }

@@ -4,6 +4,8 @@
 
 #include "services/calibration/calibration_core.h"
 
+#include <optional>
+
 #include "absl/strings/str_format.h"
 #include "common/timestamps.h"
 #include "gmock/gmock.h"
@@ -450,6 +452,49 @@ TEST(RenderTest, HtmlIsSelfContainedEscapedAndFlaggedFirst) {
   EXPECT_THAT(md->content, HasSubstr("# T — calibration brief v3"));
   EXPECT_EQ(RenderBrief(brief, "T", v1::RENDER_FORMAT_UNSPECIFIED).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RenderTest, TheTrendShowsNoFalseZerosAndHasAnAxis) {
+  v1::Brief brief;
+  auto* p = brief.add_people();
+  p->set_employee_id("p1");
+  auto month = [&](const std::string& name, std::optional<double> rate) {
+    auto* m = p->add_months();
+    m->set_month(name);
+    if (rate) {
+      m->mutable_measures()->set_on_time_rate(*rate);
+      m->mutable_measures()->add_defined("on_time_rate");
+      m->mutable_measures()->set_decided(4);
+    }
+  };
+  month("2026-04", 1.0);
+  month("2026-05", 0.75);
+  month("2026-06", std::nullopt);  // a new month: nothing decided yet
+  auto html = RenderBrief(brief, "T", v1::RENDER_FORMAT_HTML);
+  ASSERT_TRUE(html.ok());
+  const std::string& page = html->content;
+  auto count = [&](const std::string& what) {
+    int n = 0;
+    for (size_t at = page.find(what); at != std::string::npos; at = page.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<circle"), 2);  // one dot per month with decided chains, none at 0% for June
+  EXPECT_EQ(count("none decided"), 1);
+  EXPECT_THAT(page, HasSubstr(">100%</text>"));  // the y-axis
+  EXPECT_THAT(page, HasSubstr(">0%</text>"));
+  EXPECT_THAT(page, HasSubstr("2026-06</text>"));
+  EXPECT_THAT(page, HasSubstr("text-anchor=\"middle\">2026-06"));  // centred: the last label is not cut off
+  // A person with one month gets a dot, not an empty chart.
+  v1::Brief one;
+  auto* q = one.add_people();
+  q->set_employee_id("p2");
+  auto* m = q->add_months();
+  m->set_month("2026-06");
+  m->mutable_measures()->set_on_time_rate(0.5);
+  m->mutable_measures()->add_defined("on_time_rate");
+  auto single = RenderBrief(one, "T", v1::RENDER_FORMAT_HTML);
+  ASSERT_TRUE(single.ok());
+  EXPECT_THAT(single->content, HasSubstr("<circle"));
 }
 
 }  // namespace
