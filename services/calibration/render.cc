@@ -2,19 +2,53 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "common/html.h"
 #include "google/protobuf/util/json_util.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace perfflow::calibration {
 namespace {
 
-using google::protobuf::util::TimeUtil;
+
+// A measure's name for people ("on-time rate"), never its key; a KPI by its key's last part.
+std::string Label(const std::string& measure) {
+  static const std::map<std::string, std::string> kLabels = {
+      {"chains", "chains"},
+      {"on_time_rate", "on-time rate"},
+      {"evidence_completeness", "evidence completeness"},
+      {"verdict_meets", "'meets' verdicts"},
+      {"verdict_needs_improvement", "'needs improvement' verdicts"},
+      {"verdict_redo", "redo verdicts"},
+      {"median_response_hours", "median response time"},
+      {"median_closure_hours", "median closure time"}};
+  auto it = kLabels.find(measure);
+  if (it != kLabels.end()) return it->second;
+  return measure.rfind("kpi:", 0) == 0 ? "KPI " + measure.substr(4) : measure;
+}
+
+// The brief's window as dates, not nanosecond timestamps.
+std::string Window(const v1::Brief& brief) {
+  auto date = [](const google::protobuf::Timestamp& t) {
+    return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());
+  };
+  return absl::StrCat(date(brief.window_start()), " – ", date(brief.window_end()), " (UTC)");
+}
+
+// Goal figures rounded as people read them: ratios as percentages, the rest to 3 significant digits.
+std::string GoalFigure(const v1::GoalLink& g, double v) {
+  return v > 0 && v <= 1 && g.target() <= 1 ? absl::StrFormat("%.1f%%", v * 100) : absl::StrFormat("%.3g", v);
+}
+
+// The heading's name: the display name, and the id beside it (names repeat).
+std::string NameOf(const v1::PersonBrief& p) {
+  return p.display_name().empty() ? p.employee_id() : absl::StrCat(p.display_name(), " (", p.employee_id(), ")");
+}
 
 // Rates are shown as percentages, hour medians in hours, chains as counts.
 std::string Value(const std::string& measure, double v) {
@@ -56,12 +90,12 @@ std::vector<const v1::Comparison*> FlaggedFirst(const v1::PersonBrief& p) {
 
 std::string Markdown(const v1::Brief& brief, const std::string& title) {
   std::string md = absl::StrCat("# ", title, " — calibration brief v", brief.version(), "\n\n");
-  absl::StrAppend(&md, "Window ", TimeUtil::ToString(brief.window_start()), " – ", TimeUtil::ToString(brief.window_end()),
+  absl::StrAppend(&md, "Window ", Window(brief),
                   "; cohort of ", brief.cohort_size(), "; ", FlagRule(brief), ".\n\n");
   if (brief.peers_withheld()) md += "> Peer figures withheld: the cohort has fewer than 4 people.\n\n";
   for (const std::string& d : brief.degraded()) absl::StrAppend(&md, "> Missing source: ", d, "\n\n");
   for (const v1::PersonBrief& p : brief.people()) {
-    absl::StrAppend(&md, "## ", p.display_name().empty() ? p.employee_id() : p.display_name(), " (", p.department_id(),
+    absl::StrAppend(&md, "## ", NameOf(p), " (", p.department_id(),
                     ", ", p.grade(), ")", p.flagged_count() > 0 ? absl::StrCat(" — ", p.flagged_count(), " flagged") : "",
                     "\n\n");
     for (const auto& prompt : p.prompts()) absl::StrAppend(&md, "- **", prompt.en(), "**\n  ", prompt.zh(), "\n");
@@ -79,15 +113,17 @@ std::string Markdown(const v1::Brief& brief, const std::string& title) {
     if (!rows.empty()) {
       md += "| measure | value | cohort mean | cohort median | vs peers | flag |\n|---|---|---|---|---|---|\n";
       for (const v1::Comparison* c : rows) {
-        absl::StrAppend(&md, "| ", c->measure(), " | ", Value(c->measure(), c->value()), " | ",
+        absl::StrAppend(&md, "| ", Label(c->measure()), " | ", Value(c->measure(), c->value()), " | ",
                         Value(c->measure(), c->cohort_mean()), " | ", Value(c->measure(), c->cohort_median()), " | ",
                         Signed(*c), " | ", c->flagged() ? (c->favourable() ? "▲ better" : "▼ worse") : "", " |\n");
       }
       md += "\n";
     }
     for (const auto& g : p.goals()) {
-      absl::StrAppend(&md, "- goal ", g.goal(), ": target ", g.target(),
-                      g.has_actual() ? absl::StrCat(", actual ", g.actual(), g.met() ? " (met)" : " (behind)") : ", no data",
+      absl::StrAppend(&md, "- goal ", g.name().en().empty() ? g.goal() : g.name().en(), ": target ",
+                      GoalFigure(g, g.target()),
+                      g.has_actual() ? absl::StrCat(", actual ", GoalFigure(g, g.actual()), g.met() ? " (met)" : " (behind)")
+                                     : ", no data",
                       "\n");
     }
     md += "\n";
@@ -162,8 +198,7 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
       ".flag{color:#c53030;font-weight:bold}.good{color:#2f855a;font-weight:bold}.prompt{background:#fff5f5;"
       "padding:.5em;border-left:4px solid #c53030}@media print{body{margin:0}}</style></head><body>\n");
   absl::StrAppend(&html, "<h1>", HtmlEscape(title), "</h1><p>Brief v", brief.version(), ", window ",
-                  HtmlEscape(TimeUtil::ToString(brief.window_start())), " – ",
-                  HtmlEscape(TimeUtil::ToString(brief.window_end())), ", cohort of ", brief.cohort_size(), "; ",
+                  HtmlEscape(Window(brief)), ", cohort of ", brief.cohort_size(), "; ",
                   HtmlEscape(FlagRule(brief)), ".</p>\n");
   if (brief.peers_withheld()) {
     html += "<p class=\"flag\" id=\"peers-withheld\">Peer figures withheld: the cohort has fewer than 4 people.</p>\n";
@@ -171,7 +206,7 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
   for (const std::string& d : brief.degraded()) absl::StrAppend(&html, "<p class=\"flag\">Missing source: ", HtmlEscape(d), "</p>\n");
   for (const v1::PersonBrief& p : brief.people()) {
     absl::StrAppend(&html, "<section data-employee=\"", HtmlEscape(p.employee_id()), "\"><h2>",
-                    HtmlEscape(p.display_name().empty() ? p.employee_id() : p.display_name()), " <small>",
+                    HtmlEscape(NameOf(p)), " <small>",
                     HtmlEscape(p.department_id()), " · ", HtmlEscape(p.grade()), "</small></h2>\n");
     for (const auto& prompt : p.prompts()) {
       absl::StrAppend(&html, "<p class=\"prompt\">", HtmlEscape(prompt.en()), "<br>", HtmlEscape(prompt.zh()), "</p>\n");
@@ -183,7 +218,7 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
               "<th>person vs cohort</th></tr>\n";
       for (const v1::Comparison* c : rows) {
         const char* cls = !c->flagged() ? "" : c->favourable() ? " class=\"good\"" : " class=\"flag\"";
-        absl::StrAppend(&html, "<tr", cls, "><td>", HtmlEscape(c->measure()), "</td><td>",
+        absl::StrAppend(&html, "<tr", cls, "><td>", HtmlEscape(Label(c->measure())), "</td><td>",
                         HtmlEscape(Value(c->measure(), c->value())), "</td><td>",
                         HtmlEscape(Value(c->measure(), c->cohort_mean())), "</td><td>",
                         HtmlEscape(Value(c->measure(), c->cohort_median())), "</td><td>", HtmlEscape(Signed(*c)),
@@ -195,8 +230,10 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
       html += "<ul>";
       for (const auto& g : p.goals()) {
         absl::StrAppend(&html, "<li>", HtmlEscape(g.name().en().empty() ? g.goal() : g.name().en()), ": target ",
-                        g.target(), g.has_actual() ? absl::StrCat(", actual ", g.actual(), g.met() ? " (met)" : " (behind)")
-                                                   : ", no data",
+                        GoalFigure(g, g.target()),
+                        g.has_actual()
+                            ? absl::StrCat(", actual ", GoalFigure(g, g.actual()), g.met() ? " (met)" : " (behind)")
+                            : ", no data",
                         "</li>");
       }
       html += "</ul>\n";

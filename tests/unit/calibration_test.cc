@@ -446,7 +446,11 @@ TEST(RenderTest, HtmlIsSelfContainedEscapedAndFlaggedFirst) {
   EXPECT_THAT(html->content, HasSubstr("A &amp; B"));
   EXPECT_THAT(html->content, HasSubstr("<svg"));
   EXPECT_THAT(html->content, ::testing::Not(HasSubstr("http-equiv")));
-  EXPECT_LT(html->content.find("median_closure_hours"), html->content.find("on_time_rate"));
+  // Flagged first, by their names for people.
+  EXPECT_LT(html->content.find("<td>median closure time"), html->content.find("<td>on-time rate"));
+  EXPECT_THAT(html->content, ::testing::Not(HasSubstr("median_closure_hours")));
+  EXPECT_THAT(html->content, HasSubstr("1970-01-01 – 1970-01-01 (UTC)"));  // dates, not nanosecond timestamps
+  EXPECT_THAT(html->content, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt; (p1)"));  // the id beside the name
   auto md = RenderBrief(brief, "T", v1::RENDER_FORMAT_MARKDOWN);
   ASSERT_TRUE(md.ok());
   EXPECT_THAT(md->content, HasSubstr("# T — calibration brief v3"));
