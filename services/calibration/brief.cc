@@ -283,7 +283,7 @@ BriefBuilder::BriefBuilder(std::vector<ev1::Employee> members, std::vector<KpiVa
   for (ev1::Employee& e : members) {
     if (index_.count(e.id())) continue;
     index_[e.id()] = people_.size();
-    people_.push_back(Person{std::move(e), {}, {}, {}});
+    people_.push_back(Person{std::move(e), {}, {}, {}, {}});
   }
 }
 
@@ -296,6 +296,49 @@ void BriefBuilder::Add(const ev1::FlowFact& fact) {
   p.total.Add(fact);
   p.months[MonthOf(at)].Add(fact);
   ++p.event_types[fact.event_type()];
+  const auto& times = fact.flow().times();
+  Chain chain;
+  chain.event = fact.event();
+  chain.decided = fact.decided();
+  chain.within = fact.within_sla();
+  chain.evidence = times.has_evidence_complete_at();
+  chain.verdict = fact.flow().verdict();
+  if (times.has_owner_action_at()) chain.response_hours = HoursBetween(times.triggered_at(), times.owner_action_at());
+  if (times.has_archived_at()) chain.closure_hours = HoursBetween(times.triggered_at(), times.archived_at());
+  p.chains.push_back(std::move(chain));
+}
+
+std::vector<std::string> BriefBuilder::ChainsBehind(const Person& p, const v1::Comparison& c) {
+  constexpr size_t kMax = 10;
+  // `against`: the flagged direction is the measure's bad one (unfavourable).
+  const bool against = !c.favourable();
+  std::vector<const Chain*> picked;
+  auto keep = [&](auto predicate) {
+    for (const Chain& chain : p.chains) {
+      if (predicate(chain)) picked.push_back(&chain);
+    }
+  };
+  const std::string& m = c.measure();
+  if (m == "on_time_rate") {
+    keep([&](const Chain& x) { return x.decided && x.within != against; });
+  } else if (m == "evidence_completeness") {
+    keep([&](const Chain& x) { return x.evidence != against; });
+  } else if (m == "verdict_meets") {
+    keep([&](const Chain& x) { return x.verdict != 0 && (x.verdict == t::VERDICT_MEETS) != against; });
+  } else if (m == "verdict_redo") {
+    // A higher redo share is the bad direction.
+    keep([&](const Chain& x) { return x.verdict != 0 && (x.verdict == t::VERDICT_REDO) == against; });
+  } else if (m == "median_response_hours" || m == "median_closure_hours") {
+    const bool response = m == "median_response_hours";
+    auto hours = [&](const Chain* x) { return *(response ? x->response_hours : x->closure_hours); };
+    keep([&](const Chain& x) { return (response ? x.response_hours : x.closure_hours).has_value(); });
+    // Slower is the bad direction: the slowest first when unfavourable, the fastest first otherwise.
+    std::stable_sort(picked.begin(), picked.end(),
+                     [&](const Chain* a, const Chain* b) { return against ? hours(a) > hours(b) : hours(a) < hours(b); });
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < picked.size() && i < kMax; ++i) out.push_back(picked[i]->event);
+  return out;
 }
 
 std::vector<std::string> GoalsOfEventType(const ev1::Registry& registry, const std::string& event_type) {
@@ -419,6 +462,10 @@ v1::Brief BriefBuilder::Finish() const {
       const Figure figure{"kpi:" + kpi, mine->second.first / mine->second.second, mine->second.second,
                           options_.min_kpi_observations, good, false};
       *out->add_business() = Compare(figure, all, others, options_);
+    }
+    for (auto& c : *out->mutable_comparisons()) {
+      if (!c.flagged()) continue;
+      for (const std::string& event : ChainsBehind(p, c)) c.add_events(event);
     }
     for (const auto& c : out->comparisons()) {
       for (const MeasureSpec& spec : Specs()) {

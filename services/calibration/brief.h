@@ -91,12 +91,22 @@ class BriefBuilder {
   v1::Brief Finish() const;
 
  private:
+  // One chain of a person, kept to name the chains behind a flagged measure.
+  struct Chain {
+    std::string event;
+    bool decided = false, within = false, evidence = false;
+    int verdict = 0;
+    std::optional<double> response_hours, closure_hours;
+  };
   struct Person {
     ev1::Employee employee;
     MeasureAccumulator total;
     std::map<std::string, MeasureAccumulator> months;
     std::map<std::string, int64_t> event_types;
+    std::vector<Chain> chains;
   };
+  // The chains behind `c` (a flagged comparison of `p`), in the flagged direction first.
+  static std::vector<std::string> ChainsBehind(const Person& p, const v1::Comparison& c);
 
   std::vector<Person> people_;
   std::map<std::string, size_t> index_;

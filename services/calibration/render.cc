@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/html.h"
 #include "google/protobuf/util/json_util.h"
@@ -117,6 +118,11 @@ std::string Markdown(const v1::Brief& brief, const std::string& title) {
                         Value(c->measure(), c->cohort_mean()), " | ", Value(c->measure(), c->cohort_median()), " | ",
                         Signed(*c), " | ", c->flagged() ? (c->favourable() ? "▲ better" : "▼ worse") : "", " |\n");
       }
+      for (const v1::Comparison* c : rows) {
+        if (c->events_size() > 0) {
+          absl::StrAppend(&md, "\n", Label(c->measure()), ", chains behind it: ", absl::StrJoin(c->events(), ", "), "\n");
+        }
+      }
       md += "\n";
     }
     for (const auto& g : p.goals()) {
@@ -223,6 +229,13 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
                         HtmlEscape(Value(c->measure(), c->cohort_mean())), "</td><td>",
                         HtmlEscape(Value(c->measure(), c->cohort_median())), "</td><td>", HtmlEscape(Signed(*c)),
                         "</td><td>", BarSvg(*c), "</td></tr>\n");
+        if (c->events_size() > 0) {
+          // The facts behind the flag, to discuss in the meeting.
+          std::vector<std::string> ids;
+          for (const auto& e : c->events()) ids.push_back(absl::StrCat("<code>", HtmlEscape(e), "</code>"));
+          absl::StrAppend(&html, "<tr class=\"chains\"><td colspan=\"6\">chains behind it: ", absl::StrJoin(ids, " "),
+                          "</td></tr>\n");
+        }
       }
       html += "</table>\n";
     }

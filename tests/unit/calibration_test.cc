@@ -5,6 +5,7 @@
 #include "services/calibration/calibration_core.h"
 
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_format.h"
 #include "common/timestamps.h"
@@ -192,6 +193,8 @@ TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
             "peers' average: do the process figures explain the business result?");
   EXPECT_EQ(zhang.prompts(0).zh(),
             "Zhang Wei闭环比同级平均快 2.1 天，但customer.signoff_rate比同级平均低 18%：过程指标能解释业务结果吗？");
+  // The slowest of Zhang's chains first: all nine closed in 69.6 h.
+  EXPECT_EQ(closure->events_size(), 9);
   // A peer: slower than the others by 50.4/7 h, under the thresholds.
   const v1::PersonBrief& peer = Person(*brief, "p5");
   EXPECT_EQ(peer.flagged_count(), 0);
@@ -205,7 +208,13 @@ TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
   // Zhang's on-time rate 0 vs the peers' mean (1 + 6/7) / 7 = 0.2653: 27 points lower, not "100% lower".
   PutCohort(8);
   auto day = [](int d) { return At(absl::StrFormat("2026-05-%02dT08:00:00Z", d)); };
-  for (int d = 1; d <= 6; ++d) events_->PutFact(Fact("p1", day(d), 2, 120));
+  // Zhang's owner actions after 1, 1, 2, 2, 3, 3 h (median 2 h).
+  std::vector<std::string> zhang_chains;
+  for (int d = 1; d <= 6; ++d) {
+    const ev1::FlowFact f = Fact("p1", day(d), (d + 1) / 2, 120);
+    zhang_chains.push_back(f.event());
+    events_->PutFact(f);
+  }
   for (int d = 1; d <= 2; ++d) events_->PutFact(Fact("p2", day(d), 10, 24));
   for (int i = 3; i <= 8; ++i) {
     for (int d = 1; d <= 7; ++d) events_->PutFact(Fact("p" + std::to_string(i), day(d), 10, d == 1 ? 24 : 120));
@@ -222,6 +231,16 @@ TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
   EXPECT_EQ(on_time->n(), 6);
   EXPECT_NEAR(on_time->difference(), -(1 + 6.0 / 7) / 7, 1e-9);
   EXPECT_TRUE(on_time->flagged());
+  // The facts behind it: Zhang's six late chains.
+  EXPECT_EQ(on_time->events_size(), 6);
+  const v1::Comparison* response = Find(zhang.comparisons(), "median_response_hours");
+  ASSERT_TRUE(response != nullptr && response->flagged() && response->favourable());
+  ASSERT_EQ(response->events_size(), 6);  // the fastest first
+  EXPECT_EQ((std::set<std::string>{response->events(0), response->events(1)}),
+            (std::set<std::string>{zhang_chains[0], zhang_chains[1]}));
+  EXPECT_EQ((std::set<std::string>{response->events(4), response->events(5)}),
+            (std::set<std::string>{zhang_chains[4], zhang_chains[5]}));
+  EXPECT_EQ(Find(Person(*brief, "p2").comparisons(), "on_time_rate")->events_size(), 0);  // not flagged
   ASSERT_EQ(zhang.prompts_size(), 1);
   EXPECT_EQ(zhang.prompts(0).en(),
             "Zhang Wei responds 8 h faster than their peers but has an on-time rate 27 points lower than their "
