@@ -37,6 +37,13 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
 
 void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
 
+// An action link's token is a credential: the log names the route, never the token.
+std::string PathForLog(const std::string& path) {
+  if (!absl::StartsWith(path, "/act/")) return path;
+  const size_t end = path.find('/', std::string("/act/").size());
+  return "/act/<token>" + (end == std::string::npos ? std::string() : path.substr(end));
+}
+
 void WriteErrorPage(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
   res.set_content(ErrorPage(status, message), kHtml);
@@ -236,7 +243,7 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
   metrics_->requests.Add({{"route", out.route}, {"code", std::to_string(res.status)}}).Increment();
   metrics_->duration.Add({{"route", out.route}}, LatencyBuckets()).Observe(seconds);
   LogFields fields = {{"kind", "access"},          {"method", req.method},
-                      {"path", path},              {"route", out.route},
+                      {"path", PathForLog(path)},  {"route", out.route},
                       {"status", std::to_string(res.status)},
                       {"duration_ms", absl::StrCat(static_cast<int64_t>(seconds * 1000))},
                       {"request_id", out.request_id}, {"trace_id", out.trace_id},

@@ -245,6 +245,15 @@ class WeComChannel : public HttpChannel {
   }
 };
 
+}  // namespace
+
+std::string RedactActionLinks(const std::string& text) {
+  static const std::regex kToken("/act/[A-Za-z0-9._~-]+");
+  return std::regex_replace(text, kToken, "/act/<token>");
+}
+
+namespace {
+
 class LogChannel : public Channel {
  public:
   absl::Status Send(const Outgoing& m) override {
@@ -252,7 +261,7 @@ class LogChannel : public Channel {
                              {"topic", m.topic},
                              {"recipient", m.recipient_id},
                              {"idempotency_key", m.idempotency_key},
-                             {"text", m.text}});
+                             {"text", RedactActionLinks(m.text)}});
     return absl::OkStatus();
   }
 };

@@ -59,6 +59,10 @@ using HttpSender = std::function<absl::Status(const std::string& url,
                                               std::string* response_body)>;
 HttpSender CurlSender();
 
+// The text with every action link's token replaced: a token is a credential,
+// and the log channel writes what it sends.
+std::string RedactActionLinks(const std::string& text);
+
 // "webhook", "dingtalk", "feishu", "wecom", "log".
 std::string ChannelLabel(v1::ChannelType type);
 

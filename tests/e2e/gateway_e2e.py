@@ -535,6 +535,11 @@ class ActionLinkTest(unittest.TestCase):
         self.assertTrue(seal.get("intact"), seal)
         status, _, page = self.get(upload, {"Accept-Language": "en"})  # archived: the owner's link is done too
         self.assertEqual(status, 410, page)
+        # The tokens are credentials: the access log names the route, never a token.
+        log = "".join(GATEWAY.log)
+        for token in (upload, review, confirm):
+            self.assertNotIn(token.split(".")[-1], log)
+        self.assertIn('"path":"/act/<token>/guidance"', log)
 
     def test_refused_posts_write_nothing(self):
         event = self.new_event("e2", "pages-refusals-1")

@@ -370,6 +370,12 @@ TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {
   EXPECT_EQ(ActionUrl({}, "acme", "task.assigned", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
 }
 
+TEST(NotifyTest, TheLogChannelNeverWritesALinkToken) {
+  EXPECT_EQ(RedactActionLinks("[perfflow] New task https://pf.example.com/act/v1.YWJj.ZGVm-_x9 due soon"),
+            "[perfflow] New task https://pf.example.com/act/<token> due soon");
+  EXPECT_EQ(RedactActionLinks("no link here"), "no link here");
+}
+
 TEST_F(RelayTest, RetriesWithBackoffThenDeadLetters) {
   Ingest("c-1");
   answer_ = absl::UnavailableError("destination answered HTTP 503");
