@@ -46,12 +46,14 @@ struct ActionDesk::Visit {
   void Fail(int status, const std::string& message) {
     res.status = status;
     res.set_header("Cache-Control", "no-store");
+    res.set_header("Referrer-Policy", "no-referrer");  // the URL holds the token
     res.set_content(ErrorPage(status, message), kHtml);
   }
   void FailCall(const grpc::Status& s) { Fail(HttpStatusFor(s.error_code()), Explain(s)); }
   void Html(int status, const std::string& page) {
     res.status = status;
     res.set_header("Cache-Control", "no-store");
+    res.set_header("Referrer-Policy", "no-referrer");  // SOP links must not carry the token away
     res.set_content(page, kHtml);
   }
   void Page(int status, const FormState& form) { Html(status, TaskPage(view, form, locale)); }

@@ -47,7 +47,7 @@ constexpr char kGuidanceScript[] =
 
 std::string Head(const std::string& title, const PageLocale& locale) {
   return absl::StrCat("<!DOCTYPE html><html lang=\"", locale.zh() ? "zh-CN" : "en",
-                      "\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+                      "\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\"><meta name=\"viewport\" "
                       "content=\"width=device-width,initial-scale=1\"><title>",
                       HtmlEscape(title), " — perfflow</title><style>", kStyle, "</style></head><body>");
 }

@@ -471,6 +471,9 @@ class ActionLinkTest(unittest.TestCase):
         self.assertIn("Signed contract scan", page)  # what the type asks for, by its display name
         self.assertIn("What is still missing", page)
         self.assertIn("https://sop.example.com/sales/contract-archiving", page)  # the gap's SOP
+        # The page's URL holds the token: following an SOP link must not send it as the Referer.
+        self.assertIn('<meta name="referrer" content="no-referrer">', page)
+        self.assertEqual(self.request("GET", "/act/" + upload)[1]["referrer-policy"], "no-referrer")
 
         # Owner: a PDF through the multipart form.
         body, content_type = multipart({"kind": "contract_scan", "note": "scan"},
