@@ -572,6 +572,20 @@ class ActionLinkTest(unittest.TestCase):
                 self.assertEqual(status, expected, page)
                 self.assertIn(text, page)
                 self.assertEqual(self.evidence_of(event), [])
+        # A refused post with its body unread leaves a kept-alive connection usable (or closes it).
+        conn = http.client.HTTPConnection("127.0.0.1", GATEWAY.http_port, timeout=30)
+        conn.request("POST", "/act/" + token, body=body, headers={"Content-Type": content_type})
+        refused = conn.getresponse()
+        refused.read()
+        self.assertEqual(refused.status, 403)
+        try:
+            conn.request("GET", "/healthz")
+            after = conn.getresponse()
+            self.assertEqual(after.status, 200)
+            after.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            pass  # closed after the refusal: the client opens a new one
+        conn.close()
         # Beyond the upload limit: 413 before the file is read.
         status, _, page = self.request("POST", "/act/" + token, b"x" * 10, dict(session, **{
             "Content-Type": content_type, "Content-Length": str(21 << 20)}))
