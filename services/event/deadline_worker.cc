@@ -93,6 +93,12 @@ void DeliveryMetrics::Notification(const std::string& channel, const std::string
   notifications_.Add({{"channel", channel}, {"result", result}}).Increment();
 }
 
+void DeliveryMetrics::KnowChannel(const std::string& channel) {
+  for (const char* result : {"delivered", "retry", "dead_letter", "rate_limited"}) {
+    notifications_.Add({{"channel", channel}, {"result", result}});
+  }
+}
+
 void DeliveryMetrics::SetDeadLetters(const std::string& tenant, int64_t count) {
   dead_.Add({{"tenant", tenant}}).Set(static_cast<double>(count));
 }
@@ -255,7 +261,11 @@ OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<E
       now_(std::move(now)),
       options_(std::move(options)),
       metrics_(metrics),
-      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {}
+      rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
+  if (metrics_ != nullptr) {
+    for (const auto& [name, destination] : routing_.destinations) metrics_->KnowChannel(ChannelLabel(destination.config.type()));
+  }
+}
 
 std::optional<absl::Duration> OutboxRelay::TakeToken(const v1::NotifyDestination& destination) {
   const double per_minute = destination.rate_per_minute() > 0 ? destination.rate_per_minute() : 20;

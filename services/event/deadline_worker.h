@@ -41,6 +41,8 @@ class DeliveryMetrics {
   void SetDueBacklog(const std::string& tenant, int64_t count);
   // result: delivered | retry | dead_letter | rate_limited
   void Notification(const std::string& channel, const std::string& result);
+  // Creates the channel's counters at 0 (increase() then sees their first count).
+  void KnowChannel(const std::string& channel);
   void SetDeadLetters(const std::string& tenant, int64_t count);
   void DigestSent(const std::string& kind, int64_t messages);
 

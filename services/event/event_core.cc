@@ -469,6 +469,9 @@ absl::Status EventCore::RefreshGauges(absl::Duration window) {
     std::map<std::pair<std::string, std::string>, HealthCounts> by_pair;
     for (const HealthBucket& b : *buckets) by_pair[{b.department_id, b.event_type}].Add(b.counts);
     metrics_->SetHealth(tenant, AggregateHealth(*buckets, HealthPeriod::kNone), by_pair);
+    if (auto registry = Registry(tenant); registry.ok()) {
+      for (const auto& type : (*registry)->registry().event_types()) metrics_->KnowEventType(type.source(), type.key());
+    }
     auto open = store_->OpenChainsByStep(tenant);
     if (!open.ok()) return open.status();
     for (FlowStep step : {t::FLOW_STEP_TRIGGERED, t::FLOW_STEP_OWNER_ACTION, t::FLOW_STEP_MANAGER_FEEDBACK,

@@ -59,6 +59,12 @@ void FlowMetrics::EventIngested(const std::string& source, const std::string& ev
   ingested_.Add({{"source", source}, {"event_type", event_type}, {"result", result}}).Increment();
 }
 
+void FlowMetrics::KnowEventType(const std::string& source, const std::string& event_type) {
+  for (const char* result : {"accepted", "duplicate", "rejected", "conflict", "error"}) {
+    ingested_.Add({{"source", source}, {"event_type", event_type}, {"result", result}});
+  }
+}
+
 void FlowMetrics::StepRecorded(const std::string& department, const std::string& event_type, FlowStep step,
                                absl::Duration since_trigger) {
   step_latency_.Add({{"department", department}, {"event_type", event_type}, {"step", StepLabel(step)}}, StepBuckets())

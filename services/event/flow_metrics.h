@@ -28,6 +28,8 @@ class FlowMetrics {
                     absl::Duration since_trigger);
   void ChainClosed(const std::string& tenant, const std::string& department, const std::string& event_type,
                    bool within_sla);
+  // Creates an event type's ingestion counters at 0 (every result).
+  void KnowEventType(const std::string& source, const std::string& event_type);
 
   // Gauges from the periodic refresh (trailing window); also creates the
   // closed-chain counters of each (department, event type) pair at 0.

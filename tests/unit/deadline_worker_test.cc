@@ -7,6 +7,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "prometheus/registry.h"
 #include "services/event/sql_delivery_store.h"
 #include "tests/testing/fixtures.h"
 
@@ -368,6 +369,21 @@ TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {
   EXPECT_EQ(inbox_link->person, "s-head");
   EXPECT_EQ(inbox_link->task_id, "");
   EXPECT_EQ(ActionUrl({}, "acme", "task.assigned", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
+}
+
+TEST(NotifyTest, ChannelCountersStartAtZero) {
+  prometheus::Registry registry;
+  DeliveryMetrics metrics(registry);
+  metrics.KnowChannel("dingtalk");
+  int zeros = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "perfflow_notifications_total") continue;
+    for (const auto& metric : family.metric) {
+      EXPECT_EQ(metric.counter.value, 0.0);
+      ++zeros;
+    }
+  }
+  EXPECT_EQ(zeros, 4);  // delivered, retry, dead_letter, rate_limited
 }
 
 TEST(NotifyTest, TheLogChannelNeverWritesALinkToken) {

@@ -1,5 +1,7 @@
 #include "services/event/flow_health.h"
 
+#include <set>
+
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "services/event/flow_metrics.h"
@@ -97,6 +99,23 @@ TEST(FlowMetricsTest, ClosedChainCountersStartAtZeroForKnownPairs) {
     for (const auto& metric : family.metric) total += metric.counter.value;
   }
   EXPECT_EQ(total, 1.0);
+}
+
+TEST(FlowMetricsTest, IngestionCountersStartAtZeroForKnownTypes) {
+  prometheus::Registry registry;
+  FlowMetrics metrics(registry);
+  metrics.KnowEventType("crm", "crm.contract_signed");
+  std::set<std::string> results;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "perfflow_events_ingested_total") continue;
+    for (const auto& metric : family.metric) {
+      EXPECT_EQ(metric.counter.value, 0.0);
+      for (const auto& label : metric.label) {
+        if (label.name == "result") results.insert(label.value);
+      }
+    }
+  }
+  EXPECT_EQ(results, (std::set<std::string>{"accepted", "duplicate", "rejected", "conflict", "error"}));
 }
 
 }  // namespace
