@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status.h"
 #include "gateway/action_pages.h"
 #include "gateway/forms.h"
 #include "gateway/pages.h"
@@ -23,7 +24,6 @@ namespace evd = perfflow::evidence::v1;
 namespace fb = perfflow::feedback::v1;
 namespace {
 
-constexpr char kHtml[] = "text/html; charset=utf-8";
 constexpr char kSessionCookie[] = "perfflow_action";
 constexpr size_t kUploadChunk = 64 << 10;
 
@@ -39,7 +39,9 @@ struct ActionDesk::Visit {
   std::string token;
   ActionLink link;
   PageLocale locale;
-  std::unique_ptr<PersonCalls> person;  // acts
+  const CallsAs* calls_as;
+  Principal principal;                  // the link's person
+  std::unique_ptr<PersonCalls> person;  // acts as `principal`
   std::unique_ptr<PersonCalls> system;  // reads display names
   TaskView view;
 
@@ -92,7 +94,7 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
   Outcome out;
   std::vector<std::string> parts = absl::StrSplit(rest, '/');
   const bool guidance = parts.size() == 2 && parts[1] == "guidance";
-  Visit visit{req, res, body, parts[0], {}, PageLocale(req.get_header_value("Accept-Language"), ""), nullptr, nullptr, {}, {}};
+  Visit visit{req, res, body, parts[0], {}, PageLocale(req.get_header_value("Accept-Language"), ""), &calls_as, {}, nullptr, nullptr, {}, {}};
   const PageLocale& l = visit.locale;
   out.route = guidance ? "POST /act/{token}/guidance" : absl::StrCat(req.method, " /act/{token}");
   if (visit.token.empty() || parts.size() > 2 || (parts.size() == 2 && !guidance)) {
@@ -127,7 +129,7 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
   out.credential = absl::StrCat("link:", visit.link.tenant, ":", visit.link.person);
   if (std::optional<absl::Duration> wait = door_->Admit(out.credential)) {
     out.rate_limited = true;
-    res.set_header("Retry-After", absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))))));
+    res.set_header("Retry-After", RetryAfter(*wait));
     visit.Fail(429, l.T("请求过于频繁，请稍后再试。", "Too many requests: try again shortly."));
     return out;
   }
@@ -138,18 +140,12 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
     return out;
   }
   // The link speaks for its person and this task only.
-  Principal person;
-  person.tenant = visit.link.tenant;
-  person.subject = visit.link.person;
-  person.roles = {"employee"};
-  person.credential = out.credential;
-  Principal system;
-  system.tenant = visit.link.tenant;
-  system.subject = "gateway:action-pages";
-  system.roles = {"system"};
-  system.credential = out.credential;
-  visit.person = calls_as(person);
-  visit.system = calls_as(system);
+  visit.principal.tenant = visit.link.tenant;
+  visit.principal.subject = visit.link.person;
+  visit.principal.roles = {"employee"};
+  visit.principal.credential = out.credential;
+  visit.person = calls_as(visit.principal);
+  visit.system = calls_as(SystemPrincipal(visit.link.tenant, "gateway:action-pages", out.credential));
   const ev::Employee me = visit.Employee(visit.link.person);
   visit.view.person_name = me.display_name().empty() ? me.id() : me.display_name();
   visit.person_language = me.language();
@@ -162,16 +158,6 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
       ServeInbox(visit);
     }
     return out;
-  }
-  // A manager's review link reads the report's record as their manager
-  // (the services still check that the report is theirs).
-  ev::GetTaskRequest get_task;
-  get_task.set_name("tasks/" + visit.link.task_id);
-  ev::GetTaskResponse got_task;
-  if (visit.person->Unary("/perfflow.event.v1.EventService/GetTask", get_task, &got_task).ok() &&
-      got_task.task().kind() == t::TASK_KIND_MANAGER_REVIEW) {
-    person.roles.push_back("manager");
-    visit.person = calls_as(person);
   }
   ServeTask(visit);
   return out;
@@ -216,6 +202,13 @@ bool ActionDesk::Load(Visit& visit) {
   if (view.task.assignee_id() != visit.link.person) {
     visit.Fail(403, visit.locale.T("链接无效。", "This link is not valid."));
     return false;
+  }
+  // A manager's review link reads the report's record as their manager
+  // (the services still check that the report is theirs).
+  auto& roles = visit.principal.roles;
+  if (view.task.kind() == t::TASK_KIND_MANAGER_REVIEW && std::find(roles.begin(), roles.end(), "manager") == roles.end()) {
+    roles.push_back("manager");
+    visit.person = (*visit.calls_as)(visit.principal);
   }
   ev::GetEventRequest get_event;
   get_event.set_name(view.task.event());
@@ -290,7 +283,7 @@ void ActionDesk::ServeTask(Visit& visit) {
 void ActionDesk::PostUpload(Visit& visit) {
   const PageLocale& l = visit.locale;
   auto upload = ReadMultipart(visit.req, visit.body, options_.max_upload_bytes);
-  if (!upload.ok()) return visit.Refuse(FromStatus(upload.status()), FormState());
+  if (!upload.ok()) return visit.Refuse(ToGrpcStatus(upload.status()), FormState());
   FormState form;
   form.note = First(upload->fields, "note");
   // The file, or the phone camera's photo.
@@ -361,7 +354,7 @@ fb::AnalyzeFeedbackRequest AnalyzeRequest(const FormState& state, const std::str
 
 void ActionDesk::PostGuidance(Visit& visit) {
   auto form = ReadForm(visit.req, visit.body, options_.max_form_bytes);
-  if (!form.ok()) return visit.Fail(HttpStatusFor(FromStatus(form.status()).error_code()), std::string(form.status().message()));
+  if (!form.ok()) return visit.Fail(HttpStatusFor(ToGrpcStatus(form.status()).error_code()), std::string(form.status().message()));
   FormState state = ReviewFormState(*form);
   fb::AnalyzeFeedbackResponse guidance;
   if (state.comment.empty()) return visit.Html(200, "");
@@ -376,7 +369,7 @@ void ActionDesk::PostGuidance(Visit& visit) {
 void ActionDesk::PostReview(Visit& visit) {
   const PageLocale& l = visit.locale;
   auto form = ReadForm(visit.req, visit.body, options_.max_form_bytes);
-  if (!form.ok()) return visit.Refuse(FromStatus(form.status()), FormState());
+  if (!form.ok()) return visit.Refuse(ToGrpcStatus(form.status()), FormState());
   FormState state = ReviewFormState(*form);
   // "Use it": the composed sentence becomes the comment, to edit or submit.
   const std::string sentence = First(*form, "use_sentence");
@@ -426,7 +419,7 @@ void ActionDesk::PostReview(Visit& visit) {
 void ActionDesk::PostConfirm(Visit& visit) {
   const PageLocale& l = visit.locale;
   auto form = ReadForm(visit.req, visit.body, options_.max_form_bytes);
-  if (!form.ok()) return visit.Refuse(FromStatus(form.status()), FormState());
+  if (!form.ok()) return visit.Refuse(ToGrpcStatus(form.status()), FormState());
   FormState state;
   state.scopes = All(*form, "scope");
   state.cited = All(*form, "cosign");

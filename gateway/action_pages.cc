@@ -398,8 +398,12 @@ std::string InboxPage(const event::v1::ListTasksResponse& tasks, const std::map<
                                  "</th><th>", l.T("截止", "Due"), "</th></tr>");
   for (const auto& task : tasks.tasks()) {
     auto name = type_names.find(task.event_type());
-    absl::StrAppend(&out, "<tr><td><a href=\"", HtmlEscape(link_of(task)), "\">", KindTitle(task.kind(), l),
-                    "</a></td><td>", HtmlEscape(name != type_names.end() ? name->second : task.event_type()),
+    // Without link keys the task is listed without a link.
+    const std::string link = link_of(task);
+    absl::StrAppend(&out, "<tr><td>",
+                    link.empty() ? std::string(KindTitle(task.kind(), l))
+                                 : absl::StrCat("<a href=\"", HtmlEscape(link), "\">", KindTitle(task.kind(), l), "</a>"),
+                    "</td><td>", HtmlEscape(name != type_names.end() ? name->second : task.event_type()),
                     "</td><td>", DueLine(task, l), "</td></tr>");
   }
   return out + "</table></body></html>";

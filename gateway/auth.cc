@@ -122,6 +122,15 @@ bool IsName(absl::string_view s, size_t max) {
 
 }  // namespace
 
+Principal SystemPrincipal(const std::string& tenant, const std::string& subject, const std::string& credential) {
+  Principal p;
+  p.tenant = tenant;
+  p.subject = subject;
+  p.roles = {"system"};
+  p.credential = credential;
+  return p;
+}
+
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());

@@ -33,6 +33,10 @@ struct Principal {
   absl::Time expires_at = absl::InfiniteFuture();
 };
 
+// The gateway acting for itself in `tenant` (webhooks, display names on
+// pages): role system, named `subject`, rate-limited as `credential`.
+Principal SystemPrincipal(const std::string& tenant, const std::string& subject, const std::string& credential = "");
+
 // Reads environment variables; tests substitute a map.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup ProcessEnv();

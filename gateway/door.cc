@@ -78,6 +78,10 @@ std::unique_ptr<grpc::ClientContext> Door::Forward(const Principal& principal, c
   return ctx;
 }
 
+std::string RetryAfter(absl::Duration wait) {
+  return std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1)))));
+}
+
 std::string RequestIdFrom(absl::string_view given) {
   bool ok = !given.empty() && given.size() <= 128;
   for (char c : given) ok = ok && c > 32 && c < 127;

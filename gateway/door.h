@@ -53,6 +53,9 @@ class Door {
   KeyedTokenBuckets buckets_;
 };
 
+// A Retry-After value for `wait`: whole seconds, at least 1.
+std::string RetryAfter(absl::Duration wait);
+
 // A request id: the caller's x-request-id when it is 1-128 printable ASCII
 // characters, else a new random one.
 std::string RequestIdFrom(absl::string_view given);

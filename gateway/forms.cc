@@ -101,8 +101,4 @@ std::string Explain(const grpc::Status& s) {
   return out;
 }
 
-grpc::Status FromStatus(const absl::Status& s) {
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
 }  // namespace perfflow::gateway

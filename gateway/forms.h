@@ -53,6 +53,4 @@ absl::StatusOr<Multipart> ReadMultipart(const httplib::Request& req, const httpl
 // A service's refusal with the field violations it attached: what to fix.
 std::string Explain(const grpc::Status& status);
 
-grpc::Status FromStatus(const absl::Status& status);
-
 }  // namespace perfflow::gateway

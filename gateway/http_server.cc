@@ -22,7 +22,6 @@ namespace {
 namespace pb = google::protobuf;
 
 constexpr char kJson[] = "application/json";
-constexpr char kHtml[] = "text/html; charset=utf-8";
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -57,11 +56,6 @@ void WriteJson(httplib::Response& res, const pb::Message& reply) {
   absl::StatusOr<std::string> json = MessageToJson(reply);
   if (!json.ok()) return WriteError(res, json.status());
   res.set_content(*std::move(json), kJson);
-}
-
-// Whole seconds, at least 1.
-std::string RetryAfter(absl::Duration wait) {
-  return std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1)))));
 }
 
 std::string RawPath(const httplib::Request& req) {
@@ -401,10 +395,7 @@ void HttpGateway::ServeWebhook(const httplib::Request& req, httplib::Response& r
   auto ingest = MapWebhookPayload(*source, *body, *delivery);
   if (!ingest.ok()) return reply("rejected", std::string(ingest.status().message()), "", 400);
 
-  Principal system;
-  system.tenant = source->config.tenant();
-  system.subject = "webhook:" + source_name;
-  system.roles = {"system"};
+  const Principal system = SystemPrincipal(source->config.tenant(), "webhook:" + source_name);
   event::v1::IngestEventResponse ingested;
   grpc::Status status = CallUnary(system, *out, "/perfflow.event.v1.EventService/IngestEvent", *ingest, &ingested);
   // A retryable failure (503, 504) tells the sender to redeliver.

@@ -14,6 +14,8 @@
 
 namespace perfflow::gateway {
 
+inline constexpr char kHtml[] = "text/html; charset=utf-8";
+
 // The value of cookie `name` in a Cookie header ("" when absent).
 std::string CookieValue(absl::string_view cookie_header, absl::string_view name);
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/timestamps.h"
+#include "common/status.h"
 #include "gateway/action_pages.h"
 #include "gateway/forms.h"
 #include "gateway/pages.h"
@@ -19,7 +20,6 @@ namespace t = perfflow::type::v1;
 namespace ev = perfflow::event::v1;
 namespace {
 
-constexpr char kHtml[] = "text/html; charset=utf-8";
 constexpr char kTokenCookie[] = "perfflow_token";
 constexpr size_t kMaxSignInForm = 16 << 10;
 // A signed-in session lasts as long as the token, and no longer than this.
@@ -41,6 +41,8 @@ struct PeopleDesk::Visit {
   const httplib::ContentReader* body;
   PageLocale locale;
   const CallsAs& calls_as;
+  // The gateway reading the directory for display names and languages.
+  std::unique_ptr<PersonCalls> directory;
 
   void Html(int status, const std::string& page) {
     res.status = status;
@@ -49,33 +51,33 @@ struct PeopleDesk::Visit {
   }
   void Fail(int status, const std::string& message) { Html(status, ErrorPage(status, message)); }
   // The directory's entries, looked up once per page (with the id only when unknown).
-  const ev::Employee& Employee(PersonCalls& system, const std::string& id) {
+  const ev::Employee& Employee(const std::string& id) {
     auto it = people.find(id);
     if (it != people.end()) return it->second;
     ev::GetEmployeeRequest request;
     request.set_id(id);
     ev::GetEmployeeResponse response;
-    if (!system.Unary("/perfflow.event.v1.EventService/GetEmployee", request, &response).ok()) {
+    if (!directory->Unary("/perfflow.event.v1.EventService/GetEmployee", request, &response).ok()) {
       response.mutable_employee()->set_id(id);
     }
     return people[id] = response.employee();
   }
-  std::string Name(PersonCalls& system, const std::string& id) {
-    const ev::Employee& e = Employee(system, id);
+  std::string Name(const std::string& id) {
+    const ev::Employee& e = Employee(id);
     return e.display_name().empty() ? id : e.display_name();
   }
   // The page's language (the person's, from the directory, else the browser's) and the tenant's zone.
-  PageLocale LocaleFor(PersonCalls& system, const std::string& person, const std::string& time_zone) {
-    return PageLocale(req.get_header_value("Accept-Language"), time_zone, Employee(system, person).language());
+  PageLocale LocaleFor(const std::string& person, const std::string& time_zone) {
+    return PageLocale(req.get_header_value("Accept-Language"), time_zone, Employee(person).language());
   }
   std::map<std::string, ev::Employee> people;
   // The tenant's registry as `person` reads it: the page's locale and the
   // event types' display names in it.
-  PageLocale ReadRegistry(PersonCalls& calls, PersonCalls& system, const std::string& person,
+  PageLocale ReadRegistry(PersonCalls& calls, const std::string& person,
                           std::map<std::string, std::string>* type_names) {
     ev::GetRegistryResponse registry;
     calls.Unary("/perfflow.event.v1.EventService/GetRegistry", ev::GetRegistryRequest(), &registry);
-    PageLocale locale = LocaleFor(system, person, registry.registry().settings().time_zone());
+    PageLocale locale = LocaleFor(person, registry.registry().settings().time_zone());
     *type_names = TypeNames(registry.registry(), locale);
     return locale;
   }
@@ -94,7 +96,7 @@ ActionDesk::Outcome PeopleDesk::Serve(const httplib::Request& req, httplib::Resp
                                       const CallsAs& calls_as) {
   ActionDesk::Outcome out;
   out.route = absl::StrCat(req.method, " /people/", page);
-  Visit visit{req, res, body, PageLocale(req.get_header_value("Accept-Language"), ""), calls_as, {}};
+  Visit visit{req, res, body, PageLocale(req.get_header_value("Accept-Language"), ""), calls_as, nullptr, {}};
   const PageLocale& l = visit.locale;
   const bool takes_post = page == "sign-in" || page == "sign-out";
   if (req.method != "GET" && !(takes_post && req.method == "POST")) {
@@ -131,9 +133,10 @@ ActionDesk::Outcome PeopleDesk::Serve(const httplib::Request& req, httplib::Resp
     return out;
   }
   out.credential = person->credential;
+  visit.directory = calls_as(SystemPrincipal(person->tenant, "gateway:people-pages", person->credential));
   if (std::optional<absl::Duration> wait = door_->Admit(person->credential)) {
     out.rate_limited = true;
-    res.set_header("Retry-After", absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))))));
+    res.set_header("Retry-After", RetryAfter(*wait));
     visit.Fail(429, l.T("请求过于频繁，请稍后再试。", "Too many requests: try again shortly."));
     return out;
   }
@@ -155,7 +158,7 @@ void PeopleDesk::SignInPage(Visit& visit, int status, const std::string& error) 
 void PeopleDesk::SignIn(Visit& visit) {
   const PageLocale& l = visit.locale;
   auto form = ReadForm(visit.req, visit.body, kMaxSignInForm);
-  if (!form.ok()) return SignInPage(visit, HttpStatusFor(FromStatus(form.status()).error_code()),
+  if (!form.ok()) return SignInPage(visit, HttpStatusFor(ToGrpcStatus(form.status()).error_code()),
                                     std::string(form.status().message()));
   // An OIDC provider posts id_token (response_mode=form_post); a person may paste a token.
   std::string token = First(*form, "id_token");
@@ -185,10 +188,8 @@ void PeopleDesk::Inbox(Visit& visit, const Principal& person) {
   if (grpc::Status s = calls->Unary("/perfflow.event.v1.EventService/ListTasks", list, &tasks); !s.ok()) {
     return visit.Fail(HttpStatusFor(s.error_code()), Explain(s));
   }
-  Principal system{person.tenant, "gateway:people-pages", {"system"}, {}, person.credential};
-  std::unique_ptr<PersonCalls> directory = visit.calls_as(system);
   std::map<std::string, std::string> type_names;
-  const PageLocale locale = visit.ReadRegistry(*calls, *directory, person.subject, &type_names);
+  const PageLocale locale = visit.ReadRegistry(*calls, person.subject, &type_names);
   // Each task's link lasts as long as the sign-in.
   const absl::Time expires = std::min(person.expires_at, door_->clock().Now() + kMaxSession);
   auto link_of = [&](const ev::Task& task) -> std::string {
@@ -196,7 +197,7 @@ void PeopleDesk::Inbox(Visit& visit, const Principal& person) {
     return "/act/" + keys_->Sign({person.tenant, task.name().substr(std::string("tasks/").size()), person.subject,
                                   expires});
   };
-  visit.Html(200, InboxPage(tasks, type_names, link_of, visit.Name(*directory, person.subject), locale));
+  visit.Html(200, InboxPage(tasks, type_names, link_of, visit.Name(person.subject), locale));
 }
 
 void PeopleDesk::Team(Visit& visit, const Principal& person) {
@@ -206,13 +207,11 @@ void PeopleDesk::Team(Visit& visit, const Principal& person) {
     manager.roles.push_back("manager");
   }
   std::unique_ptr<PersonCalls> calls = visit.calls_as(manager);
-  Principal system{person.tenant, "gateway:people-pages", {"system"}, {}, person.credential};
-  std::unique_ptr<PersonCalls> directory = visit.calls_as(system);
   std::map<std::string, std::string> type_names;
-  const PageLocale locale = visit.ReadRegistry(*calls, *directory, person.subject, &type_names);
+  const PageLocale locale = visit.ReadRegistry(*calls, person.subject, &type_names);
 
   TeamView team;
-  team.manager_name = visit.Name(*directory, person.subject);
+  team.manager_name = visit.Name(person.subject);
   ev::ListEmployeesRequest reports_request;
   reports_request.set_manager_id(person.subject);
   reports_request.set_page_size(500);
@@ -245,7 +244,7 @@ void PeopleDesk::Team(Visit& visit, const Principal& person) {
         if (task.state() != t::TASK_STATE_OPEN) continue;
         any_open = true;
         TeamView::Row row = waiting;
-        row.waiting_on_name = visit.Name(*directory, task.assignee_id());
+        row.waiting_on_name = visit.Name(task.assignee_id());
         row.kind = task.kind();
         row.due = FromTimestamp(task.due_at());
         row.overdue = task.overdue();

@@ -362,19 +362,16 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
   std::string text = NoticeText(claimed.message.topic, claimed.message.payload_json);
   const std::string action_url = ActionUrl(options_.links, claimed.tenant, claimed.message.topic,
                                            claimed.message.recipient_id, payload_json, options_.clock->Now());
+  // A message with a link is also a card with buttons.
+  std::optional<Card> card;
   if (!action_url.empty()) {
     google::protobuf::Struct payload;
     (void)google::protobuf::util::JsonStringToMessage(payload_json, &payload);
+    card = NoticeCard(claimed.message.topic, payload, action_url, CardContextFor(claimed.tenant, payload));
     (*payload.mutable_fields())["action_url"].set_string_value(action_url);
     payload_json.clear();
     (void)google::protobuf::util::MessageToJsonString(payload, &payload_json);
     text += " " + action_url;
-  }
-  std::optional<Card> card;
-  if (!action_url.empty()) {
-    google::protobuf::Struct payload;
-    (void)google::protobuf::util::JsonStringToMessage(claimed.message.payload_json, &payload);
-    card = NoticeCard(claimed.message.topic, payload, action_url, CardContextFor(claimed.tenant, payload));
   }
   DeliveryOutcome outcome;
   outcome.delivered_to = claimed.delivered_to;

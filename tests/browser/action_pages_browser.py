@@ -59,20 +59,12 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def admin_token():
-    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    now = int(time.time())
-    body = b64url(json.dumps({"sub": "root", "iss": "https://idp.test", "aud": "perfflow", "iat": now,
-                              "exp": now + 3600, "tenant": TENANT, "roles": ["admin", "hr", "system"]}).encode())
-    signature = hmac.new(HS_SECRET.encode(), (header + "." + body).encode(), hashlib.sha256).digest()
-    return header + "." + body + "." + b64url(signature)
-
-
-def person_token(subject):
+def bearer_token(subject, roles):
+    """An HS256 token from the test's issuer (the gateway's --config names it)."""
     header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     now = int(time.time())
     body = b64url(json.dumps({"sub": subject, "iss": "https://idp.test", "aud": "perfflow", "iat": now,
-                              "exp": now + 3600, "tenant": TENANT, "roles": ["employee"]}).encode())
+                              "exp": now + 3600, "tenant": TENANT, "roles": roles}).encode())
     signature = hmac.new(HS_SECRET.encode(), (header + "." + body).encode(), hashlib.sha256).digest()
     return header + "." + body + "." + b64url(signature)
 
@@ -87,7 +79,7 @@ def signed_link(task_id, person, expires, key=LINK_KEY):
 def api(method, path, body=None):
     conn = http.client.HTTPConnection("127.0.0.1", GATEWAY_PORT, timeout=30)
     conn.request(method, path, body=json.dumps(body).encode() if body is not None else None,
-                 headers={"Authorization": "Bearer " + admin_token(), "Content-Type": "application/json"})
+                 headers={"Authorization": "Bearer " + bearer_token("root", ["admin", "hr", "system"]), "Content-Type": "application/json"})
     resp = conn.getresponse()
     text = resp.read().decode()
     conn.close()
@@ -323,7 +315,7 @@ class ChainInTheBrowserTest(unittest.TestCase):
         self.shot("08-link-expired")
         # Someone signed in as another person opens s2's link: refused.
         d.get("http://127.0.0.1:%d/healthz" % GATEWAY_PORT)
-        d.add_cookie({"name": "perfflow_token", "value": person_token("s1"), "path": "/"})
+        d.add_cookie({"name": "perfflow_token", "value": bearer_token("s1", ["employee"]), "path": "/"})
         d.get("http://127.0.0.1:%d/act/%s" % (GATEWAY_PORT, good))
         self.assertIn("此链接属于他人", self.text())
         d.delete_all_cookies()
@@ -347,7 +339,7 @@ class ChainInTheBrowserTest(unittest.TestCase):
         self.wait_for("the sign-in page", lambda: "/people/sign-in" in d.current_url)
         self.assertIn("登录 perfflow", self.text())
         self.shot("10-sign-in")
-        d.find_element(By.NAME, "token").send_keys(person_token("s-head"))
+        d.find_element(By.NAME, "token").send_keys(bearer_token("s-head", ["employee"]))
         d.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
         self.wait_for("the team page", lambda: d.current_url.endswith("/people/team") and "我的团队" in self.text())
         members = d.find_element(By.ID, "members").text
