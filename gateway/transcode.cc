@@ -202,14 +202,16 @@ absl::StatusOr<std::vector<std::unique_ptr<pb::Message>>> ParseJsonLines(
   return messages;
 }
 
-absl::StatusOr<std::string> MessageToJson(const pb::Message& message) {
+absl::StatusOr<std::string> MessageToJson(const pb::Message& message, bool indent) {
   pb::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
+  options.add_whitespace = indent;
   std::string out;
   if (auto s = pb::util::MessageToJsonString(message, &out, options); !s.ok()) {
     return absl::InternalError(absl::StrCat("cannot write a ", message.GetDescriptor()->full_name(),
                                             " as JSON: ", s.message().as_string()));
   }
+  if (indent && !out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }
 

@@ -41,10 +41,12 @@ absl::StatusOr<std::vector<std::unique_ptr<google::protobuf::Message>>> ParseJso
     const RouteMatch& match, const std::multimap<std::string, std::string>& query, absl::string_view body,
     const google::protobuf::Descriptor* type);
 
-// The protobuf JSON mapping (lowerCamelCase names, default values printed).
-// INTERNAL when the message has no JSON form (e.g. a Timestamp out of range):
-// a reply that cannot be written is an error, never an empty 200.
-absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& message);
+// The protobuf JSON mapping, the one convention of every JSON perfflow writes (the
+// gateway's bodies and perfflowctl's output): lowerCamelCase names, zeros and empty
+// strings printed; `indent` adds line breaks for people. INTERNAL when the message
+// has no JSON form (e.g. a Timestamp out of range): a reply that cannot be written
+// is an error, never an empty 200.
+absl::StatusOr<std::string> MessageToJson(const google::protobuf::Message& message, bool indent = false);
 
 // 400 for INVALID_ARGUMENT, 404 NOT_FOUND, 409 ALREADY_EXISTS, ... (the
 // mapping of google/rpc/code.proto).

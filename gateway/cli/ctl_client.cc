@@ -6,7 +6,7 @@
 
 #include "common/status.h"
 #include "gateway/backends.h"
-#include "google/protobuf/util/json_util.h"
+#include "gateway/transcode.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/create_channel.h"
@@ -85,13 +85,8 @@ grpc::Status Client::Stream(const std::string& path, const google::protobuf::Mes
 }
 
 std::string ToJson(const google::protobuf::Message& m, bool pretty) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = pretty;
-  options.preserve_proto_field_names = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
-  if (pretty && !out.empty() && out.back() == '\n') out.pop_back();
-  return out;
+  absl::StatusOr<std::string> json = gateway::MessageToJson(m, pretty);
+  return json.ok() ? *std::move(json) : absl::StrCat("{\"error\":\"", json.status().message(), "\"}");
 }
 
 int ReportError(const grpc::Status& status) {

@@ -54,7 +54,7 @@ class Client {
   std::unique_ptr<grpc::GenericStub> stub_;
 };
 
-// The protobuf JSON mapping with proto field names.
+// The gateway's JSON (gateway::MessageToJson): the protobuf JSON mapping.
 std::string ToJson(const google::protobuf::Message& m, bool pretty);
 
 // Prints the status and its field violations to stderr; returns the exit code.

@@ -200,6 +200,33 @@ class ExtraDemoSeed {
   std::mt19937 rng_;
 };
 
+// `relative` (a path inside the source tree) under the working directory or
+// under a parent of the running binary (build/bin/perfflowctl sits two levels
+// below the tree's root); empty when neither has it.
+std::string FindInSourceTree(const std::string& relative) {
+  namespace fs = std::filesystem;
+  if (fs::exists(relative)) return relative;
+  std::error_code error;
+  fs::path dir = fs::read_symlink("/proc/self/exe", error);
+  if (error) return "";
+  for (dir = dir.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+    if (fs::exists(dir / relative)) return (dir / relative).string();
+  }
+  return "";
+}
+
+// The flag's value, else the shipped file; exits with a clear message when there is none.
+std::string ShippedOrDie(const std::string& flag_value, const std::string& relative, const char* flag) {
+  if (!flag_value.empty()) return flag_value;
+  std::string found = FindInSourceTree(relative);
+  if (found.empty()) {
+    std::cerr << "perfflowctl dev: cannot find " << relative
+              << " in the working directory or above the binary; pass --" << flag << "\n";
+    std::exit(2);
+  }
+  return found;
+}
+
 }  // namespace
 
 int RunDev(const DevOptions& o) {
@@ -223,7 +250,7 @@ int RunDev(const DevOptions& o) {
   event.db = db + "event.db";
   event.dev_mode = true;
   event.demo = true;
-  event.catalogue_dir = o.catalogue_dir;
+  event.catalogue_dir = ShippedOrDie(o.catalogue_dir, "services/event/catalogue", "catalogue_dir");
   // The demo tenant follows the catalogue files, also across restarts on old state.
   event.catalogue_tenants = kDemoTenant;
   event.demo_events = o.demo_events;
@@ -236,7 +263,7 @@ int RunDev(const DevOptions& o) {
   feedback.db = db + "feedback.db";
   feedback.dev_mode = true;
   feedback.event_addr = feedback.evidence_addr = services_addr;
-  feedback.lexicon = o.lexicon;
+  feedback.lexicon = ShippedOrDie(o.lexicon, "services/feedback/lexicon/default.yaml", "lexicon");
   calibration::CalibrationHostOptions calibration;
   calibration.db = db + "calibration.db";
   calibration.dev_mode = true;

@@ -21,8 +21,10 @@ struct DevOptions {
   int gateway_metrics_port = 9463;
   // The gateway's YAML configuration (JWT issuers, webhook sources).
   std::string gateway_config;
-  std::string catalogue_dir = "services/event/catalogue";
-  std::string lexicon = "services/feedback/lexicon/default.yaml";
+  // Empty: the files shipped in the source tree, found from the working
+  // directory or from where the perfflowctl binary lives (any directory works).
+  std::string catalogue_dir;
+  std::string lexicon;
   int demo_events = 300;
 };
 

@@ -74,9 +74,9 @@ int List(bool json) {
       if (json) {
         std::cout << (first ? "" : ",") << "{\"method\":\"" << service->full_name() << "/" << m->name()
                   << "\",\"input\":\"" << m->input_type()->full_name() << "\",\"output\":\""
-                  << m->output_type()->full_name() << "\",\"client_streaming\":"
+                  << m->output_type()->full_name() << "\",\"clientStreaming\":"
                   << (m->client_streaming() ? "true" : "false")
-                  << ",\"server_streaming\":" << (m->server_streaming() ? "true" : "false") << "}";
+                  << ",\"serverStreaming\":" << (m->server_streaming() ? "true" : "false") << "}";
         first = false;
       } else {
         std::cout << service->full_name() << "/" << m->name() << "  (" << (m->client_streaming() ? "stream " : "")

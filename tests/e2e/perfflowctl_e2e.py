@@ -38,12 +38,11 @@ class DevProcess:
             s.bind(("127.0.0.1", 0))
             self.services_port = s.getsockname()[1]
         self.proc = subprocess.Popen(
-            [os.path.join(ARGS.bin_dir, "perfflowctl"), "--state_dir=" + os.path.join(WORK, "state"),
+            [os.path.abspath(os.path.join(ARGS.bin_dir, "perfflowctl")), "--state_dir=" + os.path.join(WORK, "state"),
              "--services_port=%d" % self.services_port, "--services_metrics_port=0", "--gateway_http_port=0",
-             "--gateway_grpc_port=0", "--gateway_metrics_port=0", "--demo_events=120",
-             "--catalogue_dir=" + os.path.join(ARGS.source_dir, "services/event/catalogue"),
-             "--lexicon=" + os.path.join(ARGS.source_dir, "services/feedback/lexicon/default.yaml"), "dev"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "--gateway_grpc_port=0", "--gateway_metrics_port=0", "--demo_events=120", "dev"],
+            # Outside the source tree: the catalogue and lexicon are found from the binary.
+            cwd=WORK, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.log = []
         lines = queue.Queue()
 
@@ -120,9 +119,9 @@ class DevModeTest(unittest.TestCase):
         self.assertGreater(int(seeded["kpi_observations"]), 0)
         code, out, err = ctl("--roles=hr", "--output=json", "GetGoalStatus", '{"goal":"sales.renewal_rate"}')
         self.assertEqual(code, 0, err)
-        self.assertTrue(json.loads(out)["goal"]["has_actual"])
+        self.assertTrue(json.loads(out)["goal"]["hasActual"])
         code, out, err = ctl("--output=json", "health", "month")
-        self.assertGreater(int(json.loads(out)["overall"]["within_sla"]), 0)
+        self.assertGreater(int(json.loads(out)["overall"]["withinSla"]), 0)
 
 
 class ApplyTest(unittest.TestCase):
@@ -183,8 +182,8 @@ class ImportTest(unittest.TestCase):
         code, out, _ = ctl("--output=json", "GetEmployee", '{"id":"c6"}')
         self.assertEqual(code, 0)
         employee = json.loads(out)["employee"]
-        self.assertEqual(employee["display_name"], 'Six "the" sixth')
-        self.assertEqual(employee["manager_id"], "c1")
+        self.assertEqual(employee["displayName"], 'Six "the" sixth')
+        self.assertEqual(employee["managerId"], "c1")
         code, out, _ = ctl("import-employees", csv)
         self.assertEqual(code, 3)
         self.assertIn("rejected 4 row(s)", out)
@@ -221,9 +220,23 @@ class DailyCommandsTest(unittest.TestCase):
     def test_list_as_json(self):
         code, out, _ = ctl("--output=json", "list")
         methods = {m["method"]: m for m in json.loads(out)}
-        self.assertTrue(methods["perfflow.evidence.v1.EvidenceService/UploadEvidence"]["client_streaming"])
-        self.assertTrue(methods["perfflow.event.v1.EventService/StreamFlowFacts"]["server_streaming"])
+        self.assertTrue(methods["perfflow.evidence.v1.EvidenceService/UploadEvidence"]["clientStreaming"])
+        self.assertTrue(methods["perfflow.event.v1.EventService/StreamFlowFacts"]["serverStreaming"])
         self.assertIn("perfflow.gateway.v1.GatewayAdminService/CreateApiKey", methods)
+
+    def test_dev_without_shipped_files_says_which_flag(self):
+        alone = os.path.join(WORK, "alone")
+        os.makedirs(alone)
+        binary = os.path.join(alone, "perfflowctl")
+        try:
+            os.link(os.path.join(ARGS.bin_dir, "perfflowctl"), binary)
+        except OSError:
+            shutil.copy(os.path.join(ARGS.bin_dir, "perfflowctl"), binary)
+        done = subprocess.run([binary, "--state_dir=" + os.path.join(alone, "state"), "dev"], cwd=alone,
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn("cannot find services/event/catalogue", done.stderr)
+        self.assertIn("--catalogue_dir", done.stderr)
 
     def test_exit_codes(self):
         self.assertEqual(ctl("no-such-command")[0], 2)
