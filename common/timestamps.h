@@ -2,6 +2,8 @@
 
 // absl::Time <-> google.protobuf.Timestamp, in one place.
 
+#include <string>
+
 #include "absl/time/time.h"
 #include "absl/status/status.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -34,6 +36,14 @@ inline bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
 // INVALID_ARGUMENT naming every google.protobuf.Timestamp field of `request`
 // (at any depth) that is outside ValidTimestamp: the check at each entry point.
 absl::Status RequireValidTimestamps(const google::protobuf::Message& request);
+
+// A tenant's IANA zone (Settings.time_zone, validated when applied); UTC when
+// unset or unknown to this machine's zone database.
+inline absl::TimeZone ZoneOrUtc(const std::string& name) {
+  absl::TimeZone zone = absl::UTCTimeZone();
+  if (!name.empty() && !absl::LoadTimeZone(name, &zone)) zone = absl::UTCTimeZone();
+  return zone;
+}
 
 inline absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());

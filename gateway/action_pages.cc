@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/html.h"
@@ -291,7 +292,7 @@ PageLocale::PageLocale(absl::string_view accept_language, const std::string& tim
     if (absl::StartsWith(tag, "en") && q > en_q) en_q = q;
   }
   zh_ = language.empty() ? !(en_q > zh_q && en_q > 0) : language != "en";
-  if (!time_zone.empty() && !absl::LoadTimeZone(time_zone, &zone_)) zone_ = absl::UTCTimeZone();
+  zone_ = ZoneOrUtc(time_zone);
 }
 
 const std::string& PageLocale::Text(const event::v1::LocalizedText& text) const {
@@ -435,6 +436,50 @@ std::string TeamPage(const TeamView& team, const PageLocale& l) {
     if (r.overdue) absl::StrAppend(&due, " <span class=\"late\">", l.T("已逾期", "overdue"), "</span>");
     absl::StrAppend(&out, "<tr><td>", HtmlEscape(r.owner_name), "</td><td>", HtmlEscape(r.event_type_name),
                     "</td><td>", waiting, "</td><td>", due, "</td></tr>");
+  }
+  return out + "</table></body></html>";
+}
+
+std::string ChainPage(const ChainView& chain, const PageLocale& l) {
+  const event::v1::Event& e = chain.event;
+  const event::v1::StepTimes& times = e.flow().times();
+  const absl::Time opened = FromTimestamp(times.triggered_at());
+  std::string out = absl::StrCat(Head(chain.type_name, l), "<h1>", HtmlEscape(chain.type_name), "</h1><p class=\"sub\">",
+                                 HtmlEscape(chain.owner_name), " · ", HtmlEscape(l.Time(FromTimestamp(e.occurred_at()))),
+                                 " · <code>", HtmlEscape(e.name()), "</code></p>");
+  // Each step with its time and the hours since the chain opened.
+  absl::StrAppend(&out, "<h2>", l.T("步骤", "Steps"), "</h2><table id=\"steps\">");
+  auto step = [&](const char* zh, const char* en, bool has, const google::protobuf::Timestamp& at,
+                  const std::string& extra) {
+    std::string when = "–";
+    if (has) {
+      const absl::Time t = FromTimestamp(at);
+      when = absl::StrCat(HtmlEscape(l.Time(t)), t > opened ? absl::StrFormat(" (+%.1f h)", absl::ToDoubleHours(t - opened))
+                                                             : "");
+    }
+    absl::StrAppend(&out, "<tr><th>", l.T(zh, en), "</th><td>", when, extra, "</td></tr>");
+  };
+  step("链开启", "Chain opened", times.has_triggered_at(), times.triggered_at(), "");
+  step("负责人行动", "Owner acted", times.has_owner_action_at(), times.owner_action_at(), "");
+  step("证据链完整", "Evidence complete", times.has_evidence_complete_at(), times.evidence_complete_at(), "");
+  const char* verdict = VerdictLabel(e.flow().verdict(), l);
+  step("经理评价", "Manager's verdict", times.has_manager_feedback_at(), times.manager_feedback_at(),
+       *verdict ? absl::StrCat(" · <strong>", verdict, "</strong>") : "");
+  if (e.flow().requires_cross_confirm()) {
+    step("跨部门确认", "Impact confirmed", times.has_cross_confirm_at(), times.cross_confirm_at(), "");
+  }
+  step("归档", "Archived", times.has_archived_at(), times.archived_at(), "");
+  absl::StrAppend(&out, "</table><h2>", l.T("任务", "Tasks"), "</h2><table id=\"tasks\"><tr><th>", l.T("任务", "Task"),
+                  "</th><th>", l.T("负责人", "Held by"), "</th><th>", l.T("截止", "Due"), "</th><th>",
+                  l.T("完成", "Done"), "</th></tr>");
+  for (const auto& task : e.tasks()) {
+    auto name = chain.names.find(task.assignee_id());
+    std::string done = task.state() == t::TASK_STATE_DONE ? HtmlEscape(l.Time(FromTimestamp(task.completed_at())))
+                       : task.state() == t::TASK_STATE_CANCELLED ? l.T("已取消", "cancelled")
+                                                                 : l.T("待办", "open");
+    absl::StrAppend(&out, "<tr><td>", KindTitle(task.kind(), l), "</td><td>",
+                    HtmlEscape(name != chain.names.end() ? name->second : task.assignee_id()), "</td><td>",
+                    DueLine(task, l), "</td><td>", done, "</td></tr>");
   }
   return out + "</table></body></html>";
 }

@@ -105,6 +105,17 @@ struct TeamView {
 };
 std::string TeamPage(const TeamView& team, const PageLocale& locale);
 
+// One chain as a calibration meeting discusses it (the brief links here): the
+// event, the time each step was reached and how long after the event, its
+// tasks with who held them, and the verdict.
+struct ChainView {
+  event::v1::Event event;
+  std::string type_name;
+  std::string owner_name;
+  std::map<std::string, std::string> names;  // assignee id -> display name
+};
+std::string ChainPage(const ChainView& chain, const PageLocale& locale);
+
 // How to sign in: each issuer's sign-in link (label, URL) and a form that
 // takes a token; `next` is where to go after.
 std::string SignInPage(const std::vector<std::pair<std::string, std::string>>& links, const std::string& next,

@@ -469,10 +469,9 @@ void HttpGateway::Record(const ActionDesk::Outcome& served, Outcome* out) {
 void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,
                             Outcome* out, const httplib::ContentReader* body) {
   auto fail = [&](int status, const std::string& message) { WriteErrorPage(res, status, message); };
-  std::vector<std::string> parts = absl::StrSplit(path.substr(std::string("/people/").size()), '/');
-  if (parts.size() == 1 && PeopleDesk::Serves(parts[0])) {
-    return Record(people_->Serve(req, res, body, parts[0], CallsFor(*out)), out);
-  }
+  const std::string page = path.substr(std::string("/people/").size());
+  if (PeopleDesk::Serves(page)) return Record(people_->Serve(req, res, body, page, CallsFor(*out)), out);
+  std::vector<std::string> parts = absl::StrSplit(page, '/');
   const bool health = parts.size() == 1 && parts[0] == "flow-health";
   const bool brief = parts.size() == 3 && parts[0] == "sessions" && !parts[1].empty() && parts[2] == "brief";
   out->route = health ? "GET /people/flow-health" : brief ? "GET /people/sessions/{session}/brief" : "unmatched";

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/timestamps.h"
 #include "common/status.h"
 #include "gateway/action_pages.h"
@@ -88,6 +89,7 @@ PeopleDesk::PeopleDesk(std::optional<ActionLinkKeys> keys, std::vector<SignInLin
     : keys_(std::move(keys)), sign_in_links_(std::move(sign_in_links)), door_(std::move(door)) {}
 
 bool PeopleDesk::Serves(absl::string_view page) {
+  if (absl::ConsumePrefix(&page, "chains/")) return !page.empty() && page.find('/') == absl::string_view::npos;
   return page == "sign-in" || page == "sign-out" || page == "inbox" || page == "team";
 }
 
@@ -95,7 +97,8 @@ ActionDesk::Outcome PeopleDesk::Serve(const httplib::Request& req, httplib::Resp
                                       const httplib::ContentReader* body, absl::string_view page,
                                       const CallsAs& calls_as) {
   ActionDesk::Outcome out;
-  out.route = absl::StrCat(req.method, " /people/", page);
+  const bool chain = absl::StartsWith(page, "chains/");
+  out.route = absl::StrCat(req.method, " /people/", chain ? "chains/{event}" : page);
   Visit visit{req, res, body, PageLocale(req.get_header_value("Accept-Language"), ""), calls_as, nullptr, {}};
   const PageLocale& l = visit.locale;
   const bool takes_post = page == "sign-in" || page == "sign-out";
@@ -142,6 +145,8 @@ ActionDesk::Outcome PeopleDesk::Serve(const httplib::Request& req, httplib::Resp
   }
   if (page == "inbox") {
     Inbox(visit, *person);
+  } else if (chain) {
+    Chain(visit, *person, std::string(page.substr(std::string("chains/").size())));
   } else {
     Team(visit, *person);
   }
@@ -264,6 +269,27 @@ void PeopleDesk::Team(Visit& visit, const Principal& person) {
     return a.due.value_or(absl::InfiniteFuture()) < b.due.value_or(absl::InfiniteFuture());
   });
   visit.Html(200, TeamPage(team, locale));
+}
+
+void PeopleDesk::Chain(Visit& visit, const Principal& person, const std::string& event_id) {
+  // The event service decides who may read the chain (HR, the owner, the owner's manager, ...).
+  std::unique_ptr<PersonCalls> calls = visit.calls_as(person);
+  std::map<std::string, std::string> type_names;
+  const PageLocale locale = visit.ReadRegistry(*calls, person.subject, &type_names);
+  visit.locale = locale;
+  ev::GetEventRequest request;
+  request.set_name("events/" + event_id);
+  ev::GetEventResponse response;
+  if (grpc::Status s = calls->Unary("/perfflow.event.v1.EventService/GetEvent", request, &response); !s.ok()) {
+    return visit.Fail(HttpStatusFor(s.error_code()), Explain(s));
+  }
+  ChainView chain;
+  chain.event = response.event();
+  auto type_name = type_names.find(chain.event.event_type());
+  chain.type_name = type_name != type_names.end() ? type_name->second : chain.event.event_type();
+  chain.owner_name = visit.Name(chain.event.subject_id());
+  for (const auto& task : chain.event.tasks()) chain.names[task.assignee_id()] = visit.Name(task.assignee_id());
+  visit.Html(200, ChainPage(chain, locale));
 }
 
 }  // namespace perfflow::gateway

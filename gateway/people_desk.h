@@ -7,6 +7,7 @@
 //   POST /people/sign-out   clears the cookie
 //   GET  /people/inbox      the person's open tasks, each with its action link
 //   GET  /people/team       a manager's direct reports: their open chains, who each waits on, who is late
+//   GET  /people/chains/{event}  one chain: its steps and times, tasks and verdict (the brief links here)
 // The services' own rules decide what a person sees (a manager sees their
 // reports only); the directory is read for display names.
 
@@ -32,7 +33,7 @@ class PeopleDesk {
   // Without `keys`, tasks are listed without links.
   PeopleDesk(std::optional<ActionLinkKeys> keys, std::vector<SignInLink> sign_in_links, std::shared_ptr<Door> door);
 
-  // Whether /people/{page} is one of this desk's.
+  // Whether /people/{page} is one of this desk's (`page` may be "chains/{event}").
   static bool Serves(absl::string_view page);
 
   // `page` is the path after "/people/".
@@ -45,6 +46,7 @@ class PeopleDesk {
   void SignIn(Visit& visit);
   void Inbox(Visit& visit, const Principal& person);
   void Team(Visit& visit, const Principal& person);
+  void Chain(Visit& visit, const Principal& person, const std::string& event_id);
 
   std::optional<ActionLinkKeys> keys_;
   std::vector<SignInLink> sign_in_links_;

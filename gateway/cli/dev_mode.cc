@@ -93,8 +93,10 @@ class ExtraDemoSeed {
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   }
 
-  // One file per evidence kind on most chains that are not archived yet: the
-  // owner uploads (the first upload reports the owner's action).
+  // One file per evidence kind on the open chains whose evidence the seed
+  // marked complete, and on most of those whose owner has not acted yet (the
+  // first upload reports the owner's action); chains the seed left with gaps
+  // keep them.
   int SeedEvidence(const ev1::Registry& registry) {
     std::map<std::string, const ev1::EventType*> types;
     for (const auto& t : registry.event_types()) types[t.key()] = &t;
@@ -109,7 +111,12 @@ class ExtraDemoSeed {
       Identity(&ctx, "dev-seed", "admin,hr,system");
       if (!events_->ListEvents(&ctx, req, &resp).ok()) break;
       for (const ev1::Event& e : resp.events()) {
-        if (e.flow().step() == type::v1::FLOW_STEP_ARCHIVED || rng_() % 100 < 25) continue;
+        const auto& times = e.flow().times();
+        const bool gaps = times.has_owner_action_at() && !times.has_evidence_complete_at();
+        if (e.flow().step() == type::v1::FLOW_STEP_ARCHIVED || gaps ||
+            (!times.has_owner_action_at() && rng_() % 100 < 25)) {
+          continue;
+        }
         auto type = types.find(e.event_type());
         if (type == types.end()) continue;
         for (const auto& spec : type->second->evidence()) uploads += Upload(e, spec) ? 1 : 0;

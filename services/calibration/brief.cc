@@ -83,6 +83,9 @@ struct Figure {
 // the peers (`peers`, excluding them). Flags only with enough observations
 // and at least three peers: rates by percentage points, the rest by relative
 // difference, or any by a robust z-score (median and MAD of the peers).
+// Durations are skewed (one person with a 25-day median pulls the mean past
+// almost everyone), so they differ from the peers' median; rates and KPIs
+// from the peers' mean.
 v1::Comparison Compare(const Figure& f, const std::vector<double>& all, const std::vector<double>& peers,
                        const BriefOptions& options) {
   v1::Comparison c;
@@ -95,13 +98,14 @@ v1::Comparison Compare(const Figure& f, const std::vector<double>& all, const st
   c.set_cohort_mean(Mean(all));
   c.set_cohort_median(Median(all));
   const double peer_mean = Mean(peers);
+  const double peer_median = Median(peers);
+  const double centre = f.measure.rfind("median_", 0) == 0 ? peer_median : peer_mean;
   c.set_peer_mean(peer_mean);
-  c.set_difference(f.value - peer_mean);
-  c.set_relative_difference(peer_mean == 0 ? 0 : (f.value - peer_mean) / std::fabs(peer_mean));
+  c.set_difference(f.value - centre);
+  c.set_relative_difference(centre == 0 ? 0 : (f.value - centre) / std::fabs(centre));
   const double sd = StdDev(peers);
   c.set_z_defined(sd > 1e-12);
   c.set_z_score(sd > 1e-12 ? (f.value - peer_mean) / sd : 0);
-  const double peer_median = Median(peers);
   std::vector<double> deviations;
   for (double x : peers) deviations.push_back(std::fabs(x - peer_median));
   const double mad = 1.4826 * Median(deviations);
@@ -190,19 +194,29 @@ struct Labelled {
   std::string en, zh;
 };
 
+// A KPI's name: its goal's, else its key in words ("renewal_rate" -> "renewal rate").
+v1::LocalizedText KpiName(const ev1::Goal* goal, const std::string& key) {
+  std::string words = key;
+  std::replace_if(words.begin(), words.end(), [](char c) { return c == '_' || c == '.'; }, ' ');
+  v1::LocalizedText name;
+  name.set_en(goal != nullptr && !goal->name().en().empty() ? goal->name().en() : words);
+  name.set_zh(goal != nullptr && !goal->name().zh().empty() ? goal->name().zh() : name.en());
+  return name;
+}
+
 }  // namespace
 
 double HoursBetween(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to) {
   return absl::ToDoubleHours(FromTimestamp(to) - FromTimestamp(from));
 }
 
-std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end) {
-  const absl::CivilMonth month(absl::ToCivilSecond(end, absl::UTCTimeZone()));
-  return {absl::FromCivil(month - 2, absl::UTCTimeZone()), end};
+std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end, absl::TimeZone zone) {
+  const absl::CivilMonth month(absl::ToCivilSecond(end, zone));
+  return {absl::FromCivil(month - 2, zone), end};
 }
 
-std::string MonthOf(absl::Time t) {
-  return absl::FormatCivilTime(absl::CivilMonth(absl::ToCivilSecond(t, absl::UTCTimeZone())));
+std::string MonthOf(absl::Time t, absl::TimeZone zone) {
+  return absl::FormatCivilTime(absl::CivilMonth(absl::ToCivilSecond(t, zone)));
 }
 
 
@@ -279,7 +293,7 @@ v1::Measures MeasureAccumulator::Finish() const {
 BriefBuilder::BriefBuilder(std::vector<ev1::Employee> members, std::vector<KpiValue> kpis, ev1::Registry registry,
                            absl::Time window_start, absl::Time window_end, BriefOptions options)
     : kpis_(std::move(kpis)), registry_(std::move(registry)), start_(window_start), end_(window_end),
-      options_(options) {
+      zone_(ZoneOrUtc(registry_.settings().time_zone())), options_(options) {
   for (ev1::Employee& e : members) {
     if (index_.count(e.id())) continue;
     index_[e.id()] = people_.size();
@@ -294,7 +308,7 @@ void BriefBuilder::Add(const ev1::FlowFact& fact) {
   if (at < start_ || at >= end_) return;
   Person& p = people_[it->second];
   p.total.Add(fact);
-  p.months[MonthOf(at)].Add(fact);
+  p.months[MonthOf(at, zone_)].Add(fact);
   ++p.event_types[fact.event_type()];
   const auto& times = fact.flow().times();
   Chain chain;
@@ -366,6 +380,7 @@ v1::GoalLink GoalStatusOf(const ev1::Registry& registry, const std::string& goal
   link.mutable_name()->set_zh(g->name().zh());
   link.mutable_name()->set_en(g->name().en());
   link.set_target(g->target());
+  link.set_unit(g->unit());
   // Org-level observation of the period (or the latest one).
   const KpiValue* best = nullptr;
   for (const KpiValue& k : kpis) {
@@ -392,6 +407,7 @@ v1::Brief BriefBuilder::Finish() const {
   brief.set_points_threshold(options_.points_threshold);
   brief.set_min_n(options_.min_n);
   brief.set_min_kpi_observations(options_.min_kpi_observations);
+  brief.set_time_zone(registry_.settings().time_zone().empty() ? "UTC" : registry_.settings().time_zone());
   const bool peers = static_cast<int>(people_.size()) >= options_.min_cohort_for_peers;
   brief.set_peers_withheld(!peers);
 
@@ -399,7 +415,7 @@ v1::Brief BriefBuilder::Finish() const {
   for (const Person& p : people_) totals.push_back(p.total.Finish());
 
   // Mean KPI value per person and kpi over the window's months.
-  const std::string first_month = MonthOf(start_), last_month = MonthOf(end_ - absl::Nanoseconds(1));
+  const std::string first_month = MonthOf(start_, zone_), last_month = MonthOf(end_ - absl::Nanoseconds(1), zone_);
   std::map<std::string, std::map<std::string, std::pair<double, int>>> kpi_sums;  // kpi -> subject -> (sum, n)
   for (const KpiValue& k : kpis_) {
     if (k.subject_id.empty() || !index_.count(k.subject_id) || k.period < first_month || k.period > last_month) continue;
@@ -472,12 +488,11 @@ v1::Brief BriefBuilder::Finish() const {
         if (c.flagged() && c.measure() == spec.name) flagged.push_back({&c, spec.en, spec.zh});
       }
     }
-    for (const auto& c : out->business()) {
-      if (!c.flagged()) continue;
-      const std::string key = c.measure().substr(4);
-      const ev1::Goal* g = goal_of(key);
-      flagged.push_back({&c, g != nullptr && !g->name().en().empty() ? g->name().en() : key,
-                         g != nullptr && !g->name().zh().empty() ? g->name().zh() : key});
+    for (auto& c : *out->mutable_business()) {
+      const ev1::Goal* goal = goal_of(c.measure().substr(4));
+      *c.mutable_name() = KpiName(goal, c.measure().substr(4));
+      if (goal != nullptr) c.set_unit(goal->unit());
+      if (c.flagged()) flagged.push_back({&c, c.name().en(), c.name().zh()});
     }
     out->set_flagged_count(static_cast<int>(flagged.size()));
     // Pairs pulling in opposite directions, largest deviations first.

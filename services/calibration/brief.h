@@ -41,14 +41,15 @@ struct BriefOptions {
   int min_cohort_for_peers = 4;
 };
 
-// [start of the month two months before `end`'s month, end): three calendar months.
-std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end);
+// [start of the month two months before `end`'s month, end): three calendar
+// months of `zone` (the tenant's).
+std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end, absl::TimeZone zone = absl::UTCTimeZone());
 
 // Hours from `from` to `to`.
 double HoursBetween(const google::protobuf::Timestamp& from, const google::protobuf::Timestamp& to);
 
-// "2026-03" of `t` (UTC).
-std::string MonthOf(absl::Time t);
+// "2026-03": the calendar month of `t` in `zone`.
+std::string MonthOf(absl::Time t, absl::TimeZone zone = absl::UTCTimeZone());
 
 // Durations in hours, kept as counts per 0.1 h (6 minutes): memory follows
 // the number of distinct values, never the number of chains; the median
@@ -113,6 +114,8 @@ class BriefBuilder {
   std::vector<KpiValue> kpis_;
   ev1::Registry registry_;
   absl::Time start_, end_;
+  // The tenant's zone: months are its calendar months.
+  absl::TimeZone zone_;
   BriefOptions options_;
 };
 

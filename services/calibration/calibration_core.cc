@@ -155,16 +155,23 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationCore::Generate(const Request
   if (!*session) return absl::NotFoundError(absl::StrCat(kSessions, session_id, " not found"));
   auto members = ResolveCohort(rc, (*session)->cohort());
   if (!members.ok()) return members.status();
-  const absl::Time now = clock_->Now();
-  const auto [start, end] = BriefWindow(now);
   std::vector<std::string> degraded;
   ev1::Registry registry;
   if (auto r = events_->GetRegistry(rc, 0); r.ok()) {
     registry = *r;
   } else {
-    degraded.push_back("registry (goals): " + std::string(r.status().message()));
+    degraded.push_back("registry (goals, time zone): " + std::string(r.status().message()));
   }
-  auto kpis = store_->Kpis(rc.tenant, MonthOf(start), MonthOf(end));
+  std::map<std::string, std::string> department_names;
+  if (auto listed = events_->ListDepartments(rc); listed.ok()) {
+    for (const ev1::Department& d : *listed) department_names[d.id()] = d.name();
+  } else {
+    degraded.push_back("departments (names): " + std::string(listed.status().message()));
+  }
+  const absl::TimeZone zone = ZoneOrUtc(registry.settings().time_zone());
+  const absl::Time now = clock_->Now();
+  const auto [start, end] = BriefWindow(now, zone);
+  auto kpis = store_->Kpis(rc.tenant, MonthOf(start, zone), MonthOf(end, zone));
   if (!kpis.ok()) return kpis.status();
   BriefBuilder builder(*std::move(members), *std::move(kpis), registry, start, end, options);
   ev1::StreamFlowFactsRequest request;
@@ -173,6 +180,10 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationCore::Generate(const Request
   absl::Status streamed = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) { builder.Add(f); });
   if (!streamed.ok()) return streamed;
   v1::Brief brief = builder.Finish();
+  for (v1::PersonBrief& p : *brief.mutable_people()) {
+    auto name = department_names.find(p.department_id());
+    if (name != department_names.end()) p.set_department_name(name->second);
+  }
   ToTimestamp(now, brief.mutable_generate_time());
   ToTimestamp(start, brief.mutable_window_start());
   ToTimestamp(end, brief.mutable_window_end());

@@ -11,14 +11,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/html.h"
+#include "common/timestamps.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace perfflow::calibration {
 namespace {
 
 
-// A measure's name for people ("on-time rate"), never its key; a KPI by its key's last part.
-std::string Label(const std::string& measure) {
+// A measure's name for people ("on-time rate"), never its key.
+std::string Label(const v1::Comparison& c) {
+  if (!c.name().en().empty()) return absl::StrCat("KPI: ", c.name().en());
+  const std::string& measure = c.measure();
   static const std::map<std::string, std::string> kLabels = {
       {"chains", "chains"},
       {"on_time_rate", "on-time rate"},
@@ -30,20 +33,32 @@ std::string Label(const std::string& measure) {
       {"median_closure_hours", "median closure time"}};
   auto it = kLabels.find(measure);
   if (it != kLabels.end()) return it->second;
-  return measure.rfind("kpi:", 0) == 0 ? "KPI " + measure.substr(4) : measure;
+  return measure;
 }
 
-// The brief's window as dates, not nanosecond timestamps.
+// The brief's window as dates in the tenant's zone, not nanosecond timestamps.
 std::string Window(const v1::Brief& brief) {
-  auto date = [](const google::protobuf::Timestamp& t) {
-    return absl::FormatTime("%Y-%m-%d", absl::FromUnixSeconds(t.seconds()), absl::UTCTimeZone());
+  const std::string zone_name = brief.time_zone().empty() ? "UTC" : brief.time_zone();
+  const absl::TimeZone zone = ZoneOrUtc(zone_name);
+  auto date = [&](const google::protobuf::Timestamp& t) {
+    return absl::FormatTime("%Y-%m-%d", FromTimestamp(t), zone);
   };
-  return absl::StrCat(date(brief.window_start()), " – ", date(brief.window_end()), " (UTC)");
+  return absl::StrCat(date(brief.window_start()), " – ", date(brief.window_end()), " (", zone_name, ")");
 }
 
-// Goal figures rounded as people read them: ratios as percentages, the rest to 3 significant digits.
+// The department's name, else its id.
+std::string DepartmentOf(const v1::PersonBrief& p) {
+  return p.department_name().empty() ? p.department_id() : p.department_name();
+}
+
+// Goal figures as people read them: ratios as percentages, the rest to 3
+// significant digits with the goal's unit ("10.7 days"; a score stays bare).
 std::string GoalFigure(const v1::GoalLink& g, double v) {
-  return v > 0 && v <= 1 && g.target() <= 1 ? absl::StrFormat("%.1f%%", v * 100) : absl::StrFormat("%.3g", v);
+  if (g.unit() == "ratio" || (g.unit().empty() && v > 0 && v <= 1 && g.target() <= 1)) {
+    return absl::StrFormat("%.1f%%", v * 100);
+  }
+  const bool words = !g.unit().empty() && g.unit() != "score";
+  return absl::StrCat(absl::StrFormat("%.3g", v), words ? " " : "", words ? g.unit() : "");
 }
 
 // The heading's name: the display name, and the id beside it (names repeat).
@@ -51,12 +66,26 @@ std::string NameOf(const v1::PersonBrief& p) {
   return p.display_name().empty() ? p.employee_id() : absl::StrCat(p.display_name(), " (", p.employee_id(), ")");
 }
 
-// Rates are shown as percentages, hour medians in hours, chains as counts.
-std::string Value(const std::string& measure, double v) {
+// Rates are shown as percentages, hour medians in hours, chains as counts,
+// KPIs in their goal's unit.
+std::string Value(const v1::Comparison& c, double v) {
+  const std::string& measure = c.measure();
   if (measure.rfind("median_", 0) == 0) return absl::StrFormat("%.1f h", v);
   if (measure == "chains") return absl::StrFormat("%.0f", v);
-  if (measure.rfind("kpi:", 0) == 0) return absl::StrFormat("%.3g", v);
+  if (measure.rfind("kpi:", 0) == 0) {
+    if (c.unit() == "ratio") return absl::StrFormat("%.1f%%", v * 100);
+    const bool words = !c.unit().empty() && c.unit() != "score";
+    return absl::StrCat(absl::StrFormat("%.3g", v), words ? " " : "", words ? c.unit() : "");
+  }
   return absl::StrFormat("%.0f%%", v * 100);
+}
+
+// A month's figure, or "–" when the month has nothing to measure it on (never a false 0%).
+std::string MonthCell(const v1::Measures& m, const std::string& measure, double v) {
+  if (std::find(m.defined().begin(), m.defined().end(), measure) == m.defined().end()) return "–";
+  v1::Comparison c;
+  c.set_measure(measure);
+  return Value(c, v);
 }
 
 // The difference from the peers in the measure's own terms: percentage
@@ -64,7 +93,7 @@ std::string Value(const std::string& measure, double v) {
 std::string Signed(const v1::Comparison& c) {
   if (c.too_few()) return absl::StrFormat("too few (n = %d, needs %d)", c.n(), c.min_n());
   std::string diff = c.is_rate()                             ? absl::StrFormat("%+.0f points", c.difference() * 100)
-                     : c.measure().rfind("median_", 0) == 0 ? absl::StrFormat("%+.1f h", c.difference())
+                     : c.measure().rfind("median_", 0) == 0 ? absl::StrFormat("%+.1f h vs the median", c.difference())
                                                              : absl::StrFormat("%+.0f%%", c.relative_difference() * 100);
   return absl::StrCat(diff, absl::StrFormat(", n = %d", c.n()),
                       c.robust_z_defined() ? absl::StrFormat(", robust z %+.1f", c.robust_z()) : "");
@@ -96,7 +125,7 @@ std::string Markdown(const v1::Brief& brief, const std::string& title) {
   if (brief.peers_withheld()) md += "> Peer figures withheld: the cohort has fewer than 4 people.\n\n";
   for (const std::string& d : brief.degraded()) absl::StrAppend(&md, "> Missing source: ", d, "\n\n");
   for (const v1::PersonBrief& p : brief.people()) {
-    absl::StrAppend(&md, "## ", NameOf(p), " (", p.department_id(),
+    absl::StrAppend(&md, "## ", NameOf(p), " (", DepartmentOf(p),
                     ", ", p.grade(), ")", p.flagged_count() > 0 ? absl::StrCat(" — ", p.flagged_count(), " flagged") : "",
                     "\n\n");
     for (const auto& prompt : p.prompts()) absl::StrAppend(&md, "- **", prompt.en(), "**\n  ", prompt.zh(), "\n");
@@ -104,23 +133,23 @@ std::string Markdown(const v1::Brief& brief, const std::string& title) {
     md += "| month | chains | on time | evidence | median response | median closure |\n|---|---|---|---|---|---|\n";
     for (const auto& m : p.months()) {
       const auto& v = m.measures();
-      absl::StrAppend(&md, "| ", m.month(), " | ", v.chains(), " | ", Value("on_time_rate", v.on_time_rate()), " | ",
-                      Value("evidence_completeness", v.evidence_completeness()), " | ",
-                      Value("median_response_hours", v.median_response_hours()), " | ",
-                      Value("median_closure_hours", v.median_closure_hours()), " |\n");
+      absl::StrAppend(&md, "| ", m.month(), " | ", v.chains(), " | ", MonthCell(v, "on_time_rate", v.on_time_rate()),
+                      " | ", MonthCell(v, "evidence_completeness", v.evidence_completeness()), " | ",
+                      MonthCell(v, "median_response_hours", v.median_response_hours()), " | ",
+                      MonthCell(v, "median_closure_hours", v.median_closure_hours()), " |\n");
     }
     md += "\n";
     auto rows = FlaggedFirst(p);
     if (!rows.empty()) {
       md += "| measure | value | cohort mean | cohort median | vs peers | flag |\n|---|---|---|---|---|---|\n";
       for (const v1::Comparison* c : rows) {
-        absl::StrAppend(&md, "| ", Label(c->measure()), " | ", Value(c->measure(), c->value()), " | ",
-                        Value(c->measure(), c->cohort_mean()), " | ", Value(c->measure(), c->cohort_median()), " | ",
+        absl::StrAppend(&md, "| ", Label(*c), " | ", Value(*c, c->value()), " | ",
+                        Value(*c, c->cohort_mean()), " | ", Value(*c, c->cohort_median()), " | ",
                         Signed(*c), " | ", c->flagged() ? (c->favourable() ? "▲ better" : "▼ worse") : "", " |\n");
       }
       for (const v1::Comparison* c : rows) {
         if (c->events_size() > 0) {
-          absl::StrAppend(&md, "\n", Label(c->measure()), ", chains behind it: ", absl::StrJoin(c->events(), ", "), "\n");
+          absl::StrAppend(&md, "\n", Label(*c), ", chains behind it: ", absl::StrJoin(c->events(), ", "), "\n");
         }
       }
       md += "\n";
@@ -183,16 +212,18 @@ std::string TrendSvg(const v1::PersonBrief& p) {
   return svg + "</svg>";
 }
 
-// Person (dark) vs cohort mean (light) bars, scaled to the larger of the two.
+// Person (dark) vs the peers' centre (light: the figure `difference` is taken
+// from), scaled to the larger of the two.
 std::string BarSvg(const v1::Comparison& c) {
-  const double top = std::max({std::fabs(c.value()), std::fabs(c.cohort_mean()), 1e-9});
+  const double centre = c.value() - c.difference();
+  const double top = std::max({std::fabs(c.value()), std::fabs(centre), 1e-9});
   const int w = 160;
   return absl::StrFormat(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"24\" role=\"img\" aria-label=\"person vs "
-      "cohort\"><rect y=\"2\" height=\"9\" width=\"%.1f\" fill=\"%s\"/><rect y=\"13\" height=\"9\" width=\"%.1f\" "
+      "peers\"><rect y=\"2\" height=\"9\" width=\"%.1f\" fill=\"%s\"/><rect y=\"13\" height=\"9\" width=\"%.1f\" "
       "fill=\"#a0aec0\"/></svg>",
       w, w * std::fabs(c.value()) / top, c.flagged() ? (c.favourable() ? "#2f855a" : "#c53030") : "#4a5568",
-      w * std::fabs(c.cohort_mean()) / top);
+      w * std::fabs(centre) / top);
 }
 
 std::string Html(const v1::Brief& brief, const std::string& title) {
@@ -213,7 +244,7 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
   for (const v1::PersonBrief& p : brief.people()) {
     absl::StrAppend(&html, "<section data-employee=\"", HtmlEscape(p.employee_id()), "\"><h2>",
                     HtmlEscape(NameOf(p)), " <small>",
-                    HtmlEscape(p.department_id()), " · ", HtmlEscape(p.grade()), "</small></h2>\n");
+                    HtmlEscape(DepartmentOf(p)), " · ", HtmlEscape(p.grade()), "</small></h2>\n");
     for (const auto& prompt : p.prompts()) {
       absl::StrAppend(&html, "<p class=\"prompt\">", HtmlEscape(prompt.en()), "<br>", HtmlEscape(prompt.zh()), "</p>\n");
     }
@@ -221,18 +252,23 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
     auto rows = FlaggedFirst(p);
     if (!rows.empty()) {
       html += "<table><tr><th>measure</th><th>value</th><th>cohort mean</th><th>cohort median</th><th>vs peers</th>"
-              "<th>person vs cohort</th></tr>\n";
+              "<th>person vs peers</th></tr>\n";
       for (const v1::Comparison* c : rows) {
         const char* cls = !c->flagged() ? "" : c->favourable() ? " class=\"good\"" : " class=\"flag\"";
-        absl::StrAppend(&html, "<tr", cls, "><td>", HtmlEscape(Label(c->measure())), "</td><td>",
-                        HtmlEscape(Value(c->measure(), c->value())), "</td><td>",
-                        HtmlEscape(Value(c->measure(), c->cohort_mean())), "</td><td>",
-                        HtmlEscape(Value(c->measure(), c->cohort_median())), "</td><td>", HtmlEscape(Signed(*c)),
+        absl::StrAppend(&html, "<tr", cls, "><td>", HtmlEscape(Label(*c)), "</td><td>",
+                        HtmlEscape(Value(*c, c->value())), "</td><td>",
+                        HtmlEscape(Value(*c, c->cohort_mean())), "</td><td>",
+                        HtmlEscape(Value(*c, c->cohort_median())), "</td><td>", HtmlEscape(Signed(*c)),
                         "</td><td>", BarSvg(*c), "</td></tr>\n");
         if (c->events_size() > 0) {
           // The facts behind the flag, to discuss in the meeting.
           std::vector<std::string> ids;
-          for (const auto& e : c->events()) ids.push_back(absl::StrCat("<code>", HtmlEscape(e), "</code>"));
+          // events/{id} -> the chain's page in the gateway (/people/chains/{id}).
+          for (const auto& e : c->events()) {
+            const std::string id = e.substr(e.find('/') + 1);
+            ids.push_back(absl::StrCat("<a href=\"/people/chains/", HtmlEscape(id), "\"><code>", HtmlEscape(id),
+                                       "</code></a>"));
+          }
           absl::StrAppend(&html, "<tr class=\"chains\"><td colspan=\"6\">chains behind it: ", absl::StrJoin(ids, " "),
                           "</td></tr>\n");
         }

@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/timestamps.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -327,10 +328,7 @@ CardContext OutboxRelay::CardContextFor(const std::string& tenant, const google:
     for (const auto& type : context.registry->event_types()) {
       if (type.key() == (*event)->event_type) context.type = &type;
     }
-    if (!context.registry->settings().time_zone().empty() &&
-        !absl::LoadTimeZone(context.registry->settings().time_zone(), &context.zone)) {
-      context.zone = absl::UTCTimeZone();
-    }
+    context.zone = ZoneOrUtc(context.registry->settings().time_zone());
   }
   return context;
 }

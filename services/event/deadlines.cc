@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/struct_values.h"
+#include "common/timestamps.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -84,8 +85,7 @@ ScheduledTimer NextTimer(TimerLevel fired, absl::Time due, absl::Duration escala
 TenantSchedule ScheduleOf(const v1::Registry& registry) {
   TenantSchedule schedule;
   const v1::Settings& st = registry.settings();
-  // Validated at apply; an unloadable zone stays UTC.
-  if (!st.time_zone().empty()) (void)absl::LoadTimeZone(st.time_zone(), &schedule.zone);
+  schedule.zone = ZoneOrUtc(st.time_zone());
   if (st.digest_hour() > 0) schedule.digest_hour = st.digest_hour();
   if (st.weekly_hour() > 0) schedule.weekly_hour = st.weekly_hour();
   return schedule;

@@ -166,6 +166,14 @@ absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string
     const bool slow = rng() % 100 < 25;
     const int pace = slow ? 40 : 14;
     if (!step(t::FLOW_STEP_OWNER_ACTION, t::VERDICT_UNSPECIFIED, pace)) continue;
+    // Most owners upload everything the type asks for within a few hours of
+    // acting; the rest leave gaps, and a chain with gaps is never archived
+    // (the evidence service archives only a validated, sealed chain).
+    const bool evidence_complete = rng() % 100 < 85;
+    if (evidence_complete) {
+      const absl::Time complete_at = std::min(now, at + absl::Minutes(std::uniform_int_distribution<int>(0, 180)(rng)));
+      if (!store->MarkEvidenceComplete(tenant, ingested->event.event_id, complete_at).ok()) continue;
+    }
     if (rng() % 100 < 8) {
       if (!step(t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_REDO, pace)) continue;
       if (!step(t::FLOW_STEP_OWNER_ACTION, t::VERDICT_UNSPECIFIED, pace)) continue;
@@ -175,7 +183,7 @@ absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string
     if (ingested->event.flow.requires_cross_confirm && !step(t::FLOW_STEP_CROSS_CONFIRM, t::VERDICT_UNSPECIFIED, pace)) {
       continue;
     }
-    if (rng() % 100 < 7) continue;  // left unarchived
+    if (!evidence_complete || rng() % 100 < 7) continue;  // left open
     step(t::FLOW_STEP_ARCHIVED, t::VERDICT_UNSPECIFIED, 6);
   }
   LogInfo("demo tenant seeded", {{"tenant", tenant},

@@ -1002,6 +1002,34 @@ class SignedInPagesTest(unittest.TestCase):
         self.assertIn("no direct reports", page)
         self.assertNotIn("<td>e1</td>", page)
 
+    def test_chain_page_shows_steps_and_tasks_to_those_the_service_lets_see(self):
+        status, _, body = call("GET", "/v1/events?subject_id=e1&page_size=1", None, ADMIN)
+        self.assertEqual(status, 200, body)
+        event_id = body["events"][0]["name"].split("/", 1)[1]
+        english = {"Accept-Language": "en"}
+        # HR (the brief's readers) and the owner see it: steps with times, tasks with names.
+        for cookie in (self.sign_in("hr-1", ["hr"]), self.sign_in("e1")):
+            status, _, page = call("GET", "/people/chains/" + event_id, None, dict(english, Cookie=cookie))
+            self.assertEqual(status, 200, page)
+            self.assertIn('<table id="steps">', page)
+            self.assertIn("Chain opened", page)
+            self.assertIn("Upload the evidence", page)
+            self.assertIn("Contract signed", page)  # the type's display name, not its key
+            self.assertNotIn("crm.contract_signed", page)
+        # Another employee does not; nor does anyone signed out (sent to sign in, then brought back).
+        status, _, page = call("GET", "/people/chains/" + event_id, None, dict(english, Cookie=self.sign_in("e3")))
+        self.assertEqual(status, 403, page)
+        status, headers, _ = call("GET", "/people/chains/" + event_id, None, english)
+        self.assertEqual(status, 303)
+        self.assertEqual(headers["location"], "/people/sign-in?next=/people/chains/" + event_id)
+        status, _, page = call("GET", "/people/chains/" + "0" * 32, None, dict(english, Cookie=self.sign_in("hr-1", ["hr"])))
+        self.assertEqual(status, 404, page)
+        for bad in ("/people/chains/", "/people/chains/a/b"):
+            with self.subTest(bad):
+                self.assertEqual(call("GET", bad, None, english)[0], 404)
+        self.assertEqual(call("POST", "/people/chains/" + event_id, None, dict(english, Cookie=self.sign_in("e1")),
+                              raw=b"")[0], 405)
+
 
 class RateLimitTest(unittest.TestCase):
     def test_429_with_retry_after(self):

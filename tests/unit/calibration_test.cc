@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/timestamps.h"
 #include "gmock/gmock.h"
@@ -189,17 +190,51 @@ TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
 
   ASSERT_EQ(zhang.prompts_size(), 1);
   EXPECT_EQ(zhang.prompts(0).en(),
-            "Zhang Wei closes chains 2.1 days faster than their peers but has customer.signoff_rate 18% below their "
+            "Zhang Wei closes chains 2.1 days faster than their peers but has customer signoff rate 18% below their "
             "peers' average: do the process figures explain the business result?");
   EXPECT_EQ(zhang.prompts(0).zh(),
-            "Zhang Wei闭环比同级平均快 2.1 天，但customer.signoff_rate比同级平均低 18%：过程指标能解释业务结果吗？");
+            "Zhang Wei闭环比同级平均快 2.1 天，但customer signoff rate比同级平均低 18%：过程指标能解释业务结果吗？");
+  EXPECT_EQ(signoff->name().en(), "customer signoff rate");  // a KPI that is no goal: its key in words
   // The slowest of Zhang's chains first: all nine closed in 69.6 h.
   EXPECT_EQ(closure->events_size(), 9);
-  // A peer: slower than the others by 50.4/7 h, under the thresholds.
+  auto html = RenderBrief(*brief, "T", v1::RENDER_FORMAT_HTML);
+  ASSERT_TRUE(html.ok());
+  const std::string first_chain = closure->events(0).substr(std::string("events/").size());
+  EXPECT_THAT(html->content, HasSubstr(absl::StrCat("<a href=\"/people/chains/", first_chain, "\">")));
+  EXPECT_THAT(html->content, HasSubstr("KPI: customer signoff rate"));
+  // A peer sits at the peers' median (120 h; Zhang alone pulls their mean to 112.8 h).
   const v1::PersonBrief& peer = Person(*brief, "p5");
   EXPECT_EQ(peer.flagged_count(), 0);
-  EXPECT_NEAR(Find(peer.comparisons(), "median_closure_hours")->relative_difference(), 7.2 / 112.8, 1e-9);
+  EXPECT_DOUBLE_EQ(Find(peer.comparisons(), "median_closure_hours")->difference(), 0);
+  EXPECT_NEAR(Find(peer.comparisons(), "median_closure_hours")->peer_mean(), 112.8, 1e-9);
   EXPECT_TRUE(peer.prompts().empty());
+}
+
+TEST_F(CalibrationTest, DurationsDifferFromThePeersMedianNotAMeanOneLaggardSkews) {
+  // p1 closes in 33 h, three peers in 27 h, one laggard in 600 h. Against the
+  // peers' mean (170.25 h) p1 would look 137 h "faster"; against their median
+  // (27 h) p1 is 6 h (22%) slower, which is what the brief must say.
+  PutCohort(5);
+  const double closure[] = {33, 27, 27, 27, 600};
+  for (int i = 1; i <= 5; ++i) {
+    for (int d = 1; d <= 6; ++d) {
+      events_->PutFact(Fact("p" + std::to_string(i), At(absl::StrCat("2026-05-0", d, "T08:00:00Z")), 10,
+                            closure[i - 1]));
+    }
+  }
+  Session("skew");
+  v1::GenerateBriefRequest req;
+  req.set_session("sessions/skew");
+  auto brief = core_->GenerateBrief(Hr(), req);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  const v1::Comparison* c = Find(Person(*brief, "p1").comparisons(), "median_closure_hours");
+  ASSERT_NE(c, nullptr);
+  EXPECT_DOUBLE_EQ(c->peer_median(), 27);
+  EXPECT_DOUBLE_EQ(c->peer_mean(), 170.25);
+  EXPECT_DOUBLE_EQ(c->difference(), 6);
+  EXPECT_NEAR(c->relative_difference(), 6.0 / 27, 1e-12);
+  EXPECT_TRUE(c->flagged());
+  EXPECT_FALSE(c->favourable());
 }
 
 TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
@@ -281,6 +316,47 @@ TEST_F(CalibrationTest, CohortOfThreeWithholdsPeerFigures) {
   ASSERT_TRUE(html.ok());
   EXPECT_THAT(html->content(), HasSubstr("Peer figures withheld"));
   EXPECT_THAT(html->content(), ::testing::Not(HasSubstr("cohort mean</th>")));
+}
+
+TEST_F(CalibrationTest, TheBriefCountsTheTenantsMonthsAndNamesDepartmentsAndChains) {
+  // The tenant works in Shanghai (UTC+8): its April starts at 2026-03-31T16:00Z.
+  auto registry = events_->GetRegistry(Hr(), 0);
+  ASSERT_TRUE(registry.ok());
+  registry->set_version(2);
+  registry->mutable_settings()->set_time_zone("Asia/Shanghai");
+  events_->PutRegistry(*registry);
+  ev1::Department assembly;
+  assembly.set_id("assembly");
+  assembly.set_name("总装车间");
+  events_->PutDepartment(assembly);
+  PutCohort(4);
+  events_->PutFact(Fact("p1", At("2026-03-31T15:00:00Z"), 10, 20));  // 23:00 on 31 March there: outside
+  events_->PutFact(Fact("p1", At("2026-03-31T17:00:00Z"), 10, 20));  // 01:00 on 1 April there
+  events_->PutFact(Fact("p1", At("2026-04-30T20:00:00Z"), 10, 20));  // 04:00 on 1 May there
+  Session("sh");
+  v1::GenerateBriefRequest req;
+  req.set_session("sessions/sh");
+  auto brief = core_->GenerateBrief(Hr(), req);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  EXPECT_EQ(brief->time_zone(), "Asia/Shanghai");
+  EXPECT_EQ(brief->window_start().seconds(), absl::ToUnixSeconds(At("2026-03-31T16:00:00Z")));
+  const v1::PersonBrief& p1 = Person(*brief, "p1");
+  EXPECT_EQ(p1.department_name(), "总装车间");
+  EXPECT_EQ(p1.totals().chains(), 2);
+  ASSERT_EQ(p1.months_size(), 2);
+  EXPECT_EQ(p1.months(0).month(), "2026-04");
+  EXPECT_EQ(p1.months(0).measures().chains(), 1);
+  EXPECT_EQ(p1.months(1).month(), "2026-05");
+  auto html = core_->RenderBrief(Hr(), [] {
+    v1::RenderBriefRequest r;
+    r.set_session("sessions/sh");
+    r.set_format(v1::RENDER_FORMAT_HTML);
+    return r;
+  }());
+  ASSERT_TRUE(html.ok());
+  EXPECT_THAT(html->content(), HasSubstr("2026-04-01 – 2026-06-15 (Asia/Shanghai)"));
+  EXPECT_THAT(html->content(), HasSubstr("总装车间"));
+  EXPECT_THAT(html->content(), ::testing::Not(HasSubstr(">assembly<")));
 }
 
 TEST_F(CalibrationTest, ViewersSeeWhatTheirRoleAllows) {
@@ -457,6 +533,11 @@ TEST(RenderTest, HtmlIsSelfContainedEscapedAndFlaggedFirst) {
   flagged->set_flagged(true);
   p->add_prompts()->set_en("A & B");
   p->add_months()->set_month("2026-05");
+  auto* renewal = p->add_business();  // a goal's KPI in its unit
+  renewal->set_measure("kpi:sales.renewal_rate");
+  renewal->mutable_name()->set_en("Customer renewal rate");
+  renewal->set_unit("ratio");
+  renewal->set_value(0.621);
   auto html = RenderBrief(brief, "T", v1::RENDER_FORMAT_HTML);
   ASSERT_TRUE(html.ok());
   EXPECT_EQ(html->content_type, "text/html; charset=utf-8");
@@ -470,9 +551,11 @@ TEST(RenderTest, HtmlIsSelfContainedEscapedAndFlaggedFirst) {
   EXPECT_THAT(html->content, ::testing::Not(HasSubstr("median_closure_hours")));
   EXPECT_THAT(html->content, HasSubstr("1970-01-01 – 1970-01-01 (UTC)"));  // dates, not nanosecond timestamps
   EXPECT_THAT(html->content, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt; (p1)"));  // the id beside the name
+  EXPECT_THAT(html->content, HasSubstr("<td>KPI: Customer renewal rate</td><td>62.1%</td>"));
   auto md = RenderBrief(brief, "T", v1::RENDER_FORMAT_MARKDOWN);
   ASSERT_TRUE(md.ok());
   EXPECT_THAT(md->content, HasSubstr("# T — calibration brief v3"));
+  EXPECT_THAT(md->content, HasSubstr("| 2026-05 | 0 | – | – | – | – |"));  // a month with nothing: no false 0%
   EXPECT_EQ(RenderBrief(brief, "T", v1::RENDER_FORMAT_UNSPECIFIED).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
