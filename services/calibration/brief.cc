@@ -126,7 +126,7 @@ double Size(const v1::Comparison& c) {
 }
 
 // One flagged comparison as a verb phrase after the person's name, e.g.
-// "closes chains 2.1 days faster than their peers" / "闭环比同级平均快 2.1 天",
+// "closes chains 2.1 days faster than their peers' median" / "闭环比同级中位数快 2.1 天",
 // "has an on-time rate 14 points lower than their peers'" / "准时闭环率比同级平均低 14 个百分点".
 v1::LocalizedText Phrase(const v1::Comparison& c, const std::string& en_label, const std::string& zh_label) {
   v1::LocalizedText out;
@@ -139,8 +139,8 @@ v1::LocalizedText Phrase(const v1::Comparison& c, const std::string& en_label, c
     const std::string amount_zh =
         hours >= 24 ? absl::StrFormat("%.1f 天", hours / 24) : absl::StrFormat("%.0f 小时", hours);
     out.set_en(absl::StrCat(closure ? "closes chains " : "responds ", amount_en, more ? " slower" : " faster",
-                            " than their peers"));
-    out.set_zh(absl::StrCat(closure ? "闭环" : "响应", "比同级平均", more ? "慢 " : "快 ", amount_zh));
+                            " than their peers' median"));
+    out.set_zh(absl::StrCat(closure ? "闭环" : "响应", "比同级中位数", more ? "慢 " : "快 ", amount_zh));
     return out;
   }
   if (c.is_rate()) {

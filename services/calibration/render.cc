@@ -266,8 +266,9 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
           // events/{id} -> the chain's page in the gateway (/people/chains/{id}).
           for (const auto& e : c->events()) {
             const std::string id = e.substr(e.find('/') + 1);
-            ids.push_back(absl::StrCat("<a href=\"/people/chains/", HtmlEscape(id), "\"><code>", HtmlEscape(id),
-                                       "</code></a>"));
+            // Shown short, as commits are; the link carries the whole id.
+            ids.push_back(absl::StrCat("<a href=\"/people/chains/", HtmlEscape(id), "\" title=\"", HtmlEscape(e),
+                                       "\"><code>", HtmlEscape(id.substr(0, 8)), "</code></a>"));
           }
           absl::StrAppend(&html, "<tr class=\"chains\"><td colspan=\"6\">chains behind it: ", absl::StrJoin(ids, " "),
                           "</td></tr>\n");

@@ -190,17 +190,17 @@ TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
 
   ASSERT_EQ(zhang.prompts_size(), 1);
   EXPECT_EQ(zhang.prompts(0).en(),
-            "Zhang Wei closes chains 2.1 days faster than their peers but has customer signoff rate 18% below their "
+            "Zhang Wei closes chains 2.1 days faster than their peers' median but has customer signoff rate 18% below their "
             "peers' average: do the process figures explain the business result?");
   EXPECT_EQ(zhang.prompts(0).zh(),
-            "Zhang Wei闭环比同级平均快 2.1 天，但customer signoff rate比同级平均低 18%：过程指标能解释业务结果吗？");
+            "Zhang Wei闭环比同级中位数快 2.1 天，但customer signoff rate比同级平均低 18%：过程指标能解释业务结果吗？");
   EXPECT_EQ(signoff->name().en(), "customer signoff rate");  // a KPI that is no goal: its key in words
   // The slowest of Zhang's chains first: all nine closed in 69.6 h.
   EXPECT_EQ(closure->events_size(), 9);
   auto html = RenderBrief(*brief, "T", v1::RENDER_FORMAT_HTML);
   ASSERT_TRUE(html.ok());
   const std::string first_chain = closure->events(0).substr(std::string("events/").size());
-  EXPECT_THAT(html->content, HasSubstr(absl::StrCat("<a href=\"/people/chains/", first_chain, "\">")));
+  EXPECT_THAT(html->content, HasSubstr(absl::StrCat("<a href=\"/people/chains/", first_chain, "\"")));
   EXPECT_THAT(html->content, HasSubstr("KPI: customer signoff rate"));
   // A peer sits at the peers' median (120 h; Zhang alone pulls their mean to 112.8 h).
   const v1::PersonBrief& peer = Person(*brief, "p5");
@@ -278,9 +278,9 @@ TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
   EXPECT_EQ(Find(Person(*brief, "p2").comparisons(), "on_time_rate")->events_size(), 0);  // not flagged
   ASSERT_EQ(zhang.prompts_size(), 1);
   EXPECT_EQ(zhang.prompts(0).en(),
-            "Zhang Wei responds 8 h faster than their peers but has an on-time rate 27 points lower than their "
+            "Zhang Wei responds 8 h faster than their peers' median but has an on-time rate 27 points lower than their "
             "peers': what explains the difference?");
-  EXPECT_EQ(zhang.prompts(0).zh(), "Zhang Wei响应比同级平均快 8 小时，但准时闭环率比同级平均低 27 个百分点：差异的原因是什么？");
+  EXPECT_EQ(zhang.prompts(0).zh(), "Zhang Wei响应比同级中位数快 8 小时，但准时闭环率比同级平均低 27 个百分点：差异的原因是什么？");
   // p2 is 85 points above everyone on two chains: too few to flag.
   const v1::Comparison* small = Find(Person(*brief, "p2").comparisons(), "on_time_rate");
   ASSERT_NE(small, nullptr);
