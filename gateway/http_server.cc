@@ -8,7 +8,9 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/timestamps.h"
 #include "gateway/action_desk.h"
+#include "gateway/action_pages.h"
 #include "gateway/http_front.h"
 #include "gateway/pages.h"
 #include "gateway/transcode.h"
@@ -498,12 +500,29 @@ void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res,
   if (method == nullptr) return fail(501, "this gateway does not serve that page");
   if (absl::Status s = Door::Authorize(*principal, *method); !s.ok()) return fail(403, std::string(s.message()));
   if (health) {
+    FlowHealthView view;
+    view.end = door_->clock().Now();
+    view.start = view.end - absl::Hours(24 * 30);
     event::v1::GetFlowHealthRequest request;
     request.set_period(event::v1::PERIOD_WEEK);
+    ToTimestamp(view.start, request.mutable_start_time());
+    ToTimestamp(view.end, request.mutable_end_time());
     event::v1::GetFlowHealthResponse response;
     grpc::Status s = CallUnary(*principal, *out, "/perfflow.event.v1.EventService/GetFlowHealth", request, &response);
     if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
-    res.set_content(FlowHealthPage(response, principal->tenant), kHtml);
+    // Names for the keys; without them the page still shows the figures, by key.
+    event::v1::GetRegistryResponse registry;
+    if (CallUnary(*principal, *out, "/perfflow.event.v1.EventService/GetRegistry", event::v1::GetRegistryRequest(),
+                  &registry).ok()) {
+      view.time_zone = registry.registry().settings().time_zone();
+      view.type_names = TypeNames(registry.registry(), PageLocale("en", view.time_zone, "en"));
+    }
+    event::v1::ListDepartmentsResponse departments;
+    if (CallUnary(*principal, *out, "/perfflow.event.v1.EventService/ListDepartments",
+                  event::v1::ListDepartmentsRequest(), &departments).ok()) {
+      for (const auto& d : departments.departments()) view.department_names[d.id()] = d.name();
+    }
+    res.set_content(FlowHealthPage(response, principal->tenant, view), kHtml);
     return;
   }
   calibration::v1::RenderBriefRequest request;

@@ -902,6 +902,14 @@ class PeoplePagesTest(unittest.TestCase):
         self.assertEqual(headers["content-type"], "text/html; charset=utf-8")
         self.assertIn("<h1>Flow health — gw</h1>", html)
         self.assertIn("By department", html)
+        # Groups by name (the directory's, the catalogue's), never by key; the target and the window said.
+        self.assertIn("<td>Sales</td>", html)
+        self.assertIn("<td>Contract signed</td>", html)
+        self.assertNotIn("<td>sales</td>", html)
+        self.assertNotIn("crm.contract_signed", html)
+        self.assertIn("the target is 87%", html)
+        self.assertRegex(html, r"opened \d{4}-\d\d-\d\d \d\d:\d\d – \d{4}-\d\d-\d\d \d\d:\d\d UTC")
+        self.assertIn("(partial)", html)  # the current week has not ended
         self.assertEqual(self.page("/people/flow-health")[0], 401)
         self.assertEqual(self.page("/people/flow-health", token=hs256_token(claims("e1", ["employee"])))[0], 403)
         self.assertEqual(self.page("/people/nothing", token=manager)[0], 404)
