@@ -4,6 +4,7 @@
 #include <regex>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -294,11 +295,18 @@ absl::StatusOr<v1::Outcome> CalibrationCore::RecordOutcome(const RequestContext&
   if (req.rationale().size() > 4000) violations.push_back({"rationale", "at most 4000 bytes"});
   auto proposed = session->proposed_ratings().find(req.employee_id());
   const std::string proposed_rating = proposed == session->proposed_ratings().end() ? "" : proposed->second;
-  if (!proposed_rating.empty() && req.final_rating() != proposed_rating && req.rationale().empty()) {
-    violations.push_back({"rationale", absl::StrCat("required: the final rating '", req.final_rating(),
-                                                    "' differs from the proposed '", proposed_rating, "'")});
-  }
+  // The rating before: the last one recorded in this session, else the proposed one.
+  std::string rating_before = proposed_rating;
   if (!violations.empty()) return InvalidArgumentWithViolations("outcome rejected", violations);
+  auto latest = store_->LatestRating(rc.tenant, *id, req.employee_id());
+  if (!latest.ok()) return latest.status();
+  if (*latest) rating_before = **latest;
+  const bool changed = !rating_before.empty() && req.final_rating() != rating_before;
+  if (changed && absl::StripAsciiWhitespace(req.rationale()).empty()) {
+    return InvalidArgumentWithViolations(
+        "outcome rejected", {{"rationale", absl::StrCat("required: the rating changes from '", rating_before,
+                                                        "' to '", req.final_rating(), "'; say why")}});
+  }
   auto members = ResolveCohort(rc, session->cohort());
   if (!members.ok()) return members.status();
   if (std::none_of(members->begin(), members->end(),
@@ -313,7 +321,15 @@ absl::StatusOr<v1::Outcome> CalibrationCore::RecordOutcome(const RequestContext&
   outcome.set_rationale(req.rationale());
   outcome.set_recorded_by(rc.principal);
   ToTimestamp(clock_->Now(), outcome.mutable_record_time());
-  return store_->AppendOutcome(rc.tenant, *id, outcome);
+  return store_->AppendOutcome(rc.tenant, *id, outcome, rating_before);
+}
+
+absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationCore::VerifyCalibrationLog(
+    const RequestContext& rc, const v1::VerifyCalibrationLogRequest&) {
+  if (!HasRole(rc, "hr") && !HasRole(rc, "admin")) {
+    return absl::PermissionDeniedError("only HR may verify the calibration log");
+  }
+  return store_->VerifyLog(rc.tenant);
 }
 
 absl::StatusOr<v1::ListOutcomesResponse> CalibrationCore::ListOutcomes(const RequestContext& rc,

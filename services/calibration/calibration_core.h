@@ -32,6 +32,9 @@ class CalibrationCore {
   absl::StatusOr<v1::RenderBriefResponse> RenderBrief(const RequestContext& rc, const v1::RenderBriefRequest& req);
   absl::StatusOr<v1::Outcome> RecordOutcome(const RequestContext& rc, const v1::RecordOutcomeRequest& req);
   absl::StatusOr<v1::ListOutcomesResponse> ListOutcomes(const RequestContext& rc, const v1::ListOutcomesRequest& req);
+  // HR and admins: the tenant's calibration log, checked end to end.
+  absl::StatusOr<v1::VerifyCalibrationLogResponse> VerifyCalibrationLog(const RequestContext& rc,
+                                                                        const v1::VerifyCalibrationLogRequest& req);
 
   absl::StatusOr<v1::Heatmap> GetHeatmap(const RequestContext& rc, const v1::GetHeatmapRequest& req);
   absl::StatusOr<v1::GetInsightsResponse> GetInsights(const RequestContext& rc, const v1::GetInsightsRequest& req);

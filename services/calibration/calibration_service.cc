@@ -48,6 +48,12 @@ grpc::Status CalibrationServiceImpl::RecordOutcome(grpc::ServerContext* ctx, con
   return Serve(ctx, resp, [&](const RequestContext& rc) { return core_->RecordOutcome(rc, *req); });
 }
 
+grpc::Status CalibrationServiceImpl::VerifyCalibrationLog(grpc::ServerContext* ctx,
+                                                          const v1::VerifyCalibrationLogRequest* req,
+                                                          v1::VerifyCalibrationLogResponse* resp) {
+  return Serve(ctx, resp, [&](const RequestContext& rc) { return core_->VerifyCalibrationLog(rc, *req); });
+}
+
 grpc::Status CalibrationServiceImpl::ListOutcomes(grpc::ServerContext* ctx, const v1::ListOutcomesRequest* req,
                                                   v1::ListOutcomesResponse* resp) {
   return Serve(ctx, resp, [&](const RequestContext& rc) { return core_->ListOutcomes(rc, *req); });

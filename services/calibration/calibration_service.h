@@ -27,6 +27,8 @@ class CalibrationServiceImpl final : public v1::CalibrationService::Service {
   grpc::Status RecordOutcome(grpc::ServerContext* ctx, const v1::RecordOutcomeRequest* req, v1::Outcome* resp) override;
   grpc::Status ListOutcomes(grpc::ServerContext* ctx, const v1::ListOutcomesRequest* req,
                             v1::ListOutcomesResponse* resp) override;
+  grpc::Status VerifyCalibrationLog(grpc::ServerContext* ctx, const v1::VerifyCalibrationLogRequest* req,
+                                    v1::VerifyCalibrationLogResponse* resp) override;
   grpc::Status GetHeatmap(grpc::ServerContext* ctx, const v1::GetHeatmapRequest* req, v1::Heatmap* resp) override;
   grpc::Status GetInsights(grpc::ServerContext* ctx, const v1::GetInsightsRequest* req,
                            v1::GetInsightsResponse* resp) override;

@@ -1,8 +1,14 @@
 #include "services/calibration/calibration_store.h"
 
+#include <algorithm>
+#include <map>
+#include <tuple>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/time_columns.h"
+#include "common/ids.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -27,6 +33,37 @@ absl::StatusOr<T> FromJson(const std::string& json) {
   return out;
 }
 
+constexpr char kGenesis[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+// An entry's hash: over its tenant, place, predecessor and exact stored body,
+// so an entry cannot be edited, reordered or moved to another tenant unseen.
+std::string EntryHash(const std::string& tenant, int64_t sequence, const std::string& previous_hash,
+                      const std::string& body) {
+  return Sha256Hex(absl::StrCat(tenant, "\n", sequence, "\n", previous_hash, "\n", body));
+}
+
+// Appends `outcome` (its log_sequence set here) to the tenant's log inside
+// `txn`; returns the entry's hash.
+absl::StatusOr<std::string> AppendToLog(Transaction& txn, const std::string& tenant, v1::Outcome& outcome) {
+  auto head = txn.Query(absl::StrCat("SELECT sequence, hash FROM calibration_log WHERE tenant_id = ? "
+                                     "ORDER BY sequence DESC LIMIT 1",
+                                     txn.ForUpdate()),
+                        {tenant});
+  if (!head.ok()) return head.status();
+  const int64_t sequence = head->empty() ? 1 : head->front().Int(0) + 1;
+  const std::string previous = head->empty() ? kGenesis : head->front().Str(1);
+  outcome.set_log_sequence(sequence);
+  outcome.clear_log_hash();
+  const std::string body = ToJson(outcome);
+  const std::string hash = EntryHash(tenant, sequence, previous, body);
+  auto ins = txn.Execute(
+      "INSERT INTO calibration_log (tenant_id, sequence, previous_hash, hash, body) VALUES (?, ?, ?, ?, ?)",
+      {tenant, sequence, previous, hash, body});
+  if (absl::IsAlreadyExists(ins.status())) return absl::AbortedError("concurrent calibration log entry");
+  if (!ins.ok()) return ins.status();
+  return hash;
+}
+
 }  // namespace
 
 const std::vector<db::Migration>& CalibrationMigrations() {
@@ -49,13 +86,23 @@ const std::vector<db::Migration>& CalibrationMigrations() {
            "recorded_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, kpi, subject_id, period))",
            "CREATE INDEX IF NOT EXISTS kpi_by_period ON kpi_observations (tenant_id, period)",
        }},
+      {2,
+       "calibration log: append-only, hash-chained per tenant",
+       {
+           "CREATE TABLE IF NOT EXISTS calibration_log (tenant_id VARCHAR(64) NOT NULL, sequence BIGINT NOT NULL, "
+           "previous_hash CHAR(64) NOT NULL, hash CHAR(64) NOT NULL, body TEXT NOT NULL, "
+           "PRIMARY KEY (tenant_id, sequence))",
+           "ALTER TABLE outcomes ADD COLUMN log_sequence BIGINT NOT NULL DEFAULT 0",
+       }},
   };
   return kMigrations;
 }
 
 absl::StatusOr<std::unique_ptr<CalibrationStore>> CalibrationStore::Open(std::shared_ptr<db::Database> db) {
   if (absl::Status s = db::ApplyMigrations(*db, "calibration", CalibrationMigrations()); !s.ok()) return s;
-  return std::unique_ptr<CalibrationStore>(new CalibrationStore(std::move(db)));
+  std::unique_ptr<CalibrationStore> store(new CalibrationStore(std::move(db)));
+  if (absl::Status s = store->BackfillLog(); !s.ok()) return s;
+  return store;
 }
 
 absl::StatusOr<std::pair<v1::Session, bool>> CalibrationStore::CreateSession(const std::string& tenant,
@@ -203,21 +250,161 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationStore::GetBrief(const std::s
 }
 
 absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& tenant, const std::string& session_id,
-                                                            v1::Outcome outcome) {
+                                                            v1::Outcome outcome, const std::string& rating_before) {
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto latest = txn.Query(absl::StrCat("SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND "
+                                         "employee_id = ? ORDER BY sequence DESC LIMIT 1",
+                                         txn.ForUpdate()),
+                            {tenant, session_id, outcome.employee_id()});
+    if (!latest.ok()) return latest.status();
+    std::string before = outcome.proposed_rating();
+    if (!latest->empty()) {
+      auto last = FromJson<v1::Outcome>(latest->front().Str(0));
+      if (!last.ok()) return last.status();
+      before = last->final_rating();
+    }
+    if (before != rating_before) {
+      return absl::FailedPreconditionError(absl::StrCat("another outcome for ", outcome.employee_id(),
+                                             " was recorded meanwhile: the rating before is now '", before,
+                                             "'; read it and retry"));
+    }
+    outcome.set_previous_rating(before);
     auto rows = txn.Query("SELECT MAX(sequence) FROM outcomes WHERE tenant_id = ? AND session_id = ?",
                           {tenant, session_id});
     if (!rows.ok()) return rows.status();
     const int64_t sequence = (rows->empty() || rows->front().IsNull(0) ? 0 : rows->front().Int(0)) + 1;
     outcome.set_sequence(sequence);
+    auto hash = AppendToLog(txn, tenant, outcome);
+    if (!hash.ok()) return hash.status();
+    outcome.set_log_hash(*hash);
     auto ins = txn.Execute(
-        "INSERT INTO outcomes (tenant_id, session_id, sequence, employee_id, body) VALUES (?, ?, ?, ?, ?)",
-        {tenant, session_id, sequence, outcome.employee_id(), ToJson(outcome)});
+        "INSERT INTO outcomes (tenant_id, session_id, sequence, employee_id, body, log_sequence) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        {tenant, session_id, sequence, outcome.employee_id(), ToJson(outcome), outcome.log_sequence()});
     if (absl::IsAlreadyExists(ins.status())) return absl::AbortedError("concurrent outcome");
     return ins.status();
   });
   if (!s.ok()) return s;
   return outcome;
+}
+
+absl::StatusOr<std::optional<std::string>> CalibrationStore::LatestRating(const std::string& tenant,
+                                                                         const std::string& session_id,
+                                                                         const std::string& employee_id) {
+  std::optional<std::string> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto rows = txn.Query("SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND employee_id = ? "
+                          "ORDER BY sequence DESC LIMIT 1",
+                          {tenant, session_id, employee_id});
+    if (!rows.ok()) return rows.status();
+    out.reset();
+    if (rows->empty()) return absl::OkStatus();
+    auto last = FromJson<v1::Outcome>(rows->front().Str(0));
+    if (!last.ok()) return last.status();
+    out = last->final_rating();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status CalibrationStore::BackfillLog() {
+  return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto rows = txn.Query(absl::StrCat("SELECT tenant_id, session_id, sequence, body FROM outcomes "
+                                       "WHERE log_sequence = 0",
+                                       txn.ForUpdate()),
+                          {});
+    if (!rows.ok()) return rows.status();
+    std::vector<std::pair<std::string, v1::Outcome>> pending;
+    for (const Row& r : *rows) {
+      auto o = FromJson<v1::Outcome>(r.Str(3));
+      if (!o.ok()) return o.status();
+      pending.emplace_back(r.Str(0), *o);
+    }
+    std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) {
+      return std::make_tuple(a.first, TimeUtil::TimestampToNanoseconds(a.second.record_time()), a.second.sequence()) <
+             std::make_tuple(b.first, TimeUtil::TimestampToNanoseconds(b.second.record_time()), b.second.sequence());
+    });
+    for (auto& [tenant, outcome] : pending) {
+      if (outcome.previous_rating().empty()) outcome.set_previous_rating(outcome.proposed_rating());
+      auto hash = AppendToLog(txn, tenant, outcome);
+      if (!hash.ok()) return hash.status();
+      outcome.set_log_hash(*hash);
+      const std::string session_id = outcome.session().substr(outcome.session().find('/') + 1);
+      auto up = txn.Execute("UPDATE outcomes SET body = ?, log_sequence = ? WHERE tenant_id = ? AND session_id = ? "
+                            "AND sequence = ?",
+                            {ToJson(outcome), outcome.log_sequence(), tenant, session_id, outcome.sequence()});
+      if (!up.ok()) return up.status();
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(const std::string& tenant) {
+  v1::VerifyCalibrationLogResponse out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    out.Clear();
+    auto fail = [&](int64_t sequence, std::string problem) {
+      out.set_intact(false);
+      out.set_first_bad_sequence(sequence);
+      out.set_problem(std::move(problem));
+      return absl::OkStatus();
+    };
+    // The chain: in pages, each entry's hash recomputed and linked to the one before.
+    std::map<int64_t, v1::Outcome> logged;
+    std::string previous = kGenesis;
+    int64_t expected = 1;
+    for (;;) {
+      auto page = txn.Query("SELECT sequence, previous_hash, hash, body FROM calibration_log WHERE tenant_id = ? "
+                            "AND sequence >= ? ORDER BY sequence LIMIT 1000",
+                            {tenant, expected});
+      if (!page.ok()) return page.status();
+      for (const Row& r : *page) {
+        const int64_t sequence = r.Int(0);
+        if (sequence != expected) {
+          return fail(expected, expected == 1 ? absl::StrCat("entry 1 is missing: the log starts at entry ", sequence)
+                                              : absl::StrCat("entry ", expected, " is missing: the log goes from entry ",
+                                                             expected - 1, " to entry ", sequence));
+        }
+        if (r.Str(1) != previous) {
+          return fail(sequence, absl::StrCat("entry ", sequence, " does not follow entry ", sequence - 1,
+                                             ": its previous hash is not that entry's hash"));
+        }
+        if (EntryHash(tenant, sequence, r.Str(1), r.Str(3)) != r.Str(2)) {
+          return fail(sequence, absl::StrCat("entry ", sequence, " was altered: its content no longer matches its hash"));
+        }
+        auto o = FromJson<v1::Outcome>(r.Str(3));
+        if (!o.ok()) return fail(sequence, absl::StrCat("entry ", sequence, " cannot be read"));
+        logged[sequence] = *std::move(o);
+        previous = r.Str(2);
+        ++expected;
+      }
+      if (page->size() < 1000) break;
+    }
+    out.set_entries(expected - 1);
+    out.set_head_hash(expected > 1 ? previous : "");
+    // Every outcome row is its log entry, word for word (a removed newest entry shows here too).
+    auto rows = txn.Query("SELECT body, log_sequence FROM outcomes WHERE tenant_id = ? ORDER BY log_sequence",
+                          {tenant});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) {
+      auto o = FromJson<v1::Outcome>(r.Str(0));
+      const std::string which = o.ok() ? absl::StrCat(o->session(), " outcome ", o->sequence()) : "an outcome";
+      auto entry = logged.find(r.Int(1));
+      if (entry == logged.end()) {
+        return fail(r.Int(1), absl::StrCat(which, " refers to log entry ", r.Int(1), ", which is missing"));
+      }
+      if (!o.ok()) return fail(r.Int(1), absl::StrCat(which, " cannot be read"));
+      o->clear_log_hash();
+      if (!google::protobuf::util::MessageDifferencer::Equals(*o, entry->second)) {
+        return fail(r.Int(1), absl::StrCat(which, " differs from its log entry ", r.Int(1)));
+      }
+    }
+    out.set_intact(true);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<std::vector<v1::Outcome>> CalibrationStore::ListOutcomes(const std::string& tenant,

@@ -57,8 +57,18 @@ class CalibrationStore {
   absl::StatusOr<std::optional<v1::Brief>> GetBrief(const std::string& tenant, const std::string& session_id,
                                                     int64_t version);
 
+  // Appends `outcome` to the session's history and to the tenant's
+  // calibration log in one transaction, with its previous_rating and log
+  // entry set. FAILED_PRECONDITION when the person's rating before is no
+  // longer `rating_before` (another outcome was recorded meanwhile: re-read).
   absl::StatusOr<v1::Outcome> AppendOutcome(const std::string& tenant, const std::string& session_id,
-                                            v1::Outcome outcome);
+                                            v1::Outcome outcome, const std::string& rating_before);
+  // The person's latest final rating in the session (nullopt: none yet).
+  absl::StatusOr<std::optional<std::string>> LatestRating(const std::string& tenant, const std::string& session_id,
+                                                          const std::string& employee_id);
+  // Walks the tenant's calibration log: each entry's hash over its content and
+  // its predecessor's hash, no gaps, and every outcome row equal to its entry.
+  absl::StatusOr<v1::VerifyCalibrationLogResponse> VerifyLog(const std::string& tenant);
   absl::StatusOr<std::vector<v1::Outcome>> ListOutcomes(const std::string& tenant, const std::string& session_id,
                                                         const std::string& employee_id);
 
@@ -73,6 +83,8 @@ class CalibrationStore {
 
  private:
   explicit CalibrationStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
+  // Logs the outcomes recorded before the log existed (migration 2), oldest first.
+  absl::Status BackfillLog();
   std::shared_ptr<db::Database> db_;
 };
 

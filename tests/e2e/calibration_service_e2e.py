@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -39,7 +40,9 @@ def setUpModule():
     pb, epb, t_pb = calibration_service_pb2, event_service_pb2, flow_pb2
     base = mysql_url()
     EVENT = Server(ARGS.event_binary, ["--db=" + base + "/cal_event_" + secrets.token_hex(4)], mysql_env())
-    CALIBRATION = Server(ARGS.calibration_binary, ["--db=" + base + "/cal_" + secrets.token_hex(4),
+    global CAL_SCHEMA
+    CAL_SCHEMA = "cal_" + secrets.token_hex(4)
+    CALIBRATION = Server(ARGS.calibration_binary, ["--db=" + base + "/" + CAL_SCHEMA,
                                                    "--event_addr=" + EVENT.address()], mysql_env())
     events = event_service_pb2_grpc.EventServiceStub(grpc.insecure_channel(EVENT.address()))
     stub = calibration_service_pb2_grpc.CalibrationServiceStub(grpc.insecure_channel(CALIBRATION.address()))
@@ -103,6 +106,15 @@ class BriefPage(html.parser.HTMLParser):
     def handle_data(self, data):
         if self._in_prompt:
             self.prompts.append(data)
+
+
+def mariadb(sql):
+    """Runs `sql` on the calibration service's schema with the mariadb client, as an intruder with DB access would."""
+    import urllib.parse
+    url = urllib.parse.urlparse(mysql_url())
+    subprocess.run(["mariadb", "--no-defaults", "-h", url.hostname, "-P", str(url.port), "-u", url.username,
+                    "-p" + os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", ""), CAL_SCHEMA, "-e", sql],
+                   check=True, capture_output=True, timeout=30)
 
 
 class CalibrationE2E(unittest.TestCase):
@@ -207,6 +219,33 @@ class CalibrationE2E(unittest.TestCase):
         # (a stream that never finished once made this hang: bounded here).
         insights = stub.GetInsights(pb.GetInsightsRequest(), metadata=HR, timeout=30)
         self.assertTrue(all(i.kind in ("department_gap", "behaviour_outcome") for i in insights.insights))
+
+    def test_5_calibration_changes_on_the_record(self):
+        self.session("log", members=PEOPLE)
+        record = lambda person, rating, reason="": stub.RecordOutcome(pb.RecordOutcomeRequest(
+            session="sessions/log", employee_id=person, final_rating=rating, rationale=reason), metadata=HR)
+        raised = record("s1", "A", "Closed the Acme renewal two weeks early")
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, stub.RecordOutcome, pb.RecordOutcomeRequest(
+            session="sessions/log", employee_id="s1", final_rating="C"), field="rationale")
+        lowered = record("s1", "C", "The renewal slipped into Q3 after all")
+        record("s2", "B")
+        self.assertEqual((raised.previous_rating, lowered.previous_rating), ("", "A"))
+        self.assertEqual(lowered.recorded_by, "hr-1")
+        verified = stub.VerifyCalibrationLog(pb.VerifyCalibrationLogRequest(), metadata=HR)
+        self.assertTrue(verified.intact, verified.problem)
+        self.assertEqual(verified.head_hash, stub.ListOutcomes(pb.ListOutcomesRequest(session="sessions/log"),
+                                                               metadata=HR).outcomes[-1].log_hash)
+        manager = [("x-perfflow-tenant", "cal"), ("x-perfflow-principal", "s-head"), ("x-perfflow-roles", "manager")]
+        self.expect_error(grpc.StatusCode.PERMISSION_DENIED, stub.VerifyCalibrationLog,
+                          pb.VerifyCalibrationLogRequest(), metadata=manager)
+        # Someone with database access softens the lowered rating in the log: the check names the entry.
+        mariadb("UPDATE calibration_log SET body = REPLACE(body, '\"finalRating\":\"C\"', '\"finalRating\":\"B\"') "
+                "WHERE tenant_id = 'cal' AND sequence = %d" % lowered.log_sequence)
+        verified = stub.VerifyCalibrationLog(pb.VerifyCalibrationLogRequest(), metadata=HR)
+        self.assertFalse(verified.intact)
+        self.assertEqual(verified.first_bad_sequence, lowered.log_sequence)
+        self.assertEqual(verified.problem, "entry %d was altered: its content no longer matches its hash"
+                         % lowered.log_sequence)
 
 
 if __name__ == "__main__":

@@ -427,18 +427,37 @@ TEST_F(CalibrationTest, ChangedRatingNeedsARationaleAndHistoryIsKept) {
   auto changed = core_->RecordOutcome(Hr(), req);
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_EQ(changed->proposed_rating(), "B");
+  EXPECT_EQ(changed->previous_rating(), "B");
+  // Back to the proposed rating is a change too: from the last recorded one, with a reason.
   req.set_final_rating("B");
+  req.set_rationale("  ");
+  auto silent = core_->RecordOutcome(Hr(), req);
+  EXPECT_EQ(silent.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(silent.status().message()), HasSubstr("outcome rejected"));
+  req.set_rationale("The changeover slipped a week after all (events/e19)");
+  auto back = core_->RecordOutcome(Hr(), req);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->previous_rating(), "A");
   req.clear_rationale();
-  ASSERT_TRUE(core_->RecordOutcome(Hr(), req).ok()) << "the proposed rating needs no rationale";
+  auto confirmed = core_->RecordOutcome(Hr(), req);
+  ASSERT_TRUE(confirmed.ok()) << "confirming the rating before needs no reason: " << confirmed.status();
+  EXPECT_EQ(confirmed->previous_rating(), "B");
+  auto log = core_->VerifyCalibrationLog(Hr(), {});
+  ASSERT_TRUE(log.ok());
+  EXPECT_TRUE(log->intact());
+  EXPECT_EQ(log->entries(), 3);
+  EXPECT_EQ(core_->VerifyCalibrationLog(RequestContext{"acme", "hrbp-1", {"manager"}, ""}, {}).status().code(),
+            absl::StatusCode::kPermissionDenied);
   req.set_employee_id("stranger");
   EXPECT_EQ(core_->RecordOutcome(Hr(), req).status().code(), absl::StatusCode::kFailedPrecondition);
   v1::ListOutcomesRequest list;
   list.set_session("sessions/h1");
   auto history = core_->ListOutcomes(Hr(), list);
   ASSERT_TRUE(history.ok());
-  ASSERT_EQ(history->outcomes_size(), 2);
+  ASSERT_EQ(history->outcomes_size(), 3);
   EXPECT_EQ(history->outcomes(0).final_rating(), "A");
   EXPECT_EQ(history->outcomes(1).sequence(), 2);
+  EXPECT_EQ(history->outcomes(2).log_sequence(), 3);
 }
 
 TEST_F(CalibrationTest, KpiObservationsAreIdempotentAndValidatedAllOrNothing) {
