@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/timestamps.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/calibration/insight.h"
 #include "services/calibration/render.h"
 
@@ -260,7 +261,37 @@ absl::StatusOr<v1::RenderBriefResponse> CalibrationCore::RenderBrief(const Reque
   return out;
 }
 
+int CalibrationCore::DeliverNotices() {
+  auto due = store_->DueNotices(clock_->Now(), 100);
+  if (!due.ok()) {
+    LogWarn("change notices unreadable", {{"error", std::string(due.status().message())}});
+    return 0;
+  }
+  int sent = 0;
+  for (const DueNotice& n : *due) {
+    ev1::SendNoticeRequest req;
+    req.set_recipient_id(n.recipient_id);
+    req.set_topic("calibration.changed");
+    req.set_idempotency_key(n.key);
+    if (!google::protobuf::util::JsonStringToMessage(n.payload_json, req.mutable_payload()).ok()) {
+      LogWarn("change notice unreadable", {{"tenant", n.tenant}, {"notice", n.key}});
+      continue;
+    }
+    // Idempotent: a notice queued before (created=false) is as good as sent.
+    auto queued = events_->SendNotice(SchedulerContext(n.tenant), req);
+    if (!queued.ok()) {
+      LogWarn("change notice not delivered yet", {{"tenant", n.tenant}, {"notice", n.key},
+                                                  {"error", std::string(queued.status().message())}});
+      continue;
+    }
+    if (absl::Status s = store_->MarkNoticeSent(n.tenant, n.key, clock_->Now()); !s.ok()) continue;
+    ++sent;
+  }
+  return sent;
+}
+
 absl::StatusOr<int> CalibrationCore::RunScheduler() {
+  DeliverNotices();
   auto due = store_->DueSessions(clock_->Now() + kScheduleAhead, 20);
   if (!due.ok()) return due.status();
   int written = 0;
@@ -320,8 +351,20 @@ absl::StatusOr<v1::Outcome> CalibrationCore::RecordOutcome(const RequestContext&
   outcome.set_final_rating(req.final_rating());
   outcome.set_rationale(req.rationale());
   outcome.set_recorded_by(rc.principal);
-  ToTimestamp(clock_->Now(), outcome.mutable_record_time());
-  return store_->AppendOutcome(rc.tenant, *id, outcome, rating_before);
+  const absl::Time now = clock_->Now();
+  ToTimestamp(now, outcome.mutable_record_time());
+  // A change is told to the employee: now, or by the end of the tenant's review period.
+  std::optional<ChangeNotice> notice;
+  if (changed) {
+    ev1::Settings settings;
+    if (auto registry = events_->GetRegistry(rc, 0); registry.ok()) settings = registry->settings();
+    const int days = settings.calibration_review_days() > 0 ? settings.calibration_review_days() : 14;
+    const bool at_review = settings.calibration_notice() == ev1::CALIBRATION_NOTICE_AT_REVIEW;
+    notice = ChangeNotice{at_review ? now + absl::Hours(24 * days) : now, session->title()};
+  }
+  auto stored = store_->AppendOutcome(rc.tenant, *id, outcome, rating_before, notice);
+  if (stored.ok() && notice && notice->due <= now) DeliverNotices();  // at once; the scheduler retries failures
+  return stored;
 }
 
 absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationCore::VerifyCalibrationLog(

@@ -45,8 +45,10 @@ class CalibrationCore {
 
   // Generates the scheduled brief of every session due within 24 hours that
   // has none (once per session, whichever replica gets there first);
-  // returns how many this call wrote.
+  // returns how many this call wrote. Hands due change notices over first.
   absl::StatusOr<int> RunScheduler();
+  // Hands due change notices to the event service (idempotently); returns how many.
+  int DeliverNotices();
 
   const Clock& clock() const { return *clock_; }
 

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/db/time_columns.h"
 #include "common/ids.h"
+#include "common/timestamps.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -64,6 +66,28 @@ absl::StatusOr<std::string> AppendToLog(Transaction& txn, const std::string& ten
   return hash;
 }
 
+// The employee's notice of a changed rating: what changed, from what to what, why, by whom.
+absl::Status QueueNotice(Transaction& txn, const std::string& tenant, const v1::Outcome& outcome,
+                         const ChangeNotice& notice) {
+  google::protobuf::Struct payload;
+  auto& f = *payload.mutable_fields();
+  f["session"].set_string_value(outcome.session());
+  f["session_title"].set_string_value(notice.session_title);
+  f["employee_id"].set_string_value(outcome.employee_id());
+  f["previous_rating"].set_string_value(outcome.previous_rating());
+  f["final_rating"].set_string_value(outcome.final_rating());
+  f["rationale"].set_string_value(outcome.rationale());
+  f["recorded_by"].set_string_value(outcome.recorded_by());
+  f["record_time"].set_string_value(TimeUtil::ToString(outcome.record_time()));
+  f["log_sequence"].set_number_value(static_cast<double>(outcome.log_sequence()));
+  auto ins = txn.Execute(
+      "INSERT INTO change_notices (tenant_id, notice_key, recipient_id, due_at, payload, sent, sent_at) "
+      "VALUES (?, ?, ?, ?, ?, 0, 0)",
+      {tenant, absl::StrCat("calibration.changed:", outcome.log_sequence()), outcome.employee_id(), Ms(notice.due),
+       ToJson(payload)});
+  return ins.status();
+}
+
 }  // namespace
 
 const std::vector<db::Migration>& CalibrationMigrations() {
@@ -93,6 +117,14 @@ const std::vector<db::Migration>& CalibrationMigrations() {
            "previous_hash CHAR(64) NOT NULL, hash CHAR(64) NOT NULL, body TEXT NOT NULL, "
            "PRIMARY KEY (tenant_id, sequence))",
            "ALTER TABLE outcomes ADD COLUMN log_sequence BIGINT NOT NULL DEFAULT 0",
+       }},
+      {3,
+       "notices to employees whose rating calibration changed",
+       {
+           "CREATE TABLE IF NOT EXISTS change_notices (tenant_id VARCHAR(64) NOT NULL, notice_key VARCHAR(128) NOT NULL, "
+           "recipient_id VARCHAR(64) NOT NULL, due_at BIGINT NOT NULL, payload TEXT NOT NULL, sent INT NOT NULL, "
+           "sent_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, notice_key))",
+           "CREATE INDEX IF NOT EXISTS change_notices_due ON change_notices (sent, due_at)",
        }},
   };
   return kMigrations;
@@ -250,7 +282,8 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationStore::GetBrief(const std::s
 }
 
 absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& tenant, const std::string& session_id,
-                                                            v1::Outcome outcome, const std::string& rating_before) {
+                                                            v1::Outcome outcome, const std::string& rating_before,
+                                                            const std::optional<ChangeNotice>& notice) {
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     auto latest = txn.Query(absl::StrCat("SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND "
                                          "employee_id = ? ORDER BY sequence DESC LIMIT 1",
@@ -274,9 +307,13 @@ absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& t
     if (!rows.ok()) return rows.status();
     const int64_t sequence = (rows->empty() || rows->front().IsNull(0) ? 0 : rows->front().Int(0)) + 1;
     outcome.set_sequence(sequence);
+    if (notice) ToTimestamp(notice->due, outcome.mutable_notice_time());
     auto hash = AppendToLog(txn, tenant, outcome);
     if (!hash.ok()) return hash.status();
     outcome.set_log_hash(*hash);
+    if (notice) {
+      if (absl::Status n = QueueNotice(txn, tenant, outcome, *notice); !n.ok()) return n;
+    }
     auto ins = txn.Execute(
         "INSERT INTO outcomes (tenant_id, session_id, sequence, employee_id, body, log_sequence) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -286,6 +323,30 @@ absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& t
   });
   if (!s.ok()) return s;
   return outcome;
+}
+
+absl::StatusOr<std::vector<DueNotice>> CalibrationStore::DueNotices(absl::Time now, int limit) {
+  std::vector<DueNotice> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    out.clear();
+    auto rows = txn.Query(absl::StrCat("SELECT tenant_id, notice_key, recipient_id, payload FROM change_notices "
+                                       "WHERE sent = 0 AND due_at <= ? ORDER BY due_at LIMIT ",
+                                       limit),
+                          {Ms(now)});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3)});
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status CalibrationStore::MarkNoticeSent(const std::string& tenant, const std::string& key, absl::Time now) {
+  return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    return txn.Execute("UPDATE change_notices SET sent = 1, sent_at = ? WHERE tenant_id = ? AND notice_key = ?",
+                       {Ms(now), tenant, key})
+        .status();
+  });
 }
 
 absl::StatusOr<std::optional<std::string>> CalibrationStore::LatestRating(const std::string& tenant,

@@ -26,6 +26,20 @@ struct DueSession {
   std::string session_id;
 };
 
+// The employee is told of a changed rating at `due` (with the session's title).
+struct ChangeNotice {
+  absl::Time due;
+  std::string session_title;
+};
+
+// A queued notice whose time has come.
+struct DueNotice {
+  std::string tenant;
+  std::string key;  // "calibration.changed:<log sequence>", the event service's idempotency key too
+  std::string recipient_id;
+  std::string payload_json;
+};
+
 struct KpiWriteCounts {
   int recorded = 0;
   int unchanged = 0;
@@ -61,8 +75,14 @@ class CalibrationStore {
   // calibration log in one transaction, with its previous_rating and log
   // entry set. FAILED_PRECONDITION when the person's rating before is no
   // longer `rating_before` (another outcome was recorded meanwhile: re-read).
+  // With `notice`, the employee's "calibration.changed" notice is queued in
+  // the same transaction (sent by DueNotices / MarkNoticeSent).
   absl::StatusOr<v1::Outcome> AppendOutcome(const std::string& tenant, const std::string& session_id,
-                                            v1::Outcome outcome, const std::string& rating_before);
+                                            v1::Outcome outcome, const std::string& rating_before,
+                                            const std::optional<ChangeNotice>& notice = std::nullopt);
+  // Unsent notices of any tenant due by `now`, oldest first.
+  absl::StatusOr<std::vector<DueNotice>> DueNotices(absl::Time now, int limit);
+  absl::Status MarkNoticeSent(const std::string& tenant, const std::string& key, absl::Time now);
   // The person's latest final rating in the session (nullopt: none yet).
   absl::StatusOr<std::optional<std::string>> LatestRating(const std::string& tenant, const std::string& session_id,
                                                           const std::string& employee_id);

@@ -196,6 +196,11 @@ std::string NoticeText(const std::string& topic, const std::string& payload_json
     return absl::StrCat("[perfflow] 团队日报 Team digest ", Field(p, "period"), ": ", Field(p, "open"),
                         " open items, ", Field(p, "overdue"), " overdue — please check");
   }
+  if (topic == "calibration.changed") {
+    return absl::StrCat("[perfflow] 校准结果变更 Your rating changed in ", Field(p, "session_title"), ": ",
+                        Field(p, "previous_rating"), " → ", Field(p, "final_rating"), ". 原因 Reason: ",
+                        Field(p, "rationale"));
+  }
   if (topic == "weekly_actions") {
     return absl::StrCat("[perfflow] 本周关键动作 This week's key actions (", Field(p, "period"), "): ", Field(p, "open"),
                         " open, ", Field(p, "overdue"), " overdue");

@@ -61,6 +61,14 @@ class GrpcEventClient : public EventClient {
     return FromGrpcStatus(stub_->MarkEvidenceComplete(ctx.get(), req, &resp));
   }
 
+  absl::StatusOr<bool> SendNotice(const RequestContext& rc, const ev1::SendNoticeRequest& request) override {
+    ev1::SendNoticeResponse resp;
+    auto ctx = Context(rc);
+    absl::Status s = FromGrpcStatus(stub_->SendNotice(ctx.get(), request, &resp));
+    if (!s.ok()) return s;
+    return resp.created();
+  }
+
   absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc,
                                                         ev1::ListEventsRequest request) override {
     std::vector<ev1::Event> out;

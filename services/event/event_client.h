@@ -37,6 +37,8 @@ class EventClient {
   // batches of up to 500; the caller aggregates). Streams get at least 5 minutes.
   virtual absl::Status StreamFlowFacts(const RequestContext& rc, const ev1::StreamFlowFactsRequest& request,
                                        const std::function<void(const ev1::FlowFact&)>& fact) = 0;
+  // Queues a notice to one person; false when its idempotency key was queued before.
+  virtual absl::StatusOr<bool> SendNotice(const RequestContext& rc, const ev1::SendNoticeRequest& request) = 0;
 };
 
 // `peer` names the calling service: the event service trusts the steps it

@@ -397,6 +397,33 @@ absl::StatusOr<IngestResult> EventCore::Ingest(const std::string& tenant, const 
 
 // ------------------------------------------------------------------ steps
 
+absl::StatusOr<bool> EventCore::SendNotice(const std::string& tenant, const v1::SendNoticeRequest& request) {
+  static const std::regex kTopic(R"(^[a-z][a-z0-9_]{0,23}\.[a-z0-9_.]{1,39}$)");
+  std::vector<FieldViolation> violations;
+  if (request.recipient_id().empty() || request.recipient_id().size() > 64) {
+    violations.push_back({"recipient_id", "required, at most 64 bytes"});
+  }
+  const std::string& topic = request.topic();
+  if (!std::regex_match(topic, kTopic)) {
+    violations.push_back({"topic", "\"<service>.<what>\" in lower case, e.g. calibration.changed"});
+  } else if (topic.rfind("task.", 0) == 0 || topic == "daily_digest" || topic == "weekly_actions") {
+    violations.push_back({"topic", "task notices and digests are the event service's own"});
+  }
+  if (request.idempotency_key().empty() || request.idempotency_key().size() > 200) {
+    violations.push_back({"idempotency_key", "required, at most 200 bytes"});
+  }
+  std::string payload;
+  if (!google::protobuf::util::MessageToJsonString(request.payload(), &payload).ok() || payload.size() > 16384) {
+    violations.push_back({"payload", "at most 16 KiB as JSON"});
+  }
+  if (!violations.empty()) return InvalidArgumentWithViolations("notice rejected", violations);
+  auto recipient = store_->GetEmployee(tenant, request.recipient_id());
+  if (!recipient.ok()) return recipient.status();
+  if (!*recipient) return absl::NotFoundError(absl::StrCat("no employee ", request.recipient_id(), " in the directory"));
+  return store_->EnqueueNotice(tenant, request.recipient_id(), topic, request.idempotency_key(), payload,
+                               clock_->Now());
+}
+
 absl::StatusOr<StepResult> EventCore::RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request) {
   auto event_id = ParseResourceId(request.event(), "events", "event");
   if (!event_id.ok()) return event_id.status();

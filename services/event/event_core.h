@@ -56,6 +56,10 @@ class EventCore {
 
   absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request);
 
+  // Validates a peer service's notice (a known recipient, a topic of its own,
+  // a key, a bounded payload) and queues it; false when its key was queued before.
+  absl::StatusOr<bool> SendNotice(const std::string& tenant, const v1::SendNoticeRequest& request);
+
   absl::StatusOr<HealthReport> FlowHealth(const std::string& tenant, const HealthQuery& query);
 
   // Recomputes the gauges (trailing `window`) for every tenant.

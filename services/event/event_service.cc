@@ -144,10 +144,11 @@ absl::Status AuthorizeStep(const RequestContext& rc, v1::RecordFlowStepRequest* 
   return absl::OkStatus();
 }
 
-// The evidence service's report; a business system may make it too.
-absl::Status AuthorizeEvidenceReport(const RequestContext& rc) {
+// A peer service's call (the evidence service's report, the calibration
+// service's notice); from outside, only with the role system.
+absl::Status AuthorizePeerCall(const RequestContext& rc, const char* method) {
   if (!rc.verified || !rc.peer.empty()) return absl::OkStatus();
-  return RequireRole(rc, {"system"}, "MarkEvidenceComplete");
+  return RequireRole(rc, {"system"}, method);
 }
 
 }  // namespace
@@ -353,7 +354,7 @@ grpc::Status EventServiceImpl::MarkEvidenceComplete(grpc::ServerContext* ctx,
                                                     const v1::MarkEvidenceCompleteRequest* req,
                                                     v1::MarkEvidenceCompleteResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = AuthorizeEvidenceReport(rc); !s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = AuthorizePeerCall(rc, "MarkEvidenceComplete"); !s.ok()) return ToGrpcStatus(s);
   auto id = ParseResourceId(req->event(), "events", "event");
   if (!id.ok()) return ToGrpcStatus(id.status());
   auto result = core_->store().MarkEvidenceComplete(rc.tenant, *id, core_->clock().Now());
@@ -361,6 +362,16 @@ grpc::Status EventServiceImpl::MarkEvidenceComplete(grpc::ServerContext* ctx,
   auto registry = core_->Registry(rc.tenant);
   ToProto(result->first, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
   resp->set_first_time(result->second);
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::SendNotice(grpc::ServerContext* ctx, const v1::SendNoticeRequest* req,
+                                          v1::SendNoticeResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (absl::Status s = AuthorizePeerCall(rc, "SendNotice"); !s.ok()) return ToGrpcStatus(s);
+  auto created = core_->SendNotice(rc.tenant, *req);
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  resp->set_created(*created);
   return grpc::Status::OK;
 }
 

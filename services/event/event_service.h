@@ -42,6 +42,8 @@ class EventServiceImpl final : public v1::EventService::Service {
                               v1::RecordFlowStepResponse* resp) override;
   grpc::Status MarkEvidenceComplete(grpc::ServerContext* ctx, const v1::MarkEvidenceCompleteRequest* req,
                                     v1::MarkEvidenceCompleteResponse* resp) override;
+  grpc::Status SendNotice(grpc::ServerContext* ctx, const v1::SendNoticeRequest* req,
+                          v1::SendNoticeResponse* resp) override;
   grpc::Status GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,
                              v1::GetFlowHealthResponse* resp) override;
   grpc::Status StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,

@@ -173,6 +173,12 @@ class EventStore {
                                                                            const std::string& event_id,
                                                                            absl::Time at) = 0;
 
+  // Queues a notice from a peer service in the outbox; false when the
+  // tenant already has its idempotency key (nothing is queued again).
+  virtual absl::StatusOr<bool> EnqueueNotice(const std::string& tenant, const std::string& recipient_id,
+                                             const std::string& topic, const std::string& idempotency_key,
+                                             const std::string& payload_json, absl::Time now) = 0;
+
   // Flow-health counts per department, event type and UTC day for chains
   // triggered in [from, to), judged at `now`.
   virtual absl::StatusOr<std::vector<HealthBucket>> HealthBuckets(const std::string& tenant, absl::Time from,

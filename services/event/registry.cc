@@ -267,6 +267,9 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
     }
     if (st.digest_hour() < 0 || st.digest_hour() > 23) out.push_back({"settings.digest_hour", "must be 1..23"});
     if (st.weekly_hour() < 0 || st.weekly_hour() > 23) out.push_back({"settings.weekly_hour", "must be 1..23"});
+    if (st.calibration_review_days() < 0 || st.calibration_review_days() > 90) {
+      out.push_back({"settings.calibration_review_days", "must be 1..90 (unset: 14)"});
+    }
   }
 
   std::map<std::string, std::vector<std::string>> deps;

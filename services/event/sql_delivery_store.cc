@@ -60,6 +60,8 @@ absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::st
   return absl::OkStatus();
 }
 
+}  // namespace
+
 absl::Status InsertNotice(Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now) {
   auto ins = txn.Execute(
       "INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, state, "
@@ -68,8 +70,6 @@ absl::Status InsertNotice(Transaction& txn, const std::string& tenant, const Not
        Ms(now)});
   return ins.status();
 }
-
-}  // namespace
 
 absl::StatusOr<absl::Time> SqlDeliveryStore::Now() {
   absl::Time now;

@@ -7,6 +7,10 @@
 
 namespace perfflow::event {
 
+// One outbox row inside `txn`: a notice the relay delivers.
+// ALREADY_EXISTS when the tenant already has its idempotency key.
+absl::Status InsertNotice(db::Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now);
+
 // DeliveryStore over the event service's tables (EventMigrations() creates
 // them; open SqlEventStore first).
 class SqlDeliveryStore : public DeliveryStore {

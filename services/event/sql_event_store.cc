@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/db/time_columns.h"
+#include "services/event/sql_delivery_store.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace perfflow::event {
@@ -986,6 +987,17 @@ absl::StatusOr<int64_t> SqlEventStore::OutboxBacklog(const std::string& tenant) 
   });
   if (!s.ok()) return s;
   return count;
+}
+
+absl::StatusOr<bool> SqlEventStore::EnqueueNotice(const std::string& tenant, const std::string& recipient_id,
+                                                  const std::string& topic, const std::string& idempotency_key,
+                                                  const std::string& payload_json, absl::Time now) {
+  absl::Status s = db_->RunInTransaction([&](db::Transaction& txn) -> absl::Status {
+    return InsertNotice(txn, tenant, Notice{recipient_id, topic, idempotency_key, payload_json}, now);
+  });
+  if (absl::IsAlreadyExists(s)) return false;
+  if (!s.ok()) return s;
+  return true;
 }
 
 }  // namespace perfflow::event

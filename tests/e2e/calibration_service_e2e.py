@@ -39,7 +39,9 @@ def setUpModule():
     from perfflow.type.v1 import flow_pb2
     pb, epb, t_pb = calibration_service_pb2, event_service_pb2, flow_pb2
     base = mysql_url()
-    EVENT = Server(ARGS.event_binary, ["--db=" + base + "/cal_event_" + secrets.token_hex(4)], mysql_env())
+    global EVENT_SCHEMA
+    EVENT_SCHEMA = "cal_event_" + secrets.token_hex(4)
+    EVENT = Server(ARGS.event_binary, ["--db=" + base + "/" + EVENT_SCHEMA], mysql_env())
     global CAL_SCHEMA
     CAL_SCHEMA = "cal_" + secrets.token_hex(4)
     CALIBRATION = Server(ARGS.calibration_binary, ["--db=" + base + "/" + CAL_SCHEMA,
@@ -108,13 +110,15 @@ class BriefPage(html.parser.HTMLParser):
             self.prompts.append(data)
 
 
-def mariadb(sql):
-    """Runs `sql` on the calibration service's schema with the mariadb client, as an intruder with DB access would."""
+def mariadb(sql, schema=None):
+    """Runs `sql` with the mariadb client (on the calibration service's schema unless told), as someone with
+    database access would; returns the rows as tab-separated lines."""
     import urllib.parse
     url = urllib.parse.urlparse(mysql_url())
-    subprocess.run(["mariadb", "--no-defaults", "-h", url.hostname, "-P", str(url.port), "-u", url.username,
-                    "-p" + os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", ""), CAL_SCHEMA, "-e", sql],
-                   check=True, capture_output=True, timeout=30)
+    done = subprocess.run(["mariadb", "--no-defaults", "-h", url.hostname, "-P", str(url.port), "-u", url.username,
+                           "-p" + os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", ""), "--batch", "--skip-column-names",
+                           schema or CAL_SCHEMA, "-e", sql], check=True, capture_output=True, text=True, timeout=30)
+    return done.stdout.splitlines()
 
 
 class CalibrationE2E(unittest.TestCase):
@@ -231,6 +235,16 @@ class CalibrationE2E(unittest.TestCase):
         record("s2", "B")
         self.assertEqual((raised.previous_rating, lowered.previous_rating), ("", "A"))
         self.assertEqual(lowered.recorded_by, "hr-1")
+        # s1 is told, with the reason, through the event service's outbox (the tenant's channels).
+        self.assertTrue(lowered.HasField("notice_time"))
+        self.assertFalse(raised.HasField("notice_time"))  # nothing was proposed: nothing changed
+        queued = mariadb("SELECT recipient_id, payload FROM outbox WHERE tenant_id = 'cal' AND "
+                         "topic = 'calibration.changed'", schema=EVENT_SCHEMA)
+        self.assertEqual(len(queued), 1, queued)
+        recipient, payload = queued[0].split("\t", 1)
+        self.assertEqual(recipient, "s1")
+        self.assertIn('"rationale":"The renewal slipped into Q3 after all"', payload)
+        self.assertIn('"previous_rating":"A"', payload)
         verified = stub.VerifyCalibrationLog(pb.VerifyCalibrationLogRequest(), metadata=HR)
         self.assertTrue(verified.intact, verified.problem)
         self.assertEqual(verified.head_hash, stub.ListOutcomes(pb.ListOutcomesRequest(session="sessions/log"),

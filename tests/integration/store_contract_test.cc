@@ -1,9 +1,12 @@
 // One contract suite for EventStore, run against SQLite and the real MariaDB
 // started by ./scripts/test.sh.
 
+#include <functional>
 #include <map>
 #include <set>
 #include <tuple>
+
+#include <functional>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -474,6 +477,38 @@ TEST_P(StoreContractTest, GaugesAndTenants) {
   auto tenants = w_.store->Tenants();
   ASSERT_TRUE(tenants.ok());
   EXPECT_THAT(*tenants, ::testing::ElementsAre(kTenant));
+}
+
+TEST_P(StoreContractTest, PeerNoticesAreQueuedOnceAndBadOnesWriteNothing) {
+  auto outbox = [&] { return testing::CountRows(*w_.database.db, "outbox"); };
+  const int64_t before = outbox();
+  v1::SendNoticeRequest req;
+  req.set_recipient_id("s1");
+  req.set_topic("calibration.changed");
+  req.set_idempotency_key("calibration.changed:1");
+  (*req.mutable_payload()->mutable_fields())["final_rating"].set_string_value("C");
+  auto first = w_.core->SendNotice(kTenant, req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  auto again = w_.core->SendNotice(kTenant, req);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(*again) << "the same key is not queued twice";
+  EXPECT_EQ(outbox(), before + 1);
+  // Refused, with nothing written: a stranger, a topic not of this form or the event service's own, no key, a big payload.
+  auto refused = [&](const std::function<void(v1::SendNoticeRequest&)>& spoil, absl::StatusCode code) {
+    v1::SendNoticeRequest bad = req;
+    bad.set_idempotency_key("calibration.changed:2");
+    spoil(bad);
+    EXPECT_EQ(w_.core->SendNotice(kTenant, bad).status().code(), code) << bad.ShortDebugString().substr(0, 200);
+  };
+  refused([](v1::SendNoticeRequest& r) { r.set_recipient_id("nobody"); }, absl::StatusCode::kNotFound);
+  refused([](v1::SendNoticeRequest& r) { r.set_topic("Changed"); }, absl::StatusCode::kInvalidArgument);
+  refused([](v1::SendNoticeRequest& r) { r.set_topic("task.assigned"); }, absl::StatusCode::kInvalidArgument);
+  refused([](v1::SendNoticeRequest& r) { r.clear_idempotency_key(); }, absl::StatusCode::kInvalidArgument);
+  refused([](v1::SendNoticeRequest& r) {
+    (*r.mutable_payload()->mutable_fields())["blob"].set_string_value(std::string(17000, 'x'));
+  }, absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(outbox(), before + 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),

@@ -27,6 +27,27 @@ absl::StatusOr<std::vector<ev1::Department>> FakeEventClient::ListDepartments(co
   return out;
 }
 
+absl::StatusOr<bool> FakeEventClient::SendNotice(const RequestContext&, const ev1::SendNoticeRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (down_) return absl::UnavailableError("event service down");
+  if (!notice_refusal_.ok()) return notice_refusal_;
+  for (const auto& n : notices_) {
+    if (n.idempotency_key() == request.idempotency_key()) return false;
+  }
+  notices_.push_back(request);
+  return true;
+}
+
+void FakeEventClient::set_notice_refusal(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  notice_refusal_ = std::move(status);
+}
+
+std::vector<ev1::SendNoticeRequest> FakeEventClient::notices() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return notices_;
+}
+
 void FakeEventClient::PutDepartment(const ev1::Department& d) {
   std::lock_guard<std::mutex> lock(mu_);
   departments_[d.id()] = d;

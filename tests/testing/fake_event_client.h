@@ -48,6 +48,11 @@ class FakeEventClient : public event::EventClient {
   void PutFact(const ev1::FlowFact& fact);
   absl::StatusOr<std::vector<ev1::Department>> ListDepartments(const RequestContext& rc) override;
   void PutDepartment(const ev1::Department& d);
+  // Records notices by idempotency key (a repeated key: created=false);
+  // answers `status` instead while set_notice_refusal holds one.
+  void set_notice_refusal(absl::Status status);
+  absl::StatusOr<bool> SendNotice(const RequestContext& rc, const ev1::SendNoticeRequest& request) override;
+  std::vector<ev1::SendNoticeRequest> notices();
   // Requests seen by StreamFlowFacts.
   int fact_streams();
 
@@ -65,6 +70,8 @@ class FakeEventClient : public event::EventClient {
   std::map<std::string, ev1::Employee> employees_;
   std::vector<ev1::RecordFlowStepRequest> steps_;
   std::vector<std::string> complete_marks_;
+  std::vector<ev1::SendNoticeRequest> notices_;
+  absl::Status notice_refusal_;
 };
 
 }  // namespace perfflow::testing

@@ -460,6 +460,65 @@ TEST_F(CalibrationTest, ChangedRatingNeedsARationaleAndHistoryIsKept) {
   EXPECT_EQ(history->outcomes(2).log_sequence(), 3);
 }
 
+TEST_F(CalibrationTest, TheEmployeeIsToldOfAChangeWithTheReasonNowOrByTheReviewDeadline) {
+  PutCohort(8);
+  Session("h1");
+  auto record = [&](const std::string& who, const std::string& rating, const std::string& reason) {
+    v1::RecordOutcomeRequest req;
+    req.set_session("sessions/h1");
+    req.set_employee_id(who);
+    req.set_final_rating(rating);
+    req.set_rationale(reason);
+    return core_->RecordOutcome(Hr(), req);
+  };
+  // The default: at once, through the event service, with the reason.
+  auto lowered = record("p1", "C", "The Q2 launch slipped twice");
+  ASSERT_TRUE(lowered.ok()) << lowered.status();
+  EXPECT_EQ(lowered->notice_time().seconds(), absl::ToUnixSeconds(clock_->Now()));
+  auto notices = events_->notices();
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].recipient_id(), "p1");
+  EXPECT_EQ(notices[0].topic(), "calibration.changed");
+  EXPECT_EQ(notices[0].idempotency_key(), "calibration.changed:1");
+  const auto& f = notices[0].payload().fields();
+  EXPECT_EQ(f.at("previous_rating").string_value(), "B");
+  EXPECT_EQ(f.at("final_rating").string_value(), "C");
+  EXPECT_EQ(f.at("rationale").string_value(), "The Q2 launch slipped twice");
+  EXPECT_EQ(f.at("session_title").string_value(), "Assembly P4, H1 2026");
+  // Nothing proposed, nothing before: nothing to tell.
+  ASSERT_TRUE(record("p2", "B", "").ok());
+  EXPECT_EQ(events_->notices().size(), 1u);
+  // The notice cannot be handed over: the outcome stands, the notice waits for the scheduler.
+  events_->set_notice_refusal(absl::UnavailableError("event service restarting"));
+  auto raised = record("p1", "B", "The launch slip was the supplier's, see events/e7");
+  ASSERT_TRUE(core_->RunScheduler().ok());
+  events_->set_notice_refusal(absl::OkStatus());
+  ASSERT_TRUE(raised.ok()) << raised.status();
+  EXPECT_EQ(events_->notices().size(), 1u);
+  ASSERT_TRUE(core_->RunScheduler().ok());
+  ASSERT_EQ(events_->notices().size(), 2u);
+  EXPECT_EQ(events_->notices()[1].payload().fields().at("previous_rating").string_value(), "C");
+  ASSERT_TRUE(core_->RunScheduler().ok());
+  EXPECT_EQ(events_->notices().size(), 2u) << "sent once";
+
+  // A tenant that tells in the review conversation: at the latest 10 days later.
+  auto registry = events_->GetRegistry(Hr(), 0);
+  ASSERT_TRUE(registry.ok());
+  registry->set_version(2);
+  registry->mutable_settings()->set_calibration_notice(ev1::CALIBRATION_NOTICE_AT_REVIEW);
+  registry->mutable_settings()->set_calibration_review_days(10);
+  events_->PutRegistry(*registry);
+  auto deferred = record("p1", "C", "Missed two audits after all");
+  ASSERT_TRUE(deferred.ok()) << deferred.status();
+  EXPECT_EQ(deferred->notice_time().seconds(), absl::ToUnixSeconds(clock_->Now() + absl::Hours(240)));
+  ASSERT_TRUE(core_->RunScheduler().ok());
+  EXPECT_EQ(events_->notices().size(), 2u);
+  clock_->Advance(absl::Hours(240));
+  ASSERT_TRUE(core_->RunScheduler().ok());
+  ASSERT_EQ(events_->notices().size(), 3u);
+  EXPECT_EQ(events_->notices()[2].payload().fields().at("rationale").string_value(), "Missed two audits after all");
+}
+
 TEST_F(CalibrationTest, KpiObservationsAreIdempotentAndValidatedAllOrNothing) {
   v1::RecordKpiObservationsRequest req;
   auto* o = req.add_observations();
