@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "common/timestamps.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/calibration/fairness.h"
 #include "services/calibration/insight.h"
 #include "services/calibration/render.h"
 
@@ -175,13 +176,40 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationCore::Generate(const Request
   const auto [start, end] = BriefWindow(now, zone);
   auto kpis = store_->Kpis(rc.tenant, MonthOf(start, zone), MonthOf(end, zone));
   if (!kpis.ok()) return kpis.status();
+  FairnessInput fairness;
+  fairness.members = *members;
+  fairness.department_names = department_names;
+  fairness.protected_attributes = {registry.settings().protected_attributes().begin(),
+                                   registry.settings().protected_attributes().end()};
+  std::set<std::string> cohort;
+  for (const ev1::Employee& e : *members) {
+    cohort.insert(e.id());
+    fairness.people_names[e.id()] = e.display_name();
+  }
   BriefBuilder builder(*std::move(members), *std::move(kpis), registry, start, end, options);
   ev1::StreamFlowFactsRequest request;
   ToTimestamp(start, request.mutable_start_time());
   ToTimestamp(end, request.mutable_end_time());
-  absl::Status streamed = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) { builder.Add(f); });
+  absl::Status streamed = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) {
+    builder.Add(f);
+    if (f.flow().verdict() != type::v1::VERDICT_UNSPECIFIED && cohort.count(f.subject_id())) {
+      fairness.verdicts.push_back({f.subject_id(), f.event_type(), f.flow().verdict() == type::v1::VERDICT_MEETS});
+    }
+  });
   if (!streamed.ok()) return streamed;
   v1::Brief brief = builder.Finish();
+  // Ratings: the latest recorded in the session, else the proposed one.
+  for (const auto& [id, rating] : (*session)->proposed_ratings()) fairness.ratings[id] = rating;
+  auto outcomes = store_->ListOutcomes(rc.tenant, session_id, "");
+  if (!outcomes.ok()) return outcomes.status();
+  for (const v1::Outcome& o : *outcomes) fairness.ratings[o.employee_id()] = o.final_rating();
+  for (const v1::PersonBrief& p : brief.people()) {
+    if (!p.manager_id().empty() && !fairness.people_names.count(p.manager_id())) {
+      auto manager = events_->GetEmployee(rc, p.manager_id());
+      fairness.people_names[p.manager_id()] = manager.ok() ? manager->display_name() : "";
+    }
+  }
+  *brief.mutable_fairness() = CheckFairness(fairness);
   for (v1::PersonBrief& p : *brief.mutable_people()) {
     auto name = department_names.find(p.department_id());
     if (name != department_names.end()) p.set_department_name(name->second);

@@ -226,6 +226,57 @@ std::string BarSvg(const v1::Comparison& c) {
       w * std::fabs(centre) / top);
 }
 
+// "78% of 9" — a share of MEETS with what it rests on.
+std::string Share(int64_t meets, int64_t of) {
+  return of == 0 ? "–" : absl::StrFormat("%.0f%% of %d", 100.0 * static_cast<double>(meets) / of, of);
+}
+
+std::string Dimension(const std::string& d) {
+  return d.rfind("attribute:", 0) == 0 ? d.substr(std::string("attribute:").size()) : d;
+}
+
+std::string RatingMix(const v1::FairnessGroup& g) {
+  std::vector<std::string> parts;
+  for (const auto& [rating, n] : g.ratings()) parts.push_back(absl::StrCat(rating, " × ", n));
+  std::sort(parts.begin(), parts.end());
+  return absl::StrJoin(parts, ", ");
+}
+
+// The fairness check: groups shown with their figures and tests, flagged ones marked.
+std::string FairnessHtml(const v1::Fairness& f) {
+  std::string html = absl::StrFormat(
+      "<section id=\"fairness\"><h2>Fairness check</h2><p>Each group against the rest of the cohort: the share "
+      "of 'meets' verdicts (Fisher's exact test; a manager against the other managers on the same event types) "
+      "and the mix of ratings (permutation test), Holm-adjusted within each dimension, flagged below p = %.2f. "
+      "Groups under %d verdicts or rated people are not shown (%d withheld).</p>\n",
+      f.alpha(), f.min_group(), f.withheld_groups());
+  if (f.verdicts_size() > 0) {
+    html += "<table id=\"fairness-verdicts\"><tr><th>by</th><th>group</th><th>'meets' in the group</th>"
+            "<th>'meets' in the rest</th><th>p</th><th>adjusted p</th></tr>\n";
+    for (const auto& g : f.verdicts()) {
+      absl::StrAppend(&html, "<tr", g.flagged() ? " class=\"flag\"" : "", "><td>", HtmlEscape(Dimension(g.dimension())),
+                      "</td><td>", HtmlEscape(g.group_name()), "</td><td>", Share(g.meets(), g.verdicts()), "</td><td>",
+                      Share(g.rest_meets(), g.rest_verdicts()), "</td><td>", absl::StrFormat("%.3f", g.p_value()),
+                      "</td><td>", absl::StrFormat("%.3f", g.adjusted_p_value()), g.flagged() ? " ▲" : "",
+                      "</td></tr>\n");
+    }
+    html += "</table>\n";
+  }
+  if (f.ratings_size() > 0) {
+    html += "<table id=\"fairness-ratings\"><tr><th>by</th><th>group</th><th>ratings in the group</th><th>p</th>"
+            "<th>adjusted p</th></tr>\n";
+    for (const auto& g : f.ratings()) {
+      absl::StrAppend(&html, "<tr", g.flagged() ? " class=\"flag\"" : "", "><td>", HtmlEscape(Dimension(g.dimension())),
+                      "</td><td>", HtmlEscape(g.group_name()), "</td><td>", HtmlEscape(RatingMix(g)), "</td><td>",
+                      absl::StrFormat("%.3f", g.p_value()), "</td><td>", absl::StrFormat("%.3f", g.adjusted_p_value()),
+                      g.flagged() ? " ▲" : "", "</td></tr>\n");
+    }
+    html += "</table>\n";
+  }
+  if (f.verdicts_size() == 0 && f.ratings_size() == 0) html += "<p>No group is large enough to test.</p>\n";
+  return html + "</section>\n";
+}
+
 std::string Html(const v1::Brief& brief, const std::string& title) {
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", HtmlEscape(title),
@@ -290,6 +341,7 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
     }
     html += "</section>\n";
   }
+  if (brief.has_fairness()) html += FairnessHtml(brief.fairness());
   return html + "</body></html>\n";
 }
 

@@ -57,6 +57,14 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
     if (!e.language().empty() && e.language() != "zh" && e.language() != "en") {
       out.push_back({path + ".language", "zh, en or empty (the browser's language)"});
     }
+    if (e.attributes_size() > 16) out.push_back({path + ".attributes", "at most 16"});
+    for (const auto& [key, value] : e.attributes()) {
+      static const std::regex kKey("^[a-z0-9_]{1,32}$");
+      if (!std::regex_match(key, kKey)) {
+        out.push_back({path + ".attributes", "'" + ToValidUtf8(key) + "' is not an attribute name ([a-z0-9_]{1,32})"});
+      }
+      if (value.size() > 64) out.push_back({path + ".attributes[" + key + "]", "at most 64 bytes"});
+    }
     if (e.department_id().empty()) {
       out.push_back({path + ".department_id", "required"});
     } else if (!departments.count(e.department_id())) {

@@ -267,6 +267,12 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
     }
     if (st.digest_hour() < 0 || st.digest_hour() > 23) out.push_back({"settings.digest_hour", "must be 1..23"});
     if (st.weekly_hour() < 0 || st.weekly_hour() > 23) out.push_back({"settings.weekly_hour", "must be 1..23"});
+    for (const std::string& attribute : st.protected_attributes()) {
+      static const std::regex kAttribute("^[a-z0-9_]{1,32}$");
+      if (!std::regex_match(attribute, kAttribute)) {
+        out.push_back({"settings.protected_attributes", "'" + attribute + "' is not an attribute name ([a-z0-9_]{1,32})"});
+      }
+    }
     if (st.calibration_review_days() < 0 || st.calibration_review_days() > 90) {
       out.push_back({"settings.calibration_review_days", "must be 1..90 (unset: 14)"});
     }

@@ -132,11 +132,12 @@ void AddFilter(const EventFilter& filter, std::string& sql, Params& params) {
   }
 }
 
-// The contacts column holds the person's channels and language (JSON).
+// The contacts column holds the person's channels, language and attributes (JSON).
 std::string ContactsJson(const v1::Employee& e) {
   v1::Employee only;
   *only.mutable_contacts() = e.contacts();
   only.set_language(e.language());
+  *only.mutable_attributes() = e.attributes();
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(only, &json);
   return json;
@@ -154,6 +155,7 @@ v1::Employee ReadEmployee(const Row& r) {
   if (google::protobuf::util::JsonStringToMessage(r.Str(6), &contacts).ok()) {
     *e.mutable_contacts() = contacts.contacts();
     e.set_language(contacts.language());
+    *e.mutable_attributes() = contacts.attributes();
   }
   return e;
 }

@@ -154,7 +154,7 @@ class BriefInTheBrowserTest(unittest.TestCase):
         self.assertNotRegex(text, r"\d\.\d{4,}")  # no long decimals
         self.assertRegex(text, r"window \d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d \(UTC\)")  # the demo tenant's zone
         self.assertNotRegex(text, r"\d+% (lower|higher)")  # rates differ in points
-        headings = [h.text for h in self.driver.find_elements(By.TAG_NAME, "h2")]
+        headings = [h.text for h in self.driver.find_elements(By.CSS_SELECTOR, "section[data-employee] h2")]
         self.assertEqual(len(headings), brief["cohortSize"])
         for heading in headings:
             self.assertRegex(heading, r"^\S.* \(e\d+\) Supply Chain · \S+$")  # name (id), department name, grade
@@ -162,6 +162,11 @@ class BriefInTheBrowserTest(unittest.TestCase):
             for c in person.get("comparisons", []):
                 if c.get("tooFew"):
                     self.assertFalse(c.get("flagged"), c)
+        # The fairness check: groups by name, with their shares and tests.
+        fairness = self.driver.find_element(By.ID, "fairness").text
+        self.assertIn("Fairness check", fairness)
+        self.assertIn("Fisher's exact test", fairness)
+        self.driver.find_element(By.ID, "fairness").screenshot(os.path.join(ARGS.artifacts, "brief-fairness.png"))
         # The chains behind a flagged deviation are links to their pages.
         links = self.driver.find_elements(By.CSS_SELECTOR, "tr.chains a")
         self.assertTrue(links)

@@ -97,7 +97,7 @@ class BriefPage(html.parser.HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "section":
+        if tag == "section" and "data-employee" in attrs:  # a person's section (not the fairness check)
             self.sections.append(attrs.get("data-employee"))
         if tag == "svg":
             self.svgs += 1
@@ -148,6 +148,8 @@ class CalibrationE2E(unittest.TestCase):
         brief = stub.GenerateBrief(pb.GenerateBriefRequest(session="sessions/q2-sales"), metadata=HR)
         self.assertEqual(brief.version, 1)
         self.assertEqual(brief.cohort_size, 5)
+        self.assertTrue(brief.HasField("fairness"))
+        self.assertEqual(brief.fairness.min_group, 5)
         self.assertFalse(brief.peers_withheld)
         by_id = {p.employee_id: p for p in brief.people}
         self.assertEqual(set(by_id), set(PEOPLE))

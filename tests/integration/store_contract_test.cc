@@ -122,11 +122,18 @@ TEST_P(StoreContractTest, DirectoryRoundTripsAndPages) {
   *move.add_employees() = **s1;
   move.mutable_employees(0)->set_grade("P6");
   (*move.mutable_employees(0)->mutable_contacts())["dingtalk"] = "s1-ding";
+  (*move.mutable_employees(0)->mutable_attributes())["gender"] = "f";
   ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, move).ok());
   auto moved = w_.store->GetEmployee(kTenant, "s1");
   ASSERT_TRUE(moved.ok() && moved->has_value());
   EXPECT_EQ((*moved)->grade(), "P6");
   EXPECT_EQ((*moved)->contacts().at("dingtalk"), "s1-ding");
+  EXPECT_EQ((*moved)->attributes().at("gender"), "f");
+  // A bad attribute name refuses the whole batch.
+  (*move.mutable_employees(0)->mutable_attributes())["Gender Identity"] = "x";
+  (*move.mutable_employees(0)->mutable_attributes())["gender"] = "m";
+  EXPECT_EQ(w_.core->UpsertDirectory(kTenant, move).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*w_.store->GetEmployee(kTenant, "s1"))->attributes().at("gender"), "f");
 }
 
 TEST_P(StoreContractTest, IngestIsOneTransactionAndIdempotent) {

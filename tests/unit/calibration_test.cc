@@ -202,6 +202,14 @@ TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
   const std::string first_chain = closure->events(0).substr(std::string("events/").size());
   EXPECT_THAT(html->content, HasSubstr(absl::StrCat("<a href=\"/people/chains/", first_chain, "\"")));
   EXPECT_THAT(html->content, HasSubstr("KPI: customer signoff rate"));
+  // The fairness check ran on the cohort's verdicts: every chain met expectations, nothing differs.
+  ASSERT_TRUE(brief->has_fairness());
+  bool saw_manager = false;
+  for (const auto& g : brief->fairness().verdicts()) {
+    EXPECT_FALSE(g.flagged()) << g.ShortDebugString();
+    saw_manager |= g.dimension() == "manager" && g.group() == "m1" && g.verdicts() == 36;
+  }
+  EXPECT_TRUE(saw_manager);
   // A peer sits at the peers' median (120 h; Zhang alone pulls their mean to 112.8 h).
   const v1::PersonBrief& peer = Person(*brief, "p5");
   EXPECT_EQ(peer.flagged_count(), 0);
