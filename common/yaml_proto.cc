@@ -122,9 +122,14 @@ absl::Status ReadMessage(const YAML::Node& node, Message* msg, const std::string
       for (const auto& item : value) {
         Message* e = r->AddMessage(msg, f);
         const Reflection* er = e->GetReflection();
-        er->SetString(e, entry->FindFieldByName("key"), item.first.as<std::string>());
-        if (!item.second.IsScalar()) return Error(item.second, field_path, "expected a single value");
-        er->SetString(e, entry->FindFieldByName("value"), item.second.Scalar());
+        const std::string key = item.first.as<std::string>();
+        er->SetString(e, entry->FindFieldByName("key"), key);
+        // The value as any field of its type: a scalar, an enum name or a message.
+        if (absl::Status s = ReadScalar(item.second, e, entry->FindFieldByName("value"),
+                                        absl::StrCat(field_path, "[", key, "]"));
+            !s.ok()) {
+          return s;
+        }
       }
       continue;
     }

@@ -14,11 +14,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/files.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/timestamps.h"
+#include "common/yaml_proto.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "perfflow/event/v1/event_service.pb.h"
@@ -569,6 +571,60 @@ int Brief(Client& client, const std::vector<std::string>& args, const CommandFla
     const std::string command = "xdg-open '" + out + "' >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) std::cerr << "could not open it (no xdg-open); the file is " << out << "\n";
   }
+  return kOk;
+}
+
+int WhatIf(Client& client, const std::vector<std::string>& args) {
+  int days = 30;
+  if (args.empty() || args.size() > 2 || (args.size() == 2 && (!absl::SimpleAtoi(args[1], &days) || days < 1))) {
+    std::cerr << "usage: perfflowctl what-if <settings.yaml> [days]\n";
+    return kUsage;
+  }
+  auto text = ReadTextFile(args[0]);
+  if (!text.ok()) {
+    std::cerr << "error: " << text.status().message() << "\n";
+    return kUsage;
+  }
+  ev1::SimulateSettingsRequest req;
+  auto docs = LoadYamlDocuments(*text);
+  if (!docs.ok() || docs->size() != 1) {
+    std::cerr << "error: " << args[0] << ": "
+              << (docs.ok() ? "one YAML document expected" : std::string(docs.status().message())) << "\n";
+    return kUsage;
+  }
+  if (absl::Status s = YamlToMessage(docs->front(), req.mutable_what_if()); !s.ok()) {
+    std::cerr << "error: " << args[0] << ": " << s.message() << "\n";
+    return kUsage;
+  }
+  const absl::Time now = absl::Now();
+  ToTimestamp(now - absl::Hours(24 * days), req.mutable_start_time());
+  ToTimestamp(now, req.mutable_end_time());
+  ev1::SimulateSettingsResponse resp;
+  if (grpc::Status s = client.Call(absl::StrCat(kEvent, "SimulateSettings"), req, &resp); !s.ok()) {
+    return ReportError(s);
+  }
+  if (client.options().json()) {
+    std::cout << ToJson(resp, false) << "\n";
+    return kOk;
+  }
+  std::cout << resp.chains() << " chains and " << resp.tasks() << " tasks of the last " << days
+            << " days, replayed with their recorded times (people's behaviour is not modelled anew)\n";
+  auto percent = [](const ev1::SimulationFigures& f) {
+    return f.within() + f.outside() == 0 ? std::string("-") : absl::StrFormat("%.1f%%", f.flow_health() * 100);
+  };
+  std::vector<std::vector<std::string>> rows;
+  auto row = [&](const std::string& what, auto get) {
+    rows.push_back({what, get(resp.current()), get(resp.what_if())});
+  };
+  row("flow health", percent);
+  row("within / outside / pending", [](const ev1::SimulationFigures& f) {
+    return absl::StrCat(f.within(), " / ", f.outside(), " / ", f.pending());
+  });
+  row("late tasks", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.late_tasks()); });
+  row("reminders", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.reminders()); });
+  row("overdue warnings", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.overdue_warnings()); });
+  row("escalations", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.escalations()); });
+  PrintTable(std::cout, {"", "today's settings", "what-if"}, rows);
   return kOk;
 }
 

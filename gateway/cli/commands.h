@@ -32,6 +32,8 @@ int Tasks(Client& client, const std::vector<std::string>& args);
 int Health(Client& client, const std::vector<std::string>& args);
 int Heatmap(Client& client);
 int Brief(Client& client, const std::vector<std::string>& args, const CommandFlags& flags);
+// what-if <settings.yaml> [days]: SimulateSettings over the last `days` (30), today beside the what-if.
+int WhatIf(Client& client, const std::vector<std::string>& args);
 
 // One CSV record per line (RFC 4180 quoting, "" inside quotes); the line
 // number where each record starts. InvalidArgument names the line of an

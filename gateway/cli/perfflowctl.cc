@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
       "  perfflowctl health [day|week|month]                   flow health tables\n"
       "  perfflowctl heatmap                                   department x event type (calibration service)\n"
       "  perfflowctl [--open] brief <session> [out.html]       generate and render a brief\n"
+      "  perfflowctl what-if <settings.yaml> [days]            replay the last days' chains under other settings\n"
       "  perfflowctl list                                      every RPC\n"
       "  perfflowctl dev                                       the whole suite in this process (SQLite, demo)\n"
       "  perfflowctl <Method | package.Service/Method> [JSON | @file | -]\n"
@@ -165,6 +166,7 @@ int main(int argc, char** argv) {
   if (command == "health") return cli::Health(client, rest);
   if (command == "heatmap") return cli::Heatmap(client);
   if (command == "brief") return cli::Brief(client, rest, cf);
+  if (command == "what-if") return cli::WhatIf(client, rest);
 
   const MethodDescriptor* method = FindMethod(command);
   if (method == nullptr) {

@@ -26,13 +26,6 @@ std::string ToJson(const Struct& s) {
 
 std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
 
-void Overlay(const v1::TimerSpec& spec, TimerPolicy& policy) {
-  if (spec.reminder_before_hours() > 0) policy.reminder_before = absl::Hours(spec.reminder_before_hours());
-  if (spec.reminders_off()) policy.reminder_before = absl::ZeroDuration();
-  if (spec.escalate_after_hours() > 0) policy.escalate_after = absl::Hours(spec.escalate_after_hours());
-  if (spec.escalate_to() != v1::ESCALATION_TARGET_UNSPECIFIED) policy.escalate_to = spec.escalate_to();
-}
-
 std::string Field(const Struct& s, const std::string& name) {
   auto it = s.fields().find(name);
   if (it == s.fields().end()) return "";
@@ -60,10 +53,17 @@ const char* TimerLevelLabel(TimerLevel level) {
   }
 }
 
+void OverlayTimers(const v1::TimerSpec& spec, TimerPolicy& policy) {
+  if (spec.reminder_before_hours() > 0) policy.reminder_before = absl::Hours(spec.reminder_before_hours());
+  if (spec.reminders_off()) policy.reminder_before = absl::ZeroDuration();
+  if (spec.escalate_after_hours() > 0) policy.escalate_after = absl::Hours(spec.escalate_after_hours());
+  if (spec.escalate_to() != v1::ESCALATION_TARGET_UNSPECIFIED) policy.escalate_to = spec.escalate_to();
+}
+
 TimerPolicy EffectiveTimers(const v1::Registry& registry, const v1::EventType& type) {
   TimerPolicy policy;
-  if (registry.settings().has_timers()) Overlay(registry.settings().timers(), policy);
-  if (type.actions().has_timers()) Overlay(type.actions().timers(), policy);
+  if (registry.settings().has_timers()) OverlayTimers(registry.settings().timers(), policy);
+  if (type.actions().has_timers()) OverlayTimers(type.actions().timers(), policy);
   return policy;
 }
 

@@ -34,6 +34,9 @@ struct TimerPolicy {
   v1::EscalationTarget escalate_to = v1::ESCALATION_TARGET_SKIP_LEVEL_MANAGER;
 };
 
+// `spec`'s set fields over `policy`.
+void OverlayTimers(const v1::TimerSpec& spec, TimerPolicy& policy);
+
 // The event type's timers over the tenant's settings over built-in defaults.
 TimerPolicy EffectiveTimers(const v1::Registry& registry, const v1::EventType& type);
 

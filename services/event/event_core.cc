@@ -1,5 +1,6 @@
 #include "services/event/event_core.h"
 
+#include <algorithm>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/event/deadlines.h"
+#include "services/event/what_if.h"
 
 namespace perfflow::event {
 namespace {
@@ -422,6 +424,51 @@ absl::StatusOr<bool> EventCore::SendNotice(const std::string& tenant, const v1::
   if (!*recipient) return absl::NotFoundError(absl::StrCat("no employee ", request.recipient_id(), " in the directory"));
   return store_->EnqueueNotice(tenant, request.recipient_id(), topic, request.idempotency_key(), payload,
                                clock_->Now());
+}
+
+absl::StatusOr<v1::SimulateSettingsResponse> EventCore::SimulateSettings(const std::string& tenant,
+                                                                         const v1::SimulateSettingsRequest& request) {
+  if (absl::Status s = RequireValidTimestamps(request); !s.ok()) return s;
+  const absl::Time now = clock_->Now();
+  const absl::Time to = request.has_end_time() ? FromTimestamp(request.end_time()) : now;
+  const absl::Time from = request.has_start_time() ? FromTimestamp(request.start_time()) : to - absl::Hours(24 * 30);
+  std::vector<FieldViolation> violations;
+  if (from >= to) violations.push_back({"start_time", "must be before end_time"});
+  if (to - from > absl::Hours(24 * 366)) violations.push_back({"start_time", "at most 366 days before end_time"});
+  const v1::WhatIf& w = request.what_if();
+  auto hours = [&](const std::string& field, int32_t value) {
+    if (value < 0 || value > 720) violations.push_back({field, "0 (as today) .. 720 hours"});
+  };
+  hours("what_if.closure_hours", w.closure_hours());
+  hours("what_if.timers.reminder_before_hours", w.timers().reminder_before_hours());
+  hours("what_if.timers.escalate_after_hours", w.timers().escalate_after_hours());
+  auto deadlines = [&](const std::string& path, const v1::TaskDeadlines& d) {
+    hours(path + ".owner_upload", d.owner_upload());
+    hours(path + ".manager_review", d.manager_review());
+    hours(path + ".cross_confirm", d.cross_confirm());
+  };
+  deadlines("what_if.due_hours", w.due_hours());
+  auto registry = Registry(tenant);
+  if (!registry.ok()) return registry.status();
+  for (const auto& entry : w.event_types()) {
+    const std::string& key = entry.first;  // not a structured binding: lambdas cannot capture those in C++17
+    const bool known = std::any_of((*registry)->registry().event_types().begin(),
+                                   (*registry)->registry().event_types().end(),
+                                   [&](const v1::EventType& t) { return t.key() == key; });
+    if (!known) violations.push_back({"what_if.event_types", absl::StrCat("unknown event type '", key, "'")});
+    deadlines(absl::StrCat("what_if.event_types[", key, "]"), entry.second);
+  }
+  if (!violations.empty()) return InvalidArgumentWithViolations("what-if rejected", violations);
+  auto rows = store_->ReplayRowsOf(tenant, from, to);
+  if (!rows.ok()) return rows.status();
+  v1::SimulateSettingsResponse out;
+  out.set_chains(static_cast<int64_t>(rows->chains.size()));
+  out.set_tasks(static_cast<int64_t>(rows->tasks.size()));
+  *out.mutable_current() = Replay(*rows, (*registry)->registry(), nullptr, now);
+  *out.mutable_what_if() = Replay(*rows, (*registry)->registry(), &w, now);
+  ToTimestamp(from, out.mutable_start_time());
+  ToTimestamp(to, out.mutable_end_time());
+  return out;
 }
 
 absl::StatusOr<StepResult> EventCore::RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request) {

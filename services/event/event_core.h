@@ -60,6 +60,10 @@ class EventCore {
   // a key, a bounded payload) and queues it; false when its key was queued before.
   absl::StatusOr<bool> SendNotice(const std::string& tenant, const v1::SendNoticeRequest& request);
 
+  // The stored chains of a period replayed under today's settings and under the what-if.
+  absl::StatusOr<v1::SimulateSettingsResponse> SimulateSettings(const std::string& tenant,
+                                                                const v1::SimulateSettingsRequest& request);
+
   absl::StatusOr<HealthReport> FlowHealth(const std::string& tenant, const HealthQuery& query);
 
   // Recomputes the gauges (trailing `window`) for every tenant.

@@ -375,6 +375,16 @@ grpc::Status EventServiceImpl::SendNotice(grpc::ServerContext* ctx, const v1::Se
   return grpc::Status::OK;
 }
 
+grpc::Status EventServiceImpl::SimulateSettings(grpc::ServerContext* ctx, const v1::SimulateSettingsRequest* req,
+                                                v1::SimulateSettingsResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (absl::Status s = RequireRole(rc, {"hr", "admin"}, "SimulateSettings"); !s.ok()) return ToGrpcStatus(s);
+  auto result = core_->SimulateSettings(rc.tenant, *req);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *resp = *std::move(result);
+  return grpc::Status::OK;
+}
+
 grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,
                                              v1::GetFlowHealthResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);

@@ -117,6 +117,25 @@ struct Page {
 // Decides a step from the chain's current state (the flow machine).
 using StepDecider = std::function<absl::StatusOr<Transition>(const FlowState&)>;
 
+struct ReplayChain {
+  std::string event_type;
+  absl::Time triggered_at;
+  std::optional<absl::Time> archived_at;
+};
+
+struct ReplayTask {
+  std::string event_type;
+  perfflow::type::v1::TaskKind kind = perfflow::type::v1::TASK_KIND_UNSPECIFIED;
+  absl::Time created_at;
+  absl::Time due_at;
+  std::optional<absl::Time> done_at;
+};
+
+struct ReplayRows {
+  std::vector<ReplayChain> chains;
+  std::vector<ReplayTask> tasks;
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -172,6 +191,11 @@ class EventStore {
   virtual absl::StatusOr<std::pair<EventRecord, bool>> MarkEvidenceComplete(const std::string& tenant,
                                                                            const std::string& event_id,
                                                                            absl::Time at) = 0;
+
+  // What a settings replay needs of the chains TRIGGERED in [from, to): their
+  // open and archive times, and each task's kind, creation, due and done time
+  // (a task closed without completion is done when its chain was archived).
+  virtual absl::StatusOr<ReplayRows> ReplayRowsOf(const std::string& tenant, absl::Time from, absl::Time to) = 0;
 
   // Queues a notice from a peer service in the outbox; false when the
   // tenant already has its idempotency key (nothing is queued again).

@@ -17,8 +17,9 @@ std::string PeriodKey(int64_t day, HealthPeriod period) {
 
 }  // namespace
 
-ChainOutcome ClassifyChain(absl::Time triggered_at, std::optional<absl::Time> archived_at, absl::Time now) {
-  const absl::Time deadline = triggered_at + kFlowWindow;
+ChainOutcome ClassifyChain(absl::Time triggered_at, std::optional<absl::Time> archived_at, absl::Time now,
+                           absl::Duration window) {
+  const absl::Time deadline = triggered_at + window;
   if (archived_at && *archived_at <= deadline) return ChainOutcome::kWithin;
   if (now >= deadline) return ChainOutcome::kOutside;
   return ChainOutcome::kPending;

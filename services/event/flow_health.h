@@ -19,7 +19,8 @@ inline constexpr absl::Duration kFlowWindow = absl::Hours(48);
 
 enum class ChainOutcome { kWithin, kOutside, kPending };
 
-ChainOutcome ClassifyChain(absl::Time triggered_at, std::optional<absl::Time> archived_at, absl::Time now);
+ChainOutcome ClassifyChain(absl::Time triggered_at, std::optional<absl::Time> archived_at, absl::Time now,
+                           absl::Duration window = kFlowWindow);
 
 struct HealthCounts {
   int64_t within = 0;

@@ -1002,4 +1002,36 @@ absl::StatusOr<bool> SqlEventStore::EnqueueNotice(const std::string& tenant, con
   return true;
 }
 
+absl::StatusOr<ReplayRows> SqlEventStore::ReplayRowsOf(const std::string& tenant, absl::Time from, absl::Time to) {
+  ReplayRows out;
+  absl::Status s = db_->RunInTransaction([&](db::Transaction& txn) -> absl::Status {
+    out = {};
+    auto chains = txn.Query("SELECT event_type, triggered_at, archived_at FROM flows WHERE tenant_id = ? AND "
+                            "triggered_at >= ? AND triggered_at < ?",
+                            {tenant, Ms(from), Ms(to)});
+    if (!chains.ok()) return chains.status();
+    for (const Row& r : *chains) {
+      out.chains.push_back({r.Str(0), FromMs(r.Int(1)), r.IsNull(2) ? std::nullopt : std::optional(FromMs(r.Int(2)))});
+    }
+    auto tasks = txn.Query(
+        "SELECT t.event_type, t.kind, t.created_at, t.due_at, t.completed_at, t.state, f.archived_at FROM tasks t "
+        "JOIN flows f ON f.tenant_id = t.tenant_id AND f.event_id = t.event_id WHERE t.tenant_id = ? AND "
+        "f.triggered_at >= ? AND f.triggered_at < ?",
+        {tenant, Ms(from), Ms(to)});
+    if (!tasks.ok()) return tasks.status();
+    for (const Row& r : *tasks) {
+      ReplayTask task{r.Str(0), static_cast<t::TaskKind>(r.Int(1)), FromMs(r.Int(2)), FromMs(r.Int(3)), std::nullopt};
+      if (!r.IsNull(4)) {
+        task.done_at = FromMs(r.Int(4));
+      } else if (r.Int(5) != t::TASK_STATE_OPEN && !r.IsNull(6)) {
+        task.done_at = FromMs(r.Int(6));
+      }
+      out.tasks.push_back(std::move(task));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace perfflow::event

@@ -47,6 +47,7 @@ class SqlEventStore : public EventStore {
                                         const StepDecider& decide) override;
   absl::StatusOr<std::pair<EventRecord, bool>> MarkEvidenceComplete(const std::string& tenant,
                                                                    const std::string& event_id, absl::Time at) override;
+  absl::StatusOr<ReplayRows> ReplayRowsOf(const std::string& tenant, absl::Time from, absl::Time to) override;
   absl::StatusOr<bool> EnqueueNotice(const std::string& tenant, const std::string& recipient_id,
                                      const std::string& topic, const std::string& idempotency_key,
                                      const std::string& payload_json, absl::Time now) override;

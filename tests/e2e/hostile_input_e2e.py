@@ -72,8 +72,11 @@ def fill(message, value, depth=0):
     paths = []
     for field in message.DESCRIPTOR.fields:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            getattr(message, field.name)[value[:8] or "k"] = value if field.message_type.fields_by_name[
-                "value"].type == field.TYPE_STRING else getattr(message, field.name).get("k")
+            entries, value_field = getattr(message, field.name), field.message_type.fields_by_name["value"]
+            if value_field.type == field.TYPE_STRING:
+                entries[value[:8] or "k"] = value
+            elif value_field.type == field.TYPE_MESSAGE:
+                entries[value[:8] or "k"].SetInParent()  # the key is the hostile part; the value stays empty
             continue
         if field.type == field.TYPE_STRING:
             if field.label == field.LABEL_REPEATED:

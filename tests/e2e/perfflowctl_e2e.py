@@ -224,6 +224,43 @@ class DailyCommandsTest(unittest.TestCase):
         self.assertTrue(methods["perfflow.event.v1.EventService/StreamFlowFacts"]["serverStreaming"])
         self.assertIn("perfflow.gateway.v1.GatewayAdminService/CreateApiKey", methods)
 
+    def test_what_if_replays_the_demo_chains(self):
+        settings = os.path.join(WORK, "what-if.yaml")
+        with open(settings, "w") as f:
+            f.write("closure_hours: 720\ntimers: {reminders_off: true, escalate_after_hours: 8}\n"
+                    "due_hours: {owner_upload: 12}\nevent_types:\n  crm.contract_signed: {manager_review: 24}\n")
+        code, out, err = ctl("--roles=hr", "--output=json", "what-if", settings)
+        self.assertEqual(code, 0, err)
+        result = json.loads(out)
+        current, what_if = result["current"], result["whatIf"]
+        # Today's settings replayed agree with the flow health the service reports for the same 30 days.
+        code, out, _ = ctl("--output=json", "health")
+        overall = json.loads(out)["overall"]
+        self.assertEqual((int(current["within"]), int(current["outside"])),
+                         (int(overall["withinSla"]), int(overall["outsideSla"])))
+        self.assertGreater(int(result["chains"]), 0)
+        self.assertGreaterEqual(what_if["flowHealth"], current["flowHealth"])  # a 30-day window forgives more
+        self.assertEqual(int(what_if["reminders"]), 0)  # reminders off
+        self.assertGreater(int(current["reminders"]), 0)
+        code, out, err = ctl("--roles=hr", "what-if", settings)
+        self.assertEqual(code, 0, err)
+        self.assertIn("today's settings", out)
+        self.assertIn("flow health", out)
+        # Bad input: a misspelt field (exit 2, with the line), an unknown type (refused by the service), no HR.
+        with open(settings, "w") as f:
+            f.write("closure_hours: 48\nclosure_hour: 12\n")
+        code, _, err = ctl("--roles=hr", "what-if", settings)
+        self.assertEqual(code, 2)
+        self.assertIn("line 2", err)
+        with open(settings, "w") as f:
+            f.write("event_types:\n  no.such_type: {owner_upload: 12}\n")
+        code, _, err = ctl("--roles=hr", "what-if", settings)
+        self.assertEqual(code, 1)
+        self.assertIn("unknown event type 'no.such_type'", err)
+        code, _, err = ctl("--roles=employee", "what-if", settings)
+        self.assertEqual(code, 1)
+        self.assertIn("PermissionDenied", err)
+
     def test_dev_without_shipped_files_says_which_flag(self):
         alone = os.path.join(WORK, "alone")
         os.makedirs(alone)

@@ -8,6 +8,7 @@
 
 #include <functional>
 
+#include "common/timestamps.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fixtures.h"
@@ -484,6 +485,31 @@ TEST_P(StoreContractTest, GaugesAndTenants) {
   auto tenants = w_.store->Tenants();
   ASSERT_TRUE(tenants.ok());
   EXPECT_THAT(*tenants, ::testing::ElementsAre(kTenant));
+}
+
+TEST_P(StoreContractTest, SettingsReplayReadsTheChainsAndTasksOfThePeriod) {
+  EventRecord e = Ingest("w-1");
+  ASSERT_TRUE(Step(e.event_id, t::FLOW_STEP_OWNER_ACTION).ok());
+  w_.clock->Advance(absl::Hours(100));  // every timer of the open tasks has come
+  v1::SimulateSettingsRequest req;
+  req.mutable_what_if()->mutable_timers()->set_reminders_off(true);
+  auto result = w_.core->SimulateSettings(kTenant, req);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->chains(), 1);
+  EXPECT_EQ(result->tasks(), static_cast<int64_t>(e.tasks.size()));
+  EXPECT_EQ(result->current().outside(), 1);  // not archived within 48 h
+  EXPECT_GT(result->current().reminders(), 0);
+  EXPECT_EQ(result->what_if().reminders(), 0);
+  EXPECT_EQ(result->what_if().overdue_warnings(), result->current().overdue_warnings());
+  // Outside the period: nothing.
+  v1::SimulateSettingsRequest old;
+  ToTimestamp(w_.clock->Now() - absl::Hours(24 * 300), old.mutable_start_time());
+  ToTimestamp(w_.clock->Now() - absl::Hours(24 * 200), old.mutable_end_time());
+  auto none = w_.core->SimulateSettings(kTenant, old);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->chains(), 0);
+  old.mutable_what_if()->set_closure_hours(-1);
+  EXPECT_EQ(w_.core->SimulateSettings(kTenant, old).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(StoreContractTest, PeerNoticesAreQueuedOnceAndBadOnesWriteNothing) {
