@@ -2,18 +2,22 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/files.h"
@@ -21,7 +25,9 @@
 #include "common/status.h"
 #include "common/timestamps.h"
 #include "common/yaml_proto.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "google/rpc/error_details.pb.h"
 #include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "services/event/demo_seed.h"
@@ -282,6 +288,32 @@ int Apply(Client& client, const std::vector<std::string>& paths, const CommandFl
   return kOk;
 }
 
+// The end of an import: what went in and every rejected line with its reason
+// (a table or JSON); kPartial when any row was rejected.
+int ReportImport(Client& client, size_t imported, const char* noun, const std::string& note,
+                 std::vector<std::pair<int, std::string>> rejected) {
+  std::sort(rejected.begin(), rejected.end());
+  if (client.options().json()) {
+    std::cout << "{\"imported\":" << imported << ",\"rejected\":[";
+    for (size_t i = 0; i < rejected.size(); ++i) {
+      pb::Value reason;
+      reason.set_string_value(rejected[i].second);
+      std::cout << (i ? "," : "") << "{\"line\":" << rejected[i].first << ",\"reason\":" << ToJson(reason, false)
+                << "}";
+    }
+    std::cout << "]}\n";
+  } else {
+    std::cout << "imported " << imported << " " << noun << note;
+    if (rejected.empty()) {
+      std::cout << "\n";
+    } else {
+      std::cout << "; rejected " << rejected.size() << " row(s):\n";
+      for (const auto& [line, reason] : rejected) std::cout << "  line " << line << ": " << reason << "\n";
+    }
+  }
+  return rejected.empty() ? kOk : kPartial;
+}
+
 int ImportEmployees(Client& client, const std::string& csv_path, const CommandFlags& flags) {
   auto text = ReadTextFile(csv_path);
   if (!text.ok()) {
@@ -381,26 +413,7 @@ int ImportEmployees(Client& client, const std::string& csv_path, const CommandFl
     done = std::min(order.size(), start + batch);
     Progress(done, order.size());
   }
-  std::sort(rejected.begin(), rejected.end());
-  if (client.options().json()) {
-    std::cout << "{\"imported\":" << imported << ",\"rejected\":[";
-    for (size_t i = 0; i < rejected.size(); ++i) {
-      pb::Value reason;
-      reason.set_string_value(rejected[i].second);
-      std::cout << (i ? "," : "") << "{\"line\":" << rejected[i].first << ",\"reason\":" << ToJson(reason, false)
-                << "}";
-    }
-    std::cout << "]}\n";
-  } else {
-    std::cout << "imported " << imported << " employee(s)";
-    if (rejected.empty()) {
-      std::cout << "\n";
-    } else {
-      std::cout << "; rejected " << rejected.size() << " row(s):\n";
-      for (const auto& [line, reason] : rejected) std::cout << "  line " << line << ": " << reason << "\n";
-    }
-  }
-  return rejected.empty() ? kOk : kPartial;
+  return ReportImport(client, imported, "employee(s)", "", std::move(rejected));
 }
 
 int Ingest(Client& client, const std::vector<std::string>& args, const CommandFlags& flags) {
@@ -626,6 +639,156 @@ int WhatIf(Client& client, const std::vector<std::string>& args) {
   row("escalations", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.escalations()); });
   PrintTable(std::cout, {"", "today's settings", "what-if"}, rows);
   return kOk;
+}
+
+namespace {
+
+// "2026-03-01T09:00:00Z" (RFC 3339) into `out`; empty leaves it unset.
+bool ParseTimestampField(const std::string& text, google::protobuf::Timestamp* out) {
+  absl::Time t;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, nullptr)) return false;
+  ToTimestamp(t, out);
+  return true;
+}
+
+// One CSV row of history (columns by header name) into `h`; the reason when it cannot be.
+std::string HistoricalFromCsv(const std::map<std::string, size_t>& col, const CsvRecord& rec, ev1::HistoricalEvent* h) {
+  auto get = [&](const char* name) { return col.count(name) ? rec.fields[col.at(name)] : std::string(); };
+  ev1::IngestEventRequest& e = *h->mutable_event();
+  e.set_source(get("source"));
+  e.set_external_id(get("external_id"));
+  e.set_event_type(get("event_type"));
+  e.set_subject_id(get("subject_id"));
+  // An empty cell leaves its time unset (never a 1970 default).
+  const std::pair<const char*, std::function<google::protobuf::Timestamp*()>> times[] = {
+      {"occurred_at", [&] { return e.mutable_occurred_at(); }},
+      {"owner_action_at", [&] { return h->mutable_owner_action_at(); }},
+      {"manager_feedback_at", [&] { return h->mutable_manager_feedback_at(); }},
+      {"cross_confirm_at", [&] { return h->mutable_cross_confirm_at(); }},
+      {"archived_at", [&] { return h->mutable_archived_at(); }},
+      {"evidence_complete_at", [&] { return h->mutable_evidence_complete_at(); }}};
+  for (const auto& [name, field] : times) {
+    const std::string text = get(name);
+    if (!text.empty() && !ParseTimestampField(text, field())) {
+      return absl::StrCat(name, ": '", text, "' is not an RFC 3339 time");
+    }
+  }
+  const std::string verdict = absl::AsciiStrToUpper(get("verdict"));
+  type::v1::Verdict v;
+  if (!type::v1::Verdict_Parse(absl::StartsWith(verdict, "VERDICT_") ? verdict : "VERDICT_" + verdict, &v)) {
+    return absl::StrCat("verdict: '", get("verdict"), "' (MEETS or NEEDS_IMPROVEMENT)");
+  }
+  h->set_verdict(v);
+  for (const auto& [name, index] : col) {
+    if (!absl::StartsWith(name, "attr:") || rec.fields[index].empty()) continue;
+    const std::string& text = rec.fields[index];
+    pb::Value& value = (*e.mutable_attributes()->mutable_fields())[name.substr(5)];
+    double number;
+    bool flag;
+    if (absl::SimpleAtod(text, &number)) {
+      value.set_number_value(number);
+    } else if (text == "true" || text == "false") {
+      (void)absl::SimpleAtob(text, &flag);
+      value.set_bool_value(flag);
+    } else {
+      value.set_string_value(text);
+    }
+  }
+  return "";
+}
+
+// "history rejected: archived_at: required ..." from a per-item google.rpc.Status.
+std::string ReasonOf(const google::rpc::Status& status) {
+  std::string out = status.message();
+  for (const auto& any : status.details()) {
+    google::rpc::BadRequest bad;
+    if (!any.UnpackTo(&bad)) continue;
+    for (const auto& v : bad.field_violations()) absl::StrAppend(&out, "; ", v.field(), ": ", v.description());
+  }
+  return out;
+}
+
+}  // namespace
+
+int ImportHistory(Client& client, const std::string& path, const CommandFlags& flags) {
+  auto text = ReadTextFile(path);
+  if (!text.ok()) {
+    std::cerr << "error: " << text.status().message() << "\n";
+    return kUsage;
+  }
+  std::vector<std::pair<int, std::string>> rejected;
+  std::vector<ev1::HistoricalEvent> rows;
+  std::vector<int> lines;
+  if (absl::EndsWith(path, ".jsonl") || absl::EndsWith(path, ".ndjson")) {
+    int line = 0;
+    for (absl::string_view l : absl::StrSplit(*text, '\n')) {
+      ++line;
+      if (absl::StripAsciiWhitespace(l).empty()) continue;
+      ev1::HistoricalEvent h;
+      if (auto s = google::protobuf::util::JsonStringToMessage(std::string(l), &h); !s.ok()) {
+        rejected.push_back({line, std::string(s.message())});
+        continue;
+      }
+      rows.push_back(std::move(h));
+      lines.push_back(line);
+    }
+  } else {
+    auto records = ParseCsv(*text);
+    if (!records.ok() || records->empty()) {
+      std::cerr << "error: " << path << ": "
+                << (records.ok() ? "empty (expected a header: source,external_id,event_type,subject_id,occurred_at,...)"
+                                 : std::string(records.status().message()))
+                << "\n";
+      return kUsage;
+    }
+    const std::vector<std::string>& header = records->front().fields;
+    std::map<std::string, size_t> col;
+    for (size_t i = 0; i < header.size(); ++i) col[std::string(absl::StripAsciiWhitespace(header[i]))] = i;
+    for (const char* required : {"source", "external_id", "event_type", "subject_id", "occurred_at", "owner_action_at",
+                                 "manager_feedback_at", "verdict", "archived_at"}) {
+      if (!col.count(required)) {
+        std::cerr << "error: " << path << ": the header lacks the column '" << required << "'\n";
+        return kUsage;
+      }
+    }
+    for (size_t r = 1; r < records->size(); ++r) {
+      const CsvRecord& rec = (*records)[r];
+      if (rec.fields.size() != header.size()) {
+        rejected.push_back({rec.line, absl::StrCat(rec.fields.size(), " fields, the header has ", header.size())});
+        continue;
+      }
+      ev1::HistoricalEvent h;
+      if (std::string reason = HistoricalFromCsv(col, rec, &h); !reason.empty()) {
+        rejected.push_back({rec.line, reason});
+        continue;
+      }
+      rows.push_back(std::move(h));
+      lines.push_back(rec.line);
+    }
+  }
+  const size_t batch = static_cast<size_t>(std::clamp(flags.batch, 1, 500));
+  size_t imported = 0, duplicates = 0;
+  for (size_t start = 0; start < rows.size(); start += batch) {
+    const size_t end = std::min(rows.size(), start + batch);
+    ev1::ImportHistoryRequest req;
+    for (size_t i = start; i < end; ++i) *req.add_events() = rows[i];
+    ev1::ImportHistoryResponse resp;
+    if (grpc::Status s = client.Call(absl::StrCat(kEvent, "ImportHistory"), req, &resp); !s.ok()) {
+      Progress(start, rows.size());
+      return ReportError(s);
+    }
+    for (int k = 0; k < resp.results_size(); ++k) {
+      const auto& result = resp.results(k);
+      if (result.status().code() != 0) {
+        rejected.push_back({lines[start + k], ReasonOf(result.status())});
+      } else {
+        ++(result.duplicate() ? duplicates : imported);
+      }
+    }
+    Progress(end, rows.size());
+  }
+  return ReportImport(client, imported, "chain(s) of history",
+                      duplicates > 0 ? absl::StrCat(" (", duplicates, " already there)") : "", std::move(rejected));
 }
 
 }  // namespace perfflow::cli

@@ -27,6 +27,9 @@ struct CommandFlags {
 
 int Apply(Client& client, const std::vector<std::string>& paths, const CommandFlags& flags);
 int ImportEmployees(Client& client, const std::string& csv_path, const CommandFlags& flags);
+// import-history <file.csv | file.jsonl>: past closed chains with their step times (ImportHistory),
+// in batches of --batch (at most 500), with a progress bar and every rejected line listed.
+int ImportHistory(Client& client, const std::string& path, const CommandFlags& flags);
 int Ingest(Client& client, const std::vector<std::string>& args, const CommandFlags& flags);
 int Tasks(Client& client, const std::vector<std::string>& args);
 int Health(Client& client, const std::vector<std::string>& args);

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
       "  perfflowctl apply [--dry_run] <dir | file.yaml>...   validate, show what changes, apply\n"
       "  perfflowctl import-employees <file.csv>              header: id,display_name,department_id,manager_id,\n"
       "                                                       grade,role,contact:<channel>...\n"
+      "  perfflowctl import-history <file.csv | file.jsonl>    past closed chains with their step times\n"
       "  perfflowctl ingest <event_type> <subject> [key=value...]\n"
       "  perfflowctl tasks [assignee]                          an inbox (default: --principal)\n"
       "  perfflowctl health [day|week|month]                   flow health tables\n"
@@ -160,6 +161,13 @@ int main(int argc, char** argv) {
       return cli::kUsage;
     }
     return cli::ImportEmployees(client, rest[0], cf);
+  }
+  if (command == "import-history") {
+    if (rest.size() != 1) {
+      std::cerr << "usage: perfflowctl import-history <file.csv | file.jsonl>\n";
+      return cli::kUsage;
+    }
+    return cli::ImportHistory(client, rest[0], cf);
   }
   if (command == "ingest") return cli::Ingest(client, rest, cf);
   if (command == "tasks") return cli::Tasks(client, rest);

@@ -397,6 +397,103 @@ absl::StatusOr<IngestResult> EventCore::Ingest(const std::string& tenant, const 
   return std::move(IngestBatch(tenant, {&request}).front());
 }
 
+absl::StatusOr<NewEvent> EventCore::BuildHistorical(const std::string& tenant, const v1::HistoricalEvent& h,
+                                                    const RegistryView& registry) {
+  if (absl::Status s = RequireValidTimestamps(h); !s.ok()) return s;
+  const absl::Time now = clock_->Now();
+  std::vector<FieldViolation> violations;
+  if (!h.event().has_occurred_at()) violations.push_back({"event.occurred_at", "required: when the chain opened"});
+  // Each step at or after the one before it, none in the future.
+  const std::pair<const char*, const google::protobuf::Timestamp*> steps[] = {
+      {"event.occurred_at", &h.event().occurred_at()}, {"owner_action_at", &h.owner_action_at()},
+      {"manager_feedback_at", &h.manager_feedback_at()}, {"cross_confirm_at", &h.cross_confirm_at()},
+      {"archived_at", &h.archived_at()}};
+  const bool present[] = {h.event().has_occurred_at(), h.has_owner_action_at(), h.has_manager_feedback_at(),
+                          h.has_cross_confirm_at(), h.has_archived_at()};
+  std::optional<absl::Time> previous;
+  for (size_t i = 0; i < std::size(steps); ++i) {
+    if (!present[i]) continue;
+    const absl::Time at = FromTimestamp(*steps[i].second);
+    if (at > now) violations.push_back({steps[i].first, "in the future: history is what already happened"});
+    if (previous && at < *previous) violations.push_back({steps[i].first, "before the step that comes first"});
+    previous = at;
+  }
+  // Only closed chains are history; open ones are ingested and run.
+  const char* kClosedOnly = "required: only closed chains are imported (ingest open ones)";
+  if (!h.has_owner_action_at()) violations.push_back({"owner_action_at", kClosedOnly});
+  if (!h.has_manager_feedback_at()) violations.push_back({"manager_feedback_at", kClosedOnly});
+  if (!h.has_archived_at()) violations.push_back({"archived_at", kClosedOnly});
+  if (h.verdict() != t::VERDICT_MEETS && h.verdict() != t::VERDICT_NEEDS_IMPROVEMENT) {
+    violations.push_back({"verdict", "MEETS or NEEDS_IMPROVEMENT (the verdict the chain closed with)"});
+  }
+  if (h.has_evidence_complete_at() && h.has_archived_at() &&
+      FromTimestamp(h.evidence_complete_at()) > FromTimestamp(h.archived_at())) {
+    violations.push_back({"evidence_complete_at", "after archived_at"});
+  }
+  if (!violations.empty()) return InvalidArgumentWithViolations("history rejected", violations);
+  auto built = BuildEvent(tenant, h.event(), registry);
+  if (!built.ok()) return built.status();
+  EventRecord& e = built->event;
+  if (e.flow.requires_cross_confirm != h.has_cross_confirm_at()) {
+    return InvalidArgumentWithViolations(
+        "history rejected", {{"cross_confirm_at", e.flow.requires_cross_confirm
+                                                      ? "required: the event type asks for a cross-department confirmation"
+                                                      : "the event type has no cross-department confirmation"}});
+  }
+  auto opt = [](bool has, const google::protobuf::Timestamp& ts) {
+    return has ? std::optional<absl::Time>(FromTimestamp(ts)) : std::nullopt;
+  };
+  e.imported = true;
+  e.flow.triggered_at = e.occurred_at;
+  e.flow.owner_action_at = FromTimestamp(h.owner_action_at());
+  e.flow.manager_feedback_at = FromTimestamp(h.manager_feedback_at());
+  e.flow.cross_confirm_at = opt(h.has_cross_confirm_at(), h.cross_confirm_at());
+  e.flow.archived_at = FromTimestamp(h.archived_at());
+  e.flow.evidence_complete_at = opt(h.has_evidence_complete_at(), h.evidence_complete_at());
+  e.flow.verdict = h.verdict();
+  for (TaskRecord& task : e.tasks) {
+    const absl::Duration due_in = task.due_at - task.created_at;
+    task.created_at = e.flow.triggered_at;
+    task.due_at = e.flow.triggered_at + due_in;
+    task.state = t::TASK_STATE_DONE;
+    task.completed_at = task.kind == t::TASK_KIND_OWNER_UPLOAD     ? e.flow.owner_action_at
+                        : task.kind == t::TASK_KIND_MANAGER_REVIEW ? e.flow.manager_feedback_at
+                                                                   : e.flow.cross_confirm_at;
+    task.timer_level = TimerLevel::kNone;  // history is never reminded, warned or escalated
+    task.timer_at = absl::InfiniteFuture();
+  }
+  built->outbox.clear();  // nor announced
+  built->payload_hash = Sha256Hex(CanonicalBytes(h));
+  return built;
+}
+
+std::vector<absl::StatusOr<IngestResult>> EventCore::ImportHistory(const std::string& tenant,
+                                                                   const v1::ImportHistoryRequest& request) {
+  std::vector<absl::StatusOr<IngestResult>> results(request.events_size(), absl::UnknownError("not imported"));
+  auto registry = Registry(tenant);
+  if (!registry.ok()) {
+    for (auto& r : results) r = registry.status();
+    return results;
+  }
+  std::vector<NewEvent> built;
+  std::vector<size_t> built_index;
+  for (int i = 0; i < request.events_size(); ++i) {
+    auto event = BuildHistorical(tenant, request.events(i), **registry);
+    if (!event.ok()) {
+      results[i] = event.status();
+      continue;
+    }
+    built.push_back(*std::move(event));
+    built_index.push_back(i);
+  }
+  if (built.empty()) return results;
+  auto stored = store_->IngestBatch(tenant, built);
+  for (size_t k = 0; k < built.size(); ++k) {
+    results[built_index[k]] = stored.ok() ? std::move((*stored)[k]) : absl::StatusOr<IngestResult>(stored.status());
+  }
+  return results;
+}
+
 // ------------------------------------------------------------------ steps
 
 absl::StatusOr<bool> EventCore::SendNotice(const std::string& tenant, const v1::SendNoticeRequest& request) {

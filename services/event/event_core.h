@@ -54,6 +54,11 @@ class EventCore {
   // IngestBatch of one request.
   absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const v1::IngestEventRequest& request);
 
+  // Stores closed chains of the past with their step times, done tasks, no
+  // timers and no notices; one result per item, in order (see ImportHistory).
+  std::vector<absl::StatusOr<IngestResult>> ImportHistory(const std::string& tenant,
+                                                          const v1::ImportHistoryRequest& request);
+
   absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request);
 
   // Validates a peer service's notice (a known recipient, a topic of its own,
@@ -73,6 +78,9 @@ class EventCore {
   const Clock& clock() const { return *clock_; }
 
  private:
+  // BuildEvent for a past chain: its times, its tasks done when its steps were.
+  absl::StatusOr<NewEvent> BuildHistorical(const std::string& tenant, const v1::HistoricalEvent& historical,
+                                           const RegistryView& registry);
   absl::StatusOr<NewEvent> BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
                                       const RegistryView& registry);
 

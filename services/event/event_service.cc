@@ -87,6 +87,7 @@ void ToProto(const EventRecord& e, const RegistryView* registry, absl::Time now,
   ToTimestamp(e.occurred_at, out->mutable_occurred_at());
   (void)google::protobuf::util::JsonStringToMessage(e.attributes_json, out->mutable_attributes());
   out->set_registry_version(e.registry_version);
+  out->set_imported(e.imported);
   ToProto(e.flow, out->mutable_flow());
   for (const TaskRecord& task : e.tasks) ToProto(task, registry, now, out->add_tasks());
 }
@@ -252,6 +253,26 @@ grpc::Status EventServiceImpl::BatchIngestEvents(grpc::ServerContext* ctx, const
   std::vector<const v1::IngestEventRequest*> items;
   for (const auto& item : req->requests()) items.push_back(&item);
   for (auto& result : core_->IngestBatch(rc.tenant, items)) {
+    auto* out = resp->add_results();
+    *out->mutable_status() = ToRpcStatus(result.status());
+    if (!result.ok()) continue;
+    ToProto(result->event, registry.ok() ? registry->get() : nullptr, now, out->mutable_event());
+    out->set_duplicate(result->duplicate);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status EventServiceImpl::ImportHistory(grpc::ServerContext* ctx, const v1::ImportHistoryRequest* req,
+                                             v1::ImportHistoryResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (absl::Status s = RequireRole(rc, {"admin", "system"}, "importing history"); !s.ok()) return ToGrpcStatus(s);
+  if (req->events().empty() || req->events_size() > kMaxBatchIngest) {
+    return ToGrpcStatus(InvalidArgumentWithViolations(
+        "bad batch", {{"events", absl::StrCat("give 1 to ", kMaxBatchIngest, " chains")}}));
+  }
+  auto registry = core_->Registry(rc.tenant);
+  const absl::Time now = core_->clock().Now();
+  for (auto& result : core_->ImportHistory(rc.tenant, *req)) {
     auto* out = resp->add_results();
     *out->mutable_status() = ToRpcStatus(result.status());
     if (!result.ok()) continue;

@@ -44,6 +44,8 @@ class EventServiceImpl final : public v1::EventService::Service {
                                     v1::MarkEvidenceCompleteResponse* resp) override;
   grpc::Status SendNotice(grpc::ServerContext* ctx, const v1::SendNoticeRequest* req,
                           v1::SendNoticeResponse* resp) override;
+  grpc::Status ImportHistory(grpc::ServerContext* ctx, const v1::ImportHistoryRequest* req,
+                             v1::ImportHistoryResponse* resp) override;
   grpc::Status SimulateSettings(grpc::ServerContext* ctx, const v1::SimulateSettingsRequest* req,
                                 v1::SimulateSettingsResponse* resp) override;
   grpc::Status GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,

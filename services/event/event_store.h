@@ -56,6 +56,8 @@ struct EventRecord {
   int64_t registry_version = 0;
   FlowState flow;
   std::vector<TaskRecord> tasks;
+  // Imported history (ImportHistory): its steps happened before perfflow.
+  bool imported = false;
 };
 
 struct OutboxMessage {

@@ -43,7 +43,8 @@ bool ParseCursor(const std::string& cursor, int64_t* key, std::string* id) {
 const char kEventColumns[] =
     "e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id, e.occurred_at, "
     "e.attributes, e.registry_version, f.triggered_at, f.owner_action_at, f.manager_feedback_at, "
-    "f.cross_confirm_at, f.archived_at, f.requires_cross_confirm, f.round, f.verdict, f.evidence_complete_at";
+    "f.cross_confirm_at, f.archived_at, f.requires_cross_confirm, f.round, f.verdict, f.evidence_complete_at, "
+    "e.imported";
 
 EventRecord ReadEvent(const Row& r) {
   EventRecord e;
@@ -65,6 +66,7 @@ EventRecord ReadEvent(const Row& r) {
   e.flow.round = static_cast<int>(r.Int(15));
   e.flow.verdict = static_cast<Verdict>(r.Int(16));
   e.flow.evidence_complete_at = OptTime(r, 17);
+  e.imported = r.Int(18) != 0;
   return e;
 }
 
@@ -285,6 +287,8 @@ const std::vector<db::Migration>& EventMigrations() {
         "triggered_at, archived_at)"}},
       // A manager's team: their direct reports (ListEmployees by manager_id).
       {5, "employees by manager", {"CREATE INDEX IF NOT EXISTS employees_manager ON employees (tenant_id, manager_id)"}},
+      // History imported from before perfflow (ImportHistory): counted, never timed or notified.
+      {6, "imported history", {"ALTER TABLE events ADD COLUMN imported INT NOT NULL DEFAULT 0"}},
   };
   return kMigrations;
 }
@@ -528,14 +532,17 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
       const EventRecord& e = n->event;
       inbox.push_back({tenant, e.source, e.external_id, n->payload_hash, e.event_id, Ms(e.flow.triggered_at)});
       events.push_back({tenant, e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id,
-                        Ms(e.occurred_at), e.attributes_json, e.registry_version});
+                        Ms(e.occurred_at), e.attributes_json, e.registry_version, int64_t{e.imported ? 1 : 0}});
+      // A new chain is TRIGGERED; an imported one arrives with the steps it reached.
+      auto at = [](const std::optional<absl::Time>& t) { return t ? db::Param(Ms(*t)) : db::Param(nullptr); };
       flows.push_back({tenant, e.event_id, e.event_type, e.subject_id, e.department_id,
-                       int64_t{t::FLOW_STEP_TRIGGERED}, int64_t{e.flow.round}, int64_t{e.flow.verdict},
+                       int64_t{CurrentStep(e.flow)}, int64_t{e.flow.round}, int64_t{e.flow.verdict},
                        int64_t{e.flow.requires_cross_confirm ? 1 : 0}, Ms(e.flow.triggered_at),
-                       DayNumber(e.flow.triggered_at)});
+                       DayNumber(e.flow.triggered_at), at(e.flow.owner_action_at), at(e.flow.manager_feedback_at),
+                       at(e.flow.cross_confirm_at), at(e.flow.archived_at), at(e.flow.evidence_complete_at)});
       for (const TaskRecord& task : e.tasks) {
         tasks.push_back({tenant, task.task_id, e.event_id, e.event_type, int64_t{task.kind}, task.assignee_id,
-                         int64_t{task.state}, Ms(task.due_at), Ms(task.created_at),
+                         int64_t{task.state}, Ms(task.due_at), Ms(task.created_at), at(task.completed_at),
                          int64_t{static_cast<int>(task.timer_level)},
                          task.timer_level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(task.timer_at)),
                          absl::ToInt64Milliseconds(task.escalate_after), int64_t{task.escalate_to}});
@@ -553,15 +560,15 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
     if (!in.ok()) return in;
     for (const auto& [head, row, rows] : std::vector<std::tuple<std::string, std::string, const std::vector<Params>*>>{
              {"INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-              "occurred_at, attributes, registry_version) VALUES ",
-              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &events},
+              "occurred_at, attributes, registry_version, imported) VALUES ",
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &events},
              {"INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
               "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
-              "cross_confirm_at, archived_at) VALUES ",
-              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL)", &flows},
+              "cross_confirm_at, archived_at, evidence_complete_at) VALUES ",
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &flows},
              {"INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
               "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) VALUES ",
-              "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)", &tasks},
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &tasks},
              {"INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, "
               "state, attempts) VALUES ",
               "(?, ?, ?, ?, ?, ?, ?, 0, 0)", &outbox}}) {

@@ -224,6 +224,47 @@ class DailyCommandsTest(unittest.TestCase):
         self.assertTrue(methods["perfflow.event.v1.EventService/StreamFlowFacts"]["serverStreaming"])
         self.assertIn("perfflow.gateway.v1.GatewayAdminService/CreateApiKey", methods)
 
+    def test_import_history_is_idempotent_counted_and_lists_rejected_rows(self):
+        header = ("source,external_id,event_type,subject_id,occurred_at,owner_action_at,manager_feedback_at,verdict,"
+                  "cross_confirm_at,archived_at,attr:contract_value,attr:customer_tier\n")
+        good = "crm,old-%d,crm.contract_signed,e101,2025-03-0%dT09:00:00Z,2025-03-0%dT12:00:00Z," \
+               "2025-03-0%dT20:00:00Z,MEETS,2025-03-0%dT08:00:00Z,2025-03-0%dT%s:00:00Z,120000,key\n"
+        rows = [good % (1, 1, 1, 1, 2, 2, "10"),   # closed after 25 h: within 48 h
+                good % (2, 3, 3, 3, 4, 6, "10"),   # closed after 73 h: outside
+                "crm,old-3,crm.contract_signed,e101,2025-03-07T09:00:00Z,,,MEETS,,,1,key\n",  # still open
+                "crm,old-4,crm.contract_signed,e101,yesterday,,,MEETS,,,1,key\n"]
+        csv = os.path.join(WORK, "history.csv")
+        with open(csv, "w") as f:
+            f.write(header + "".join(rows))
+        code, out, err = ctl("--roles=admin", "--output=json", "import-history", csv)
+        self.assertEqual(code, 3, err)  # done in part
+        result = json.loads(out)
+        self.assertEqual(result["imported"], 2)
+        rejected = {r["line"]: r["reason"] for r in result["rejected"]}
+        self.assertEqual(set(rejected), {4, 5})
+        self.assertIn("only closed chains are imported", rejected[4])
+        self.assertIn("occurred_at: 'yesterday' is not an RFC 3339 time", rejected[5])
+        # Again: nothing new (the same ids), the same rows refused.
+        code, out, err = ctl("--roles=admin", "import-history", csv)
+        self.assertEqual(code, 3, err)
+        self.assertIn("imported 0 chain(s) of history (2 already there)", out)
+        # Counted in flow health for their month, marked imported, never timed.
+        code, out, err = ctl("--output=json", "GetFlowHealth",
+                             '{"startTime":"2025-03-01T00:00:00Z","endTime":"2025-04-01T00:00:00Z"}')
+        self.assertEqual(code, 0, err)
+        overall = json.loads(out)["overall"]
+        self.assertEqual((int(overall["withinSla"]), int(overall["outsideSla"])), (1, 1))
+        code, out, _ = ctl("--output=json", "ListEvents", '{"subjectId":"e101","pageSize":500}')
+        imported = [e for e in json.loads(out)["events"] if e["externalId"].startswith("old-")]
+        self.assertEqual(len(imported), 2)
+        self.assertTrue(all(e["imported"] for e in imported))
+        self.assertTrue(all(t["state"] == "TASK_STATE_DONE" for e in imported for t in e["tasks"]))
+        self.assertTrue(all(not t["overdue"] for e in imported for t in e["tasks"]))
+        # Only admins import.
+        code, _, err = ctl("--roles=hr", "import-history", csv)
+        self.assertEqual(code, 1)
+        self.assertIn("PermissionDenied", err)
+
     def test_what_if_replays_the_demo_chains(self):
         settings = os.path.join(WORK, "what-if.yaml")
         with open(settings, "w") as f:

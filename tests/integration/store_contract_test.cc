@@ -487,6 +487,68 @@ TEST_P(StoreContractTest, GaugesAndTenants) {
   EXPECT_THAT(*tenants, ::testing::ElementsAre(kTenant));
 }
 
+TEST_P(StoreContractTest, ImportedHistoryCountsButIsNeverTimedOrAnnounced) {
+  const absl::Time opened = w_.clock->Now() - absl::Hours(24 * 40);
+  auto historical = [&](const std::string& ext, double closed_after_hours) {
+    v1::HistoricalEvent h;
+    *h.mutable_event() = testing::ContractSigned(ext);
+    ToTimestamp(opened, h.mutable_event()->mutable_occurred_at());
+    ToTimestamp(opened + absl::Hours(5), h.mutable_owner_action_at());
+    ToTimestamp(opened + absl::Hours(20), h.mutable_manager_feedback_at());
+    h.set_verdict(t::VERDICT_MEETS);
+    ToTimestamp(opened + absl::Hours(30), h.mutable_cross_confirm_at());
+    ToTimestamp(opened + absl::Minutes(closed_after_hours * 60), h.mutable_archived_at());
+    return h;
+  };
+  const int64_t outbox = testing::CountRows(*w_.database.db, "outbox");
+  v1::ImportHistoryRequest req;
+  *req.add_events() = historical("h-1", 40);   // within 48 h
+  *req.add_events() = historical("h-2", 100);  // outside
+  v1::HistoricalEvent open = historical("h-3", 40);
+  open.clear_archived_at();
+  *req.add_events() = open;
+  v1::HistoricalEvent backwards = historical("h-4", 40);
+  ToTimestamp(opened - absl::Hours(1), backwards.mutable_owner_action_at());
+  *req.add_events() = backwards;
+  auto results = w_.core->ImportHistory(kTenant, req);
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kInvalidArgument);  // only closed chains
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kInvalidArgument);  // a step before the event
+  EXPECT_EQ(testing::CountRows(*w_.database.db, "events"), 2);
+  EXPECT_EQ(testing::CountRows(*w_.database.db, "outbox"), outbox) << "history is not announced";
+
+  auto stored = w_.store->GetEvent(kTenant, results[0]->event.event_id);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  const EventRecord& e = **stored;
+  EXPECT_TRUE(e.imported);
+  EXPECT_EQ(e.flow.triggered_at, opened);
+  EXPECT_EQ(e.flow.archived_at, opened + absl::Hours(40));
+  EXPECT_EQ(CurrentStep(e.flow), t::FLOW_STEP_ARCHIVED);
+  for (const TaskRecord& task : e.tasks) {
+    EXPECT_EQ(task.state, t::TASK_STATE_DONE);
+    EXPECT_EQ(task.timer_level, TimerLevel::kNone) << "history is never reminded or escalated";
+  }
+  // Counted in flow health like any chain.
+  HealthQuery q;
+  q.from = opened - absl::Hours(1);
+  q.to = opened + absl::Hours(1);
+  auto health = w_.core->FlowHealth(kTenant, q);
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->overall.within, 1);
+  EXPECT_EQ(health->overall.outside, 1);
+  // Idempotent: the same rows again are duplicates; the same id with other times is refused.
+  v1::ImportHistoryRequest again;
+  *again.add_events() = historical("h-1", 40);
+  *again.add_events() = historical("h-2", 90);
+  auto second = w_.core->ImportHistory(kTenant, again);
+  ASSERT_TRUE(second[0].ok());
+  EXPECT_TRUE(second[0]->duplicate);
+  EXPECT_EQ(second[1].status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(testing::CountRows(*w_.database.db, "events"), 2);
+}
+
 TEST_P(StoreContractTest, SettingsReplayReadsTheChainsAndTasksOfThePeriod) {
   EventRecord e = Ingest("w-1");
   ASSERT_TRUE(Step(e.event_id, t::FLOW_STEP_OWNER_ACTION).ok());
