@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -288,6 +289,46 @@ int Apply(Client& client, const std::vector<std::string>& paths, const CommandFl
   return kOk;
 }
 
+// A CSV file with a header row: its columns by (trimmed) name and the rows
+// as wide as the header (the others go to `rejected` with the reason).
+// nullopt, after saying why on stderr, when the file is unusable or the
+// header lacks a `required` column.
+struct CsvTable {
+  std::map<std::string, size_t> columns;
+  std::vector<CsvRecord> rows;
+};
+
+std::optional<CsvTable> ReadCsvTable(const std::string& text, const std::string& path,
+                                     std::initializer_list<const char*> required,
+                                     std::vector<std::pair<int, std::string>>* rejected) {
+  auto records = ParseCsv(text);
+  if (!records.ok() || records->empty()) {
+    std::cerr << "error: " << path << ": "
+              << (records.ok() ? absl::StrCat("empty (expected a header: ", absl::StrJoin(required, ","), ",...)")
+                               : std::string(records.status().message()))
+              << "\n";
+    return std::nullopt;
+  }
+  CsvTable table;
+  const std::vector<std::string>& header = records->front().fields;
+  for (size_t i = 0; i < header.size(); ++i) table.columns[std::string(absl::StripAsciiWhitespace(header[i]))] = i;
+  for (const char* column : required) {
+    if (!table.columns.count(column)) {
+      std::cerr << "error: " << path << ": the header lacks the column '" << column << "'\n";
+      return std::nullopt;
+    }
+  }
+  for (size_t r = 1; r < records->size(); ++r) {
+    CsvRecord& rec = (*records)[r];
+    if (rec.fields.size() != header.size()) {
+      rejected->push_back({rec.line, absl::StrCat(rec.fields.size(), " fields, the header has ", header.size())});
+    } else {
+      table.rows.push_back(std::move(rec));
+    }
+  }
+  return table;
+}
+
 // The end of an import: what went in and every rejected line with its reason
 // (a table or JSON); kPartial when any row was rejected.
 int ReportImport(Client& client, size_t imported, const char* noun, const std::string& note,
@@ -320,36 +361,15 @@ int ImportEmployees(Client& client, const std::string& csv_path, const CommandFl
     std::cerr << "error: " << text.status().message() << "\n";
     return kUsage;
   }
-  auto records = ParseCsv(*text);
-  if (!records.ok()) {
-    std::cerr << "error: " << csv_path << ": " << records.status().message() << "\n";
-    return kUsage;
-  }
-  if (records->empty()) {
-    std::cerr << "error: " << csv_path << " is empty (expected a header: id,display_name,department_id,...)\n";
-    return kUsage;
-  }
-  // Columns by header name; contact:<channel> columns become contact handles.
-  const std::vector<std::string>& header = records->front().fields;
-  std::map<std::string, size_t> col;
-  for (size_t i = 0; i < header.size(); ++i) col[std::string(absl::StripAsciiWhitespace(header[i]))] = i;
-  for (const char* required : {"id", "display_name", "department_id"}) {
-    if (!col.count(required)) {
-      std::cerr << "error: " << csv_path << ": the header lacks the column '" << required << "'\n";
-      return kUsage;
-    }
-  }
   std::vector<std::pair<int, std::string>> rejected;  // (line, reason)
+  auto table = ReadCsvTable(*text, csv_path, {"id", "display_name", "department_id"}, &rejected);
+  if (!table) return kUsage;
+  const std::map<std::string, size_t>& col = table->columns;
   std::vector<ev1::Employee> employees;
   std::vector<int> lines;
-  for (size_t r = 1; r < records->size(); ++r) {
-    const CsvRecord& rec = (*records)[r];
-    if (rec.fields.size() != header.size()) {
-      rejected.push_back({rec.line, absl::StrCat(rec.fields.size(), " fields, the header has ", header.size())});
-      continue;
-    }
+  for (const CsvRecord& rec : table->rows) {
     ev1::Employee e;
-    auto get = [&](const char* name) { return col.count(name) ? rec.fields[col[name]] : std::string(); };
+    auto get = [&](const char* name) { return col.count(name) ? rec.fields[col.at(name)] : std::string(); };
     e.set_id(get("id"));
     e.set_display_name(get("display_name"));
     e.set_department_id(get("department_id"));
@@ -733,32 +753,14 @@ int ImportHistory(Client& client, const std::string& path, const CommandFlags& f
       lines.push_back(line);
     }
   } else {
-    auto records = ParseCsv(*text);
-    if (!records.ok() || records->empty()) {
-      std::cerr << "error: " << path << ": "
-                << (records.ok() ? "empty (expected a header: source,external_id,event_type,subject_id,occurred_at,...)"
-                                 : std::string(records.status().message()))
-                << "\n";
-      return kUsage;
-    }
-    const std::vector<std::string>& header = records->front().fields;
-    std::map<std::string, size_t> col;
-    for (size_t i = 0; i < header.size(); ++i) col[std::string(absl::StripAsciiWhitespace(header[i]))] = i;
-    for (const char* required : {"source", "external_id", "event_type", "subject_id", "occurred_at", "owner_action_at",
-                                 "manager_feedback_at", "verdict", "archived_at"}) {
-      if (!col.count(required)) {
-        std::cerr << "error: " << path << ": the header lacks the column '" << required << "'\n";
-        return kUsage;
-      }
-    }
-    for (size_t r = 1; r < records->size(); ++r) {
-      const CsvRecord& rec = (*records)[r];
-      if (rec.fields.size() != header.size()) {
-        rejected.push_back({rec.line, absl::StrCat(rec.fields.size(), " fields, the header has ", header.size())});
-        continue;
-      }
+    auto table = ReadCsvTable(*text, path,
+                              {"source", "external_id", "event_type", "subject_id", "occurred_at", "owner_action_at",
+                               "manager_feedback_at", "verdict", "archived_at"},
+                              &rejected);
+    if (!table) return kUsage;
+    for (const CsvRecord& rec : table->rows) {
       ev1::HistoricalEvent h;
-      if (std::string reason = HistoricalFromCsv(col, rec, &h); !reason.empty()) {
+      if (std::string reason = HistoricalFromCsv(table->columns, rec, &h); !reason.empty()) {
         rejected.push_back({rec.line, reason});
         continue;
       }
