@@ -13,8 +13,11 @@ void AddServerFlags(FlagSet& flags, ServerFlags* f) {
   flags.AddString("host", &f->host, "address to listen on");
   flags.AddString("db", &f->db, "database: sqlite:/path/file.db or mysql://user@host:port/schema");
   flags.AddBool("dev_mode", &f->dev_mode, "accept calls without x-perfflow-tenant as the demo tenant");
-  flags.AddInt("metrics_refresh_seconds", &f->metrics_refresh_seconds, "how often gauges are recomputed");
   flags.AddInt("drain_seconds", &f->drain_seconds, "seconds NOT_SERVING before stopping on SIGTERM");
+}
+
+void AddGaugeRefreshFlag(FlagSet& flags, ServerFlags* f) {
+  flags.AddInt("metrics_refresh_seconds", &f->metrics_refresh_seconds, "how often gauges are recomputed");
 }
 
 ServerOptions ToServerOptions(const ServerFlags& f) {

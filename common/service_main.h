@@ -26,9 +26,12 @@ struct ServerFlags {
   int drain_seconds = 5;
 };
 
-// Registers --grpc_port, --metrics_port, --host, --db, --dev_mode,
-// --metrics_refresh_seconds and --drain_seconds.
+// Registers --grpc_port, --metrics_port, --host, --db, --dev_mode and --drain_seconds.
 void AddServerFlags(FlagSet& flags, ServerFlags* f);
+
+// --metrics_refresh_seconds, for the services whose gauges are recomputed
+// periodically (event, evidence); the others do not take a flag they would ignore.
+void AddGaugeRefreshFlag(FlagSet& flags, ServerFlags* f);
 
 ServerOptions ToServerOptions(const ServerFlags& f);
 

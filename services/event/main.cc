@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
                           "flow state machine, tasks and flow health (gRPC perfflow.event.v1.EventService).\n"
                           "The MySQL password comes from PERFFLOW_DB_PASSWORD, never from a flag.");
   perfflow::AddServerFlags(flags, &o.server);
+  perfflow::AddGaugeRefreshFlag(flags, &o.server);
   perfflow::event::EventHostOptions& h = o.host;
   h.worker_id = perfflow::event::DefaultOwner();
   flags.AddBool("demo", &h.demo, "seed the demo tenant (catalogue, org, 90 days of events) when it is empty");

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
                           "(gRPC perfflow.evidence.v1.EvidenceService).\n"
                           "The MySQL password comes from PERFFLOW_DB_PASSWORD, never from a flag.");
   perfflow::AddServerFlags(flags, &o.server);
+  perfflow::AddGaugeRefreshFlag(flags, &o.server);
   flags.AddString("event_addr", &o.host.event_addr, "gRPC address of perfflow-event");
   flags.AddString("blob_dir", &o.host.blob_dir, "directory of the content-addressed blob store");
   flags.AddInt("max_file_mib", &o.host.max_file_mib, "largest accepted file, MiB");
