@@ -233,6 +233,26 @@ absl::StatusOr<std::vector<EvidenceRow>> EvidenceCore::List(const RequestContext
   return store_->ListEvidence(rc.tenant, *id);
 }
 
+absl::Status EvidenceCore::RecordAccess(const RequestContext& rc, const EvidenceRow& row) {
+  if (rc.principal == row.uploader_id || !rc.peer.empty() || HasRole(rc, "system")) return absl::OkStatus();
+  absl::Status s = store_->RecordAccess(rc.tenant, {row.evidence_id, row.event_id, row.uploader_id, rc.principal,
+                                                    clock_->Now()});
+  if (!s.ok()) return absl::UnavailableError("the access cannot be recorded, so the evidence is not served: try again");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<AccessRow>> EvidenceCore::ListAccess(const RequestContext& rc,
+                                                               const v1::ListEvidenceAccessRequest& req) {
+  const std::string& person = req.person_id().empty() ? rc.principal : req.person_id();
+  if (person != rc.principal && !HasRole(rc, "hr") && !HasRole(rc, "admin")) {
+    return absl::PermissionDeniedError("only the person, HR or an admin may see who read a person's evidence");
+  }
+  if (req.page_size() < 0 || req.page_size() > 500) {
+    return InvalidArgumentWithViolations("bad page size", {{"page_size", "0 (default 100) .. 500"}});
+  }
+  return store_->ListAccess(rc.tenant, person, req.page_size() > 0 ? req.page_size() : 100);
+}
+
 absl::Status EvidenceCore::Download(const RequestContext&, const EvidenceRow& row,
                                     const std::function<bool(absl::string_view)>& chunk) {
   auto in = blobs_->Open(row.sha256);

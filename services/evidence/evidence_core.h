@@ -61,6 +61,12 @@ class EvidenceCore {
   absl::StatusOr<EvidenceRow> Get(const RequestContext& rc, const std::string& name);
   absl::StatusOr<std::vector<EvidenceRow>> List(const RequestContext& rc, const std::string& event);
   // Calls `chunk` with the stored bytes in pieces; stops when it returns false.
+  // Records a person reading someone else's evidence before they get the
+  // bytes (an unrecorded read is refused); the uploader's own and peer
+  // services' reads are not recorded.
+  absl::Status RecordAccess(const RequestContext& rc, const EvidenceRow& row);
+  // The caller's own evidence accesses, or anyone's for HR and admins.
+  absl::StatusOr<std::vector<AccessRow>> ListAccess(const RequestContext& rc, const v1::ListEvidenceAccessRequest& req);
   absl::Status Download(const RequestContext& rc, const EvidenceRow& row,
                         const std::function<bool(absl::string_view)>& chunk);
   absl::Status Delete(const RequestContext& rc, const std::string& name);

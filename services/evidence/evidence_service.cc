@@ -64,6 +64,7 @@ grpc::Status EvidenceServiceImpl::DownloadEvidence(grpc::ServerContext* ctx, con
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto row = core_->Get(rc, req->name());
   if (!row.ok()) return ToGrpcStatus(row.status());
+  if (absl::Status s = core_->RecordAccess(rc, *row); !s.ok()) return ToGrpcStatus(s);
   v1::DownloadEvidenceResponse first;
   ToProto(*row, first.mutable_metadata());
   if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
@@ -73,6 +74,22 @@ grpc::Status EvidenceServiceImpl::DownloadEvidence(grpc::ServerContext* ctx, con
     return !ctx->IsCancelled() && writer->Write(msg);
   });
   return ToGrpcStatus(s);
+}
+
+grpc::Status EvidenceServiceImpl::ListEvidenceAccess(grpc::ServerContext* ctx,
+                                                     const v1::ListEvidenceAccessRequest* req,
+                                                     v1::ListEvidenceAccessResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  auto rows = core_->ListAccess(rc, *req);
+  if (!rows.ok()) return ToGrpcStatus(rows.status());
+  for (const AccessRow& a : *rows) {
+    auto* out = resp->add_accesses();
+    out->set_evidence("evidence/" + a.evidence_id);
+    out->set_event("events/" + a.event_id);
+    out->set_reader_id(a.reader_id);
+    ToTimestamp(a.at, out->mutable_access_time());
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status EvidenceServiceImpl::DeleteEvidence(grpc::ServerContext* ctx, const v1::DeleteEvidenceRequest* req,

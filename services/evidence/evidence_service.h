@@ -24,6 +24,8 @@ class EvidenceServiceImpl final : public v1::EvidenceService::Service {
                             v1::ListEvidenceResponse* resp) override;
   grpc::Status DownloadEvidence(grpc::ServerContext* ctx, const v1::DownloadEvidenceRequest* req,
                                 grpc::ServerWriter<v1::DownloadEvidenceResponse>* writer) override;
+  grpc::Status ListEvidenceAccess(grpc::ServerContext* ctx, const v1::ListEvidenceAccessRequest* req,
+                                  v1::ListEvidenceAccessResponse* resp) override;
   grpc::Status DeleteEvidence(grpc::ServerContext* ctx, const v1::DeleteEvidenceRequest* req,
                               v1::DeleteEvidenceResponse* resp) override;
   grpc::Status CosignEvidence(grpc::ServerContext* ctx, const v1::CosignEvidenceRequest* req,

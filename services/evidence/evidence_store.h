@@ -31,6 +31,15 @@ struct EvidenceRow {
   std::optional<absl::Time> cosigned_at;
 };
 
+// Someone other than the uploader read a piece of evidence.
+struct AccessRow {
+  std::string evidence_id;
+  std::string event_id;
+  std::string owner_id;
+  std::string reader_id;
+  absl::Time at;
+};
+
 struct SealRow {
   std::string event_id;
   std::string digest;
@@ -99,6 +108,10 @@ class EvidenceStore {
                                                                            int limit) = 0;
   virtual absl::StatusOr<std::vector<std::string>> Tenants() = 0;
   virtual absl::StatusOr<std::vector<CompletenessRow>> Completeness(const std::string& tenant) = 0;
+  virtual absl::Status RecordAccess(const std::string& tenant, const AccessRow& row) = 0;
+  // `owner_id`'s evidence as others read it, newest first.
+  virtual absl::StatusOr<std::vector<AccessRow>> ListAccess(const std::string& tenant, const std::string& owner_id,
+                                                           int limit) = 0;
   virtual absl::Status Ping() = 0;
 };
 

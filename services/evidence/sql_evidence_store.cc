@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/db/time_columns.h"
+#include "common/ids.h"
 #include "services/evidence/blob_store.h"
 
 namespace perfflow::evidence {
@@ -107,6 +108,14 @@ const std::vector<db::Migration>& EvidenceMigrations() {
            "CREATE INDEX IF NOT EXISTS chain_status_by_type ON chain_status (tenant_id, event_type, complete, validated_at)",
        }},
       event::StepReportsMigration(2),
+      {3,
+       "who read whose evidence",
+       {
+           "CREATE TABLE IF NOT EXISTS evidence_access (tenant_id VARCHAR(64) NOT NULL, access_id CHAR(32) NOT NULL, "
+           "evidence_id CHAR(32) NOT NULL, event_id CHAR(32) NOT NULL, owner_id VARCHAR(64) NOT NULL, "
+           "reader_id VARCHAR(64) NOT NULL, accessed_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, access_id))",
+           "CREATE INDEX IF NOT EXISTS evidence_access_by_owner ON evidence_access (tenant_id, owner_id, accessed_at)",
+       }},
   };
   return kMigrations;
 }
@@ -381,6 +390,34 @@ absl::StatusOr<std::vector<CompletenessRow>> SqlEvidenceStore::Completeness(cons
         {tenant});
     if (!rows.ok()) return rows.status();
     for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Int(2), r.Int(3)});
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status SqlEvidenceStore::RecordAccess(const std::string& tenant, const AccessRow& row) {
+  return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    return txn
+        .Execute("INSERT INTO evidence_access (tenant_id, access_id, evidence_id, event_id, owner_id, reader_id, "
+                 "accessed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 {tenant, RandomId(), row.evidence_id, row.event_id, row.owner_id, row.reader_id, Ms(row.at)})
+        .status();
+  });
+}
+
+absl::StatusOr<std::vector<AccessRow>> SqlEvidenceStore::ListAccess(const std::string& tenant,
+                                                                    const std::string& owner_id, int limit) {
+  std::vector<AccessRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    out.clear();
+    auto rows = txn.Query(absl::StrCat("SELECT evidence_id, event_id, owner_id, reader_id, accessed_at FROM "
+                                       "evidence_access WHERE tenant_id = ? AND owner_id = ? "
+                                       "ORDER BY accessed_at DESC LIMIT ",
+                                       limit),
+                          {tenant, owner_id});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3), FromMs(r.Int(4))});
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

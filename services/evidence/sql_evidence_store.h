@@ -35,6 +35,9 @@ class SqlEvidenceStore : public EvidenceStore {
                                                                    int limit) override;
   absl::StatusOr<std::vector<std::string>> Tenants() override;
   absl::StatusOr<std::vector<CompletenessRow>> Completeness(const std::string& tenant) override;
+  absl::Status RecordAccess(const std::string& tenant, const AccessRow& row) override;
+  absl::StatusOr<std::vector<AccessRow>> ListAccess(const std::string& tenant, const std::string& owner_id,
+                                                   int limit) override;
   absl::Status Ping() override { return db_->Ping(); }
 
  private:

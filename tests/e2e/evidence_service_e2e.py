@@ -163,6 +163,19 @@ class EvidenceE2E(unittest.TestCase):
             digest.update(p.chunk)
         self.assertEqual(digest.hexdigest(), hashlib.sha256(content).hexdigest())
 
+    def test_04b_reads_of_someone_elses_evidence_are_recorded(self):
+        item = evidence.ListEvidence(vpb.ListEvidenceRequest(event=NPI), metadata=md("r1")).evidence[0]
+        list(evidence.DownloadEvidence(vpb.DownloadEvidenceRequest(name=item.name), metadata=md("r-head", "manager")))
+        own = evidence.ListEvidenceAccess(vpb.ListEvidenceAccessRequest(), metadata=md("r1")).accesses
+        self.assertIn(("r-head", item.name, NPI), [(a.reader_id, a.evidence, a.event) for a in own])
+        self.assertNotIn("r1", [a.reader_id for a in own])  # the owner's own downloads are not "access"
+        hr = evidence.ListEvidenceAccess(vpb.ListEvidenceAccessRequest(person_id="r1"), metadata=md("hr-1", "hr"))
+        self.assertEqual(len(hr.accesses), len(own))
+        self.expect_error(grpc.StatusCode.PERMISSION_DENIED, lambda: evidence.ListEvidenceAccess(
+            vpb.ListEvidenceAccessRequest(person_id="r1"), metadata=md("p-head", "manager")))
+        self.expect_error(grpc.StatusCode.INVALID_ARGUMENT, lambda: evidence.ListEvidenceAccess(
+            vpb.ListEvidenceAccessRequest(page_size=501), metadata=md("r1")))
+
     def test_05_cosigned_change_note_completes_the_chain(self):
         note = upload("change_note", "application/pdf", pdf(3000, b"n")).evidence
         self.assertEqual([g.rule for g in validate().gaps], ["cosign:change_note"])

@@ -159,6 +159,21 @@ TEST_P(EvidenceStoreContractTest, ValidationStatusReportsFirstCompletenessOnceAn
   EXPECT_EQ((*completeness)[0].complete, 1);
 }
 
+TEST_P(EvidenceStoreContractTest, AccessesAreListedPerOwnerNewestFirst) {
+  const absl::Time t0 = absl::FromUnixSeconds(1780000000);
+  ASSERT_TRUE(store_->RecordAccess("acme", {"a1", "e1", "owner", "manager", t0}).ok());
+  ASSERT_TRUE(store_->RecordAccess("acme", {"a2", "e1", "owner", "hr-1", t0 + absl::Hours(1)}).ok());
+  ASSERT_TRUE(store_->RecordAccess("acme", {"a3", "e2", "someone-else", "manager", t0}).ok());
+  ASSERT_TRUE(store_->RecordAccess("other", {"a1", "e1", "owner", "intruder", t0}).ok());
+  auto listed = store_->ListAccess("acme", "owner", 10);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].reader_id, "hr-1");
+  EXPECT_EQ((*listed)[0].at, t0 + absl::Hours(1));
+  EXPECT_EQ((*listed)[1].evidence_id, "a1");
+  EXPECT_EQ(store_->ListAccess("acme", "owner", 1)->size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EvidenceStoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
                          [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
 
