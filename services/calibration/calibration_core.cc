@@ -289,8 +289,8 @@ absl::StatusOr<v1::RenderBriefResponse> CalibrationCore::RenderBrief(const Reque
   return out;
 }
 
-int CalibrationCore::DeliverNotices() {
-  auto due = store_->DueNotices(clock_->Now(), 100);
+int CalibrationCore::DeliverNotices(const std::string& tenant) {
+  auto due = store_->DueNotices(clock_->Now(), 100, tenant);
   if (!due.ok()) {
     LogWarn("change notices unreadable", {{"error", std::string(due.status().message())}});
     return 0;
@@ -391,7 +391,8 @@ absl::StatusOr<v1::Outcome> CalibrationCore::RecordOutcome(const RequestContext&
     notice = ChangeNotice{at_review ? now + absl::Hours(24 * days) : now, session->title()};
   }
   auto stored = store_->AppendOutcome(rc.tenant, *id, outcome, rating_before, notice);
-  if (stored.ok() && notice && notice->due <= now) DeliverNotices();  // at once; the scheduler retries failures
+  // At once, the tenant's own only (other tenants' wait for the scheduler, which also retries failures).
+  if (stored.ok() && notice && notice->due <= now) DeliverNotices(rc.tenant);
   return stored;
 }
 

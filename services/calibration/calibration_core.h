@@ -47,8 +47,9 @@ class CalibrationCore {
   // has none (once per session, whichever replica gets there first);
   // returns how many this call wrote. Hands due change notices over first.
   absl::StatusOr<int> RunScheduler();
-  // Hands due change notices to the event service (idempotently); returns how many.
-  int DeliverNotices();
+  // Hands due change notices (of `tenant`, or of all when empty) to the event
+  // service, idempotently; returns how many.
+  int DeliverNotices(const std::string& tenant = "");
 
   const Clock& clock() const { return *clock_; }
 

@@ -325,14 +325,17 @@ absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& t
   return outcome;
 }
 
-absl::StatusOr<std::vector<DueNotice>> CalibrationStore::DueNotices(absl::Time now, int limit) {
+absl::StatusOr<std::vector<DueNotice>> CalibrationStore::DueNotices(absl::Time now, int limit,
+                                                                    const std::string& tenant) {
   std::vector<DueNotice> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     out.clear();
+    db::Params params = {Ms(now)};
+    if (!tenant.empty()) params.push_back(tenant);
     auto rows = txn.Query(absl::StrCat("SELECT tenant_id, notice_key, recipient_id, payload FROM change_notices "
-                                       "WHERE sent = 0 AND due_at <= ? ORDER BY due_at LIMIT ",
-                                       limit),
-                          {Ms(now)});
+                                       "WHERE sent = 0 AND due_at <= ?",
+                                       tenant.empty() ? "" : " AND tenant_id = ?", " ORDER BY due_at LIMIT ", limit),
+                          params);
     if (!rows.ok()) return rows.status();
     for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3)});
     return absl::OkStatus();

@@ -80,8 +80,8 @@ class CalibrationStore {
   absl::StatusOr<v1::Outcome> AppendOutcome(const std::string& tenant, const std::string& session_id,
                                             v1::Outcome outcome, const std::string& rating_before,
                                             const std::optional<ChangeNotice>& notice = std::nullopt);
-  // Unsent notices of any tenant due by `now`, oldest first.
-  absl::StatusOr<std::vector<DueNotice>> DueNotices(absl::Time now, int limit);
+  // Unsent notices due by `now`, oldest first: of `tenant`, or of any tenant when it is empty.
+  absl::StatusOr<std::vector<DueNotice>> DueNotices(absl::Time now, int limit, const std::string& tenant = "");
   absl::Status MarkNoticeSent(const std::string& tenant, const std::string& key, absl::Time now);
   // The person's latest final rating in the session (nullopt: none yet).
   absl::StatusOr<std::optional<std::string>> LatestRating(const std::string& tenant, const std::string& session_id,

@@ -1,7 +1,6 @@
 #include "services/calibration/fairness.h"
 
 #include <functional>
-#include <set>
 
 #include "common/stats.h"
 
@@ -64,28 +63,33 @@ v1::Fairness CheckFairness(const FairnessInput& in, const FairnessOptions& o) {
   for (const Dimension& dim : Dimensions(in.protected_attributes)) {
     // Verdicts: the group's against the rest's — for a manager, the other
     // managers' verdicts on the event types this manager reviewed.
-    std::map<std::string, std::pair<int64_t, int64_t>> by_group;  // group -> (verdicts, meets)
-    std::map<std::string, std::set<std::string>> types_of;
+    // Counted once: (verdicts, meets) per group and event type, and per event type over all groups.
+    using Counts = std::pair<int64_t, int64_t>;
+    std::map<std::string, std::map<std::string, Counts>> by_group;  // group -> event type -> counts
+    std::map<std::string, Counts> by_type;
     for (const VerdictFact& v : in.verdicts) {
       auto m = member.find(v.subject_id);
       if (m == member.end()) continue;
       const std::string group = dim.group_of(*m->second);
       if (group.empty()) continue;
-      by_group[group].first += 1;
-      by_group[group].second += v.meets ? 1 : 0;
-      types_of[group].insert(v.event_type);
+      for (Counts* c : {&by_group[group][v.event_type], &by_type[v.event_type]}) {
+        c->first += 1;
+        c->second += v.meets ? 1 : 0;
+      }
     }
     const int first_verdict = out.verdicts_size();
-    for (const auto& [group, counts] : by_group) {
+    for (const auto& [group, types] : by_group) {
+      Counts counts{0, 0};
       int64_t rest = 0, rest_meets = 0;
-      for (const VerdictFact& v : in.verdicts) {
-        auto m = member.find(v.subject_id);
-        if (m == member.end()) continue;
-        const std::string other = dim.group_of(*m->second);
-        if (other.empty() || other == group) continue;
-        if (dim.name == "manager" && !types_of[group].count(v.event_type)) continue;
-        ++rest;
-        rest_meets += v.meets ? 1 : 0;
+      for (const auto& [type, mine] : by_type) {
+        auto own = types.find(type);
+        const Counts here = own == types.end() ? Counts{0, 0} : own->second;
+        counts.first += here.first;
+        counts.second += here.second;
+        // A manager's rest: the other managers' verdicts on the types this manager reviewed.
+        if (dim.name == "manager" && own == types.end()) continue;
+        rest += mine.first - here.first;
+        rest_meets += mine.second - here.second;
       }
       if (counts.first < o.min_group || rest < o.min_group) {
         ++withheld;

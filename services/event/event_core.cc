@@ -347,33 +347,21 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   return n;
 }
 
-std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
-    const std::string& tenant, const std::vector<const v1::IngestEventRequest*>& requests) {
-  std::vector<absl::StatusOr<IngestResult>> results(requests.size(), absl::UnknownError("not ingested"));
-  // Metric labels come from the registry only, never from unchecked input.
-  std::vector<std::pair<std::string, std::string>> labels(requests.size(), {"unknown", "unknown"});
-  auto record = [&](size_t i, const std::string& result) {
-    if (metrics_) metrics_->EventIngested(labels[i].first, labels[i].second, result);
-  };
+std::vector<absl::StatusOr<IngestResult>> EventCore::BuildAndStore(
+    const std::string& tenant, size_t n,
+    const std::function<absl::StatusOr<NewEvent>(size_t, const RegistryView&)>& build) {
+  std::vector<absl::StatusOr<IngestResult>> results(n, absl::UnknownError("not stored"));
   auto registry = Registry(tenant);
   if (!registry.ok()) {
-    for (size_t i = 0; i < requests.size(); ++i) {
-      results[i] = registry.status();
-      record(i, absl::IsFailedPrecondition(registry.status()) ? "rejected" : "error");
-    }
+    for (auto& r : results) r = registry.status();
     return results;
   }
   std::vector<NewEvent> built;
-  std::vector<size_t> built_index;  // request index of each built event
-  for (size_t i = 0; i < requests.size(); ++i) {
-    if (const v1::EventType* type = (*registry)->FindEventType(requests[i]->event_type())) {
-      labels[i] = {type->source(), type->key()};
-    }
-    auto event = BuildEvent(tenant, *requests[i], **registry);
+  std::vector<size_t> built_index;  // item index of each built event
+  for (size_t i = 0; i < n; ++i) {
+    auto event = build(i, **registry);
     if (!event.ok()) {
       results[i] = event.status();
-      record(i, absl::IsInvalidArgument(event.status()) || absl::IsFailedPrecondition(event.status()) ? "rejected"
-                                                                                                     : "error");
       continue;
     }
     built.push_back(*std::move(event));
@@ -382,12 +370,29 @@ std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
   if (built.empty()) return results;
   auto stored = store_->IngestBatch(tenant, built);
   for (size_t k = 0; k < built.size(); ++k) {
-    const size_t i = built_index[k];
-    results[i] = stored.ok() ? std::move((*stored)[k]) : absl::StatusOr<IngestResult>(stored.status());
-    if (!results[i].ok()) {
-      record(i, absl::IsAlreadyExists(results[i].status()) ? "conflict" : "error");
-    } else {
-      record(i, results[i]->duplicate ? "duplicate" : "accepted");
+    results[built_index[k]] = stored.ok() ? std::move((*stored)[k]) : absl::StatusOr<IngestResult>(stored.status());
+  }
+  return results;
+}
+
+std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
+    const std::string& tenant, const std::vector<const v1::IngestEventRequest*>& requests) {
+  // Metric labels come from the registry only, never from unchecked input.
+  std::vector<std::pair<std::string, std::string>> labels(requests.size(), {"unknown", "unknown"});
+  auto results = BuildAndStore(tenant, requests.size(), [&](size_t i, const RegistryView& registry) {
+    if (const v1::EventType* type = registry.FindEventType(requests[i]->event_type())) {
+      labels[i] = {type->source(), type->key()};
+    }
+    return BuildEvent(tenant, *requests[i], registry);
+  });
+  if (metrics_) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      const absl::Status& s = results[i].status();
+      const char* result = results[i].ok()                                     ? (results[i]->duplicate ? "duplicate" : "accepted")
+                           : absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ? "rejected"
+                           : absl::IsAlreadyExists(s)                                   ? "conflict"
+                                                                                        : "error";
+      metrics_->EventIngested(labels[i].first, labels[i].second, result);
     }
   }
   return results;
@@ -403,19 +408,23 @@ absl::StatusOr<NewEvent> EventCore::BuildHistorical(const std::string& tenant, c
   const absl::Time now = clock_->Now();
   std::vector<FieldViolation> violations;
   if (!h.event().has_occurred_at()) violations.push_back({"event.occurred_at", "required: when the chain opened"});
-  // Each step at or after the one before it, none in the future.
-  const std::pair<const char*, const google::protobuf::Timestamp*> steps[] = {
-      {"event.occurred_at", &h.event().occurred_at()}, {"owner_action_at", &h.owner_action_at()},
-      {"manager_feedback_at", &h.manager_feedback_at()}, {"cross_confirm_at", &h.cross_confirm_at()},
-      {"archived_at", &h.archived_at()}};
-  const bool present[] = {h.event().has_occurred_at(), h.has_owner_action_at(), h.has_manager_feedback_at(),
-                          h.has_cross_confirm_at(), h.has_archived_at()};
+  // Each step given at or after the one before it, none in the future.
+  struct Step {
+    const char* field;
+    bool given;
+    const google::protobuf::Timestamp& at;
+  };
+  const Step steps[] = {{"event.occurred_at", h.event().has_occurred_at(), h.event().occurred_at()},
+                        {"owner_action_at", h.has_owner_action_at(), h.owner_action_at()},
+                        {"manager_feedback_at", h.has_manager_feedback_at(), h.manager_feedback_at()},
+                        {"cross_confirm_at", h.has_cross_confirm_at(), h.cross_confirm_at()},
+                        {"archived_at", h.has_archived_at(), h.archived_at()}};
   std::optional<absl::Time> previous;
-  for (size_t i = 0; i < std::size(steps); ++i) {
-    if (!present[i]) continue;
-    const absl::Time at = FromTimestamp(*steps[i].second);
-    if (at > now) violations.push_back({steps[i].first, "in the future: history is what already happened"});
-    if (previous && at < *previous) violations.push_back({steps[i].first, "before the step that comes first"});
+  for (const Step& step : steps) {
+    if (!step.given) continue;
+    const absl::Time at = FromTimestamp(step.at);
+    if (at > now) violations.push_back({step.field, "in the future: history is what already happened"});
+    if (previous && at < *previous) violations.push_back({step.field, "before the step that comes first"});
     previous = at;
   }
   // Only closed chains are history; open ones are ingested and run.
@@ -469,29 +478,9 @@ absl::StatusOr<NewEvent> EventCore::BuildHistorical(const std::string& tenant, c
 
 std::vector<absl::StatusOr<IngestResult>> EventCore::ImportHistory(const std::string& tenant,
                                                                    const v1::ImportHistoryRequest& request) {
-  std::vector<absl::StatusOr<IngestResult>> results(request.events_size(), absl::UnknownError("not imported"));
-  auto registry = Registry(tenant);
-  if (!registry.ok()) {
-    for (auto& r : results) r = registry.status();
-    return results;
-  }
-  std::vector<NewEvent> built;
-  std::vector<size_t> built_index;
-  for (int i = 0; i < request.events_size(); ++i) {
-    auto event = BuildHistorical(tenant, request.events(i), **registry);
-    if (!event.ok()) {
-      results[i] = event.status();
-      continue;
-    }
-    built.push_back(*std::move(event));
-    built_index.push_back(i);
-  }
-  if (built.empty()) return results;
-  auto stored = store_->IngestBatch(tenant, built);
-  for (size_t k = 0; k < built.size(); ++k) {
-    results[built_index[k]] = stored.ok() ? std::move((*stored)[k]) : absl::StatusOr<IngestResult>(stored.status());
-  }
-  return results;
+  return BuildAndStore(tenant, request.events_size(), [&](size_t i, const RegistryView& registry) {
+    return BuildHistorical(tenant, request.events(static_cast<int>(i)), registry);
+  });
 }
 
 // ------------------------------------------------------------------ steps

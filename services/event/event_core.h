@@ -6,6 +6,7 @@
 // Thread-safe.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -78,6 +79,11 @@ class EventCore {
   const Clock& clock() const { return *clock_; }
 
  private:
+  // Builds each of `n` items with `build` (a failure is that item's result)
+  // and stores the built ones with one IngestBatch; one result per item, in order.
+  std::vector<absl::StatusOr<IngestResult>> BuildAndStore(
+      const std::string& tenant, size_t n,
+      const std::function<absl::StatusOr<NewEvent>(size_t, const RegistryView&)>& build);
   // BuildEvent for a past chain: its times, its tasks done when its steps were.
   absl::StatusOr<NewEvent> BuildHistorical(const std::string& tenant, const v1::HistoricalEvent& historical,
                                            const RegistryView& registry);
