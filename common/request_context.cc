@@ -111,4 +111,12 @@ absl::StatusOr<RequestContext> ContextFromServer(const grpc::ServerContext& ctx,
   return rc;
 }
 
+RequestContext WorkerContext(const std::string& tenant, const std::string& worker) {
+  RequestContext rc;
+  rc.tenant = tenant;
+  rc.principal = worker;
+  rc.roles = {"system"};
+  return rc;
+}
+
 }  // namespace perfflow

@@ -79,6 +79,10 @@ void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx, const st
 
 bool HasRole(const RequestContext& rc, absl::string_view role);
 
+// The identity of a service's own background work for one tenant
+// (schedulers, retention): `worker` as principal, the system role.
+RequestContext WorkerContext(const std::string& tenant, const std::string& worker);
+
 // PERMISSION_DENIED ("<what> needs one of the roles: ...") unless rc holds one of `roles`.
 absl::Status RequireRole(const RequestContext& rc, std::initializer_list<const char*> roles, const std::string& what);
 

@@ -42,11 +42,7 @@ bool SeesAll(const RequestContext& rc, const v1::Session& session) {
 }
 
 RequestContext SchedulerContext(const std::string& tenant) {
-  RequestContext rc;
-  rc.tenant = tenant;
-  rc.principal = "perfflow-calibration-scheduler";
-  rc.roles = {"system"};
-  return rc;
+  return WorkerContext(tenant, "perfflow-calibration-scheduler");
 }
 
 }  // namespace

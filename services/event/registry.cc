@@ -276,6 +276,10 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
     if (st.calibration_review_days() < 0 || st.calibration_review_days() > 90) {
       out.push_back({"settings.calibration_review_days", "must be 1..90 (unset: 14)"});
     }
+    const int retention = st.evidence_retention_days();
+    if (retention != 0 && (retention < 30 || retention > 36500)) {
+      out.push_back({"settings.evidence_retention_days", "must be 30..36500 days (unset: kept)"});
+    }
   }
 
   std::map<std::string, std::vector<std::string>> deps;

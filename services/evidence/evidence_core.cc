@@ -241,6 +241,19 @@ absl::Status EvidenceCore::RecordAccess(const RequestContext& rc, const Evidence
   return absl::OkStatus();
 }
 
+absl::StatusOr<EvidenceRow> EvidenceCore::OpenForDownload(const RequestContext& rc, const std::string& name) {
+  auto row = Get(rc, name);
+  if (!row.ok()) return row.status();
+  if (row->removed_at) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the bytes of ", name, " were deleted on ", absl::FormatTime("%Y-%m-%d", *row->removed_at, absl::UTCTimeZone()),
+        row->removed_reason == "erasure" ? " (the person's data was erased)" : " (the tenant's retention period)",
+        "; its metadata is kept"));
+  }
+  if (absl::Status s = RecordAccess(rc, *row); !s.ok()) return s;
+  return row;
+}
+
 absl::StatusOr<std::vector<AccessRow>> EvidenceCore::ListAccess(const RequestContext& rc,
                                                                const v1::ListEvidenceAccessRequest& req) {
   const std::string& person = req.person_id().empty() ? rc.principal : req.person_id();
@@ -491,6 +504,10 @@ absl::StatusOr<SealCheck> EvidenceCore::Verify(const RequestContext& rc, const s
   if (!rows.ok()) return rows.status();
   SealCheck check{**seal, {}};
   for (const EvidenceRow& r : *rows) {
+    if (r.removed_at) {
+      ++check.removed;
+      continue;
+    }
     Sha256 hash;
     int64_t size = 0;
     absl::Status read = Download(rc, r, [&](absl::string_view bytes) {
@@ -561,6 +578,43 @@ absl::StatusOr<int> EvidenceCore::ReconcileSteps() {
   return reports_->Reconcile([this](const event::PendingStep& step) {
     return store_->DeleteSeal(step.tenant, step.step_id.substr(step.step_id.find(':') + 1));
   });
+}
+
+absl::StatusOr<int64_t> EvidenceCore::RemoveBytes(const std::string& tenant, const std::vector<EvidenceRow>& rows,
+                                                  const std::string& reason) {
+  std::vector<std::string> ids;
+  for (const EvidenceRow& r : rows) ids.push_back(r.evidence_id);
+  auto marked = store_->MarkRemoved(tenant, ids, reason, clock_->Now());
+  if (!marked.ok()) return marked.status();
+  for (const EvidenceRow& r : rows) {
+    auto refs = store_->BlobReferences(r.sha256);
+    if (!refs.ok()) return refs.status();
+    if (*refs > 0) continue;
+    if (absl::Status s = blobs_->Remove(r.sha256); !s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  if (metrics_ != nullptr) metrics_->Removed(reason, *marked);
+  return *marked;
+}
+
+absl::StatusOr<int64_t> EvidenceCore::EnforceRetention(int batch) {
+  auto tenants = store_->Tenants();
+  if (!tenants.ok()) return tenants.status();
+  int64_t removed = 0;
+  for (const std::string& tenant : *tenants) {
+    auto registry = events_->GetRegistry(WorkerContext(tenant, "perfflow-evidence-retention"), 0);
+    if (!registry.ok()) return registry.status();
+    const int days = registry->settings().evidence_retention_days();
+    if (days <= 0) continue;
+    auto expired = store_->ExpiredEvidence(tenant, clock_->Now() - absl::Hours(24) * days, batch);
+    if (!expired.ok()) return expired.status();
+    if (expired->empty()) continue;
+    auto n = RemoveBytes(tenant, *expired, "retention");
+    if (!n.ok()) return n.status();
+    removed += *n;
+    LogInfo("evidence past its retention period removed",
+            {{"tenant", tenant}, {"items", std::to_string(*n)}, {"retention_days", std::to_string(days)}});
+  }
+  return removed;
 }
 
 absl::Status EvidenceCore::RefreshGauges() {

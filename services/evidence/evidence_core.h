@@ -33,6 +33,8 @@ struct EvidenceOptions {
 struct SealCheck {
   SealRow seal;
   std::vector<std::string> problems;
+  // Items whose bytes were removed on purpose (retention, erasure).
+  int removed = 0;
 };
 
 struct UploadResult {
@@ -65,6 +67,9 @@ class EvidenceCore {
   // bytes (an unrecorded read is refused); the uploader's own and peer
   // services' reads are not recorded.
   absl::Status RecordAccess(const RequestContext& rc, const EvidenceRow& row);
+  // Get, then FAILED_PRECONDITION when the bytes were removed, then the
+  // access recorded (RecordAccess): what a download may serve.
+  absl::StatusOr<EvidenceRow> OpenForDownload(const RequestContext& rc, const std::string& name);
   // The caller's own evidence accesses, or anyone's for HR and admins.
   absl::StatusOr<std::vector<AccessRow>> ListAccess(const RequestContext& rc, const v1::ListEvidenceAccessRequest& req);
   absl::Status Download(const RequestContext& rc, const EvidenceRow& row,
@@ -82,6 +87,13 @@ class EvidenceCore {
   // seal the event service refuses for good is removed. Returns how many are
   // still pending.
   absl::StatusOr<int> ReconcileSteps();
+  // Deletes the bytes of evidence older than each tenant's
+  // Settings.evidence_retention_days (rows stay, marked "retention"), at
+  // most `batch` items per tenant per pass. Returns how many were removed.
+  absl::StatusOr<int64_t> EnforceRetention(int batch = 500);
+  // Marks `rows` removed for `reason` and deletes the blobs no row keeps.
+  absl::StatusOr<int64_t> RemoveBytes(const std::string& tenant, const std::vector<EvidenceRow>& rows,
+                                      const std::string& reason);
 
  private:
   absl::Status CheckViewer(const RequestContext& rc, const std::string& event);

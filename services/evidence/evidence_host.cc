@@ -33,10 +33,16 @@ class EvidenceHost : public ServiceHost {
         LogWarn("flow step retry pass failed", {{"error", std::string(pending.status().message())}});
       }
     });
+    retention_ = std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.retention_interval_seconds)), [this] {
+      if (auto removed = core_->EnforceRetention(); !removed.ok()) {
+        LogWarn("retention pass failed", {{"error", std::string(removed.status().message())}});
+      }
+    });
   }
   void Stop() override {
     if (refresher_) refresher_->Stop();
     retry_.reset();
+    retention_.reset();
   }
 
  private:
@@ -47,6 +53,7 @@ class EvidenceHost : public ServiceHost {
   EvidenceServiceImpl service_;
   std::unique_ptr<PeriodicTask> refresher_;
   std::unique_ptr<PeriodicTask> retry_;
+  std::unique_ptr<PeriodicTask> retention_;
 };
 
 }  // namespace

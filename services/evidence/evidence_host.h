@@ -22,6 +22,8 @@ struct EvidenceHostOptions {
   int call_timeout_seconds = 5;
   // How often seals whose ARCHIVED step did not reach the event service are retried.
   int step_retry_seconds = 10;
+  // How often evidence past its tenant's retention period is looked for.
+  int retention_interval_seconds = 3600;
 };
 
 // InvalidArgument for inconsistent limits; errors name what could not be opened.

@@ -19,7 +19,11 @@ EvidenceMetrics::EvidenceMetrics(prometheus::Registry& registry)
       completeness_(prometheus::BuildGauge()
                         .Name("perfflow_evidence_completeness_ratio")
                         .Help("Share of validated chains whose evidence is complete.")
-                        .Register(registry)) {}
+                        .Register(registry)),
+      removed_(prometheus::BuildCounter()
+                   .Name("perfflow_evidence_removed_total")
+                   .Help("Evidence files whose bytes were deleted, by reason (retention, erasure).")
+                   .Register(registry)) {}
 
 void EvidenceMetrics::Upload(const std::string& result, int64_t bytes_stored) {
   uploads_.Add({{"result", result}}).Increment();
@@ -27,6 +31,10 @@ void EvidenceMetrics::Upload(const std::string& result, int64_t bytes_stored) {
 }
 
 void EvidenceMetrics::Validation(const std::string& outcome) { validations_.Add({{"outcome", outcome}}).Increment(); }
+
+void EvidenceMetrics::Removed(const std::string& reason, int64_t items) {
+  if (items > 0) removed_.Add({{"reason", reason}}).Increment(static_cast<double>(items));
+}
 
 void EvidenceMetrics::SetCompleteness(const std::string& tenant, const std::string& department,
                                       const std::string& event_type, double ratio) {

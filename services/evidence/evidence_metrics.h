@@ -18,6 +18,8 @@ class EvidenceMetrics {
   void Upload(const std::string& result, int64_t bytes_stored);
   // outcome: complete | incomplete
   void Validation(const std::string& outcome);
+  // reason: retention | erasure
+  void Removed(const std::string& reason, int64_t items);
   void SetCompleteness(const std::string& tenant, const std::string& department, const std::string& event_type,
                        double ratio);
 
@@ -26,6 +28,7 @@ class EvidenceMetrics {
   prometheus::Counter& bytes_;
   prometheus::Family<prometheus::Counter>& validations_;
   prometheus::Family<prometheus::Gauge>& completeness_;
+  prometheus::Family<prometheus::Counter>& removed_;
 };
 
 }  // namespace perfflow::evidence

@@ -17,6 +17,8 @@ void ToProto(const EvidenceRow& row, v1::Evidence* out) {
   ToTimestamp(row.uploaded_at, out->mutable_uploaded_at());
   out->set_cosigned_by(row.cosigned_by);
   if (row.cosigned_at) ToTimestamp(*row.cosigned_at, out->mutable_cosigned_at());
+  if (row.removed_at) ToTimestamp(*row.removed_at, out->mutable_removed_at());
+  out->set_removed_reason(row.removed_reason);
 }
 
 void ToProto(const SealRow& seal, v1::Seal* out) {
@@ -62,9 +64,8 @@ grpc::Status EvidenceServiceImpl::ListEvidence(grpc::ServerContext* ctx, const v
 grpc::Status EvidenceServiceImpl::DownloadEvidence(grpc::ServerContext* ctx, const v1::DownloadEvidenceRequest* req,
                                                    grpc::ServerWriter<v1::DownloadEvidenceResponse>* writer) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  auto row = core_->Get(rc, req->name());
+  auto row = core_->OpenForDownload(rc, req->name());
   if (!row.ok()) return ToGrpcStatus(row.status());
-  if (absl::Status s = core_->RecordAccess(rc, *row); !s.ok()) return ToGrpcStatus(s);
   v1::DownloadEvidenceResponse first;
   ToProto(*row, first.mutable_metadata());
   if (!writer->Write(first)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
@@ -133,6 +134,7 @@ grpc::Status EvidenceServiceImpl::VerifySeal(grpc::ServerContext* ctx, const v1:
   if (!verified.ok()) return ToGrpcStatus(verified.status());
   resp->set_intact(verified->problems.empty());
   for (const auto& p : verified->problems) resp->add_problems(p);
+  resp->set_removed(verified->removed);
   ToProto(verified->seal, resp->mutable_seal());
   return grpc::Status::OK;
 }

@@ -29,6 +29,10 @@ struct EvidenceRow {
   absl::Time uploaded_at;
   std::string cosigned_by;
   std::optional<absl::Time> cosigned_at;
+  // Set once the bytes were deleted on purpose (the row stays):
+  // "retention" or "erasure".
+  std::optional<absl::Time> removed_at;
+  std::string removed_reason;
 };
 
 // Someone other than the uploader read a piece of evidence.
@@ -78,9 +82,9 @@ class EvidenceStore {
   virtual absl::StatusOr<std::vector<EvidenceRow>> ListEvidence(const std::string& tenant,
                                                                 const std::string& event_id) = 0;
   virtual absl::StatusOr<int64_t> EventBytes(const std::string& tenant, const std::string& event_id) = 0;
-  // Whether this tenant already holds a row with this content.
+  // Whether this tenant already keeps a row with this content.
   virtual absl::StatusOr<bool> TenantHasBlob(const std::string& tenant, const std::string& sha256) = 0;
-  // Rows of any tenant that reference the blob.
+  // Rows of any tenant that reference the blob and keep its bytes.
   virtual absl::StatusOr<int64_t> BlobReferences(const std::string& sha256) = 0;
   // Deletes the row unless sealed; returns the deleted row.
   virtual absl::StatusOr<EvidenceRow> DeleteEvidence(const std::string& tenant, const std::string& id) = 0;
@@ -112,6 +116,15 @@ class EvidenceStore {
   // `owner_id`'s evidence as others read it, newest first.
   virtual absl::StatusOr<std::vector<AccessRow>> ListAccess(const std::string& tenant, const std::string& owner_id,
                                                            int limit) = 0;
+  // Evidence uploaded before `uploaded_before` whose bytes are still kept,
+  // oldest first.
+  virtual absl::StatusOr<std::vector<EvidenceRow>> ExpiredEvidence(const std::string& tenant,
+                                                                   absl::Time uploaded_before, int limit) = 0;
+  // Marks the bytes of `ids` removed (rows already removed are left as they
+  // are); returns how many rows were marked. The caller deletes blobs no
+  // longer referenced (BlobReferences counts kept rows only).
+  virtual absl::StatusOr<int64_t> MarkRemoved(const std::string& tenant, const std::vector<std::string>& ids,
+                                              const std::string& reason, absl::Time at) = 0;
   virtual absl::Status Ping() = 0;
 };
 

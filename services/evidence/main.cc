@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   flags.AddInt("call_timeout_seconds", &o.host.call_timeout_seconds, "deadline of each call to the event service");
   flags.AddInt("step_retry_seconds", &o.host.step_retry_seconds,
                "how often seals whose ARCHIVED step did not reach the event service are retried");
+  flags.AddInt("retention_interval_seconds", &o.host.retention_interval_seconds,
+               "how often evidence past its tenant's retention period (Settings.evidence_retention_days) is deleted");
   flags.ParseOrExit(argc, argv);
   perfflow::SetLogService("perfflow-evidence");
   o.host.db = o.server.db;

@@ -17,7 +17,7 @@ using db::FromMs;
 
 const char kColumns[] =
     "evidence_id, event_id, kind, file_name, content_type, size_bytes, sha256, note, uploader_id, uploaded_at, "
-    "cosigned_by, cosigned_at";
+    "cosigned_by, cosigned_at, removed_at, removed_reason";
 
 EvidenceRow ReadRow(const Row& r) {
   EvidenceRow e;
@@ -33,6 +33,8 @@ EvidenceRow ReadRow(const Row& r) {
   e.uploaded_at = FromMs(r.Int(9));
   e.cosigned_by = r.Str(10);
   if (!r.IsNull(11)) e.cosigned_at = FromMs(r.Int(11));
+  if (!r.IsNull(12)) e.removed_at = FromMs(r.Int(12));
+  e.removed_reason = r.Str(13);
   return e;
 }
 
@@ -116,6 +118,14 @@ const std::vector<db::Migration>& EvidenceMigrations() {
            "reader_id VARCHAR(64) NOT NULL, accessed_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, access_id))",
            "CREATE INDEX IF NOT EXISTS evidence_access_by_owner ON evidence_access (tenant_id, owner_id, accessed_at)",
        }},
+      // Retention and erasure delete a file's bytes; its row stays, marked.
+      {4,
+       "removed evidence bytes",
+       {
+           "ALTER TABLE evidence ADD COLUMN removed_at BIGINT NULL",
+           "ALTER TABLE evidence ADD COLUMN removed_reason VARCHAR(32) NOT NULL DEFAULT ''",
+           "CREATE INDEX IF NOT EXISTS evidence_by_upload ON evidence (tenant_id, removed_at, uploaded_at)",
+       }},
   };
   return kMigrations;
 }
@@ -140,7 +150,7 @@ absl::Status SqlEvidenceStore::InsertEvidence(const std::string& tenant, const E
                                                        " more would exceed its ", max_event_bytes, "-byte limit"));
     }
     auto ins = txn.Execute(absl::StrCat("INSERT INTO evidence (tenant_id, ", kColumns,
-                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"),
+                                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, '')"),
                            {tenant, e.evidence_id, e.event_id, e.kind, e.file_name, e.content_type, e.size_bytes,
                             e.sha256, e.note, e.uploader_id, Ms(e.uploaded_at), e.cosigned_by});
     return ins.status();
@@ -190,7 +200,7 @@ absl::StatusOr<int64_t> SqlEvidenceStore::EventBytes(const std::string& tenant, 
 absl::StatusOr<bool> SqlEvidenceStore::TenantHasBlob(const std::string& tenant, const std::string& sha256) {
   bool out = false;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT 1 FROM evidence WHERE tenant_id = ? AND sha256 = ? LIMIT 1", {tenant, sha256});
+    auto rows = txn.Query("SELECT 1 FROM evidence WHERE tenant_id = ? AND sha256 = ? AND removed_at IS NULL LIMIT 1", {tenant, sha256});
     if (!rows.ok()) return rows.status();
     out = !rows->empty();
     return absl::OkStatus();
@@ -202,7 +212,7 @@ absl::StatusOr<bool> SqlEvidenceStore::TenantHasBlob(const std::string& tenant, 
 absl::StatusOr<int64_t> SqlEvidenceStore::BlobReferences(const std::string& sha256) {
   int64_t out = 0;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT COUNT(*) FROM evidence WHERE sha256 = ?", {sha256});
+    auto rows = txn.Query("SELECT COUNT(*) FROM evidence WHERE sha256 = ? AND removed_at IS NULL", {sha256});
     if (!rows.ok()) return rows.status();
     out = rows->empty() ? 0 : rows->front().Int(0);
     return absl::OkStatus();
@@ -418,6 +428,41 @@ absl::StatusOr<std::vector<AccessRow>> SqlEvidenceStore::ListAccess(const std::s
                           {tenant, owner_id});
     if (!rows.ok()) return rows.status();
     for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3), FromMs(r.Int(4))});
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<EvidenceRow>> SqlEvidenceStore::ExpiredEvidence(const std::string& tenant,
+                                                                           absl::Time uploaded_before, int limit) {
+  std::vector<EvidenceRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns,
+                                       " FROM evidence WHERE tenant_id = ? AND removed_at IS NULL AND uploaded_at < ? "
+                                       "ORDER BY uploaded_at, evidence_id LIMIT ?"),
+                          {tenant, Ms(uploaded_before), static_cast<int64_t>(limit)});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(ReadRow(r));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> SqlEvidenceStore::MarkRemoved(const std::string& tenant, const std::vector<std::string>& ids,
+                                                      const std::string& reason, absl::Time at) {
+  int64_t out = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    out = 0;
+    for (const std::string& id : ids) {
+      auto n = txn.Execute(
+          "UPDATE evidence SET removed_at = ?, removed_reason = ? "
+          "WHERE tenant_id = ? AND evidence_id = ? AND removed_at IS NULL",
+          {Ms(at), reason, tenant, id});
+      if (!n.ok()) return n.status();
+      out += *n;
+    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -38,6 +38,10 @@ class SqlEvidenceStore : public EvidenceStore {
   absl::Status RecordAccess(const std::string& tenant, const AccessRow& row) override;
   absl::StatusOr<std::vector<AccessRow>> ListAccess(const std::string& tenant, const std::string& owner_id,
                                                    int limit) override;
+  absl::StatusOr<std::vector<EvidenceRow>> ExpiredEvidence(const std::string& tenant, absl::Time uploaded_before,
+                                                           int limit) override;
+  absl::StatusOr<int64_t> MarkRemoved(const std::string& tenant, const std::vector<std::string>& ids,
+                                      const std::string& reason, absl::Time at) override;
   absl::Status Ping() override { return db_->Ping(); }
 
  private:

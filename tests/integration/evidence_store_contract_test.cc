@@ -174,6 +174,36 @@ TEST_P(EvidenceStoreContractTest, AccessesAreListedPerOwnerNewestFirst) {
   EXPECT_EQ(store_->ListAccess("acme", "owner", 1)->size(), 1u);
 }
 
+TEST_P(EvidenceStoreContractTest, RemovedBytesKeepTheRowAndStopCountingAsReferences) {
+  const std::string sha = Sha256Hex("shared");
+  EvidenceRow old_row = Row(event_, "a", 10, sha);
+  EvidenceRow new_row = Row(event_, "b", 10, sha);
+  ASSERT_TRUE(store_->InsertEvidence("acme", old_row, 1000).ok());
+  ASSERT_TRUE(store_->InsertEvidence("acme", new_row, 1000).ok());
+  ASSERT_TRUE(store_->InsertEvidence("other", Row(event_, "c", 10), 1000).ok());
+
+  auto expired = store_->ExpiredEvidence("acme", new_row.uploaded_at, 10);
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  ASSERT_EQ(expired->size(), 1u) << "only rows uploaded before the cut-off, of this tenant";
+  EXPECT_EQ(expired->front().evidence_id, old_row.evidence_id);
+
+  const absl::Time at = absl::FromUnixSeconds(1780000000);
+  EXPECT_EQ(store_->MarkRemoved("acme", {old_row.evidence_id}, "retention", at).value_or(-1), 1);
+  EXPECT_EQ(store_->MarkRemoved("acme", {old_row.evidence_id}, "erasure", at).value_or(-1), 0) << "marked once";
+  EXPECT_EQ(store_->MarkRemoved("other", {new_row.evidence_id}, "erasure", at).value_or(-1), 0) << "another tenant's row";
+  auto row = store_->GetEvidence("acme", old_row.evidence_id);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->removed_at, at);
+  EXPECT_EQ((*row)->removed_reason, "retention");
+  EXPECT_EQ(store_->ListEvidence("acme", event_).value_or(std::vector<EvidenceRow>{}).size(), 2u);
+  EXPECT_EQ(store_->BlobReferences(sha).value_or(-1), 1);
+  EXPECT_TRUE(store_->ExpiredEvidence("acme", new_row.uploaded_at, 10).value_or(std::vector<EvidenceRow>{1}).empty());
+
+  ASSERT_EQ(store_->MarkRemoved("acme", {new_row.evidence_id}, "erasure", at).value_or(-1), 1);
+  EXPECT_EQ(store_->BlobReferences(sha).value_or(-1), 0);
+  EXPECT_FALSE(store_->TenantHasBlob("acme", sha).value_or(true));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, EvidenceStoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
                          [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
 

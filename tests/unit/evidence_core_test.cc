@@ -413,5 +413,62 @@ TEST_F(EvidenceCoreTest, DeleteBeforeSealRemovesRowAndUnsharedBlob) {
   EXPECT_TRUE(absl::IsNotFound(core_->Delete(As("r1"), name)));
 }
 
+TEST_F(EvidenceCoreTest, RetentionDeletesOldBytesButKeepsRowsAndContentOthersStillKeep) {
+  auto old = Upload(As("r1"), "change_note", "application/pdf", Pdf(500));
+  ASSERT_TRUE(old.ok());
+  clock_->Advance(absl::Hours(24 * 20));
+  // The same bytes again, 20 days later: one blob, two rows.
+  auto newer = Upload(As("r1"), "bom_freeze_confirmation", "application/pdf", Pdf(500));
+  ASSERT_TRUE(newer.ok());
+  clock_->Advance(absl::Hours(24 * 15));
+  const std::string old_name = "evidence/" + old->row.evidence_id;
+
+  // No retention period: nothing goes.
+  EXPECT_EQ(core_->EnforceRetention().value_or(-1), 0);
+  auto registry = events_->GetRegistry(As("r1"), 0);
+  ASSERT_TRUE(registry.ok());
+  registry->mutable_settings()->set_evidence_retention_days(30);
+  events_->PutRegistry(*registry);
+
+  EXPECT_EQ(core_->EnforceRetention().value_or(-1), 1);
+  auto row = core_->Get(As("r1"), old_name);
+  ASSERT_TRUE(row.ok());
+  ASSERT_TRUE(row->removed_at.has_value());
+  EXPECT_EQ(*row->removed_at, clock_->Now());
+  EXPECT_EQ(row->removed_reason, "retention");
+  EXPECT_EQ(RowCount(), 2u);
+  EXPECT_EQ(BlobCount(), 1u) << "the newer row still keeps these bytes";
+  auto refused = core_->OpenForDownload(As("r1"), old_name);
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("retention period"));
+  EXPECT_TRUE(core_->OpenForDownload(As("r1"), "evidence/" + newer->row.evidence_id).ok());
+  EXPECT_EQ(core_->EnforceRetention().value_or(-1), 0) << "a removed row is not removed twice";
+
+  clock_->Advance(absl::Hours(24 * 20));
+  EXPECT_EQ(core_->EnforceRetention().value_or(-1), 1);
+  EXPECT_EQ(BlobCount(), 0u);
+  EXPECT_EQ(RowCount(), 2u);
+  // Content uploaded again after its removal is stored again.
+  auto again = Upload(As("r1"), "change_note", "application/pdf", Pdf(500));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->deduplicated);
+  EXPECT_EQ(BlobCount(), 1u);
+}
+
+TEST_F(EvidenceCoreTest, ASealWhoseBytesWereRemovedOnPurposeStillVerifies) {
+  const std::string ev = ChainReadyToSeal("X9");
+  ASSERT_TRUE(core_->Seal(As("r1"), ev).ok());
+  clock_->Advance(absl::Hours(24 * 31));
+  auto registry = events_->GetRegistry(As("r1"), 0);
+  ASSERT_TRUE(registry.ok());
+  registry->mutable_settings()->set_evidence_retention_days(30);
+  events_->PutRegistry(*registry);
+  ASSERT_EQ(core_->EnforceRetention().value_or(-1), 1);
+  auto verified = core_->Verify(As("r1"), ev);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->problems.empty()) << verified->problems[0];
+  EXPECT_EQ(verified->removed, 1);
+}
+
 }  // namespace
 }  // namespace perfflow::evidence
