@@ -3,6 +3,7 @@
 #include "absl/strings/cord.h"
 #include "common/log.h"
 #include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 
 namespace perfflow {
 
@@ -99,6 +100,16 @@ absl::string_view GrpcCodeName(grpc::StatusCode code) {
     case grpc::StatusCode::UNAUTHENTICATED: return "Unauthenticated";
     default: return "Unknown";
   }
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  google::rpc::Status rpc;
+  if (!status.error_details().empty() && rpc.ParseFromString(status.error_details())) {
+    for (const auto& any : rpc.details()) out.SetPayload(any.type_url(), absl::Cord(any.value()));
+  }
+  return out;
 }
 
 }  // namespace perfflow

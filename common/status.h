@@ -31,6 +31,9 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 // absl::Status -> google.rpc.Status (code, message, details), sanitised.
 google::rpc::Status ToRpcStatus(const absl::Status& status);
 
+// grpc::Status -> absl::Status, keeping code, message and details.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
 // absl::Status -> grpc::Status with google.rpc.Status in the details, sanitised.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 

@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "common/request_context.h"
 #include "perfflow/event/v1/event_service.pb.h"
+#include "perfflow/type/v1/access.pb.h"
 
 namespace perfflow::gateway {
 
@@ -32,6 +33,10 @@ absl::StatusOr<Principal> Door::Authenticate(absl::string_view authorization, ab
 }
 
 absl::Status Door::Authorize(const Principal& principal, const google::protobuf::MethodDescriptor& method) {
+  if (method.options().GetExtension(perfflow::type::v1::internal_only)) {
+    return absl::PermissionDeniedError(method.full_name() + " is internal to perfflow; call " +
+                                       "perfflow.gateway.v1.PersonDataService/" + method.name());
+  }
   std::vector<std::string> allowed = AllowedRoles(method);
   if (allowed.empty()) return absl::OkStatus();
   for (const std::string& role : principal.roles) {

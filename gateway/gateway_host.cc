@@ -10,6 +10,7 @@
 #include "gateway/admin_service.h"
 #include "gateway/grpc_proxy.h"
 #include "gateway/http_server.h"
+#include "gateway/person_data_service.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
 #include "perfflow/calibration/v1/calibration_service.pb.h"
@@ -37,11 +38,12 @@ absl::StatusOr<v1::GatewayConfig> LoadConfig(const std::string& path) {
 class Host : public GatewayHost {
  public:
   Host(GatewayHostOptions o, std::shared_ptr<db::Database> database, std::unique_ptr<GatewayAdminServiceImpl> admin,
-       std::unique_ptr<grpc::Server> admin_server, std::shared_ptr<Backends> backends,
+       std::unique_ptr<PersonDataServiceImpl> person_data, std::unique_ptr<grpc::Server> admin_server, std::shared_ptr<Backends> backends,
        std::unique_ptr<HttpMetrics> metrics, std::unique_ptr<HttpGateway> http, std::unique_ptr<GrpcProxy> proxy)
       : o_(std::move(o)),
         database_(std::move(database)),
         admin_(std::move(admin)),
+        person_data_(std::move(person_data)),
         admin_server_(std::move(admin_server)),
         backends_(std::move(backends)),
         metrics_(std::move(metrics)),
@@ -80,6 +82,7 @@ class Host : public GatewayHost {
   GatewayHostOptions o_;
   std::shared_ptr<db::Database> database_;
   std::unique_ptr<GatewayAdminServiceImpl> admin_;
+  std::unique_ptr<PersonDataServiceImpl> person_data_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::shared_ptr<Backends> backends_;
   std::unique_ptr<HttpMetrics> metrics_;
@@ -113,30 +116,42 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   auto keys = ApiKeyStore::Open(*database);
   if (!keys.ok()) return keys.status();
 
-  auto clock = std::make_shared<SystemClock>();
-  // The admin service runs in-process, reached through the same door.
-  auto admin = std::make_unique<GatewayAdminServiceImpl>(*keys, clock, IdentityOptions{false});
-  grpc::ServerBuilder admin_builder;
-  admin_builder.RegisterService(admin.get());
-  std::unique_ptr<grpc::Server> admin_server = admin_builder.BuildAndStart();
+  auto erasures = ErasureLog::Open(*database);
+  if (!erasures.ok()) return erasures.status();
 
+  auto clock = std::make_shared<SystemClock>();
   auto backends = std::make_shared<Backends>();
   std::vector<const google::protobuf::ServiceDescriptor*> services;
+  std::vector<std::string> person_data_services;
   auto route = [&](const google::protobuf::ServiceDescriptor* service, const std::string& addr) {
     if (addr.empty()) return;
     backends->Add(service->full_name(), grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
     services.push_back(service);
+    person_data_services.push_back(service->full_name());
   };
   // Each service's descriptor through one of its messages, which also links
-  // its generated code into the binary.
-  route(event::v1::GetEventRequest::descriptor()->file()->FindServiceByName("EventService"), o.event_addr);
+  // its generated code into the binary. Erasure follows this order: the
+  // event service, which holds the directory, last.
   route(evidence::v1::GetEvidenceRequest::descriptor()->file()->FindServiceByName("EvidenceService"), o.evidence_addr);
   route(feedback::v1::SubmitReviewRequest::descriptor()->file()->FindServiceByName("FeedbackService"), o.feedback_addr);
   route(calibration::v1::GetSessionRequest::descriptor()->file()->FindServiceByName("CalibrationService"),
         o.calibration_addr);
-  backends->Add(v1::GatewayAdminService::service_full_name(), admin_server->InProcessChannel(grpc::ChannelArguments()),
-                /*check_health=*/false);
-  services.push_back(v1::ApiKey::descriptor()->file()->FindServiceByName("GatewayAdminService"));
+  route(event::v1::GetEventRequest::descriptor()->file()->FindServiceByName("EventService"), o.event_addr);
+
+  // The gateway's own services run in-process, reached through the same door.
+  auto admin = std::make_unique<GatewayAdminServiceImpl>(*keys, clock, IdentityOptions{false});
+  auto person_data = std::make_unique<PersonDataServiceImpl>(backends, person_data_services, *std::move(erasures), clock,
+                                                             IdentityOptions{false});
+  grpc::ServerBuilder admin_builder;
+  admin_builder.RegisterService(admin.get());
+  admin_builder.RegisterService(person_data.get());
+  std::unique_ptr<grpc::Server> admin_server = admin_builder.BuildAndStart();
+  for (const char* name : {"GatewayAdminService", "PersonDataService"}) {
+    const auto* service = v1::ApiKey::descriptor()->file()->FindServiceByName(name);
+    backends->Add(service->full_name(), admin_server->InProcessChannel(grpc::ChannelArguments()),
+                  /*check_health=*/false);
+    services.push_back(service);
+  }
   auto router = Router::Build(services);
   if (!router.ok()) return router.status();
 
@@ -163,7 +178,7 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   if (absl::Status s = gateway->Start(); !s.ok()) return s;
   LogInfo("http listening", {{"http_port", std::to_string(gateway->port())}});
   auto proxy = std::make_unique<GrpcProxy>(backends, door, metrics.get(), http.call_timeout);
-  return std::unique_ptr<GatewayHost>(new Host(o, *std::move(database), std::move(admin), std::move(admin_server),
+  return std::unique_ptr<GatewayHost>(new Host(o, *std::move(database), std::move(admin), std::move(person_data), std::move(admin_server),
                                                backends, std::move(metrics), std::move(gateway), std::move(proxy)));
 }
 

@@ -17,6 +17,7 @@
 #include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "google/protobuf/dynamic_message.h"
 #include "perfflow/event/v1/event_service.pb.h"
+#include "perfflow/type/v1/person_data.pb.h"
 
 namespace perfflow::gateway {
 namespace {
@@ -325,6 +326,7 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
     return;
   }
   const pb::Descriptor* type = method.output_type();
+  if (type == type::v1::FileChunk::descriptor()) return StreamFile(res, call, std::move(pending->first));
   res.set_chunked_content_provider(
       "application/x-ndjson",
       [call, pending, type](size_t, httplib::DataSink& sink) {
@@ -356,6 +358,45 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
         }
         *json += "\n";
         return sink.write(json->data(), json->size());
+      },
+      [call](bool) { call->Cancel(); });
+}
+
+// A download (FileChunk stream): the bytes themselves, typed and named by the
+// first message. An error after the headers cuts the transfer short (the
+// chunked body never ends), which clients report as an incomplete download.
+void HttpGateway::StreamFile(httplib::Response& res, std::shared_ptr<StreamCall> call, grpc::ByteBuffer first) {
+  auto head = std::make_unique<type::v1::FileChunk>();
+  if (!Parse(first, head.get())) {
+    call->Cancel();
+    return WriteError(res, grpc::Status(grpc::StatusCode::INTERNAL, "unreadable download"));
+  }
+  std::string name;
+  for (char c : head->file_name()) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
+  if (!name.empty()) res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
+  const std::string content_type = head->content_type().empty() ? "application/octet-stream" : head->content_type();
+  auto first_data = std::make_shared<std::optional<std::string>>(std::move(*head->mutable_data()));
+  res.set_chunked_content_provider(
+      content_type,
+      [call, first_data](size_t, httplib::DataSink& sink) {
+        // The first message's bytes, then each next message's.
+        if (first_data->has_value()) {
+          std::string data = std::move(**first_data);
+          first_data->reset();
+          return data.empty() || sink.write(data.data(), data.size());
+        }
+        grpc::ByteBuffer next;
+        if (!call->Next(&next)) {
+          if (!call->Finish().ok()) return false;
+          sink.done();
+          return true;
+        }
+        type::v1::FileChunk chunk;
+        if (!Parse(next, &chunk)) {
+          call->Cancel();
+          return false;
+        }
+        return chunk.data().empty() || sink.write(chunk.data().data(), chunk.data().size());
       },
       [call](bool) { call->Cancel(); });
 }

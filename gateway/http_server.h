@@ -84,6 +84,7 @@ class HttpGateway {
   void Dispatch(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body);
   void ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match, Outcome* out,
                 const httplib::ContentReader* body);
+  void StreamFile(httplib::Response& res, std::shared_ptr<StreamCall> call, grpc::ByteBuffer first);
   void ServeWebhook(const httplib::Request& req, httplib::Response& res, const std::string& source, Outcome* out,
                     const httplib::ContentReader* body);
   // The body, at most options_.max_body_bytes of it whatever its transfer

@@ -31,6 +31,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "perfflow/event/v1/event_service.pb.h"
+#include "perfflow/type/v1/person_data.pb.h"
 #include "services/event/demo_seed.h"
 #include "services/event/event_client.h"
 #include "services/event/registry.h"
@@ -44,6 +45,7 @@ namespace pb = google::protobuf;
 
 constexpr char kEvent[] = "/perfflow.event.v1.EventService/";
 constexpr char kCalibration[] = "/perfflow.calibration.v1.CalibrationService/";
+constexpr char kPersonData[] = "/perfflow.gateway.v1.PersonDataService/";
 
 std::string Time(const pb::Timestamp& ts) {
   if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
@@ -403,7 +405,7 @@ int ImportEmployees(Client& client, const std::string& csv_path, const CommandFl
       }
       std::map<size_t, std::string> bad;  // position in pending -> reason
       if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-        for (const FieldViolation& v : FieldViolationsOf(event::FromGrpcStatus(s))) {
+        for (const FieldViolation& v : FieldViolationsOf(FromGrpcStatus(s))) {
           size_t pos;
           std::vector<std::string> parts = absl::StrSplit(v.field, absl::ByAnyChar("[]"));
           if (parts.size() >= 3 && parts[0] == "employees" && absl::SimpleAtoi(parts[1], &pos) && pos < pending.size()) {
@@ -604,6 +606,75 @@ int Brief(Client& client, const std::vector<std::string>& args, const CommandFla
     const std::string command = "xdg-open '" + out + "' >/dev/null 2>&1";
     if (std::system(command.c_str()) != 0) std::cerr << "could not open it (no xdg-open); the file is " << out << "\n";
   }
+  return kOk;
+}
+
+int ExportPerson(Client& client, const std::vector<std::string>& args) {
+  if (args.empty() || args.size() > 2) {
+    std::cerr << "usage: perfflowctl export-person <person_id> [out.zip]\n";
+    return kUsage;
+  }
+  type::v1::ExportPersonDataRequest req;
+  req.set_person_id(args[0]);
+  std::string out_path = args.size() == 2 ? args[1] : "";
+  std::ofstream out;
+  int64_t bytes = 0;
+  bool failed_to_write = false;
+  grpc::Status s = client.Stream(absl::StrCat(kPersonData, "ExportPersonData"), req, type::v1::FileChunk::descriptor(),
+                                 [&](const google::protobuf::Message& m) {
+                                   const auto& chunk = static_cast<const type::v1::FileChunk&>(m);
+                                   if (!out.is_open() && !failed_to_write) {
+                                     if (out_path.empty()) out_path = chunk.file_name();
+                                     out.open(out_path, std::ios::binary | std::ios::trunc);
+                                     failed_to_write = !out;
+                                   }
+                                   if (failed_to_write) return;
+                                   out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+                                   bytes += static_cast<int64_t>(chunk.data().size());
+                                 });
+  if (!s.ok()) {
+    if (out.is_open()) {
+      out.close();
+      std::remove(out_path.c_str());
+    }
+    return ReportError(s);
+  }
+  out.close();
+  if (failed_to_write || !out) {
+    std::cerr << "error: cannot write " << out_path << "\n";
+    return kUsage;
+  }
+  std::cout << bytes << " bytes written to " << out_path << "\n";
+  return kOk;
+}
+
+int ErasePerson(Client& client, const std::vector<std::string>& args, const CommandFlags& flags) {
+  if (args.size() != 1) {
+    std::cerr << "usage: perfflowctl [--yes] erase-person <person_id>\n";
+    return kUsage;
+  }
+  if (!flags.yes) {
+    std::cerr << "This replaces " << args[0] << " by a pseudonym in every service, blanks what was written about them "
+              << "and deletes their evidence files. It cannot be undone.\nType the person's id to go on: ";
+    std::string typed;
+    std::getline(std::cin, typed);
+    if (typed != args[0]) {
+      std::cerr << "not erased (the id typed differs)\n";
+      return kUsage;
+    }
+  }
+  type::v1::ErasePersonRequest req;
+  req.set_person_id(args[0]);
+  type::v1::ErasePersonResponse resp;
+  if (grpc::Status s = client.Call(absl::StrCat(kPersonData, "ErasePerson"), req, &resp); !s.ok()) return ReportError(s);
+  if (client.options().json()) {
+    std::cout << ToJson(resp, false) << "\n";
+    return kOk;
+  }
+  std::cout << args[0] << " is now " << resp.pseudonym() << "; evidence files deleted: " << resp.files_deleted() << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& t : resp.tables()) rows.push_back({t.table(), absl::StrCat(t.rows())});
+  PrintTable(std::cout, {"table", "rows changed"}, rows);
   return kOk;
 }
 

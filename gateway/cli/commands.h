@@ -23,6 +23,8 @@ struct CommandFlags {
   std::string source = "cli";
   std::string external_id;
   bool open = false;
+  // erase-person: do not ask for the person's id again.
+  bool yes = false;
 };
 
 int Apply(Client& client, const std::vector<std::string>& paths, const CommandFlags& flags);
@@ -37,6 +39,10 @@ int Heatmap(Client& client);
 int Brief(Client& client, const std::vector<std::string>& args, const CommandFlags& flags);
 // what-if <settings.yaml> [days]: SimulateSettings over the last `days` (30), today beside the what-if.
 int WhatIf(Client& client, const std::vector<std::string>& args);
+// export-person <person_id> [out.zip]: the person's data export (through the gateway's gRPC port).
+int ExportPerson(Client& client, const std::vector<std::string>& args);
+// erase-person <person_id>: pseudonymise the person everywhere (admins; asks for the id again unless --yes).
+int ErasePerson(Client& client, const std::vector<std::string>& args, const CommandFlags& flags);
 
 // One CSV record per line (RFC 4180 quoting, "" inside quotes); the line
 // number where each record starts. InvalidArgument names the line of an

@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
       "  perfflowctl heatmap                                   department x event type (calibration service)\n"
       "  perfflowctl [--open] brief <session> [out.html]       generate and render a brief\n"
       "  perfflowctl what-if <settings.yaml> [days]            replay the last days' chains under other settings\n"
+      "  perfflowctl export-person <person_id> [out.zip]       everything held about a person (gateway port)\n"
+      "  perfflowctl [--yes] erase-person <person_id>          pseudonymise a person everywhere (admins; gateway)\n"
       "  perfflowctl list                                      every RPC\n"
       "  perfflowctl dev                                       the whole suite in this process (SQLite, demo)\n"
       "  perfflowctl <Method | package.Service/Method> [JSON | @file | -]\n"
@@ -129,6 +131,7 @@ int main(int argc, char** argv) {
   flags.AddString("source", &cf.source, "ingest: the event's source (default: the event type's)");
   flags.AddString("external_id", &cf.external_id, "ingest: the idempotency key (default: a new random one)");
   flags.AddBool("open", &cf.open, "brief: open the written file with xdg-open");
+  flags.AddBool("yes", &cf.yes, "erase-person: do not ask for the person's id again");
   flags.AddString("state_dir", &dev.state_dir, "dev: directory of the SQLite files and blobs");
   flags.AddString("listen", &dev.host, "dev: address every port listens on");
   flags.AddInt("services_port", &dev.services_port, "dev: gRPC port serving all four services");
@@ -175,6 +178,8 @@ int main(int argc, char** argv) {
   if (command == "heatmap") return cli::Heatmap(client);
   if (command == "brief") return cli::Brief(client, rest, cf);
   if (command == "what-if") return cli::WhatIf(client, rest);
+  if (command == "export-person") return cli::ExportPerson(client, rest);
+  if (command == "erase-person") return cli::ErasePerson(client, rest, cf);
 
   const MethodDescriptor* method = FindMethod(command);
   if (method == nullptr) {

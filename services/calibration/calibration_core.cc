@@ -563,4 +563,18 @@ absl::StatusOr<v1::GoalStatus> CalibrationCore::GetGoalStatus(const RequestConte
   return out;
 }
 
+
+// ------------------------------------------------------------------ person data
+
+absl::StatusOr<std::vector<db::PersonFile>> CalibrationCore::ExportPerson(const RequestContext& rc,
+                                                              const type::v1::ExportPersonDataRequest& req) {
+  return ExportPersonWith(rc, req, [&](const std::string& person) { return store_->ExportPerson(rc.tenant, person); });
+}
+
+absl::StatusOr<type::v1::ErasePersonResponse> CalibrationCore::ErasePerson(const RequestContext& rc,
+                                                               const type::v1::ErasePersonRequest& req) {
+  return ErasePersonWith("calibration", rc, req, clock_->Now(),
+                         [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
+}
+
 }  // namespace perfflow::calibration

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/person_data.h"
 #include "common/clock.h"
 #include "common/request_context.h"
 #include "services/calibration/brief.h"
@@ -53,6 +54,11 @@ class CalibrationCore {
 
   const Clock& clock() const { return *clock_; }
 
+  // Data-subject rights: this service's part, for the gateway only.
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const RequestContext& rc,
+                                                           const type::v1::ExportPersonDataRequest& req);
+  absl::StatusOr<type::v1::ErasePersonResponse> ErasePerson(const RequestContext& rc,
+                                                            const type::v1::ErasePersonRequest& req);
  private:
   absl::StatusOr<std::vector<ev1::Employee>> ResolveCohort(const RequestContext& rc, const v1::Cohort& cohort);
   absl::StatusOr<std::optional<v1::Brief>> Generate(const RequestContext& rc, const std::string& session_id,

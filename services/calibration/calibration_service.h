@@ -38,6 +38,10 @@ class CalibrationServiceImpl final : public v1::CalibrationService::Service {
   grpc::Status GetGoalStatus(grpc::ServerContext* ctx, const v1::GetGoalStatusRequest* req,
                              v1::GoalStatus* resp) override;
 
+  grpc::Status ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
+                                grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
+  grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
+                           type::v1::ErasePersonResponse* resp) override;
  private:
   // Reads the caller's identity, runs `call` and moves its result to `out`.
   template <typename Out, typename Call>

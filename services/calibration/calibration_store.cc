@@ -126,6 +126,8 @@ const std::vector<db::Migration>& CalibrationMigrations() {
            "sent_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, notice_key))",
            "CREATE INDEX IF NOT EXISTS change_notices_due ON change_notices (sent, due_at)",
        }},
+      // An erased person's entries are rewritten with their pseudonym and marked.
+      {4, "redacted calibration log entries", {"ALTER TABLE calibration_log ADD COLUMN redacted_at BIGINT NULL"}},
   };
   return kMigrations;
 }
@@ -419,7 +421,7 @@ absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(con
     std::string previous = kGenesis;
     int64_t expected = 1;
     for (;;) {
-      auto page = txn.Query("SELECT sequence, previous_hash, hash, body FROM calibration_log WHERE tenant_id = ? "
+      auto page = txn.Query("SELECT sequence, previous_hash, hash, body, redacted_at FROM calibration_log WHERE tenant_id = ? "
                             "AND sequence >= ? ORDER BY sequence LIMIT 1000",
                             {tenant, expected});
       if (!page.ok()) return page.status();
@@ -434,7 +436,9 @@ absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(con
           return fail(sequence, absl::StrCat("entry ", sequence, " does not follow entry ", sequence - 1,
                                              ": its previous hash is not that entry's hash"));
         }
-        if (EntryHash(tenant, sequence, r.Str(1), r.Str(3)) != r.Str(2)) {
+        if (!r.IsNull(4)) {
+          out.set_redacted_entries(out.redacted_entries() + 1);
+        } else if (EntryHash(tenant, sequence, r.Str(1), r.Str(3)) != r.Str(2)) {
           return fail(sequence, absl::StrCat("entry ", sequence, " was altered: its content no longer matches its hash"));
         }
         auto o = FromJson<v1::Outcome>(r.Str(3));
@@ -548,6 +552,57 @@ absl::StatusOr<std::vector<KpiValue>> CalibrationStore::Kpis(const std::string& 
   });
   if (!s.ok()) return s;
   return out;
+}
+
+// ------------------------------------------------------------------ person data
+
+namespace {
+
+const std::vector<db::PersonTable>& PersonTables() {
+  using db::ColumnKind;
+  constexpr auto kTime = ColumnKind::kTime;
+  constexpr auto kNumber = ColumnKind::kNumber;
+  constexpr auto kJson = ColumnKind::kJson;
+  static const std::vector<db::PersonTable> kTables = {
+      {"outcomes", "calibration/outcomes.json",
+       {{"session_id"}, {"sequence", kNumber}, {"employee_id"}, {"body", kJson}, {"log_sequence", kNumber}},
+       {"employee_id"}, "employee_id", "", {}, {"body"}},
+      {"kpi_observations", "calibration/kpi_observations.json",
+       {{"kpi"}, {"subject_id"}, {"period"}, {"value", kNumber}, {"recorded_at", kTime}},
+       {"subject_id"}, "", "", {}, {}},
+      {"change_notices", "calibration/rating_change_notices.json",
+       {{"notice_key"}, {"recipient_id"}, {"due_at", kTime}, {"payload", kJson}, {"sent", kNumber}, {"sent_at", kTime}},
+       {"recipient_id"}, "", "", {}, {"payload"}},
+      // Documents about many people: not exported, the person replaced where quoted.
+      {"calibration_log", "", {}, {}, "", "", {}, {"body"}},
+      {"briefs", "", {}, {}, "", "", {}, {"body"}},
+      {"sessions", "", {}, {}, "", "", {}, {"body"}},
+  };
+  return kTables;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<db::PersonFile>> CalibrationStore::ExportPerson(const std::string& tenant,
+                                                                           const std::string& person) {
+  return db::ExportPersonRows(*db_, tenant, person, PersonTables());
+}
+
+absl::StatusOr<std::vector<db::ErasedCount>> CalibrationStore::ErasePerson(const std::string& tenant,
+                                                                           const db::Erasure& erasure) {
+  // Log entries about to change are marked first: their hashes still link
+  // the chain, their content can no longer be checked against them.
+  auto redact = [&](Transaction& txn) -> absl::Status {
+    for (const std::string& quoted : {db::JsonQuoted(erasure.person_id), db::JsonQuoted(erasure.display_name)}) {
+      if (quoted == "\"\"") continue;
+      auto n = txn.Execute("UPDATE calibration_log SET redacted_at = ? WHERE tenant_id = ? AND redacted_at IS NULL "
+                           "AND INSTR(body, ?) > 0",
+                           {Ms(erasure.at), tenant, quoted});
+      if (!n.ok()) return n.status();
+    }
+    return absl::OkStatus();
+  };
+  return db::ErasePersonRows(*db_, tenant, erasure, PersonTables(), redact);
 }
 
 }  // namespace perfflow::calibration

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/db/database.h"
 #include "common/db/migrations.h"
+#include "common/db/person_rows.h"
 #include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "services/calibration/brief.h"
 
@@ -99,6 +100,11 @@ class CalibrationStore {
   absl::StatusOr<std::vector<KpiValue>> Kpis(const std::string& tenant, const std::string& first_period,
                                              const std::string& last_period);
 
+  // Data-subject rights (common/db/person_rows.h). Erasure also rewrites
+  // the calibration log entries that name the person, marking each
+  // redacted (VerifyLog can then check their links, not their content).
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant, const std::string& person);
+  absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant, const db::Erasure& erasure);
   absl::Status Ping() { return db_->Ping(); }
 
  private:

@@ -137,16 +137,6 @@ class GrpcEventClient : public EventClient {
 
 }  // namespace
 
-absl::Status FromGrpcStatus(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-  google::rpc::Status rpc;
-  if (!status.error_details().empty() && rpc.ParseFromString(status.error_details())) {
-    for (const auto& any : rpc.details()) out.SetPayload(any.type_url(), absl::Cord(any.value()));
-  }
-  return out;
-}
-
 std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline,
                                                 const std::string& peer) {
   // round_robin spreads calls over every address a dns:/// target resolves

@@ -46,7 +46,4 @@ class EventClient {
 std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl::Duration deadline,
                                                 const std::string& peer);
 
-// grpc::Status -> absl::Status, keeping code, message and details.
-absl::Status FromGrpcStatus(const grpc::Status& status);
-
 }  // namespace perfflow::event

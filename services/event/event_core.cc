@@ -649,4 +649,18 @@ absl::Status EventCore::RefreshGauges(absl::Duration window) {
   return absl::OkStatus();
 }
 
+
+// ------------------------------------------------------------------ person data
+
+absl::StatusOr<std::vector<db::PersonFile>> EventCore::ExportPerson(const RequestContext& rc,
+                                                              const type::v1::ExportPersonDataRequest& req) {
+  return ExportPersonWith(rc, req, [&](const std::string& person) { return store_->ExportPerson(rc.tenant, person); });
+}
+
+absl::StatusOr<type::v1::ErasePersonResponse> EventCore::ErasePerson(const RequestContext& rc,
+                                                               const type::v1::ErasePersonRequest& req) {
+  return ErasePersonWith("event", rc, req, clock_->Now(),
+                         [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
+}
+
 }  // namespace perfflow::event

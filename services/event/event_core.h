@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/person_data.h"
 #include "common/clock.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "services/event/event_store.h"
@@ -78,6 +79,11 @@ class EventCore {
   EventStore& store() { return *store_; }
   const Clock& clock() const { return *clock_; }
 
+  // Data-subject rights: this service's part, for the gateway only.
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const RequestContext& rc,
+                                                           const type::v1::ExportPersonDataRequest& req);
+  absl::StatusOr<type::v1::ErasePersonResponse> ErasePerson(const RequestContext& rc,
+                                                            const type::v1::ErasePersonRequest& req);
  private:
   // Builds each of `n` items with `build` (a failure is that item's result)
   // and stores the built ones with one IngestBatch; one result per item, in order.

@@ -55,6 +55,10 @@ class EventServiceImpl final : public v1::EventService::Service {
   grpc::Status StreamFlowFactBatches(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
                                      grpc::ServerWriter<v1::FlowFactBatch>* writer) override;
 
+  grpc::Status ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
+                                grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
+  grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
+                           type::v1::ErasePersonResponse* resp) override;
  private:
   // Role rules for a verified principal (RequestContext::verified): HR,
   // admins and systems see the whole tenant, everyone sees their own rows,

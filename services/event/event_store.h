@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/db/person_rows.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "services/event/deadlines.h"
 #include "services/event/directory.h"
@@ -222,6 +223,13 @@ class EventStore {
   virtual absl::StatusOr<std::map<FlowStep, int64_t>> OpenChainsByStep(const std::string& tenant) = 0;
   virtual absl::StatusOr<int64_t> OverdueTasks(const std::string& tenant, absl::Time now) = 0;
   virtual absl::StatusOr<int64_t> OutboxBacklog(const std::string& tenant) = 0;
+
+  // Data-subject rights (common/db/person_rows.h): the person's rows as
+  // JSON files, and their pseudonymisation.
+  virtual absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant,
+                                                                   const std::string& person) = 0;
+  virtual absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant,
+                                                                   const db::Erasure& erasure) = 0;
 
   virtual absl::Status Ping() = 0;
 };

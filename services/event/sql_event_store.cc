@@ -1041,4 +1041,61 @@ absl::StatusOr<ReplayRows> SqlEventStore::ReplayRowsOf(const std::string& tenant
   return out;
 }
 
+// ------------------------------------------------------------------ person data
+
+namespace {
+
+const std::vector<db::PersonTable>& PersonTables() {
+  using db::ColumnKind;
+  constexpr auto kTime = ColumnKind::kTime;
+  constexpr auto kNumber = ColumnKind::kNumber;
+  constexpr auto kJson = ColumnKind::kJson;
+  static const std::string kTheirEvents = "event_id IN (SELECT event_id FROM flows WHERE tenant_id = ? AND subject_id = ?)";
+  static const std::vector<db::PersonTable> kTables = {
+      {"employees", "event/directory_entry.json",
+       {{"employee_id"}, {"display_name"}, {"department_id"}, {"grade"}, {"role"}, {"manager_id"},
+        {"contacts", kJson}, {"updated_at", kTime}},
+       {"employee_id"}, "employee_id", "", {{"display_name", "Erased person"}, {"contacts", "{}"}}, {}},
+      {"employees", "event/direct_reports.json", {{"employee_id"}, {"display_name"}, {"manager_id"}},
+       {"manager_id"}, "", "", {}, {}},
+      {"departments", "event/departments_headed.json", {{"department_id"}, {"name"}, {"head_id"}},
+       {"head_id"}, "", "", {}, {}},
+      {"events", "event/events.json",
+       {{"event_id"}, {"event_type"}, {"source"}, {"external_id"}, {"subject_id"}, {"department_id"},
+        {"occurred_at", kTime}, {"attributes", kJson}, {"registry_version", kNumber}, {"imported", kNumber}},
+       {"subject_id"}, "", "", {}, {}},
+      {"flows", "event/flows.json",
+       {{"event_id"}, {"event_type"}, {"subject_id"}, {"department_id"}, {"step", kNumber}, {"round", kNumber},
+        {"verdict", kNumber}, {"triggered_at", kTime}, {"owner_action_at", kTime}, {"manager_feedback_at", kTime},
+        {"cross_confirm_at", kTime}, {"evidence_complete_at", kTime}, {"archived_at", kTime}},
+       {"subject_id"}, "", "", {}, {}},
+      // Notes on their chains are about them; their notes on others' are not.
+      {"flow_steps", "event/flow_steps.json",
+       {{"step_id"}, {"event_id"}, {"step", kNumber}, {"verdict", kNumber}, {"round", kNumber}, {"actor_id"},
+        {"note"}, {"recorded_at", kTime}},
+       {"actor_id"}, "", kTheirEvents, {{"note", ""}}, {}},
+      {"tasks", "event/tasks.json",
+       {{"task_id"}, {"event_id"}, {"event_type"}, {"kind", kNumber}, {"assignee_id"}, {"state", kNumber},
+        {"due_at", kTime}, {"created_at", kTime}, {"completed_at", kTime}},
+       {"assignee_id"}, "", kTheirEvents, {}, {}},
+      {"outbox", "event/notifications.json",
+       {{"message_id"}, {"topic"}, {"recipient_id"}, {"payload", kJson}, {"created_at", kTime}, {"state", kNumber},
+        {"delivered_to"}, {"delivered_at", kTime}},
+       {"recipient_id"}, "recipient_id", "", {{"payload", "{}"}, {"delivered_to", ""}}, {"payload"}},
+  };
+  return kTables;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<db::PersonFile>> SqlEventStore::ExportPerson(const std::string& tenant,
+                                                                        const std::string& person) {
+  return db::ExportPersonRows(*db_, tenant, person, PersonTables());
+}
+
+absl::StatusOr<std::vector<db::ErasedCount>> SqlEventStore::ErasePerson(const std::string& tenant,
+                                                                        const db::Erasure& erasure) {
+  return db::ErasePersonRows(*db_, tenant, erasure, PersonTables());
+}
+
 }  // namespace perfflow::event

@@ -59,6 +59,10 @@ class SqlEventStore : public EventStore {
   absl::StatusOr<std::map<FlowStep, int64_t>> OpenChainsByStep(const std::string& tenant) override;
   absl::StatusOr<int64_t> OverdueTasks(const std::string& tenant, absl::Time now) override;
   absl::StatusOr<int64_t> OutboxBacklog(const std::string& tenant) override;
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant,
+                                                           const std::string& person) override;
+  absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant,
+                                                           const db::Erasure& erasure) override;
   absl::Status Ping() override { return db_->Ping(); }
 
   // ForEachFlow reads pages of this many rows (default 5,000); tests use

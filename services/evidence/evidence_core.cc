@@ -634,4 +634,49 @@ absl::Status EvidenceCore::RefreshGauges() {
   return absl::OkStatus();
 }
 
+
+// ------------------------------------------------------------------ person data
+
+absl::StatusOr<std::vector<db::PersonFile>> EvidenceCore::ExportPerson(const RequestContext& rc,
+                                                                       const type::v1::ExportPersonDataRequest& req) {
+  return ExportPersonWith(rc, req, [&](const std::string& person) { return store_->ExportPerson(rc.tenant, person); });
+}
+
+absl::StatusOr<std::vector<EvidenceRow>> EvidenceCore::PersonFiles(const RequestContext& rc,
+                                                                   const type::v1::ExportPersonDataRequest& req) {
+  return store_->PersonEvidence(rc.tenant, req.person_id());
+}
+
+std::string EvidenceCore::ArchivePath(const EvidenceRow& row) {
+  std::string name = row.file_name;
+  for (char& c : name) {
+    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
+  }
+  return "evidence/files/" + row.evidence_id + "-" + name;
+}
+
+absl::StatusOr<type::v1::ErasePersonResponse> EvidenceCore::ErasePerson(const RequestContext& rc,
+                                                                        const type::v1::ErasePersonRequest& req) {
+  // Their files' rows, found before the erasure pseudonymises them.
+  std::vector<EvidenceRow> files;
+  auto erased = ErasePersonWith("evidence", rc, req, clock_->Now(), [&](const db::Erasure& erasure) {
+    auto rows = store_->PersonEvidence(rc.tenant, erasure.person_id);
+    if (!rows.ok()) return absl::StatusOr<std::vector<db::ErasedCount>>(rows.status());
+    files = *std::move(rows);
+    return store_->ErasePerson(rc.tenant, erasure);
+  });
+  if (!erased.ok()) return erased.status();
+  // The rows are marked removed; the bytes go unless another kept row shares them.
+  for (const EvidenceRow& r : files) {
+    auto refs = store_->BlobReferences(r.sha256);
+    if (!refs.ok()) return refs.status();
+    if (*refs == 0) {
+      if (absl::Status s = blobs_->Remove(r.sha256); !s.ok()) return s;
+    }
+  }
+  if (metrics_ != nullptr) metrics_->Removed("erasure", static_cast<int64_t>(files.size()));
+  erased->set_files_deleted(static_cast<int64_t>(files.size()));
+  return erased;
+}
+
 }  // namespace perfflow::evidence

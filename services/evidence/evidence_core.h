@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/person_data.h"
 #include "common/clock.h"
 #include "common/request_context.h"
 #include "services/evidence/blob_store.h"
@@ -95,6 +96,16 @@ class EvidenceCore {
   absl::StatusOr<int64_t> RemoveBytes(const std::string& tenant, const std::vector<EvidenceRow>& rows,
                                       const std::string& reason);
 
+  // Data-subject rights: this service's part, for the gateway only.
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const RequestContext& rc,
+                                                           const type::v1::ExportPersonDataRequest& req);
+  absl::StatusOr<type::v1::ErasePersonResponse> ErasePerson(const RequestContext& rc,
+                                                            const type::v1::ErasePersonRequest& req);
+  // The person's evidence whose bytes are kept (checked by ExportPerson), and
+  // where each file goes in the archive.
+  absl::StatusOr<std::vector<EvidenceRow>> PersonFiles(const RequestContext& rc,
+                                                       const type::v1::ExportPersonDataRequest& req);
+  static std::string ArchivePath(const EvidenceRow& row);
  private:
   absl::Status CheckViewer(const RequestContext& rc, const std::string& event);
   absl::StatusOr<std::shared_ptr<const CompiledChainRules>> RulesFor(const RequestContext& rc,

@@ -148,4 +148,29 @@ grpc::Status EvidenceServiceImpl::EvaluateGoal(grpc::ServerContext* ctx, const v
   return grpc::Status::OK;
 }
 
+
+// The rows' JSON, then each kept file's bytes under evidence/files/.
+grpc::Status EvidenceServiceImpl::ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
+                                                   grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  if (grpc::Status s = SendExport(core_->ExportPerson(rc, *req), writer); !s.ok()) return s;
+  auto files = core_->PersonFiles(rc, *req);
+  if (!files.ok()) return ToGrpcStatus(files.status());
+  for (const EvidenceRow& row : *files) {
+    const std::string path = EvidenceCore::ArchivePath(row);
+    absl::Status s = core_->Download(rc, row, [&](absl::string_view bytes) {
+      return !ctx->IsCancelled() && WritePart(path, bytes, writer);
+    });
+    if (!s.ok()) return ToGrpcStatus(s);
+    if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status EvidenceServiceImpl::ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
+                                              type::v1::ErasePersonResponse* resp) {
+  PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
+  return SendErased(core_->ErasePerson(rc, *req), resp);
+}
+
 }  // namespace perfflow::evidence

@@ -39,6 +39,10 @@ class EvidenceServiceImpl final : public v1::EvidenceService::Service {
   grpc::Status EvaluateGoal(grpc::ServerContext* ctx, const v1::EvaluateGoalRequest* req,
                             v1::EvaluateGoalResponse* resp) override;
 
+  grpc::Status ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
+                                grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
+  grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
+                           type::v1::ErasePersonResponse* resp) override;
  private:
   std::shared_ptr<EvidenceCore> core_;
   IdentityOptions identity_;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/db/person_rows.h"
 #include "perfflow/evidence/v1/evidence_service.pb.h"
 #include "services/event/step_reports.h"
 
@@ -125,6 +126,16 @@ class EvidenceStore {
   // longer referenced (BlobReferences counts kept rows only).
   virtual absl::StatusOr<int64_t> MarkRemoved(const std::string& tenant, const std::vector<std::string>& ids,
                                               const std::string& reason, absl::Time at) = 0;
+  // Data-subject rights (common/db/person_rows.h): the person's rows as
+  // JSON files, and their pseudonymisation.
+  virtual absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant,
+                                                                   const std::string& person) = 0;
+  virtual absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant,
+                                                                   const db::Erasure& erasure) = 0;
+  // Evidence the person uploaded or that belongs to their chains, bytes
+  // still kept.
+  virtual absl::StatusOr<std::vector<EvidenceRow>> PersonEvidence(const std::string& tenant,
+                                                                  const std::string& person) = 0;
   virtual absl::Status Ping() = 0;
 };
 

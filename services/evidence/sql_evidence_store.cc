@@ -469,4 +469,70 @@ absl::StatusOr<int64_t> SqlEvidenceStore::MarkRemoved(const std::string& tenant,
   return out;
 }
 
+// ------------------------------------------------------------------ person data
+
+namespace {
+
+const char kTheirChains[] = "event_id IN (SELECT event_id FROM chain_status WHERE tenant_id = ? AND subject_id = ?)";
+
+const std::vector<db::PersonTable>& PersonTables() {
+  using db::ColumnKind;
+  constexpr auto kTime = ColumnKind::kTime;
+  constexpr auto kNumber = ColumnKind::kNumber;
+  static const std::vector<db::PersonTable> kTables = {
+      {"evidence", "evidence/evidence.json",
+       {{"evidence_id"}, {"event_id"}, {"kind"}, {"file_name"}, {"content_type"}, {"size_bytes", kNumber},
+        {"sha256"}, {"note"}, {"uploader_id"}, {"uploaded_at", kTime}, {"cosigned_by"}, {"cosigned_at", kTime},
+        {"removed_at", kTime}, {"removed_reason"}},
+       {"uploader_id", "cosigned_by"}, "uploader_id", kTheirChains, {{"note", ""}, {"file_name", "erased"}}, {}},
+      {"chain_status", "evidence/chains.json",
+       {{"event_id"}, {"event_type"}, {"department_id"}, {"subject_id"}, {"attributes", ColumnKind::kJson},
+        {"complete", kNumber}, {"kinds"}, {"validated_at", kTime}},
+       {"subject_id"}, "", "", {}, {}},
+      {"evidence_access", "evidence/evidence_reads.json",
+       {{"evidence_id"}, {"event_id"}, {"owner_id"}, {"reader_id"}, {"accessed_at", kTime}},
+       {"owner_id", "reader_id"}, "", "", {}, {}},
+      // Steps not yet delivered to the event service: not exported.
+      {"step_reports", "", {}, {"actor_id"}, "", "", {}, {}},
+  };
+  return kTables;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<db::PersonFile>> SqlEvidenceStore::ExportPerson(const std::string& tenant,
+                                                                           const std::string& person) {
+  return db::ExportPersonRows(*db_, tenant, person, PersonTables());
+}
+
+absl::StatusOr<std::vector<EvidenceRow>> SqlEvidenceStore::PersonEvidence(const std::string& tenant,
+                                                                          const std::string& person) {
+  std::vector<EvidenceRow> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
+    out.clear();
+    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND removed_at IS NULL "
+                                       "AND (uploader_id = ? OR ", kTheirChains, ") ORDER BY uploaded_at, evidence_id"),
+                          {tenant, person, tenant, person});
+    if (!rows.ok()) return rows.status();
+    for (const Row& r : *rows) out.push_back(ReadRow(r));
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<db::ErasedCount>> SqlEvidenceStore::ErasePerson(const std::string& tenant,
+                                                                           const db::Erasure& erasure) {
+  // Their files are marked removed in the same transaction; the caller
+  // deletes the bytes no kept row shares.
+  auto mark = [&](Transaction& txn) {
+    return txn
+        .Execute(absl::StrCat("UPDATE evidence SET removed_at = ?, removed_reason = 'erasure' WHERE tenant_id = ? AND "
+                              "removed_at IS NULL AND (uploader_id = ? OR ", kTheirChains, ")"),
+                 {Ms(erasure.at), tenant, erasure.person_id, tenant, erasure.person_id})
+        .status();
+  };
+  return db::ErasePersonRows(*db_, tenant, erasure, PersonTables(), mark);
+}
+
 }  // namespace perfflow::evidence

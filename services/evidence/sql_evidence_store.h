@@ -42,6 +42,12 @@ class SqlEvidenceStore : public EvidenceStore {
                                                            int limit) override;
   absl::StatusOr<int64_t> MarkRemoved(const std::string& tenant, const std::vector<std::string>& ids,
                                       const std::string& reason, absl::Time at) override;
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant,
+                                                           const std::string& person) override;
+  absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant,
+                                                           const db::Erasure& erasure) override;
+  absl::StatusOr<std::vector<EvidenceRow>> PersonEvidence(const std::string& tenant,
+                                                          const std::string& person) override;
   absl::Status Ping() override { return db_->Ping(); }
 
  private:

@@ -369,4 +369,18 @@ absl::StatusOr<v1::GetFeedbackStatsResponse> FeedbackCore::Stats(const RequestCo
   return resp;
 }
 
+
+// ------------------------------------------------------------------ person data
+
+absl::StatusOr<std::vector<db::PersonFile>> FeedbackCore::ExportPerson(const RequestContext& rc,
+                                                              const type::v1::ExportPersonDataRequest& req) {
+  return ExportPersonWith(rc, req, [&](const std::string& person) { return store_->ExportPerson(rc.tenant, person); });
+}
+
+absl::StatusOr<type::v1::ErasePersonResponse> FeedbackCore::ErasePerson(const RequestContext& rc,
+                                                               const type::v1::ErasePersonRequest& req) {
+  return ErasePersonWith("feedback", rc, req, clock_->Now(),
+                         [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
+}
+
 }  // namespace perfflow::feedback

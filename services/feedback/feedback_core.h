@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/person_data.h"
 #include "common/clock.h"
 #include "common/request_context.h"
 #include "services/event/event_client.h"
@@ -74,6 +75,11 @@ class FeedbackCore {
   // with it. Returns how many are still pending.
   absl::StatusOr<int> ReconcileSteps();
 
+  // Data-subject rights: this service's part, for the gateway only.
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const RequestContext& rc,
+                                                           const type::v1::ExportPersonDataRequest& req);
+  absl::StatusOr<type::v1::ErasePersonResponse> ErasePerson(const RequestContext& rc,
+                                                            const type::v1::ErasePersonRequest& req);
  private:
   const PhraseGuide& GuideFor(const std::string& tenant) const;
   TenantPolicy PolicyFor(const std::string& tenant) const;

@@ -71,7 +71,7 @@ EvidenceNamer EvidenceNamerFor(EvidenceStub stub, absl::Duration deadline) {
     evidence::v1::GetEvidenceRequest req;
     req.set_name(name);
     evidence::v1::GetEvidenceResponse resp;
-    absl::Status s = event::FromGrpcStatus(stub->GetEvidence(EvidenceCall(rc, deadline).get(), req, &resp));
+    absl::Status s = FromGrpcStatus(stub->GetEvidence(EvidenceCall(rc, deadline).get(), req, &resp));
     if (!s.ok()) return s;
     return resp.evidence().kind();
   };
@@ -85,7 +85,7 @@ ChainArchiver ChainArchiverFor(EvidenceStub stub, absl::Duration deadline) {
     evidence::v1::SealEvidenceRequest req;
     req.set_event(event);
     evidence::v1::SealEvidenceResponse resp;
-    absl::Status s = event::FromGrpcStatus(stub->SealEvidence(EvidenceCall(rc, deadline).get(), req, &resp));
+    absl::Status s = FromGrpcStatus(stub->SealEvidence(EvidenceCall(rc, deadline).get(), req, &resp));
     if (s.ok()) {
       LogInfo("chain archived", {{"event", event}});
     } else if (!absl::IsFailedPrecondition(s)) {

@@ -26,6 +26,10 @@ class FeedbackServiceImpl final : public v1::FeedbackService::Service {
   grpc::Status AnalyzeFeedback(grpc::ServerContext* ctx, const v1::AnalyzeFeedbackRequest* req,
                                v1::AnalyzeFeedbackResponse* resp) override;
 
+  grpc::Status ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
+                                grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
+  grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
+                           type::v1::ErasePersonResponse* resp) override;
  private:
   std::shared_ptr<FeedbackCore> core_;
   IdentityOptions identity_;

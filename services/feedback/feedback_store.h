@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/db/database.h"
 #include "common/db/migrations.h"
+#include "common/db/person_rows.h"
 #include "perfflow/feedback/v1/feedback_service.pb.h"
 #include "services/event/step_reports.h"
 
@@ -65,6 +66,12 @@ class FeedbackStore {
   virtual absl::Status DeleteConfirmation(const std::string& tenant, const std::string& event_id) = 0;
   virtual absl::StatusOr<std::optional<ConfirmationRow>> GetConfirmation(const std::string& tenant,
                                                                          const std::string& event_id) = 0;
+  // Data-subject rights (common/db/person_rows.h): the person's rows as
+  // JSON files, and their pseudonymisation.
+  virtual absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant,
+                                                                   const std::string& person) = 0;
+  virtual absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant,
+                                                                   const db::Erasure& erasure) = 0;
 };
 
 const std::vector<db::Migration>& FeedbackMigrations();
@@ -86,6 +93,10 @@ class SqlFeedbackStore : public FeedbackStore {
   absl::Status DeleteConfirmation(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<std::optional<ConfirmationRow>> GetConfirmation(const std::string& tenant,
                                                                  const std::string& event_id) override;
+  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant,
+                                                           const std::string& person) override;
+  absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant,
+                                                           const db::Erasure& erasure) override;
 
  private:
   explicit SqlFeedbackStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}

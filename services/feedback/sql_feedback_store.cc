@@ -176,4 +176,42 @@ absl::StatusOr<std::optional<ConfirmationRow>> SqlFeedbackStore::GetConfirmation
   return out;
 }
 
+// ------------------------------------------------------------------ person data
+
+namespace {
+
+const std::vector<db::PersonTable>& PersonTables() {
+  using db::ColumnKind;
+  constexpr auto kTime = ColumnKind::kTime;
+  constexpr auto kNumber = ColumnKind::kNumber;
+  static const std::vector<db::PersonColumn> kReview = {
+      {"review_id"},   {"event_id"},          {"round", kNumber},     {"verdict", kNumber},   {"reviewer_id"},
+      {"subject_id"},  {"department_id"},     {"comment"},            {"behaviours"},         {"cited"},
+      {"specificity", kNumber}, {"effective", kNumber}, {"created_at", kTime}, {"response_ms", kNumber}};
+  static const std::vector<db::PersonTable> kTables = {
+      // The comment is about the person reviewed; verdicts and scores stay
+      // for the heat map.
+      {"reviews", "feedback/reviews_received.json", kReview, {"subject_id"}, "subject_id", "", {{"comment", ""}}, {}},
+      {"reviews", "feedback/reviews_written.json", kReview, {"reviewer_id"}, "", "", {}, {}},
+      {"confirmations", "feedback/confirmations.json",
+       {{"event_id"}, {"scopes"}, {"note"}, {"confirmer_id"}, {"confirmed_at", kTime}},
+       {"confirmer_id"}, "", "event_id IN (SELECT event_id FROM reviews WHERE tenant_id = ? AND subject_id = ?)",
+       {{"note", ""}}, {}},
+      {"step_reports", "", {}, {"actor_id"}, "", "", {}, {}},
+  };
+  return kTables;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<db::PersonFile>> SqlFeedbackStore::ExportPerson(const std::string& tenant,
+                                                                           const std::string& person) {
+  return db::ExportPersonRows(*db_, tenant, person, PersonTables());
+}
+
+absl::StatusOr<std::vector<db::ErasedCount>> SqlFeedbackStore::ErasePerson(const std::string& tenant,
+                                                                           const db::Erasure& erasure) {
+  return db::ErasePersonRows(*db_, tenant, erasure, PersonTables());
+}
+
 }  // namespace perfflow::feedback

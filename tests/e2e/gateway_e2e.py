@@ -1039,6 +1039,170 @@ class SignedInPagesTest(unittest.TestCase):
                               raw=b"")[0], 405)
 
 
+class PersonDataTest(unittest.TestCase):
+    """Data-subject rights through the gateway: one person's export as a ZIP, then their erasure."""
+
+    def setUp(self):
+        import zipfile  # noqa: F401 (used below)
+        self.person = "p-" + secrets.token_hex(3)
+        status, _, body = call("POST", "/v1/directory:upsert", {"employees": [
+            {"id": self.person, "displayName": "Zhao Lei " + self.person, "departmentId": "sales",
+             "managerId": "m1", "contacts": {"email": self.person + "@example.com"}}]}, ADMIN)
+        self.assertEqual(status, 200, body)
+        status, _, body = call("POST", "/v1/events:ingest", {
+            "source": "crm", "externalId": "dsr-" + self.person, "eventType": "crm.contract_signed",
+            "subjectId": self.person, "attributes": {"contract_value": 50000, "customer_tier": "key"}}, ADMIN)
+        self.assertEqual(status, 200, body)
+        self.event = body["event"]["name"]
+        lines = [{"metadata": {"event": self.event, "kind": "contract_scan", "fileName": "scan.pdf",
+                               "contentType": "application/pdf"}},
+                 {"chunk": base64.b64encode(PDF + self.person.encode()).decode()}]
+        status, _, body = call("POST", "/v1/evidence:upload", None, bearer(self.person, ["employee"]),
+                               raw="\n".join(json.dumps(line) for line in lines).encode())
+        self.assertEqual(status, 200, body)
+        self.evidence = body["evidence"]["name"]
+        status, _, body = call("GET", "/v1/" + self.evidence + ":download", None, HR)  # read by someone else
+        self.assertEqual(status, 200, body)
+        status, _, body = call("POST", "/v1/" + self.event + "/reviews", {
+            "verdict": "VERDICT_MEETS", "comment": "Confirmed the delivery dates with " + self.person + " before signing"},
+            bearer("m1", ["manager"]))
+        self.assertEqual(status, 200, body)
+
+    def export(self, who):
+        conn = http.client.HTTPConnection("127.0.0.1", GATEWAY.http_port, timeout=60)
+        conn.request("GET", "/v1/people/%s:export" % self.person, headers=who)
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+    def test_export_is_one_zip_of_everything_held_then_erasure_keeps_only_counts(self):
+        import io
+        import zipfile
+        status, headers, data = self.export(bearer(self.person, ["employee"]))
+        self.assertEqual(status, 200, data[:300])
+        self.assertEqual(headers["content-type"], "application/zip")
+        self.assertRegex(headers["content-disposition"], r'attachment; filename="perfflow-gw-%s-\d{8}\.zip"' % self.person)
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        self.assertIsNone(archive.testzip())
+        names = archive.namelist()
+        read = lambda name: json.loads(archive.read(name))  # noqa: E731
+        self.assertIn("README.txt", names)
+        self.assertIn("Zhao Lei " + self.person, archive.read("README.txt").decode())
+        [entry] = read("event/directory_entry.json")
+        self.assertEqual((entry["employee_id"], entry["manager_id"]), (self.person, "m1"))
+        self.assertEqual(entry["contacts"]["contacts"]["email"], self.person + "@example.com")
+        self.assertEqual([e["event_id"] for e in read("event/events.json")], [self.event.split("/")[1]])
+        self.assertRegex(read("event/events.json")[0]["occurred_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertTrue(any(t["assignee_id"] == "m1" for t in read("event/tasks.json")), "tasks on their chain")
+        [evidence] = read("evidence/evidence.json")
+        file_name = "evidence/files/%s-scan.pdf" % self.evidence.split("/")[1]
+        self.assertEqual(archive.read(file_name), PDF + self.person.encode())
+        self.assertEqual([r["reader_id"] for r in read("evidence/evidence_reads.json")], ["hr-1"])
+        [review] = read("feedback/reviews_received.json")
+        self.assertIn("Confirmed the delivery dates", review["comment"])
+        self.assertEqual(read("feedback/reviews_written.json"), [])
+
+        # Someone else, HR for someone unknown, and nobody at all.
+        self.assertEqual(self.export(bearer("e2", ["employee"]))[0], 403)
+        self.assertEqual(self.export(HR)[0], 200)
+        status, _, body = call("GET", "/v1/people/nobody-here:export", None, HR)
+        self.assertEqual(status, 404, body)
+        self.assertEqual(call("GET", "/v1/people/%s:export" % self.person)[0], 401)
+
+        def health():
+            body = call("GET", "/v1/flowHealth?period=PERIOD_MONTH", None, ADMIN)[2]
+            body.pop("evaluatedAt")
+            return body
+        health_before = health()
+        heat_before = call("GET", "/v1/heatmap", None, ADMIN)[2]
+        # Only admins, and the pseudonym is perfflow's to choose.
+        status, _, body = call("POST", "/v1/people/%s:erase" % self.person, {}, HR)
+        self.assertEqual(status, 403, body)
+        status, _, body = call("POST", "/v1/people/%s:erase" % self.person, {"pseudonym": "erased-0000000000000000"},
+                               ADMIN)
+        self.assertEqual(status, 400, body)
+        self.assertEqual(call("GET", "/v1/employees/" + self.person, None, ADMIN)[0], 200, "refusals erased nothing")
+
+        status, _, body = call("POST", "/v1/people/%s:erase" % self.person, {}, ADMIN)
+        self.assertEqual(status, 200, body)
+        pseudonym = body["pseudonym"]
+        self.assertRegex(pseudonym, r"^erased-[0-9a-f]{16}$")
+        self.assertEqual(int(body["filesDeleted"]), 1)
+        tables = {t["table"]: int(t["rows"]) for t in body["tables"]}
+        for table in ("event.employees", "event.events", "event.flows", "event.tasks", "evidence.evidence",
+                      "evidence.evidence_access", "feedback.reviews"):
+            self.assertGreaterEqual(tables.get(table, 0), 1, (table, tables))
+
+        # Gone by id, pseudonymised in place, counts unchanged.
+        self.assertEqual(call("GET", "/v1/employees/" + self.person, None, ADMIN)[0], 404)
+        status, _, body = call("GET", "/v1/employees/" + pseudonym, None, ADMIN)
+        self.assertEqual((status, body["employee"]["displayName"]), (200, "Erased person"), body)
+        self.assertEqual(body["employee"].get("contacts", {}), {})
+        status, _, body = call("GET", "/v1/" + self.event, None, ADMIN)
+        self.assertEqual(body["event"]["subjectId"], pseudonym)
+        status, _, body = call("GET", "/v1/" + self.event + "/reviews", None, ADMIN)
+        self.assertEqual([(r["subjectId"], r.get("comment", "")) for r in body["reviews"]], [(pseudonym, "")])
+        status, _, body = call("GET", "/v1/" + self.evidence, None, ADMIN)
+        self.assertEqual((body["evidence"]["removedReason"], body["evidence"]["fileName"]), ("erasure", "erased"))
+        status, _, body = call("GET", "/v1/" + self.evidence + ":download", None, ADMIN)
+        self.assertEqual(status, 400, body)
+        self.assertIn("erased", body["message"])
+        self.assertEqual(health(), health_before)
+        self.assertEqual(call("GET", "/v1/heatmap", None, ADMIN)[2], heat_before)
+        self.assertEqual(call("GET", "/v1/people/%s:export" % self.person, None, ADMIN)[0], 404)
+        status, _, body = call("POST", "/v1/people/%s:erase" % self.person, {}, ADMIN)
+        self.assertEqual(status, 404, body)
+
+    def test_perfflowctl_exports_and_erases_through_the_gateways_grpc_port(self):
+        import zipfile
+        ctl = [os.path.join(ARGS.bin_dir, "perfflowctl"), "--addr=127.0.0.1:%d" % GATEWAY.grpc_port]
+        out = os.path.join(WORK, self.person + ".zip")
+        done = subprocess.run(ctl + ["--token=" + hs256_token(claims(self.person, ["employee"])), "export-person",
+                                     self.person, out], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("bytes written to " + out, done.stdout)
+        self.assertIn("event/events.json", zipfile.ZipFile(out).namelist())
+        refused = subprocess.run(ctl + ["--token=" + hs256_token(claims("e2", ["employee"])), "export-person",
+                                        self.person, out + ".other"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(refused.returncode, 1, refused.stderr)
+        self.assertIn("PermissionDenied", refused.stderr)
+        self.assertFalse(os.path.exists(out + ".other"), "a refused export leaves no file")
+
+        admin = ["--token=" + ADMIN["Authorization"].split(" ", 1)[1]]
+        typo = subprocess.run(ctl + admin + ["erase-person", self.person], input="someone-else\n",
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(typo.returncode, 2, typo.stderr)
+        self.assertEqual(call("GET", "/v1/employees/" + self.person, None, ADMIN)[0], 200)
+        done = subprocess.run(ctl + admin + ["erase-person", self.person], input=self.person + "\n",
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertRegex(done.stdout, self.person + r" is now erased-[0-9a-f]{16}; evidence files deleted: 1")
+        self.assertIn("feedback.reviews", done.stdout)
+        self.assertEqual(call("GET", "/v1/employees/" + self.person, None, ADMIN)[0], 404)
+
+    def test_the_services_parts_are_internal(self):
+        from perfflow.type.v1 import person_data_pb2
+        request = person_data_pb2.ErasePersonRequest(person_id=self.person, pseudonym="erased-0123456789abcdef")
+        # Through the gateway's gRPC port: refused at the door, whatever the role.
+        erase = grpc.insecure_channel("127.0.0.1:%d" % GATEWAY.grpc_port).unary_unary(
+            "/perfflow.event.v1.EventService/ErasePerson", request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=person_data_pb2.ErasePersonResponse.FromString)
+        with self.assertRaises(grpc.RpcError) as err:
+            erase(request, metadata=[("authorization", ADMIN["Authorization"])], timeout=10)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        # Straight to the service with the internal credential, but not as the gateway.
+        event = dict(SERVERS)["event"]
+        erase = grpc.insecure_channel(event.address()).unary_unary(
+            "/perfflow.event.v1.EventService/ErasePerson", request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=person_data_pb2.ErasePersonResponse.FromString)
+        with self.assertRaises(grpc.RpcError) as err:
+            erase(request, metadata=[("x-perfflow-internal-token", INTERNAL), ("x-perfflow-tenant", "gw"),
+                                     ("x-perfflow-principal", "root"), ("x-perfflow-roles", "admin")], timeout=10)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        self.assertEqual(call("GET", "/v1/employees/" + self.person, None, ADMIN)[0], 200)
+
+
 class RateLimitTest(unittest.TestCase):
     def test_429_with_retry_after(self):
         limited = start_gateway(CONFIG.format(pub=os.path.join(WORK, "rs.pub")).replace(

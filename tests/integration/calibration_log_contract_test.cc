@@ -3,6 +3,8 @@
 // first entry that was altered, removed or re-hashed, and any outcome row that
 // no longer matches its entry.
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "google/protobuf/util/json_util.h"
@@ -136,6 +138,46 @@ TEST_P(CalibrationLogContractTest, AnEditedEntryIsNamed) {
   EXPECT_FALSE(v.intact());
   EXPECT_EQ(v.first_bad_sequence(), 1);
   EXPECT_EQ(v.problem(), "entry 1 was altered: its content no longer matches its hash");
+}
+
+TEST_P(CalibrationLogContractTest, ErasureRewritesThePersonsEntriesAndTheChainStillVerifies) {
+  RecordHistory();
+  // A fourth: e1's rating changed again, the notice queued.
+  v1::Outcome changed = first_;
+  changed.set_session("sessions/h3");
+  changed.set_previous_rating("");
+  ASSERT_TRUE(store_->AppendOutcome("acme", "h3", changed, "B", ChangeNotice{absl::FromUnixSeconds(1790000000), "H3"}).ok());
+  const db::Erasure erasure{"e1", "erased-0123456789abcdef", "", absl::FromUnixSeconds(1790000000)};
+  auto erased = store_->ErasePerson("acme", erasure);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  std::map<std::string, int64_t> rows;
+  for (const auto& c : *erased) rows[c.table] = c.rows;
+  EXPECT_EQ(rows["outcomes"], 3);
+  EXPECT_EQ(rows["calibration_log"], 3);
+  EXPECT_EQ(rows["change_notices"], 1) << "the notice of the changed rating";
+  EXPECT_EQ(Body(1).find("\"e1\""), std::string::npos);
+  EXPECT_NE(Body(1).find("\"erased-0123456789abcdef\""), std::string::npos);
+  auto outcomes = store_->ListOutcomes("acme", "h1", "");
+  ASSERT_TRUE(outcomes.ok());
+  for (const auto& o : *outcomes) EXPECT_EQ(o.employee_id(), "erased-0123456789abcdef");
+  EXPECT_EQ(store_->ListOutcomes("other", "h1", "e1").value_or(std::vector<v1::Outcome>{}).size(), 1u)
+      << "another tenant's e1 is someone else";
+
+  auto v = Verify();
+  EXPECT_TRUE(v.intact()) << v.problem();
+  EXPECT_EQ(v.entries(), 4);
+  EXPECT_EQ(v.redacted_entries(), 3);
+  // An entry not redacted is still checked word for word.
+  std::string edited = Body(3);
+  edited.replace(edited.find("\"finalRating\":\"C\""), 17, "\"finalRating\":\"S\"");
+  Sql("UPDATE calibration_log SET body = ? WHERE tenant_id = 'acme' AND sequence = 3", {edited});
+  v = Verify();
+  EXPECT_FALSE(v.intact());
+  EXPECT_EQ(v.first_bad_sequence(), 3);
+  // Erasing again changes nothing more.
+  auto again = store_->ErasePerson("acme", erasure);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
 }
 
 TEST_P(CalibrationLogContractTest, AnEditedEntryWithItsHashRecomputedBreaksTheNextLink) {
