@@ -470,5 +470,49 @@ TEST_F(EvidenceCoreTest, ASealWhoseBytesWereRemovedOnPurposeStillVerifies) {
   EXPECT_EQ(verified->removed, 1);
 }
 
+TEST_F(EvidenceCoreTest, ErasureRemovesThePersonsFilesButKeepsSharedBytesAndRows) {
+  // r1's evidence on their own event, and the same bytes uploaded for r2.
+  auto own = Upload(As("r1"), "change_note", "application/pdf", Pdf(700));
+  ASSERT_TRUE(own.ok());
+  const std::string other_event = PutNpiEvent(R"({"project":"X7","milestone":"concept","delay_days":0})", "r2");
+  auto shared = Upload(As("r2"), "change_note", "application/pdf", Pdf(700), "", other_event);
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  auto unique = Upload(As("r1"), "bom_freeze_confirmation", "application/pdf", Pdf(800));
+  ASSERT_TRUE(unique.ok());
+  ASSERT_EQ(BlobCount(), 2u);
+
+  RequestContext gateway = As("root", {"admin"});
+  type::v1::ErasePersonRequest req;
+  req.set_person_id("r1");
+  req.set_pseudonym("erased-00000000000000aa");
+  // Only the gateway may ask.
+  EXPECT_TRUE(absl::IsPermissionDenied(core_->ErasePerson(gateway, req).status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(core_->ExportPerson(gateway, type::v1::ExportPersonDataRequest()).status()));
+  gateway.peer = kGatewayPeer;
+  req.set_pseudonym("r1-gone");
+  EXPECT_TRUE(absl::IsInvalidArgument(core_->ErasePerson(gateway, req).status()));
+  EXPECT_EQ(BlobCount(), 2u);
+
+  req.set_pseudonym("erased-00000000000000aa");
+  auto erased = core_->ErasePerson(gateway, req);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->files_deleted(), 2);
+  EXPECT_EQ(BlobCount(), 1u) << "r2 still keeps the shared bytes";
+  auto row = core_->Get(As("root", {"admin"}), "evidence/" + own->row.evidence_id);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->uploader_id, "erased-00000000000000aa");
+  EXPECT_EQ(row->removed_reason, "erasure");
+  EXPECT_EQ(row->file_name, "erased");
+  EXPECT_EQ(*row->removed_at, clock_->Now());
+  EXPECT_TRUE(core_->OpenForDownload(As("r2"), "evidence/" + shared->row.evidence_id).ok());
+  EXPECT_EQ(RowCount(), 2u);
+
+  type::v1::ExportPersonDataRequest what;
+  what.set_person_id("r1");
+  auto files = core_->PersonFiles(gateway, what);
+  ASSERT_TRUE(files.ok());
+  EXPECT_TRUE(files->empty()) << "nothing is held under the old id";
+}
+
 }  // namespace
 }  // namespace perfflow::evidence
