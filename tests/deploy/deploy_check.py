@@ -432,9 +432,9 @@ class DeployCheck(unittest.TestCase):
                 server.stop()
             shutil.rmtree(work, ignore_errors=True)
 
-    def test_6_the_readmes_python_stub_command_works(self):
-        """The README's protoc command for Python clients, run as written, gives stubs that import."""
-        with open(os.path.join(ARGS.source_dir, "README.md"), encoding="utf-8") as f:
+    def test_6_the_docs_python_stub_command_works(self):
+        """docs/api.md's protoc command for Python clients, run as written, gives stubs that import."""
+        with open(os.path.join(ARGS.source_dir, "docs", "api.md"), encoding="utf-8") as f:
             readme = f.read()
         command = re.search(r"From Python.*?```sh\n(.*?)```", readme, re.S).group(1)
         out = tempfile.mkdtemp(prefix="perfflow-readme-stubs-")
@@ -449,6 +449,25 @@ class DeployCheck(unittest.TestCase):
             self.assertEqual(check.returncode, 0, check.stderr)
         finally:
             shutil.rmtree(out, ignore_errors=True)
+
+    def test_7_the_readme_indexes_every_rpc(self):
+        """Every RPC of every service proto is in the README's RPC index, by name, under its service."""
+        with open(os.path.join(ARGS.source_dir, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        index = readme[readme.index("## RPC index"):]
+        # "**`perfflow.event.v1.EventService`** — ..." starts each service's table.
+        sections = {}
+        for chunk in index.split("**`perfflow.")[1:]:
+            sections[chunk.split("`", 1)[0].rsplit(".", 1)[-1]] = chunk
+        missing = []
+        for path in sorted(glob.glob(os.path.join(ARGS.source_dir, "protos/perfflow/*/v1/*_service.proto"))):
+            text = open(path, encoding="utf-8").read()
+            for service in re.finditer(r"^service (\w+) \{(.*?)^\}", text, re.S | re.M):
+                section = sections.get(service.group(1), "")
+                for rpc in re.findall(r"^\s*rpc (\w+)\(", service.group(2), re.M):
+                    if "`%s`" % rpc not in section:
+                        missing.append(service.group(1) + "/" + rpc)
+        self.assertEqual(missing, [], "add them to the README's RPC index")
 
 
 if __name__ == "__main__":
