@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
+#include "common/request_context.h"
 #include "common/status.h"
 #include "grpcpp/server_context.h"
 
@@ -147,16 +148,6 @@ GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry)
 grpc::experimental::Interceptor* ObservabilityInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
   return new ObservabilityInterceptor(info, metrics_);
-}
-
-std::string TraceIdFromTraceparent(absl::string_view traceparent) {
-  std::vector<absl::string_view> parts = absl::StrSplit(traceparent, '-');
-  if (parts.size() < 4 || parts[1].size() != 32) return "";
-  for (char c : parts[1]) {
-    if (!absl::ascii_isxdigit(c)) return "";
-  }
-  if (parts[1] == std::string(32, '0')) return "";
-  return std::string(parts[1]);
 }
 
 }  // namespace perfflow

@@ -51,7 +51,4 @@ class ObservabilityInterceptorFactory : public grpc::experimental::ServerInterce
   std::shared_ptr<GrpcServerMetrics> metrics_;
 };
 
-// The trace id of a W3C traceparent header ("" when malformed).
-std::string TraceIdFromTraceparent(absl::string_view traceparent);
-
 }  // namespace perfflow

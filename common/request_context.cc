@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -117,6 +118,16 @@ RequestContext WorkerContext(const std::string& tenant, const std::string& worke
   rc.principal = worker;
   rc.roles = {"system"};
   return rc;
+}
+
+std::string TraceIdFromTraceparent(absl::string_view traceparent) {
+  std::vector<absl::string_view> parts = absl::StrSplit(traceparent, '-');
+  if (parts.size() < 4 || parts[1].size() != 32) return "";
+  for (char c : parts[1]) {
+    if (!absl::ascii_isxdigit(c)) return "";
+  }
+  if (parts[1] == std::string(32, '0')) return "";
+  return std::string(parts[1]);
 }
 
 }  // namespace perfflow

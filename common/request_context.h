@@ -79,6 +79,9 @@ void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx, const st
 
 bool HasRole(const RequestContext& rc, absl::string_view role);
 
+// The trace id of a W3C traceparent header ("" when malformed).
+std::string TraceIdFromTraceparent(absl::string_view traceparent);
+
 // The identity of a service's own background work for one tenant
 // (schedulers, retention): `worker` as principal, the system role.
 RequestContext WorkerContext(const std::string& tenant, const std::string& worker);

@@ -51,6 +51,24 @@ absl::Status InsertRows(Transaction& txn, const std::string& head, const std::st
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<Row>> QueryOnce(Database& db, const std::string& sql, const Params& params) {
+  std::vector<Row> out;
+  absl::Status s = db.RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto rows = txn.Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    out = *std::move(rows);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<int64_t> QueryInt(Database& db, const std::string& sql, const Params& params, int64_t if_none) {
+  auto rows = QueryOnce(db, sql, params);
+  if (!rows.ok()) return rows.status();
+  return rows->empty() ? if_none : rows->front().Int(0);
+}
+
 absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options) {
   const std::string& url = options.url;
   if (absl::StartsWith(url, "sqlite:")) {

@@ -100,6 +100,12 @@ std::vector<std::pair<size_t, size_t>> Chunks(size_t n);
 absl::Status InsertRows(Transaction& txn, const std::string& head, const std::string& row,
                         const std::vector<Params>& rows);
 
+// One read on its own: `sql`'s rows, in a transaction of their own (retried
+// like any, see RunInTransaction).
+absl::StatusOr<std::vector<Row>> QueryOnce(Database& db, const std::string& sql, const Params& params);
+// The first column of its first row as an integer; `if_none` without rows.
+absl::StatusOr<int64_t> QueryInt(Database& db, const std::string& sql, const Params& params, int64_t if_none = 0);
+
 // Opens the database named by the URL. MySQL schemas are created if missing.
 absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options);
 

@@ -32,7 +32,7 @@
 #include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/type/v1/person_data.pb.h"
-#include "services/event/demo_seed.h"
+#include "services/event/catalogue_loader.h"
 #include "services/event/event_client.h"
 #include "services/event/registry.h"
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "common/request_context.h"
 #include "common/status.h"
 #include "gateway/backends.h"
 #include "gateway/transcode.h"
@@ -45,9 +46,9 @@ Client::Client(Options options)
 void Client::SetMetadata(grpc::ClientContext* ctx) const {
   if (!options_.api_key.empty()) ctx->AddMetadata("x-api-key", options_.api_key);
   if (!options_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + options_.token);
-  ctx->AddMetadata("x-perfflow-tenant", options_.tenant);
-  if (!options_.principal.empty()) ctx->AddMetadata("x-perfflow-principal", options_.principal);
-  if (!options_.roles.empty()) ctx->AddMetadata("x-perfflow-roles", options_.roles);
+  ctx->AddMetadata(kTenantHeader, options_.tenant);
+  if (!options_.principal.empty()) ctx->AddMetadata(kPrincipalHeader, options_.principal);
+  if (!options_.roles.empty()) ctx->AddMetadata(kRolesHeader, options_.roles);
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(options_.timeout_seconds));
 }
 

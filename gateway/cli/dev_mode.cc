@@ -87,9 +87,9 @@ class ExtraDemoSeed {
 
  private:
   static void Identity(grpc::ClientContext* ctx, const std::string& principal, const std::string& roles) {
-    ctx->AddMetadata("x-perfflow-tenant", "demo");
-    ctx->AddMetadata("x-perfflow-principal", principal);
-    ctx->AddMetadata("x-perfflow-roles", roles);
+    ctx->AddMetadata(kTenantHeader, kDemoTenant);
+    ctx->AddMetadata(kPrincipalHeader, principal);
+    ctx->AddMetadata(kRolesHeader, roles);
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   }
 

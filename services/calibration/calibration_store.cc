@@ -168,62 +168,47 @@ absl::StatusOr<std::pair<v1::Session, bool>> CalibrationStore::CreateSession(con
 
 absl::StatusOr<std::optional<v1::Session>> CalibrationStore::GetSession(const std::string& tenant,
                                                                         const std::string& id) {
-  std::optional<v1::Session> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    auto rows = txn.Query("SELECT body, latest_brief FROM sessions WHERE tenant_id = ? AND session_id = ?", {tenant, id});
-    if (!rows.ok()) return rows.status();
-    if (rows->empty()) return absl::OkStatus();
-    auto session = FromJson<v1::Session>(rows->front().Str(0));
-    if (!session.ok()) return session.status();
-    session->set_latest_brief_version(rows->front().Int(1));
-    out = *session;
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(*db_, "SELECT body, latest_brief FROM sessions WHERE tenant_id = ? AND session_id = ?",
+                            {tenant, id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  auto session = FromJson<v1::Session>(rows->front().Str(0));
+  if (!session.ok()) return session.status();
+  session->set_latest_brief_version(rows->front().Int(1));
+  return *std::move(session);
 }
 
 absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> CalibrationStore::ListSessions(
     const std::string& tenant, int page_size, const std::string& cursor) {
   const int limit = page_size <= 0 ? 50 : std::min(page_size, 200);
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT body, latest_brief, session_id FROM sessions WHERE tenant_id = ? AND session_id > ? "
+                            "ORDER BY session_id LIMIT ?",
+                            {tenant, cursor, int64_t{limit + 1}});
+  if (!rows.ok()) return rows.status();
   std::pair<std::vector<v1::Session>, std::string> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out = {};
-    auto rows = txn.Query(
-        "SELECT body, latest_brief, session_id FROM sessions WHERE tenant_id = ? AND session_id > ? "
-        "ORDER BY session_id LIMIT ?",
-        {tenant, cursor, int64_t{limit + 1}});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) {
-      if (static_cast<int>(out.first.size()) == limit) {
-        out.second = out.first.back().name().substr(sizeof("sessions/") - 1);
-        break;
-      }
-      auto session = FromJson<v1::Session>(r.Str(0));
-      if (!session.ok()) return session.status();
-      session->set_latest_brief_version(r.Int(1));
-      out.first.push_back(*session);
+  for (const Row& r : *rows) {
+    if (static_cast<int>(out.first.size()) == limit) {
+      out.second = out.first.back().name().substr(sizeof("sessions/") - 1);
+      break;
     }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+    auto session = FromJson<v1::Session>(r.Str(0));
+    if (!session.ok()) return session.status();
+    session->set_latest_brief_version(r.Int(1));
+    out.first.push_back(*session);
+  }
   return out;
 }
 
 absl::StatusOr<std::vector<DueSession>> CalibrationStore::DueSessions(absl::Time horizon, int limit) {
+  // Across tenants: the scheduler's one query; work per row names its tenant.
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT tenant_id, session_id FROM sessions WHERE scheduled_brief = 0 AND scheduled_at <= ? "
+                            "ORDER BY scheduled_at LIMIT ?",
+                            {Ms(horizon), int64_t{limit}});
+  if (!rows.ok()) return rows.status();
   std::vector<DueSession> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    // Across tenants: the scheduler's one query; work per row names its tenant.
-    auto rows = txn.Query(
-        "SELECT tenant_id, session_id FROM sessions WHERE scheduled_brief = 0 AND scheduled_at <= ? "
-        "ORDER BY scheduled_at LIMIT ?",
-        {Ms(horizon), int64_t{limit}});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1)});
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1)});
   return out;
 }
 
@@ -329,20 +314,17 @@ absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& t
 
 absl::StatusOr<std::vector<DueNotice>> CalibrationStore::DueNotices(absl::Time now, int limit,
                                                                     const std::string& tenant) {
+  db::Params params = {Ms(now)};
+  if (!tenant.empty()) params.push_back(tenant);
+  params.push_back(int64_t{limit});
+  auto rows = db::QueryOnce(*db_,
+                            absl::StrCat("SELECT tenant_id, notice_key, recipient_id, payload FROM change_notices "
+                                         "WHERE sent = 0 AND due_at <= ?",
+                                         tenant.empty() ? "" : " AND tenant_id = ?", " ORDER BY due_at LIMIT ?"),
+                            params);
+  if (!rows.ok()) return rows.status();
   std::vector<DueNotice> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    db::Params params = {Ms(now)};
-    if (!tenant.empty()) params.push_back(tenant);
-    auto rows = txn.Query(absl::StrCat("SELECT tenant_id, notice_key, recipient_id, payload FROM change_notices "
-                                       "WHERE sent = 0 AND due_at <= ?",
-                                       tenant.empty() ? "" : " AND tenant_id = ?", " ORDER BY due_at LIMIT ", limit),
-                          params);
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3)});
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3)});
   return out;
 }
 
@@ -357,21 +339,15 @@ absl::Status CalibrationStore::MarkNoticeSent(const std::string& tenant, const s
 absl::StatusOr<std::optional<std::string>> CalibrationStore::LatestRating(const std::string& tenant,
                                                                          const std::string& session_id,
                                                                          const std::string& employee_id) {
-  std::optional<std::string> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    auto rows = txn.Query("SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND employee_id = ? "
-                          "ORDER BY sequence DESC LIMIT 1",
-                          {tenant, session_id, employee_id});
-    if (!rows.ok()) return rows.status();
-    out.reset();
-    if (rows->empty()) return absl::OkStatus();
-    auto last = FromJson<v1::Outcome>(rows->front().Str(0));
-    if (!last.ok()) return last.status();
-    out = last->final_rating();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND employee_id = ? "
+                            "ORDER BY sequence DESC LIMIT 1",
+                            {tenant, session_id, employee_id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  auto last = FromJson<v1::Outcome>(rows->front().Str(0));
+  if (!last.ok()) return last.status();
+  return last->final_rating();
 }
 
 absl::Status CalibrationStore::BackfillLog() {
@@ -478,25 +454,20 @@ absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(con
 absl::StatusOr<std::vector<v1::Outcome>> CalibrationStore::ListOutcomes(const std::string& tenant,
                                                                         const std::string& session_id,
                                                                         const std::string& employee_id) {
+  std::string sql = "SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ?";
+  db::Params params = {tenant, session_id};
+  if (!employee_id.empty()) {
+    sql += " AND employee_id = ?";
+    params.push_back(employee_id);
+  }
+  auto rows = db::QueryOnce(*db_, sql + " ORDER BY sequence", params);
+  if (!rows.ok()) return rows.status();
   std::vector<v1::Outcome> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    std::string sql = "SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ?";
-    db::Params params = {tenant, session_id};
-    if (!employee_id.empty()) {
-      sql += " AND employee_id = ?";
-      params.push_back(employee_id);
-    }
-    auto rows = txn.Query(sql + " ORDER BY sequence", params);
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) {
-      auto o = FromJson<v1::Outcome>(r.Str(0));
-      if (!o.ok()) return o.status();
-      out.push_back(*o);
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) {
+    auto o = FromJson<v1::Outcome>(r.Str(0));
+    if (!o.ok()) return o.status();
+    out.push_back(*std::move(o));
+  }
   return out;
 }
 
@@ -539,18 +510,13 @@ absl::StatusOr<KpiWriteCounts> CalibrationStore::RecordKpis(const std::string& t
 absl::StatusOr<std::vector<KpiValue>> CalibrationStore::Kpis(const std::string& tenant,
                                                              const std::string& first_period,
                                                              const std::string& last_period) {
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT kpi, subject_id, period, value FROM kpi_observations WHERE tenant_id = ? AND "
+                            "period >= ? AND period <= ? ORDER BY kpi, subject_id, period",
+                            {tenant, first_period, last_period.empty() ? std::string("9999-99") : last_period});
+  if (!rows.ok()) return rows.status();
   std::vector<KpiValue> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    auto rows = txn.Query(
-        "SELECT kpi, subject_id, period, value FROM kpi_observations WHERE tenant_id = ? AND period >= ? AND "
-        "period <= ? ORDER BY kpi, subject_id, period",
-        {tenant, first_period, last_period.empty() ? std::string("9999-99") : last_period});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Double(3)});
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Double(3)});
   return out;
 }
 

@@ -14,6 +14,9 @@
 
 namespace perfflow::event {
 
+// Reads every *.yaml file of `dir` (sorted by name) as ConfigFiles.
+absl::StatusOr<std::vector<v1::ConfigFile>> ReadCatalogue(const std::string& dir);
+
 class CatalogueLoader {
  public:
   CatalogueLoader(std::shared_ptr<EventCore> core, std::string dir, std::vector<std::string> tenants);

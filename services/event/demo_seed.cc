@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "services/event/catalogue_loader.h"
 #include "services/event/event_core.h"
 
 namespace perfflow::event {
@@ -76,27 +77,6 @@ google::protobuf::Value DemoValue(const v1::AttributeSpec& spec, const RegistryV
 }
 
 }  // namespace
-
-absl::StatusOr<std::vector<v1::ConfigFile>> ReadCatalogue(const std::string& dir) {
-  std::vector<std::filesystem::path> paths;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".yaml" || entry.path().extension() == ".yml") paths.push_back(entry.path());
-  }
-  if (ec) return absl::NotFoundError(absl::StrCat("cannot read catalogue directory ", dir, ": ", ec.message()));
-  std::sort(paths.begin(), paths.end());
-  std::vector<v1::ConfigFile> files;
-  for (const auto& p : paths) {
-    auto content = ReadTextFile(p.string());
-    if (!content.ok()) return content.status();
-    v1::ConfigFile f;
-    f.set_name(p.filename().string());
-    f.set_content(*std::move(content));
-    files.push_back(std::move(f));
-  }
-  if (files.empty()) return absl::NotFoundError(absl::StrCat("no *.yaml files in ", dir));
-  return files;
-}
 
 absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string& tenant,
                             const std::string& catalogue_dir, absl::Time now, int events) {

@@ -14,9 +14,6 @@
 
 namespace perfflow::event {
 
-// Reads every *.yaml file of `dir` (sorted by name) as ConfigFiles.
-absl::StatusOr<std::vector<v1::ConfigFile>> ReadCatalogue(const std::string& dir);
-
 // Seeds `tenant` with `events` events ending at `now`.
 absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string& tenant,
                             const std::string& catalogue_dir, absl::Time now, int events);

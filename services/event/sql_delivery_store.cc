@@ -223,43 +223,24 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
 }
 
 absl::StatusOr<int64_t> SqlDeliveryStore::DueTimers(const std::string& tenant, absl::Time now) {
-  int64_t count = 0;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    auto rows = txn.Query("SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND state = ? AND timer_at <= ?",
-                          {tenant, kOpen, Ms(now)});
-    if (!rows.ok()) return rows.status();
-    count = rows->empty() ? 0 : rows->front().Int(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return count;
+  return db::QueryInt(*db_, "SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND state = ? AND timer_at <= ?",
+                      {tenant, kOpen, Ms(now)});
 }
 
 absl::StatusOr<std::string> SqlDeliveryStore::ManagerOf(const std::string& tenant, const std::string& employee_id) {
-  std::string manager;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    auto rows = txn.Query("SELECT manager_id FROM employees WHERE tenant_id = ? AND employee_id = ?",
-                          {tenant, employee_id});
-    if (!rows.ok()) return rows.status();
-    manager = rows->empty() ? "" : rows->front().Str(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return manager;
+  auto rows = db::QueryOnce(*db_, "SELECT manager_id FROM employees WHERE tenant_id = ? AND employee_id = ?",
+                            {tenant, employee_id});
+  if (!rows.ok()) return rows.status();
+  return rows->empty() ? "" : rows->front().Str(0);
 }
 
 absl::StatusOr<std::vector<std::string>> SqlDeliveryStore::EmployeesWithRole(const std::string& tenant,
                                                                              const std::string& role) {
+  auto rows = db::QueryOnce(*db_, "SELECT employee_id FROM employees WHERE tenant_id = ? AND role = ? ORDER BY employee_id",
+                            {tenant, role});
+  if (!rows.ok()) return rows.status();
   std::vector<std::string> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    auto rows = txn.Query("SELECT employee_id FROM employees WHERE tenant_id = ? AND role = ? ORDER BY employee_id",
-                          {tenant, role});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(r.Str(0));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back(r.Str(0));
   return out;
 }
 
@@ -359,55 +340,38 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
 }
 
 absl::StatusOr<int64_t> SqlDeliveryStore::DeadLetters(const std::string& tenant) {
-  int64_t count = 0;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    // An index range on (tenant_id, state, ...), never a scan of the delivered history.
-    auto rows = txn.Query("SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?",
-                          {tenant, int64_t{static_cast<int>(DeliveryState::kDeadLetter)}});
-    if (!rows.ok()) return rows.status();
-    count = rows->empty() ? 0 : rows->front().Int(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return count;
+  // An index range on (tenant_id, state, ...), never a scan of the delivered history.
+  return db::QueryInt(*db_, "SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?",
+                      {tenant, int64_t{static_cast<int>(DeliveryState::kDeadLetter)}});
 }
 
 // ------------------------------------------------------------------ digests
 
 absl::StatusOr<std::vector<TeamTaskCount>> SqlDeliveryStore::TeamTaskCounts(const std::string& tenant,
                                                                             absl::Time now) {
+  auto rows = db::QueryOnce(
+      *db_,
+      "SELECT e.manager_id, t.event_type, COUNT(*), SUM(CASE WHEN t.due_at < ? THEN 1 ELSE 0 END) "
+      "FROM tasks t JOIN employees e ON e.tenant_id = t.tenant_id AND e.employee_id = t.assignee_id "
+      "WHERE t.tenant_id = ? AND t.state = ? AND e.manager_id <> '' "
+      "GROUP BY e.manager_id, t.event_type ORDER BY e.manager_id, t.event_type",
+      {Ms(now), tenant, kOpen});
+  if (!rows.ok()) return rows.status();
   std::vector<TeamTaskCount> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    auto rows = txn.Query(
-        "SELECT e.manager_id, t.event_type, COUNT(*), SUM(CASE WHEN t.due_at < ? THEN 1 ELSE 0 END) "
-        "FROM tasks t JOIN employees e ON e.tenant_id = t.tenant_id AND e.employee_id = t.assignee_id "
-        "WHERE t.tenant_id = ? AND t.state = ? AND e.manager_id <> '' "
-        "GROUP BY e.manager_id, t.event_type ORDER BY e.manager_id, t.event_type",
-        {Ms(now), tenant, kOpen});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Int(2), r.Int(3)});
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Int(2), r.Int(3)});
   return out;
 }
 
 absl::StatusOr<std::vector<OpenTask>> SqlDeliveryStore::OpenTasks(const std::string& tenant) {
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT assignee_id, task_id, event_id, event_type, kind, due_at FROM tasks "
+                            "WHERE tenant_id = ? AND state = ? ORDER BY assignee_id, due_at, task_id",
+                            {tenant, kOpen});
+  if (!rows.ok()) return rows.status();
   std::vector<OpenTask> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    auto rows = txn.Query(
-        "SELECT assignee_id, task_id, event_id, event_type, kind, due_at FROM tasks WHERE tenant_id = ? AND state = ? "
-        "ORDER BY assignee_id, due_at, task_id",
-        {tenant, kOpen});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) {
-      out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3), static_cast<t::TaskKind>(r.Int(4)), FromMs(r.Int(5))});
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) {
+    out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3), static_cast<t::TaskKind>(r.Int(4)), FromMs(r.Int(5))});
+  }
   return out;
 }
 

@@ -301,28 +301,15 @@ absl::StatusOr<std::unique_ptr<SqlEventStore>> SqlEventStore::Open(std::shared_p
 // ------------------------------------------------------------------ registry
 
 absl::StatusOr<std::optional<std::string>> SqlEventStore::LoadRegistry(const std::string& tenant, int64_t version) {
-  std::optional<std::string> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT snapshot FROM registry_versions WHERE tenant_id = ? AND version = ?",
-                          {tenant, version});
-    if (!rows.ok()) return rows.status();
-    if (!rows->empty()) out = rows->front().Str(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(*db_, "SELECT snapshot FROM registry_versions WHERE tenant_id = ? AND version = ?",
+                            {tenant, version});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return rows->front().Str(0);
 }
 
 absl::StatusOr<int64_t> SqlEventStore::LatestRegistryVersion(const std::string& tenant) {
-  int64_t version = 0;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT MAX(version) FROM registry_versions WHERE tenant_id = ?", {tenant});
-    if (!rows.ok()) return rows.status();
-    version = rows->empty() ? 0 : rows->front().Int(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return version;
+  return db::QueryInt(*db_, "SELECT MAX(version) FROM registry_versions WHERE tenant_id = ?", {tenant});
 }
 
 absl::StatusOr<int64_t> SqlEventStore::AppendRegistry(const std::string& tenant, const v1::Registry& snapshot,
@@ -394,82 +381,62 @@ absl::Status SqlEventStore::UpsertDirectory(const std::string& tenant, const v1:
 
 absl::StatusOr<std::optional<v1::Employee>> SqlEventStore::GetEmployee(const std::string& tenant,
                                                                        const std::string& id) {
-  std::optional<v1::Employee> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query(absl::StrCat("SELECT ", kEmployeeColumns,
-                                       " FROM employees WHERE tenant_id = ? AND employee_id = ?"),
-                          {tenant, id});
-    if (!rows.ok()) return rows.status();
-    if (!rows->empty()) out = ReadEmployee(rows->front());
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(
+      *db_, absl::StrCat("SELECT ", kEmployeeColumns, " FROM employees WHERE tenant_id = ? AND employee_id = ?"),
+      {tenant, id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return ReadEmployee(rows->front());
 }
 
 absl::StatusOr<std::optional<v1::Department>> SqlEventStore::GetDepartment(const std::string& tenant,
                                                                            const std::string& id) {
-  std::optional<v1::Department> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query(
-        "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? AND department_id = ?",
-        {tenant, id});
-    if (!rows.ok()) return rows.status();
-    if (!rows->empty()) out = ReadDepartment(rows->front());
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(
+      *db_, "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? AND department_id = ?",
+      {tenant, id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return ReadDepartment(rows->front());
 }
 
 absl::StatusOr<Page<v1::Employee>> SqlEventStore::ListEmployees(const std::string& tenant,
                                                                 const EmployeeFilter& filter, int page_size,
                                                                 const std::string& cursor) {
   const int limit = ClampPage(page_size, 100);
+  std::string sql = absl::StrCat("SELECT ", kEmployeeColumns, " FROM employees WHERE tenant_id = ?");
+  Params params = {tenant};
+  if (!filter.department_id.empty()) {
+    sql += " AND department_id = ?";
+    params.push_back(filter.department_id);
+  }
+  if (!filter.manager_id.empty()) {
+    sql += " AND manager_id = ?";
+    params.push_back(filter.manager_id);
+  }
+  if (!cursor.empty()) {
+    sql += " AND employee_id > ?";
+    params.push_back(cursor);
+  }
+  sql += " ORDER BY employee_id LIMIT ?";
+  params.push_back(int64_t{limit + 1});
+  auto rows = db::QueryOnce(*db_, sql, params);
+  if (!rows.ok()) return rows.status();
   Page<v1::Employee> page;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    page = {};
-    std::string sql = absl::StrCat("SELECT ", kEmployeeColumns, " FROM employees WHERE tenant_id = ?");
-    Params params = {tenant};
-    if (!filter.department_id.empty()) {
-      sql += " AND department_id = ?";
-      params.push_back(filter.department_id);
-    }
-    if (!filter.manager_id.empty()) {
-      sql += " AND manager_id = ?";
-      params.push_back(filter.manager_id);
-    }
-    if (!cursor.empty()) {
-      sql += " AND employee_id > ?";
-      params.push_back(cursor);
-    }
-    sql += " ORDER BY employee_id LIMIT ?";
-    params.push_back(int64_t{limit + 1});
-    auto rows = txn.Query(sql, params);
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) page.items.push_back(ReadEmployee(r));
-    if (static_cast<int>(page.items.size()) > limit) {
-      page.items.pop_back();
-      page.next_cursor = page.items.back().id();
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) page.items.push_back(ReadEmployee(r));
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    page.next_cursor = page.items.back().id();
+  }
   return page;
 }
 
 absl::StatusOr<std::vector<v1::Department>> SqlEventStore::ListDepartments(const std::string& tenant) {
+  auto rows = db::QueryOnce(
+      *db_, "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? ORDER BY department_id",
+      {tenant});
+  if (!rows.ok()) return rows.status();
   std::vector<v1::Department> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query(
-        "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? ORDER BY department_id",
-        {tenant});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(ReadDepartment(r));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back(ReadDepartment(r));
   return out;
 }
 
@@ -631,17 +598,11 @@ absl::StatusOr<Page<EventRecord>> SqlEventStore::ListEvents(const std::string& t
 
 absl::StatusOr<std::optional<TaskRecord>> SqlEventStore::GetTask(const std::string& tenant,
                                                                  const std::string& task_id) {
-  std::optional<TaskRecord> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.reset();
-    auto rows = txn.Query(absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND task_id = ?"),
-                          {tenant, task_id});
-    if (!rows.ok()) return rows.status();
-    if (!rows->empty()) out = ReadTask(rows->front());
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(
+      *db_, absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND task_id = ?"), {tenant, task_id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return ReadTask(rows->front());
 }
 
 absl::StatusOr<Page<TaskRecord>> SqlEventStore::ListTasks(const std::string& tenant, const std::string& assignee_id,
@@ -653,28 +614,22 @@ absl::StatusOr<Page<TaskRecord>> SqlEventStore::ListTasks(const std::string& ten
     return absl::InvalidArgumentError("page_token: not a token from this list");
   }
   if (state == t::TASK_STATE_UNSPECIFIED) state = t::TASK_STATE_OPEN;
+  std::string sql = absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND assignee_id = ? AND state = ?");
+  Params params = {tenant, assignee_id, int64_t{state}};
+  if (!cursor.empty()) {
+    sql += " AND (due_at > ? OR (due_at = ? AND task_id > ?))";
+    params.insert(params.end(), {cursor_ms, cursor_ms, cursor_id});
+  }
+  sql += " ORDER BY due_at, task_id LIMIT ?";
+  params.push_back(int64_t{limit + 1});
+  auto rows = db::QueryOnce(*db_, sql, params);
+  if (!rows.ok()) return rows.status();
   Page<TaskRecord> page;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    page = {};
-    std::string sql = absl::StrCat("SELECT ", kTaskColumns,
-                                   " FROM tasks WHERE tenant_id = ? AND assignee_id = ? AND state = ?");
-    Params params = {tenant, assignee_id, int64_t{state}};
-    if (!cursor.empty()) {
-      sql += " AND (due_at > ? OR (due_at = ? AND task_id > ?))";
-      params.insert(params.end(), {cursor_ms, cursor_ms, cursor_id});
-    }
-    sql += " ORDER BY due_at, task_id LIMIT ?";
-    params.push_back(int64_t{limit + 1});
-    auto rows = txn.Query(sql, params);
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) page.items.push_back(ReadTask(r));
-    if (static_cast<int>(page.items.size()) > limit) {
-      page.items.pop_back();
-      page.next_cursor = absl::StrCat(Ms(page.items.back().due_at), "|", page.items.back().task_id);
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) page.items.push_back(ReadTask(r));
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    page.next_cursor = absl::StrCat(Ms(page.items.back().due_at), "|", page.items.back().task_id);
+  }
   return page;
 }
 
@@ -947,55 +902,29 @@ absl::Status SqlEventStore::ForEachFlow(const std::string& tenant, const EventFi
 }
 
 absl::StatusOr<std::vector<std::string>> SqlEventStore::Tenants() {
+  auto rows = db::QueryOnce(*db_, "SELECT DISTINCT tenant_id FROM registry_versions ORDER BY tenant_id", {});
+  if (!rows.ok()) return rows.status();
   std::vector<std::string> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query("SELECT DISTINCT tenant_id FROM registry_versions ORDER BY tenant_id", {});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(r.Str(0));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back(r.Str(0));
   return out;
 }
 
 absl::StatusOr<std::map<FlowStep, int64_t>> SqlEventStore::OpenChainsByStep(const std::string& tenant) {
+  auto rows = db::QueryOnce(*db_, "SELECT step, COUNT(*) FROM flows WHERE tenant_id = ? AND step <> ? GROUP BY step",
+                            {tenant, int64_t{t::FLOW_STEP_ARCHIVED}});
+  if (!rows.ok()) return rows.status();
   std::map<FlowStep, int64_t> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query("SELECT step, COUNT(*) FROM flows WHERE tenant_id = ? AND step <> ? GROUP BY step",
-                          {tenant, int64_t{t::FLOW_STEP_ARCHIVED}});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out[static_cast<FlowStep>(r.Int(0))] = r.Int(1);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out[static_cast<FlowStep>(r.Int(0))] = r.Int(1);
   return out;
 }
 
 absl::StatusOr<int64_t> SqlEventStore::OverdueTasks(const std::string& tenant, absl::Time now) {
-  int64_t count = 0;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND state = ? AND due_at < ?",
-                          {tenant, int64_t{t::TASK_STATE_OPEN}, Ms(now)});
-    if (!rows.ok()) return rows.status();
-    count = rows->empty() ? 0 : rows->front().Int(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return count;
+  return db::QueryInt(*db_, "SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND state = ? AND due_at < ?",
+                      {tenant, int64_t{t::TASK_STATE_OPEN}, Ms(now)});
 }
 
 absl::StatusOr<int64_t> SqlEventStore::OutboxBacklog(const std::string& tenant) {
-  int64_t count = 0;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = 0", {tenant});
-    if (!rows.ok()) return rows.status();
-    count = rows->empty() ? 0 : rows->front().Int(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return count;
+  return db::QueryInt(*db_, "SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = 0", {tenant});
 }
 
 absl::StatusOr<bool> SqlEventStore::EnqueueNotice(const std::string& tenant, const std::string& recipient_id,

@@ -48,6 +48,15 @@ absl::StatusOr<std::vector<EvidenceRow>> List(Transaction& txn, const std::strin
   return out;
 }
 
+// Evidence rows on their own: "SELECT <columns> FROM evidence " + `where`.
+absl::StatusOr<std::vector<EvidenceRow>> Evidence(db::Database& db, const std::string& where, const db::Params& params) {
+  auto rows = db::QueryOnce(db, absl::StrCat("SELECT ", kColumns, " FROM evidence ", where), params);
+  if (!rows.ok()) return rows.status();
+  std::vector<EvidenceRow> out;
+  for (const Row& r : *rows) out.push_back(ReadRow(r));
+  return out;
+}
+
 absl::StatusOr<bool> Sealed(Transaction& txn, const std::string& tenant, const std::string& event_id) {
   auto rows = txn.Query("SELECT 1 FROM seals WHERE tenant_id = ? AND event_id = ?", {tenant, event_id});
   if (!rows.ok()) return rows.status();
@@ -159,66 +168,31 @@ absl::Status SqlEvidenceStore::InsertEvidence(const std::string& tenant, const E
 
 absl::StatusOr<std::optional<EvidenceRow>> SqlEvidenceStore::GetEvidence(const std::string& tenant,
                                                                          const std::string& id) {
-  std::optional<EvidenceRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND evidence_id = ?"),
-                          {tenant, id});
-    if (!rows.ok()) return rows.status();
-    if (!rows->empty()) out = ReadRow(rows->front());
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = Evidence(*db_, "WHERE tenant_id = ? AND evidence_id = ?", {tenant, id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  return rows->front();
 }
 
 absl::StatusOr<std::vector<EvidenceRow>> SqlEvidenceStore::ListEvidence(const std::string& tenant,
                                                                         const std::string& event_id) {
-  std::vector<EvidenceRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = List(txn, tenant, event_id);
-    if (!rows.ok()) return rows.status();
-    out = *std::move(rows);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return Evidence(*db_, "WHERE tenant_id = ? AND event_id = ? ORDER BY uploaded_at, evidence_id", {tenant, event_id});
 }
 
 absl::StatusOr<int64_t> SqlEvidenceStore::EventBytes(const std::string& tenant, const std::string& event_id) {
-  int64_t out = 0;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT COALESCE(SUM(size_bytes), 0) FROM evidence WHERE tenant_id = ? AND event_id = ?",
-                          {tenant, event_id});
-    if (!rows.ok()) return rows.status();
-    out = rows->empty() ? 0 : rows->front().Int(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return db::QueryInt(*db_, "SELECT COALESCE(SUM(size_bytes), 0) FROM evidence WHERE tenant_id = ? AND event_id = ?",
+                      {tenant, event_id});
 }
 
 absl::StatusOr<bool> SqlEvidenceStore::TenantHasBlob(const std::string& tenant, const std::string& sha256) {
-  bool out = false;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT 1 FROM evidence WHERE tenant_id = ? AND sha256 = ? AND removed_at IS NULL LIMIT 1", {tenant, sha256});
-    if (!rows.ok()) return rows.status();
-    out = !rows->empty();
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto found = db::QueryInt(
+      *db_, "SELECT 1 FROM evidence WHERE tenant_id = ? AND sha256 = ? AND removed_at IS NULL LIMIT 1", {tenant, sha256});
+  if (!found.ok()) return found.status();
+  return *found == 1;
 }
 
 absl::StatusOr<int64_t> SqlEvidenceStore::BlobReferences(const std::string& sha256) {
-  int64_t out = 0;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT COUNT(*) FROM evidence WHERE sha256 = ? AND removed_at IS NULL", {sha256});
-    if (!rows.ok()) return rows.status();
-    out = rows->empty() ? 0 : rows->front().Int(0);
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return db::QueryInt(*db_, "SELECT COUNT(*) FROM evidence WHERE sha256 = ? AND removed_at IS NULL", {sha256});
 }
 
 absl::StatusOr<EvidenceRow> SqlEvidenceStore::DeleteEvidence(const std::string& tenant, const std::string& id) {
@@ -267,20 +241,13 @@ absl::StatusOr<EvidenceRow> SqlEvidenceStore::Cosign(const std::string& tenant, 
 }
 
 absl::StatusOr<std::optional<SealRow>> SqlEvidenceStore::GetSeal(const std::string& tenant, const std::string& event_id) {
-  std::optional<SealRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query(
-        "SELECT event_id, digest, evidence_count, sealed_at FROM seals WHERE tenant_id = ? AND event_id = ?",
-        {tenant, event_id});
-    if (!rows.ok()) return rows.status();
-    if (!rows->empty()) {
-      const Row& r = rows->front();
-      out = SealRow{r.Str(0), r.Str(1), static_cast<int>(r.Int(2)), FromMs(r.Int(3))};
-    }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(
+      *db_, "SELECT event_id, digest, evidence_count, sealed_at FROM seals WHERE tenant_id = ? AND event_id = ?",
+      {tenant, event_id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  const Row& r = rows->front();
+  return SealRow{r.Str(0), r.Str(1), static_cast<int>(r.Int(2)), FromMs(r.Int(3))};
 }
 
 absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std::string& tenant,
@@ -360,49 +327,35 @@ absl::StatusOr<std::vector<ChainStatusRow>> SqlEvidenceStore::CompleteSealedChai
                                                                                    const std::string& event_type,
                                                                                    const std::string& exclude_event_id,
                                                                                    int limit) {
+  auto rows = db::QueryOnce(
+      *db_,
+      "SELECT c.event_id, c.event_type, c.department_id, c.subject_id, c.attributes, c.complete, c.kinds, "
+      "c.validated_at FROM chain_status c JOIN seals s ON s.tenant_id = c.tenant_id AND s.event_id = c.event_id "
+      "WHERE c.tenant_id = ? AND c.event_type = ? AND c.complete = 1 AND c.event_id <> ? "
+      "ORDER BY c.validated_at DESC LIMIT ?",
+      {tenant, event_type, exclude_event_id, int64_t{limit}});
+  if (!rows.ok()) return rows.status();
   std::vector<ChainStatusRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query(
-        "SELECT c.event_id, c.event_type, c.department_id, c.subject_id, c.attributes, c.complete, c.kinds, "
-        "c.validated_at FROM chain_status c JOIN seals s ON s.tenant_id = c.tenant_id AND s.event_id = c.event_id "
-        "WHERE c.tenant_id = ? AND c.event_type = ? AND c.complete = 1 AND c.event_id <> ? "
-        "ORDER BY c.validated_at DESC LIMIT ?",
-        {tenant, event_type, exclude_event_id, int64_t{limit}});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(ReadStatus(r));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back(ReadStatus(r));
   return out;
 }
 
 absl::StatusOr<std::vector<std::string>> SqlEvidenceStore::Tenants() {
+  auto rows = db::QueryOnce(*db_, "SELECT DISTINCT tenant_id FROM chain_status", {});
+  if (!rows.ok()) return rows.status();
   std::vector<std::string> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query("SELECT DISTINCT tenant_id FROM chain_status", {});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(r.Str(0));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back(r.Str(0));
   return out;
 }
 
 absl::StatusOr<std::vector<CompletenessRow>> SqlEvidenceStore::Completeness(const std::string& tenant) {
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT department_id, event_type, SUM(complete), COUNT(*) FROM chain_status "
+                            "WHERE tenant_id = ? GROUP BY department_id, event_type",
+                            {tenant});
+  if (!rows.ok()) return rows.status();
   std::vector<CompletenessRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query(
-        "SELECT department_id, event_type, SUM(complete), COUNT(*) FROM chain_status WHERE tenant_id = ? "
-        "GROUP BY department_id, event_type",
-        {tenant});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Int(2), r.Int(3)});
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Int(2), r.Int(3)});
   return out;
 }
 
@@ -418,36 +371,22 @@ absl::Status SqlEvidenceStore::RecordAccess(const std::string& tenant, const Acc
 
 absl::StatusOr<std::vector<AccessRow>> SqlEvidenceStore::ListAccess(const std::string& tenant,
                                                                     const std::string& owner_id, int limit) {
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT evidence_id, event_id, owner_id, reader_id, accessed_at FROM evidence_access "
+                            "WHERE tenant_id = ? AND owner_id = ? ORDER BY accessed_at DESC LIMIT ?",
+                            {tenant, owner_id, int64_t{limit}});
+  if (!rows.ok()) return rows.status();
   std::vector<AccessRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    out.clear();
-    auto rows = txn.Query(absl::StrCat("SELECT evidence_id, event_id, owner_id, reader_id, accessed_at FROM "
-                                       "evidence_access WHERE tenant_id = ? AND owner_id = ? "
-                                       "ORDER BY accessed_at DESC LIMIT ",
-                                       limit),
-                          {tenant, owner_id});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3), FromMs(r.Int(4))});
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3), FromMs(r.Int(4))});
   return out;
 }
 
 absl::StatusOr<std::vector<EvidenceRow>> SqlEvidenceStore::ExpiredEvidence(const std::string& tenant,
                                                                            absl::Time uploaded_before, int limit) {
-  std::vector<EvidenceRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns,
-                                       " FROM evidence WHERE tenant_id = ? AND removed_at IS NULL AND uploaded_at < ? "
-                                       "ORDER BY uploaded_at, evidence_id LIMIT ?"),
-                          {tenant, Ms(uploaded_before), static_cast<int64_t>(limit)});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(ReadRow(r));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return Evidence(*db_,
+                  "WHERE tenant_id = ? AND removed_at IS NULL AND uploaded_at < ? ORDER BY uploaded_at, evidence_id "
+                  "LIMIT ?",
+                  {tenant, Ms(uploaded_before), int64_t{limit}});
 }
 
 absl::StatusOr<int64_t> SqlEvidenceStore::MarkRemoved(const std::string& tenant, const std::vector<std::string>& ids,
@@ -507,18 +446,10 @@ absl::StatusOr<std::vector<db::PersonFile>> SqlEvidenceStore::ExportPerson(const
 
 absl::StatusOr<std::vector<EvidenceRow>> SqlEvidenceStore::PersonEvidence(const std::string& tenant,
                                                                           const std::string& person) {
-  std::vector<EvidenceRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND removed_at IS NULL "
-                                       "AND (uploader_id = ? OR ", kTheirChains, ") ORDER BY uploaded_at, evidence_id"),
-                          {tenant, person, tenant, person});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(ReadRow(r));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return Evidence(*db_,
+                  absl::StrCat("WHERE tenant_id = ? AND removed_at IS NULL AND (uploader_id = ? OR ", kTheirChains,
+                               ") ORDER BY uploaded_at, evidence_id"),
+                  {tenant, person, tenant, person});
 }
 
 absl::StatusOr<std::vector<db::ErasedCount>> SqlEvidenceStore::ErasePerson(const std::string& tenant,

@@ -39,6 +39,15 @@ ReviewRow Read(const Row& r) {
   return row;
 }
 
+// Reviews on their own: "SELECT <columns> FROM reviews WHERE " + `where`.
+absl::StatusOr<std::vector<ReviewRow>> Reviews(db::Database& db, const std::string& where, const db::Params& params) {
+  auto rows = db::QueryOnce(db, absl::StrCat("SELECT ", kColumns, " FROM reviews WHERE ", where), params);
+  if (!rows.ok()) return rows.status();
+  std::vector<ReviewRow> out;
+  for (const Row& r : *rows) out.push_back(Read(r));
+  return out;
+}
+
 }  // namespace
 
 const std::vector<db::Migration>& FeedbackMigrations() {
@@ -92,42 +101,21 @@ absl::Status SqlFeedbackStore::DeleteReview(const std::string& tenant, const std
 
 absl::StatusOr<std::vector<ReviewRow>> SqlFeedbackStore::ListReviews(const std::string& tenant,
                                                                     const std::string& event_id) {
-  std::vector<ReviewRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    auto rows = txn.Query(
-        absl::StrCat("SELECT ", kColumns, " FROM reviews WHERE tenant_id = ? AND event_id = ? ORDER BY round"),
-        {tenant, event_id});
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(Read(r));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  return Reviews(*db_, "tenant_id = ? AND event_id = ? ORDER BY round", {tenant, event_id});
 }
 
 absl::StatusOr<std::vector<ReviewRow>> SqlFeedbackStore::ReviewsIn(const std::string& tenant, const ReviewFilter& f) {
-  std::vector<ReviewRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    out.clear();
-    std::string sql = absl::StrCat("SELECT ", kColumns,
-                                   " FROM reviews WHERE tenant_id = ? AND created_at >= ? AND created_at < ?");
-    db::Params params = {tenant, Ms(f.from), Ms(f.to)};
-    if (!f.department_id.empty()) {
-      sql += " AND department_id = ?";
-      params.push_back(f.department_id);
-    }
-    if (!f.reviewer_id.empty()) {
-      sql += " AND reviewer_id = ?";
-      params.push_back(f.reviewer_id);
-    }
-    auto rows = txn.Query(sql + " ORDER BY created_at", params);
-    if (!rows.ok()) return rows.status();
-    for (const Row& r : *rows) out.push_back(Read(r));
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  std::string where = "tenant_id = ? AND created_at >= ? AND created_at < ?";
+  db::Params params = {tenant, Ms(f.from), Ms(f.to)};
+  if (!f.department_id.empty()) {
+    where += " AND department_id = ?";
+    params.push_back(f.department_id);
+  }
+  if (!f.reviewer_id.empty()) {
+    where += " AND reviewer_id = ?";
+    params.push_back(f.reviewer_id);
+  }
+  return Reviews(*db_, where + " ORDER BY created_at", params);
 }
 
 absl::Status SqlFeedbackStore::InsertConfirmation(const std::string& tenant, const ConfirmationRow& c,
@@ -152,28 +140,23 @@ absl::Status SqlFeedbackStore::DeleteConfirmation(const std::string& tenant, con
 
 absl::StatusOr<std::optional<ConfirmationRow>> SqlFeedbackStore::GetConfirmation(const std::string& tenant,
                                                                                  const std::string& event_id) {
-  std::optional<ConfirmationRow> out;
-  absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query(
-        "SELECT event_id, scopes, note, confirmer_id, confirmed_at FROM confirmations WHERE tenant_id = ? AND event_id = ?",
-        {tenant, event_id});
-    if (!rows.ok()) return rows.status();
-    if (rows->empty()) return absl::OkStatus();
-    const Row& r = rows->front();
-    ConfirmationRow c;
-    c.event_id = r.Str(0);
-    for (const std::string& part : Split(r.Str(1))) {
-      int v = 0;
-      if (absl::SimpleAtoi(part, &v)) c.scopes.push_back(v);
-    }
-    c.note = r.Str(2);
-    c.confirmer_id = r.Str(3);
-    c.confirmed_at = absl::FromUnixMillis(r.Int(4));
-    out = c;
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  return out;
+  auto rows = db::QueryOnce(
+      *db_,
+      "SELECT event_id, scopes, note, confirmer_id, confirmed_at FROM confirmations WHERE tenant_id = ? AND event_id = ?",
+      {tenant, event_id});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::nullopt;
+  const Row& r = rows->front();
+  ConfirmationRow c;
+  c.event_id = r.Str(0);
+  for (const std::string& part : Split(r.Str(1))) {
+    int v = 0;
+    if (absl::SimpleAtoi(part, &v)) c.scopes.push_back(v);
+  }
+  c.note = r.Str(2);
+  c.confirmer_id = r.Str(3);
+  c.confirmed_at = absl::FromUnixMillis(r.Int(4));
+  return c;
 }
 
 // ------------------------------------------------------------------ person data

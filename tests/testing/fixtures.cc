@@ -1,7 +1,7 @@
 #include "tests/testing/fixtures.h"
 
 #include "gtest/gtest.h"
-#include "services/event/demo_seed.h"
+#include "services/event/catalogue_loader.h"
 
 namespace perfflow::testing {
 
