@@ -338,10 +338,10 @@ int main(int argc, char** argv) {
               << ",\n \"raw_single_rows_per_s\": " << Median(raw_single)
               << ", \"ingest_events_per_s\": " << Median(ingest)
               << ",\n \"raw_batch_rows_per_s\": " << Median(raw_batch) << ", \"batch_events_per_s\": " << Median(batch)
-              << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo) << ",\n \"rounds\": {\"raw_single\": "
-              << JsonList(raw_single) << ", \"ingest\": " << JsonList(ingest) << ", \"raw_batch\": "
-              << JsonList(raw_batch) << ", \"batch\": " << JsonList(batch) << ", \"raw_echo\": " << JsonList(raw_echo)
-              << "}}\n";
+              << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo)
+              << ",\n \"rounds\": {\"raw_single\": " << JsonList(raw_single) << ", \"ingest\": " << JsonList(ingest)
+              << ", \"raw_batch\": " << JsonList(raw_batch) << ", \"batch\": " << JsonList(batch)
+              << ", \"raw_echo\": " << JsonList(raw_echo) << "}}\n";
   } catch (const sql::SQLException& e) {
     Die(std::string("MariaDB: ") + e.what());
   }

@@ -37,7 +37,8 @@ PhraseGuide GuideWith(int size) {
     p->set_text(i % 2 ? absl::StrCat("表现评语", i, "号") : absl::StrCat("vague phrase number ", i));
     p->set_class_(v1::VAGUE_CLASS_EMPTY_PRAISE);
   }
-  lexicon.mutable_phrases()->DeleteSubrange(size, lexicon.phrases_size() - size > 0 ? lexicon.phrases_size() - size : 0);
+  lexicon.mutable_phrases()->DeleteSubrange(size,
+                                            lexicon.phrases_size() - size > 0 ? lexicon.phrases_size() - size : 0);
   return *PhraseGuide::Build(lexicon);
 }
 
@@ -51,8 +52,12 @@ void Analyze(benchmark::State& state, int phrases) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_Analyze50(benchmark::State& state) { Analyze(state, 50); }
-void BM_Analyze500(benchmark::State& state) { Analyze(state, 500); }
+void BM_Analyze50(benchmark::State& state) {
+  Analyze(state, 50);
+}
+void BM_Analyze500(benchmark::State& state) {
+  Analyze(state, 500);
+}
 BENCHMARK(BM_Analyze50);
 BENCHMARK(BM_Analyze500);
 

@@ -53,7 +53,8 @@ struct Fixture {
     file.set_content(kTypeYaml);
     auto registry = event::ParseRegistryFiles({file});
     view = std::make_unique<event::RegistryView>(*registry);
-    rules = std::make_unique<CompiledChainRules>(*CompiledChainRules::Compile(*view->FindEventType("bench.ten_rules"), *view));
+    rules = std::make_unique<CompiledChainRules>(
+        *CompiledChainRules::Compile(*view->FindEventType("bench.ten_rules"), *view));
     (void)google::protobuf::util::JsonStringToMessage(
         R"({"delay_days":3,"delay_reason":"supplier_delay","tier":"strategic","milestone":"bom_freeze"})", &attributes);
     evidence = {{"a", false}, {"b", false}, {"c", false}, {"d", false}, {"e", true}};

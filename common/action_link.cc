@@ -20,8 +20,8 @@ absl::StatusOr<ActionLinkKeys> ActionLinkKeys::Create(std::vector<std::string> k
   if (keys.empty()) return absl::InvalidArgumentError("action links need at least one key");
   for (size_t i = 0; i < keys.size(); ++i) {
     if (keys[i].size() < 32) {
-      return absl::InvalidArgumentError(absl::StrCat("action link key ", i + 1, " has ", keys[i].size(),
-                                                     " bytes; use at least 32 random bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("action link key ", i + 1, " has ", keys[i].size(), " bytes; use at least 32 random bytes"));
     }
   }
   return ActionLinkKeys(std::move(keys));
@@ -36,10 +36,9 @@ absl::StatusOr<std::optional<ActionLinkKeys>> ActionLinkKeys::FromEnvironment() 
 }
 
 std::string ActionLinkKeys::Sign(const ActionLink& link) const {
-  const std::string claims =
-      Base64UrlEncode(absl::StrJoin({link.tenant, link.task_id, link.person,
-                                     std::to_string(absl::ToUnixSeconds(link.expires_at))},
-                                    std::string(1, kSeparator)));
+  const std::string claims = Base64UrlEncode(
+      absl::StrJoin({link.tenant, link.task_id, link.person, std::to_string(absl::ToUnixSeconds(link.expires_at))},
+                    std::string(1, kSeparator)));
   const std::string signed_part = absl::StrCat(kVersion, ".", claims);
   return absl::StrCat(signed_part, ".", Base64UrlEncode(HmacSha256(keys_.front(), signed_part)));
 }

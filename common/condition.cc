@@ -70,13 +70,26 @@ absl::StatusOr<std::vector<Token>> Lex(const std::string& s) {
     } else {
       Token::Type type;
       switch (c) {
-        case '(': type = Token::Type::kLParen; break;
-        case ')': type = Token::Type::kRParen; break;
-        case '[': type = Token::Type::kLBracket; break;
-        case ']': type = Token::Type::kRBracket; break;
-        case ',': type = Token::Type::kComma; break;
-        case '.': type = Token::Type::kDot; break;
-        default: return SyntaxError(start, absl::StrCat("unexpected character '", std::string(1, c), "'"));
+        case '(':
+          type = Token::Type::kLParen;
+          break;
+        case ')':
+          type = Token::Type::kRParen;
+          break;
+        case '[':
+          type = Token::Type::kLBracket;
+          break;
+        case ']':
+          type = Token::Type::kRBracket;
+          break;
+        case ',':
+          type = Token::Type::kComma;
+          break;
+        case '.':
+          type = Token::Type::kDot;
+          break;
+        default:
+          return SyntaxError(start, absl::StrCat("unexpected character '", std::string(1, c), "'"));
       }
       ++i;
       out.push_back({type, std::string(1, c), start});
@@ -86,7 +99,9 @@ absl::StatusOr<std::vector<Token>> Lex(const std::string& s) {
   return out;
 }
 
-bool IsKeyword(const Token& t, const char* word) { return t.type == Token::Type::kIdent && t.text == word; }
+bool IsKeyword(const Token& t, const char* word) {
+  return t.type == Token::Type::kIdent && t.text == word;
+}
 bool IsReserved(const std::string& w) {
   return w == "and" || w == "or" || w == "not" || w == "in" || w == "exists" || w == "true" || w == "false" ||
          w == "null";
@@ -107,8 +122,7 @@ class Parser {
   const Token& Peek() const { return t_[i_]; }
   const Token& Next() { return t_[i_++]; }
 
-  absl::StatusOr<NodePtr> Binary(Node::Kind kind, const char* word,
-                                 absl::StatusOr<NodePtr> (Parser::*sub)()) {
+  absl::StatusOr<NodePtr> Binary(Node::Kind kind, const char* word, absl::StatusOr<NodePtr> (Parser::*sub)()) {
     auto first = (this->*sub)();
     if (!first.ok()) return first;
     if (!IsKeyword(Peek(), word)) return first;
@@ -338,6 +352,8 @@ absl::StatusOr<Condition> Condition::Parse(const std::string& text) {
   return c;
 }
 
-bool Condition::Evaluate(const CondResolver& resolve) const { return root_ && Eval(*root_, resolve); }
+bool Condition::Evaluate(const CondResolver& resolve) const {
+  return root_ && Eval(*root_, resolve);
+}
 
 }  // namespace perfflow

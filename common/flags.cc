@@ -21,26 +21,24 @@ void FlagSet::AddString(std::string name, std::string* target, std::string help)
 
 void FlagSet::AddInt(std::string name, int* target, std::string help) {
   std::string flag_name = name;
-  flags_.push_back({std::move(name), std::move(help), std::to_string(*target), false,
-                    [target, flag_name](absl::string_view v) {
-                      if (!absl::SimpleAtoi(v, target)) {
-                        return absl::InvalidArgumentError(
-                            absl::StrCat("--", flag_name, ": not an integer: '", v, "'"));
-                      }
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {std::move(name), std::move(help), std::to_string(*target), false, [target, flag_name](absl::string_view v) {
+         if (!absl::SimpleAtoi(v, target)) {
+           return absl::InvalidArgumentError(absl::StrCat("--", flag_name, ": not an integer: '", v, "'"));
+         }
+         return absl::OkStatus();
+       }});
 }
 
 void FlagSet::AddBool(std::string name, bool* target, std::string help) {
   std::string flag_name = name;
-  flags_.push_back({std::move(name), std::move(help), *target ? "true" : "false", true,
-                    [target, flag_name](absl::string_view v) {
-                      if (!absl::SimpleAtob(v, target)) {
-                        return absl::InvalidArgumentError(
-                            absl::StrCat("--", flag_name, ": not a boolean: '", v, "'"));
-                      }
-                      return absl::OkStatus();
-                    }});
+  flags_.push_back(
+      {std::move(name), std::move(help), *target ? "true" : "false", true, [target, flag_name](absl::string_view v) {
+         if (!absl::SimpleAtob(v, target)) {
+           return absl::InvalidArgumentError(absl::StrCat("--", flag_name, ": not a boolean: '", v, "'"));
+         }
+         return absl::OkStatus();
+       }});
 }
 
 FlagSet::Flag* FlagSet::Find(absl::string_view name) {
@@ -50,8 +48,7 @@ FlagSet::Flag* FlagSet::Find(absl::string_view name) {
   return nullptr;
 }
 
-absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_requested,
-                            std::vector<std::string>* rest) {
+absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_requested, std::vector<std::string>* rest) {
   *help_requested = false;
   for (Flag& f : flags_) {
     std::string env = "PERFFLOW_" + absl::AsciiStrToUpper(f.name);
@@ -96,7 +93,9 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_reques
   return absl::OkStatus();
 }
 
-void FlagSet::ParseOrExit(int argc, const char* const* argv) { ParseOrExitInto(argc, argv, nullptr); }
+void FlagSet::ParseOrExit(int argc, const char* const* argv) {
+  ParseOrExitInto(argc, argv, nullptr);
+}
 
 std::vector<std::string> FlagSet::ParseCommandOrExit(int argc, const char* const* argv) {
   std::vector<std::string> rest;
@@ -112,8 +111,8 @@ void FlagSet::ParseOrExitInto(int argc, const char* const* argv, std::vector<std
     std::exit(0);
   }
   if (!s.ok()) {
-    std::fprintf(stderr, "%s: %s\nRun '%s --help' for the flags.\n", program_.c_str(),
-                 std::string(s.message()).c_str(), program_.c_str());
+    std::fprintf(stderr, "%s: %s\nRun '%s --help' for the flags.\n", program_.c_str(), std::string(s.message()).c_str(),
+                 program_.c_str());
     std::exit(2);
   }
 }
@@ -121,8 +120,8 @@ void FlagSet::ParseOrExitInto(int argc, const char* const* argv, std::vector<std
 std::string FlagSet::Usage() const {
   std::string out = absl::StrCat("Usage: ", program_, " [flags]\n\n", summary_, "\n\nFlags:\n");
   for (const Flag& f : flags_) {
-    absl::StrAppend(&out, "  --", f.name, " (env PERFFLOW_", absl::AsciiStrToUpper(f.name),
-                    ", default: \"", f.default_value, "\")\n      ", f.help, "\n");
+    absl::StrAppend(&out, "  --", f.name, " (env PERFFLOW_", absl::AsciiStrToUpper(f.name), ", default: \"",
+                    f.default_value, "\")\n      ", f.help, "\n");
   }
   return out;
 }

@@ -4,11 +4,11 @@
 // come from PERFFLOW_NAME (upper case); the command line wins. `--help`
 // prints every flag with its default.
 
-#include "absl/strings/string_view.h"
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 
@@ -27,8 +27,7 @@ class FlagSet {
   // With `rest`, parsing stops at the first argument that is not a flag and
   // that argument and all after it go to `rest` (a command line such as
   // `prog --flag=x command args...`); without it, such an argument is an error.
-  absl::Status Parse(int argc, const char* const* argv, bool* help_requested,
-                     std::vector<std::string>* rest = nullptr);
+  absl::Status Parse(int argc, const char* const* argv, bool* help_requested, std::vector<std::string>* rest = nullptr);
 
   // Parse, or print usage/errors and exit (0 for --help, 2 for bad flags).
   void ParseOrExit(int argc, const char* const* argv);

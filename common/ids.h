@@ -1,7 +1,7 @@
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <string>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 

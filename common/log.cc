@@ -28,11 +28,21 @@ void AppendJsonString(std::string& out, absl::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -76,20 +86,26 @@ void SetLogService(std::string service) {
   Service() = std::move(service);
   // libprotobuf's own messages (e.g. a request with invalid UTF-8) become
   // JSON lines too instead of free text on stderr.
-  google::protobuf::SetLogHandler([](google::protobuf::LogLevel level, const char* file, int line,
-                                     const std::string& message) {
-    const LogFields fields = {{"source", "libprotobuf"}, {"at", std::string(file) + ":" + std::to_string(line)}};
-    if (level >= google::protobuf::LOGLEVEL_ERROR) {
-      Write("error", message, fields);
-    } else if (level == google::protobuf::LOGLEVEL_WARNING) {
-      Write("warn", message, fields);
-    } else {
-      Write("info", message, fields);
-    }
-  });
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+        const LogFields fields = {{"source", "libprotobuf"}, {"at", std::string(file) + ":" + std::to_string(line)}};
+        if (level >= google::protobuf::LOGLEVEL_ERROR) {
+          Write("error", message, fields);
+        } else if (level == google::protobuf::LOGLEVEL_WARNING) {
+          Write("warn", message, fields);
+        } else {
+          Write("info", message, fields);
+        }
+      });
 }
-void LogInfo(absl::string_view msg, const LogFields& fields) { Write("info", msg, fields); }
-void LogWarn(absl::string_view msg, const LogFields& fields) { Write("warn", msg, fields); }
-void LogError(absl::string_view msg, const LogFields& fields) { Write("error", msg, fields); }
+void LogInfo(absl::string_view msg, const LogFields& fields) {
+  Write("info", msg, fields);
+}
+void LogWarn(absl::string_view msg, const LogFields& fields) {
+  Write("warn", msg, fields);
+}
+void LogError(absl::string_view msg, const LogFields& fields) {
+  Write("error", msg, fields);
+}
 
 }  // namespace perfflow

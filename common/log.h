@@ -3,10 +3,10 @@
 // JSON lines on stdout: {"ts":..., "level":..., "msg":..., <fields>}.
 // Thread-safe; secrets must never be passed as fields.
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <utility>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 namespace perfflow {
 

@@ -16,17 +16,21 @@ namespace {
 const prometheus::Histogram::BucketBoundaries& HandlingBuckets() {
   // go-grpc-prometheus defaults (Prometheus DefBuckets).
   static const prometheus::Histogram::BucketBoundaries kBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                                    0.5,   1,    2.5,   5,    10};
+                                                                   0.5,   1,    2.5,   5,    10};
   return kBuckets;
 }
 
 std::string GrpcType(grpc::experimental::ServerRpcInfo::Type type) {
   using Type = grpc::experimental::ServerRpcInfo::Type;
   switch (type) {
-    case Type::CLIENT_STREAMING: return "client_stream";
-    case Type::SERVER_STREAMING: return "server_stream";
-    case Type::BIDI_STREAMING: return "bidi_stream";
-    default: return "unary";
+    case Type::CLIENT_STREAMING:
+      return "client_stream";
+    case Type::SERVER_STREAMING:
+      return "server_stream";
+    case Type::BIDI_STREAMING:
+      return "bidi_stream";
+    default:
+      return "unary";
   }
 }
 
@@ -44,8 +48,9 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     // The caller's deadline as it arrived (logged, so propagation is visible).
     if (grpc::ServerContextBase* ctx = info->server_context()) {
       if (ctx->deadline() != std::chrono::system_clock::time_point::max()) {
-        deadline_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(ctx->deadline() - std::chrono::system_clock::now())
-                           .count();
+        deadline_ms_ =
+            std::chrono::duration_cast<std::chrono::milliseconds>(ctx->deadline() - std::chrono::system_clock::now())
+                .count();
       }
     }
     metrics_->started.Add({{"grpc_type", type_}, {"grpc_service", service_}, {"grpc_method", method_}}).Increment();
@@ -56,7 +61,8 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       if (auto* md = methods->GetRecvInitialMetadata()) {
         auto it = md->find("traceparent");
-        if (it != md->end()) trace_id_ = TraceIdFromTraceparent(absl::string_view(it->second.data(), it->second.size()));
+        if (it != md->end())
+          trace_id_ = TraceIdFromTraceparent(absl::string_view(it->second.data(), it->second.size()));
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&
@@ -69,8 +75,9 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
       // UTF-8 in a string field) with a bare INTERNAL before any handler runs;
       // to the caller that is bad input.
       if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty() && !received_message_) {
-        status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              "the request could not be parsed (malformed protobuf or invalid UTF-8 in a string field)");
+        status =
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         "the request could not be parsed (malformed protobuf or invalid UTF-8 in a string field)");
         methods->ModifySendStatus(status);
       }
       Finish(status);
@@ -94,7 +101,9 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
         .Add({{"grpc_type", type_}, {"grpc_service", service_}, {"grpc_method", method_}}, HandlingBuckets())
         .Observe(seconds);
     if (service_ == "grpc.health.v1.Health" || service_.rfind("grpc.reflection", 0) == 0) return;
-    LogFields fields = {{"grpc_service", service_}, {"grpc_method", method_}, {"grpc_code", code},
+    LogFields fields = {{"grpc_service", service_},
+                        {"grpc_method", method_},
+                        {"grpc_code", code},
                         {"duration_ms", std::to_string(static_cast<int64_t>(seconds * 1000))}};
     if (!trace_id_.empty()) fields.push_back({"trace_id", trace_id_});
     if (deadline_ms_) fields.push_back({"deadline_ms", std::to_string(*deadline_ms_)});
@@ -122,7 +131,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   try {
     exposer = std::make_unique<prometheus::Exposer>(host + ":" + std::to_string(port));
   } catch (const std::exception& e) {
-    return absl::UnavailableError("cannot listen for /metrics on " + host + ":" + std::to_string(port) + ": " + e.what());
+    return absl::UnavailableError("cannot listen for /metrics on " + host + ":" + std::to_string(port) + ": " +
+                                  e.what());
   }
   exposer->RegisterCollectable(registry);
   std::vector<int> ports = exposer->GetListeningPorts();

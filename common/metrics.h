@@ -28,8 +28,7 @@ class MetricsServer {
   int port() const { return port_; }
 
  private:
-  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port)
-      : exposer_(std::move(exposer)), port_(port) {}
+  MetricsServer(std::unique_ptr<prometheus::Exposer> exposer, int port) : exposer_(std::move(exposer)), port_(port) {}
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_;
 };
@@ -43,8 +42,7 @@ struct GrpcServerMetrics {
 
 class ObservabilityInterceptorFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit ObservabilityInterceptorFactory(std::shared_ptr<GrpcServerMetrics> metrics)
-      : metrics_(std::move(metrics)) {}
+  explicit ObservabilityInterceptorFactory(std::shared_ptr<GrpcServerMetrics> metrics) : metrics_(std::move(metrics)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override;
 
  private:

@@ -10,10 +10,10 @@
 // (compared in constant time) and enforces role rules on what each principal
 // sees. Without it, identity metadata is trusted as sent (development, tests).
 
-#include "absl/strings/string_view.h"
 #include <initializer_list>
 #include <string>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "common/status.h"
@@ -94,9 +94,9 @@ bool IsValidTenant(absl::string_view tenant);
 
 // In a gRPC method: declares `rc` (the RequestContext) or returns the mapped
 // error status. `identity` is the service's IdentityOptions.
-#define PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity)                         \
-  auto rc##_or = ::perfflow::ContextFromServer(*(ctx), identity);             \
-  if (!rc##_or.ok()) return ::perfflow::ToGrpcStatus(rc##_or.status());       \
+#define PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity)                   \
+  auto rc##_or = ::perfflow::ContextFromServer(*(ctx), identity);       \
+  if (!rc##_or.ok()) return ::perfflow::ToGrpcStatus(rc##_or.status()); \
   const ::perfflow::RequestContext& rc = *rc##_or
 
 }  // namespace perfflow

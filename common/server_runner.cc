@@ -4,25 +4,31 @@
 
 #include "common/log.h"
 #include "common/request_context.h"
-#include "prometheus/gauge.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "prometheus/gauge.h"
 
 namespace perfflow {
 
 ServerRunner::ServerRunner(ServerOptions options, std::shared_ptr<prometheus::Registry> registry)
     : options_(std::move(options)), registry_(std::move(registry)) {}
 
-ServerRunner::~ServerRunner() { Shutdown(); }
+ServerRunner::~ServerRunner() {
+  Shutdown();
+}
 
 void ServerRunner::AddService(grpc::Service* service, std::string name) {
   services_.emplace_back(service, std::move(name));
 }
 
-void ServerRunner::SetReadinessProbe(std::function<absl::Status()> probe) { probe_ = std::move(probe); }
+void ServerRunner::SetReadinessProbe(std::function<absl::Status()> probe) {
+  probe_ = std::move(probe);
+}
 
-int ServerRunner::metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+int ServerRunner::metrics_port() const {
+  return metrics_ ? metrics_->port() : 0;
+}
 
 absl::Status ServerRunner::Start() {
   auto metrics = MetricsServer::Start(options_.host, options_.metrics_port, registry_);
@@ -32,15 +38,15 @@ absl::Status ServerRunner::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.host + ":" + std::to_string(options_.grpc_port),
-                           grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(options_.host + ":" + std::to_string(options_.grpc_port), grpc::InsecureServerCredentials(),
+                           &grpc_port_);
   for (auto& [service, name] : services_) builder.RegisterService(service);
   if (generic_ != nullptr) builder.RegisterCallbackGenericService(generic_);
   if (options_.bounded_stream_windows) builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxGrpcMetadataBytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<ObservabilityInterceptorFactory>(
-      std::make_shared<GrpcServerMetrics>(*registry_)));
+  interceptors.push_back(
+      std::make_unique<ObservabilityInterceptorFactory>(std::make_shared<GrpcServerMetrics>(*registry_)));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   database_up_ = &prometheus::BuildGauge()
                       .Name("perfflow_database_up")
@@ -54,8 +60,7 @@ absl::Status ServerRunner::Start() {
   }
   SetServing(probe_ ? probe_().ok() : true);
   readiness_ = std::thread([this] { ReadinessLoop(); });
-  LogInfo("listening", {{"grpc_port", std::to_string(grpc_port_)},
-                        {"metrics_port", std::to_string(metrics_->port())}});
+  LogInfo("listening", {{"grpc_port", std::to_string(grpc_port_)}, {"metrics_port", std::to_string(metrics_->port())}});
   return absl::OkStatus();
 }
 

@@ -5,9 +5,9 @@
 // internal and unknown errors are logged and replaced by a generic message so
 // SQL text and stack traces never reach a caller.
 
-#include "absl/strings/string_view.h"
 #include <string>
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "common/utf8.h"
@@ -22,8 +22,7 @@ struct FieldViolation {
 };
 
 // INVALID_ARGUMENT with a google.rpc.BadRequest payload listing `violations`.
-absl::Status InvalidArgumentWithViolations(absl::string_view message,
-                                           const std::vector<FieldViolation>& violations);
+absl::Status InvalidArgumentWithViolations(absl::string_view message, const std::vector<FieldViolation>& violations);
 
 // The field violations attached to `status` (empty when there are none).
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);

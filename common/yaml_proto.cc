@@ -68,7 +68,8 @@ absl::Status ReadScalar(const YAML::Node& node, Message* msg, const FieldDescrip
       return absl::OkStatus();
     case FieldDescriptor::CPPTYPE_BOOL: {
       bool v;
-      if (!absl::SimpleAtob(text, &v)) return Error(node, path, absl::StrCat("expected true or false, got '", text, "'"));
+      if (!absl::SimpleAtob(text, &v))
+        return Error(node, path, absl::StrCat("expected true or false, got '", text, "'"));
       repeated ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
       return absl::OkStatus();
     }
@@ -93,7 +94,8 @@ absl::Status ReadScalar(const YAML::Node& node, Message* msg, const FieldDescrip
     case FieldDescriptor::CPPTYPE_ENUM: {
       const auto* v = FindEnumValue(f->enum_type(), text);
       if (v == nullptr || v->number() == 0) {
-        return Error(node, path, absl::StrCat("unknown value '", text, "' (expected one of: ", EnumChoices(f->enum_type()), ")"));
+        return Error(node, path,
+                     absl::StrCat("unknown value '", text, "' (expected one of: ", EnumChoices(f->enum_type()), ")"));
       }
       repeated ? r->AddEnum(msg, f, v) : r->SetEnum(msg, f, v);
       return absl::OkStatus();
@@ -125,8 +127,8 @@ absl::Status ReadMessage(const YAML::Node& node, Message* msg, const std::string
         const std::string key = item.first.as<std::string>();
         er->SetString(e, entry->FindFieldByName("key"), key);
         // The value as any field of its type: a scalar, an enum name or a message.
-        if (absl::Status s = ReadScalar(item.second, e, entry->FindFieldByName("value"),
-                                        absl::StrCat(field_path, "[", key, "]"));
+        if (absl::Status s =
+                ReadScalar(item.second, e, entry->FindFieldByName("value"), absl::StrCat(field_path, "[", key, "]"));
             !s.ok()) {
           return s;
         }

@@ -27,7 +27,9 @@ namespace {
 constexpr char kSessionCookie[] = "perfflow_action";
 constexpr size_t kUploadChunk = 64 << 10;
 
-grpc::Status Refused(grpc::StatusCode code, const std::string& message) { return grpc::Status(code, message); }
+grpc::Status Refused(grpc::StatusCode code, const std::string& message) {
+  return grpc::Status(code, message);
+}
 
 }  // namespace
 
@@ -94,7 +96,8 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
   Outcome out;
   std::vector<std::string> parts = absl::StrSplit(rest, '/');
   const bool guidance = parts.size() == 2 && parts[1] == "guidance";
-  Visit visit{req, res, body, parts[0], {}, PageLocale(req.get_header_value("Accept-Language"), ""), &calls_as, {}, nullptr, nullptr, {}, {}};
+  Visit visit{req,       res, body,    parts[0], {}, PageLocale(req.get_header_value("Accept-Language"), ""),
+              &calls_as, {},  nullptr, nullptr,  {}, {}};
   const PageLocale& l = visit.locale;
   out.route = guidance ? "POST /act/{token}/guidance" : absl::StrCat(req.method, " /act/{token}");
   if (visit.token.empty() || parts.size() > 2 || (parts.size() == 2 && !guidance)) {
@@ -135,7 +138,8 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
   }
   // A post needs the session the link's page opened (a cross-site form
   // carries no such cookie).
-  if (req.method == "POST" && !visit.link.task_id.empty() && CookieValue(req.get_header_value("Cookie"), kSessionCookie) != visit.token) {
+  if (req.method == "POST" && !visit.link.task_id.empty() &&
+      CookieValue(req.get_header_value("Cookie"), kSessionCookie) != visit.token) {
     visit.Fail(403, l.T("会话已过期，请重新打开链接。", "Your session has expired: open the link again."));
     return out;
   }
@@ -179,8 +183,8 @@ void ActionDesk::ServeInbox(Visit& visit) {
   const std::map<std::string, std::string> type_names = TypeNames(registry.registry(), locale);
   // Each task gets its own link, valid as long as this one.
   auto link_of = [&](const ev::Task& task) {
-    return "/act/" + keys_.Sign({visit.link.tenant, task.name().substr(std::string("tasks/").size()),
-                                 visit.link.person, visit.link.expires_at});
+    return "/act/" + keys_.Sign({visit.link.tenant, task.name().substr(std::string("tasks/").size()), visit.link.person,
+                                 visit.link.expires_at});
   };
   visit.Html(200, InboxPage(tasks, type_names, link_of, visit.view.person_name, locale));
 }
@@ -206,14 +210,16 @@ bool ActionDesk::Load(Visit& visit) {
   // A manager's review link reads the report's record as their manager
   // (the services still check that the report is theirs).
   auto& roles = visit.principal.roles;
-  if (view.task.kind() == t::TASK_KIND_MANAGER_REVIEW && std::find(roles.begin(), roles.end(), "manager") == roles.end()) {
+  if (view.task.kind() == t::TASK_KIND_MANAGER_REVIEW &&
+      std::find(roles.begin(), roles.end(), "manager") == roles.end()) {
     roles.push_back("manager");
     visit.person = (*visit.calls_as)(visit.principal);
   }
   ev::GetEventRequest get_event;
   get_event.set_name(view.task.event());
   ev::GetEventResponse got_event;
-  if (grpc::Status s = visit.person->Unary("/perfflow.event.v1.EventService/GetEvent", get_event, &got_event); !s.ok()) {
+  if (grpc::Status s = visit.person->Unary("/perfflow.event.v1.EventService/GetEvent", get_event, &got_event);
+      !s.ok()) {
     visit.FailCall(s);
     return false;
   }
@@ -273,10 +279,14 @@ void ActionDesk::ServeTask(Visit& visit) {
     return PostGuidance(visit);
   }
   switch (view.task.kind()) {
-    case t::TASK_KIND_OWNER_UPLOAD: return PostUpload(visit);
-    case t::TASK_KIND_MANAGER_REVIEW: return PostReview(visit);
-    case t::TASK_KIND_CROSS_CONFIRM: return PostConfirm(visit);
-    default: return visit.Fail(400, l.T("此任务不能在这里处理。", "This task cannot be acted on here."));
+    case t::TASK_KIND_OWNER_UPLOAD:
+      return PostUpload(visit);
+    case t::TASK_KIND_MANAGER_REVIEW:
+      return PostReview(visit);
+    case t::TASK_KIND_CROSS_CONFIRM:
+      return PostConfirm(visit);
+    default:
+      return visit.Fail(400, l.T("此任务不能在这里处理。", "This task cannot be acted on here."));
   }
 }
 
@@ -292,8 +302,8 @@ void ActionDesk::PostUpload(Visit& visit) {
     if ((f.field == "file" || f.field == "photo") && !f.data.empty() && file == nullptr) file = &f;
   }
   if (file == nullptr) {
-    return visit.Refuse(Refused(grpc::StatusCode::INVALID_ARGUMENT, l.T("请选择一个文件。", "Choose a file to upload.")),
-                        form);
+    return visit.Refuse(
+        Refused(grpc::StatusCode::INVALID_ARGUMENT, l.T("请选择一个文件。", "Choose a file to upload.")), form);
   }
   const std::string kind = First(upload->fields, "kind");
   const bool asked = std::any_of(visit.view.type.evidence().begin(), visit.view.type.evidence().end(),
@@ -317,8 +327,8 @@ void ActionDesk::PostUpload(Visit& visit) {
     requests.push_back(&chunks[i]);
   }
   evd::UploadEvidenceResponse uploaded;
-  if (grpc::Status s = visit.person->ClientStream("/perfflow.evidence.v1.EvidenceService/UploadEvidence", requests,
-                                                  &uploaded);
+  if (grpc::Status s =
+          visit.person->ClientStream("/perfflow.evidence.v1.EvidenceService/UploadEvidence", requests, &uploaded);
       !s.ok()) {
     return visit.Refuse(s, form);
   }
@@ -354,7 +364,8 @@ fb::AnalyzeFeedbackRequest AnalyzeRequest(const FormState& state, const std::str
 
 void ActionDesk::PostGuidance(Visit& visit) {
   auto form = ReadForm(visit.req, visit.body, options_.max_form_bytes);
-  if (!form.ok()) return visit.Fail(HttpStatusFor(ToGrpcStatus(form.status()).error_code()), std::string(form.status().message()));
+  if (!form.ok())
+    return visit.Fail(HttpStatusFor(ToGrpcStatus(form.status()).error_code()), std::string(form.status().message()));
   FormState state = ReviewFormState(*form);
   fb::AnalyzeFeedbackResponse guidance;
   if (state.comment.empty()) return visit.Html(200, "");
@@ -377,9 +388,10 @@ void ActionDesk::PostReview(Visit& visit) {
   const bool submit = First(*form, "action") == "submit" && sentence.empty();
   auto guide = [&] {
     fb::AnalyzeFeedbackResponse guidance;
-    if (!state.comment.empty() &&
-        visit.person->Unary("/perfflow.feedback.v1.FeedbackService/AnalyzeFeedback",
-                            AnalyzeRequest(state, visit.view.event.name()), &guidance).ok()) {
+    if (!state.comment.empty() && visit.person
+                                      ->Unary("/perfflow.feedback.v1.FeedbackService/AnalyzeFeedback",
+                                              AnalyzeRequest(state, visit.view.event.name()), &guidance)
+                                      .ok()) {
       state.guidance = guidance;
     }
   };
@@ -443,15 +455,15 @@ void ActionDesk::PostConfirm(Visit& visit) {
     request.add_scopes(kScopes.at(scope));
   }
   if (state.scopes.empty()) {
-    return visit.Refuse(Refused(grpc::StatusCode::INVALID_ARGUMENT,
-                                l.T("请至少选择一个影响范围。", "Tick at least one impact scope.")),
-                        state);
+    return visit.Refuse(
+        Refused(grpc::StatusCode::INVALID_ARGUMENT, l.T("请至少选择一个影响范围。", "Tick at least one impact scope.")),
+        state);
   }
   if (state.scopes.count("none") && state.scopes.size() > 1) {
-    return visit.Refuse(Refused(grpc::StatusCode::INVALID_ARGUMENT,
-                                l.T("“无跨部门影响”不能与其他范围同选。",
-                                    "\"No cross-department impact\" excludes the other scopes.")),
-                        state);
+    return visit.Refuse(
+        Refused(grpc::StatusCode::INVALID_ARGUMENT,
+                l.T("“无跨部门影响”不能与其他范围同选。", "\"No cross-department impact\" excludes the other scopes.")),
+        state);
   }
   for (const auto& name : state.cited) {
     const bool known = std::any_of(visit.view.evidence.begin(), visit.view.evidence.end(),

@@ -28,10 +28,12 @@ constexpr char kStyle[] =
     "label.chip{display:inline-block;border:1px solid #aaa;border-radius:1rem;padding:.3rem .7rem;margin:.2rem;"
     "cursor:pointer}label.chip input{margin-right:.3rem}label.verdict{display:block;padding:.5rem;margin:.3rem 0;"
     "border:1px solid #ccc;border-radius:.4rem}textarea,input[type=text],select{width:100%;box-sizing:border-box;"
-    "font:inherit;padding:.4rem}button{font:inherit;padding:.6rem 1.2rem;margin:.4rem .4rem .4rem 0;border-radius:.4rem;"
+    "font:inherit;padding:.4rem}button{font:inherit;padding:.6rem 1.2rem;margin:.4rem .4rem .4rem "
+    "0;border-radius:.4rem;"
     "border:1px solid #2a6;background:#2a6;color:#fff}button.plain{background:#fff;color:#2a6}"
     "#guidance{background:#f6f7fb;padding:.6rem;border-radius:.4rem;margin:.5rem 0}mark{background:#ffe08a}"
-    ".meter{background:#ddd;height:.5rem;border-radius:.3rem}.meter span{display:block;height:.5rem;border-radius:.3rem;"
+    ".meter{background:#ddd;height:.5rem;border-radius:.3rem}.meter "
+    "span{display:block;height:.5rem;border-radius:.3rem;"
     "background:#2a6}";
 
 // The verdict page checks the wording as the manager types (the page works
@@ -47,27 +49,36 @@ constexpr char kGuidanceScript[] =
     "if(s!==null){e.preventDefault();t.value=s;ask();}});})();</script>";
 
 std::string Head(const std::string& title, const PageLocale& locale) {
-  return absl::StrCat("<!DOCTYPE html><html lang=\"", locale.zh() ? "zh-CN" : "en",
-                      "\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\"><meta name=\"viewport\" "
-                      "content=\"width=device-width,initial-scale=1\"><title>",
-                      HtmlEscape(title), " — perfflow</title><style>", kStyle, "</style></head><body>");
+  return absl::StrCat(
+      "<!DOCTYPE html><html lang=\"", locale.zh() ? "zh-CN" : "en",
+      "\"><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\"><meta name=\"viewport\" "
+      "content=\"width=device-width,initial-scale=1\"><title>",
+      HtmlEscape(title), " — perfflow</title><style>", kStyle, "</style></head><body>");
 }
 
 const char* KindTitle(t::TaskKind kind, const PageLocale& l) {
   switch (kind) {
-    case t::TASK_KIND_OWNER_UPLOAD: return l.T("上传证据", "Upload the evidence");
-    case t::TASK_KIND_MANAGER_REVIEW: return l.T("评价行动", "Review the action");
-    case t::TASK_KIND_CROSS_CONFIRM: return l.T("确认影响范围", "Confirm the impact");
-    default: return l.T("处理任务", "Act on the task");
+    case t::TASK_KIND_OWNER_UPLOAD:
+      return l.T("上传证据", "Upload the evidence");
+    case t::TASK_KIND_MANAGER_REVIEW:
+      return l.T("评价行动", "Review the action");
+    case t::TASK_KIND_CROSS_CONFIRM:
+      return l.T("确认影响范围", "Confirm the impact");
+    default:
+      return l.T("处理任务", "Act on the task");
   }
 }
 
 const char* VerdictLabel(t::Verdict v, const PageLocale& l) {
   switch (v) {
-    case t::VERDICT_MEETS: return l.T("达标", "Meets expectations");
-    case t::VERDICT_NEEDS_IMPROVEMENT: return l.T("待优化", "Needs improvement");
-    case t::VERDICT_REDO: return l.T("需重做", "Redo");
-    default: return "";
+    case t::VERDICT_MEETS:
+      return l.T("达标", "Meets expectations");
+    case t::VERDICT_NEEDS_IMPROVEMENT:
+      return l.T("待优化", "Needs improvement");
+    case t::VERDICT_REDO:
+      return l.T("需重做", "Redo");
+    default:
+      return "";
   }
 }
 
@@ -86,29 +97,31 @@ std::string DueLine(const event::v1::Task& task, const PageLocale& l) {
 
 std::string AttributeText(const google::protobuf::Value& v) {
   switch (v.kind_case()) {
-    case google::protobuf::Value::kStringValue: return v.string_value();
-    case google::protobuf::Value::kBoolValue: return v.bool_value() ? "✓" : "✗";
+    case google::protobuf::Value::kStringValue:
+      return v.string_value();
+    case google::protobuf::Value::kBoolValue:
+      return v.bool_value() ? "✓" : "✗";
     case google::protobuf::Value::kNumberValue: {
       const double d = v.number_value();
       return d == static_cast<int64_t>(d) ? absl::StrCat(static_cast<int64_t>(d)) : absl::StrCat(d);
     }
-    default: return "";
+    default:
+      return "";
   }
 }
 
 // The event: its type, owner, when it happened, its headline attributes.
 std::string EventSummary(const TaskView& v, const PageLocale& l) {
-  std::string out = absl::StrCat("<table><tr><th>", l.T("事件", "Event"), "</th><td>",
-                                 HtmlEscape(v.type.key().empty() ? v.event.event_type() : l.Text(v.type.display_name())),
-                                 "</td></tr><tr><th>", l.T("负责人", "Owner"), "</th><td>", HtmlEscape(v.owner_name),
-                                 "</td></tr><tr><th>", l.T("发生于", "Happened"), "</th><td>",
-                                 HtmlEscape(l.Time(FromTimestamp(v.event.occurred_at()))), "</td></tr>");
+  std::string out = absl::StrCat(
+      "<table><tr><th>", l.T("事件", "Event"), "</th><td>",
+      HtmlEscape(v.type.key().empty() ? v.event.event_type() : l.Text(v.type.display_name())), "</td></tr><tr><th>",
+      l.T("负责人", "Owner"), "</th><td>", HtmlEscape(v.owner_name), "</td></tr><tr><th>", l.T("发生于", "Happened"),
+      "</th><td>", HtmlEscape(l.Time(FromTimestamp(v.event.occurred_at()))), "</td></tr>");
   for (const auto& spec : v.type.attributes()) {
     auto value = v.event.attributes().fields().find(spec.name());
     if (!spec.headline() || value == v.event.attributes().fields().end()) continue;
-    const std::string label = spec.description().zh().empty() && spec.description().en().empty()
-                                  ? spec.name()
-                                  : l.Text(spec.description());
+    const std::string label =
+        spec.description().zh().empty() && spec.description().en().empty() ? spec.name() : l.Text(spec.description());
     absl::StrAppend(&out, "<tr><th>", HtmlEscape(label), "</th><td>", HtmlEscape(AttributeText(value->second)),
                     "</td></tr>");
   }
@@ -128,7 +141,8 @@ std::string KindName(const event::v1::EventType& type, const std::string& kind, 
 std::string EvidenceList(const TaskView& v, const PageLocale& l, const char* box_name,
                          const std::set<std::string>& checked) {
   std::string out = absl::StrCat("<h2>", l.T("证据", "Evidence"), "</h2>");
-  if (v.evidence.empty()) return out + absl::StrCat("<p class=\"sub\">", l.T("还没有证据。", "No evidence yet."), "</p>");
+  if (v.evidence.empty())
+    return out + absl::StrCat("<p class=\"sub\">", l.T("还没有证据。", "No evidence yet."), "</p>");
   out += "<table>";
   for (const auto& e : v.evidence) {
     absl::StrAppend(&out, "<tr><th>", HtmlEscape(KindName(v.type, e.kind(), l)), "</th><td>", HtmlEscape(e.file_name()),
@@ -138,7 +152,7 @@ std::string EvidenceList(const TaskView& v, const PageLocale& l, const char* box
       absl::StrAppend(&out, "<br><label><input type=\"checkbox\" name=\"", box_name, "\" value=\"",
                       HtmlEscape(e.name()), "\"", checked.count(e.name()) ? " checked" : "", "> ",
                       std::string(box_name) == "cite" ? l.T("在评语中引用", "cite in the comment")
-                                                       : l.T("会签此证据", "co-sign this evidence"),
+                                                      : l.T("会签此证据", "co-sign this evidence"),
                       "</label>");
     }
     out += "</td></tr>";
@@ -183,7 +197,8 @@ std::string ValidationBlock(const TaskView& v, const PageLocale& l) {
 
 std::string Banner(const FormState& form) {
   std::string out;
-  if (!form.notice.empty()) absl::StrAppend(&out, "<p class=\"notice\" id=\"notice\">", HtmlEscape(form.notice), "</p>");
+  if (!form.notice.empty())
+    absl::StrAppend(&out, "<p class=\"notice\" id=\"notice\">", HtmlEscape(form.notice), "</p>");
   if (!form.error.empty()) absl::StrAppend(&out, "<p class=\"error\" id=\"error\">", HtmlEscape(form.error), "</p>");
   return out;
 }
@@ -204,15 +219,15 @@ std::string UploadForm(const TaskView& v, const FormState& form, const PageLocal
   }
   std::vector<const event::v1::EvidenceSpec*> specs;
   for (const auto& spec : v.type.evidence()) specs.push_back(&spec);
-  std::stable_sort(specs.begin(), specs.end(), [&](const auto* a, const auto* b) {
-    return missing.count(a->kind()) > missing.count(b->kind());
-  });
+  std::stable_sort(specs.begin(), specs.end(),
+                   [&](const auto* a, const auto* b) { return missing.count(a->kind()) > missing.count(b->kind()); });
   for (const auto* spec : specs) {
     for (const auto& ct : spec->content_types()) {
       if (std::find(accept.begin(), accept.end(), ct) == accept.end()) accept.push_back(ct);
       images = images || absl::StartsWith(ct, "image/");
     }
-    absl::StrAppend(&options, "<option value=\"", HtmlEscape(spec->kind()), "\">", HtmlEscape(KindName(v.type, spec->kind(), l)),
+    absl::StrAppend(&options, "<option value=\"", HtmlEscape(spec->kind()), "\">",
+                    HtmlEscape(KindName(v.type, spec->kind(), l)),
                     spec->required() ? l.T("（必需）", " (required)") : "", "</option>");
   }
   std::string out = absl::StrCat(
@@ -231,8 +246,8 @@ std::string UploadForm(const TaskView& v, const FormState& form, const PageLocal
 }
 
 std::string ReviewForm(const TaskView& v, const FormState& form, const PageLocale& l) {
-  std::string out = absl::StrCat("<form id=\"review\" method=\"post\" action=\"", HtmlEscape(v.self_url),
-                                 "\"><h2>", l.T("结论", "Verdict"), "</h2>");
+  std::string out = absl::StrCat("<form id=\"review\" method=\"post\" action=\"", HtmlEscape(v.self_url), "\"><h2>",
+                                 l.T("结论", "Verdict"), "</h2>");
   for (t::Verdict verdict : {t::VERDICT_MEETS, t::VERDICT_NEEDS_IMPROVEMENT, t::VERDICT_REDO}) {
     absl::StrAppend(&out, "<label class=\"verdict\"><input type=\"radio\" name=\"verdict\" value=\"",
                     t::Verdict_Name(verdict), "\"", form.verdict == verdict ? " checked" : "", "> ",
@@ -247,21 +262,23 @@ std::string ReviewForm(const TaskView& v, const FormState& form, const PageLocal
     }
     out += "</div>";
   }
-  absl::StrAppend(&out, EvidenceList(v, l, "cite", form.cited), "<h2>", l.T("评语", "Comment"), "</h2><p class=\"sub\">",
-                  l.T("需重做时请写明原因。", "A redo needs the reason written here."),
+  absl::StrAppend(&out, EvidenceList(v, l, "cite", form.cited), "<h2>", l.T("评语", "Comment"),
+                  "</h2><p class=\"sub\">", l.T("需重做时请写明原因。", "A redo needs the reason written here."),
                   "</p><textarea name=\"comment\" rows=\"4\" maxlength=\"2000\">", HtmlEscape(form.comment),
-                  "</textarea><div id=\"guidance\">",
-                  form.guidance ? GuidancePanel(*form.guidance, l) : "", "</div><button type=\"submit\" name=\"action\" "
-                  "value=\"submit\">", l.T("提交评价", "Submit the review"), "</button><button class=\"plain\" "
-                  "type=\"submit\" name=\"action\" value=\"check\">", l.T("检查措辞", "Check the wording"),
-                  "</button></form>", kGuidanceScript);
+                  "</textarea><div id=\"guidance\">", form.guidance ? GuidancePanel(*form.guidance, l) : "",
+                  "</div><button type=\"submit\" name=\"action\" "
+                  "value=\"submit\">",
+                  l.T("提交评价", "Submit the review"),
+                  "</button><button class=\"plain\" "
+                  "type=\"submit\" name=\"action\" value=\"check\">",
+                  l.T("检查措辞", "Check the wording"), "</button></form>", kGuidanceScript);
   return out;
 }
 
 std::string ConfirmForm(const TaskView& v, const FormState& form, const PageLocale& l) {
-  std::string out = absl::StrCat("<form id=\"confirm\" method=\"post\" action=\"", HtmlEscape(v.self_url), "\">",
-                                 EvidenceList(v, l, "cosign", form.cited), "<h2>",
-                                 l.T("影响范围", "Impact scope"), "</h2><div>");
+  std::string out =
+      absl::StrCat("<form id=\"confirm\" method=\"post\" action=\"", HtmlEscape(v.self_url), "\">",
+                   EvidenceList(v, l, "cosign", form.cited), "<h2>", l.T("影响范围", "Impact scope"), "</h2><div>");
   std::vector<std::string> scopes = ImpactScopes(v.type);
   scopes.push_back("none");
   for (const auto& scope : scopes) {
@@ -300,7 +317,9 @@ const std::string& PageLocale::Text(const event::v1::LocalizedText& text) const 
   return text.en().empty() ? text.zh() : text.en();
 }
 
-std::string PageLocale::Time(absl::Time t) const { return absl::FormatTime("%Y-%m-%d %H:%M %Z", t, zone_); }
+std::string PageLocale::Time(absl::Time t) const {
+  return absl::FormatTime("%Y-%m-%d %H:%M %Z", t, zone_);
+}
 
 std::map<std::string, std::string> TypeNames(const event::v1::Registry& registry, const PageLocale& locale) {
   std::map<std::string, std::string> out;
@@ -316,16 +335,16 @@ std::vector<std::string> ImpactScopes(const event::v1::EventType& type) {
 
 std::string TaskPage(const TaskView& v, const FormState& form, const PageLocale& l) {
   const char* title = KindTitle(v.task.kind(), l);
-  std::string out = absl::StrCat(Head(title, l), InboxLink(v, l), "<h1>", title, "</h1><p class=\"sub\">",
-                                 l.T("办理人：", "For: "), HtmlEscape(v.person_name), "</p>", Banner(form),
-                                 EventSummary(v, l));
+  std::string out =
+      absl::StrCat(Head(title, l), InboxLink(v, l), "<h1>", title, "</h1><p class=\"sub\">", l.T("办理人：", "For: "),
+                   HtmlEscape(v.person_name), "</p>", Banner(form), EventSummary(v, l));
   switch (v.task.kind()) {
     case t::TASK_KIND_OWNER_UPLOAD:
       if (v.task.state() == t::TASK_STATE_DONE) {
-        absl::StrAppend(&out, "<p class=\"ok\">",
-                        l.T("已提交。证据链归档前仍可补充证据。",
-                            "Submitted. You can add evidence until the chain is archived."),
-                        "</p>");
+        absl::StrAppend(
+            &out, "<p class=\"ok\">",
+            l.T("已提交。证据链归档前仍可补充证据。", "Submitted. You can add evidence until the chain is archived."),
+            "</p>");
       }
       absl::StrAppend(&out, ValidationBlock(v, l), EvidenceList(v, l, nullptr, {}), UploadForm(v, form, l));
       break;
@@ -345,9 +364,10 @@ std::string GuidancePanel(const feedback::v1::AnalyzeFeedbackResponse& g, const 
   std::string out = absl::StrCat(
       "<div id=\"guidance-panel\"><p>", l.T("具体程度", "Specificity"), " <b id=\"specificity\">",
       static_cast<int>(g.specificity() * 100 + 0.5), "%</b> ",
-      g.effective() ? absl::StrCat("<span class=\"ok\">", l.T("✓ 具体、有依据", "✓ specific and evidenced"), "</span>")
-                    : absl::StrCat("<span class=\"miss\">",
-                                   l.T("请写出具体行为并引用证据", "name a concrete behaviour and cite evidence"), "</span>"),
+      g.effective()
+          ? absl::StrCat("<span class=\"ok\">", l.T("✓ 具体、有依据", "✓ specific and evidenced"), "</span>")
+          : absl::StrCat("<span class=\"miss\">",
+                         l.T("请写出具体行为并引用证据", "name a concrete behaviour and cite evidence"), "</span>"),
       "</p><div class=\"meter\"><span style=\"width:", static_cast<int>(g.specificity() * 100), "%\"></span></div>");
   // Vague phrases are marked; "no behaviour" and "no evidence" cover the
   // whole comment and are said in words.
@@ -364,7 +384,8 @@ std::string GuidancePanel(const feedback::v1::AnalyzeFeedbackResponse& g, const 
         words.push_back(absl::StrCat("<mark>", HtmlEscape(span.text()), "</mark>"));
     }
   }
-  if (!words.empty()) absl::StrAppend(&out, "<p>", l.T("空泛的词：", "Vague words: "), absl::StrJoin(words, " "), "</p>");
+  if (!words.empty())
+    absl::StrAppend(&out, "<p>", l.T("空泛的词：", "Vague words: "), absl::StrJoin(words, " "), "</p>");
   if (!missing.empty()) absl::StrAppend(&out, "<p class=\"miss\">", absl::StrJoin(missing, l.T("；", "; ")), "</p>");
   if (g.suggestions_size() > 0) {
     std::vector<std::string> texts;
@@ -374,10 +395,11 @@ std::string GuidancePanel(const feedback::v1::AnalyzeFeedbackResponse& g, const 
   }
   if (!g.composed_sentence().empty()) {
     absl::StrAppend(&out, "<p>", l.T("建议的句子：", "Suggested sentence: "), "<q id=\"composed\">",
-                    HtmlEscape(g.composed_sentence()), "</q><br><button class=\"plain\" type=\"submit\" "
-                    "name=\"use_sentence\" value=\"", HtmlEscape(g.composed_sentence()), "\" data-sentence=\"",
-                    HtmlEscape(g.composed_sentence()), "\">", l.T("用这句（可再修改）", "Use it (you can edit it)"),
-                    "</button></p>");
+                    HtmlEscape(g.composed_sentence()),
+                    "</q><br><button class=\"plain\" type=\"submit\" "
+                    "name=\"use_sentence\" value=\"",
+                    HtmlEscape(g.composed_sentence()), "\" data-sentence=\"", HtmlEscape(g.composed_sentence()), "\">",
+                    l.T("用这句（可再修改）", "Use it (you can edit it)"), "</button></p>");
   }
   return out + "</div>";
 }
@@ -389,23 +411,25 @@ std::string DonePage(const TaskView& v, const std::string& message, const PageLo
 }
 
 std::string InboxPage(const event::v1::ListTasksResponse& tasks, const std::map<std::string, std::string>& type_names,
-                      const std::function<std::string(const event::v1::Task&)>& link_of,
-                      const std::string& person_name, const PageLocale& l) {
-  std::string out = absl::StrCat(Head(l.T("我的任务", "My tasks"), l), "<h1>", l.T("我的任务", "My tasks"),
-                                 "</h1><p class=\"sub\">", HtmlEscape(person_name), " — ",
-                                 l.zh() ? absl::StrCat(tasks.tasks_size(), " 项待办")
-                                        : absl::StrCat(tasks.tasks_size(), tasks.tasks_size() == 1 ? " open task" : " open tasks"),
-                                 "</p><table><tr><th>", l.T("任务", "Task"), "</th><th>", l.T("事件", "Event"),
-                                 "</th><th>", l.T("截止", "Due"), "</th></tr>");
+                      const std::function<std::string(const event::v1::Task&)>& link_of, const std::string& person_name,
+                      const PageLocale& l) {
+  std::string out =
+      absl::StrCat(Head(l.T("我的任务", "My tasks"), l), "<h1>", l.T("我的任务", "My tasks"), "</h1><p class=\"sub\">",
+                   HtmlEscape(person_name), " — ",
+                   l.zh() ? absl::StrCat(tasks.tasks_size(), " 项待办")
+                          : absl::StrCat(tasks.tasks_size(), tasks.tasks_size() == 1 ? " open task" : " open tasks"),
+                   "</p><table><tr><th>", l.T("任务", "Task"), "</th><th>", l.T("事件", "Event"), "</th><th>",
+                   l.T("截止", "Due"), "</th></tr>");
   for (const auto& task : tasks.tasks()) {
     auto name = type_names.find(task.event_type());
     // Without link keys the task is listed without a link.
     const std::string link = link_of(task);
     absl::StrAppend(&out, "<tr><td>",
-                    link.empty() ? std::string(KindTitle(task.kind(), l))
-                                 : absl::StrCat("<a href=\"", HtmlEscape(link), "\">", KindTitle(task.kind(), l), "</a>"),
-                    "</td><td>", HtmlEscape(name != type_names.end() ? name->second : task.event_type()),
-                    "</td><td>", DueLine(task, l), "</td></tr>");
+                    link.empty()
+                        ? std::string(KindTitle(task.kind(), l))
+                        : absl::StrCat("<a href=\"", HtmlEscape(link), "\">", KindTitle(task.kind(), l), "</a>"),
+                    "</td><td>", HtmlEscape(name != type_names.end() ? name->second : task.event_type()), "</td><td>",
+                    DueLine(task, l), "</td></tr>");
   }
   return out + "</table></body></html>";
 }
@@ -434,8 +458,8 @@ std::string TeamPage(const TeamView& team, const PageLocale& l) {
     if (!r.link.empty()) waiting = absl::StrCat("<a href=\"", HtmlEscape(r.link), "\">", waiting, "</a>");
     std::string due = r.due ? HtmlEscape(l.Time(*r.due)) : "–";
     if (r.overdue) absl::StrAppend(&due, " <span class=\"late\">", l.T("已逾期", "overdue"), "</span>");
-    absl::StrAppend(&out, "<tr><td>", HtmlEscape(r.owner_name), "</td><td>", HtmlEscape(r.event_type_name),
-                    "</td><td>", waiting, "</td><td>", due, "</td></tr>");
+    absl::StrAppend(&out, "<tr><td>", HtmlEscape(r.owner_name), "</td><td>", HtmlEscape(r.event_type_name), "</td><td>",
+                    waiting, "</td><td>", due, "</td></tr>");
   }
   return out + "</table></body></html>";
 }
@@ -444,9 +468,10 @@ std::string ChainPage(const ChainView& chain, const PageLocale& l) {
   const event::v1::Event& e = chain.event;
   const event::v1::StepTimes& times = e.flow().times();
   const absl::Time opened = FromTimestamp(times.triggered_at());
-  std::string out = absl::StrCat(Head(chain.type_name, l), "<h1>", HtmlEscape(chain.type_name), "</h1><p class=\"sub\">",
-                                 HtmlEscape(chain.owner_name), " · ", HtmlEscape(l.Time(FromTimestamp(e.occurred_at()))),
-                                 " · <code>", HtmlEscape(e.name()), "</code></p>");
+  std::string out =
+      absl::StrCat(Head(chain.type_name, l), "<h1>", HtmlEscape(chain.type_name), "</h1><p class=\"sub\">",
+                   HtmlEscape(chain.owner_name), " · ", HtmlEscape(l.Time(FromTimestamp(e.occurred_at()))), " · <code>",
+                   HtmlEscape(e.name()), "</code></p>");
   // Each step with its time and the hours since the chain opened.
   absl::StrAppend(&out, "<h2>", l.T("步骤", "Steps"), "</h2><table id=\"steps\">");
   auto step = [&](const char* zh, const char* en, bool has, const google::protobuf::Timestamp& at,
@@ -454,8 +479,8 @@ std::string ChainPage(const ChainView& chain, const PageLocale& l) {
     std::string when = "–";
     if (has) {
       const absl::Time t = FromTimestamp(at);
-      when = absl::StrCat(HtmlEscape(l.Time(t)), t > opened ? absl::StrFormat(" (+%.1f h)", absl::ToDoubleHours(t - opened))
-                                                             : "");
+      when = absl::StrCat(HtmlEscape(l.Time(t)),
+                          t > opened ? absl::StrFormat(" (+%.1f h)", absl::ToDoubleHours(t - opened)) : "");
     }
     absl::StrAppend(&out, "<tr><th>", l.T(zh, en), "</th><td>", when, extra, "</td></tr>");
   };
@@ -486,8 +511,8 @@ std::string ChainPage(const ChainView& chain, const PageLocale& l) {
 
 std::string SignInPage(const std::vector<std::pair<std::string, std::string>>& links, const std::string& next,
                        const std::string& error, const PageLocale& l) {
-  std::string out = absl::StrCat(Head(l.T("登录", "Sign in"), l), "<h1>", l.T("登录 perfflow", "Sign in to perfflow"),
-                                 "</h1>");
+  std::string out =
+      absl::StrCat(Head(l.T("登录", "Sign in"), l), "<h1>", l.T("登录 perfflow", "Sign in to perfflow"), "</h1>");
   if (!error.empty()) absl::StrAppend(&out, "<p class=\"error\" id=\"error\">", HtmlEscape(error), "</p>");
   for (const auto& [label, url] : links) {
     absl::StrAppend(&out, "<p><a href=\"", HtmlEscape(url), "\"><button type=\"button\">",

@@ -7,10 +7,10 @@
 
 #include <functional>
 #include <map>
-#include <utility>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -80,8 +80,8 @@ std::string DonePage(const TaskView& view, const std::string& message, const Pag
 // The person's open tasks, due first, overdue marked, each with its own
 // link; `type_names` maps type keys to display names.
 std::string InboxPage(const event::v1::ListTasksResponse& tasks, const std::map<std::string, std::string>& type_names,
-                      const std::function<std::string(const event::v1::Task&)>& link_of,
-                      const std::string& person_name, const PageLocale& locale);
+                      const std::function<std::string(const event::v1::Task&)>& link_of, const std::string& person_name,
+                      const PageLocale& locale);
 
 // A manager's team: each direct report's open chains and whom they wait on.
 struct TeamView {

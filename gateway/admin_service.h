@@ -15,7 +15,8 @@ namespace perfflow::gateway {
 
 class GatewayAdminServiceImpl final : public v1::GatewayAdminService::Service {
  public:
-  GatewayAdminServiceImpl(std::shared_ptr<ApiKeyStore> keys, std::shared_ptr<const Clock> clock, IdentityOptions identity)
+  GatewayAdminServiceImpl(std::shared_ptr<ApiKeyStore> keys, std::shared_ptr<const Clock> clock,
+                          IdentityOptions identity)
       : keys_(std::move(keys)), clock_(std::move(clock)), identity_(identity) {}
 
   grpc::Status CreateApiKey(grpc::ServerContext* ctx, const v1::CreateApiKeyRequest* req,

@@ -28,7 +28,9 @@ namespace {
 
 namespace pb = google::protobuf;
 
-absl::Status Unauthenticated(absl::string_view why) { return absl::UnauthenticatedError(why); }
+absl::Status Unauthenticated(absl::string_view why) {
+  return absl::UnauthenticatedError(why);
+}
 
 std::optional<pb::Struct> ParseJsonObject(absl::string_view json) {
   pb::Struct s;
@@ -147,7 +149,7 @@ bool IsKnownRole(absl::string_view role) {
 
 struct JwtVerifier::Issuer {
   v1::JwtIssuer config;
-  std::string secret;                               // HS256
+  std::string secret;                                   // HS256
   std::unique_ptr<EVP_PKEY, EvpKeyDeleter> public_key;  // RS256
 };
 
@@ -155,7 +157,7 @@ JwtVerifier::JwtVerifier(std::map<std::string, std::unique_ptr<Issuer>> issuers)
 JwtVerifier::~JwtVerifier() = default;
 
 absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const std::vector<v1::JwtIssuer>& configs,
-                                                                const EnvLookup& env) {
+                                                                 const EnvLookup& env) {
   std::map<std::string, std::unique_ptr<Issuer>> issuers;
   for (const v1::JwtIssuer& c : configs) {
     auto bad = [&](absl::string_view why) {
@@ -169,7 +171,8 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const std::vect
     if (c.algorithm() == v1::JWT_ALGORITHM_HS256) {
       if (c.secret_env().empty()) return bad("HS256 needs secret_env");
       std::optional<std::string> secret = env(c.secret_env());
-      if (!secret || secret->size() < 32) return bad("environment variable " + c.secret_env() + " must hold a secret of at least 32 bytes");
+      if (!secret || secret->size() < 32)
+        return bad("environment variable " + c.secret_env() + " must hold a secret of at least 32 bytes");
       issuer->secret = *secret;
     } else if (c.algorithm() == v1::JWT_ALGORITHM_RS256) {
       auto pem = ReadTextFile(c.public_key_file());
@@ -261,13 +264,14 @@ absl::StatusOr<std::shared_ptr<ApiKeyStore>> ApiKeyStore::Open(std::shared_ptr<d
   return std::shared_ptr<ApiKeyStore>(new ApiKeyStore(std::move(database)));
 }
 
-absl::StatusOr<ApiKeyStore::Created> ApiKeyStore::Create(const std::string& tenant,
-                                                         const v1::CreateApiKeyRequest& req, absl::Time now) {
+absl::StatusOr<ApiKeyStore::Created> ApiKeyStore::Create(const std::string& tenant, const v1::CreateApiKeyRequest& req,
+                                                         absl::Time now) {
   std::vector<FieldViolation> violations;
   if (req.display_name().empty() || req.display_name().size() > 256) {
     violations.push_back({"display_name", "1-256 characters required"});
   }
-  if (!IsName(req.principal(), 128)) violations.push_back({"principal", "1-128 characters of [A-Za-z0-9_.:-] required"});
+  if (!IsName(req.principal(), 128))
+    violations.push_back({"principal", "1-128 characters of [A-Za-z0-9_.:-] required"});
   if (req.roles().empty()) violations.push_back({"roles", "at least one role"});
   for (int i = 0; i < req.roles_size(); ++i) {
     if (!IsKnownRole(req.roles(i))) {
@@ -275,7 +279,8 @@ absl::StatusOr<ApiKeyStore::Created> ApiKeyStore::Create(const std::string& tena
     }
   }
   for (int i = 0; i < req.allowed_sources_size(); ++i) {
-    if (!IsName(req.allowed_sources(i), 64)) violations.push_back({absl::StrCat("allowed_sources[", i, "]"), "malformed source name"});
+    if (!IsName(req.allowed_sources(i), 64))
+      violations.push_back({absl::StrCat("allowed_sources[", i, "]"), "malformed source name"});
   }
   if (!violations.empty()) return InvalidArgumentWithViolations("invalid API key request", violations);
 
@@ -285,15 +290,16 @@ absl::StatusOr<ApiKeyStore::Created> ApiKeyStore::Create(const std::string& tena
   const std::string roles = absl::StrJoin(req.roles(), ",");
   const std::string sources = absl::StrJoin(req.allowed_sources(), ",");
   absl::Status s = db_->RunInTransaction([&](db::Transaction& tx) -> absl::Status {
-    return tx.Execute("INSERT INTO api_keys (key_id, tenant_id, key_hash, display_name, principal, roles, sources, "
-                      "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                      {id, tenant, Sha256Hex(created.key), req.display_name(), req.principal(), roles, sources,
-                       db::Ms(now)})
+    return tx
+        .Execute(
+            "INSERT INTO api_keys (key_id, tenant_id, key_hash, display_name, principal, roles, sources, "
+            "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            {id, tenant, Sha256Hex(created.key), req.display_name(), req.principal(), roles, sources, db::Ms(now)})
         .status();
   });
   if (!s.ok()) return s;
-  created.api_key = KeyFromRow(db::Row({id, req.display_name(), req.principal(), roles, sources,
-                                        std::to_string(db::Ms(now)), std::nullopt}));
+  created.api_key = KeyFromRow(
+      db::Row({id, req.display_name(), req.principal(), roles, sources, std::to_string(db::Ms(now)), std::nullopt}));
   return created;
 }
 
@@ -313,7 +319,8 @@ absl::StatusOr<v1::ListApiKeysResponse> ApiKeyStore::List(const std::string& ten
                                       " FROM api_keys WHERE tenant_id = ? AND key_id > ? ORDER BY key_id LIMIT ?"),
                          {tenant, page_token, int64_t{limit + 1}});
     if (!rows.ok()) return rows.status();
-    for (size_t i = 0; i < rows->size() && static_cast<int>(i) < limit; ++i) *resp.add_api_keys() = KeyFromRow((*rows)[i]);
+    for (size_t i = 0; i < rows->size() && static_cast<int>(i) < limit; ++i)
+      *resp.add_api_keys() = KeyFromRow((*rows)[i]);
     if (static_cast<int>(rows->size()) > limit) resp.set_next_page_token((*rows)[limit - 1].Str(0));
     return absl::OkStatus();
   });
@@ -328,8 +335,9 @@ absl::StatusOr<v1::ApiKey> ApiKeyStore::Revoke(const std::string& tenant, const 
   const std::string id = name.substr(8);
   v1::ApiKey key;
   absl::Status s = db_->RunInTransaction([&](db::Transaction& tx) -> absl::Status {
-    auto updated = tx.Execute("UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
-                              {db::Ms(now), tenant, id});
+    auto updated =
+        tx.Execute("UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND key_id = ? AND revoked_at IS NULL",
+                   {db::Ms(now), tenant, id});
     if (!updated.ok()) return updated.status();
     auto rows = tx.Query(absl::StrCat("SELECT ", kKeyColumns, " FROM api_keys WHERE tenant_id = ? AND key_id = ?"),
                          {tenant, id});
@@ -356,8 +364,8 @@ absl::StatusOr<Principal> ApiKeyStore::Authenticate(absl::string_view key, absl:
   }
   Principal p;
   absl::Status s = db_->RunInTransaction([&](db::Transaction& tx) -> absl::Status {
-    auto rows = tx.Query("SELECT tenant_id, key_hash, principal, roles, sources, revoked_at FROM api_keys WHERE key_id = ?",
-                         {parts[0]});
+    auto rows = tx.Query(
+        "SELECT tenant_id, key_hash, principal, roles, sources, revoked_at FROM api_keys WHERE key_id = ?", {parts[0]});
     if (!rows.ok()) return rows.status();
     if (rows->empty() || !ConstantTimeEquals(rows->front().Str(1), hash)) return Unauthenticated("unknown API key");
     const db::Row& r = rows->front();

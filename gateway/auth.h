@@ -46,7 +46,7 @@ class JwtVerifier {
   // InvalidArgument naming the issuer when its configuration is incomplete
   // (no audience, missing secret variable, unreadable public key, ...).
   static absl::StatusOr<std::unique_ptr<JwtVerifier>> Create(const std::vector<v1::JwtIssuer>& issuers,
-                                                            const EnvLookup& env);
+                                                             const EnvLookup& env);
   ~JwtVerifier();
 
   // Unauthenticated with the reason (never the token) on any failure.
@@ -92,6 +92,5 @@ class ApiKeyStore {
 
 // The roles the gateway knows: employee, manager, hr, admin, system.
 bool IsKnownRole(absl::string_view role);
-
 
 }  // namespace perfflow::gateway

@@ -42,17 +42,16 @@ absl::StatusOr<Form> ReadForm(const httplib::Request& req, const httplib::Conten
   std::string text;
   bool too_large = false;
   const bool complete = body != nullptr && (*body)([&](const char* data, size_t size) {
-    too_large = text.size() + size > limit;
-    if (!too_large) text.append(data, size);
-    return !too_large;
-  });
+                          too_large = text.size() + size > limit;
+                          if (!too_large) text.append(data, size);
+                          return !too_large;
+                        });
   if (too_large) return absl::ResourceExhaustedError(absl::StrCat("the form is too large (at most ", limit, " bytes)"));
   if (!complete) return absl::InvalidArgumentError("the form broke off or timed out");
   return ParseForm(text);
 }
 
-absl::StatusOr<Multipart> ReadMultipart(const httplib::Request& req, const httplib::ContentReader* body,
-                                        size_t limit) {
+absl::StatusOr<Multipart> ReadMultipart(const httplib::Request& req, const httplib::ContentReader* body, size_t limit) {
   if (!req.is_multipart_form_data()) return absl::InvalidArgumentError("an upload is sent as multipart/form-data");
   Multipart out;
   size_t total = 0;
@@ -65,26 +64,28 @@ absl::StatusOr<Multipart> ReadMultipart(const httplib::Request& req, const httpl
     field_name.clear();
     field_value.clear();
   };
-  const bool complete = body != nullptr && (*body)(
-      [&](const httplib::MultipartFormData& part) {
-        flush_field();
-        if (part.filename.empty()) {
-          field_name = part.name;
-          target = &field_value;
-        } else {
-          out.files.push_back({part.name, part.filename, part.content_type, ""});
-          target = &out.files.back().data;
-        }
-        return true;
-      },
-      [&](const char* data, size_t size) {
-        total += size;
-        too_large = total > limit;
-        if (!too_large && target != nullptr) target->append(data, size);
-        return !too_large;
-      });
+  const bool complete =
+      body != nullptr && (*body)(
+                             [&](const httplib::MultipartFormData& part) {
+                               flush_field();
+                               if (part.filename.empty()) {
+                                 field_name = part.name;
+                                 target = &field_value;
+                               } else {
+                                 out.files.push_back({part.name, part.filename, part.content_type, ""});
+                                 target = &out.files.back().data;
+                               }
+                               return true;
+                             },
+                             [&](const char* data, size_t size) {
+                               total += size;
+                               too_large = total > limit;
+                               if (!too_large && target != nullptr) target->append(data, size);
+                               return !too_large;
+                             });
   flush_field();
-  if (too_large) return absl::ResourceExhaustedError(absl::StrCat("the file is too large (at most ", limit / (1 << 20), " MiB)"));
+  if (too_large)
+    return absl::ResourceExhaustedError(absl::StrCat("the file is too large (at most ", limit / (1 << 20), " MiB)"));
   if (!complete) return absl::InvalidArgumentError("the upload broke off or timed out");
   return out;
 }

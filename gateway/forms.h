@@ -47,8 +47,7 @@ struct Multipart {
 };
 
 // A multipart/form-data body of at most `limit` bytes in all.
-absl::StatusOr<Multipart> ReadMultipart(const httplib::Request& req, const httplib::ContentReader* body,
-                                        size_t limit);
+absl::StatusOr<Multipart> ReadMultipart(const httplib::Request& req, const httplib::ContentReader* body, size_t limit);
 
 // A service's refusal with the field violations it attached: what to fix.
 std::string Explain(const grpc::Status& status);

@@ -38,8 +38,9 @@ absl::StatusOr<v1::GatewayConfig> LoadConfig(const std::string& path) {
 class Host : public GatewayHost {
  public:
   Host(GatewayHostOptions o, std::shared_ptr<db::Database> database, std::unique_ptr<GatewayAdminServiceImpl> admin,
-       std::unique_ptr<PersonDataServiceImpl> person_data, std::unique_ptr<grpc::Server> admin_server, std::shared_ptr<Backends> backends,
-       std::unique_ptr<HttpMetrics> metrics, std::unique_ptr<HttpGateway> http, std::unique_ptr<GrpcProxy> proxy)
+       std::unique_ptr<PersonDataServiceImpl> person_data, std::unique_ptr<grpc::Server> admin_server,
+       std::shared_ptr<Backends> backends, std::unique_ptr<HttpMetrics> metrics, std::unique_ptr<HttpGateway> http,
+       std::unique_ptr<GrpcProxy> proxy)
       : o_(std::move(o)),
         database_(std::move(database)),
         admin_(std::move(admin)),
@@ -95,7 +96,7 @@ class Host : public GatewayHost {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOptions& o,
-                                                            prometheus::Registry& registry) {
+                                                             prometheus::Registry& registry) {
   if (absl::Status s = CheckInternalToken(); !s.ok()) return s;
   if (InternalToken().empty()) {
     if (!o.dev_mode) {
@@ -108,8 +109,8 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   if (!config.ok()) return config.status();
   auto jwt = JwtVerifier::Create({config->jwt_issuers().begin(), config->jwt_issuers().end()}, ProcessEnv());
   if (!jwt.ok()) return jwt.status();
-  auto webhooks = WebhookSources::Create({config->webhook_sources().begin(), config->webhook_sources().end()},
-                                         ProcessEnv());
+  auto webhooks =
+      WebhookSources::Create({config->webhook_sources().begin(), config->webhook_sources().end()}, ProcessEnv());
   if (!webhooks.ok()) return webhooks.status();
   auto database = OpenServiceDatabase(o.db);
   if (!database.ok()) return database.status();
@@ -140,8 +141,8 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
 
   // The gateway's own services run in-process, reached through the same door.
   auto admin = std::make_unique<GatewayAdminServiceImpl>(*keys, clock, IdentityOptions{false});
-  auto person_data = std::make_unique<PersonDataServiceImpl>(backends, person_data_services, *std::move(erasures), clock,
-                                                             IdentityOptions{false});
+  auto person_data = std::make_unique<PersonDataServiceImpl>(backends, person_data_services, *std::move(erasures),
+                                                             clock, IdentityOptions{false});
   grpc::ServerBuilder admin_builder;
   admin_builder.RegisterService(admin.get());
   admin_builder.RegisterService(person_data.get());
@@ -170,16 +171,17 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   http.action_links = *std::move(links);
   for (const auto& issuer : config->jwt_issuers()) {
     if (issuer.sign_in_url().empty()) continue;
-    http.sign_in_links.push_back({issuer.display_name().empty() ? issuer.issuer() : issuer.display_name(),
-                                  issuer.sign_in_url()});
+    http.sign_in_links.push_back(
+        {issuer.display_name().empty() ? issuer.issuer() : issuer.display_name(), issuer.sign_in_url()});
   }
   auto gateway = std::make_unique<HttpGateway>(http, std::make_shared<Router>(*std::move(router)), backends, door,
                                                std::make_shared<WebhookSources>(*std::move(webhooks)), metrics.get());
   if (absl::Status s = gateway->Start(); !s.ok()) return s;
   LogInfo("http listening", {{"http_port", std::to_string(gateway->port())}});
   auto proxy = std::make_unique<GrpcProxy>(backends, door, metrics.get(), http.call_timeout);
-  return std::unique_ptr<GatewayHost>(new Host(o, *std::move(database), std::move(admin), std::move(person_data), std::move(admin_server),
-                                               backends, std::move(metrics), std::move(gateway), std::move(proxy)));
+  return std::unique_ptr<GatewayHost>(new Host(o, *std::move(database), std::move(admin), std::move(person_data),
+                                               std::move(admin_server), backends, std::move(metrics),
+                                               std::move(gateway), std::move(proxy)));
 }
 
 }  // namespace perfflow::gateway

@@ -41,6 +41,6 @@ class GatewayHost : public ServiceHost {
 // FailedPrecondition without PERFFLOW_INTERNAL_TOKEN outside dev mode;
 // InvalidArgument naming the --config problem.
 absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOptions& options,
-                                                            prometheus::Registry& registry);
+                                                             prometheus::Registry& registry);
 
 }  // namespace perfflow::gateway

@@ -28,8 +28,9 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
     const std::string& path = ctx->method();
     const std::string service = ServiceOf(path);
     const pb::MethodDescriptor* method =
-        service.empty() ? nullptr
-                        : pb::DescriptorPool::generated_pool()->FindMethodByName(service + "." + path.substr(service.size() + 2));
+        service.empty()
+            ? nullptr
+            : pb::DescriptorPool::generated_pool()->FindMethodByName(service + "." + path.substr(service.size() + 2));
     grpc::GenericStub* stub = backends.StubFor(path);
     if (method == nullptr || stub == nullptr) {
       Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "unknown method " + path));

@@ -50,7 +50,9 @@ struct HttpFront::Connection {
 
 namespace {
 
-void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
+void SetNonBlocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+}
 
 int MillisUntil(absl::Time deadline) {
   return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - absl::Now()), 0, 60'000));
@@ -105,8 +107,7 @@ Framing ParseFraming(absl::string_view head) {
 // by the request's deadline, every write by the write timeout.
 class FrontStream : public httplib::Stream {
  public:
-  FrontStream(HttpFront::Connection& conn, absl::Duration write_timeout)
-      : conn_(conn), write_timeout_(write_timeout) {}
+  FrontStream(HttpFront::Connection& conn, absl::Duration write_timeout) : conn_(conn), write_timeout_(write_timeout) {}
 
   bool is_readable() const override { return pos_ < conn_.buffer.size() || Wait(POLLIN, conn_.deadline); }
   bool is_writable() const override { return Wait(POLLOUT, absl::Now() + write_timeout_); }
@@ -199,7 +200,9 @@ class FrontStream : public httplib::Stream {
 HttpFront::HttpFront(HttpFrontOptions options, RequestProcessor* processor, RejectHook on_reject)
     : options_(std::move(options)), processor_(processor), on_reject_(std::move(on_reject)) {}
 
-HttpFront::~HttpFront() { Stop(); }
+HttpFront::~HttpFront() {
+  Stop();
+}
 
 absl::Status HttpFront::Start() {
   addrinfo hints{}, *found = nullptr;
@@ -213,11 +216,12 @@ absl::Status HttpFront::Start() {
   listen_fd_ = ::socket(found->ai_family, found->ai_socktype, found->ai_protocol);
   int yes = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  const bool bound = listen_fd_ >= 0 && ::bind(listen_fd_, found->ai_addr, found->ai_addrlen) == 0 &&
-                     ::listen(listen_fd_, 1024) == 0;
+  const bool bound =
+      listen_fd_ >= 0 && ::bind(listen_fd_, found->ai_addr, found->ai_addrlen) == 0 && ::listen(listen_fd_, 1024) == 0;
   freeaddrinfo(found);
-  if (!bound) return absl::UnavailableError(absl::StrCat("cannot bind the HTTP port ", options_.port, " on ",
-                                                         options_.host, ": ", std::strerror(errno)));
+  if (!bound)
+    return absl::UnavailableError(
+        absl::StrCat("cannot bind the HTTP port ", options_.port, " on ", options_.host, ": ", std::strerror(errno)));
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -391,8 +395,7 @@ void HttpFront::Advance(int fd) {
   }
   // Small bodies are read here; larger and chunked ones by the handler,
   // after it has checked who is calling.
-  const bool buffered_body =
-      !conn.chunked && !conn.expect_continue && conn.body_bytes <= options_.buffered_body_bytes;
+  const bool buffered_body = !conn.chunked && !conn.expect_continue && conn.body_bytes <= options_.buffered_body_bytes;
   if (buffered_body && conn.buffer.size() < conn.head_bytes + conn.body_bytes) return;
   Serve(take());
 }
@@ -403,8 +406,8 @@ void HttpFront::Serve(std::unique_ptr<Connection> conn) {
     Connection& c = *shared;
     FrontStream stream(c, options_.write_timeout);
     bool closed = false;
-    const bool written = processor_->process_request(stream, /*close_connection=*/stopping_ || c.chunked, closed,
-                                                     nullptr);
+    const bool written =
+        processor_->process_request(stream, /*close_connection=*/stopping_ || c.chunked, closed, nullptr);
     bool keep = written && !closed && !c.chunked && !stream.broken() && !stopping_;
     // A body the handler did not read (a refused request) is skipped when it
     // is buffered; otherwise the connection cannot be reused.
@@ -454,7 +457,7 @@ void HttpFront::Refuse(std::unique_ptr<Connection> conn, int status, const std::
                                 : status == 408 ? grpc::StatusCode::DEADLINE_EXCEEDED
                                                 : grpc::StatusCode::INVALID_ARGUMENT;
   const std::string body = ErrorJson(grpc::Status(code, reason));
-  const char* text = status == 413 ? "Payload Too Large"
+  const char* text = status == 413   ? "Payload Too Large"
                      : status == 431 ? "Request Header Fields Too Large"
                      : status == 501 ? "Not Implemented"
                      : status == 408 ? "Request Timeout"

@@ -14,8 +14,8 @@
 #include "gateway/http_front.h"
 #include "gateway/pages.h"
 #include "gateway/transcode.h"
-#include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "google/protobuf/dynamic_message.h"
+#include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/type/v1/person_data.pb.h"
 
@@ -27,8 +27,8 @@ namespace pb = google::protobuf;
 constexpr char kJson[] = "application/json";
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                                   0.1,   0.25,   0.5,   1,    2.5,   5, 10};
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                   0.25,  0.5,    1,     2.5,  5,     10};
   return kBuckets;
 }
 
@@ -37,7 +37,9 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
   res.set_content(ErrorJson(status), kJson);
 }
 
-void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
+void WriteError(httplib::Response& res, const absl::Status& status) {
+  WriteError(res, ToGrpcStatus(status));
+}
 
 // An action link's token is a credential: the log names the route, never the token.
 std::string PathForLog(const std::string& path) {
@@ -52,7 +54,9 @@ void WriteErrorPage(httplib::Response& res, int status, const std::string& messa
 }
 
 // 413 for a body over the limit (RESOURCE_EXHAUSTED would read as 429), 400 else.
-int BodyErrorStatus(const absl::Status& status) { return absl::IsResourceExhausted(status) ? 413 : 400; }
+int BodyErrorStatus(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) ? 413 : 400;
+}
 
 // 500 when the reply has no JSON form: never a 200 with an empty object.
 void WriteJson(httplib::Response& res, const pb::Message& reply) {
@@ -106,13 +110,18 @@ HttpGateway::HttpGateway(HttpOptions options, std::shared_ptr<Router> router, st
       webhooks_(std::move(webhooks)),
       metrics_(metrics),
       server_(std::make_unique<RequestProcessor>()) {
-  if (options_.action_links) actions_ = std::make_unique<ActionDesk>(*options_.action_links, options_.action_desk, door_);
+  if (options_.action_links)
+    actions_ = std::make_unique<ActionDesk>(*options_.action_links, options_.action_desk, door_);
   people_ = std::make_unique<PeopleDesk>(options_.action_links, options_.sign_in_links, door_);
 }
 
-HttpGateway::~HttpGateway() { Stop(); }
+HttpGateway::~HttpGateway() {
+  Stop();
+}
 
-int HttpGateway::port() const { return front_ ? front_->port() : 0; }
+int HttpGateway::port() const {
+  return front_ ? front_->port() : 0;
+}
 
 absl::Status HttpGateway::Start() {
   RequestProcessor& s = *server_;
@@ -132,7 +141,8 @@ absl::Status HttpGateway::Start() {
   // Errors httplib answers itself (400 unparsable request, 413).
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    grpc::StatusCode code = res.status == 413 ? grpc::StatusCode::RESOURCE_EXHAUSTED : grpc::StatusCode::INVALID_ARGUMENT;
+    grpc::StatusCode code =
+        res.status == 413 ? grpc::StatusCode::RESOURCE_EXHAUSTED : grpc::StatusCode::INVALID_ARGUMENT;
     std::string message = res.status == 413 ? "request body too large" : "malformed HTTP request";
     int status = res.status;
     res.set_content(ErrorJson(grpc::Status(code, message)), kJson);
@@ -154,12 +164,15 @@ absl::Status HttpGateway::Start() {
   front.read_timeout = options_.read_timeout;
   front.keep_alive_timeout = options_.keep_alive_timeout;
   front.write_timeout = options_.write_timeout;
-  front_ = std::make_unique<HttpFront>(front, server_.get(), [this](int status, const std::string& reason,
-                                                                     const std::string& remote) {
-    metrics_->requests.Add({{"route", "unmatched"}, {"code", std::to_string(status)}}).Increment();
-    LogInfo("http", {{"kind", "access"}, {"route", "unmatched"}, {"status", std::to_string(status)},
-                     {"detail", reason}, {"remote", remote}});
-  });
+  front_ = std::make_unique<HttpFront>(
+      front, server_.get(), [this](int status, const std::string& reason, const std::string& remote) {
+        metrics_->requests.Add({{"route", "unmatched"}, {"code", std::to_string(status)}}).Increment();
+        LogInfo("http", {{"kind", "access"},
+                         {"route", "unmatched"},
+                         {"status", std::to_string(status)},
+                         {"detail", reason},
+                         {"remote", remote}});
+      });
   return front_->Start();
 }
 
@@ -205,7 +218,8 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
     if (ready_) {
       res.set_content("{\"status\":\"SERVING\"}", kJson);
     } else {
-      WriteError(res, grpc::Status(grpc::StatusCode::UNAVAILABLE, "not ready: a service is unreachable or the gateway is stopping"));
+      WriteError(res, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "not ready: a service is unreachable or the gateway is stopping"));
     }
   } else if (absl::StartsWith(path, "/people/")) {
     ServePage(req, res, path, &out, body);
@@ -227,8 +241,8 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
       ServeRpc(req, res, match, &out, body);
     } else if (match.result == RouteMatch::kMethodNotAllowed) {
       res.set_header("Allow", absl::StrJoin(match.allowed_methods, ", "));
-      WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                   req.method + " is not allowed here; allowed: " + absl::StrJoin(match.allowed_methods, ", ")));
+      WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, req.method + " is not allowed here; allowed: " +
+                                                                        absl::StrJoin(match.allowed_methods, ", ")));
       res.status = 405;
     } else {
       WriteError(res, grpc::Status(grpc::StatusCode::NOT_FOUND, "no route for " + req.method + " " + path));
@@ -239,19 +253,22 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   metrics_->requests.Add({{"route", out.route}, {"code", std::to_string(res.status)}}).Increment();
   metrics_->duration.Add({{"route", out.route}}, LatencyBuckets()).Observe(seconds);
-  LogFields fields = {{"kind", "access"},          {"method", req.method},
-                      {"path", PathForLog(path)},  {"route", out.route},
+  LogFields fields = {{"kind", "access"},
+                      {"method", req.method},
+                      {"path", PathForLog(path)},
+                      {"route", out.route},
                       {"status", std::to_string(res.status)},
                       {"duration_ms", absl::StrCat(static_cast<int64_t>(seconds * 1000))},
-                      {"request_id", out.request_id}, {"trace_id", out.trace_id},
+                      {"request_id", out.request_id},
+                      {"trace_id", out.trace_id},
                       {"remote", req.remote_addr}};
   if (!out.credential.empty()) fields.emplace_back("credential", out.credential);
   if (!out.detail.empty()) fields.emplace_back("detail", out.detail);
   LogInfo("http", fields);
 }
 
-void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match,
-                           Outcome* out, const httplib::ContentReader* body) {
+void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match, Outcome* out,
+                           const httplib::ContentReader* body) {
   auto principal = door_->Authenticate(req.get_header_value("Authorization"), req.get_header_value("X-Api-Key"));
   if (!principal.ok()) {
     res.set_header("WWW-Authenticate", "Bearer");
@@ -299,7 +316,8 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
   std::shared_ptr<StreamCall> call = backends_->Stream(
       grpc_path, Door::Forward(*principal, out->trace_id, out->request_id, absl::Now() + options_.stream_timeout),
       std::move(serialized));
-  if (call == nullptr) return WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + grpc_path));
+  if (call == nullptr)
+    return WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + grpc_path));
   if (!method.server_streaming()) {
     // A client stream's single reply.
     grpc::ByteBuffer reply;
@@ -372,7 +390,8 @@ void HttpGateway::StreamFile(httplib::Response& res, std::shared_ptr<StreamCall>
     return WriteError(res, grpc::Status(grpc::StatusCode::INTERNAL, "unreadable download"));
   }
   std::string name;
-  for (char c : head->file_name()) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
+  for (char c : head->file_name())
+    name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
   if (!name.empty()) res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
   const std::string content_type = head->content_type().empty() ? "application/octet-stream" : head->content_type();
   auto first_data = std::make_shared<std::optional<std::string>>(std::move(*head->mutable_data()));
@@ -509,8 +528,8 @@ void HttpGateway::Record(const ActionDesk::Outcome& served, Outcome* out) {
   if (served.rate_limited) metrics_->rate_limited.Add({{"door", "http"}}).Increment();
 }
 
-void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path,
-                            Outcome* out, const httplib::ContentReader* body) {
+void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out,
+                            const httplib::ContentReader* body) {
   auto fail = [&](int status, const std::string& message) { WriteErrorPage(res, status, message); };
   const std::string page = path.substr(std::string("/people/").size());
   if (PeopleDesk::Serves(page)) return Record(people_->Serve(req, res, body, page, CallsFor(*out)), out);
@@ -554,13 +573,15 @@ void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res,
     // Names for the keys; without them the page still shows the figures, by key.
     event::v1::GetRegistryResponse registry;
     if (CallUnary(*principal, *out, "/perfflow.event.v1.EventService/GetRegistry", event::v1::GetRegistryRequest(),
-                  &registry).ok()) {
+                  &registry)
+            .ok()) {
       view.time_zone = registry.registry().settings().time_zone();
       view.type_names = TypeNames(registry.registry(), PageLocale("en", view.time_zone, "en"));
     }
     event::v1::ListDepartmentsResponse departments;
     if (CallUnary(*principal, *out, "/perfflow.event.v1.EventService/ListDepartments",
-                  event::v1::ListDepartmentsRequest(), &departments).ok()) {
+                  event::v1::ListDepartmentsRequest(), &departments)
+            .ok()) {
       for (const auto& d : departments.departments()) view.department_names[d.id()] = d.name();
     }
     res.set_content(FlowHealthPage(response, principal->tenant, view), kHtml);
@@ -570,8 +591,8 @@ void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res,
   request.set_session("sessions/" + parts[1]);
   request.set_format(calibration::v1::RENDER_FORMAT_HTML);
   calibration::v1::RenderBriefResponse response;
-  grpc::Status s = CallUnary(*principal, *out, "/perfflow.calibration.v1.CalibrationService/RenderBrief", request,
-                             &response);
+  grpc::Status s =
+      CallUnary(*principal, *out, "/perfflow.calibration.v1.CalibrationService/RenderBrief", request, &response);
   if (!s.ok()) return fail(HttpStatusFor(s.error_code()), s.error_message());
   res.set_content(response.content(), kHtml);
 }

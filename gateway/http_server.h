@@ -14,9 +14,9 @@
 #include "absl/time/time.h"
 #include "common/action_link.h"
 #include "gateway/action_desk.h"
-#include "gateway/people_desk.h"
 #include "gateway/backends.h"
 #include "gateway/door.h"
+#include "gateway/people_desk.h"
 #include "gateway/routes.h"
 #include "gateway/webhooks.h"
 #include "prometheus/counter.h"
@@ -57,10 +57,10 @@ struct HttpOptions {
 struct HttpMetrics {
   explicit HttpMetrics(prometheus::Registry& registry);
   // route is the rule ("GET /v1/{name=events/*}"), "webhook", or "unmatched".
-  prometheus::Family<prometheus::Counter>& requests;     // {route, code}
-  prometheus::Family<prometheus::Histogram>& duration;   // {route}
-  prometheus::Family<prometheus::Counter>& webhooks;     // {source, result}
-  prometheus::Family<prometheus::Counter>& rate_limited; // {door}
+  prometheus::Family<prometheus::Counter>& requests;      // {route, code}
+  prometheus::Family<prometheus::Histogram>& duration;    // {route}
+  prometheus::Family<prometheus::Counter>& webhooks;      // {source, result}
+  prometheus::Family<prometheus::Counter>& rate_limited;  // {door}
 };
 
 class HttpGateway {

@@ -66,15 +66,19 @@ int main(int argc, char** argv) {
       "their environment variables.");
   perfflow::AddServerFlags(flags, &o.server);
   flags.AddInt("http_port", &o.host.http_port, "HTTP/JSON and webhook port (0 = pick a free port)");
-  flags.AddString("config", &o.host.config, "YAML file: jwt_issuers, webhook_sources, rate_limit (see gateway_config.proto)");
+  flags.AddString("config", &o.host.config,
+                  "YAML file: jwt_issuers, webhook_sources, rate_limit (see gateway_config.proto)");
   flags.AddString("event_addr", &o.host.event_addr, "gRPC address of perfflow-event");
   flags.AddString("evidence_addr", &o.host.evidence_addr, "gRPC address of perfflow-evidence (empty = not routed)");
   flags.AddString("feedback_addr", &o.host.feedback_addr, "gRPC address of perfflow-feedback (empty = not routed)");
-  flags.AddString("calibration_addr", &o.host.calibration_addr, "gRPC address of perfflow-calibration (empty = not routed)");
+  flags.AddString("calibration_addr", &o.host.calibration_addr,
+                  "gRPC address of perfflow-calibration (empty = not routed)");
   flags.AddInt("max_body_bytes", &o.host.max_body_bytes, "largest HTTP request body accepted (413 beyond)");
-  flags.AddInt("max_upload_bytes", &o.host.max_upload_bytes, "largest file a person uploads on an action page (413 beyond)");
+  flags.AddInt("max_upload_bytes", &o.host.max_upload_bytes,
+               "largest file a person uploads on an action page (413 beyond)");
   flags.AddInt("http_threads", &o.host.http_threads, "HTTP worker threads (each serves one request at a time)");
-  flags.AddInt("call_timeout_seconds", &o.host.call_timeout_seconds, "deadline of a unary call to a service (and the cap on gRPC callers' deadlines)");
+  flags.AddInt("call_timeout_seconds", &o.host.call_timeout_seconds,
+               "deadline of a unary call to a service (and the cap on gRPC callers' deadlines)");
   flags.AddInt("read_timeout_seconds", &o.host.read_timeout_seconds, "HTTP read and write timeout");
   flags.AddString("tenant", &o.tenant, "create-api-key: the key's tenant");
   flags.AddString("roles", &o.roles, "create-api-key: comma-separated roles");

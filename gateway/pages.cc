@@ -53,8 +53,9 @@ using Label = std::function<std::string(const std::string& key)>;
 
 std::string Table(const std::string& title, const std::string& key_name,
                   const google::protobuf::RepeatedPtrField<event::v1::HealthFigure>& rows, const Label& label) {
-  std::string out = absl::StrCat("<h2>", HtmlEscape(title), "</h2><table><tr><th>", HtmlEscape(key_name),
-                                 "</th><th>within 48 h</th><th>outside</th><th>pending</th><th>flow health</th><th></th></tr>");
+  std::string out =
+      absl::StrCat("<h2>", HtmlEscape(title), "</h2><table><tr><th>", HtmlEscape(key_name),
+                   "</th><th>within 48 h</th><th>outside</th><th>pending</th><th>flow health</th><th></th></tr>");
   for (const auto& f : rows) {
     absl::StrAppend(&out, "<tr><td>", label(f.key()), "</td><td>", f.within_sla(), "</td><td>", f.outside_sla(),
                     "</td><td>", f.pending(), "</td><td>", Percent(f), "</td><td>", Bar(f), "</td></tr>");
@@ -81,10 +82,9 @@ std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const
   std::string out = absl::StrFormat(kHead, "Flow health");
   absl::StrAppend(&out, "<h1>Flow health — ", HtmlEscape(tenant), "</h1>",
                   "<p>The share of decided chains closed within 48 hours, of those opened ",
-                  local(view.start, "%Y-%m-%d %H:%M"), " – ", local(view.end, "%Y-%m-%d %H:%M %Z"),
-                  "; the target is ", absl::StrFormat("%.0f%%", kTarget * 100),
-                  ".</p><p class=\"big\">", Percent(all), "</p><p>", all.within_sla(), " within 48 h, ",
-                  all.outside_sla(), " outside, ", all.pending(),
+                  local(view.start, "%Y-%m-%d %H:%M"), " – ", local(view.end, "%Y-%m-%d %H:%M %Z"), "; the target is ",
+                  absl::StrFormat("%.0f%%", kTarget * 100), ".</p><p class=\"big\">", Percent(all), "</p><p>",
+                  all.within_sla(), " within 48 h, ", all.outside_sla(), " outside, ", all.pending(),
                   " still pending.</p><p class=\"note\">Groups with fewer than ", kFewDecided,
                   " decided chains are shown in grey and not judged against the target.</p>");
   auto named = [](const std::map<std::string, std::string>& names) {
@@ -95,7 +95,8 @@ std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const
     std::string text = HtmlEscape(key);
     if (absl::ParseCivilTime(key, &day)) {
       const absl::Time begins = absl::FromCivil(day, zone);
-      if (begins < view.start || begins + absl::Hours(24 * 7) > view.end) text += " <span class=\"note\">(partial)</span>";
+      if (begins < view.start || begins + absl::Hours(24 * 7) > view.end)
+        text += " <span class=\"note\">(partial)</span>";
     }
     return text;
   };

@@ -7,8 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "common/timestamps.h"
 #include "common/status.h"
+#include "common/timestamps.h"
 #include "gateway/action_pages.h"
 #include "gateway/forms.h"
 #include "gateway/pages.h"
@@ -156,15 +156,16 @@ ActionDesk::Outcome PeopleDesk::Serve(const httplib::Request& req, httplib::Resp
 void PeopleDesk::SignInPage(Visit& visit, int status, const std::string& error) {
   std::vector<std::pair<std::string, std::string>> links;
   for (const auto& link : sign_in_links_) links.emplace_back(link.label, link.url);
-  visit.Html(status, perfflow::gateway::SignInPage(links, SafeNext(visit.req.get_param_value("next")), error,
-                                                   visit.locale));
+  visit.Html(status,
+             perfflow::gateway::SignInPage(links, SafeNext(visit.req.get_param_value("next")), error, visit.locale));
 }
 
 void PeopleDesk::SignIn(Visit& visit) {
   const PageLocale& l = visit.locale;
   auto form = ReadForm(visit.req, visit.body, kMaxSignInForm);
-  if (!form.ok()) return SignInPage(visit, HttpStatusFor(ToGrpcStatus(form.status()).error_code()),
-                                    std::string(form.status().message()));
+  if (!form.ok())
+    return SignInPage(visit, HttpStatusFor(ToGrpcStatus(form.status()).error_code()),
+                      std::string(form.status().message()));
   // An OIDC provider posts id_token (response_mode=form_post); a person may paste a token.
   std::string token = First(*form, "id_token");
   if (token.empty()) token = First(*form, "token");
@@ -199,8 +200,8 @@ void PeopleDesk::Inbox(Visit& visit, const Principal& person) {
   const absl::Time expires = std::min(person.expires_at, door_->clock().Now() + kMaxSession);
   auto link_of = [&](const ev::Task& task) -> std::string {
     if (!keys_) return "";
-    return "/act/" + keys_->Sign({person.tenant, task.name().substr(std::string("tasks/").size()), person.subject,
-                                  expires});
+    return "/act/" +
+           keys_->Sign({person.tenant, task.name().substr(std::string("tasks/").size()), person.subject, expires});
   };
   visit.Html(200, InboxPage(tasks, type_names, link_of, visit.Name(person.subject), locale));
 }

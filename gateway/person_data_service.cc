@@ -74,12 +74,13 @@ absl::StatusOr<std::shared_ptr<ErasureLog>> ErasureLog::Open(std::shared_ptr<db:
 }
 
 absl::StatusOr<std::optional<ErasureLog::Pending>> ErasureLog::Find(const std::string& tenant,
-                                                                   const std::string& person) {
+                                                                    const std::string& person) {
   std::optional<Pending> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT pseudonym, display_name FROM erasures WHERE tenant_id = ? AND person_key = ? "
-                          "AND finished_at IS NULL",
-                          {tenant, PersonKey(tenant, person)});
+    auto rows = txn.Query(
+        "SELECT pseudonym, display_name FROM erasures WHERE tenant_id = ? AND person_key = ? "
+        "AND finished_at IS NULL",
+        {tenant, PersonKey(tenant, person)});
     if (!rows.ok()) return rows.status();
     out.reset();
     if (!rows->empty()) out = Pending{rows->front().Str(0), rows->front().Str(1)};
@@ -93,10 +94,11 @@ absl::Status ErasureLog::Begin(const std::string& tenant, const std::string& per
                                const std::string& requested_by, absl::Time at) {
   return db_->RunInTransaction([&](Transaction& txn) {
     return txn
-        .Execute("INSERT INTO erasures (tenant_id, pseudonym, person_key, display_name, requested_by, requested_at, "
-                 "finished_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                 {tenant, pending.pseudonym, PersonKey(tenant, person), pending.display_name, requested_by,
-                  absl::ToUnixMillis(at)})
+        .Execute(
+            "INSERT INTO erasures (tenant_id, pseudonym, person_key, display_name, requested_by, requested_at, "
+            "finished_at) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            {tenant, pending.pseudonym, PersonKey(tenant, person), pending.display_name, requested_by,
+             absl::ToUnixMillis(at)})
         .status();
   });
 }
@@ -104,9 +106,10 @@ absl::Status ErasureLog::Begin(const std::string& tenant, const std::string& per
 absl::Status ErasureLog::Finish(const std::string& tenant, const std::string& person, absl::Time at) {
   return db_->RunInTransaction([&](Transaction& txn) {
     return txn
-        .Execute("UPDATE erasures SET finished_at = ?, person_key = '', display_name = '' "
-                 "WHERE tenant_id = ? AND person_key = ? AND finished_at IS NULL",
-                 {absl::ToUnixMillis(at), tenant, PersonKey(tenant, person)})
+        .Execute(
+            "UPDATE erasures SET finished_at = ?, person_key = '', display_name = '' "
+            "WHERE tenant_id = ? AND person_key = ? AND finished_at IS NULL",
+            {absl::ToUnixMillis(at), tenant, PersonKey(tenant, person)})
         .status();
   });
 }
@@ -121,8 +124,7 @@ std::unique_ptr<grpc::ClientContext> PersonDataServiceImpl::CallFor(const Reques
   return call;
 }
 
-absl::StatusOr<std::string> PersonDataServiceImpl::DisplayName(const RequestContext& rc,
-                                                               const grpc::ServerContext& ctx,
+absl::StatusOr<std::string> PersonDataServiceImpl::DisplayName(const RequestContext& rc, const grpc::ServerContext& ctx,
                                                                const std::string& person) const {
   event::v1::GetEmployeeRequest req;
   req.set_id(person);
@@ -169,8 +171,8 @@ grpc::Status PersonDataServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
   std::vector<std::string> listed;
   for (const std::string& service : services_) {
     auto call = CallFor(rc, *ctx);
-    std::unique_ptr<StreamCall> stream = backends_->Stream(absl::StrCat("/", service, "/ExportPersonData"),
-                                                           std::move(call), {Serialize(*req)});
+    std::unique_ptr<StreamCall> stream =
+        backends_->Stream(absl::StrCat("/", service, "/ExportPersonData"), std::move(call), {Serialize(*req)});
     if (stream == nullptr) continue;
     // Parts of one file come one after another: a file is added when the next begins.
     std::string path;
@@ -200,15 +202,16 @@ grpc::Status PersonDataServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
     if (absl::Status s = flush(); !s.ok()) return ToGrpcStatus(s);
   }
 
-  std::string readme = absl::StrCat(
-      "Everything perfflow holds about ", *name, " (", person, ") in tenant ", rc.tenant, ",\n",
-      "exported ", absl::FormatTime("%Y-%m-%d %H:%M UTC", now, absl::UTCTimeZone()), " at the request of ",
-      rc.principal.empty() ? "an unnamed caller" : rc.principal, ".\n\n",
-      "Times are UTC (RFC 3339). Each .json file is a list of records as stored.\n\n");
+  std::string readme =
+      absl::StrCat("Everything perfflow holds about ", *name, " (", person, ") in tenant ", rc.tenant, ",\n",
+                   "exported ", absl::FormatTime("%Y-%m-%d %H:%M UTC", now, absl::UTCTimeZone()), " at the request of ",
+                   rc.principal.empty() ? "an unnamed caller" : rc.principal, ".\n\n",
+                   "Times are UTC (RFC 3339). Each .json file is a list of records as stored.\n\n");
   for (const auto& [file, what] : FileGuide()) absl::StrAppend(&readme, file, "\n    ", what, "\n");
   if (absl::Status s = zip.Add("README.txt", readme, now); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = zip.Close(); !s.ok()) return ToGrpcStatus(s);
-  LogInfo("person data exported", {{"tenant", rc.tenant}, {"by", rc.principal}, {"files", std::to_string(listed.size())}});
+  LogInfo("person data exported",
+          {{"tenant", rc.tenant}, {"by", rc.principal}, {"files", std::to_string(listed.size())}});
   return grpc::Status::OK;
 }
 
@@ -217,7 +220,8 @@ grpc::Status PersonDataServiceImpl::ErasePerson(grpc::ServerContext* ctx, const 
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (absl::Status s = RequireRole(rc, {"admin"}, "erasing a person"); !s.ok()) return ToGrpcStatus(s);
   std::vector<FieldViolation> v;
-  if (req->person_id().empty() || req->person_id().size() > 64) v.push_back({"person_id", "required, at most 64 bytes"});
+  if (req->person_id().empty() || req->person_id().size() > 64)
+    v.push_back({"person_id", "required, at most 64 bytes"});
   if (!req->pseudonym().empty()) v.push_back({"pseudonym", "chosen by perfflow; leave it out"});
   if (!req->display_name().empty()) v.push_back({"display_name", "taken from the directory; leave it out"});
   if (!v.empty()) return ToGrpcStatus(InvalidArgumentWithViolations("bad erasure", v));

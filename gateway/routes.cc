@@ -141,20 +141,35 @@ absl::StatusOr<Router> Router::Build(const std::vector<const pb::ServiceDescript
         Route r;
         std::string pattern;
         switch (rule->pattern_case()) {
-          case google::api::HttpRule::kGet: r.http_method = "GET", pattern = rule->get(); break;
-          case google::api::HttpRule::kPut: r.http_method = "PUT", pattern = rule->put(); break;
-          case google::api::HttpRule::kPost: r.http_method = "POST", pattern = rule->post(); break;
-          case google::api::HttpRule::kDelete: r.http_method = "DELETE", pattern = rule->delete_(); break;
-          case google::api::HttpRule::kPatch: r.http_method = "PATCH", pattern = rule->patch(); break;
-          case google::api::HttpRule::kCustom: r.http_method = rule->custom().kind(), pattern = rule->custom().path(); break;
-          default: return absl::InvalidArgumentError(method->full_name() + ": http rule without a pattern");
+          case google::api::HttpRule::kGet:
+            r.http_method = "GET", pattern = rule->get();
+            break;
+          case google::api::HttpRule::kPut:
+            r.http_method = "PUT", pattern = rule->put();
+            break;
+          case google::api::HttpRule::kPost:
+            r.http_method = "POST", pattern = rule->post();
+            break;
+          case google::api::HttpRule::kDelete:
+            r.http_method = "DELETE", pattern = rule->delete_();
+            break;
+          case google::api::HttpRule::kPatch:
+            r.http_method = "PATCH", pattern = rule->patch();
+            break;
+          case google::api::HttpRule::kCustom:
+            r.http_method = rule->custom().kind(), pattern = rule->custom().path();
+            break;
+          default:
+            return absl::InvalidArgumentError(method->full_name() + ": http rule without a pattern");
         }
         auto path = PathTemplate::Parse(pattern);
-        if (!path.ok()) return absl::InvalidArgumentError(method->full_name() + ": " + std::string(path.status().message()));
+        if (!path.ok())
+          return absl::InvalidArgumentError(method->full_name() + ": " + std::string(path.status().message()));
         r.path = *std::move(path);
         for (const std::string& field : r.path.field_paths()) {
           if (FieldAt(method->input_type(), field) == nullptr) {
-            return absl::InvalidArgumentError(method->full_name() + ": path variable \"" + field + "\" is no request field");
+            return absl::InvalidArgumentError(method->full_name() + ": path variable \"" + field +
+                                              "\" is no request field");
           }
         }
         r.body = rule->body();

@@ -20,7 +20,9 @@ namespace {
 
 namespace pb = google::protobuf;
 
-absl::Status Rejected(absl::string_view why) { return absl::UnauthenticatedError(why); }
+absl::Status Rejected(absl::string_view why) {
+  return absl::UnauthenticatedError(why);
+}
 
 // RFC 6901 JSON pointer into `root`; nullptr when it resolves to nothing.
 const pb::Value* Resolve(const pb::Value& root, absl::string_view pointer) {
@@ -35,7 +37,8 @@ const pb::Value* Resolve(const pb::Value& root, absl::string_view pointer) {
       v = &it->second;
     } else if (v->has_list_value()) {
       size_t index;
-      if (!absl::SimpleAtoi(token, &index) || index >= static_cast<size_t>(v->list_value().values_size())) return nullptr;
+      if (!absl::SimpleAtoi(token, &index) || index >= static_cast<size_t>(v->list_value().values_size()))
+        return nullptr;
       v = &v->list_value().values(static_cast<int>(index));
     } else {
       return nullptr;
@@ -59,7 +62,8 @@ std::optional<std::string> AsText(const pb::Value& v) {
 }
 
 absl::Status MissingAt(absl::string_view what, absl::string_view pointer) {
-  return absl::InvalidArgumentError(absl::StrCat("payload: ", what, " at \"", pointer, "\" is missing or not a string/number"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("payload: ", what, " at \"", pointer, "\" is missing or not a string/number"));
 }
 
 absl::StatusOr<std::string> TextAt(const pb::Value& root, absl::string_view what, absl::string_view pointer) {
@@ -134,7 +138,8 @@ absl::StatusOr<std::string> VerifyWebhook(const WebhookSource& source, const Hea
   }
   int64_t seconds;
   if (!absl::SimpleAtoi(timestamp, &seconds)) return Rejected("malformed webhook-timestamp");
-  const absl::Duration tolerance = absl::Seconds(source.config.tolerance_seconds() > 0 ? source.config.tolerance_seconds() : 300);
+  const absl::Duration tolerance =
+      absl::Seconds(source.config.tolerance_seconds() > 0 ? source.config.tolerance_seconds() : 300);
   if (absl::AbsDuration(now - absl::FromUnixSeconds(seconds)) > tolerance) {
     return Rejected("stale webhook-timestamp (outside the tolerance window)");
   }
@@ -197,8 +202,8 @@ absl::StatusOr<event::v1::IngestEventRequest> MapWebhookPayload(const WebhookSou
       occurred = absl::FromUnixSeconds(static_cast<int64_t>(seconds));
     } else if (v == nullptr || !v->has_string_value() ||
                !absl::ParseTime(absl::RFC3339_full, v->string_value(), &occurred, &error)) {
-      return absl::InvalidArgumentError(absl::StrCat("payload: occurred_at at \"", m.occurred_at(),
-                                                     "\" is not an RFC 3339 time or Unix seconds"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("payload: occurred_at at \"", m.occurred_at(), "\" is not an RFC 3339 time or Unix seconds"));
     }
     ToTimestamp(occurred, req.mutable_occurred_at());
   }

@@ -16,7 +16,8 @@ la_ssize_t WriteToSink(struct archive*, void* self, const void* buffer, size_t l
 
 }  // namespace
 
-ZipWriter::ZipWriter(std::function<bool(absl::string_view)> sink) : sink_(std::move(sink)), archive_(archive_write_new()) {
+ZipWriter::ZipWriter(std::function<bool(absl::string_view)> sink)
+    : sink_(std::move(sink)), archive_(archive_write_new()) {
   archive_write_set_format_zip(archive_);
   (void)archive_write_set_options(archive_, "hdrcharset=UTF-8");
   // Unblocked, unpadded: the bytes go to the sink as written.
@@ -25,7 +26,9 @@ ZipWriter::ZipWriter(std::function<bool(absl::string_view)> sink) : sink_(std::m
   open_ = archive_write_open(archive_, &sink_, nullptr, WriteToSink, nullptr) == ARCHIVE_OK;
 }
 
-ZipWriter::~ZipWriter() { archive_write_free(archive_); }
+ZipWriter::~ZipWriter() {
+  archive_write_free(archive_);
+}
 
 absl::Status ZipWriter::Error(absl::string_view what) {
   const char* detail = archive_error_string(archive_);

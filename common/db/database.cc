@@ -74,15 +74,15 @@ absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& op
   if (absl::StartsWith(url, "sqlite:")) {
     std::string path = url.substr(std::string("sqlite:").size());
     if (absl::StartsWith(path, "//")) path = path.substr(2);
-    if (path.empty()) return absl::InvalidArgumentError("--db: sqlite URL needs a path, e.g. sqlite:/var/lib/perfflow/event.db");
+    if (path.empty())
+      return absl::InvalidArgumentError("--db: sqlite URL needs a path, e.g. sqlite:/var/lib/perfflow/event.db");
     return OpenSqlite(path, options.max_attempts);
   }
   if (absl::StartsWith(url, "mysql://")) {
     return OpenMysql(url, options.password, options.pool_size, options.max_attempts);
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--db: unsupported URL '", url,
-                   "' (expected sqlite:/path/file.db or mysql://user@host:port/schema)"));
+  return absl::InvalidArgumentError(absl::StrCat("--db: unsupported URL '", url,
+                                                 "' (expected sqlite:/path/file.db or mysql://user@host:port/schema)"));
 }
 
 }  // namespace perfflow::db

@@ -110,7 +110,7 @@ absl::StatusOr<int64_t> QueryInt(Database& db, const std::string& sql, const Par
 absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& options);
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const std::string& path, int max_attempts);
-absl::StatusOr<std::unique_ptr<Database>> OpenMysql(const std::string& url, const std::string& password,
-                                                    int pool_size, int max_attempts);
+absl::StatusOr<std::unique_ptr<Database>> OpenMysql(const std::string& url, const std::string& password, int pool_size,
+                                                    int max_attempts);
 
 }  // namespace perfflow::db

@@ -8,17 +8,16 @@
 
 namespace perfflow::db {
 
-absl::Status ApplyMigrations(Database& db, const std::string& service,
-                             const std::vector<Migration>& migrations) {
+absl::Status ApplyMigrations(Database& db, const std::string& service, const std::vector<Migration>& migrations) {
   const bool mysql = db.dialect() == Dialect::kMysql;
   auto ddl = [&](const std::string& statement) {
     std::string sql = statement;
     if (mysql && absl::StartsWith(sql, "CREATE TABLE")) sql += " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
     return db.ExecuteDdl(sql);
   };
-  if (absl::Status s = ddl(
-          "CREATE TABLE IF NOT EXISTS schema_migrations (service VARCHAR(64) NOT NULL, version INT NOT NULL, "
-          "name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (service, version))");
+  if (absl::Status s =
+          ddl("CREATE TABLE IF NOT EXISTS schema_migrations (service VARCHAR(64) NOT NULL, version INT NOT NULL, "
+              "name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (service, version))");
       !s.ok()) {
     return s;
   }
@@ -35,8 +34,8 @@ absl::Status ApplyMigrations(Database& db, const std::string& service,
     if (applied.count(m.version)) continue;
     for (const std::string& statement : m.statements) {
       if (absl::Status s = ddl(statement); !s.ok()) {
-        return absl::Status(s.code(), absl::StrCat("migration ", service, "/", m.version, " (", m.name,
-                                                   ") failed: ", s.message()));
+        return absl::Status(
+            s.code(), absl::StrCat("migration ", service, "/", m.version, " (", m.name, ") failed: ", s.message()));
       }
     }
     absl::Status record = db.RunInTransaction([&](Transaction& txn) {

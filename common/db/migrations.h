@@ -20,7 +20,6 @@ struct Migration {
   std::vector<std::string> statements;
 };
 
-absl::Status ApplyMigrations(Database& db, const std::string& service,
-                             const std::vector<Migration>& migrations);
+absl::Status ApplyMigrations(Database& db, const std::string& service, const std::vector<Migration>& migrations);
 
 }  // namespace perfflow::db

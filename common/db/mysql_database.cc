@@ -50,8 +50,15 @@ absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::str
 
 bool IsConnectionError(int code) {
   switch (code) {
-    case 2002: case 2003: case 2005: case 2006: case 2013: case 2055:
-    case 1053: case 1927: case 4031:
+    case 2002:
+    case 2003:
+    case 2005:
+    case 2006:
+    case 2013:
+    case 2055:
+    case 1053:
+    case 1927:
+    case 4031:
       return true;
     default:
       return false;
@@ -199,8 +206,7 @@ class MysqlDatabase : public Database {
       std::unique_ptr<sql::Connection> conn(Connect(/*with_schema=*/false));
       std::unique_ptr<sql::Statement> stmt(conn->createStatement());
       // The schema name was checked against [A-Za-z0-9_]+ by the URL parser.
-      stmt->execute("CREATE DATABASE IF NOT EXISTS `" + target_.schema +
-                    "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+      stmt->execute("CREATE DATABASE IF NOT EXISTS `" + target_.schema + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
       return absl::OkStatus();
     } catch (const sql::SQLException& e) {
       return FromMysql(e);
@@ -275,7 +281,8 @@ class MysqlDatabase : public Database {
     // A body that went on after a statement lost the connection must not
     // report success: nothing of it can commit (retried below, like any
     // transaction whose COMMIT was never sent).
-    if (status.ok() && (*pc)->broken) status = absl::UnavailableError("database connection lost during the transaction");
+    if (status.ok() && (*pc)->broken)
+      status = absl::UnavailableError("database connection lost during the transaction");
     bool commit_sent = false;
     try {
       if (status.ok() && !(*pc)->broken) {
@@ -310,8 +317,8 @@ class MysqlDatabase : public Database {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Database>> OpenMysql(const std::string& url, const std::string& password,
-                                                    int pool_size, int max_attempts) {
+absl::StatusOr<std::unique_ptr<Database>> OpenMysql(const std::string& url, const std::string& password, int pool_size,
+                                                    int max_attempts) {
   absl::StatusOr<MysqlTarget> target = ParseMysqlUrl(url, password);
   if (!target.ok()) return target.status();
   auto db = std::make_unique<MysqlDatabase>(*std::move(target), pool_size, max_attempts);

@@ -100,8 +100,8 @@ absl::StatusOr<std::vector<PersonFile>> ExportPersonRows(Database& db, const std
       std::vector<std::string> names;
       for (const PersonColumn& c : t.columns) names.push_back(c.name);
       const Where where = PersonRows(t, tenant, person);
-      auto rows = txn.Query(absl::StrCat("SELECT ", absl::StrJoin(names, ", "), " FROM ", t.table, " WHERE ", where.sql),
-                            where.params);
+      auto rows = txn.Query(
+          absl::StrCat("SELECT ", absl::StrJoin(names, ", "), " FROM ", t.table, " WHERE ", where.sql), where.params);
       if (!rows.ok()) return rows.status();
       pb::ListValue list;
       for (const Row& r : *rows) {
@@ -122,8 +122,8 @@ absl::StatusOr<std::vector<PersonFile>> ExportPersonRows(Database& db, const std
   return out;
 }
 
-absl::StatusOr<std::vector<ErasedCount>> ErasePersonRows(Database& db, const std::string& tenant,
-                                                         const Erasure& e, const std::vector<PersonTable>& tables,
+absl::StatusOr<std::vector<ErasedCount>> ErasePersonRows(Database& db, const std::string& tenant, const Erasure& e,
+                                                         const std::vector<PersonTable>& tables,
                                                          const std::function<absl::Status(Transaction&)>& before) {
   if (e.person_id.empty() || !IsPseudonym(e.pseudonym)) {
     return absl::InvalidArgumentError("an erasure needs the person's id and a pseudonym erased-<16 hex>");
@@ -177,8 +177,10 @@ absl::StatusOr<std::vector<ErasedCount>> ErasePersonRows(Database& db, const std
     for (const PersonTable& t : tables) {
       for (const std::string& c : t.json_columns) {
         for (const auto& [from, to] : quoted) {
-          auto n = txn.Execute(absl::StrCat("UPDATE ", t.table, " SET ", c, " = REPLACE(", c, ", ?, ?) WHERE tenant_id = ? "
-                                            "AND INSTR(", c, ", ?) > 0"),
+          auto n = txn.Execute(absl::StrCat("UPDATE ", t.table, " SET ", c, " = REPLACE(", c,
+                                            ", ?, ?) WHERE tenant_id = ? "
+                                            "AND INSTR(",
+                                            c, ", ?) > 0"),
                                {from, to, tenant, from});
           if (!n.ok()) return n.status();
         }

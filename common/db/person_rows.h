@@ -87,8 +87,7 @@ struct ErasedCount {
 // ids and quoted names are replaced. Returns the rows changed per table
 // (tables with none left out). Running it again finds nothing to change.
 absl::StatusOr<std::vector<ErasedCount>> ErasePersonRows(Database& db, const std::string& tenant,
-                                                         const Erasure& erasure,
-                                                         const std::vector<PersonTable>& tables,
+                                                         const Erasure& erasure, const std::vector<PersonTable>& tables,
                                                          const std::function<absl::Status(Transaction&)>& before = {});
 
 // `s` as a JSON string literal, as protobuf's JSON printer writes it.

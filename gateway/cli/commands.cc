@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -86,8 +86,7 @@ class FieldCollector : public pb::util::MessageDifferencer::Reporter {
 // One line per item of `incoming`: added, changed (with the fields) or unchanged.
 template <typename Item>
 void DiffItems(const std::string& kind, const pb::RepeatedPtrField<Item>& current,
-               const pb::RepeatedPtrField<Item>& incoming, std::vector<std::vector<std::string>>* rows,
-               int* changes) {
+               const pb::RepeatedPtrField<Item>& incoming, std::vector<std::vector<std::string>>* rows, int* changes) {
   std::map<std::string, const Item*> by_key;
   for (const Item& item : current) by_key[item.key()] = &item;
   for (const Item& item : incoming) {
@@ -273,16 +272,17 @@ int Apply(Client& client, const std::vector<std::string>& paths, const CommandFl
   if (client.options().json()) {
     std::cout << "{\"changes\":[";
     for (size_t i = 0; i < rows.size(); ++i) {
-      std::cout << (i ? "," : "") << absl::StrFormat(R"({"kind":"%s","key":"%s","change":"%s","fields":"%s"})",
-                                                      rows[i][0], rows[i][1], rows[i][2], rows[i][3]);
+      std::cout << (i ? "," : "")
+                << absl::StrFormat(R"({"kind":"%s","key":"%s","change":"%s","fields":"%s"})", rows[i][0], rows[i][1],
+                                   rows[i][2], rows[i][3]);
     }
     std::cout << "],\"applied\":" << (apply ? "true" : "false") << ",\"version\":" << version << "}\n";
     return kOk;
   }
   PrintTable(std::cout, {"kind", "key", "change", "fields"}, rows);
   if (flags.dry_run) {
-    std::cout << "\n" << changes << " change(s); --dry_run: nothing applied (registry stays at version " << version
-              << ")\n";
+    std::cout << "\n"
+              << changes << " change(s); --dry_run: nothing applied (registry stays at version " << version << ")\n";
   } else if (changes == 0) {
     std::cout << "\nnothing changes; registry stays at version " << version << "\n";
   } else {
@@ -408,7 +408,8 @@ int ImportEmployees(Client& client, const std::string& csv_path, const CommandFl
         for (const FieldViolation& v : FieldViolationsOf(FromGrpcStatus(s))) {
           size_t pos;
           std::vector<std::string> parts = absl::StrSplit(v.field, absl::ByAnyChar("[]"));
-          if (parts.size() >= 3 && parts[0] == "employees" && absl::SimpleAtoi(parts[1], &pos) && pos < pending.size()) {
+          if (parts.size() >= 3 && parts[0] == "employees" && absl::SimpleAtoi(parts[1], &pos) &&
+              pos < pending.size()) {
             std::string& reason = bad[pos];
             absl::StrAppend(&reason, reason.empty() ? "" : "; ", absl::StripPrefix(parts[2], "."), ": ", v.description);
           }
@@ -477,7 +478,8 @@ int Ingest(Client& client, const std::vector<std::string>& args, const CommandFl
             << resp.event().event_type() << ", external id " << resp.event().external_id() << ")\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : resp.event().tasks()) {
-    rows.push_back({EnumName(type::v1::TaskKind_descriptor(), t.kind(), "TASK_KIND_"), t.assignee_id(), Time(t.due_at())});
+    rows.push_back(
+        {EnumName(type::v1::TaskKind_descriptor(), t.kind(), "TASK_KIND_"), t.assignee_id(), Time(t.due_at())});
   }
   PrintTable(std::cout, {"task", "assignee", "due (UTC)"}, rows);
   return kOk;
@@ -540,7 +542,8 @@ int Health(Client& client, const std::vector<std::string>& args) {
 
 int Heatmap(Client& client) {
   cv1::Heatmap resp;
-  if (grpc::Status s = client.Call(absl::StrCat(kCalibration, "GetHeatmap"), cv1::GetHeatmapRequest(), &resp); !s.ok()) {
+  if (grpc::Status s = client.Call(absl::StrCat(kCalibration, "GetHeatmap"), cv1::GetHeatmapRequest(), &resp);
+      !s.ok()) {
     return ReportError(s);
   }
   if (client.options().json()) {
@@ -558,8 +561,9 @@ int Heatmap(Client& client) {
     std::vector<std::string> row = {d};
     for (const auto& t : resp.event_types()) {
       auto it = cells.find({d, t});
-      row.push_back(it == cells.end() ? "" : absl::StrFormat("%.0f/%.0f h (%d)", it->second->median_owner_hours(),
-                                                              it->second->median_feedback_hours(), it->second->chains()));
+      row.push_back(it == cells.end() ? ""
+                                      : absl::StrFormat("%.0f/%.0f h (%d)", it->second->median_owner_hours(),
+                                                        it->second->median_feedback_hours(), it->second->chains()));
     }
     rows.push_back(std::move(row));
   }
@@ -588,7 +592,8 @@ int Brief(Client& client, const std::vector<std::string>& args, const CommandFla
   if (grpc::Status s = client.Call(absl::StrCat(kCalibration, "RenderBrief"), render, &page); !s.ok()) {
     return ReportError(s);
   }
-  const std::string out = args.size() > 1 ? args[1] : absl::StrCat(session.substr(9), "-brief-v", brief.version(), ".html");
+  const std::string out =
+      args.size() > 1 ? args[1] : absl::StrCat(session.substr(9), "-brief-v", brief.version(), ".html");
   std::ofstream file(out);
   file << page.content();
   if (!file) {
@@ -596,8 +601,8 @@ int Brief(Client& client, const std::vector<std::string>& args, const CommandFla
     return kUsage;
   }
   if (client.options().json()) {
-    std::cout << absl::StrFormat(R"({"brief":"%s","version":%d,"people":%d,"file":"%s"})", brief.name(), brief.version(),
-                                 brief.people_size(), out)
+    std::cout << absl::StrFormat(R"({"brief":"%s","version":%d,"people":%d,"file":"%s"})", brief.name(),
+                                 brief.version(), brief.people_size(), out)
               << "\n";
   } else {
     std::cout << "brief " << brief.name() << " (" << brief.people_size() << " people) written to " << out << "\n";
@@ -666,12 +671,14 @@ int ErasePerson(Client& client, const std::vector<std::string>& args, const Comm
   type::v1::ErasePersonRequest req;
   req.set_person_id(args[0]);
   type::v1::ErasePersonResponse resp;
-  if (grpc::Status s = client.Call(absl::StrCat(kPersonData, "ErasePerson"), req, &resp); !s.ok()) return ReportError(s);
+  if (grpc::Status s = client.Call(absl::StrCat(kPersonData, "ErasePerson"), req, &resp); !s.ok())
+    return ReportError(s);
   if (client.options().json()) {
     std::cout << ToJson(resp, false) << "\n";
     return kOk;
   }
-  std::cout << args[0] << " is now " << resp.pseudonym() << "; evidence files deleted: " << resp.files_deleted() << "\n";
+  std::cout << args[0] << " is now " << resp.pseudonym() << "; evidence files deleted: " << resp.files_deleted()
+            << "\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& t : resp.tables()) rows.push_back({t.table(), absl::StrCat(t.rows())});
   PrintTable(std::cout, {"table", "rows changed"}, rows);
@@ -721,9 +728,8 @@ int WhatIf(Client& client, const std::vector<std::string>& args) {
     rows.push_back({what, get(resp.current()), get(resp.what_if())});
   };
   row("flow health", percent);
-  row("within / outside / pending", [](const ev1::SimulationFigures& f) {
-    return absl::StrCat(f.within(), " / ", f.outside(), " / ", f.pending());
-  });
+  row("within / outside / pending",
+      [](const ev1::SimulationFigures& f) { return absl::StrCat(f.within(), " / ", f.outside(), " / ", f.pending()); });
   row("late tasks", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.late_tasks()); });
   row("reminders", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.reminders()); });
   row("overdue warnings", [](const ev1::SimulationFigures& f) { return absl::StrCat(f.overdue_warnings()); });

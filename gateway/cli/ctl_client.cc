@@ -41,7 +41,9 @@ size_t DisplayWidth(const std::string& s) {
 
 Client::Client(Options options)
     : options_(std::move(options)),
-      stub_(std::make_unique<grpc::GenericStub>(grpc::CreateChannel(options_.addr, grpc::InsecureChannelCredentials()))) {}
+      stub_(
+          std::make_unique<grpc::GenericStub>(grpc::CreateChannel(options_.addr, grpc::InsecureChannelCredentials()))) {
+}
 
 void Client::SetMetadata(grpc::ClientContext* ctx) const {
   if (!options_.api_key.empty()) ctx->AddMetadata("x-api-key", options_.api_key);

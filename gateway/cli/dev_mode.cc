@@ -227,8 +227,8 @@ std::string ShippedOrDie(const std::string& flag_value, const std::string& relat
   if (!flag_value.empty()) return flag_value;
   std::string found = FindInSourceTree(relative);
   if (found.empty()) {
-    std::cerr << "perfflowctl dev: cannot find " << relative
-              << " in the working directory or above the binary; pass --" << flag << "\n";
+    std::cerr << "perfflowctl dev: cannot find " << relative << " in the working directory or above the binary; pass --"
+              << flag << "\n";
     std::exit(2);
   }
   return found;
@@ -331,8 +331,8 @@ int RunDev(const DevOptions& o) {
       "  services (gRPC, all four)  %s:%d   metrics http://%s:%d/metrics\n"
       "  gateway HTTP/JSON          http://%s:%d   (/v1/..., /v1/webhooks/{source}, /people/...)\n"
       "  gateway gRPC               %s:%d   metrics http://%s:%d/metrics\n\n",
-      o.state_dir, o.host, services.grpc_port(), o.host, services.metrics_port(), o.host,
-      (*gateway_host)->http_port(), o.host, door.grpc_port(), o.host, door.metrics_port());
+      o.state_dir, o.host, services.grpc_port(), o.host, services.metrics_port(), o.host, (*gateway_host)->http_port(),
+      o.host, door.grpc_port(), o.host, door.metrics_port());
   std::cerr << InboxLinks(services_addr, absl::StrCat("http://", public_host, ":", (*gateway_host)->http_port()));
 
   const std::string signal = WaitForShutdownSignal();

@@ -12,12 +12,12 @@
 #include <iostream>
 #include <sstream>
 
-#include "common/flags.h"
 #include "common/files.h"
+#include "common/flags.h"
+#include "gateway/backends.h"
 #include "gateway/cli/commands.h"
 #include "gateway/cli/ctl_client.h"
 #include "gateway/cli/dev_mode.h"
-#include "gateway/backends.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
@@ -36,11 +36,10 @@ using google::protobuf::MethodDescriptor;
 // message of each file also keeps its generated code linked in.
 std::vector<const google::protobuf::ServiceDescriptor*> Services() {
   std::vector<const google::protobuf::ServiceDescriptor*> out;
-  for (const auto* file : {perfflow::event::v1::Event::descriptor()->file(),
-                           perfflow::evidence::v1::Evidence::descriptor()->file(),
-                           perfflow::feedback::v1::Review::descriptor()->file(),
-                           perfflow::calibration::v1::Session::descriptor()->file(),
-                           perfflow::gateway::v1::ApiKey::descriptor()->file()}) {
+  for (const auto* file :
+       {perfflow::event::v1::Event::descriptor()->file(), perfflow::evidence::v1::Evidence::descriptor()->file(),
+        perfflow::feedback::v1::Review::descriptor()->file(), perfflow::calibration::v1::Session::descriptor()->file(),
+        perfflow::gateway::v1::ApiKey::descriptor()->file()}) {
     for (int i = 0; i < file->service_count(); ++i) out.push_back(file->service(i));
   }
   return out;
@@ -74,8 +73,8 @@ int List(bool json) {
       if (json) {
         std::cout << (first ? "" : ",") << "{\"method\":\"" << service->full_name() << "/" << m->name()
                   << "\",\"input\":\"" << m->input_type()->full_name() << "\",\"output\":\""
-                  << m->output_type()->full_name() << "\",\"clientStreaming\":"
-                  << (m->client_streaming() ? "true" : "false")
+                  << m->output_type()->full_name()
+                  << "\",\"clientStreaming\":" << (m->client_streaming() ? "true" : "false")
                   << ",\"serverStreaming\":" << (m->server_streaming() ? "true" : "false") << "}";
         first = false;
       } else {
@@ -121,8 +120,9 @@ int main(int argc, char** argv) {
   flags.AddString("tenant", &o.tenant, "tenant sent as x-perfflow-tenant");
   flags.AddString("principal", &o.principal, "principal sent as x-perfflow-principal");
   flags.AddString("roles", &o.roles, "comma-separated roles sent as x-perfflow-roles (e.g. hr)");
-  flags.AddString("api_key", &o.api_key,
-                  "API key for the gateway's gRPC port (x-api-key; better from PERFFLOW_API_KEY than the command line)");
+  flags.AddString(
+      "api_key", &o.api_key,
+      "API key for the gateway's gRPC port (x-api-key; better from PERFFLOW_API_KEY than the command line)");
   flags.AddString("token", &o.token, "bearer token for the gateway's gRPC port (better from PERFFLOW_TOKEN)");
   flags.AddInt("timeout_seconds", &o.timeout_seconds, "deadline of each call");
   flags.AddString("output", &o.output, "table or json");
@@ -214,9 +214,8 @@ int main(int argc, char** argv) {
   }
   const std::string path = "/" + method->service()->full_name() + "/" + method->name();
   if (method->server_streaming()) {
-    grpc::Status s = client.Stream(path, *request, method->output_type(), [](const Message& m) {
-      std::cout << cli::ToJson(m, false) << "\n";
-    });
+    grpc::Status s = client.Stream(path, *request, method->output_type(),
+                                   [](const Message& m) { std::cout << cli::ToJson(m, false) << "\n"; });
     return s.ok() ? cli::kOk : cli::ReportError(s);
   }
   auto response = perfflow::gateway::NewMessage(method->output_type());

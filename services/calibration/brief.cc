@@ -17,7 +17,9 @@ namespace {
 namespace t = perfflow::type::v1;
 using google::protobuf::util::TimeUtil;
 
-double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
+double Ratio(int64_t part, int64_t whole) {
+  return whole == 0 ? 0 : static_cast<double>(part) / whole;
+}
 
 double Mean(const std::vector<double>& v) {
   return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
@@ -73,8 +75,8 @@ bool Defined(const v1::Measures& m, const std::string& name) {
 struct Figure {
   std::string measure;
   double value = 0;
-  int64_t n = 0;       // observations behind it
-  int64_t min_n = 0;   // fewer: never flagged
+  int64_t n = 0;      // observations behind it
+  int64_t min_n = 0;  // fewer: never flagged
   int good = 0;
   bool rate = false;
 };
@@ -197,7 +199,8 @@ struct Labelled {
 // A KPI's name: its goal's, else its key in words ("renewal_rate" -> "renewal rate").
 v1::LocalizedText KpiName(const ev1::Goal* goal, const std::string& key) {
   std::string words = key;
-  std::replace_if(words.begin(), words.end(), [](char c) { return c == '_' || c == '.'; }, ' ');
+  std::replace_if(
+      words.begin(), words.end(), [](char c) { return c == '_' || c == '.'; }, ' ');
   v1::LocalizedText name;
   name.set_en(goal != nullptr && !goal->name().en().empty() ? goal->name().en() : words);
   name.set_zh(goal != nullptr && !goal->name().zh().empty() ? goal->name().zh() : name.en());
@@ -218,7 +221,6 @@ std::pair<absl::Time, absl::Time> BriefWindow(absl::Time end, absl::TimeZone zon
 std::string MonthOf(absl::Time t, absl::TimeZone zone) {
   return absl::FormatCivilTime(absl::CivilMonth(absl::ToCivilSecond(t, zone)));
 }
-
 
 void HourHistogram::Add(double hours) {
   ++tenths_[std::llround(hours * 10)];
@@ -248,10 +250,17 @@ void MeasureAccumulator::Add(const ev1::FlowFact& fact) {
   const auto& times = fact.flow().times();
   evidence_ += times.has_evidence_complete_at() ? 1 : 0;
   switch (fact.flow().verdict()) {
-    case t::VERDICT_MEETS: ++meets_; break;
-    case t::VERDICT_NEEDS_IMPROVEMENT: ++needs_improvement_; break;
-    case t::VERDICT_REDO: ++redo_; break;
-    default: break;
+    case t::VERDICT_MEETS:
+      ++meets_;
+      break;
+    case t::VERDICT_NEEDS_IMPROVEMENT:
+      ++needs_improvement_;
+      break;
+    case t::VERDICT_REDO:
+      ++redo_;
+      break;
+    default:
+      break;
   }
   if (times.has_owner_action_at()) response_hours_.Add(HoursBetween(times.triggered_at(), times.owner_action_at()));
   if (times.has_archived_at()) closure_hours_.Add(HoursBetween(times.triggered_at(), times.archived_at()));
@@ -292,8 +301,12 @@ v1::Measures MeasureAccumulator::Finish() const {
 
 BriefBuilder::BriefBuilder(std::vector<ev1::Employee> members, std::vector<KpiValue> kpis, ev1::Registry registry,
                            absl::Time window_start, absl::Time window_end, BriefOptions options)
-    : kpis_(std::move(kpis)), registry_(std::move(registry)), start_(window_start), end_(window_end),
-      zone_(ZoneOrUtc(registry_.settings().time_zone())), options_(options) {
+    : kpis_(std::move(kpis)),
+      registry_(std::move(registry)),
+      start_(window_start),
+      end_(window_end),
+      zone_(ZoneOrUtc(registry_.settings().time_zone())),
+      options_(options) {
   for (ev1::Employee& e : members) {
     if (index_.count(e.id())) continue;
     index_[e.id()] = people_.size();
@@ -347,8 +360,9 @@ std::vector<std::string> BriefBuilder::ChainsBehind(const Person& p, const v1::C
     auto hours = [&](const Chain* x) { return *(response ? x->response_hours : x->closure_hours); };
     keep([&](const Chain& x) { return (response ? x.response_hours : x.closure_hours).has_value(); });
     // Slower is the bad direction: the slowest first when unfavourable, the fastest first otherwise.
-    std::stable_sort(picked.begin(), picked.end(),
-                     [&](const Chain* a, const Chain* b) { return against ? hours(a) > hours(b) : hours(a) < hours(b); });
+    std::stable_sort(picked.begin(), picked.end(), [&](const Chain* a, const Chain* b) {
+      return against ? hours(a) > hours(b) : hours(a) < hours(b);
+    });
   }
   std::vector<std::string> out;
   for (size_t i = 0; i < picked.size() && i < kMax; ++i) out.push_back(picked[i]->event);
@@ -394,7 +408,8 @@ v1::GoalLink GoalStatusOf(const ev1::Registry& registry, const std::string& goal
     link.set_met(lower_is_better ? best->value <= g->target() : best->value >= g->target());
   }
   if (depth > 0) {
-    for (const std::string& up : g->depends_on()) *link.add_upstream() = GoalStatusOf(registry, up, kpis, period, depth - 1);
+    for (const std::string& up : g->depends_on())
+      *link.add_upstream() = GoalStatusOf(registry, up, kpis, period, depth - 1);
   }
   return link;
 }
@@ -418,7 +433,8 @@ v1::Brief BriefBuilder::Finish() const {
   const std::string first_month = MonthOf(start_, zone_), last_month = MonthOf(end_ - absl::Nanoseconds(1), zone_);
   std::map<std::string, std::map<std::string, std::pair<double, int>>> kpi_sums;  // kpi -> subject -> (sum, n)
   for (const KpiValue& k : kpis_) {
-    if (k.subject_id.empty() || !index_.count(k.subject_id) || k.period < first_month || k.period > last_month) continue;
+    if (k.subject_id.empty() || !index_.count(k.subject_id) || k.period < first_month || k.period > last_month)
+      continue;
     auto& [sum, n] = kpi_sums[k.kpi][k.subject_id];
     sum += k.value;
     ++n;
@@ -475,8 +491,12 @@ v1::Brief BriefBuilder::Finish() const {
       }
       const ev1::Goal* g = goal_of(kpi);
       const int good = g != nullptr && (g->unit() == "days" || g->unit() == "hours") ? -1 : +1;
-      const Figure figure{"kpi:" + kpi, mine->second.first / mine->second.second, mine->second.second,
-                          options_.min_kpi_observations, good, false};
+      const Figure figure{"kpi:" + kpi,
+                          mine->second.first / mine->second.second,
+                          mine->second.second,
+                          options_.min_kpi_observations,
+                          good,
+                          false};
       *out->add_business() = Compare(figure, all, others, options_);
     }
     for (auto& c : *out->mutable_comparisons()) {

@@ -58,7 +58,8 @@ absl::StatusOr<v1::Session> CalibrationCore::CreateSession(const RequestContext&
   if (absl::Status s = RequireRole(rc, {"hr", "admin"}, "creating a calibration session"); !s.ok()) return s;
   const v1::Session& in = req.session();
   std::vector<FieldViolation> violations;
-  if (in.title().empty() || in.title().size() > 200) violations.push_back({"session.title", "required, at most 200 bytes"});
+  if (in.title().empty() || in.title().size() > 200)
+    violations.push_back({"session.title", "required, at most 200 bytes"});
   const v1::Cohort& c = in.cohort();
   if (c.departments().empty() && c.grades().empty() && c.member_ids().empty()) {
     violations.push_back({"session.cohort", "name departments, grades or member_ids"});
@@ -218,7 +219,8 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationCore::Generate(const Request
   return store_->SaveBrief(rc.tenant, session_id, std::move(brief), scheduled);
 }
 
-absl::StatusOr<v1::Brief> CalibrationCore::GenerateBrief(const RequestContext& rc, const v1::GenerateBriefRequest& req) {
+absl::StatusOr<v1::Brief> CalibrationCore::GenerateBrief(const RequestContext& rc,
+                                                         const v1::GenerateBriefRequest& req) {
   auto id = SessionId(req.session(), "session");
   if (!id.ok()) return id.status();
   auto session = GetSession(rc, req.session());
@@ -249,8 +251,9 @@ absl::StatusOr<v1::Brief> CalibrationCore::GetBrief(const RequestContext& rc, co
   auto brief = store_->GetBrief(rc.tenant, *id, req.version());
   if (!brief.ok()) return brief.status();
   if (!*brief) {
-    return absl::NotFoundError(req.version() == 0 ? absl::StrCat(req.session(), " has no brief yet")
-                                                  : absl::StrCat(req.session(), "/briefs/", req.version(), " not found"));
+    return absl::NotFoundError(req.version() == 0
+                                   ? absl::StrCat(req.session(), " has no brief yet")
+                                   : absl::StrCat(req.session(), "/briefs/", req.version(), " not found"));
   }
   if (SeesAll(rc, *session)) return **brief;
   // A manager sees their direct reports only.
@@ -304,8 +307,8 @@ int CalibrationCore::DeliverNotices(const std::string& tenant) {
     // Idempotent: a notice queued before (created=false) is as good as sent.
     auto queued = events_->SendNotice(SchedulerContext(n.tenant), req);
     if (!queued.ok()) {
-      LogWarn("change notice not delivered yet", {{"tenant", n.tenant}, {"notice", n.key},
-                                                  {"error", std::string(queued.status().message())}});
+      LogWarn("change notice not delivered yet",
+              {{"tenant", n.tenant}, {"notice", n.key}, {"error", std::string(queued.status().message())}});
       continue;
     }
     if (absl::Status s = store_->MarkNoticeSent(n.tenant, n.key, clock_->Now()); !s.ok()) continue;
@@ -322,8 +325,8 @@ absl::StatusOr<int> CalibrationCore::RunScheduler() {
   for (const DueSession& d : *due) {
     auto brief = Generate(SchedulerContext(d.tenant), d.session_id, defaults_, /*scheduled=*/true);
     if (!brief.ok()) {
-      LogWarn("scheduled brief failed", {{"tenant", d.tenant}, {"session", d.session_id},
-                                         {"error", std::string(brief.status().message())}});
+      LogWarn("scheduled brief failed",
+              {{"tenant", d.tenant}, {"session", d.session_id}, {"error", std::string(brief.status().message())}});
       continue;
     }
     written += brief->has_value() ? 1 : 0;
@@ -359,8 +362,8 @@ absl::StatusOr<v1::Outcome> CalibrationCore::RecordOutcome(const RequestContext&
   const bool changed = !rating_before.empty() && req.final_rating() != rating_before;
   if (changed && absl::StripAsciiWhitespace(req.rationale()).empty()) {
     return InvalidArgumentWithViolations(
-        "outcome rejected", {{"rationale", absl::StrCat("required: the rating changes from '", rating_before,
-                                                        "' to '", req.final_rating(), "'; say why")}});
+        "outcome rejected", {{"rationale", absl::StrCat("required: the rating changes from '", rating_before, "' to '",
+                                                        req.final_rating(), "'; say why")}});
   }
   auto members = ResolveCohort(rc, session->cohort());
   if (!members.ok()) return members.status();
@@ -421,12 +424,16 @@ absl::StatusOr<std::pair<absl::Time, absl::Time>> CalibrationCore::PeriodOf(cons
   absl::Time start = now - absl::Hours(24 * 90), end = now;
   std::vector<FieldViolation> violations;
   if (period.has_start_time()) {
-    if (!ValidTimestamp(period.start_time())) violations.push_back({"period.start_time", "not a valid timestamp"});
-    else start = FromTimestamp(period.start_time());
+    if (!ValidTimestamp(period.start_time()))
+      violations.push_back({"period.start_time", "not a valid timestamp"});
+    else
+      start = FromTimestamp(period.start_time());
   }
   if (period.has_end_time()) {
-    if (!ValidTimestamp(period.end_time())) violations.push_back({"period.end_time", "not a valid timestamp"});
-    else end = FromTimestamp(period.end_time());
+    if (!ValidTimestamp(period.end_time()))
+      violations.push_back({"period.end_time", "not a valid timestamp"});
+    else
+      end = FromTimestamp(period.end_time());
   }
   if (violations.empty() && end <= start) violations.push_back({"period", "end_time must be after start_time"});
   if (violations.empty() && end - start > absl::Hours(24 * 400)) violations.push_back({"period", "at most 400 days"});
@@ -450,7 +457,8 @@ absl::StatusOr<v1::GetInsightsResponse> CalibrationCore::GetInsights(const Reque
                                                                      const v1::GetInsightsRequest& req) {
   auto period = PeriodOf(req.period());
   if (!period.ok()) return period.status();
-  if (req.min_gap_hours() < 0) return InvalidArgumentWithViolations("bad gap", {{"min_gap_hours", "must not be negative"}});
+  if (req.min_gap_hours() < 0)
+    return InvalidArgumentWithViolations("bad gap", {{"min_gap_hours", "must not be negative"}});
   ev1::StreamFlowFactsRequest request;
   ToTimestamp(period->first, request.mutable_start_time());
   ToTimestamp(period->second, request.mutable_end_time());
@@ -510,7 +518,8 @@ absl::StatusOr<v1::RecordKpiObservationsResponse> CalibrationCore::RecordKpiObse
     const v1::KpiObservation& o = req.observations(i);
     const std::string at = absl::StrCat("observations[", i, "]");
     if (!std::regex_match(o.kpi(), kKpi)) violations.push_back({at + ".kpi", "1-128 of [a-z0-9_.]"});
-    if (!o.subject_id().empty() && !ValidId(o.subject_id())) violations.push_back({at + ".subject_id", "1-64 of [A-Za-z0-9_.-] or empty"});
+    if (!o.subject_id().empty() && !ValidId(o.subject_id()))
+      violations.push_back({at + ".subject_id", "1-64 of [A-Za-z0-9_.-] or empty"});
     if (!std::regex_match(o.period(), kPeriod)) violations.push_back({at + ".period", "YYYY-MM"});
     if (!std::isfinite(o.value())) violations.push_back({at + ".value", "must be a finite number"});
     if (!keys.insert({o.kpi(), o.subject_id(), o.period()}).second) {
@@ -563,16 +572,15 @@ absl::StatusOr<v1::GoalStatus> CalibrationCore::GetGoalStatus(const RequestConte
   return out;
 }
 
-
 // ------------------------------------------------------------------ person data
 
-absl::StatusOr<std::vector<db::PersonFile>> CalibrationCore::ExportPerson(const RequestContext& rc,
-                                                              const type::v1::ExportPersonDataRequest& req) {
+absl::StatusOr<std::vector<db::PersonFile>> CalibrationCore::ExportPerson(
+    const RequestContext& rc, const type::v1::ExportPersonDataRequest& req) {
   return ExportPersonWith(rc, req, [&](const std::string& person) { return store_->ExportPerson(rc.tenant, person); });
 }
 
 absl::StatusOr<type::v1::ErasePersonResponse> CalibrationCore::ErasePerson(const RequestContext& rc,
-                                                               const type::v1::ErasePersonRequest& req) {
+                                                                           const type::v1::ErasePersonRequest& req) {
   return ErasePersonWith("calibration", rc, req, clock_->Now(),
                          [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
 }

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/person_data.h"
 #include "common/clock.h"
+#include "common/person_data.h"
 #include "common/request_context.h"
 #include "services/calibration/brief.h"
 #include "services/calibration/calibration_store.h"
@@ -40,8 +40,8 @@ class CalibrationCore {
   absl::StatusOr<v1::Heatmap> GetHeatmap(const RequestContext& rc, const v1::GetHeatmapRequest& req);
   absl::StatusOr<v1::GetInsightsResponse> GetInsights(const RequestContext& rc, const v1::GetInsightsRequest& req);
   absl::StatusOr<v1::FlowBrief> GetFlowBrief(const RequestContext& rc, const v1::GetFlowBriefRequest& req);
-  absl::StatusOr<v1::RecordKpiObservationsResponse> RecordKpiObservations(
-      const RequestContext& rc, const v1::RecordKpiObservationsRequest& req);
+  absl::StatusOr<v1::RecordKpiObservationsResponse> RecordKpiObservations(const RequestContext& rc,
+                                                                          const v1::RecordKpiObservationsRequest& req);
   absl::StatusOr<v1::GoalStatus> GetGoalStatus(const RequestContext& rc, const v1::GetGoalStatusRequest& req);
 
   // Generates the scheduled brief of every session due within 24 hours that
@@ -59,6 +59,7 @@ class CalibrationCore {
                                                            const type::v1::ExportPersonDataRequest& req);
   absl::StatusOr<type::v1::ErasePersonResponse> ErasePerson(const RequestContext& rc,
                                                             const type::v1::ErasePersonRequest& req);
+
  private:
   absl::StatusOr<std::vector<ev1::Employee>> ResolveCohort(const RequestContext& rc, const v1::Cohort& cohort);
   absl::StatusOr<std::optional<v1::Brief>> Generate(const RequestContext& rc, const std::string& session_id,

@@ -10,8 +10,12 @@ namespace {
 
 class CalibrationHost : public ServiceHost {
  public:
-  CalibrationHost(CalibrationHostOptions o, std::shared_ptr<db::Database> database, std::shared_ptr<CalibrationCore> core)
-      : o_(std::move(o)), database_(std::move(database)), core_(std::move(core)), service_(core_, IdentityOptions{o_.dev_mode}) {}
+  CalibrationHost(CalibrationHostOptions o, std::shared_ptr<db::Database> database,
+                  std::shared_ptr<CalibrationCore> core)
+      : o_(std::move(o)),
+        database_(std::move(database)),
+        core_(std::move(core)),
+        service_(core_, IdentityOptions{o_.dev_mode}) {}
 
   std::vector<Registered> Services() override { return {{&service_, "perfflow.calibration.v1.CalibrationService"}}; }
   absl::Status Ready() override { return database_->Ping(); }
@@ -37,7 +41,7 @@ class CalibrationHost : public ServiceHost {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeCalibrationHost(const CalibrationHostOptions& o,
-                                                                prometheus::Registry&) {
+                                                                 prometheus::Registry&) {
   auto database = OpenServiceDatabase(o.db);
   if (!database.ok()) return database.status();
   auto store = CalibrationStore::Open(*database);

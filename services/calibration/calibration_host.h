@@ -20,6 +20,6 @@ struct CalibrationHostOptions {
 };
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeCalibrationHost(const CalibrationHostOptions& options,
-                                                                prometheus::Registry& registry);
+                                                                 prometheus::Registry& registry);
 
 }  // namespace perfflow::calibration

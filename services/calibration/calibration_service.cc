@@ -85,15 +85,15 @@ grpc::Status CalibrationServiceImpl::GetGoalStatus(grpc::ServerContext* ctx, con
   return Serve(ctx, resp, [&](const RequestContext& rc) { return core_->GetGoalStatus(rc, *req); });
 }
 
-
-grpc::Status CalibrationServiceImpl::ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
-                                   grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
+grpc::Status CalibrationServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
+                                                      const type::v1::ExportPersonDataRequest* req,
+                                                      grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   return SendExport(core_->ExportPerson(rc, *req), writer);
 }
 
 grpc::Status CalibrationServiceImpl::ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
-                              type::v1::ErasePersonResponse* resp) {
+                                                 type::v1::ErasePersonResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   return SendErased(core_->ErasePerson(rc, *req), resp);
 }

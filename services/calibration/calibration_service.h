@@ -42,6 +42,7 @@ class CalibrationServiceImpl final : public v1::CalibrationService::Service {
                                 grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
   grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
                            type::v1::ErasePersonResponse* resp) override;
+
  private:
   // Reads the caller's identity, runs `call` and moves its result to `out`.
   template <typename Out, typename Call>

@@ -10,8 +10,8 @@
 #include "common/ids.h"
 #include "common/timestamps.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace perfflow::calibration {
@@ -58,9 +58,9 @@ absl::StatusOr<std::string> AppendToLog(Transaction& txn, const std::string& ten
   outcome.clear_log_hash();
   const std::string body = ToJson(outcome);
   const std::string hash = EntryHash(tenant, sequence, previous, body);
-  auto ins = txn.Execute(
-      "INSERT INTO calibration_log (tenant_id, sequence, previous_hash, hash, body) VALUES (?, ?, ?, ?, ?)",
-      {tenant, sequence, previous, hash, body});
+  auto ins =
+      txn.Execute("INSERT INTO calibration_log (tenant_id, sequence, previous_hash, hash, body) VALUES (?, ?, ?, ?, ?)",
+                  {tenant, sequence, previous, hash, body});
   if (absl::IsAlreadyExists(ins.status())) return absl::AbortedError("concurrent calibration log entry");
   if (!ins.ok()) return ins.status();
   return hash;
@@ -121,7 +121,8 @@ const std::vector<db::Migration>& CalibrationMigrations() {
       {3,
        "notices to employees whose rating calibration changed",
        {
-           "CREATE TABLE IF NOT EXISTS change_notices (tenant_id VARCHAR(64) NOT NULL, notice_key VARCHAR(128) NOT NULL, "
+           "CREATE TABLE IF NOT EXISTS change_notices (tenant_id VARCHAR(64) NOT NULL, notice_key VARCHAR(128) NOT "
+           "NULL, "
            "recipient_id VARCHAR(64) NOT NULL, due_at BIGINT NOT NULL, payload TEXT NOT NULL, sent INT NOT NULL, "
            "sent_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, notice_key))",
            "CREATE INDEX IF NOT EXISTS change_notices_due ON change_notices (sent, due_at)",
@@ -181,10 +182,11 @@ absl::StatusOr<std::optional<v1::Session>> CalibrationStore::GetSession(const st
 absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> CalibrationStore::ListSessions(
     const std::string& tenant, int page_size, const std::string& cursor) {
   const int limit = page_size <= 0 ? 50 : std::min(page_size, 200);
-  auto rows = db::QueryOnce(*db_,
-                            "SELECT body, latest_brief, session_id FROM sessions WHERE tenant_id = ? AND session_id > ? "
-                            "ORDER BY session_id LIMIT ?",
-                            {tenant, cursor, int64_t{limit + 1}});
+  auto rows =
+      db::QueryOnce(*db_,
+                    "SELECT body, latest_brief, session_id FROM sessions WHERE tenant_id = ? AND session_id > ? "
+                    "ORDER BY session_id LIMIT ?",
+                    {tenant, cursor, int64_t{limit + 1}});
   if (!rows.ok()) return rows.status();
   std::pair<std::vector<v1::Session>, std::string> out;
   for (const Row& r : *rows) {
@@ -202,10 +204,11 @@ absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> CalibrationStor
 
 absl::StatusOr<std::vector<DueSession>> CalibrationStore::DueSessions(absl::Time horizon, int limit) {
   // Across tenants: the scheduler's one query; work per row names its tenant.
-  auto rows = db::QueryOnce(*db_,
-                            "SELECT tenant_id, session_id FROM sessions WHERE scheduled_brief = 0 AND scheduled_at <= ? "
-                            "ORDER BY scheduled_at LIMIT ?",
-                            {Ms(horizon), int64_t{limit}});
+  auto rows =
+      db::QueryOnce(*db_,
+                    "SELECT tenant_id, session_id FROM sessions WHERE scheduled_brief = 0 AND scheduled_at <= ? "
+                    "ORDER BY scheduled_at LIMIT ?",
+                    {Ms(horizon), int64_t{limit}});
   if (!rows.ok()) return rows.status();
   std::vector<DueSession> out;
   for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1)});
@@ -254,9 +257,10 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationStore::GetBrief(const std::s
     auto rows = version > 0
                     ? txn.Query("SELECT body FROM briefs WHERE tenant_id = ? AND session_id = ? AND version = ?",
                                 {tenant, session_id, version})
-                    : txn.Query("SELECT body FROM briefs WHERE tenant_id = ? AND session_id = ? ORDER BY version DESC "
-                                "LIMIT 1",
-                                {tenant, session_id});
+                    : txn.Query(
+                          "SELECT body FROM briefs WHERE tenant_id = ? AND session_id = ? ORDER BY version DESC "
+                          "LIMIT 1",
+                          {tenant, session_id});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return absl::OkStatus();
     auto brief = FromJson<v1::Brief>(rows->front().Str(0));
@@ -285,12 +289,12 @@ absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& t
     }
     if (before != rating_before) {
       return absl::FailedPreconditionError(absl::StrCat("another outcome for ", outcome.employee_id(),
-                                             " was recorded meanwhile: the rating before is now '", before,
-                                             "'; read it and retry"));
+                                                        " was recorded meanwhile: the rating before is now '", before,
+                                                        "'; read it and retry"));
     }
     outcome.set_previous_rating(before);
-    auto rows = txn.Query("SELECT MAX(sequence) FROM outcomes WHERE tenant_id = ? AND session_id = ?",
-                          {tenant, session_id});
+    auto rows =
+        txn.Query("SELECT MAX(sequence) FROM outcomes WHERE tenant_id = ? AND session_id = ?", {tenant, session_id});
     if (!rows.ok()) return rows.status();
     const int64_t sequence = (rows->empty() || rows->front().IsNull(0) ? 0 : rows->front().Int(0)) + 1;
     outcome.set_sequence(sequence);
@@ -330,15 +334,16 @@ absl::StatusOr<std::vector<DueNotice>> CalibrationStore::DueNotices(absl::Time n
 
 absl::Status CalibrationStore::MarkNoticeSent(const std::string& tenant, const std::string& key, absl::Time now) {
   return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    return txn.Execute("UPDATE change_notices SET sent = 1, sent_at = ? WHERE tenant_id = ? AND notice_key = ?",
-                       {Ms(now), tenant, key})
+    return txn
+        .Execute("UPDATE change_notices SET sent = 1, sent_at = ? WHERE tenant_id = ? AND notice_key = ?",
+                 {Ms(now), tenant, key})
         .status();
   });
 }
 
 absl::StatusOr<std::optional<std::string>> CalibrationStore::LatestRating(const std::string& tenant,
-                                                                         const std::string& session_id,
-                                                                         const std::string& employee_id) {
+                                                                          const std::string& session_id,
+                                                                          const std::string& employee_id) {
   auto rows = db::QueryOnce(*db_,
                             "SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND employee_id = ? "
                             "ORDER BY sequence DESC LIMIT 1",
@@ -373,9 +378,10 @@ absl::Status CalibrationStore::BackfillLog() {
       if (!hash.ok()) return hash.status();
       outcome.set_log_hash(*hash);
       const std::string session_id = outcome.session().substr(outcome.session().find('/') + 1);
-      auto up = txn.Execute("UPDATE outcomes SET body = ?, log_sequence = ? WHERE tenant_id = ? AND session_id = ? "
-                            "AND sequence = ?",
-                            {ToJson(outcome), outcome.log_sequence(), tenant, session_id, outcome.sequence()});
+      auto up = txn.Execute(
+          "UPDATE outcomes SET body = ?, log_sequence = ? WHERE tenant_id = ? AND session_id = ? "
+          "AND sequence = ?",
+          {ToJson(outcome), outcome.log_sequence(), tenant, session_id, outcome.sequence()});
       if (!up.ok()) return up.status();
     }
     return absl::OkStatus();
@@ -397,16 +403,18 @@ absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(con
     std::string previous = kGenesis;
     int64_t expected = 1;
     for (;;) {
-      auto page = txn.Query("SELECT sequence, previous_hash, hash, body, redacted_at FROM calibration_log WHERE tenant_id = ? "
-                            "AND sequence >= ? ORDER BY sequence LIMIT 1000",
-                            {tenant, expected});
+      auto page = txn.Query(
+          "SELECT sequence, previous_hash, hash, body, redacted_at FROM calibration_log WHERE tenant_id = ? "
+          "AND sequence >= ? ORDER BY sequence LIMIT 1000",
+          {tenant, expected});
       if (!page.ok()) return page.status();
       for (const Row& r : *page) {
         const int64_t sequence = r.Int(0);
         if (sequence != expected) {
-          return fail(expected, expected == 1 ? absl::StrCat("entry 1 is missing: the log starts at entry ", sequence)
-                                              : absl::StrCat("entry ", expected, " is missing: the log goes from entry ",
-                                                             expected - 1, " to entry ", sequence));
+          return fail(expected, expected == 1
+                                    ? absl::StrCat("entry 1 is missing: the log starts at entry ", sequence)
+                                    : absl::StrCat("entry ", expected, " is missing: the log goes from entry ",
+                                                   expected - 1, " to entry ", sequence));
         }
         if (r.Str(1) != previous) {
           return fail(sequence, absl::StrCat("entry ", sequence, " does not follow entry ", sequence - 1,
@@ -415,7 +423,8 @@ absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(con
         if (!r.IsNull(4)) {
           out.set_redacted_entries(out.redacted_entries() + 1);
         } else if (EntryHash(tenant, sequence, r.Str(1), r.Str(3)) != r.Str(2)) {
-          return fail(sequence, absl::StrCat("entry ", sequence, " was altered: its content no longer matches its hash"));
+          return fail(sequence,
+                      absl::StrCat("entry ", sequence, " was altered: its content no longer matches its hash"));
         }
         auto o = FromJson<v1::Outcome>(r.Str(3));
         if (!o.ok()) return fail(sequence, absl::StrCat("entry ", sequence, " cannot be read"));
@@ -428,8 +437,8 @@ absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(con
     out.set_entries(expected - 1);
     out.set_head_hash(expected > 1 ? previous : "");
     // Every outcome row is its log entry, word for word (a removed newest entry shows here too).
-    auto rows = txn.Query("SELECT body, log_sequence FROM outcomes WHERE tenant_id = ? ORDER BY log_sequence",
-                          {tenant});
+    auto rows =
+        txn.Query("SELECT body, log_sequence FROM outcomes WHERE tenant_id = ? ORDER BY log_sequence", {tenant});
     if (!rows.ok()) return rows.status();
     for (const Row& r : *rows) {
       auto o = FromJson<v1::Outcome>(r.Str(0));
@@ -507,8 +516,7 @@ absl::StatusOr<KpiWriteCounts> CalibrationStore::RecordKpis(const std::string& t
   return counts;
 }
 
-absl::StatusOr<std::vector<KpiValue>> CalibrationStore::Kpis(const std::string& tenant,
-                                                             const std::string& first_period,
+absl::StatusOr<std::vector<KpiValue>> CalibrationStore::Kpis(const std::string& tenant, const std::string& first_period,
                                                              const std::string& last_period) {
   auto rows = db::QueryOnce(*db_,
                             "SELECT kpi, subject_id, period, value FROM kpi_observations WHERE tenant_id = ? AND "
@@ -530,15 +538,30 @@ const std::vector<db::PersonTable>& PersonTables() {
   constexpr auto kNumber = ColumnKind::kNumber;
   constexpr auto kJson = ColumnKind::kJson;
   static const std::vector<db::PersonTable> kTables = {
-      {"outcomes", "calibration/outcomes.json",
+      {"outcomes",
+       "calibration/outcomes.json",
        {{"session_id"}, {"sequence", kNumber}, {"employee_id"}, {"body", kJson}, {"log_sequence", kNumber}},
-       {"employee_id"}, "employee_id", "", {}, {"body"}},
-      {"kpi_observations", "calibration/kpi_observations.json",
+       {"employee_id"},
+       "employee_id",
+       "",
+       {},
+       {"body"}},
+      {"kpi_observations",
+       "calibration/kpi_observations.json",
        {{"kpi"}, {"subject_id"}, {"period"}, {"value", kNumber}, {"recorded_at", kTime}},
-       {"subject_id"}, "", "", {}, {}},
-      {"change_notices", "calibration/rating_change_notices.json",
+       {"subject_id"},
+       "",
+       "",
+       {},
+       {}},
+      {"change_notices",
+       "calibration/rating_change_notices.json",
        {{"notice_key"}, {"recipient_id"}, {"due_at", kTime}, {"payload", kJson}, {"sent", kNumber}, {"sent_at", kTime}},
-       {"recipient_id"}, "", "", {}, {"payload"}},
+       {"recipient_id"},
+       "",
+       "",
+       {},
+       {"payload"}},
       // Documents about many people: not exported, the person replaced where quoted.
       {"calibration_log", "", {}, {}, "", "", {}, {"body"}},
       {"briefs", "", {}, {}, "", "", {}, {"body"}},
@@ -561,9 +584,10 @@ absl::StatusOr<std::vector<db::ErasedCount>> CalibrationStore::ErasePerson(const
   auto redact = [&](Transaction& txn) -> absl::Status {
     for (const std::string& quoted : {db::JsonQuoted(erasure.person_id), db::JsonQuoted(erasure.display_name)}) {
       if (quoted == "\"\"") continue;
-      auto n = txn.Execute("UPDATE calibration_log SET redacted_at = ? WHERE tenant_id = ? AND redacted_at IS NULL "
-                           "AND INSTR(body, ?) > 0",
-                           {Ms(erasure.at), tenant, quoted});
+      auto n = txn.Execute(
+          "UPDATE calibration_log SET redacted_at = ? WHERE tenant_id = ? AND redacted_at IS NULL "
+          "AND INSTR(body, ?) > 0",
+          {Ms(erasure.at), tenant, quoted});
       if (!n.ok()) return n.status();
     }
     return absl::OkStatus();

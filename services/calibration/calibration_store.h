@@ -54,7 +54,7 @@ class CalibrationStore {
 
   // A repeated id returns the stored session (created=false).
   absl::StatusOr<std::pair<v1::Session, bool>> CreateSession(const std::string& tenant, const std::string& id,
-                                                              const v1::Session& session);
+                                                             const v1::Session& session);
   absl::StatusOr<std::optional<v1::Session>> GetSession(const std::string& tenant, const std::string& id);
   absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> ListSessions(const std::string& tenant,
                                                                                 int page_size,

@@ -9,7 +9,9 @@
 namespace perfflow::calibration {
 namespace {
 
-double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
+double Ratio(int64_t part, int64_t whole) {
+  return whole == 0 ? 0 : static_cast<double>(part) / whole;
+}
 
 std::string Name(const std::map<std::string, std::string>& names, const std::string& id) {
   auto it = names.find(id);
@@ -23,7 +25,8 @@ void HeatmapBuilder::Add(const ev1::FlowFact& fact) {
   ++cell.chains;
   const auto& times = fact.flow().times();
   if (times.has_owner_action_at()) cell.owner_hours.Add(HoursBetween(times.triggered_at(), times.owner_action_at()));
-  if (times.has_manager_feedback_at()) cell.feedback_hours.Add(HoursBetween(times.triggered_at(), times.manager_feedback_at()));
+  if (times.has_manager_feedback_at())
+    cell.feedback_hours.Add(HoursBetween(times.triggered_at(), times.manager_feedback_at()));
 }
 
 v1::Heatmap HeatmapBuilder::Finish() const {
@@ -114,11 +117,12 @@ std::vector<v1::Insight> Insights(const v1::Heatmap& heatmap, const std::map<std
     const size_t rest = ranked.size() - top;
     v1::Insight insight;
     insight.set_kind("behaviour_outcome");
-    insight.mutable_text()->set_en(absl::StrFormat(
-        "%d of the top-%d by %s close their chains on time > 95%% (vs %d of the other %d)", top_on_time, top, kpi,
-        rest_on_time, rest));
-    insight.mutable_text()->set_zh(absl::StrFormat("按 %s 排名前 %d 的人中有 %d 人准时闭环率 > 95%%（其余 %d 人中有 %d 人）",
-                                                   kpi, top, top_on_time, rest, rest_on_time));
+    insight.mutable_text()->set_en(
+        absl::StrFormat("%d of the top-%d by %s close their chains on time > 95%% (vs %d of the other %d)", top_on_time,
+                        top, kpi, rest_on_time, rest));
+    insight.mutable_text()->set_zh(
+        absl::StrFormat("按 %s 排名前 %d 的人中有 %d 人准时闭环率 > 95%%（其余 %d 人中有 %d 人）", kpi, top,
+                        top_on_time, rest, rest_on_time));
     (*insight.mutable_figures())["top"] = static_cast<double>(top);
     (*insight.mutable_figures())["top_on_time"] = top_on_time;
     (*insight.mutable_figures())["rest"] = static_cast<double>(rest);

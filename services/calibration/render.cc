@@ -17,7 +17,6 @@
 namespace perfflow::calibration {
 namespace {
 
-
 // A measure's name for people ("on-time rate"), never its key.
 std::string Label(const v1::Comparison& c) {
   if (!c.name().en().empty()) return absl::StrCat("KPI: ", c.name().en());
@@ -92,9 +91,9 @@ std::string MonthCell(const v1::Measures& m, const std::string& measure, double 
 // points for rates, hours for durations, percent for KPIs; with n.
 std::string Signed(const v1::Comparison& c) {
   if (c.too_few()) return absl::StrFormat("too few (n = %d, needs %d)", c.n(), c.min_n());
-  std::string diff = c.is_rate()                             ? absl::StrFormat("%+.0f points", c.difference() * 100)
+  std::string diff = c.is_rate()                            ? absl::StrFormat("%+.0f points", c.difference() * 100)
                      : c.measure().rfind("median_", 0) == 0 ? absl::StrFormat("%+.1f h vs the median", c.difference())
-                                                             : absl::StrFormat("%+.0f%%", c.relative_difference() * 100);
+                                                            : absl::StrFormat("%+.0f%%", c.relative_difference() * 100);
   return absl::StrCat(diff, absl::StrFormat(", n = %d", c.n()),
                       c.robust_z_defined() ? absl::StrFormat(", robust z %+.1f", c.robust_z()) : "");
 }
@@ -120,14 +119,12 @@ std::vector<const v1::Comparison*> FlaggedFirst(const v1::PersonBrief& p) {
 
 std::string Markdown(const v1::Brief& brief, const std::string& title) {
   std::string md = absl::StrCat("# ", title, " — calibration brief v", brief.version(), "\n\n");
-  absl::StrAppend(&md, "Window ", Window(brief),
-                  "; cohort of ", brief.cohort_size(), "; ", FlagRule(brief), ".\n\n");
+  absl::StrAppend(&md, "Window ", Window(brief), "; cohort of ", brief.cohort_size(), "; ", FlagRule(brief), ".\n\n");
   if (brief.peers_withheld()) md += "> Peer figures withheld: the cohort has fewer than 4 people.\n\n";
   for (const std::string& d : brief.degraded()) absl::StrAppend(&md, "> Missing source: ", d, "\n\n");
   for (const v1::PersonBrief& p : brief.people()) {
-    absl::StrAppend(&md, "## ", NameOf(p), " (", DepartmentOf(p),
-                    ", ", p.grade(), ")", p.flagged_count() > 0 ? absl::StrCat(" — ", p.flagged_count(), " flagged") : "",
-                    "\n\n");
+    absl::StrAppend(&md, "## ", NameOf(p), " (", DepartmentOf(p), ", ", p.grade(), ")",
+                    p.flagged_count() > 0 ? absl::StrCat(" — ", p.flagged_count(), " flagged") : "", "\n\n");
     for (const auto& prompt : p.prompts()) absl::StrAppend(&md, "- **", prompt.en(), "**\n  ", prompt.zh(), "\n");
     if (p.prompts_size() > 0) md += "\n";
     md += "| month | chains | on time | evidence | median response | median closure |\n|---|---|---|---|---|---|\n";
@@ -143,9 +140,9 @@ std::string Markdown(const v1::Brief& brief, const std::string& title) {
     if (!rows.empty()) {
       md += "| measure | value | cohort mean | cohort median | vs peers | flag |\n|---|---|---|---|---|---|\n";
       for (const v1::Comparison* c : rows) {
-        absl::StrAppend(&md, "| ", Label(*c), " | ", Value(*c, c->value()), " | ",
-                        Value(*c, c->cohort_mean()), " | ", Value(*c, c->cohort_median()), " | ",
-                        Signed(*c), " | ", c->flagged() ? (c->favourable() ? "▲ better" : "▼ worse") : "", " |\n");
+        absl::StrAppend(&md, "| ", Label(*c), " | ", Value(*c, c->value()), " | ", Value(*c, c->cohort_mean()), " | ",
+                        Value(*c, c->cohort_median()), " | ", Signed(*c), " | ",
+                        c->flagged() ? (c->favourable() ? "▲ better" : "▼ worse") : "", " |\n");
       }
       for (const v1::Comparison* c : rows) {
         if (c->events_size() > 0) {
@@ -155,11 +152,11 @@ std::string Markdown(const v1::Brief& brief, const std::string& title) {
       md += "\n";
     }
     for (const auto& g : p.goals()) {
-      absl::StrAppend(&md, "- goal ", g.name().en().empty() ? g.goal() : g.name().en(), ": target ",
-                      GoalFigure(g, g.target()),
-                      g.has_actual() ? absl::StrCat(", actual ", GoalFigure(g, g.actual()), g.met() ? " (met)" : " (behind)")
-                                     : ", no data",
-                      "\n");
+      absl::StrAppend(
+          &md, "- goal ", g.name().en().empty() ? g.goal() : g.name().en(), ": target ", GoalFigure(g, g.target()),
+          g.has_actual() ? absl::StrCat(", actual ", GoalFigure(g, g.actual()), g.met() ? " (met)" : " (behind)")
+                         : ", no data",
+          "\n");
     }
     md += "\n";
   }
@@ -180,9 +177,10 @@ std::string TrendSvg(const v1::PersonBrief& p) {
       "aria-label=\"monthly on-time rate\"><rect width=\"%d\" height=\"%d\" fill=\"#f7f7f7\"/>",
       w, h, w, h);
   for (double tick : {0.0, 0.5, 1.0}) {
-    absl::StrAppend(&svg, absl::StrFormat("<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#cbd5e0\"/>"
-                                          "<text x=\"%d\" y=\"%.1f\" font-size=\"8\" text-anchor=\"end\">%.0f%%</text>",
-                                          left, w - right, y_of(tick), y_of(tick), left - 3, y_of(tick) + 3, tick * 100));
+    absl::StrAppend(&svg,
+                    absl::StrFormat("<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#cbd5e0\"/>"
+                                    "<text x=\"%d\" y=\"%.1f\" font-size=\"8\" text-anchor=\"end\">%.0f%%</text>",
+                                    left, w - right, y_of(tick), y_of(tick), left - 3, y_of(tick) + 3, tick * 100));
   }
   std::optional<std::pair<double, double>> previous;
   for (int i = 0; i < n; ++i) {
@@ -251,8 +249,9 @@ std::string FairnessHtml(const v1::Fairness& f) {
       "Groups under %d verdicts or rated people are not shown (%d withheld).</p>\n",
       f.alpha(), f.min_group(), f.withheld_groups());
   if (f.verdicts_size() > 0) {
-    html += "<table id=\"fairness-verdicts\"><tr><th>by</th><th>group</th><th>'meets' in the group</th>"
-            "<th>'meets' in the rest</th><th>p</th><th>adjusted p</th></tr>\n";
+    html +=
+        "<table id=\"fairness-verdicts\"><tr><th>by</th><th>group</th><th>'meets' in the group</th>"
+        "<th>'meets' in the rest</th><th>p</th><th>adjusted p</th></tr>\n";
     for (const auto& g : f.verdicts()) {
       absl::StrAppend(&html, "<tr", g.flagged() ? " class=\"flag\"" : "", "><td>", HtmlEscape(Dimension(g.dimension())),
                       "</td><td>", HtmlEscape(g.group_name()), "</td><td>", Share(g.meets(), g.verdicts()), "</td><td>",
@@ -263,8 +262,9 @@ std::string FairnessHtml(const v1::Fairness& f) {
     html += "</table>\n";
   }
   if (f.ratings_size() > 0) {
-    html += "<table id=\"fairness-ratings\"><tr><th>by</th><th>group</th><th>ratings in the group</th><th>p</th>"
-            "<th>adjusted p</th></tr>\n";
+    html +=
+        "<table id=\"fairness-ratings\"><tr><th>by</th><th>group</th><th>ratings in the group</th><th>p</th>"
+        "<th>adjusted p</th></tr>\n";
     for (const auto& g : f.ratings()) {
       absl::StrAppend(&html, "<tr", g.flagged() ? " class=\"flag\"" : "", "><td>", HtmlEscape(Dimension(g.dimension())),
                       "</td><td>", HtmlEscape(g.group_name()), "</td><td>", HtmlEscape(RatingMix(g)), "</td><td>",
@@ -286,30 +286,31 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
       ".flag{color:#c53030;font-weight:bold}.good{color:#2f855a;font-weight:bold}.prompt{background:#fff5f5;"
       "padding:.5em;border-left:4px solid #c53030}@media print{body{margin:0}}</style></head><body>\n");
   absl::StrAppend(&html, "<h1>", HtmlEscape(title), "</h1><p>Brief v", brief.version(), ", window ",
-                  HtmlEscape(Window(brief)), ", cohort of ", brief.cohort_size(), "; ",
-                  HtmlEscape(FlagRule(brief)), ".</p>\n");
+                  HtmlEscape(Window(brief)), ", cohort of ", brief.cohort_size(), "; ", HtmlEscape(FlagRule(brief)),
+                  ".</p>\n");
   if (brief.peers_withheld()) {
     html += "<p class=\"flag\" id=\"peers-withheld\">Peer figures withheld: the cohort has fewer than 4 people.</p>\n";
   }
-  for (const std::string& d : brief.degraded()) absl::StrAppend(&html, "<p class=\"flag\">Missing source: ", HtmlEscape(d), "</p>\n");
+  for (const std::string& d : brief.degraded())
+    absl::StrAppend(&html, "<p class=\"flag\">Missing source: ", HtmlEscape(d), "</p>\n");
   for (const v1::PersonBrief& p : brief.people()) {
-    absl::StrAppend(&html, "<section data-employee=\"", HtmlEscape(p.employee_id()), "\"><h2>",
-                    HtmlEscape(NameOf(p)), " <small>",
-                    HtmlEscape(DepartmentOf(p)), " · ", HtmlEscape(p.grade()), "</small></h2>\n");
+    absl::StrAppend(&html, "<section data-employee=\"", HtmlEscape(p.employee_id()), "\"><h2>", HtmlEscape(NameOf(p)),
+                    " <small>", HtmlEscape(DepartmentOf(p)), " · ", HtmlEscape(p.grade()), "</small></h2>\n");
     for (const auto& prompt : p.prompts()) {
-      absl::StrAppend(&html, "<p class=\"prompt\">", HtmlEscape(prompt.en()), "<br>", HtmlEscape(prompt.zh()), "</p>\n");
+      absl::StrAppend(&html, "<p class=\"prompt\">", HtmlEscape(prompt.en()), "<br>", HtmlEscape(prompt.zh()),
+                      "</p>\n");
     }
     absl::StrAppend(&html, TrendSvg(p), "\n");
     auto rows = FlaggedFirst(p);
     if (!rows.empty()) {
-      html += "<table><tr><th>measure</th><th>value</th><th>cohort mean</th><th>cohort median</th><th>vs peers</th>"
-              "<th>person vs peers</th></tr>\n";
+      html +=
+          "<table><tr><th>measure</th><th>value</th><th>cohort mean</th><th>cohort median</th><th>vs peers</th>"
+          "<th>person vs peers</th></tr>\n";
       for (const v1::Comparison* c : rows) {
         const char* cls = !c->flagged() ? "" : c->favourable() ? " class=\"good\"" : " class=\"flag\"";
         absl::StrAppend(&html, "<tr", cls, "><td>", HtmlEscape(Label(*c)), "</td><td>",
-                        HtmlEscape(Value(*c, c->value())), "</td><td>",
-                        HtmlEscape(Value(*c, c->cohort_mean())), "</td><td>",
-                        HtmlEscape(Value(*c, c->cohort_median())), "</td><td>", HtmlEscape(Signed(*c)),
+                        HtmlEscape(Value(*c, c->value())), "</td><td>", HtmlEscape(Value(*c, c->cohort_mean())),
+                        "</td><td>", HtmlEscape(Value(*c, c->cohort_median())), "</td><td>", HtmlEscape(Signed(*c)),
                         "</td><td>", BarSvg(*c), "</td></tr>\n");
         if (c->events_size() > 0) {
           // The facts behind the flag, to discuss in the meeting.
@@ -358,9 +359,12 @@ absl::StatusOr<Rendered> RenderBrief(const v1::Brief& brief, const std::string& 
       }
       return Rendered{"application/json", json};
     }
-    case v1::RENDER_FORMAT_MARKDOWN: return Rendered{"text/markdown; charset=utf-8", Markdown(brief, title)};
-    case v1::RENDER_FORMAT_HTML: return Rendered{"text/html; charset=utf-8", Html(brief, title)};
-    default: return absl::InvalidArgumentError("format: required (JSON, MARKDOWN or HTML)");
+    case v1::RENDER_FORMAT_MARKDOWN:
+      return Rendered{"text/markdown; charset=utf-8", Markdown(brief, title)};
+    case v1::RENDER_FORMAT_HTML:
+      return Rendered{"text/html; charset=utf-8", Html(brief, title)};
+    default:
+      return absl::InvalidArgumentError("format: required (JSON, MARKDOWN or HTML)");
   }
 }
 

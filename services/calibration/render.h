@@ -18,5 +18,4 @@ struct Rendered {
 
 absl::StatusOr<Rendered> RenderBrief(const v1::Brief& brief, const std::string& title, v1::RenderFormat format);
 
-
 }  // namespace perfflow::calibration

@@ -31,7 +31,6 @@ absl::StatusOr<std::vector<v1::ConfigFile>> ReadCatalogue(const std::string& dir
   return files;
 }
 
-
 CatalogueLoader::CatalogueLoader(std::shared_ptr<EventCore> core, std::string dir, std::vector<std::string> tenants)
     : core_(std::move(core)), dir_(std::move(dir)), tenants_(std::move(tenants)) {}
 

@@ -20,7 +20,9 @@ const prometheus::Histogram::BucketBoundaries& LagBuckets() {
   return kBuckets;
 }
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
 
 std::string TimerPayload(const ClaimedTimer& claim) {
   google::protobuf::Struct p;
@@ -84,7 +86,9 @@ void DeliveryMetrics::TimerFired(TimerLevel level, absl::Duration lag) {
   fired_.Add({{"level", TimerLevelLabel(level)}}).Increment();
 }
 
-void DeliveryMetrics::ClaimsLost(int count) { lost_.Add({}).Increment(count); }
+void DeliveryMetrics::ClaimsLost(int count) {
+  lost_.Add({}).Increment(count);
+}
 
 void DeliveryMetrics::SetDueBacklog(const std::string& tenant, int64_t count) {
   due_.Add({{"tenant", tenant}}).Set(static_cast<double>(count));
@@ -143,8 +147,10 @@ absl::StatusOr<std::vector<Notice>> TimerWorker::NoticesFor(const ClaimedTimer& 
       return std::vector<Notice>{{task.assignee_id, "task.reminder", "task.reminder:" + task.task_id, payload}};
     case TimerLevel::kOverdue:
       return std::vector<Notice>{{task.assignee_id, "task.overdue", "task.overdue:" + task.task_id, payload}};
-    case TimerLevel::kEscalation: break;
-    default: return std::vector<Notice>{};
+    case TimerLevel::kEscalation:
+      break;
+    default:
+      return std::vector<Notice>{};
   }
   // Escalation: the skip-level manager, else HR, else the direct manager.
   std::vector<std::string> audience;
@@ -244,8 +250,8 @@ absl::StatusOr<int> DigestScheduler::RunOnce() {
       auto tasks = store_->OpenTasks(tenant);
       if (!tasks.ok()) return tasks.status();
       std::shared_ptr<const RegistryView> view = *registry;
-      return WeeklyActions(*tasks, [view](const std::string& type) { return view->GoalsFor(type); }, *due.weekly,
-                           *now);
+      return WeeklyActions(
+          *tasks, [view](const std::string& type) { return view->GoalsFor(type); }, *due.weekly, *now);
     });
     if (!weekly.ok()) return weekly;
   }
@@ -264,7 +270,8 @@ OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<E
       metrics_(metrics),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
   if (metrics_ != nullptr) {
-    for (const auto& [name, destination] : routing_.destinations) metrics_->KnowChannel(ChannelLabel(destination.config.type()));
+    for (const auto& [name, destination] : routing_.destinations)
+      metrics_->KnowChannel(ChannelLabel(destination.config.type()));
   }
 }
 
@@ -422,7 +429,8 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
   } else if (refused || (retry && claimed.attempts + 1 >= max_attempts)) {
     outcome.state = DeliveryState::kDeadLetter;
   } else if (retry) {
-    const absl::Duration initial = absl::Milliseconds(config.backoff_initial_ms() > 0 ? config.backoff_initial_ms() : 30000);
+    const absl::Duration initial =
+        absl::Milliseconds(config.backoff_initial_ms() > 0 ? config.backoff_initial_ms() : 30000);
     const absl::Duration max = absl::Milliseconds(config.backoff_max_ms() > 0 ? config.backoff_max_ms() : 3600000);
     const double jitter = config.no_jitter() ? 0 : config.backoff_jitter() > 0 ? config.backoff_jitter() : 0.2;
     const double unit = std::uniform_real_distribution<double>(0, 1)(rng_);
@@ -450,9 +458,8 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     for (const ClaimedMessage& c : *claimed) {
       DeliveryOutcome outcome = Deliver(c, Recipient(c.tenant, c.message.recipient_id), *now);
       if (outcome.state == DeliveryState::kDeadLetter) {
-        LogWarn("notification dead-lettered", {{"tenant", c.tenant},
-                                               {"idempotency_key", c.message.idempotency_key},
-                                               {"error", outcome.last_error}});
+        LogWarn("notification dead-lettered",
+                {{"tenant", c.tenant}, {"idempotency_key", c.message.idempotency_key}, {"error", outcome.last_error}});
       }
       if (outcome.state != DeliveryState::kPending) ++settled;
       results.emplace_back(c, std::move(outcome));

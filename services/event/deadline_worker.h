@@ -159,8 +159,7 @@ class OutboxRelay {
   // Takes a token of `destination`; otherwise returns how long until one.
   std::optional<absl::Duration> TakeToken(const v1::NotifyDestination& destination);
   // `employee` is the recipient from the directory (nullopt when unknown).
-  DeliveryOutcome Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee,
-                          absl::Time now);
+  DeliveryOutcome Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee, absl::Time now);
 
   std::shared_ptr<DeliveryStore> store_;
   std::shared_ptr<EventStore> events_;

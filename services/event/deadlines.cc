@@ -5,9 +5,9 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/struct_values.h"
 #include "common/timestamps.h"
-#include "absl/strings/str_format.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -24,7 +24,9 @@ std::string ToJson(const Struct& s) {
   return json;
 }
 
-std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
 
 std::string Field(const Struct& s, const std::string& name) {
   auto it = s.fields().find(name);
@@ -37,19 +39,27 @@ std::string Field(const Struct& s, const std::string& name) {
 
 const char* TaskKindLabel(t::TaskKind kind) {
   switch (kind) {
-    case t::TASK_KIND_OWNER_UPLOAD: return "owner_upload";
-    case t::TASK_KIND_MANAGER_REVIEW: return "manager_review";
-    case t::TASK_KIND_CROSS_CONFIRM: return "cross_confirm";
-    default: return "unknown";
+    case t::TASK_KIND_OWNER_UPLOAD:
+      return "owner_upload";
+    case t::TASK_KIND_MANAGER_REVIEW:
+      return "manager_review";
+    case t::TASK_KIND_CROSS_CONFIRM:
+      return "cross_confirm";
+    default:
+      return "unknown";
   }
 }
 
 const char* TimerLevelLabel(TimerLevel level) {
   switch (level) {
-    case TimerLevel::kReminder: return "reminder";
-    case TimerLevel::kOverdue: return "overdue";
-    case TimerLevel::kEscalation: return "escalation";
-    default: return "none";
+    case TimerLevel::kReminder:
+      return "reminder";
+    case TimerLevel::kOverdue:
+      return "overdue";
+    case TimerLevel::kEscalation:
+      return "escalation";
+    default:
+      return "none";
   }
 }
 
@@ -76,9 +86,12 @@ ScheduledTimer FirstTimer(absl::Time created, absl::Time due, const TimerPolicy&
 
 ScheduledTimer NextTimer(TimerLevel fired, absl::Time due, absl::Duration escalate_after) {
   switch (fired) {
-    case TimerLevel::kReminder: return {TimerLevel::kOverdue, due};
-    case TimerLevel::kOverdue: return {TimerLevel::kEscalation, due + escalate_after};
-    default: return {TimerLevel::kNone, absl::InfiniteFuture()};
+    case TimerLevel::kReminder:
+      return {TimerLevel::kOverdue, due};
+    case TimerLevel::kOverdue:
+      return {TimerLevel::kEscalation, due + escalate_after};
+    default:
+      return {TimerLevel::kNone, absl::InfiniteFuture()};
   }
 }
 
@@ -178,7 +191,8 @@ std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
 std::string NoticeText(const std::string& topic, const std::string& payload_json) {
   Struct p;
   (void)google::protobuf::util::JsonStringToMessage(payload_json, &p);
-  const std::string what = absl::StrCat(Field(p, "kind"), " for ", Field(p, "event_type"), " (", Field(p, "event"), ")");
+  const std::string what =
+      absl::StrCat(Field(p, "kind"), " for ", Field(p, "event_type"), " (", Field(p, "event"), ")");
   if (topic == "task.assigned") {
     return absl::StrCat("[perfflow] 新任务 New task: ", what, ", due ", Field(p, "due_at"));
   }
@@ -193,17 +207,17 @@ std::string NoticeText(const std::string& topic, const std::string& payload_json
                         " is overdue since ", Field(p, "due_at"));
   }
   if (topic == "daily_digest") {
-    return absl::StrCat("[perfflow] 团队日报 Team digest ", Field(p, "period"), ": ", Field(p, "open"),
-                        " open items, ", Field(p, "overdue"), " overdue — please check");
+    return absl::StrCat("[perfflow] 团队日报 Team digest ", Field(p, "period"), ": ", Field(p, "open"), " open items, ",
+                        Field(p, "overdue"), " overdue — please check");
   }
   if (topic == "calibration.changed") {
     return absl::StrCat("[perfflow] 校准结果变更 Your rating changed in ", Field(p, "session_title"), ": ",
-                        Field(p, "previous_rating"), " → ", Field(p, "final_rating"), ". 原因 Reason: ",
-                        Field(p, "rationale"));
+                        Field(p, "previous_rating"), " → ", Field(p, "final_rating"),
+                        ". 原因 Reason: ", Field(p, "rationale"));
   }
   if (topic == "weekly_actions") {
-    return absl::StrCat("[perfflow] 本周关键动作 This week's key actions (", Field(p, "period"), "): ", Field(p, "open"),
-                        " open, ", Field(p, "overdue"), " overdue");
+    return absl::StrCat("[perfflow] 本周关键动作 This week's key actions (", Field(p, "period"),
+                        "): ", Field(p, "open"), " open, ", Field(p, "overdue"), " overdue");
   }
   return absl::StrCat("[perfflow] ", topic);
 }
@@ -224,13 +238,16 @@ std::string Bilingual(const v1::LocalizedText& text) {
 
 std::string ValueText(const google::protobuf::Value& v) {
   switch (v.kind_case()) {
-    case google::protobuf::Value::kStringValue: return v.string_value();
-    case google::protobuf::Value::kBoolValue: return v.bool_value() ? "是 yes" : "否 no";
+    case google::protobuf::Value::kStringValue:
+      return v.string_value();
+    case google::protobuf::Value::kBoolValue:
+      return v.bool_value() ? "是 yes" : "否 no";
     case google::protobuf::Value::kNumberValue: {
       const double d = v.number_value();
       return d == std::floor(d) && std::abs(d) < 1e15 ? absl::StrCat(static_cast<int64_t>(d)) : absl::StrCat(d);
     }
-    default: return "";
+    default:
+      return "";
   }
 }
 
@@ -254,7 +271,8 @@ std::optional<Card> NoticeCard(const std::string& topic, const google::protobuf:
   const std::string kind = Field(payload, "kind");
   card.title = absl::StrCat(prefix, " · ", KindTitle(kind));
   card.urgent = topic == "task.overdue";
-  card.facts.push_back({"事件 Event", context.type ? Bilingual(context.type->display_name()) : Field(payload, "event_type")});
+  card.facts.push_back(
+      {"事件 Event", context.type ? Bilingual(context.type->display_name()) : Field(payload, "event_type")});
   if (context.type) {
     for (const auto& spec : context.type->attributes()) {
       auto value = context.attributes.fields().find(spec.name());

@@ -14,8 +14,8 @@
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "perfflow/event/v1/event_types.pb.h"
-#include "services/event/notify.h"
 #include "perfflow/type/v1/flow.pb.h"
+#include "services/event/notify.h"
 
 namespace perfflow::event {
 

@@ -20,9 +20,11 @@ struct DemoDepartment {
   const char* name;
 };
 
-constexpr DemoDepartment kDepartments[] = {
-    {"sales", "Sales"}, {"quality", "Quality"}, {"production", "Production"},
-    {"supply_chain", "Supply Chain"}, {"rnd", "R&D"}};
+constexpr DemoDepartment kDepartments[] = {{"sales", "Sales"},
+                                           {"quality", "Quality"},
+                                           {"production", "Production"},
+                                           {"supply_chain", "Supply Chain"},
+                                           {"rnd", "R&D"}};
 
 constexpr const char* kSurnames[] = {"Zhang", "Wang", "Li", "Zhao", "Chen", "Liu", "Yang", "Huang", "Zhou", "Wu"};
 constexpr const char* kGivenNames[] = {"Wei", "Fang", "Min", "Jing", "Lei", "Yan", "Tao", "Hui", "Qiang", "Xin"};
@@ -61,10 +63,18 @@ v1::UpsertDirectoryRequest DemoOrg() {
 google::protobuf::Value DemoValue(const v1::AttributeSpec& spec, const RegistryView& registry, std::mt19937& rng) {
   google::protobuf::Value v;
   switch (spec.type()) {
-    case v1::ATTRIBUTE_TYPE_NUMBER: v.set_number_value(std::uniform_int_distribution<int>(1, 500)(rng) * 1000.0); break;
-    case v1::ATTRIBUTE_TYPE_INTEGER: v.set_number_value(std::uniform_int_distribution<int>(0, 5)(rng)); break;
-    case v1::ATTRIBUTE_TYPE_BOOL: v.set_bool_value(rng() % 2 == 0); break;
-    case v1::ATTRIBUTE_TYPE_TIMESTAMP: v.set_string_value("2026-09-01T08:00:00Z"); break;
+    case v1::ATTRIBUTE_TYPE_NUMBER:
+      v.set_number_value(std::uniform_int_distribution<int>(1, 500)(rng) * 1000.0);
+      break;
+    case v1::ATTRIBUTE_TYPE_INTEGER:
+      v.set_number_value(std::uniform_int_distribution<int>(0, 5)(rng));
+      break;
+    case v1::ATTRIBUTE_TYPE_BOOL:
+      v.set_bool_value(rng() % 2 == 0);
+      break;
+    case v1::ATTRIBUTE_TYPE_TIMESTAMP:
+      v.set_string_value("2026-09-01T08:00:00Z");
+      break;
     default: {
       std::vector<std::string> choices(spec.allowed_values().begin(), spec.allowed_values().end());
       if (const v1::Library* lib = registry.FindLibrary(spec.library())) {
@@ -160,16 +170,17 @@ absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string
     }
     const Verdict verdict = rng() % 100 < 80 ? t::VERDICT_MEETS : t::VERDICT_NEEDS_IMPROVEMENT;
     if (!step(t::FLOW_STEP_MANAGER_FEEDBACK, verdict, pace)) continue;
-    if (ingested->event.flow.requires_cross_confirm && !step(t::FLOW_STEP_CROSS_CONFIRM, t::VERDICT_UNSPECIFIED, pace)) {
+    if (ingested->event.flow.requires_cross_confirm &&
+        !step(t::FLOW_STEP_CROSS_CONFIRM, t::VERDICT_UNSPECIFIED, pace)) {
       continue;
     }
     if (!evidence_complete || rng() % 100 < 7) continue;  // left open
     step(t::FLOW_STEP_ARCHIVED, t::VERDICT_UNSPECIFIED, 6);
   }
   LogInfo("demo tenant seeded", {{"tenant", tenant},
-                                  {"registry_version", std::to_string(applied->version)},
-                                  {"employees", std::to_string(org.employees_size())},
-                                  {"events", std::to_string(accepted)}});
+                                 {"registry_version", std::to_string(applied->version)},
+                                 {"employees", std::to_string(org.employees_size())},
+                                 {"events", std::to_string(accepted)}});
   return absl::OkStatus();
 }
 

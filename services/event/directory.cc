@@ -32,7 +32,8 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
     const auto& d = batch.departments(i);
     const std::string path = absl::StrCat("departments[", i, "]");
     if (!IsId(d.id())) out.push_back({path + ".id", "'" + d.id() + "' is not an id (1-64 of A-Za-z0-9_.-)"});
-    if (!batch_departments.insert(d.id()).second) out.push_back({path + ".id", "duplicate id '" + d.id() + "' in batch"});
+    if (!batch_departments.insert(d.id()).second)
+      out.push_back({path + ".id", "duplicate id '" + d.id() + "' in batch"});
     if (d.name().empty()) out.push_back({path + ".name", "required"});
     departments.insert(d.id());
   }
@@ -49,8 +50,9 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
     const auto& e = batch.employees(i);
     const std::string path = absl::StrCat("employees[", i, "]");
     if (!IsEmployeeId(e.id())) {
-      out.push_back({path + ".id", "'" + ToValidUtf8(e.id()) +
-                                       "' is not an employee id (1-64 bytes of printable UTF-8 without spaces, / or ,)"});
+      out.push_back(
+          {path + ".id", "'" + ToValidUtf8(e.id()) +
+                             "' is not an employee id (1-64 bytes of printable UTF-8 without spaces, / or ,)"});
     }
     if (!batch_ids.insert(e.id()).second) out.push_back({path + ".id", "duplicate id '" + e.id() + "' in batch"});
     if (e.display_name().empty()) out.push_back({path + ".display_name", "required"});
@@ -70,7 +72,8 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
     } else if (!departments.count(e.department_id())) {
       out.push_back({path + ".department_id", "unknown department '" + e.department_id() + "'"});
     }
-    if (e.manager_id() == e.id() && !e.id().empty()) out.push_back({path + ".manager_id", "an employee cannot manage themself"});
+    if (e.manager_id() == e.id() && !e.id().empty())
+      out.push_back({path + ".manager_id", "an employee cannot manage themself"});
     managers[e.id()] = e.manager_id();
   }
   for (int i = 0; i < batch.employees_size(); ++i) {

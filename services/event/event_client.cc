@@ -143,8 +143,8 @@ std::unique_ptr<EventClient> NewGrpcEventClient(const std::string& address, absl
   // to (the headless Service in Kubernetes).
   grpc::ChannelArguments args;
   args.SetLoadBalancingPolicyName("round_robin");
-  return std::make_unique<GrpcEventClient>(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args), deadline, peer);
+  return std::make_unique<GrpcEventClient>(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args),
+                                           deadline, peer);
 }
 
 }  // namespace perfflow::event

@@ -24,7 +24,8 @@ class EventClient {
   virtual absl::StatusOr<ev1::Event> GetEvent(const RequestContext& rc, const std::string& name) = 0;
   virtual absl::StatusOr<ev1::Registry> GetRegistry(const RequestContext& rc, int64_t version) = 0;
   virtual absl::StatusOr<ev1::Employee> GetEmployee(const RequestContext& rc, const std::string& id) = 0;
-  virtual absl::StatusOr<ev1::Event> RecordFlowStep(const RequestContext& rc, const ev1::RecordFlowStepRequest& req) = 0;
+  virtual absl::StatusOr<ev1::Event> RecordFlowStep(const RequestContext& rc,
+                                                    const ev1::RecordFlowStepRequest& req) = 0;
   virtual absl::Status MarkEvidenceComplete(const RequestContext& rc, const std::string& event) = 0;
   // Every event matching the request (all pages).
   virtual absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc,

@@ -106,7 +106,8 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
     }
     return violations;
   };
-  if (!delta.ok()) return InvalidArgumentWithViolations("event types rejected", {{"files", std::string(delta.status().message())}});
+  if (!delta.ok())
+    return InvalidArgumentWithViolations("event types rejected", {{"files", std::string(delta.status().message())}});
   for (const auto& et : request.event_types()) *delta->add_event_types() = et;
   for (const auto& lib : request.libraries()) *delta->add_libraries() = lib;
   for (const auto& goal : request.goals()) *delta->add_goals() = goal;
@@ -267,8 +268,8 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
                                                       (*subject)->department_id(), " (pilot scope)"));
   }
   if ((*subject)->manager_id().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("subject ", request.subject_id(),
-                                                      " has no manager in the directory; the review cannot be assigned"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "subject ", request.subject_id(), " has no manager in the directory; the review cannot be assigned"));
   }
 
   NewEvent n;
@@ -335,10 +336,10 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     m.idempotency_key = "task.assigned:" + task.task_id;
     m.topic = "task.assigned";
     m.recipient_id = task.assignee_id;
-    m.payload_json = absl::StrCat("{\"event\":\"events/", e.event_id, "\",\"event_type\":\"", e.event_type,
-                                  "\",\"task\":\"tasks/", task.task_id, "\",\"kind\":\"", TaskKindLabel(task.kind),
-                                  "\",\"due_at\":\"", absl::FormatTime(absl::RFC3339_sec, task.due_at, absl::UTCTimeZone()),
-                                  "\"}");
+    m.payload_json =
+        absl::StrCat("{\"event\":\"events/", e.event_id, "\",\"event_type\":\"", e.event_type, "\",\"task\":\"tasks/",
+                     task.task_id, "\",\"kind\":\"", TaskKindLabel(task.kind), "\",\"due_at\":\"",
+                     absl::FormatTime(absl::RFC3339_sec, task.due_at, absl::UTCTimeZone()), "\"}");
     m.created_at = now;
     n.outbox.push_back(std::move(m));
   }
@@ -388,10 +389,10 @@ std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
   if (metrics_) {
     for (size_t i = 0; i < results.size(); ++i) {
       const absl::Status& s = results[i].status();
-      const char* result = results[i].ok()                                     ? (results[i]->duplicate ? "duplicate" : "accepted")
+      const char* result = results[i].ok() ? (results[i]->duplicate ? "duplicate" : "accepted")
                            : absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s) ? "rejected"
-                           : absl::IsAlreadyExists(s)                                   ? "conflict"
-                                                                                        : "error";
+                           : absl::IsAlreadyExists(s)                                    ? "conflict"
+                                                                                         : "error";
       metrics_->EventIngested(labels[i].first, labels[i].second, result);
     }
   }
@@ -445,9 +446,10 @@ absl::StatusOr<NewEvent> EventCore::BuildHistorical(const std::string& tenant, c
   EventRecord& e = built->event;
   if (e.flow.requires_cross_confirm != h.has_cross_confirm_at()) {
     return InvalidArgumentWithViolations(
-        "history rejected", {{"cross_confirm_at", e.flow.requires_cross_confirm
-                                                      ? "required: the event type asks for a cross-department confirmation"
-                                                      : "the event type has no cross-department confirmation"}});
+        "history rejected",
+        {{"cross_confirm_at", e.flow.requires_cross_confirm
+                                  ? "required: the event type asks for a cross-department confirmation"
+                                  : "the event type has no cross-department confirmation"}});
   }
   auto opt = [](bool has, const google::protobuf::Timestamp& ts) {
     return has ? std::optional<absl::Time>(FromTimestamp(ts)) : std::nullopt;
@@ -507,7 +509,8 @@ absl::StatusOr<bool> EventCore::SendNotice(const std::string& tenant, const v1::
   if (!violations.empty()) return InvalidArgumentWithViolations("notice rejected", violations);
   auto recipient = store_->GetEmployee(tenant, request.recipient_id());
   if (!recipient.ok()) return recipient.status();
-  if (!*recipient) return absl::NotFoundError(absl::StrCat("no employee ", request.recipient_id(), " in the directory"));
+  if (!*recipient)
+    return absl::NotFoundError(absl::StrCat("no employee ", request.recipient_id(), " in the directory"));
   return store_->EnqueueNotice(tenant, request.recipient_id(), topic, request.idempotency_key(), payload,
                                clock_->Now());
 }
@@ -538,9 +541,9 @@ absl::StatusOr<v1::SimulateSettingsResponse> EventCore::SimulateSettings(const s
   if (!registry.ok()) return registry.status();
   for (const auto& entry : w.event_types()) {
     const std::string& key = entry.first;  // not a structured binding: lambdas cannot capture those in C++17
-    const bool known = std::any_of((*registry)->registry().event_types().begin(),
-                                   (*registry)->registry().event_types().end(),
-                                   [&](const v1::EventType& t) { return t.key() == key; });
+    const bool known =
+        std::any_of((*registry)->registry().event_types().begin(), (*registry)->registry().event_types().end(),
+                    [&](const v1::EventType& t) { return t.key() == key; });
     if (!known) violations.push_back({"what_if.event_types", absl::StrCat("unknown event type '", key, "'")});
     deadlines(absl::StrCat("what_if.event_types[", key, "]"), entry.second);
   }
@@ -649,16 +652,15 @@ absl::Status EventCore::RefreshGauges(absl::Duration window) {
   return absl::OkStatus();
 }
 
-
 // ------------------------------------------------------------------ person data
 
 absl::StatusOr<std::vector<db::PersonFile>> EventCore::ExportPerson(const RequestContext& rc,
-                                                              const type::v1::ExportPersonDataRequest& req) {
+                                                                    const type::v1::ExportPersonDataRequest& req) {
   return ExportPersonWith(rc, req, [&](const std::string& person) { return store_->ExportPerson(rc.tenant, person); });
 }
 
 absl::StatusOr<type::v1::ErasePersonResponse> EventCore::ErasePerson(const RequestContext& rc,
-                                                               const type::v1::ErasePersonRequest& req) {
+                                                                     const type::v1::ErasePersonRequest& req) {
   return ErasePersonWith("event", rc, req, clock_->Now(),
                          [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
 }

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/person_data.h"
 #include "common/clock.h"
+#include "common/person_data.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "services/event/event_store.h"
 #include "services/event/flow_metrics.h"
@@ -84,6 +84,7 @@ class EventCore {
                                                            const type::v1::ExportPersonDataRequest& req);
   absl::StatusOr<type::v1::ErasePersonResponse> ErasePerson(const RequestContext& rc,
                                                             const type::v1::ErasePersonRequest& req);
+
  private:
   // Builds each of `n` items with `build` (a failure is that item's result)
   // and stores the built ones with one IngestBatch; one result per item, in order.
@@ -120,7 +121,7 @@ class EventCore {
     std::shared_ptr<const RegistryView> view;
     std::chrono::steady_clock::time_point loaded;
   };
-  std::mutex mu_;  // guards registries_, employees_ and departments_
+  std::mutex mu_;                                     // guards registries_, employees_ and departments_
   std::map<std::string, CachedRegistry> registries_;  // latest per tenant
   DirectoryCache<v1::Employee> employees_;
   DirectoryCache<v1::Department> departments_;

@@ -42,6 +42,6 @@ struct EventHostOptions {
 // Opens the database (migrations), seeds the demo tenant when asked, loads
 // the notification routing. Errors name what could not be prepared.
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOptions& options,
-                                                          prometheus::Registry& registry);
+                                                           prometheus::Registry& registry);
 
 }  // namespace perfflow::event

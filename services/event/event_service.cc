@@ -43,7 +43,9 @@ absl::StatusOr<std::string> DecodeToken(const std::string& token) {
   return raw;
 }
 
-std::string EncodeToken(const std::string& cursor) { return cursor.empty() ? "" : EncodePageToken(cursor); }
+std::string EncodeToken(const std::string& cursor) {
+  return cursor.empty() ? "" : EncodePageToken(cursor);
+}
 
 absl::Status CheckPageSize(int page_size) {
   if (page_size < 0) return InvalidArgumentWithViolations("bad page size", {{"page_size", "must not be negative"}});
@@ -97,7 +99,6 @@ namespace {
 bool SeesTenant(const RequestContext& rc) {
   return !rc.verified || HasRole(rc, "hr") || HasRole(rc, "admin") || HasRole(rc, "system");
 }
-
 
 }  // namespace
 
@@ -202,8 +203,8 @@ grpc::Status EventServiceImpl::ListEmployees(grpc::ServerContext* ctx, const v1:
   if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
   auto cursor = DecodeToken(req->page_token());
   if (!cursor.ok()) return ToGrpcStatus(cursor.status());
-  auto page = core_->store().ListEmployees(rc.tenant, {req->department_id(), req->manager_id()}, req->page_size(),
-                                           *cursor);
+  auto page =
+      core_->store().ListEmployees(rc.tenant, {req->department_id(), req->manager_id()}, req->page_size(), *cursor);
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (auto& e : page->items) *resp->add_employees() = std::move(e);
   resp->set_next_page_token(EncodeToken(page->next_cursor));
@@ -414,10 +415,18 @@ grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1:
   if (req->has_start_time()) query.from = FromTimestamp(req->start_time());
   if (req->has_end_time()) query.to = FromTimestamp(req->end_time());
   switch (req->period()) {
-    case v1::PERIOD_DAY: query.period = HealthPeriod::kDay; break;
-    case v1::PERIOD_WEEK: query.period = HealthPeriod::kWeek; break;
-    case v1::PERIOD_MONTH: query.period = HealthPeriod::kMonth; break;
-    default: query.period = HealthPeriod::kNone; break;
+    case v1::PERIOD_DAY:
+      query.period = HealthPeriod::kDay;
+      break;
+    case v1::PERIOD_WEEK:
+      query.period = HealthPeriod::kWeek;
+      break;
+    case v1::PERIOD_MONTH:
+      query.period = HealthPeriod::kMonth;
+      break;
+    default:
+      query.period = HealthPeriod::kNone;
+      break;
   }
   query.department_id = req->department_id();
   query.event_type = req->event_type();
@@ -437,8 +446,8 @@ namespace {
 // emit returns false (a failed stream write: the caller went away). Not
 // ctx->IsCancelled() per fact: on the sync API that polls the completion
 // queue, a futex round trip for every row.
-absl::Status ForEachFact(EventCore& core, const std::string& tenant,
-                         const v1::StreamFlowFactsRequest& req, const std::function<bool(const v1::FlowFact&)>& emit) {
+absl::Status ForEachFact(EventCore& core, const std::string& tenant, const v1::StreamFlowFactsRequest& req,
+                         const std::function<bool(const v1::FlowFact&)>& emit) {
   if (absl::Status s = RequireValidTimestamps(req); !s.ok()) return s;
   EventFilter filter;
   if (req.has_start_time()) filter.from = FromTimestamp(req.start_time());
@@ -490,15 +499,14 @@ grpc::Status EventServiceImpl::StreamFlowFactBatches(grpc::ServerContext* ctx, c
   return ToGrpcStatus(s);
 }
 
-
 grpc::Status EventServiceImpl::ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
-                                   grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
+                                                grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   return SendExport(core_->ExportPerson(rc, *req), writer);
 }
 
 grpc::Status EventServiceImpl::ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
-                              type::v1::ErasePersonResponse* resp) {
+                                           type::v1::ErasePersonResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   return SendErased(core_->ErasePerson(rc, *req), resp);
 }

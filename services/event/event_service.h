@@ -59,6 +59,7 @@ class EventServiceImpl final : public v1::EventService::Service {
                                 grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
   grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
                            type::v1::ErasePersonResponse* resp) override;
+
  private:
   // Role rules for a verified principal (RequestContext::verified): HR,
   // admins and systems see the whole tenant, everyone sees their own rows,

@@ -167,8 +167,8 @@ class EventStore {
   // the same payload hash returns that event with duplicate=true; with
   // another hash, ALREADY_EXISTS. A database failure fails the whole batch
   // (nothing of it is written).
-  virtual absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> IngestBatch(
-      const std::string& tenant, const std::vector<NewEvent>& batch) = 0;
+  virtual absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> IngestBatch(const std::string& tenant,
+                                                                                const std::vector<NewEvent>& batch) = 0;
   // IngestBatch of one event.
   absl::StatusOr<IngestResult> Ingest(const std::string& tenant, const NewEvent& event) {
     auto results = IngestBatch(tenant, {event});
@@ -176,7 +176,8 @@ class EventStore {
     return std::move(results->front());
   }
 
-  virtual absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& event_id) = 0;
+  virtual absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant,
+                                                              const std::string& event_id) = 0;
   virtual absl::StatusOr<Page<EventRecord>> ListEvents(const std::string& tenant, const EventFilter& filter,
                                                        int page_size, const std::string& cursor) = 0;
   // Due-sorted; `state` unspecified means open.
@@ -192,8 +193,8 @@ class EventStore {
 
   // Sets evidence_complete_at once; the bool says whether this call set it.
   virtual absl::StatusOr<std::pair<EventRecord, bool>> MarkEvidenceComplete(const std::string& tenant,
-                                                                           const std::string& event_id,
-                                                                           absl::Time at) = 0;
+                                                                            const std::string& event_id,
+                                                                            absl::Time at) = 0;
 
   // What a settings replay needs of the chains TRIGGERED in [from, to): their
   // open and archive times, and each task's kind, creation, due and done time

@@ -25,7 +25,9 @@ ChainOutcome ClassifyChain(absl::Time triggered_at, std::optional<absl::Time> ar
   return ChainOutcome::kPending;
 }
 
-int64_t DayNumber(absl::Time t) { return absl::ToUnixSeconds(t) / 86400 - (absl::ToUnixSeconds(t) % 86400 < 0 ? 1 : 0); }
+int64_t DayNumber(absl::Time t) {
+  return absl::ToUnixSeconds(t) / 86400 - (absl::ToUnixSeconds(t) % 86400 < 0 ? 1 : 0);
+}
 
 HealthReport AggregateHealth(const std::vector<HealthBucket>& buckets, HealthPeriod period) {
   HealthReport report;

@@ -5,8 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/crypto.h"
 #include "common/http_client.h"
 #include "common/log.h"
@@ -130,9 +130,9 @@ Struct DingTalkActionCard(const Card& card) {
   (*body.mutable_fields())["msgtype"] = StringValue("actionCard");
   (*body.mutable_fields())["actionCard"] =
       ObjectValue({{"title", StringValue(card.title)},
-              {"text", StringValue(absl::StrCat("### ", card.title, "\n\n", FactsMarkdown(card)))},
-              {"btnOrientation", StringValue(card.buttons.size() > 1 ? "1" : "0")},
-              {"btns", ListValue(std::move(buttons))}});
+                   {"text", StringValue(absl::StrCat("### ", card.title, "\n\n", FactsMarkdown(card)))},
+                   {"btnOrientation", StringValue(card.buttons.size() > 1 ? "1" : "0")},
+                   {"btns", ListValue(std::move(buttons))}});
   return body;
 }
 
@@ -140,20 +140,24 @@ Struct DingTalkActionCard(const Card& card) {
 Struct FeishuCard(const Card& card, const std::string& handle) {
   std::vector<Value> buttons;
   for (size_t i = 0; i < card.buttons.size(); ++i) {
-    buttons.push_back(ObjectValue({{"tag", StringValue("button")},
-                              {"text", ObjectValue({{"tag", StringValue("plain_text")}, {"content", StringValue(card.buttons[i].first)}})},
-                              {"type", StringValue(i == 0 ? "primary" : "default")},
-                              {"url", StringValue(card.buttons[i].second)}}));
+    buttons.push_back(ObjectValue(
+        {{"tag", StringValue("button")},
+         {"text", ObjectValue({{"tag", StringValue("plain_text")}, {"content", StringValue(card.buttons[i].first)}})},
+         {"type", StringValue(i == 0 ? "primary" : "default")},
+         {"url", StringValue(card.buttons[i].second)}}));
   }
   std::string facts = FactsMarkdown(card);
   if (!handle.empty()) facts = absl::StrCat("<at id=", handle, "></at>\n", facts);
   Struct out;
   auto& f = *out.mutable_fields();
   f["config"] = ObjectValue({{"wide_screen_mode", BoolValue(true)}});
-  f["header"] = ObjectValue({{"title", ObjectValue({{"tag", StringValue("plain_text")}, {"content", StringValue(card.title)}})},
-                        {"template", StringValue(card.urgent ? "red" : "blue")}});
-  f["elements"] = ListValue({ObjectValue({{"tag", StringValue("div")}, {"text", ObjectValue({{"tag", StringValue("lark_md")}, {"content", StringValue(facts)}})}}),
-                        ObjectValue({{"tag", StringValue("action")}, {"actions", ListValue(std::move(buttons))}})});
+  f["header"] =
+      ObjectValue({{"title", ObjectValue({{"tag", StringValue("plain_text")}, {"content", StringValue(card.title)}})},
+                   {"template", StringValue(card.urgent ? "red" : "blue")}});
+  f["elements"] = ListValue(
+      {ObjectValue({{"tag", StringValue("div")},
+                    {"text", ObjectValue({{"tag", StringValue("lark_md")}, {"content", StringValue(facts)}})}}),
+       ObjectValue({{"tag", StringValue("action")}, {"actions", ListValue(std::move(buttons))}})});
   return out;
 }
 
@@ -162,12 +166,16 @@ Struct FeishuCard(const Card& card, const std::string& handle) {
 Struct WeComTemplateCard(const Card& card) {
   std::vector<Value> contents, jumps;
   for (size_t i = 0; i < card.facts.size() && i < 6; ++i) {
-    contents.push_back(ObjectValue({{"keyname", StringValue(card.facts[i].first)}, {"value", StringValue(card.facts[i].second)}}));
+    contents.push_back(
+        ObjectValue({{"keyname", StringValue(card.facts[i].first)}, {"value", StringValue(card.facts[i].second)}}));
   }
   for (size_t i = 0; i < card.buttons.size() && i < 3; ++i) {
-    jumps.push_back(ObjectValue({{"type", NumberValue(1)}, {"title", StringValue(card.buttons[i].first)}, {"url", StringValue(card.buttons[i].second)}}));
+    jumps.push_back(ObjectValue({{"type", NumberValue(1)},
+                                 {"title", StringValue(card.buttons[i].first)},
+                                 {"url", StringValue(card.buttons[i].second)}}));
   }
-  Value action = ObjectValue({{"type", NumberValue(1)}, {"url", StringValue(card.buttons.empty() ? "" : card.buttons[0].second)}});
+  Value action =
+      ObjectValue({{"type", NumberValue(1)}, {"url", StringValue(card.buttons.empty() ? "" : card.buttons[0].second)}});
   Struct out;
   auto& f = *out.mutable_fields();
   f["card_type"] = StringValue("text_notice");
@@ -295,12 +303,18 @@ std::string ChannelLabel(v1::ChannelType type) {
 absl::StatusOr<std::unique_ptr<Channel>> MakeChannel(const v1::NotifyDestination& d, const std::string& secret,
                                                      HttpSender http) {
   switch (d.type()) {
-    case v1::CHANNEL_TYPE_WEBHOOK: return std::make_unique<WebhookChannel>(d, secret, std::move(http));
-    case v1::CHANNEL_TYPE_DINGTALK: return std::make_unique<DingTalkChannel>(d, secret, std::move(http));
-    case v1::CHANNEL_TYPE_FEISHU: return std::make_unique<FeishuChannel>(d, secret, std::move(http));
-    case v1::CHANNEL_TYPE_WECOM: return std::make_unique<WeComChannel>(d, secret, std::move(http));
-    case v1::CHANNEL_TYPE_LOG: return std::make_unique<LogChannel>();
-    default: return absl::InvalidArgumentError("type: required (webhook, dingtalk, feishu, wecom or log)");
+    case v1::CHANNEL_TYPE_WEBHOOK:
+      return std::make_unique<WebhookChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_DINGTALK:
+      return std::make_unique<DingTalkChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_FEISHU:
+      return std::make_unique<FeishuChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_WECOM:
+      return std::make_unique<WeComChannel>(d, secret, std::move(http));
+    case v1::CHANNEL_TYPE_LOG:
+      return std::make_unique<LogChannel>();
+    default:
+      return absl::InvalidArgumentError("type: required (webhook, dingtalk, feishu, wecom or log)");
   }
 }
 
@@ -348,8 +362,8 @@ absl::StatusOr<NotifyRouting> LoadNotifyConfig(const std::string& yaml, HttpSend
       return absl::InvalidArgumentError(absl::StrCat(where, ".secret_env: required for webhook destinations"));
     }
     if (!signs && !secret.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ".secret_env: ", ChannelLabel(d.type()),
-                                                     " destinations are not signed"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".secret_env: ", ChannelLabel(d.type()), " destinations are not signed"));
     }
     if (d.rate_per_minute() < 0 || d.timeout_ms() < 0) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": rate_per_minute and timeout_ms must not be negative"));

@@ -53,10 +53,9 @@ class Channel {
 };
 
 // POSTs JSON; the default is HttpPost (libcurl).
-using HttpSender = std::function<absl::Status(const std::string& url,
-                                              const std::vector<std::pair<std::string, std::string>>& headers,
-                                              const std::string& body, absl::Duration timeout,
-                                              std::string* response_body)>;
+using HttpSender =
+    std::function<absl::Status(const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers,
+                               const std::string& body, absl::Duration timeout, std::string* response_body)>;
 HttpSender CurlSender();
 
 // The text with every action link's token replaced: a token is a credential,

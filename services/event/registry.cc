@@ -31,8 +31,7 @@ void CheckCondition(const std::string& path, const std::string& text, const v1::
     bool known = false;
     if (parts.size() == 2 && parts[0] == "attributes") {
       for (const auto& a : type.attributes()) known |= a.name() == parts[1];
-    } else if (parts.size() == 3 && parts[0] == "evidence" &&
-               (parts[2] == "count" || parts[2] == "cosigned")) {
+    } else if (parts.size() == 3 && parts[0] == "evidence" && (parts[2] == "count" || parts[2] == "cosigned")) {
       for (const auto& e : type.evidence()) known |= e.kind() == parts[1];
     }
     if (!known) {
@@ -41,7 +40,9 @@ void CheckCondition(const std::string& path, const std::string& text, const v1::
   }
 }
 
-bool IsKey(const std::string& key) { return key.size() <= 128 && std::regex_match(key, KeyPattern()); }
+bool IsKey(const std::string& key) {
+  return key.size() <= 128 && std::regex_match(key, KeyPattern());
+}
 
 void CheckKey(const std::string& path, const std::string& key, std::vector<FieldViolation>& out) {
   if (key.empty()) {
@@ -115,16 +116,15 @@ absl::StatusOr<v1::Registry> ParseRegistryFiles(const std::vector<v1::ConfigFile
         target = out.mutable_settings();
         collection = "settings";
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            doc_where, ": kind: unknown kind '", kind, "' (expected EventType, Library, Goal or Settings)"));
+        return absl::InvalidArgumentError(absl::StrCat(doc_where, ": kind: unknown kind '", kind,
+                                                       "' (expected EventType, Library, Goal or Settings)"));
       }
       if (absl::Status s = YamlToMessage(doc, target, {"kind"}); !s.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(doc_where, ": ", s.message()));
       }
       if (origins != nullptr) {
         const auto* key_field = target->GetDescriptor()->FindFieldByName("key");
-        const std::string key =
-            key_field == nullptr ? "" : target->GetReflection()->GetString(*target, key_field);
+        const std::string key = key_field == nullptr ? "" : target->GetReflection()->GetString(*target, key_field);
         (*origins)[key_field == nullptr ? collection : absl::StrCat(collection, "[", key, "]")] = doc_where;
       }
     }
@@ -174,7 +174,8 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
     std::set<std::string> attrs;
     for (int a = 0; a < t.attributes_size(); ++a) {
       const auto& attr = t.attributes(a);
-      const std::string ap = absl::StrCat(path, ".attributes[", attr.name().empty() ? std::to_string(a) : attr.name(), "]");
+      const std::string ap =
+          absl::StrCat(path, ".attributes[", attr.name().empty() ? std::to_string(a) : attr.name(), "]");
       if (attr.name().empty()) out.push_back({ap + ".name", "required"});
       if (!attrs.insert(attr.name()).second) out.push_back({ap + ".name", "duplicate attribute"});
       if (attr.type() == v1::ATTRIBUTE_TYPE_UNSPECIFIED) out.push_back({ap + ".type", "required"});
@@ -194,17 +195,22 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
       if (ev.content_types().empty()) out.push_back({ep + ".content_types", "list at least one content type"});
       if (!ev.required_when().empty()) CheckCondition(ep + ".required_when", ev.required_when(), t, out);
       for (const auto& ct : ev.content_types()) {
-        if (ct.find('/') == std::string::npos) out.push_back({ep + ".content_types", "'" + ct + "' is not a media type"});
+        if (ct.find('/') == std::string::npos)
+          out.push_back({ep + ".content_types", "'" + ct + "' is not a media type"});
       }
     }
     if (!t.has_actions()) {
       out.push_back({path + ".actions", "required (owner_upload and manager_review deadlines)"});
     } else {
       const auto& act = t.actions();
-      if (!act.has_owner_upload()) out.push_back({path + ".actions.owner_upload", "required"});
-      else CheckDueHours(path + ".actions.owner_upload", act.owner_upload().due_hours(), out);
-      if (!act.has_manager_review()) out.push_back({path + ".actions.manager_review", "required"});
-      else CheckDueHours(path + ".actions.manager_review", act.manager_review().due_hours(), out);
+      if (!act.has_owner_upload())
+        out.push_back({path + ".actions.owner_upload", "required"});
+      else
+        CheckDueHours(path + ".actions.owner_upload", act.owner_upload().due_hours(), out);
+      if (!act.has_manager_review())
+        out.push_back({path + ".actions.manager_review", "required"});
+      else
+        CheckDueHours(path + ".actions.manager_review", act.manager_review().due_hours(), out);
       if (act.has_timers()) CheckTimers(path + ".actions.timers", act.timers(), out);
       if (act.has_cross_confirm()) {
         const auto& cc = act.cross_confirm();
@@ -246,8 +252,10 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
       const std::string rp = absl::StrCat(path, ".rules[", rule.id().empty() ? std::to_string(r) : rule.id(), "]");
       if (rule.id().empty()) out.push_back({rp + ".id", "required"});
       if (!rule_ids.insert(rule.id()).second) out.push_back({rp + ".id", "duplicate rule id"});
-      if (rule.require().empty()) out.push_back({rp + ".require", "required"});
-      else CheckCondition(rp + ".require", rule.require(), t, out);
+      if (rule.require().empty())
+        out.push_back({rp + ".require", "required"});
+      else
+        CheckCondition(rp + ".require", rule.require(), t, out);
       if (!rule.when().empty()) CheckCondition(rp + ".when", rule.when(), t, out);
     }
     for (const auto& g : t.goals()) {
@@ -263,14 +271,16 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
     if (st.has_timers()) CheckTimers("settings.timers", st.timers(), out);
     absl::TimeZone zone;
     if (!st.time_zone().empty() && !absl::LoadTimeZone(st.time_zone(), &zone)) {
-      out.push_back({"settings.time_zone", "unknown time zone '" + st.time_zone() + "' (an IANA name like Asia/Shanghai)"});
+      out.push_back(
+          {"settings.time_zone", "unknown time zone '" + st.time_zone() + "' (an IANA name like Asia/Shanghai)"});
     }
     if (st.digest_hour() < 0 || st.digest_hour() > 23) out.push_back({"settings.digest_hour", "must be 1..23"});
     if (st.weekly_hour() < 0 || st.weekly_hour() > 23) out.push_back({"settings.weekly_hour", "must be 1..23"});
     for (const std::string& attribute : st.protected_attributes()) {
       static const std::regex kAttribute("^[a-z0-9_]{1,32}$");
       if (!std::regex_match(attribute, kAttribute)) {
-        out.push_back({"settings.protected_attributes", "'" + attribute + "' is not an attribute name ([a-z0-9_]{1,32})"});
+        out.push_back(
+            {"settings.protected_attributes", "'" + attribute + "' is not an attribute name ([a-z0-9_]{1,32})"});
       }
     }
     if (st.calibration_review_days() < 0 || st.calibration_review_days() > 90) {
@@ -379,7 +389,8 @@ std::vector<FieldViolation> ValidateAttributes(const v1::EventType& type, const 
         if (v.kind_case() != Value::kNumberValue) out.push_back({path, "must be a number"});
         break;
       case v1::ATTRIBUTE_TYPE_INTEGER:
-        if (v.kind_case() != Value::kNumberValue || v.number_value() != static_cast<double>(static_cast<int64_t>(v.number_value()))) {
+        if (v.kind_case() != Value::kNumberValue ||
+            v.number_value() != static_cast<double>(static_cast<int64_t>(v.number_value()))) {
           out.push_back({path, "must be an integer"});
         }
         break;

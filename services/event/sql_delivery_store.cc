@@ -50,10 +50,10 @@ absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::st
       absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
       params.push_back(id);
     }
-    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, txn.ForcePrimary(),
-                                        " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
-                                        "WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
-                           params);
+    auto upd = txn.Execute(
+        absl::StrCat("UPDATE ", table, txn.ForcePrimary(), " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
+                     "WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
+        params);
     if (!upd.ok()) return upd.status();
     if (*upd != static_cast<int64_t>(ids.size())) return absl::AbortedError("claimed rows changed under the lock");
   }
@@ -91,7 +91,8 @@ absl::StatusOr<std::vector<ClaimedTimer>> SqlDeliveryStore::ClaimDueTimers(const
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     out.clear();
     // Due work across tenants; every statement after this names its tenant.
-    auto rows = txn.Query(absl::StrCat("SELECT ", kTaskColumns, ", tenant_id, fence FROM tasks "
+    auto rows = txn.Query(absl::StrCat("SELECT ", kTaskColumns,
+                                       ", tenant_id, fence FROM tasks "
                                        "WHERE state = ? AND timer_at <= ? AND lease_until < ? "
                                        "ORDER BY timer_at LIMIT ?",
                                        SkipLocked(txn)),
@@ -132,11 +133,11 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
         absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
         params.push_back(f->claim.task.task_id);
       }
-      auto rows = txn.Query(absl::StrCat("SELECT task_id, state, timer_level, fence, lease_owner, lease_until, timer_at "
-                                         "FROM tasks",
-                                         txn.ForcePrimary(), " WHERE tenant_id = ? AND task_id IN (", marks, ")",
-                                         txn.ForUpdate()),
-                            params);
+      auto rows = txn.Query(
+          absl::StrCat("SELECT task_id, state, timer_level, fence, lease_owner, lease_until, timer_at "
+                       "FROM tasks",
+                       txn.ForcePrimary(), " WHERE tenant_id = ? AND task_id IN (", marks, ")", txn.ForUpdate()),
+          params);
       if (!rows.ok()) return rows.status();
       std::map<std::string, const Row*> current;
       for (const Row& r : *rows) current[r.Str(0)] = &r;
@@ -176,12 +177,11 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
       update_params.insert(update_params.end(), at_params.begin(), at_params.end());
       update_params.push_back(tenant);
       update_params.insert(update_params.end(), id_params.begin(), id_params.end());
-      auto upd = txn.Execute(absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id",
-                                          level_case,
-                                          " END, timer_at = CASE task_id", at_case,
-                                          " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (",
-                                          ids, ")"),
-                             update_params);
+      auto upd = txn.Execute(
+          absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id", level_case,
+                       " END, timer_at = CASE task_id", at_case,
+                       " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (", ids, ")"),
+          update_params);
       if (!upd.ok()) return upd.status();
       if (*upd != static_cast<int64_t>(held.size())) return absl::AbortedError("fired rows changed under the lock");
       for (const TimerFiring* f : held) {
@@ -210,10 +210,11 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
       if (!ins.ok()) return ins.status();
     }
     if (!outbox_rows.empty()) {
-      auto ins = txn.Execute(absl::StrCat("INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, "
-                                          "recipient_id, payload, created_at, state, attempts, next_attempt_at) VALUES ",
-                                          outbox_rows),
-                             outbox_params);
+      auto ins =
+          txn.Execute(absl::StrCat("INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, "
+                                   "recipient_id, payload, created_at, state, attempts, next_attempt_at) VALUES ",
+                                   outbox_rows),
+                      outbox_params);
       if (!ins.ok()) return ins.status();
     }
     return absl::OkStatus();
@@ -236,8 +237,8 @@ absl::StatusOr<std::string> SqlDeliveryStore::ManagerOf(const std::string& tenan
 
 absl::StatusOr<std::vector<std::string>> SqlDeliveryStore::EmployeesWithRole(const std::string& tenant,
                                                                              const std::string& role) {
-  auto rows = db::QueryOnce(*db_, "SELECT employee_id FROM employees WHERE tenant_id = ? AND role = ? ORDER BY employee_id",
-                            {tenant, role});
+  auto rows = db::QueryOnce(
+      *db_, "SELECT employee_id FROM employees WHERE tenant_id = ? AND role = ? ORDER BY employee_id", {tenant, role});
   if (!rows.ok()) return rows.status();
   std::vector<std::string> out;
   for (const Row& r : *rows) out.push_back(r.Str(0));
@@ -290,8 +291,8 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
   std::map<Key, std::vector<const std::pair<ClaimedMessage, DeliveryOutcome>*>> groups;
   for (const auto& r : results) {
     const DeliveryOutcome& o = r.second;
-    groups[{r.first.tenant, static_cast<int>(o.state), o.attempted, Ms(o.next_attempt_at), Utf8Prefix(o.last_error, 500),
-            absl::StrJoin(o.delivered_to, ",")}]
+    groups[{r.first.tenant, static_cast<int>(o.state), o.attempted, Ms(o.next_attempt_at),
+            Utf8Prefix(o.last_error, 500), absl::StrJoin(o.delivered_to, ",")}]
         .push_back(&r);
   }
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
@@ -311,7 +312,11 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
       std::map<std::string, std::pair<int64_t, std::string>> current;
       for (const Row& r : *rows) current[r.Str(0)] = {r.Int(1), r.Str(2)};
       std::string held;
-      Params update = {int64_t{state}, int64_t{attempted ? 1 : 0}, next_attempt_ms, last_error, delivered_to,
+      Params update = {int64_t{state},
+                       int64_t{attempted ? 1 : 0},
+                       next_attempt_ms,
+                       last_error,
+                       delivered_to,
                        state == static_cast<int>(DeliveryState::kDelivered) ? db::Param(Ms(now)) : db::Param(nullptr),
                        tenant};
       for (const auto* r : group) {
@@ -324,13 +329,13 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
         update.push_back(r->first.message.message_id);
       }
       if (held.empty()) continue;
-      auto upd = txn.Execute(
-          absl::StrCat("UPDATE outbox", txn.ForcePrimary(),
-                       " SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
-                       "delivered_to = ?, delivered_at = ?, lease_owner = '', lease_until = 0 "
-                       "WHERE tenant_id = ? AND message_id IN (",
-                       held, ")"),
-          update);
+      auto upd =
+          txn.Execute(absl::StrCat("UPDATE outbox", txn.ForcePrimary(),
+                                   " SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
+                                   "delivered_to = ?, delivered_at = ?, lease_owner = '', lease_until = 0 "
+                                   "WHERE tenant_id = ? AND message_id IN (",
+                                   held, ")"),
+                      update);
       if (!upd.ok()) return upd.status();
     }
     return absl::OkStatus();
@@ -347,15 +352,14 @@ absl::StatusOr<int64_t> SqlDeliveryStore::DeadLetters(const std::string& tenant)
 
 // ------------------------------------------------------------------ digests
 
-absl::StatusOr<std::vector<TeamTaskCount>> SqlDeliveryStore::TeamTaskCounts(const std::string& tenant,
-                                                                            absl::Time now) {
-  auto rows = db::QueryOnce(
-      *db_,
-      "SELECT e.manager_id, t.event_type, COUNT(*), SUM(CASE WHEN t.due_at < ? THEN 1 ELSE 0 END) "
-      "FROM tasks t JOIN employees e ON e.tenant_id = t.tenant_id AND e.employee_id = t.assignee_id "
-      "WHERE t.tenant_id = ? AND t.state = ? AND e.manager_id <> '' "
-      "GROUP BY e.manager_id, t.event_type ORDER BY e.manager_id, t.event_type",
-      {Ms(now), tenant, kOpen});
+absl::StatusOr<std::vector<TeamTaskCount>> SqlDeliveryStore::TeamTaskCounts(const std::string& tenant, absl::Time now) {
+  auto rows =
+      db::QueryOnce(*db_,
+                    "SELECT e.manager_id, t.event_type, COUNT(*), SUM(CASE WHEN t.due_at < ? THEN 1 ELSE 0 END) "
+                    "FROM tasks t JOIN employees e ON e.tenant_id = t.tenant_id AND e.employee_id = t.assignee_id "
+                    "WHERE t.tenant_id = ? AND t.state = ? AND e.manager_id <> '' "
+                    "GROUP BY e.manager_id, t.event_type ORDER BY e.manager_id, t.event_type",
+                    {Ms(now), tenant, kOpen});
   if (!rows.ok()) return rows.status();
   std::vector<TeamTaskCount> out;
   for (const Row& r : *rows) out.push_back({r.Str(0), r.Str(1), r.Int(2), r.Int(3)});
@@ -379,9 +383,9 @@ absl::StatusOr<bool> SqlDeliveryStore::RecordDigest(const std::string& tenant, c
                                                     const std::string& period, const std::vector<Notice>& notices,
                                                     absl::Time now) {
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    auto ins = txn.Execute(
-        "INSERT INTO digest_runs (tenant_id, kind, period, created_at, messages) VALUES (?, ?, ?, ?, ?)",
-        {tenant, kind, period, Ms(now), int64_t(notices.size())});
+    auto ins =
+        txn.Execute("INSERT INTO digest_runs (tenant_id, kind, period, created_at, messages) VALUES (?, ?, ?, ?, ?)",
+                    {tenant, kind, period, Ms(now), int64_t(notices.size())});
     if (!ins.ok()) return ins.status();
     for (const Notice& notice : notices) {
       if (absl::Status n = InsertNotice(txn, tenant, notice, now); !n.ok()) return n;

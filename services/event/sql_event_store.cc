@@ -13,8 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/db/time_columns.h"
-#include "services/event/sql_delivery_store.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/event/sql_delivery_store.h"
 
 namespace perfflow::event {
 namespace {
@@ -30,7 +30,9 @@ using db::OptMs;
 using db::OptTime;
 
 constexpr int kMaxPageSize = 500;
-int ClampPage(int size, int fallback) { return size <= 0 ? fallback : std::min(size, kMaxPageSize); }
+int ClampPage(int size, int fallback) {
+  return size <= 0 ? fallback : std::min(size, kMaxPageSize);
+}
 
 // Cursor "<int>|<id>" for keyset pagination.
 bool ParseCursor(const std::string& cursor, int64_t* key, std::string* id) {
@@ -94,11 +96,12 @@ absl::Status AttachTasks(Transaction& txn, const std::string& tenant, std::vecto
 
 absl::StatusOr<std::optional<EventRecord>> LoadEvent(Transaction& txn, const std::string& tenant,
                                                      const std::string& event_id, bool for_update) {
-  auto rows = txn.Query(absl::StrCat("SELECT ", kEventColumns,
-                                     " FROM events e JOIN flows f ON f.tenant_id = e.tenant_id AND f.event_id = e.event_id"
-                                     " WHERE e.tenant_id = ? AND e.event_id = ?",
-                                     for_update ? txn.ForUpdate() : ""),
-                        {tenant, event_id});
+  auto rows =
+      txn.Query(absl::StrCat("SELECT ", kEventColumns,
+                             " FROM events e JOIN flows f ON f.tenant_id = e.tenant_id AND f.event_id = e.event_id"
+                             " WHERE e.tenant_id = ? AND e.event_id = ?",
+                             for_update ? txn.ForUpdate() : ""),
+                {tenant, event_id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::nullopt;
   std::vector<EventRecord> events = {ReadEvent(rows->front())};
@@ -204,7 +207,8 @@ const std::vector<db::Migration>& EventMigrations() {
        {
            "CREATE TABLE IF NOT EXISTS registry_versions (tenant_id VARCHAR(64) NOT NULL, version BIGINT NOT NULL, "
            "applied_at BIGINT NOT NULL, snapshot MEDIUMTEXT NOT NULL, PRIMARY KEY (tenant_id, version))",
-           "CREATE TABLE IF NOT EXISTS departments (tenant_id VARCHAR(64) NOT NULL, department_id VARCHAR(64) NOT NULL, "
+           "CREATE TABLE IF NOT EXISTS departments (tenant_id VARCHAR(64) NOT NULL, department_id VARCHAR(64) NOT "
+           "NULL, "
            "name VARCHAR(255) NOT NULL, parent_id VARCHAR(64) NOT NULL, head_id VARCHAR(64) NOT NULL, "
            "updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, department_id))",
            "CREATE TABLE IF NOT EXISTS employees (tenant_id VARCHAR(64) NOT NULL, employee_id VARCHAR(64) NOT NULL, "
@@ -286,7 +290,9 @@ const std::vector<db::Migration>& EventMigrations() {
        {"CREATE INDEX IF NOT EXISTS flows_health ON flows (tenant_id, triggered_day, department_id, event_type, "
         "triggered_at, archived_at)"}},
       // A manager's team: their direct reports (ListEmployees by manager_id).
-      {5, "employees by manager", {"CREATE INDEX IF NOT EXISTS employees_manager ON employees (tenant_id, manager_id)"}},
+      {5,
+       "employees by manager",
+       {"CREATE INDEX IF NOT EXISTS employees_manager ON employees (tenant_id, manager_id)"}},
       // History imported from before perfflow (ImportHistory): counted, never timed or notified.
       {6, "imported history", {"ALTER TABLE events ADD COLUMN imported INT NOT NULL DEFAULT 0"}},
   };
@@ -325,8 +331,9 @@ absl::StatusOr<int64_t> SqlEventStore::AppendRegistry(const std::string& tenant,
     if (!google::protobuf::util::MessageToJsonString(stored, &json).ok()) {
       return absl::InternalError("cannot serialise registry");
     }
-    auto ins = txn.Execute("INSERT INTO registry_versions (tenant_id, version, applied_at, snapshot) VALUES (?, ?, ?, ?)",
-                           {tenant, version, Ms(applied_at), json});
+    auto ins =
+        txn.Execute("INSERT INTO registry_versions (tenant_id, version, applied_at, snapshot) VALUES (?, ?, ?, ?)",
+                    {tenant, version, Ms(applied_at), json});
     // A concurrent apply took this version: retry on the next one.
     if (absl::IsAlreadyExists(ins.status())) return absl::AbortedError("registry version race");
     return ins.status();
@@ -399,9 +406,8 @@ absl::StatusOr<std::optional<v1::Department>> SqlEventStore::GetDepartment(const
   return ReadDepartment(rows->front());
 }
 
-absl::StatusOr<Page<v1::Employee>> SqlEventStore::ListEmployees(const std::string& tenant,
-                                                                const EmployeeFilter& filter, int page_size,
-                                                                const std::string& cursor) {
+absl::StatusOr<Page<v1::Employee>> SqlEventStore::ListEmployees(const std::string& tenant, const EmployeeFilter& filter,
+                                                                int page_size, const std::string& cursor) {
   const int limit = ClampPage(page_size, 100);
   std::string sql = absl::StrCat("SELECT ", kEmployeeColumns, " FROM employees WHERE tenant_id = ?");
   Params params = {tenant};
@@ -432,7 +438,8 @@ absl::StatusOr<Page<v1::Employee>> SqlEventStore::ListEmployees(const std::strin
 
 absl::StatusOr<std::vector<v1::Department>> SqlEventStore::ListDepartments(const std::string& tenant) {
   auto rows = db::QueryOnce(
-      *db_, "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? ORDER BY department_id",
+      *db_,
+      "SELECT department_id, name, parent_id, head_id FROM departments WHERE tenant_id = ? ORDER BY department_id",
       {tenant});
   if (!rows.ok()) return rows.status();
   std::vector<v1::Department> out;
@@ -502,11 +509,11 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
                         Ms(e.occurred_at), e.attributes_json, e.registry_version, int64_t{e.imported ? 1 : 0}});
       // A new chain is TRIGGERED; an imported one arrives with the steps it reached.
       auto at = [](const std::optional<absl::Time>& t) { return t ? db::Param(Ms(*t)) : db::Param(nullptr); };
-      flows.push_back({tenant, e.event_id, e.event_type, e.subject_id, e.department_id,
-                       int64_t{CurrentStep(e.flow)}, int64_t{e.flow.round}, int64_t{e.flow.verdict},
-                       int64_t{e.flow.requires_cross_confirm ? 1 : 0}, Ms(e.flow.triggered_at),
-                       DayNumber(e.flow.triggered_at), at(e.flow.owner_action_at), at(e.flow.manager_feedback_at),
-                       at(e.flow.cross_confirm_at), at(e.flow.archived_at), at(e.flow.evidence_complete_at)});
+      flows.push_back({tenant, e.event_id, e.event_type, e.subject_id, e.department_id, int64_t{CurrentStep(e.flow)},
+                       int64_t{e.flow.round}, int64_t{e.flow.verdict}, int64_t{e.flow.requires_cross_confirm ? 1 : 0},
+                       Ms(e.flow.triggered_at), DayNumber(e.flow.triggered_at), at(e.flow.owner_action_at),
+                       at(e.flow.manager_feedback_at), at(e.flow.cross_confirm_at), at(e.flow.archived_at),
+                       at(e.flow.evidence_complete_at)});
       for (const TaskRecord& task : e.tasks) {
         tasks.push_back({tenant, task.task_id, e.event_id, e.event_type, int64_t{task.kind}, task.assignee_id,
                          int64_t{task.state}, Ms(task.due_at), Ms(task.created_at), at(task.completed_at),
@@ -515,8 +522,8 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
                          absl::ToInt64Milliseconds(task.escalate_after), int64_t{task.escalate_to}});
       }
       for (const OutboxMessage& m : n->outbox) {
-        outbox.push_back({tenant, m.message_id, m.idempotency_key, m.topic, m.recipient_id, m.payload_json,
-                          Ms(m.created_at)});
+        outbox.push_back(
+            {tenant, m.message_id, m.idempotency_key, m.topic, m.recipient_id, m.payload_json, Ms(m.created_at)});
       }
     }
     absl::Status in = db::InsertRows(
@@ -571,9 +578,10 @@ absl::StatusOr<Page<EventRecord>> SqlEventStore::ListEvents(const std::string& t
   Page<EventRecord> page;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
     page = {};
-    std::string sql = absl::StrCat("SELECT ", kEventColumns,
-                                   " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
-                                   " WHERE f.tenant_id = ?");
+    std::string sql =
+        absl::StrCat("SELECT ", kEventColumns,
+                     " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
+                     " WHERE f.tenant_id = ?");
     Params params = {tenant};
     AddFilter(filter, sql, params);
     if (!cursor.empty()) {
@@ -598,8 +606,9 @@ absl::StatusOr<Page<EventRecord>> SqlEventStore::ListEvents(const std::string& t
 
 absl::StatusOr<std::optional<TaskRecord>> SqlEventStore::GetTask(const std::string& tenant,
                                                                  const std::string& task_id) {
-  auto rows = db::QueryOnce(
-      *db_, absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND task_id = ?"), {tenant, task_id});
+  auto rows =
+      db::QueryOnce(*db_, absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND task_id = ?"),
+                    {tenant, task_id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::nullopt;
   return ReadTask(rows->front());
@@ -614,7 +623,8 @@ absl::StatusOr<Page<TaskRecord>> SqlEventStore::ListTasks(const std::string& ten
     return absl::InvalidArgumentError("page_token: not a token from this list");
   }
   if (state == t::TASK_STATE_UNSPECIFIED) state = t::TASK_STATE_OPEN;
-  std::string sql = absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND assignee_id = ? AND state = ?");
+  std::string sql =
+      absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND assignee_id = ? AND state = ?");
   Params params = {tenant, assignee_id, int64_t{state}};
   if (!cursor.empty()) {
     sql += " AND (due_at > ? OR (due_at = ? AND task_id > ?))";
@@ -668,16 +678,17 @@ absl::StatusOr<StepResult> SqlEventStore::RecordStep(const std::string& tenant, 
     if (!upd.ok()) return upd.status();
     for (const TaskChange& change : tr->task_changes) {
       const bool done = change.state == t::TASK_STATE_DONE;
-      auto u = txn.Execute("UPDATE tasks SET state = ?, completed_at = ? WHERE tenant_id = ? AND event_id = ? AND kind = ?",
-                           {int64_t{change.state}, done ? db::Param(Ms(step.recorded_at)) : db::Param(nullptr), tenant,
-                            step.event_id, int64_t{change.kind}});
+      auto u =
+          txn.Execute("UPDATE tasks SET state = ?, completed_at = ? WHERE tenant_id = ? AND event_id = ? AND kind = ?",
+                      {int64_t{change.state}, done ? db::Param(Ms(step.recorded_at)) : db::Param(nullptr), tenant,
+                       step.event_id, int64_t{change.kind}});
       if (!u.ok()) return u.status();
     }
     if (tr->archived) {
       // Whatever is still open when the chain is sealed will never be done.
-      auto u = txn.Execute("UPDATE tasks SET state = ?, completed_at = ? WHERE tenant_id = ? AND event_id = ? AND state = ?",
-                           {int64_t{t::TASK_STATE_CANCELLED}, Ms(step.recorded_at), tenant, step.event_id,
-                            int64_t{t::TASK_STATE_OPEN}});
+      auto u = txn.Execute(
+          "UPDATE tasks SET state = ?, completed_at = ? WHERE tenant_id = ? AND event_id = ? AND state = ?",
+          {int64_t{t::TASK_STATE_CANCELLED}, Ms(step.recorded_at), tenant, step.event_id, int64_t{t::TASK_STATE_OPEN}});
       if (!u.ok()) return u.status();
     }
     auto ins = txn.Execute(
@@ -703,7 +714,8 @@ absl::StatusOr<std::pair<EventRecord, bool>> SqlEventStore::MarkEvidenceComplete
   std::pair<EventRecord, bool> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     auto updated = txn.Execute(
-        "UPDATE flows SET evidence_complete_at = ? WHERE tenant_id = ? AND event_id = ? AND evidence_complete_at IS NULL",
+        "UPDATE flows SET evidence_complete_at = ? WHERE tenant_id = ? AND event_id = ? AND evidence_complete_at IS "
+        "NULL",
         {Ms(at), tenant, event_id});
     if (!updated.ok()) return updated.status();
     auto loaded = LoadEvent(txn, tenant, event_id, false);
@@ -732,9 +744,10 @@ absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::HealthBuckets(const std
   // Every chain has one triggered_day, so each is counted once; the runs are
   // read in snapshots of their own, as concurrent with ingestion as one scan.
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
-    auto rows = txn.Query("SELECT MIN(triggered_day), MAX(triggered_day) FROM flows WHERE tenant_id = ? AND "
-                          "triggered_day >= ? AND triggered_day <= ?",
-                          {tenant, first_day, last_day});
+    auto rows = txn.Query(
+        "SELECT MIN(triggered_day), MAX(triggered_day) FROM flows WHERE tenant_id = ? AND "
+        "triggered_day >= ? AND triggered_day <= ?",
+        {tenant, first_day, last_day});
     if (!rows.ok()) return rows.status();
     if (rows->empty() || rows->front().IsNull(0)) {
       last_day = first_day - 1;  // no chains in the range
@@ -842,9 +855,8 @@ absl::Status SqlEventStore::ForEachFlow(const std::string& tenant, const EventFi
     while (true) {
       {
         absl::MutexLock lock(&pages.mu);
-        auto room = [&pages]() ABSL_SHARED_LOCKS_REQUIRED(pages.mu) {
-          return pages.stopped || pages.ready.size() < kAhead;
-        };
+        auto room = [&pages]()
+                        ABSL_SHARED_LOCKS_REQUIRED(pages.mu) { return pages.stopped || pages.ready.size() < kAhead; };
         pages.mu.Await(absl::Condition(&room));
         if (pages.stopped) break;
       }
@@ -942,9 +954,10 @@ absl::StatusOr<ReplayRows> SqlEventStore::ReplayRowsOf(const std::string& tenant
   ReplayRows out;
   absl::Status s = db_->RunInTransaction([&](db::Transaction& txn) -> absl::Status {
     out = {};
-    auto chains = txn.Query("SELECT event_type, triggered_at, archived_at FROM flows WHERE tenant_id = ? AND "
-                            "triggered_at >= ? AND triggered_at < ?",
-                            {tenant, Ms(from), Ms(to)});
+    auto chains = txn.Query(
+        "SELECT event_type, triggered_at, archived_at FROM flows WHERE tenant_id = ? AND "
+        "triggered_at >= ? AND triggered_at < ?",
+        {tenant, Ms(from), Ms(to)});
     if (!chains.ok()) return chains.status();
     for (const Row& r : *chains) {
       out.chains.push_back({r.Str(0), FromMs(r.Int(1)), r.IsNull(2) ? std::nullopt : std::optional(FromMs(r.Int(2)))});
@@ -979,38 +992,124 @@ const std::vector<db::PersonTable>& PersonTables() {
   constexpr auto kTime = ColumnKind::kTime;
   constexpr auto kNumber = ColumnKind::kNumber;
   constexpr auto kJson = ColumnKind::kJson;
-  static const std::string kTheirEvents = "event_id IN (SELECT event_id FROM flows WHERE tenant_id = ? AND subject_id = ?)";
+  static const std::string kTheirEvents =
+      "event_id IN (SELECT event_id FROM flows WHERE tenant_id = ? AND subject_id = ?)";
   static const std::vector<db::PersonTable> kTables = {
-      {"employees", "event/directory_entry.json",
-       {{"employee_id"}, {"display_name"}, {"department_id"}, {"grade"}, {"role"}, {"manager_id"},
-        {"contacts", kJson}, {"updated_at", kTime}},
-       {"employee_id"}, "employee_id", "", {{"display_name", "Erased person"}, {"contacts", "{}"}}, {}},
-      {"employees", "event/direct_reports.json", {{"employee_id"}, {"display_name"}, {"manager_id"}},
-       {"manager_id"}, "", "", {}, {}},
-      {"departments", "event/departments_headed.json", {{"department_id"}, {"name"}, {"head_id"}},
-       {"head_id"}, "", "", {}, {}},
-      {"events", "event/events.json",
-       {{"event_id"}, {"event_type"}, {"source"}, {"external_id"}, {"subject_id"}, {"department_id"},
-        {"occurred_at", kTime}, {"attributes", kJson}, {"registry_version", kNumber}, {"imported", kNumber}},
-       {"subject_id"}, "", "", {}, {}},
-      {"flows", "event/flows.json",
-       {{"event_id"}, {"event_type"}, {"subject_id"}, {"department_id"}, {"step", kNumber}, {"round", kNumber},
-        {"verdict", kNumber}, {"triggered_at", kTime}, {"owner_action_at", kTime}, {"manager_feedback_at", kTime},
-        {"cross_confirm_at", kTime}, {"evidence_complete_at", kTime}, {"archived_at", kTime}},
-       {"subject_id"}, "", "", {}, {}},
+      {"employees",
+       "event/directory_entry.json",
+       {{"employee_id"},
+        {"display_name"},
+        {"department_id"},
+        {"grade"},
+        {"role"},
+        {"manager_id"},
+        {"contacts", kJson},
+        {"updated_at", kTime}},
+       {"employee_id"},
+       "employee_id",
+       "",
+       {{"display_name", "Erased person"}, {"contacts", "{}"}},
+       {}},
+      {"employees",
+       "event/direct_reports.json",
+       {{"employee_id"}, {"display_name"}, {"manager_id"}},
+       {"manager_id"},
+       "",
+       "",
+       {},
+       {}},
+      {"departments",
+       "event/departments_headed.json",
+       {{"department_id"}, {"name"}, {"head_id"}},
+       {"head_id"},
+       "",
+       "",
+       {},
+       {}},
+      {"events",
+       "event/events.json",
+       {{"event_id"},
+        {"event_type"},
+        {"source"},
+        {"external_id"},
+        {"subject_id"},
+        {"department_id"},
+        {"occurred_at", kTime},
+        {"attributes", kJson},
+        {"registry_version", kNumber},
+        {"imported", kNumber}},
+       {"subject_id"},
+       "",
+       "",
+       {},
+       {}},
+      {"flows",
+       "event/flows.json",
+       {{"event_id"},
+        {"event_type"},
+        {"subject_id"},
+        {"department_id"},
+        {"step", kNumber},
+        {"round", kNumber},
+        {"verdict", kNumber},
+        {"triggered_at", kTime},
+        {"owner_action_at", kTime},
+        {"manager_feedback_at", kTime},
+        {"cross_confirm_at", kTime},
+        {"evidence_complete_at", kTime},
+        {"archived_at", kTime}},
+       {"subject_id"},
+       "",
+       "",
+       {},
+       {}},
       // Notes on their chains are about them; their notes on others' are not.
-      {"flow_steps", "event/flow_steps.json",
-       {{"step_id"}, {"event_id"}, {"step", kNumber}, {"verdict", kNumber}, {"round", kNumber}, {"actor_id"},
-        {"note"}, {"recorded_at", kTime}},
-       {"actor_id"}, "", kTheirEvents, {{"note", ""}}, {}},
-      {"tasks", "event/tasks.json",
-       {{"task_id"}, {"event_id"}, {"event_type"}, {"kind", kNumber}, {"assignee_id"}, {"state", kNumber},
-        {"due_at", kTime}, {"created_at", kTime}, {"completed_at", kTime}},
-       {"assignee_id"}, "", kTheirEvents, {}, {}},
-      {"outbox", "event/notifications.json",
-       {{"message_id"}, {"topic"}, {"recipient_id"}, {"payload", kJson}, {"created_at", kTime}, {"state", kNumber},
-        {"delivered_to"}, {"delivered_at", kTime}},
-       {"recipient_id"}, "recipient_id", "", {{"payload", "{}"}, {"delivered_to", ""}}, {"payload"}},
+      {"flow_steps",
+       "event/flow_steps.json",
+       {{"step_id"},
+        {"event_id"},
+        {"step", kNumber},
+        {"verdict", kNumber},
+        {"round", kNumber},
+        {"actor_id"},
+        {"note"},
+        {"recorded_at", kTime}},
+       {"actor_id"},
+       "",
+       kTheirEvents,
+       {{"note", ""}},
+       {}},
+      {"tasks",
+       "event/tasks.json",
+       {{"task_id"},
+        {"event_id"},
+        {"event_type"},
+        {"kind", kNumber},
+        {"assignee_id"},
+        {"state", kNumber},
+        {"due_at", kTime},
+        {"created_at", kTime},
+        {"completed_at", kTime}},
+       {"assignee_id"},
+       "",
+       kTheirEvents,
+       {},
+       {}},
+      {"outbox",
+       "event/notifications.json",
+       {{"message_id"},
+        {"topic"},
+        {"recipient_id"},
+        {"payload", kJson},
+        {"created_at", kTime},
+        {"state", kNumber},
+        {"delivered_to"},
+        {"delivered_at", kTime}},
+       {"recipient_id"},
+       "recipient_id",
+       "",
+       {{"payload", "{}"}, {"delivered_to", ""}},
+       {"payload"}},
   };
   return kTables;
 }

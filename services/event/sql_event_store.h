@@ -36,17 +36,18 @@ class SqlEventStore : public EventStore {
                                                    int page_size, const std::string& cursor) override;
   absl::StatusOr<std::vector<v1::Department>> ListDepartments(const std::string& tenant) override;
   absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> IngestBatch(const std::string& tenant,
-                                                                         const std::vector<NewEvent>& batch) override;
+                                                                        const std::vector<NewEvent>& batch) override;
   absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<Page<EventRecord>> ListEvents(const std::string& tenant, const EventFilter& filter, int page_size,
                                                const std::string& cursor) override;
   absl::StatusOr<std::optional<TaskRecord>> GetTask(const std::string& tenant, const std::string& task_id) override;
-  absl::StatusOr<Page<TaskRecord>> ListTasks(const std::string& tenant, const std::string& assignee_id,
-                                             TaskState state, int page_size, const std::string& cursor) override;
+  absl::StatusOr<Page<TaskRecord>> ListTasks(const std::string& tenant, const std::string& assignee_id, TaskState state,
+                                             int page_size, const std::string& cursor) override;
   absl::StatusOr<StepResult> RecordStep(const std::string& tenant, const StepRecord& step,
                                         const StepDecider& decide) override;
   absl::StatusOr<std::pair<EventRecord, bool>> MarkEvidenceComplete(const std::string& tenant,
-                                                                   const std::string& event_id, absl::Time at) override;
+                                                                    const std::string& event_id,
+                                                                    absl::Time at) override;
   absl::StatusOr<ReplayRows> ReplayRowsOf(const std::string& tenant, absl::Time from, absl::Time to) override;
   absl::StatusOr<bool> EnqueueNotice(const std::string& tenant, const std::string& recipient_id,
                                      const std::string& topic, const std::string& idempotency_key,

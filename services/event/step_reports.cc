@@ -58,9 +58,10 @@ void StepReports::Count(const char* result) {
 
 absl::Status StepReports::Add(db::Transaction& tx, const PendingStep& s) {
   return tx
-      .Execute("INSERT INTO step_reports (tenant_id, step_id, event, step, verdict, actor_id, created_at) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-               {s.tenant, s.step_id, s.event, int64_t{s.step}, int64_t{s.verdict}, s.actor_id, db::Ms(s.created_at)})
+      .Execute(
+          "INSERT INTO step_reports (tenant_id, step_id, event, step, verdict, actor_id, created_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)",
+          {s.tenant, s.step_id, s.event, int64_t{s.step}, int64_t{s.verdict}, s.actor_id, db::Ms(s.created_at)})
       .status();
 }
 
@@ -79,7 +80,8 @@ StepReports::Result StepReports::Report(const RequestContext& rc, const PendingS
   if (reported.ok()) {
     absl::Status removed = db_->RunInTransaction([&](db::Transaction& tx) { return Remove(tx, s.tenant, s.step_id); });
     // Left behind, the row is reported again (a duplicate, harmless) later.
-    if (!removed.ok()) LogWarn("step report not cleared", {{"step_id", s.step_id}, {"error", std::string(removed.message())}});
+    if (!removed.ok())
+      LogWarn("step report not cleared", {{"step_id", s.step_id}, {"error", std::string(removed.message())}});
     Count("reported");
     return {Outcome::kReported, absl::OkStatus()};
   }
@@ -97,9 +99,10 @@ absl::StatusOr<std::vector<PendingStep>> StepReports::Oldest(int limit) {
   std::vector<PendingStep> out;
   absl::Status s = db_->RunInTransaction([&](db::Transaction& tx) {
     out.clear();
-    auto rows = tx.Query("SELECT tenant_id, step_id, event, step, verdict, actor_id, created_at FROM step_reports "
-                         "ORDER BY created_at LIMIT ?",
-                         {int64_t{limit}});
+    auto rows = tx.Query(
+        "SELECT tenant_id, step_id, event, step, verdict, actor_id, created_at FROM step_reports "
+        "ORDER BY created_at LIMIT ?",
+        {int64_t{limit}});
     if (!rows.ok()) return rows.status();
     for (const db::Row& r : *rows) {
       out.push_back({r.Str(0), r.Str(1), r.Str(2), static_cast<int>(r.Int(3)), static_cast<int>(r.Int(4)), r.Str(5),

@@ -12,10 +12,14 @@ namespace t = perfflow::type::v1;
 
 int32_t DeadlineOf(const v1::TaskDeadlines& d, t::TaskKind kind) {
   switch (kind) {
-    case t::TASK_KIND_OWNER_UPLOAD: return d.owner_upload();
-    case t::TASK_KIND_MANAGER_REVIEW: return d.manager_review();
-    case t::TASK_KIND_CROSS_CONFIRM: return d.cross_confirm();
-    default: return 0;
+    case t::TASK_KIND_OWNER_UPLOAD:
+      return d.owner_upload();
+    case t::TASK_KIND_MANAGER_REVIEW:
+      return d.manager_review();
+    case t::TASK_KIND_CROSS_CONFIRM:
+      return d.cross_confirm();
+    default:
+      return 0;
   }
 }
 
@@ -28,9 +32,15 @@ v1::SimulationFigures Replay(const ReplayRows& rows, const v1::Registry& registr
       what_if != nullptr && what_if->closure_hours() > 0 ? absl::Hours(what_if->closure_hours()) : kFlowWindow;
   for (const ReplayChain& c : rows.chains) {
     switch (ClassifyChain(c.triggered_at, c.archived_at, now, window)) {
-      case ChainOutcome::kWithin: out.set_within(out.within() + 1); break;
-      case ChainOutcome::kOutside: out.set_outside(out.outside() + 1); break;
-      default: out.set_pending(out.pending() + 1); break;
+      case ChainOutcome::kWithin:
+        out.set_within(out.within() + 1);
+        break;
+      case ChainOutcome::kOutside:
+        out.set_outside(out.outside() + 1);
+        break;
+      default:
+        out.set_pending(out.pending() + 1);
+        break;
     }
   }
   const int64_t decided = out.within() + out.outside();
@@ -60,10 +70,17 @@ v1::SimulationFigures Replay(const ReplayRows& rows, const v1::Registry& registr
          timer.level != TimerLevel::kNone && timer.at < open_until;
          timer = NextTimer(timer.level, due, policy.escalate_after)) {
       switch (timer.level) {
-        case TimerLevel::kReminder: out.set_reminders(out.reminders() + 1); break;
-        case TimerLevel::kOverdue: out.set_overdue_warnings(out.overdue_warnings() + 1); break;
-        case TimerLevel::kEscalation: out.set_escalations(out.escalations() + 1); break;
-        default: break;
+        case TimerLevel::kReminder:
+          out.set_reminders(out.reminders() + 1);
+          break;
+        case TimerLevel::kOverdue:
+          out.set_overdue_warnings(out.overdue_warnings() + 1);
+          break;
+        case TimerLevel::kEscalation:
+          out.set_escalations(out.escalations() + 1);
+          break;
+        default:
+          break;
       }
     }
   }

@@ -16,7 +16,8 @@ namespace fs = std::filesystem;
 
 class FileBlobWriter : public BlobWriter {
  public:
-  FileBlobWriter(fs::path tmp, fs::path root) : tmp_(std::move(tmp)), root_(std::move(root)), out_(tmp_, std::ios::binary) {}
+  FileBlobWriter(fs::path tmp, fs::path root)
+      : tmp_(std::move(tmp)), root_(std::move(root)), out_(tmp_, std::ios::binary) {}
   ~FileBlobWriter() override {
     if (!committed_) {
       out_.close();
@@ -111,7 +112,9 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
 
 void Sha256::Update(absl::string_view bytes) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), bytes.data(), bytes.size());

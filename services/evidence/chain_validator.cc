@@ -28,15 +28,19 @@ absl::StatusOr<std::optional<Condition>> MaybeParse(const std::string& text) {
 
 CondValue FromValue(const Value& v) {
   switch (v.kind_case()) {
-    case Value::kNumberValue: return v.number_value();
-    case Value::kStringValue: return v.string_value();
-    case Value::kBoolValue: return v.bool_value();
-    default: return std::monostate{};
+    case Value::kNumberValue:
+      return v.number_value();
+    case Value::kStringValue:
+      return v.string_value();
+    case Value::kBoolValue:
+      return v.bool_value();
+    default:
+      return std::monostate{};
   }
 }
 
-void AddRule(v1::ChainValidation& out, const std::string& rule, const std::string& description,
-             v1::RuleOutcome outcome, const std::string& detail, const std::string& kind = "") {
+void AddRule(v1::ChainValidation& out, const std::string& rule, const std::string& description, v1::RuleOutcome outcome,
+             const std::string& detail, const std::string& kind = "") {
   auto* r = out.add_rules();
   r->set_rule(rule);
   r->set_description(description);
@@ -59,7 +63,8 @@ absl::StatusOr<CompiledChainRules> CompiledChainRules::Compile(const event::v1::
   for (const auto& spec : type.evidence()) {
     if (spec.required() || !spec.required_when().empty()) {
       auto when = MaybeParse(spec.required_when());
-      if (!when.ok()) return absl::InvalidArgumentError(absl::StrCat("evidence ", spec.kind(), ": ", when.status().message()));
+      if (!when.ok())
+        return absl::InvalidArgumentError(absl::StrCat("evidence ", spec.kind(), ": ", when.status().message()));
       c.evidence_rules_.push_back({spec.kind(), Text(spec.display_name(), spec.kind()),
                                    spec.required() && spec.required_when().empty(), *std::move(when)});
     }
@@ -77,7 +82,8 @@ absl::StatusOr<CompiledChainRules> CompiledChainRules::Compile(const event::v1::
     auto when = MaybeParse(rule.when());
     if (!when.ok()) return absl::InvalidArgumentError(absl::StrCat("rule ", rule.id(), ": ", when.status().message()));
     auto require = Condition::Parse(rule.require());
-    if (!require.ok()) return absl::InvalidArgumentError(absl::StrCat("rule ", rule.id(), ": ", require.status().message()));
+    if (!require.ok())
+      return absl::InvalidArgumentError(absl::StrCat("rule ", rule.id(), ": ", require.status().message()));
     c.custom_rules_.push_back({rule.id(), Text(rule.description(), rule.id()), *std::move(when), *std::move(require)});
   }
   return c;
@@ -117,7 +123,8 @@ v1::ChainValidation CompiledChainRules::Validate(const google::protobuf::Struct&
     const std::string id = "evidence:" + r.kind;
     if (!r.always && !(r.when && r.when->Evaluate(resolve))) {
       not_required.insert(r.kind);
-      AddRule(out, id, r.description, v1::RULE_OUTCOME_NOT_APPLICABLE, "required only when " + (r.when ? r.when->text() : ""));
+      AddRule(out, id, r.description, v1::RULE_OUTCOME_NOT_APPLICABLE,
+              "required only when " + (r.when ? r.when->text() : ""));
     } else if (count[r.kind] > 0) {
       AddRule(out, id, r.description, v1::RULE_OUTCOME_SATISFIED, absl::StrCat(count[r.kind], " uploaded"));
     } else {
@@ -160,7 +167,8 @@ v1::ChainValidation CompiledChainRules::Validate(const google::protobuf::Struct&
     } else if (r.require.Evaluate(resolve)) {
       AddRule(out, id, r.description, v1::RULE_OUTCOME_SATISFIED, "");
     } else {
-      AddRule(out, id, r.description, v1::RULE_OUTCOME_VIOLATED, r.description + ": " + r.require.text() + " does not hold");
+      AddRule(out, id, r.description, v1::RULE_OUTCOME_VIOLATED,
+              r.description + ": " + r.require.text() + " does not hold");
     }
   }
   out.set_outcome(out.gaps().empty() ? v1::CHAIN_OUTCOME_COMPLETE : v1::CHAIN_OUTCOME_INCOMPLETE);

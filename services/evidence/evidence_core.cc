@@ -18,7 +18,9 @@ namespace {
 
 namespace t = perfflow::type::v1;
 
-std::string EventId(const std::string& name) { return name.substr(std::string("events/").size()); }
+std::string EventId(const std::string& name) {
+  return name.substr(std::string("events/").size());
+}
 
 absl::Status CheckMetadata(const v1::UploadMetadata& m) {
   std::vector<FieldViolation> v;
@@ -69,7 +71,8 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
   };
   v1::UploadEvidenceRequest first;
   if (!next(&first) || !first.has_metadata()) {
-    absl::Status s = InvalidArgumentWithViolations("upload rejected", {{"metadata", "the first message must carry the metadata"}});
+    absl::Status s =
+        InvalidArgumentWithViolations("upload rejected", {{"metadata", "the first message must carry the metadata"}});
     record(s, 0);
     return s;
   }
@@ -102,7 +105,8 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
     if (!reported.ok()) LogWarn("owner action not reported", {{"error", std::string(reported.status().message())}});
   }
   auto validation = ValidateEvent(rc, event);
-  if (!validation.ok()) LogWarn("validation after upload failed", {{"error", std::string(validation.status().message())}});
+  if (!validation.ok())
+    LogWarn("validation after upload failed", {{"error", std::string(validation.status().message())}});
   if (validation.ok()) ArchiveIfReady(rc, event, *validation);
   return result;
 }
@@ -130,13 +134,15 @@ absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc
   if (std::find(spec->content_types().begin(), spec->content_types().end(), meta.content_type()) ==
       spec->content_types().end()) {
     return InvalidArgumentWithViolations(
-        "upload rejected", {{"metadata.content_type", meta.kind() + " accepts " + absl::StrJoin(spec->content_types(), ", ")}});
+        "upload rejected",
+        {{"metadata.content_type", meta.kind() + " accepts " + absl::StrJoin(spec->content_types(), ", ")}});
   }
   const std::string expected_family = FamilyOf(meta.content_type());
   auto already = store_->EventBytes(rc.tenant, EventId(meta.event()));
   if (!already.ok()) return already.status();
   if (*already >= options_.max_event_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat("the event already holds its limit of ", options_.max_event_bytes, " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the event already holds its limit of ", options_.max_event_bytes, " bytes"));
   }
 
   auto writer = blobs_->BeginWrite();
@@ -167,16 +173,18 @@ absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc
   const std::string family = SniffFamily(head);
   if (family != expected_family) {
     return InvalidArgumentWithViolations(
-        "upload rejected", {{"metadata.content_type", "declared " + meta.content_type() + " but the content is " + family}});
+        "upload rejected",
+        {{"metadata.content_type", "declared " + meta.content_type() + " but the content is " + family}});
   }
   if (family == "pdf" && !HasPdfTrailer(tail)) {
     return InvalidArgumentWithViolations(
-        "upload rejected", {{"chunk", "the content starts like a PDF but has no %%EOF trailer in its last 1024 bytes"}});
+        "upload rejected",
+        {{"chunk", "the content starts like a PDF but has no %%EOF trailer in its last 1024 bytes"}});
   }
   const std::string digest = (*writer)->Sha256Hex();
   if (!meta.sha256().empty() && meta.sha256() != digest) {
-    return InvalidArgumentWithViolations("upload rejected",
-                                         {{"metadata.sha256", "declared " + meta.sha256() + " but the content hashes to " + digest}});
+    return InvalidArgumentWithViolations(
+        "upload rejected", {{"metadata.sha256", "declared " + meta.sha256() + " but the content hashes to " + digest}});
   }
   auto deduplicated = store_->TenantHasBlob(rc.tenant, digest);
   if (!deduplicated.ok()) return deduplicated.status();
@@ -235,8 +243,8 @@ absl::StatusOr<std::vector<EvidenceRow>> EvidenceCore::List(const RequestContext
 
 absl::Status EvidenceCore::RecordAccess(const RequestContext& rc, const EvidenceRow& row) {
   if (rc.principal == row.uploader_id || !rc.peer.empty() || HasRole(rc, "system")) return absl::OkStatus();
-  absl::Status s = store_->RecordAccess(rc.tenant, {row.evidence_id, row.event_id, row.uploader_id, rc.principal,
-                                                    clock_->Now()});
+  absl::Status s =
+      store_->RecordAccess(rc.tenant, {row.evidence_id, row.event_id, row.uploader_id, rc.principal, clock_->Now()});
   if (!s.ok()) return absl::UnavailableError("the access cannot be recorded, so the evidence is not served: try again");
   return absl::OkStatus();
 }
@@ -255,7 +263,7 @@ absl::StatusOr<EvidenceRow> EvidenceCore::OpenForDownload(const RequestContext& 
 }
 
 absl::StatusOr<std::vector<AccessRow>> EvidenceCore::ListAccess(const RequestContext& rc,
-                                                               const v1::ListEvidenceAccessRequest& req) {
+                                                                const v1::ListEvidenceAccessRequest& req) {
   const std::string& person = req.person_id().empty() ? rc.principal : req.person_id();
   if (person != rc.principal && !HasRole(rc, "hr") && !HasRole(rc, "admin")) {
     return absl::PermissionDeniedError("only the person, HR or an admin may see who read a person's evidence");
@@ -311,7 +319,8 @@ absl::StatusOr<EvidenceRow> EvidenceCore::Cosign(const RequestContext& rc, const
   auto signed_row = store_->Cosign(rc.tenant, row->evidence_id, rc.principal, clock_->Now());
   if (!signed_row.ok()) return signed_row;
   auto validation = ValidateEvent(rc, *event);
-  if (!validation.ok()) LogWarn("validation after co-sign failed", {{"error", std::string(validation.status().message())}});
+  if (!validation.ok())
+    LogWarn("validation after co-sign failed", {{"error", std::string(validation.status().message())}});
   if (validation.ok()) ArchiveIfReady(rc, *event, *validation);
   return signed_row;
 }
@@ -342,8 +351,8 @@ absl::StatusOr<std::shared_ptr<const CompiledChainRules>> EvidenceCore::RulesFor
   return shared;
 }
 
-void EvidenceCore::AddGuidance(const RequestContext& rc, const event::v1::Event& event,
-                               const CompiledChainRules& rules, v1::ChainValidation& validation) {
+void EvidenceCore::AddGuidance(const RequestContext& rc, const event::v1::Event& event, const CompiledChainRules& rules,
+                               v1::ChainValidation& validation) {
   if (validation.gaps().empty()) return;
   auto candidates = store_->CompleteSealedChains(rc.tenant, event.event_type(), EventId(event.name()), 200);
   if (!candidates.ok()) {
@@ -359,8 +368,8 @@ void EvidenceCore::AddGuidance(const RequestContext& rc, const event::v1::Event&
   for (const ChainStatusRow& c : *candidates) {
     google::protobuf::Struct attrs;
     (void)google::protobuf::util::JsonStringToMessage(c.attributes_json, &attrs);
-    scored.push_back({AttributeSimilarity(event.attributes(), attrs), &c,
-                      absl::StrSplit(c.kinds, ',', absl::SkipEmpty())});
+    scored.push_back(
+        {AttributeSimilarity(event.attributes(), attrs), &c, absl::StrSplit(c.kinds, ',', absl::SkipEmpty())});
   }
   std::stable_sort(scored.begin(), scored.end(),
                    [](const Scored& a, const Scored& b) { return a.similarity > b.similarity; });
@@ -383,7 +392,7 @@ void EvidenceCore::AddGuidance(const RequestContext& rc, const event::v1::Event&
 }
 
 absl::StatusOr<v1::ChainValidation> EvidenceCore::ValidateEvent(const RequestContext& rc,
-                                                                 const event::v1::Event& event) {
+                                                                const event::v1::Event& event) {
   auto rules = RulesFor(rc, event);
   if (!rules.ok()) return rules.status();
   auto rows = store_->ListEvidence(rc.tenant, EventId(event.name()));
@@ -444,7 +453,8 @@ void EvidenceCore::ArchiveIfReady(const RequestContext& rc, const event::v1::Eve
     LogInfo("chain archived", {{"event", event.name()}});
   } else if (!absl::IsFailedPrecondition(sealed.status())) {
     // The upload or co-signature stands; the next action (or SealEvidence) archives.
-    LogWarn("archiving a ready chain failed", {{"event", event.name()}, {"error", std::string(sealed.status().message())}});
+    LogWarn("archiving a ready chain failed",
+            {{"event", event.name()}, {"error", std::string(sealed.status().message())}});
   }
 }
 
@@ -471,8 +481,9 @@ absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext
       return absl::FailedPreconditionError("the evidence chain is incomplete: " + absl::StrJoin(gaps, ", "));
     }
   }
-  const event::PendingStep step{rc.tenant, SealStepId(event_id), event_name, t::FLOW_STEP_ARCHIVED,
-                                t::VERDICT_UNSPECIFIED, rc.principal, clock_->Now()};
+  const event::PendingStep step{
+      rc.tenant,    SealStepId(event_id), event_name, t::FLOW_STEP_ARCHIVED, t::VERDICT_UNSPECIFIED,
+      rc.principal, clock_->Now()};
   auto seal = store_->CreateSeal(rc.tenant, event_id, step.created_at, step);
   if (!seal.ok()) return seal.status();
   if (event->flow().step() != t::FLOW_STEP_ARCHIVED) {
@@ -525,7 +536,8 @@ absl::StatusOr<SealCheck> EvidenceCore::Verify(const RequestContext& rc, const s
     check.problems.push_back(
         absl::StrCat("the seal covers ", check.seal.evidence_count, " items but ", rows->size(), " are stored"));
   }
-  if (SealDigest(*rows) != check.seal.digest) check.problems.push_back("the evidence list no longer matches the seal digest");
+  if (SealDigest(*rows) != check.seal.digest)
+    check.problems.push_back("the evidence list no longer matches the seal digest");
   return check;
 }
 
@@ -633,7 +645,6 @@ absl::Status EvidenceCore::RefreshGauges() {
   }
   return absl::OkStatus();
 }
-
 
 // ------------------------------------------------------------------ person data
 

@@ -12,13 +12,13 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/person_data.h"
 #include "common/clock.h"
+#include "common/person_data.h"
 #include "common/request_context.h"
-#include "services/evidence/blob_store.h"
-#include "services/evidence/chain_validator.h"
 #include "services/event/event_client.h"
 #include "services/event/step_reports.h"
+#include "services/evidence/blob_store.h"
+#include "services/evidence/chain_validator.h"
 #include "services/evidence/evidence_metrics.h"
 #include "services/evidence/evidence_store.h"
 
@@ -106,6 +106,7 @@ class EvidenceCore {
   absl::StatusOr<std::vector<EvidenceRow>> PersonFiles(const RequestContext& rc,
                                                        const type::v1::ExportPersonDataRequest& req);
   static std::string ArchivePath(const EvidenceRow& row);
+
  private:
   absl::Status CheckViewer(const RequestContext& rc, const std::string& event);
   absl::StatusOr<std::shared_ptr<const CompiledChainRules>> RulesFor(const RequestContext& rc,

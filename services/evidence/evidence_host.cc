@@ -59,7 +59,7 @@ class EvidenceHost : public ServiceHost {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEvidenceHost(const EvidenceHostOptions& o,
-                                                             prometheus::Registry& registry) {
+                                                              prometheus::Registry& registry) {
   if (o.max_file_mib <= 0 || o.max_event_mib < o.max_file_mib) {
     return absl::InvalidArgumentError("need 0 < --max_file_mib <= --max_event_mib");
   }

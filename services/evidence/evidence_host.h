@@ -28,6 +28,6 @@ struct EvidenceHostOptions {
 
 // InvalidArgument for inconsistent limits; errors name what could not be opened.
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEvidenceHost(const EvidenceHostOptions& options,
-                                                             prometheus::Registry& registry);
+                                                              prometheus::Registry& registry);
 
 }  // namespace perfflow::evidence

@@ -77,8 +77,7 @@ grpc::Status EvidenceServiceImpl::DownloadEvidence(grpc::ServerContext* ctx, con
   return ToGrpcStatus(s);
 }
 
-grpc::Status EvidenceServiceImpl::ListEvidenceAccess(grpc::ServerContext* ctx,
-                                                     const v1::ListEvidenceAccessRequest* req,
+grpc::Status EvidenceServiceImpl::ListEvidenceAccess(grpc::ServerContext* ctx, const v1::ListEvidenceAccessRequest* req,
                                                      v1::ListEvidenceAccessResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto rows = core_->ListAccess(rc, *req);
@@ -148,9 +147,9 @@ grpc::Status EvidenceServiceImpl::EvaluateGoal(grpc::ServerContext* ctx, const v
   return grpc::Status::OK;
 }
 
-
 // The rows' JSON, then each kept file's bytes under evidence/files/.
-grpc::Status EvidenceServiceImpl::ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
+grpc::Status EvidenceServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
+                                                   const type::v1::ExportPersonDataRequest* req,
                                                    grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (grpc::Status s = SendExport(core_->ExportPerson(rc, *req), writer); !s.ok()) return s;
@@ -158,9 +157,8 @@ grpc::Status EvidenceServiceImpl::ExportPersonData(grpc::ServerContext* ctx, con
   if (!files.ok()) return ToGrpcStatus(files.status());
   for (const EvidenceRow& row : *files) {
     const std::string path = EvidenceCore::ArchivePath(row);
-    absl::Status s = core_->Download(rc, row, [&](absl::string_view bytes) {
-      return !ctx->IsCancelled() && WritePart(path, bytes, writer);
-    });
+    absl::Status s = core_->Download(
+        rc, row, [&](absl::string_view bytes) { return !ctx->IsCancelled() && WritePart(path, bytes, writer); });
     if (!s.ok()) return ToGrpcStatus(s);
     if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
   }

@@ -43,6 +43,7 @@ class EvidenceServiceImpl final : public v1::EvidenceService::Service {
                                 grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
   grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
                            type::v1::ErasePersonResponse* resp) override;
+
  private:
   std::shared_ptr<EvidenceCore> core_;
   IdentityOptions identity_;

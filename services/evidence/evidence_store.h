@@ -89,8 +89,8 @@ class EvidenceStore {
   virtual absl::StatusOr<int64_t> BlobReferences(const std::string& sha256) = 0;
   // Deletes the row unless sealed; returns the deleted row.
   virtual absl::StatusOr<EvidenceRow> DeleteEvidence(const std::string& tenant, const std::string& id) = 0;
-  virtual absl::StatusOr<EvidenceRow> Cosign(const std::string& tenant, const std::string& id,
-                                             const std::string& by, absl::Time at) = 0;
+  virtual absl::StatusOr<EvidenceRow> Cosign(const std::string& tenant, const std::string& id, const std::string& by,
+                                             absl::Time at) = 0;
 
   virtual absl::StatusOr<std::optional<SealRow>> GetSeal(const std::string& tenant, const std::string& event_id) = 0;
   // Creates the seal over the current evidence rows (digest computed inside
@@ -116,7 +116,7 @@ class EvidenceStore {
   virtual absl::Status RecordAccess(const std::string& tenant, const AccessRow& row) = 0;
   // `owner_id`'s evidence as others read it, newest first.
   virtual absl::StatusOr<std::vector<AccessRow>> ListAccess(const std::string& tenant, const std::string& owner_id,
-                                                           int limit) = 0;
+                                                            int limit) = 0;
   // Evidence uploaded before `uploaded_before` whose bytes are still kept,
   // oldest first.
   virtual absl::StatusOr<std::vector<EvidenceRow>> ExpiredEvidence(const std::string& tenant,
@@ -143,6 +143,8 @@ class EvidenceStore {
 std::string SealDigest(const std::vector<EvidenceRow>& rows);
 
 // The step id of a seal's ARCHIVED step.
-inline std::string SealStepId(const std::string& event_id) { return "seal:" + event_id; }
+inline std::string SealStepId(const std::string& event_id) {
+  return "seal:" + event_id;
+}
 
 }  // namespace perfflow::evidence

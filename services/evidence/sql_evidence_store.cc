@@ -12,8 +12,8 @@ using db::Params;
 using db::Row;
 using db::Transaction;
 
-using db::Ms;
 using db::FromMs;
+using db::Ms;
 
 const char kColumns[] =
     "evidence_id, event_id, kind, file_name, content_type, size_bytes, sha256, note, uploader_id, uploaded_at, "
@@ -38,10 +38,12 @@ EvidenceRow ReadRow(const Row& r) {
   return e;
 }
 
-absl::StatusOr<std::vector<EvidenceRow>> List(Transaction& txn, const std::string& tenant, const std::string& event_id) {
-  auto rows = txn.Query(absl::StrCat("SELECT ", kColumns,
-                                     " FROM evidence WHERE tenant_id = ? AND event_id = ? ORDER BY uploaded_at, evidence_id"),
-                        {tenant, event_id});
+absl::StatusOr<std::vector<EvidenceRow>> List(Transaction& txn, const std::string& tenant,
+                                              const std::string& event_id) {
+  auto rows =
+      txn.Query(absl::StrCat("SELECT ", kColumns,
+                             " FROM evidence WHERE tenant_id = ? AND event_id = ? ORDER BY uploaded_at, evidence_id"),
+                {tenant, event_id});
   if (!rows.ok()) return rows.status();
   std::vector<EvidenceRow> out;
   for (const Row& r : *rows) out.push_back(ReadRow(r));
@@ -49,7 +51,8 @@ absl::StatusOr<std::vector<EvidenceRow>> List(Transaction& txn, const std::strin
 }
 
 // Evidence rows on their own: "SELECT <columns> FROM evidence " + `where`.
-absl::StatusOr<std::vector<EvidenceRow>> Evidence(db::Database& db, const std::string& where, const db::Params& params) {
+absl::StatusOr<std::vector<EvidenceRow>> Evidence(db::Database& db, const std::string& where,
+                                                  const db::Params& params) {
   auto rows = db::QueryOnce(db, absl::StrCat("SELECT ", kColumns, " FROM evidence ", where), params);
   if (!rows.ok()) return rows.status();
   std::vector<EvidenceRow> out;
@@ -69,8 +72,8 @@ absl::Status LockChain(Transaction& txn, const std::string& tenant, const std::s
   if (txn.dialect() != db::Dialect::kMysql) return absl::OkStatus();
   auto ins = txn.Execute("INSERT IGNORE INTO evidence_locks (tenant_id, event_id) VALUES (?, ?)", {tenant, event_id});
   if (!ins.ok()) return ins.status();
-  return txn.Query("SELECT event_id FROM evidence_locks WHERE tenant_id = ? AND event_id = ? FOR UPDATE",
-                   {tenant, event_id})
+  return txn
+      .Query("SELECT event_id FROM evidence_locks WHERE tenant_id = ? AND event_id = ? FOR UPDATE", {tenant, event_id})
       .status();
 }
 
@@ -116,7 +119,8 @@ const std::vector<db::Migration>& EvidenceMigrations() {
            "event_type VARCHAR(128) NOT NULL, department_id VARCHAR(64) NOT NULL, subject_id VARCHAR(64) NOT NULL, "
            "attributes MEDIUMTEXT NOT NULL, complete INT NOT NULL, kinds TEXT NOT NULL, validated_at BIGINT NOT NULL, "
            "complete_reported INT NOT NULL, PRIMARY KEY (tenant_id, event_id))",
-           "CREATE INDEX IF NOT EXISTS chain_status_by_type ON chain_status (tenant_id, event_type, complete, validated_at)",
+           "CREATE INDEX IF NOT EXISTS chain_status_by_type ON chain_status (tenant_id, event_type, complete, "
+           "validated_at)",
        }},
       event::StepReportsMigration(2),
       {3,
@@ -144,7 +148,8 @@ absl::StatusOr<std::unique_ptr<SqlEvidenceStore>> SqlEvidenceStore::Open(std::sh
   return std::unique_ptr<SqlEvidenceStore>(new SqlEvidenceStore(std::move(db)));
 }
 
-absl::Status SqlEvidenceStore::InsertEvidence(const std::string& tenant, const EvidenceRow& e, int64_t max_event_bytes) {
+absl::Status SqlEvidenceStore::InsertEvidence(const std::string& tenant, const EvidenceRow& e,
+                                              int64_t max_event_bytes) {
   return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     if (absl::Status s = LockChain(txn, tenant, e.event_id); !s.ok()) return s;
     auto sealed = Sealed(txn, tenant, e.event_id);
@@ -185,8 +190,9 @@ absl::StatusOr<int64_t> SqlEvidenceStore::EventBytes(const std::string& tenant, 
 }
 
 absl::StatusOr<bool> SqlEvidenceStore::TenantHasBlob(const std::string& tenant, const std::string& sha256) {
-  auto found = db::QueryInt(
-      *db_, "SELECT 1 FROM evidence WHERE tenant_id = ? AND sha256 = ? AND removed_at IS NULL LIMIT 1", {tenant, sha256});
+  auto found =
+      db::QueryInt(*db_, "SELECT 1 FROM evidence WHERE tenant_id = ? AND sha256 = ? AND removed_at IS NULL LIMIT 1",
+                   {tenant, sha256});
   if (!found.ok()) return found.status();
   return *found == 1;
 }
@@ -217,9 +223,9 @@ absl::StatusOr<EvidenceRow> SqlEvidenceStore::Cosign(const std::string& tenant, 
                                                      const std::string& by, absl::Time at) {
   EvidenceRow out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    auto rows = txn.Query(absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND evidence_id = ?",
-                                       txn.ForUpdate()),
-                          {tenant, id});
+    auto rows = txn.Query(
+        absl::StrCat("SELECT ", kColumns, " FROM evidence WHERE tenant_id = ? AND evidence_id = ?", txn.ForUpdate()),
+        {tenant, id});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) return absl::NotFoundError("evidence/" + id + " not found");
     out = ReadRow(rows->front());
@@ -232,15 +238,17 @@ absl::StatusOr<EvidenceRow> SqlEvidenceStore::Cosign(const std::string& tenant, 
     }
     out.cosigned_by = by;
     out.cosigned_at = at;
-    return txn.Execute("UPDATE evidence SET cosigned_by = ?, cosigned_at = ? WHERE tenant_id = ? AND evidence_id = ?",
-                       {by, Ms(at), tenant, id})
+    return txn
+        .Execute("UPDATE evidence SET cosigned_by = ?, cosigned_at = ? WHERE tenant_id = ? AND evidence_id = ?",
+                 {by, Ms(at), tenant, id})
         .status();
   });
   if (!s.ok()) return s;
   return out;
 }
 
-absl::StatusOr<std::optional<SealRow>> SqlEvidenceStore::GetSeal(const std::string& tenant, const std::string& event_id) {
+absl::StatusOr<std::optional<SealRow>> SqlEvidenceStore::GetSeal(const std::string& tenant,
+                                                                 const std::string& event_id) {
   auto rows = db::QueryOnce(
       *db_, "SELECT event_id, digest, evidence_count, sealed_at FROM seals WHERE tenant_id = ? AND event_id = ?",
       {tenant, event_id});
@@ -256,9 +264,9 @@ absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std:
   std::pair<SealRow, bool> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     if (absl::Status l = LockChain(txn, tenant, event_id); !l.ok()) return l;
-    auto existing = txn.Query(
-        "SELECT event_id, digest, evidence_count, sealed_at FROM seals WHERE tenant_id = ? AND event_id = ?",
-        {tenant, event_id});
+    auto existing =
+        txn.Query("SELECT event_id, digest, evidence_count, sealed_at FROM seals WHERE tenant_id = ? AND event_id = ?",
+                  {tenant, event_id});
     if (!existing.ok()) return existing.status();
     if (!existing->empty()) {
       const Row& r = existing->front();
@@ -268,8 +276,9 @@ absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std:
     auto rows = List(txn, tenant, event_id);
     if (!rows.ok()) return rows.status();
     SealRow seal{event_id, SealDigest(*rows), static_cast<int>(rows->size()), at};
-    auto ins = txn.Execute("INSERT INTO seals (tenant_id, event_id, digest, evidence_count, sealed_at) VALUES (?, ?, ?, ?, ?)",
-                           {tenant, event_id, seal.digest, int64_t{seal.evidence_count}, Ms(at)});
+    auto ins =
+        txn.Execute("INSERT INTO seals (tenant_id, event_id, digest, evidence_count, sealed_at) VALUES (?, ?, ?, ?, ?)",
+                    {tenant, event_id, seal.digest, int64_t{seal.evidence_count}, Ms(at)});
     if (!ins.ok()) return ins.status();
     out = {seal, true};
     return event::StepReports::Add(txn, report);
@@ -289,9 +298,10 @@ absl::Status SqlEvidenceStore::DeleteSeal(const std::string& tenant, const std::
 absl::StatusOr<bool> SqlEvidenceStore::RecordValidation(const std::string& tenant, const ChainStatusRow& row) {
   bool report = false;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
-    auto existing = txn.Query(
-        absl::StrCat("SELECT complete_reported FROM chain_status WHERE tenant_id = ? AND event_id = ?", txn.ForUpdate()),
-        {tenant, row.event_id});
+    auto existing =
+        txn.Query(absl::StrCat("SELECT complete_reported FROM chain_status WHERE tenant_id = ? AND event_id = ?",
+                               txn.ForUpdate()),
+                  {tenant, row.event_id});
     if (!existing.ok()) return existing.status();
     const bool reported = !existing->empty() && existing->front().Int(0) != 0;
     report = row.complete && !reported;
@@ -305,10 +315,10 @@ absl::StatusOr<bool> SqlEvidenceStore::RecordValidation(const std::string& tenan
       return ins.status();
     }
     return txn
-        .Execute("UPDATE chain_status SET complete = ?, kinds = ?, attributes = ?, validated_at = ? "
-                 "WHERE tenant_id = ? AND event_id = ?",
-                 {int64_t{row.complete ? 1 : 0}, row.kinds, row.attributes_json, Ms(row.validated_at), tenant,
-                  row.event_id})
+        .Execute(
+            "UPDATE chain_status SET complete = ?, kinds = ?, attributes = ?, validated_at = ? "
+            "WHERE tenant_id = ? AND event_id = ?",
+            {int64_t{row.complete ? 1 : 0}, row.kinds, row.attributes_json, Ms(row.validated_at), tenant, row.event_id})
         .status();
   });
   if (!s.ok()) return s;
@@ -317,8 +327,9 @@ absl::StatusOr<bool> SqlEvidenceStore::RecordValidation(const std::string& tenan
 
 absl::Status SqlEvidenceStore::MarkCompleteReported(const std::string& tenant, const std::string& event_id) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    return txn.Execute("UPDATE chain_status SET complete_reported = 1 WHERE tenant_id = ? AND event_id = ?",
-                       {tenant, event_id})
+    return txn
+        .Execute("UPDATE chain_status SET complete_reported = 1 WHERE tenant_id = ? AND event_id = ?",
+                 {tenant, event_id})
         .status();
   });
 }
@@ -362,9 +373,10 @@ absl::StatusOr<std::vector<CompletenessRow>> SqlEvidenceStore::Completeness(cons
 absl::Status SqlEvidenceStore::RecordAccess(const std::string& tenant, const AccessRow& row) {
   return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     return txn
-        .Execute("INSERT INTO evidence_access (tenant_id, access_id, evidence_id, event_id, owner_id, reader_id, "
-                 "accessed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 {tenant, RandomId(), row.evidence_id, row.event_id, row.owner_id, row.reader_id, Ms(row.at)})
+        .Execute(
+            "INSERT INTO evidence_access (tenant_id, access_id, evidence_id, event_id, owner_id, reader_id, "
+            "accessed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            {tenant, RandomId(), row.evidence_id, row.event_id, row.owner_id, row.reader_id, Ms(row.at)})
         .status();
   });
 }
@@ -419,18 +431,50 @@ const std::vector<db::PersonTable>& PersonTables() {
   constexpr auto kTime = ColumnKind::kTime;
   constexpr auto kNumber = ColumnKind::kNumber;
   static const std::vector<db::PersonTable> kTables = {
-      {"evidence", "evidence/evidence.json",
-       {{"evidence_id"}, {"event_id"}, {"kind"}, {"file_name"}, {"content_type"}, {"size_bytes", kNumber},
-        {"sha256"}, {"note"}, {"uploader_id"}, {"uploaded_at", kTime}, {"cosigned_by"}, {"cosigned_at", kTime},
-        {"removed_at", kTime}, {"removed_reason"}},
-       {"uploader_id", "cosigned_by"}, "uploader_id", kTheirChains, {{"note", ""}, {"file_name", "erased"}}, {}},
-      {"chain_status", "evidence/chains.json",
-       {{"event_id"}, {"event_type"}, {"department_id"}, {"subject_id"}, {"attributes", ColumnKind::kJson},
-        {"complete", kNumber}, {"kinds"}, {"validated_at", kTime}},
-       {"subject_id"}, "", "", {}, {}},
-      {"evidence_access", "evidence/evidence_reads.json",
+      {"evidence",
+       "evidence/evidence.json",
+       {{"evidence_id"},
+        {"event_id"},
+        {"kind"},
+        {"file_name"},
+        {"content_type"},
+        {"size_bytes", kNumber},
+        {"sha256"},
+        {"note"},
+        {"uploader_id"},
+        {"uploaded_at", kTime},
+        {"cosigned_by"},
+        {"cosigned_at", kTime},
+        {"removed_at", kTime},
+        {"removed_reason"}},
+       {"uploader_id", "cosigned_by"},
+       "uploader_id",
+       kTheirChains,
+       {{"note", ""}, {"file_name", "erased"}},
+       {}},
+      {"chain_status",
+       "evidence/chains.json",
+       {{"event_id"},
+        {"event_type"},
+        {"department_id"},
+        {"subject_id"},
+        {"attributes", ColumnKind::kJson},
+        {"complete", kNumber},
+        {"kinds"},
+        {"validated_at", kTime}},
+       {"subject_id"},
+       "",
+       "",
+       {},
+       {}},
+      {"evidence_access",
+       "evidence/evidence_reads.json",
        {{"evidence_id"}, {"event_id"}, {"owner_id"}, {"reader_id"}, {"accessed_at", kTime}},
-       {"owner_id", "reader_id"}, "", "", {}, {}},
+       {"owner_id", "reader_id"},
+       "",
+       "",
+       {},
+       {}},
       // Steps not yet delivered to the event service: not exported.
       {"step_reports", "", {}, {"actor_id"}, "", "", {}, {}},
   };
@@ -459,7 +503,8 @@ absl::StatusOr<std::vector<db::ErasedCount>> SqlEvidenceStore::ErasePerson(const
   auto mark = [&](Transaction& txn) {
     return txn
         .Execute(absl::StrCat("UPDATE evidence SET removed_at = ?, removed_reason = 'erasure' WHERE tenant_id = ? AND "
-                              "removed_at IS NULL AND (uploader_id = ? OR ", kTheirChains, ")"),
+                              "removed_at IS NULL AND (uploader_id = ? OR ",
+                              kTheirChains, ")"),
                  {Ms(erasure.at), tenant, erasure.person_id, tenant, erasure.person_id})
         .status();
   };

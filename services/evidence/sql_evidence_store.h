@@ -16,7 +16,8 @@ class SqlEvidenceStore : public EvidenceStore {
 
   absl::Status InsertEvidence(const std::string& tenant, const EvidenceRow& row, int64_t max_event_bytes) override;
   absl::StatusOr<std::optional<EvidenceRow>> GetEvidence(const std::string& tenant, const std::string& id) override;
-  absl::StatusOr<std::vector<EvidenceRow>> ListEvidence(const std::string& tenant, const std::string& event_id) override;
+  absl::StatusOr<std::vector<EvidenceRow>> ListEvidence(const std::string& tenant,
+                                                        const std::string& event_id) override;
   absl::StatusOr<int64_t> EventBytes(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<bool> TenantHasBlob(const std::string& tenant, const std::string& sha256) override;
   absl::StatusOr<int64_t> BlobReferences(const std::string& sha256) override;
@@ -37,7 +38,7 @@ class SqlEvidenceStore : public EvidenceStore {
   absl::StatusOr<std::vector<CompletenessRow>> Completeness(const std::string& tenant) override;
   absl::Status RecordAccess(const std::string& tenant, const AccessRow& row) override;
   absl::StatusOr<std::vector<AccessRow>> ListAccess(const std::string& tenant, const std::string& owner_id,
-                                                   int limit) override;
+                                                    int limit) override;
   absl::StatusOr<std::vector<EvidenceRow>> ExpiredEvidence(const std::string& tenant, absl::Time uploaded_before,
                                                            int limit) override;
   absl::StatusOr<int64_t> MarkRemoved(const std::string& tenant, const std::vector<std::string>& ids,

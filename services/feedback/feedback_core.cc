@@ -34,10 +34,17 @@ void Fill(const std::string& key, const std::vector<const ReviewRow*>& rows, v1:
     effective += r->effective;
     response.push_back(absl::ToDoubleSeconds(r->response));
     switch (r->verdict) {
-      case t::VERDICT_MEETS: out->set_meets(out->meets() + 1); break;
-      case t::VERDICT_NEEDS_IMPROVEMENT: out->set_needs_improvement(out->needs_improvement() + 1); break;
-      case t::VERDICT_REDO: out->set_redo(out->redo() + 1); break;
-      default: break;
+      case t::VERDICT_MEETS:
+        out->set_meets(out->meets() + 1);
+        break;
+      case t::VERDICT_NEEDS_IMPROVEMENT:
+        out->set_needs_improvement(out->needs_improvement() + 1);
+        break;
+      case t::VERDICT_REDO:
+        out->set_redo(out->redo() + 1);
+        break;
+      default:
+        break;
     }
   }
   const double n = static_cast<double>(rows.size());
@@ -60,7 +67,8 @@ absl::StatusOr<std::map<std::string, TenantPolicy>> ParsePolicies(const std::str
     for (const auto& kv : tenants) {
       TenantPolicy p;
       const YAML::Node node = kv.second;
-      if (node["require_effective_feedback"]) p.require_effective_feedback = node["require_effective_feedback"].as<bool>();
+      if (node["require_effective_feedback"])
+        p.require_effective_feedback = node["require_effective_feedback"].as<bool>();
       if (node["delegates"]) {
         for (const auto& d : node["delegates"]) {
           for (const auto& who : d.second) p.delegates[d.first.as<std::string>()].insert(who.as<std::string>());
@@ -121,14 +129,16 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> FeedbackCore::AnalyzeInContext(const
     if (!registry.ok()) return registry.status();
     event::RegistryView view(*std::move(registry));
     const event::v1::EventType* type = view.FindEventType(event->event_type());
-    if (type == nullptr) return absl::FailedPreconditionError("event type " + event->event_type() + " not in its registry");
+    if (type == nullptr)
+      return absl::FailedPreconditionError("event type " + event->event_type() + " not in its registry");
     input.library.assign(type->behaviours().begin(), type->behaviours().end());
     for (const std::string& id : chosen) {
       auto it = std::find_if(input.library.begin(), input.library.end(),
                              [&](const event::v1::Behaviour& b) { return b.id() == id; });
       if (it == input.library.end()) {
         return InvalidArgumentWithViolations(
-            "feedback rejected", {{"chosen_behaviours", "'" + id + "' is not in the behaviour library of " + type->key()}});
+            "feedback rejected",
+            {{"chosen_behaviours", "'" + id + "' is not in the behaviour library of " + type->key()}});
       }
       input.chosen.push_back(*it);
     }
@@ -156,7 +166,8 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> FeedbackCore::AnalyzeInContext(const
     input.cited_evidence.assign(cited.begin(), cited.end());
   }
   auto analysis = GuideFor(rc.tenant).Analyze(input);
-  if (!analysis.ok()) return InvalidArgumentWithViolations("feedback rejected", {{"comment", std::string(analysis.status().message())}});
+  if (!analysis.ok())
+    return InvalidArgumentWithViolations("feedback rejected", {{"comment", std::string(analysis.status().message())}});
   return analysis;
 }
 
@@ -188,8 +199,7 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
     return absl::FailedPreconditionError("nothing to review yet: the owner has not acted in this round");
   }
   if (event->flow().times().has_manager_feedback_at()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("round ", event->flow().round(), " already has a verdict"));
+    return absl::FailedPreconditionError(absl::StrCat("round ", event->flow().round(), " already has a verdict"));
   }
   auto subject = events_->GetEmployee(rc, event->subject_id());
   if (!subject.ok()) return subject.status();
@@ -200,15 +210,16 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
     return absl::PermissionDeniedError("only " + event->subject_id() + "'s direct manager (" + subject->manager_id() +
                                        ") or a configured delegate may review");
   }
-  auto guidance = AnalyzeInContext(rc, req.comment(), &*event,
-                                   {req.chosen_behaviours().begin(), req.chosen_behaviours().end()},
-                                   {req.cited_evidence().begin(), req.cited_evidence().end()});
+  auto guidance =
+      AnalyzeInContext(rc, req.comment(), &*event, {req.chosen_behaviours().begin(), req.chosen_behaviours().end()},
+                       {req.cited_evidence().begin(), req.cited_evidence().end()});
   if (!guidance.ok()) return guidance.status();
   if (req.validate_only()) return std::make_pair(std::optional<ReviewRow>(), *std::move(guidance));
   if (policy.require_effective_feedback && !guidance->effective()) {
     // The guidance rides along in the message so the reviewer can act on it.
     std::vector<std::string> hints;
-    for (const auto& s : guidance->suggestions()) hints.push_back(s.text().en().empty() ? s.text().zh() : s.text().en());
+    for (const auto& s : guidance->suggestions())
+      hints.push_back(s.text().en().empty() ? s.text().zh() : s.text().en());
     absl::Status refused = absl::FailedPreconditionError(
         "this tenant requires specific feedback: name a concrete behaviour and cite evidence" +
         (hints.empty() ? std::string() : " (for example: " + absl::StrJoin(hints, "; ") + ")"));
@@ -233,8 +244,10 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
   row.effective = guidance->effective();
   row.created_at = clock_->Now();
   row.response = row.created_at - FromTimestamp(event->flow().times().owner_action_at());
-  event::PendingStep step{rc.tenant, ReviewStepId(row.review_id), req.event(), t::FLOW_STEP_MANAGER_FEEDBACK,
-                          req.verdict(), rc.principal, row.created_at};
+  event::PendingStep step{rc.tenant,     ReviewStepId(row.review_id),
+                          req.event(),   t::FLOW_STEP_MANAGER_FEEDBACK,
+                          req.verdict(), rc.principal,
+                          row.created_at};
   absl::Status inserted = store_->InsertReview(rc.tenant, row, step);
   if (absl::IsAlreadyExists(inserted)) {
     return absl::FailedPreconditionError(absl::StrCat("round ", row.round, " already has a verdict"));
@@ -265,7 +278,7 @@ absl::StatusOr<std::vector<ReviewRow>> FeedbackCore::ListReviews(const RequestCo
 }
 
 absl::StatusOr<ConfirmationRow> FeedbackCore::ConfirmImpact(const RequestContext& rc,
-                                                           const v1::ConfirmImpactRequest& req) {
+                                                            const v1::ConfirmImpactRequest& req) {
   if (auto id = ParseResourceId(req.event(), "events", "event"); !id.ok()) return id.status();
   std::vector<FieldViolation> v;
   std::set<int> scopes;
@@ -296,8 +309,13 @@ absl::StatusOr<ConfirmationRow> FeedbackCore::ConfirmImpact(const RequestContext
   row.note = req.note();
   row.confirmer_id = rc.principal;
   row.confirmed_at = clock_->Now();
-  event::PendingStep step{rc.tenant, ConfirmStepId(row.event_id), req.event(), t::FLOW_STEP_CROSS_CONFIRM,
-                          t::VERDICT_UNSPECIFIED, rc.principal, row.confirmed_at};
+  event::PendingStep step{rc.tenant,
+                          ConfirmStepId(row.event_id),
+                          req.event(),
+                          t::FLOW_STEP_CROSS_CONFIRM,
+                          t::VERDICT_UNSPECIFIED,
+                          rc.principal,
+                          row.confirmed_at};
   absl::Status inserted = store_->InsertConfirmation(rc.tenant, row, step);
   if (absl::IsAlreadyExists(inserted)) return absl::FailedPreconditionError("the impact is already confirmed");
   if (!inserted.ok()) return inserted;
@@ -319,8 +337,8 @@ absl::Status FeedbackCore::SettleReport(const RequestContext& rc, const event::P
   }
   // The event service said no: the step did not happen, nor does the record.
   if (absl::Status undone = undo(); !undone.ok()) {
-    LogError("undoing a refused step failed; the retry pass will", {{"step_id", step.step_id},
-                                                                    {"error", std::string(undone.message())}});
+    LogError("undoing a refused step failed; the retry pass will",
+             {{"step_id", step.step_id}, {"error", std::string(undone.message())}});
   }
   return r.status;
 }
@@ -369,16 +387,15 @@ absl::StatusOr<v1::GetFeedbackStatsResponse> FeedbackCore::Stats(const RequestCo
   return resp;
 }
 
-
 // ------------------------------------------------------------------ person data
 
 absl::StatusOr<std::vector<db::PersonFile>> FeedbackCore::ExportPerson(const RequestContext& rc,
-                                                              const type::v1::ExportPersonDataRequest& req) {
+                                                                       const type::v1::ExportPersonDataRequest& req) {
   return ExportPersonWith(rc, req, [&](const std::string& person) { return store_->ExportPerson(rc.tenant, person); });
 }
 
 absl::StatusOr<type::v1::ErasePersonResponse> FeedbackCore::ErasePerson(const RequestContext& rc,
-                                                               const type::v1::ErasePersonRequest& req) {
+                                                                        const type::v1::ErasePersonRequest& req) {
   return ErasePersonWith("feedback", rc, req, clock_->Now(),
                          [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
 }

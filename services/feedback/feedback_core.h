@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "common/person_data.h"
 #include "common/clock.h"
+#include "common/person_data.h"
 #include "common/request_context.h"
 #include "services/event/event_client.h"
 #include "services/feedback/feedback_metrics.h"
@@ -80,6 +80,7 @@ class FeedbackCore {
                                                            const type::v1::ExportPersonDataRequest& req);
   absl::StatusOr<type::v1::ErasePersonResponse> ErasePerson(const RequestContext& rc,
                                                             const type::v1::ErasePersonRequest& req);
+
  private:
   const PhraseGuide& GuideFor(const std::string& tenant) const;
   TenantPolicy PolicyFor(const std::string& tenant) const;

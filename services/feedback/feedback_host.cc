@@ -20,9 +20,11 @@ absl::StatusOr<std::shared_ptr<const PhraseGuide>> LoadGuide(const std::string& 
   auto text = ReadTextFile(path);
   if (!text.ok()) return text.status();
   auto lexicon = PhraseGuide::ParseLexicon(*text);
-  if (!lexicon.ok()) return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", lexicon.status().message()));
+  if (!lexicon.ok())
+    return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", lexicon.status().message()));
   auto guide = PhraseGuide::Build(*lexicon);
-  if (!guide.ok()) return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", guide.status().message()));
+  if (!guide.ok())
+    return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", guide.status().message()));
   return std::make_shared<const PhraseGuide>(*std::move(guide));
 }
 
@@ -127,7 +129,7 @@ class FeedbackHost : public ServiceHost {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeFeedbackHost(const FeedbackHostOptions& o,
-                                                             prometheus::Registry& registry) {
+                                                              prometheus::Registry& registry) {
   auto policies = LoadPolicies(o);
   if (!policies.ok()) return policies.status();
   auto database = OpenServiceDatabase(o.db);

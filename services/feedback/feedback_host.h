@@ -27,6 +27,6 @@ struct FeedbackHostOptions {
 
 // Errors name the lexicon or policy file that could not be read or parsed.
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeFeedbackHost(const FeedbackHostOptions& options,
-                                                             prometheus::Registry& registry);
+                                                              prometheus::Registry& registry);
 
 }  // namespace perfflow::feedback

@@ -19,8 +19,8 @@ FeedbackMetrics::FeedbackMetrics(prometheus::Registry& registry)
 
 void FeedbackMetrics::Review(const std::string& verdict, bool effective, absl::Duration response) {
   reviews_.Add({{"verdict", verdict}, {"quality", effective ? "effective" : "vague"}}).Increment();
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      600, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600, 72 * 3600, 168 * 3600};
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {600,       1800,      3600,      4 * 3600,  8 * 3600,
+                                                                   24 * 3600, 48 * 3600, 72 * 3600, 168 * 3600};
   response_.Add({}, kBuckets).Observe(absl::ToDoubleSeconds(response));
   std::lock_guard<std::mutex> lock(mu_);
   ++reviews_seen_;

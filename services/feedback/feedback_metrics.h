@@ -2,9 +2,9 @@
 
 // Feedback metrics. No employee or event ids in labels. Thread-safe.
 
+#include <mutex>
 #include "absl/time/time.h"
 #include "prometheus/counter.h"
-#include <mutex>
 
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"

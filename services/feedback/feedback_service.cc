@@ -73,15 +73,15 @@ grpc::Status FeedbackServiceImpl::AnalyzeFeedback(grpc::ServerContext* ctx, cons
   return grpc::Status::OK;
 }
 
-
-grpc::Status FeedbackServiceImpl::ExportPersonData(grpc::ServerContext* ctx, const type::v1::ExportPersonDataRequest* req,
-                                   grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
+grpc::Status FeedbackServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
+                                                   const type::v1::ExportPersonDataRequest* req,
+                                                   grpc::ServerWriter<type::v1::PersonDataPart>* writer) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   return SendExport(core_->ExportPerson(rc, *req), writer);
 }
 
 grpc::Status FeedbackServiceImpl::ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
-                              type::v1::ErasePersonResponse* resp) {
+                                              type::v1::ErasePersonResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   return SendErased(core_->ErasePerson(rc, *req), resp);
 }

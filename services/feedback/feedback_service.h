@@ -30,6 +30,7 @@ class FeedbackServiceImpl final : public v1::FeedbackService::Service {
                                 grpc::ServerWriter<type::v1::PersonDataPart>* writer) override;
   grpc::Status ErasePerson(grpc::ServerContext* ctx, const type::v1::ErasePersonRequest* req,
                            type::v1::ErasePersonResponse* resp) override;
+
  private:
   std::shared_ptr<FeedbackCore> core_;
   IdentityOptions identity_;

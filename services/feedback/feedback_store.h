@@ -58,7 +58,8 @@ class FeedbackStore {
                                     const event::PendingStep& report) = 0;
   // Removes the review and its pending report together.
   virtual absl::Status DeleteReview(const std::string& tenant, const std::string& review_id) = 0;
-  virtual absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant, const std::string& event_id) = 0;
+  virtual absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant,
+                                                             const std::string& event_id) = 0;
   virtual absl::StatusOr<std::vector<ReviewRow>> ReviewsIn(const std::string& tenant, const ReviewFilter& filter) = 0;
   // ALREADY_EXISTS when the event is already confirmed; with its pending report.
   virtual absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row,
@@ -77,14 +78,17 @@ class FeedbackStore {
 const std::vector<db::Migration>& FeedbackMigrations();
 
 // The step ids of the flow steps a review and a confirmation report.
-inline std::string ReviewStepId(const std::string& review_id) { return "review:" + review_id; }
-inline std::string ConfirmStepId(const std::string& event_id) { return "confirm:" + event_id; }
+inline std::string ReviewStepId(const std::string& review_id) {
+  return "review:" + review_id;
+}
+inline std::string ConfirmStepId(const std::string& event_id) {
+  return "confirm:" + event_id;
+}
 
 class SqlFeedbackStore : public FeedbackStore {
  public:
   static absl::StatusOr<std::unique_ptr<SqlFeedbackStore>> Open(std::shared_ptr<db::Database> db);
-  absl::Status InsertReview(const std::string& tenant, const ReviewRow& row,
-                            const event::PendingStep& report) override;
+  absl::Status InsertReview(const std::string& tenant, const ReviewRow& row, const event::PendingStep& report) override;
   absl::Status DeleteReview(const std::string& tenant, const std::string& review_id) override;
   absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<std::vector<ReviewRow>> ReviewsIn(const std::string& tenant, const ReviewFilter& filter) override;

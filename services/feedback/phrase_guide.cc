@@ -15,21 +15,33 @@
 namespace perfflow::feedback {
 namespace {
 
-bool IsCjk(utf8proc_int32_t cp) { return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF); }
+bool IsCjk(utf8proc_int32_t cp) {
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF);
+}
 
 bool IsSeparator(utf8proc_int32_t cp) {
   const utf8proc_category_t cat = utf8proc_category(cp);
   switch (cat) {
-    case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP:
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
-    case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF: case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP:
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+    case UTF8PROC_CATEGORY_CC:
       return true;
     default:
       return false;
   }
 }
 
-bool IsAsciiWordByte(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); }
+bool IsAsciiWordByte(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c));
+}
 
 }  // namespace
 
@@ -83,13 +95,15 @@ absl::StatusOr<NormalizedText> Normalize(absl::string_view text) {
     utf8proc_int32_t compat[16];
     int boundclass = UTF8PROC_BOUNDCLASS_START;
     const utf8proc_ssize_t m = utf8proc_decompose_char(
-        cp, compat, 16, static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_IGNORE), &boundclass);
+        cp, compat, 16, static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_IGNORE),
+        &boundclass);
     if (m < 0) return absl::InvalidArgumentError("text: cannot normalise");
     for (utf8proc_ssize_t i = 0; i < m && i < 16; ++i) {
       utf8proc_int32_t folded[16];
       int fold_boundclass = UTF8PROC_BOUNDCLASS_START;
       const utf8proc_ssize_t f = utf8proc_decompose_char(
-          compat[i], folded, 16, static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_COMPAT), &fold_boundclass);
+          compat[i], folded, 16,
+          static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | UTF8PROC_CASEFOLD | UTF8PROC_COMPAT), &fold_boundclass);
       if (f < 0) return absl::InvalidArgumentError("text: cannot normalise");
       for (utf8proc_ssize_t j = 0; j < f && j < 16; ++j) {
         if (IsSeparator(folded[j])) {
@@ -187,7 +201,8 @@ absl::StatusOr<PhraseGuide> PhraseGuide::Build(const v1::Lexicon& lexicon) {
     if (phrase.class_() == v1::VAGUE_CLASS_UNSPECIFIED) {
       return absl::InvalidArgumentError(where + ".class: required");
     }
-    if (absl::Status s = add(phrase.text(), {PatternKind::kVague, phrase.class_(), 0, false}, where + ".text"); !s.ok()) {
+    if (absl::Status s = add(phrase.text(), {PatternKind::kVague, phrase.class_(), 0, false}, where + ".text");
+        !s.ok()) {
       return s;
     }
   }
@@ -243,15 +258,20 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> PhraseGuide::Analyze(const AnalysisI
   std::vector<Match> vague;
   for (const Match& m : matches) {
     switch (patterns_[m.pattern].kind) {
-      case PatternKind::kBehaviour: behaviour_marker = true; break;
-      case PatternKind::kEvidence: evidence_marker = true; break;
-      case PatternKind::kVague: vague.push_back(m); break;
+      case PatternKind::kBehaviour:
+        behaviour_marker = true;
+        break;
+      case PatternKind::kEvidence:
+        evidence_marker = true;
+        break;
+      case PatternKind::kVague:
+        vague.push_back(m);
+        break;
     }
   }
   // Longest match wins where vague phrases overlap ("很好" inside "表现很好").
-  std::sort(vague.begin(), vague.end(), [](const Match& a, const Match& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
-  });
+  std::sort(vague.begin(), vague.end(),
+            [](const Match& a, const Match& b) { return a.begin != b.begin ? a.begin < b.begin : a.end > b.end; });
   int covered_until = -1;
   for (const Match& m : vague) {
     if (m.begin < covered_until) continue;
@@ -293,7 +313,7 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> PhraseGuide::Analyze(const AnalysisI
     if (!chosen_ids.count(b.id())) *resp.add_suggestions() = b;
   }
 
-  const event::v1::Behaviour* behaviour = !in.chosen.empty() ? &in.chosen.front()
+  const event::v1::Behaviour* behaviour = !in.chosen.empty()            ? &in.chosen.front()
                                           : resp.suggestions_size() > 0 ? &resp.suggestions(0)
                                                                         : nullptr;
   const std::string event_name = Localized(in.event_name, zh);

@@ -1,8 +1,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "common/db/time_columns.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/db/time_columns.h"
 #include "services/feedback/feedback_store.h"
 
 namespace perfflow::feedback {
@@ -18,7 +18,9 @@ const char kColumns[] =
     "specificity, effective, created_at, response_ms";
 
 // Ids never contain commas (ids are [A-Za-z0-9_.-] or resource names).
-std::vector<std::string> Split(const std::string& s) { return absl::StrSplit(s, ',', absl::SkipEmpty()); }
+std::vector<std::string> Split(const std::string& s) {
+  return absl::StrSplit(s, ',', absl::SkipEmpty());
+}
 
 ReviewRow Read(const Row& r) {
   ReviewRow row;
@@ -77,15 +79,14 @@ absl::StatusOr<std::unique_ptr<SqlFeedbackStore>> SqlFeedbackStore::Open(std::sh
 }
 
 absl::Status SqlFeedbackStore::InsertReview(const std::string& tenant, const ReviewRow& r,
-                                          const event::PendingStep& report) {
+                                            const event::PendingStep& report) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    auto inserted =
-        txn.Execute(absl::StrCat("INSERT INTO reviews (tenant_id, ", kColumns,
-                                 ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                    {tenant, r.review_id, r.event_id, int64_t{r.round}, int64_t{r.verdict}, r.reviewer_id,
-                     r.subject_id, r.department_id, r.comment, absl::StrJoin(r.behaviours, ","),
-                     absl::StrJoin(r.cited_evidence, ","), r.specificity, int64_t{r.effective ? 1 : 0},
-                     Ms(r.created_at), absl::ToInt64Milliseconds(r.response)});
+    auto inserted = txn.Execute(
+        absl::StrCat("INSERT INTO reviews (tenant_id, ", kColumns,
+                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        {tenant, r.review_id, r.event_id, int64_t{r.round}, int64_t{r.verdict}, r.reviewer_id, r.subject_id,
+         r.department_id, r.comment, absl::StrJoin(r.behaviours, ","), absl::StrJoin(r.cited_evidence, ","),
+         r.specificity, int64_t{r.effective ? 1 : 0}, Ms(r.created_at), absl::ToInt64Milliseconds(r.response)});
     if (!inserted.ok()) return inserted.status();
     return event::StepReports::Add(txn, report);
   });
@@ -100,7 +101,7 @@ absl::Status SqlFeedbackStore::DeleteReview(const std::string& tenant, const std
 }
 
 absl::StatusOr<std::vector<ReviewRow>> SqlFeedbackStore::ListReviews(const std::string& tenant,
-                                                                    const std::string& event_id) {
+                                                                     const std::string& event_id) {
   return Reviews(*db_, "tenant_id = ? AND event_id = ? ORDER BY round", {tenant, event_id});
 }
 
@@ -119,12 +120,12 @@ absl::StatusOr<std::vector<ReviewRow>> SqlFeedbackStore::ReviewsIn(const std::st
 }
 
 absl::Status SqlFeedbackStore::InsertConfirmation(const std::string& tenant, const ConfirmationRow& c,
-                                                const event::PendingStep& report) {
+                                                  const event::PendingStep& report) {
   return db_->RunInTransaction([&](Transaction& txn) {
-    auto inserted =
-        txn.Execute("INSERT INTO confirmations (tenant_id, event_id, scopes, note, confirmer_id, confirmed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    {tenant, c.event_id, absl::StrJoin(c.scopes, ","), c.note, c.confirmer_id, Ms(c.confirmed_at)});
+    auto inserted = txn.Execute(
+        "INSERT INTO confirmations (tenant_id, event_id, scopes, note, confirmer_id, confirmed_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        {tenant, c.event_id, absl::StrJoin(c.scopes, ","), c.note, c.confirmer_id, Ms(c.confirmed_at)});
     if (!inserted.ok()) return inserted.status();
     return event::StepReports::Add(txn, report);
   });
@@ -140,10 +141,10 @@ absl::Status SqlFeedbackStore::DeleteConfirmation(const std::string& tenant, con
 
 absl::StatusOr<std::optional<ConfirmationRow>> SqlFeedbackStore::GetConfirmation(const std::string& tenant,
                                                                                  const std::string& event_id) {
-  auto rows = db::QueryOnce(
-      *db_,
-      "SELECT event_id, scopes, note, confirmer_id, confirmed_at FROM confirmations WHERE tenant_id = ? AND event_id = ?",
-      {tenant, event_id});
+  auto rows = db::QueryOnce(*db_,
+                            "SELECT event_id, scopes, note, confirmer_id, confirmed_at FROM confirmations WHERE "
+                            "tenant_id = ? AND event_id = ?",
+                            {tenant, event_id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::nullopt;
   const Row& r = rows->front();
@@ -167,19 +168,33 @@ const std::vector<db::PersonTable>& PersonTables() {
   using db::ColumnKind;
   constexpr auto kTime = ColumnKind::kTime;
   constexpr auto kNumber = ColumnKind::kNumber;
-  static const std::vector<db::PersonColumn> kReview = {
-      {"review_id"},   {"event_id"},          {"round", kNumber},     {"verdict", kNumber},   {"reviewer_id"},
-      {"subject_id"},  {"department_id"},     {"comment"},            {"behaviours"},         {"cited"},
-      {"specificity", kNumber}, {"effective", kNumber}, {"created_at", kTime}, {"response_ms", kNumber}};
+  static const std::vector<db::PersonColumn> kReview = {{"review_id"},
+                                                        {"event_id"},
+                                                        {"round", kNumber},
+                                                        {"verdict", kNumber},
+                                                        {"reviewer_id"},
+                                                        {"subject_id"},
+                                                        {"department_id"},
+                                                        {"comment"},
+                                                        {"behaviours"},
+                                                        {"cited"},
+                                                        {"specificity", kNumber},
+                                                        {"effective", kNumber},
+                                                        {"created_at", kTime},
+                                                        {"response_ms", kNumber}};
   static const std::vector<db::PersonTable> kTables = {
       // The comment is about the person reviewed; verdicts and scores stay
       // for the heat map.
       {"reviews", "feedback/reviews_received.json", kReview, {"subject_id"}, "subject_id", "", {{"comment", ""}}, {}},
       {"reviews", "feedback/reviews_written.json", kReview, {"reviewer_id"}, "", "", {}, {}},
-      {"confirmations", "feedback/confirmations.json",
+      {"confirmations",
+       "feedback/confirmations.json",
        {{"event_id"}, {"scopes"}, {"note"}, {"confirmer_id"}, {"confirmed_at", kTime}},
-       {"confirmer_id"}, "", "event_id IN (SELECT event_id FROM reviews WHERE tenant_id = ? AND subject_id = ?)",
-       {{"note", ""}}, {}},
+       {"confirmer_id"},
+       "",
+       "event_id IN (SELECT event_id FROM reviews WHERE tenant_id = ? AND subject_id = ?)",
+       {{"note", ""}},
+       {}},
       {"step_reports", "", {}, {"actor_id"}, "", "", {}, {}},
   };
   return kTables;

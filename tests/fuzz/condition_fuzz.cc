@@ -19,11 +19,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Each path resolves to a value chosen by its length, so every type is met.
   condition->Evaluate([](const std::string& path) -> std::optional<perfflow::CondValue> {
     switch (path.size() % 5) {
-      case 0: return std::nullopt;
-      case 1: return perfflow::CondValue(true);
-      case 2: return perfflow::CondValue(static_cast<double>(path.size()));
-      case 3: return perfflow::CondValue(path);
-      default: return perfflow::CondValue(std::monostate());
+      case 0:
+        return std::nullopt;
+      case 1:
+        return perfflow::CondValue(true);
+      case 2:
+        return perfflow::CondValue(static_cast<double>(path.size()));
+      case 3:
+        return perfflow::CondValue(path);
+      default:
+        return perfflow::CondValue(std::monostate());
     }
   });
   return 0;

@@ -146,7 +146,8 @@ TEST_P(CalibrationLogContractTest, ErasureRewritesThePersonsEntriesAndTheChainSt
   v1::Outcome changed = first_;
   changed.set_session("sessions/h3");
   changed.set_previous_rating("");
-  ASSERT_TRUE(store_->AppendOutcome("acme", "h3", changed, "B", ChangeNotice{absl::FromUnixSeconds(1790000000), "H3"}).ok());
+  ASSERT_TRUE(
+      store_->AppendOutcome("acme", "h3", changed, "B", ChangeNotice{absl::FromUnixSeconds(1790000000), "H3"}).ok());
   const db::Erasure erasure{"e1", "erased-0123456789abcdef", "", absl::FromUnixSeconds(1790000000)};
   auto erased = store_->ErasePerson("acme", erasure);
   ASSERT_TRUE(erased.ok()) << erased.status();
@@ -245,7 +246,9 @@ TEST_P(CalibrationLogContractTest, OutcomesRecordedBeforeTheLogAreLoggedOnOpen) 
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CalibrationLogContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return testing::BackendName(info.param);
+                         });
 
 }  // namespace
 }  // namespace perfflow::calibration

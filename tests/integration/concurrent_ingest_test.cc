@@ -3,8 +3,8 @@
 // per external id.
 
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -53,12 +53,16 @@ TEST_P(ConcurrentIngestTest, EightClientsSameFiveHundredIds) {
   EXPECT_EQ(duplicates, kClients * kIds - kIds);
 
   int chains = 0;
-  ASSERT_TRUE(w.store->ForEachFlow(kTenant, {}, [&](const EventRecord& e) {
-    ++chains;
-    auto full = w.store->GetEvent(kTenant, e.event_id);
-    EXPECT_TRUE(full.ok() && full->has_value() && (*full)->tasks.size() == 3u) << e.event_id;
-    return true;
-  }).ok());
+  ASSERT_TRUE(w.store
+                  ->ForEachFlow(kTenant, {},
+                                [&](const EventRecord& e) {
+                                  ++chains;
+                                  auto full = w.store->GetEvent(kTenant, e.event_id);
+                                  EXPECT_TRUE(full.ok() && full->has_value() && (*full)->tasks.size() == 3u)
+                                      << e.event_id;
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(chains, kIds);
   auto backlog = w.store->OutboxBacklog(kTenant);
   ASSERT_TRUE(backlog.ok());
@@ -66,7 +70,9 @@ TEST_P(ConcurrentIngestTest, EightClientsSameFiveHundredIds) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ConcurrentIngestTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return testing::BackendName(info.param);
+                         });
 
 }  // namespace
 }  // namespace perfflow::event

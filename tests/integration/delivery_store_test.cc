@@ -77,7 +77,8 @@ TEST_P(DeliveryStoreTest, ExpiredClaimIsFencedAndFiresOnce) {
   auto firings = [](const std::vector<ClaimedTimer>& claims) {
     std::vector<TimerFiring> out;
     for (const ClaimedTimer& c : claims) {
-      out.push_back({c, {{c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
+      out.push_back({c,
+                     {{c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
                      NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
     }
     return out;

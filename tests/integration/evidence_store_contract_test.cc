@@ -190,7 +190,8 @@ TEST_P(EvidenceStoreContractTest, RemovedBytesKeepTheRowAndStopCountingAsReferen
   const absl::Time at = absl::FromUnixSeconds(1780000000);
   EXPECT_EQ(store_->MarkRemoved("acme", {old_row.evidence_id}, "retention", at).value_or(-1), 1);
   EXPECT_EQ(store_->MarkRemoved("acme", {old_row.evidence_id}, "erasure", at).value_or(-1), 0) << "marked once";
-  EXPECT_EQ(store_->MarkRemoved("other", {new_row.evidence_id}, "erasure", at).value_or(-1), 0) << "another tenant's row";
+  EXPECT_EQ(store_->MarkRemoved("other", {new_row.evidence_id}, "erasure", at).value_or(-1), 0)
+      << "another tenant's row";
   auto row = store_->GetEvidence("acme", old_row.evidence_id);
   ASSERT_TRUE(row.ok() && row->has_value());
   EXPECT_EQ((*row)->removed_at, at);
@@ -205,7 +206,9 @@ TEST_P(EvidenceStoreContractTest, RemovedBytesKeepTheRowAndStopCountingAsReferen
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EvidenceStoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return testing::BackendName(info.param);
+                         });
 
 }  // namespace
 }  // namespace perfflow::evidence

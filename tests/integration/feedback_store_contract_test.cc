@@ -106,7 +106,9 @@ TEST_P(FeedbackStoreContractTest, OneConfirmationPerEvent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FeedbackStoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return testing::BackendName(info.param);
+                         });
 
 }  // namespace
 }  // namespace perfflow::feedback

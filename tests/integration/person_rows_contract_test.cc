@@ -64,10 +64,22 @@ class PersonRowsContractTest : public ::testing::TestWithParam<Backend> {
   }
 
   const std::vector<PersonTable> tables_ = {
-      {"chains", "chains.json", {{"chain_id"}, {"subject_id"}, {"opened_at", ColumnKind::kTime}}, {"subject_id"}, "", "",
-       {}, {}},
-      {"notes", "notes.json", {{"note_id"}, {"author_id"}, {"text"}}, {"author_id"}, "",
-       "chain_id IN (SELECT chain_id FROM chains WHERE tenant_id = ? AND subject_id = ?)", {{"text", ""}}, {}},
+      {"chains",
+       "chains.json",
+       {{"chain_id"}, {"subject_id"}, {"opened_at", ColumnKind::kTime}},
+       {"subject_id"},
+       "",
+       "",
+       {},
+       {}},
+      {"notes",
+       "notes.json",
+       {{"note_id"}, {"author_id"}, {"text"}},
+       {"author_id"},
+       "",
+       "chain_id IN (SELECT chain_id FROM chains WHERE tenant_id = ? AND subject_id = ?)",
+       {{"text", ""}},
+       {}},
       {"reports", "", {}, {}, "", "", {}, {"body"}},
   };
   testing::TestDatabase database_;
@@ -136,7 +148,9 @@ TEST_P(PersonRowsContractTest, AFailingStepLeavesEverythingAsItWas) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PersonRowsContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return testing::BackendName(info.param);
+                         });
 
 }  // namespace
 }  // namespace perfflow::db

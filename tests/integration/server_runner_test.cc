@@ -70,8 +70,8 @@ TEST(ServerRunnerTest, ReadinessFollowsProbeAndShutdownDrains) {
   ASSERT_GT(runner.grpc_port(), 0);
   ASSERT_GT(runner.metrics_port(), 0);
 
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(runner.grpc_port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(runner.grpc_port()), grpc::InsecureChannelCredentials());
   EXPECT_EQ(HealthStatus(*channel, ""), kServing);
   EXPECT_EQ(HealthStatus(*channel, "perfflow.event.v1.EventService"), kServing);
   db_up = false;

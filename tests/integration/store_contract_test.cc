@@ -47,11 +47,11 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
   }
 
   absl::Status Close(const std::string& id) {
-    for (auto [step, verdict] : std::vector<std::pair<FlowStep, Verdict>>{
-             {t::FLOW_STEP_OWNER_ACTION, t::VERDICT_UNSPECIFIED},
-             {t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_MEETS},
-             {t::FLOW_STEP_CROSS_CONFIRM, t::VERDICT_UNSPECIFIED},
-             {t::FLOW_STEP_ARCHIVED, t::VERDICT_UNSPECIFIED}}) {
+    for (auto [step, verdict] :
+         std::vector<std::pair<FlowStep, Verdict>>{{t::FLOW_STEP_OWNER_ACTION, t::VERDICT_UNSPECIFIED},
+                                                   {t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_MEETS},
+                                                   {t::FLOW_STEP_CROSS_CONFIRM, t::VERDICT_UNSPECIFIED},
+                                                   {t::FLOW_STEP_ARCHIVED, t::VERDICT_UNSPECIFIED}}) {
       if (absl::Status s = Step(id, step, verdict); !s.ok()) return s;
     }
     return absl::OkStatus();
@@ -334,19 +334,28 @@ TEST_P(StoreContractTest, HealthBucketsAgreeWithPerChainClassification) {
   HealthReport sql = AggregateHealth(*buckets, HealthPeriod::kDay);
 
   HealthCounts expected;
-  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord& e) {
-    switch (ClassifyChain(e.flow.triggered_at, e.flow.archived_at, now)) {
-      case ChainOutcome::kWithin: ++expected.within; break;
-      case ChainOutcome::kOutside: ++expected.outside; break;
-      case ChainOutcome::kPending: ++expected.pending; break;
-    }
-    return true;
-  }).ok());
+  ASSERT_TRUE(w_.store
+                  ->ForEachFlow(kTenant, {},
+                                [&](const EventRecord& e) {
+                                  switch (ClassifyChain(e.flow.triggered_at, e.flow.archived_at, now)) {
+                                    case ChainOutcome::kWithin:
+                                      ++expected.within;
+                                      break;
+                                    case ChainOutcome::kOutside:
+                                      ++expected.outside;
+                                      break;
+                                    case ChainOutcome::kPending:
+                                      ++expected.pending;
+                                      break;
+                                  }
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(sql.overall.within, expected.within);
   EXPECT_EQ(sql.overall.outside, expected.outside);
   EXPECT_EQ(sql.overall.pending, expected.pending);
   EXPECT_EQ(expected.within, 4);
-  EXPECT_GT(expected.pending, 0);  // chains whose window had not ended at +100 h
+  EXPECT_GT(expected.pending, 0);           // chains whose window had not ended at +100 h
   EXPECT_EQ(sql.by_department.size(), 2u);  // q1 is in quality
   EXPECT_GE(sql.by_period.size(), 3u);
 }
@@ -388,10 +397,10 @@ TEST_P(StoreContractTest, HealthBucketsScannedInParallelRunsOfDaysAreTheSame) {
   };
   const absl::Time start = testing::FixedStart();
   for (const Question& q : std::vector<Question>{
-           {start - absl::Hours(24 * 30), start + absl::Hours(24 * 30), {}, 10},       // wider than the chains
-           {start + absl::Hours(51), start + absl::Hours(24 * 7 + 5), {}, 5},          // starts and ends mid-day
-           {start - absl::Hours(1), start + absl::Hours(24 * 11), quality, 5},         // one department
-           {start + absl::Hours(24 * 40), start + absl::Hours(24 * 50), {}, 0}}) {     // no chains at all
+           {start - absl::Hours(24 * 30), start + absl::Hours(24 * 30), {}, 10},    // wider than the chains
+           {start + absl::Hours(51), start + absl::Hours(24 * 7 + 5), {}, 5},       // starts and ends mid-day
+           {start - absl::Hours(1), start + absl::Hours(24 * 11), quality, 5},      // one department
+           {start + absl::Hours(24 * 40), start + absl::Hours(24 * 50), {}, 0}}) {  // no chains at all
     auto one = buckets(1, q.from, q.to, q.filter);
     auto runs = buckets(3, q.from, q.to, q.filter);
     EXPECT_EQ(one, runs);
@@ -413,13 +422,16 @@ TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossPages) {
   int count = 0;
   absl::Time last = absl::InfinitePast();
   std::set<std::string> seen;
-  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord& e) {
-    EXPECT_GE(e.flow.triggered_at, last);
-    last = e.flow.triggered_at;
-    EXPECT_TRUE(seen.insert(e.event_id).second);
-    ++count;
-    return true;
-  }).ok());
+  ASSERT_TRUE(w_.store
+                  ->ForEachFlow(kTenant, {},
+                                [&](const EventRecord& e) {
+                                  EXPECT_GE(e.flow.triggered_at, last);
+                                  last = e.flow.triggered_at;
+                                  EXPECT_TRUE(seen.insert(e.event_id).second);
+                                  ++count;
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(count, 620);
   // Stopping inside a page, at a page's end and on the last row ends the
   // read-ahead cleanly and emits nothing more.
@@ -432,11 +444,14 @@ TEST_P(StoreContractTest, ForEachFlowStreamsInOrderAcrossPages) {
   EventFilter filter;
   filter.subject_id = "s1";
   int s1 = 0;
-  ASSERT_TRUE(w_.store->ForEachFlow(kTenant, filter, [&](const EventRecord& e) {
-    EXPECT_EQ(e.subject_id, "s1");
-    ++s1;
-    return true;
-  }).ok());
+  ASSERT_TRUE(w_.store
+                  ->ForEachFlow(kTenant, filter,
+                                [&](const EventRecord& e) {
+                                  EXPECT_EQ(e.subject_id, "s1");
+                                  ++s1;
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(s1, 310);
 }
 
@@ -589,7 +604,8 @@ TEST_P(StoreContractTest, PeerNoticesAreQueuedOnceAndBadOnesWriteNothing) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(*again) << "the same key is not queued twice";
   EXPECT_EQ(outbox(), before + 1);
-  // Refused, with nothing written: a stranger, a topic not of this form or the event service's own, no key, a big payload.
+  // Refused, with nothing written: a stranger, a topic not of this form or the event service's own, no key, a big
+  // payload.
   auto refused = [&](const std::function<void(v1::SendNoticeRequest&)>& spoil, absl::StatusCode code) {
     v1::SendNoticeRequest bad = req;
     bad.set_idempotency_key("calibration.changed:2");
@@ -600,14 +616,18 @@ TEST_P(StoreContractTest, PeerNoticesAreQueuedOnceAndBadOnesWriteNothing) {
   refused([](v1::SendNoticeRequest& r) { r.set_topic("Changed"); }, absl::StatusCode::kInvalidArgument);
   refused([](v1::SendNoticeRequest& r) { r.set_topic("task.assigned"); }, absl::StatusCode::kInvalidArgument);
   refused([](v1::SendNoticeRequest& r) { r.clear_idempotency_key(); }, absl::StatusCode::kInvalidArgument);
-  refused([](v1::SendNoticeRequest& r) {
-    (*r.mutable_payload()->mutable_fields())["blob"].set_string_value(std::string(17000, 'x'));
-  }, absl::StatusCode::kInvalidArgument);
+  refused(
+      [](v1::SendNoticeRequest& r) {
+        (*r.mutable_payload()->mutable_fields())["blob"].set_string_value(std::string(17000, 'x'));
+      },
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(outbox(), before + 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& info) { return testing::BackendName(info.param); });
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return testing::BackendName(info.param);
+                         });
 
 }  // namespace
 }  // namespace perfflow::event

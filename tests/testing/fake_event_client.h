@@ -5,8 +5,8 @@
 // move the fake's flow state the way the event service would.
 
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,7 +39,8 @@ class FakeEventClient : public event::EventClient {
   absl::StatusOr<ev1::Employee> GetEmployee(const RequestContext& rc, const std::string& id) override;
   absl::StatusOr<ev1::Event> RecordFlowStep(const RequestContext& rc, const ev1::RecordFlowStepRequest& req) override;
   absl::Status MarkEvidenceComplete(const RequestContext& rc, const std::string& event) override;
-  absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc, ev1::ListEventsRequest request) override;
+  absl::StatusOr<std::vector<ev1::Event>> ListAllEvents(const RequestContext& rc,
+                                                        ev1::ListEventsRequest request) override;
   absl::StatusOr<std::vector<ev1::Employee>> ListAllEmployees(const RequestContext& rc,
                                                               const std::string& department_id) override;
   // Streams the facts set with PutFact whose TRIGGERED time is in the range.

@@ -8,7 +8,9 @@
 
 namespace perfflow::testing {
 
-std::string BackendName(Backend b) { return b == Backend::kSqlite ? "sqlite" : "mysql"; }
+std::string BackendName(Backend b) {
+  return b == Backend::kSqlite ? "sqlite" : "mysql";
+}
 
 bool MysqlConfigured() {
   const char* url = std::getenv("PERFFLOW_TEST_MYSQL_URL");
@@ -34,9 +36,8 @@ TestDatabase MakeTestDatabase(Backend backend) {
   EXPECT_TRUE(db.ok()) << db.status();
   out.db = *std::move(db);
   auto handle = out.db;
-  out.cleanup = std::shared_ptr<void>(nullptr, [handle, schema](void*) {
-    (void)handle->ExecuteDdl("DROP DATABASE IF EXISTS `" + schema + "`");
-  });
+  out.cleanup = std::shared_ptr<void>(
+      nullptr, [handle, schema](void*) { (void)handle->ExecuteDdl("DROP DATABASE IF EXISTS `" + schema + "`"); });
   return out;
 }
 

@@ -51,7 +51,9 @@ ev1::FlowFact Fact(const std::string& subject, absl::Time at, double owner_h, do
   return f;
 }
 
-RequestContext Hr() { return RequestContext{"acme", "hr-1", {"hr"}, ""}; }
+RequestContext Hr() {
+  return RequestContext{"acme", "hr-1", {"hr"}, ""};
+}
 
 class CalibrationTest : public ::testing::Test {
  protected:
@@ -189,9 +191,10 @@ TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
   EXPECT_FALSE(Find(zhang.comparisons(), "on_time_rate")->flagged());
 
   ASSERT_EQ(zhang.prompts_size(), 1);
-  EXPECT_EQ(zhang.prompts(0).en(),
-            "Zhang Wei closes chains 2.1 days faster than their peers' median but has customer signoff rate 18% below their "
-            "peers' average: do the process figures explain the business result?");
+  EXPECT_EQ(
+      zhang.prompts(0).en(),
+      "Zhang Wei closes chains 2.1 days faster than their peers' median but has customer signoff rate 18% below their "
+      "peers' average: do the process figures explain the business result?");
   EXPECT_EQ(zhang.prompts(0).zh(),
             "Zhang Wei闭环比同级中位数快 2.1 天，但customer signoff rate比同级平均低 18%：过程指标能解释业务结果吗？");
   EXPECT_EQ(signoff->name().en(), "customer signoff rate");  // a KPI that is no goal: its key in words
@@ -226,8 +229,8 @@ TEST_F(CalibrationTest, DurationsDifferFromThePeersMedianNotAMeanOneLaggardSkews
   const double closure[] = {33, 27, 27, 27, 600};
   for (int i = 1; i <= 5; ++i) {
     for (int d = 1; d <= 6; ++d) {
-      events_->PutFact(Fact("p" + std::to_string(i), At(absl::StrCat("2026-05-0", d, "T08:00:00Z")), 10,
-                            closure[i - 1]));
+      events_->PutFact(
+          Fact("p" + std::to_string(i), At(absl::StrCat("2026-05-0", d, "T08:00:00Z")), 10, closure[i - 1]));
     }
   }
   Session("skew");
@@ -288,7 +291,8 @@ TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
   EXPECT_EQ(zhang.prompts(0).en(),
             "Zhang Wei responds 8 h faster than their peers' median but has an on-time rate 27 points lower than their "
             "peers': what explains the difference?");
-  EXPECT_EQ(zhang.prompts(0).zh(), "Zhang Wei响应比同级中位数快 8 小时，但准时闭环率比同级平均低 27 个百分点：差异的原因是什么？");
+  EXPECT_EQ(zhang.prompts(0).zh(),
+            "Zhang Wei响应比同级中位数快 8 小时，但准时闭环率比同级平均低 27 个百分点：差异的原因是什么？");
   // p2 is 85 points above everyone on two chains: too few to flag.
   const v1::Comparison* small = Find(Person(*brief, "p2").comparisons(), "on_time_rate");
   ASSERT_NE(small, nullptr);
@@ -642,8 +646,7 @@ TEST(RenderTest, HtmlIsSelfContainedEscapedAndFlaggedFirst) {
   ASSERT_TRUE(md.ok());
   EXPECT_THAT(md->content, HasSubstr("# T — calibration brief v3"));
   EXPECT_THAT(md->content, HasSubstr("| 2026-05 | 0 | – | – | – | – |"));  // a month with nothing: no false 0%
-  EXPECT_EQ(RenderBrief(brief, "T", v1::RENDER_FORMAT_UNSPECIFIED).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(RenderBrief(brief, "T", v1::RENDER_FORMAT_UNSPECIFIED).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(RenderTest, TheTrendShowsNoFalseZerosAndHasAnAxis) {

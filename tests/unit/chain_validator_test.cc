@@ -35,8 +35,7 @@ class ChainValidatorTest : public ::testing::Test {
   std::unique_ptr<CompiledChainRules> rules_;
 };
 
-constexpr char kLate[] =
-    R"({"project":"X1","milestone":"bom_freeze","delay_days":3,"delay_reason":"supplier_delay"})";
+constexpr char kLate[] = R"({"project":"X1","milestone":"bom_freeze","delay_days":3,"delay_reason":"supplier_delay"})";
 
 TEST_F(ChainValidatorTest, LateBomFreezeNeedsEverything) {
   v1::ChainValidation v = rules_->Validate(Attrs(kLate), {});
@@ -54,8 +53,8 @@ TEST_F(ChainValidatorTest, LateBomFreezeNeedsEverything) {
 }
 
 TEST_F(ChainValidatorTest, UncosignedChangeNoteIsAGapCosignedCompletes) {
-  std::vector<EvidenceFact> facts = {{"stage_timestamps", false}, {"bom_freeze_confirmation", false},
-                                     {"change_note", false}};
+  std::vector<EvidenceFact> facts = {
+      {"stage_timestamps", false}, {"bom_freeze_confirmation", false}, {"change_note", false}};
   v1::ChainValidation v = rules_->Validate(Attrs(kLate), facts);
   EXPECT_EQ(v.outcome(), v1::CHAIN_OUTCOME_INCOMPLETE);
   ASSERT_EQ(v.gaps_size(), 1);
@@ -81,9 +80,9 @@ TEST_F(ChainValidatorTest, ConditionalEvidenceIsNotApplicableWhenConditionFails)
 }
 
 TEST_F(ChainValidatorTest, RuleAndLibraryViolations) {
-  v1::ChainValidation v = rules_->Validate(
-      Attrs(R"({"project":"X1","milestone":"concept","delay_days":2,"delay_reason":"bad luck"})"),
-      {{"stage_timestamps", false}, {"change_note", true}});
+  v1::ChainValidation v =
+      rules_->Validate(Attrs(R"({"project":"X1","milestone":"concept","delay_days":2,"delay_reason":"bad luck"})"),
+                       {{"stage_timestamps", false}, {"change_note", true}});
   auto o = Outcomes(v);
   EXPECT_EQ(o["library:delay_reason"], v1::RULE_OUTCOME_VIOLATED);
   EXPECT_EQ(v.outcome(), v1::CHAIN_OUTCOME_INCOMPLETE);
@@ -102,8 +101,10 @@ TEST(SimilarityTest, RanksCloserAttributesHigher) {
   };
   auto base = s(R"({"milestone":"bom_freeze","delay_days":3,"delay_reason":"supplier_delay"})");
   EXPECT_DOUBLE_EQ(AttributeSimilarity(base, base), 1.0);
-  const double close = AttributeSimilarity(base, s(R"({"milestone":"bom_freeze","delay_days":4,"delay_reason":"supplier_delay"})"));
-  const double far = AttributeSimilarity(base, s(R"({"milestone":"concept","delay_days":30,"delay_reason":"design_change"})"));
+  const double close =
+      AttributeSimilarity(base, s(R"({"milestone":"bom_freeze","delay_days":4,"delay_reason":"supplier_delay"})"));
+  const double far =
+      AttributeSimilarity(base, s(R"({"milestone":"concept","delay_days":30,"delay_reason":"design_change"})"));
   const double partial = AttributeSimilarity(base, s(R"({"milestone":"bom_freeze"})"));
   EXPECT_GT(close, partial);
   EXPECT_GT(partial, far);

@@ -42,27 +42,25 @@ TEST_P(ConditionEvalTest, Evaluates) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ConditionEvalTest,
-    ::testing::Values(EvalCase{"attributes.delay_days > 0", true}, EvalCase{"attributes.delay_days >= 3", true},
-                      EvalCase{"attributes.delay_days < 3", false}, EvalCase{"attributes.delay_days <= 3", true},
-                      EvalCase{"attributes.delay_days == 3", true}, EvalCase{"attributes.delay_days != 3", false},
-                      EvalCase{"attributes.milestone == 'bom_freeze'", true},
-                      EvalCase{"attributes.milestone == \"concept\"", false},
-                      EvalCase{"attributes.delay_reason in ['supplier_delay', 'design_change']", true},
-                      EvalCase{"attributes.delay_reason in ['weather']", false},
-                      EvalCase{"exists attributes.delay_reason", true}, EvalCase{"exists attributes.missing", false},
-                      EvalCase{"not exists attributes.missing", true},
-                      EvalCase{"attributes.delay_days > 0 and exists evidence.change_note.count", true},
-                      EvalCase{"attributes.delay_days > 5 or attributes.renewal", true},
-                      EvalCase{"not (attributes.delay_days > 0 and attributes.renewal)", false},
-                      EvalCase{"attributes.renewal == true", true}, EvalCase{"attributes.zero", false},
-                      EvalCase{"attributes.empty", false}, EvalCase{"attributes.missing == null", true},
-                      EvalCase{"attributes.missing > 0", false},
-                      // Different types never compare equal, and never error.
-                      EvalCase{"attributes.delay_days == '3'", false}, EvalCase{"attributes.delay_days != '3'", true},
-                      EvalCase{"evidence.change_note.cosigned == false", true},
-                      EvalCase{"attributes.delay_days > -1", true},
-                      EvalCase{"(attributes.zero or attributes.empty) or (attributes.delay_days > 2 and not attributes.zero)",
-                               true}));
+    ::testing::Values(
+        EvalCase{"attributes.delay_days > 0", true}, EvalCase{"attributes.delay_days >= 3", true},
+        EvalCase{"attributes.delay_days < 3", false}, EvalCase{"attributes.delay_days <= 3", true},
+        EvalCase{"attributes.delay_days == 3", true}, EvalCase{"attributes.delay_days != 3", false},
+        EvalCase{"attributes.milestone == 'bom_freeze'", true}, EvalCase{"attributes.milestone == \"concept\"", false},
+        EvalCase{"attributes.delay_reason in ['supplier_delay', 'design_change']", true},
+        EvalCase{"attributes.delay_reason in ['weather']", false}, EvalCase{"exists attributes.delay_reason", true},
+        EvalCase{"exists attributes.missing", false}, EvalCase{"not exists attributes.missing", true},
+        EvalCase{"attributes.delay_days > 0 and exists evidence.change_note.count", true},
+        EvalCase{"attributes.delay_days > 5 or attributes.renewal", true},
+        EvalCase{"not (attributes.delay_days > 0 and attributes.renewal)", false},
+        EvalCase{"attributes.renewal == true", true}, EvalCase{"attributes.zero", false},
+        EvalCase{"attributes.empty", false}, EvalCase{"attributes.missing == null", true},
+        EvalCase{"attributes.missing > 0", false},
+        // Different types never compare equal, and never error.
+        EvalCase{"attributes.delay_days == '3'", false}, EvalCase{"attributes.delay_days != '3'", true},
+        EvalCase{"evidence.change_note.cosigned == false", true}, EvalCase{"attributes.delay_days > -1", true},
+        EvalCase{"(attributes.zero or attributes.empty) or (attributes.delay_days > 2 and not attributes.zero)",
+                 true}));
 
 struct ErrorCase {
   const char* text;

@@ -17,10 +17,10 @@ namespace {
 namespace t = perfflow::type::v1;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
-using ::testing::Not;
 using ::testing::HasSubstr;
-using ::testing::UnorderedElementsAre;
 using testing::kTenant;
+using ::testing::Not;
+using ::testing::UnorderedElementsAre;
 
 struct Sent {
   std::string url;
@@ -56,8 +56,8 @@ class DeadlineWorkerTest : public ::testing::Test {
     std::vector<std::string> out;
     absl::Status s = w_.database.db->RunInTransaction([&](db::Transaction& txn) -> absl::Status {
       out.clear();
-      auto rows = txn.Query(
-          "SELECT recipient_id FROM outbox WHERE tenant_id = ? AND topic = ? ORDER BY recipient_id", {kTenant, topic});
+      auto rows = txn.Query("SELECT recipient_id FROM outbox WHERE tenant_id = ? AND topic = ? ORDER BY recipient_id",
+                            {kTenant, topic});
       if (!rows.ok()) return rows.status();
       for (const auto& r : *rows) out.push_back(r.Str(0));
       return absl::OkStatus();
@@ -177,7 +177,8 @@ TEST_F(DeadlineWorkerTest, AClaimPastItsLeaseIsFencedAndFiresOnceElsewhere) {
   ASSERT_EQ(b->size(), 1u);
   EXPECT_EQ(b->front().fence, a->front().fence + 1);
   auto fire = [&](const std::string& owner, const ClaimedTimer& c, absl::Time now) {
-    TimerFiring f{c, {{"s1", "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
+    TimerFiring f{c,
+                  {{"s1", "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
                   NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)};
     return deliveries_->FireTimers(owner, now, {f});
   };
@@ -284,8 +285,7 @@ TEST_F(RelayTest, RoutesByDepartmentAndDeliversOnce) {
   std::vector<std::string> urls;
   for (const Sent& s : sent_) urls.push_back(s.url.substr(0, s.url.find('?')));
   EXPECT_THAT(urls, UnorderedElementsAre("https://hooks.example.com/perfflow", "https://hooks.example.com/perfflow",
-                                         "https://oapi.dingtalk.com/robot/send",
-                                         "https://oapi.dingtalk.com/robot/send",
+                                         "https://oapi.dingtalk.com/robot/send", "https://oapi.dingtalk.com/robot/send",
                                          "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"));
   for (const Sent& s : sent_) {
     if (s.url.find("hooks.example.com") == std::string::npos) continue;

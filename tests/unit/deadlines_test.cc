@@ -43,8 +43,8 @@ TEST(TimerPolicyTest, EventTypeOverridesTenantOverridesBuiltIn) {
   registry.mutable_settings()->mutable_timers()->set_escalate_to(v1::ESCALATION_TARGET_HR);
   type.mutable_actions()->mutable_timers()->set_escalate_after_hours(6);
   TimerPolicy p = EffectiveTimers(registry, type);
-  EXPECT_EQ(p.reminder_before, absl::Hours(8));    // tenant
-  EXPECT_EQ(p.escalate_after, absl::Hours(6));     // event type
+  EXPECT_EQ(p.reminder_before, absl::Hours(8));  // tenant
+  EXPECT_EQ(p.escalate_after, absl::Hours(6));   // event type
   EXPECT_EQ(p.escalate_to, v1::ESCALATION_TARGET_HR);
 
   // reminders_off wins over any inherited offset.

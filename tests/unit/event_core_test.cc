@@ -139,8 +139,9 @@ TEST_F(EventCoreTest, EachBadInputIsRejectedAndNothingStored) {
   ExpectRejected(req([](auto& r) { r.clear_external_id(); }), absl::StatusCode::kInvalidArgument, "external_id");
   ExpectRejected(req([](auto& r) { r.mutable_attributes()->mutable_fields()->erase("customer_tier"); }),
                  absl::StatusCode::kInvalidArgument, "attributes.customer_tier: required");
-  ExpectRejected(req([](auto& r) { (*r.mutable_attributes()->mutable_fields())["contract_value"].set_string_value("lots"); }),
-                 absl::StatusCode::kInvalidArgument, "attributes.contract_value: must be a number");
+  ExpectRejected(
+      req([](auto& r) { (*r.mutable_attributes()->mutable_fields())["contract_value"].set_string_value("lots"); }),
+      absl::StatusCode::kInvalidArgument, "attributes.contract_value: must be a number");
   ExpectRejected(req([](auto& r) {
                    (*r.mutable_attributes()->mutable_fields())["notes"].set_string_value(std::string(70000, 'x'));
                  }),

@@ -45,9 +45,9 @@ class EvidenceCoreTest : public ::testing::Test {
     EvidenceOptions options;
     options.max_file_bytes = 64 * 1024;
     options.max_event_bytes = 160 * 1024;
-    core_ = std::make_shared<EvidenceCore>(store_, blobs_, events_,
-                                           std::make_shared<event::StepReports>(database_.db, events_, "evidence", nullptr),
-                                           clock_, options, nullptr);
+    core_ = std::make_shared<EvidenceCore>(
+        store_, blobs_, events_, std::make_shared<event::StepReports>(database_.db, events_, "evidence", nullptr),
+        clock_, options, nullptr);
     event_ = PutNpiEvent(R"({"project":"X1","milestone":"bom_freeze","delay_days":3,"delay_reason":"supplier_delay"})");
   }
 
@@ -166,7 +166,10 @@ TEST_F(EvidenceCoreTest, EachBadUploadIsRejectedWithNoBlobAndNoRow) {
                  "change_note accepts application/pdf");
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", std::string("\x89PNG\r\n\x1a\n", 8) + "data"),
                  absl::StatusCode::kInvalidArgument, "declared application/pdf but the content is png");
-  ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", "%PDF-1.7\n\x7f" "ELF" + std::string(3000, '\x01')),
+  ExpectRejected(Upload(As("r1"), "change_note", "application/pdf",
+                        "%PDF-1.7\n\x7f"
+                        "ELF" +
+                            std::string(3000, '\x01')),
                  absl::StatusCode::kInvalidArgument, "no %%EOF trailer");
   ExpectRejected(Upload(As("r1"), "change_note", "application/pdf", Pdf(100), std::string(64, 'a')),
                  absl::StatusCode::kInvalidArgument, "but the content hashes to");
@@ -356,7 +359,8 @@ TEST_F(EvidenceCoreTest, ArchiveWhoseReplyIsLostKeepsTheSealAndTheRetryLandsIt) 
 
 TEST_F(EvidenceCoreTest, SimilarSealedCasesGuideTheGaps) {
   // Two sealed, complete chains of the same type; one closer than the other.
-  auto close_case = PutNpiEvent(R"({"project":"X9","milestone":"bom_freeze","delay_days":4,"delay_reason":"supplier_delay"})");
+  auto close_case =
+      PutNpiEvent(R"({"project":"X9","milestone":"bom_freeze","delay_days":4,"delay_reason":"supplier_delay"})");
   auto far_case = PutNpiEvent(R"({"project":"Y1","milestone":"concept","delay_days":0})");
   for (const std::string& ev : {close_case, far_case}) {
     ASSERT_TRUE(Upload(As("r1"), "stage_timestamps", "text/csv", "s,t\n" + ev, "", ev).ok());

@@ -58,7 +58,7 @@ TEST(FairnessTest, DepartmentsThatDifferAreFlaggedWithExactPValues) {
   EXPECT_EQ(assembly->meets(), 9);
   EXPECT_EQ(assembly->rest_verdicts(), 10);
   EXPECT_EQ(assembly->rest_meets(), 2);
-  EXPECT_NEAR(assembly->p_value(), 0.0054774946, 1e-9);  // Fisher [[9, 1], [2, 8]]
+  EXPECT_NEAR(assembly->p_value(), 0.0054774946, 1e-9);               // Fisher [[9, 1], [2, 8]]
   EXPECT_NEAR(assembly->adjusted_p_value(), 2 * 0.0054774946, 1e-9);  // Holm over the two departments
   EXPECT_TRUE(assembly->flagged());
   // The protected attribute splits the cohort the same way here.

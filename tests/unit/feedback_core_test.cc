@@ -32,7 +32,8 @@ class FeedbackCoreTest : public ::testing::Test {
     std::stringstream ss;
     ss << in.rdbuf();
     FeedbackPolicies policies;
-    policies.default_guide = std::make_shared<const PhraseGuide>(*PhraseGuide::Build(*PhraseGuide::ParseLexicon(ss.str())));
+    policies.default_guide =
+        std::make_shared<const PhraseGuide>(*PhraseGuide::Build(*PhraseGuide::ParseLexicon(ss.str())));
     policies.tenants["acme"].delegates["s-head"].insert("s3");
     policies.tenants["strict"].require_effective_feedback = true;
     reports_ = std::make_shared<event::StepReports>(database_.db, events_, "feedback", nullptr);
@@ -41,7 +42,9 @@ class FeedbackCoreTest : public ::testing::Test {
         [](const RequestContext&, const std::string&) -> absl::StatusOr<std::string> {
           return std::string("contract_scan");
         },
-        [this](const RequestContext& rc, const std::string& event) { archive_asks_.push_back(rc.principal + " " + event); });
+        [this](const RequestContext& rc, const std::string& event) {
+          archive_asks_.push_back(rc.principal + " " + event);
+        });
     event_ = PutContract();
   }
 
@@ -55,8 +58,9 @@ class FeedbackCoreTest : public ::testing::Test {
     e.mutable_flow()->set_round(1);
     e.mutable_flow()->set_requires_cross_confirm(true);
     e.mutable_flow()->set_step(owner_acted ? t::FLOW_STEP_OWNER_ACTION : t::FLOW_STEP_TRIGGERED);
-    if (owner_acted) e.mutable_flow()->mutable_times()->mutable_owner_action_at()->set_seconds(
-        absl::ToUnixSeconds(testing::FixedStart() + absl::Hours(2)));
+    if (owner_acted)
+      e.mutable_flow()->mutable_times()->mutable_owner_action_at()->set_seconds(
+          absl::ToUnixSeconds(testing::FixedStart() + absl::Hours(2)));
     auto* task = e.add_tasks();
     task->set_kind(t::TASK_KIND_CROSS_CONFIRM);
     task->set_assignee_id("c-head");

@@ -90,7 +90,7 @@ TEST(FlowMetricsTest, ClosedChainCountersStartAtZeroForKnownPairs) {
       ++zeros;
     }
   }
-  EXPECT_EQ(zeros, 2);  // within_sla true and false
+  EXPECT_EQ(zeros, 2);                                                // within_sla true and false
   metrics.ChainClosed("acme", "sales", "crm.contract_signed", true);  // the same series, now 1
   double total = 0;
   for (const auto& family : registry.Collect()) {

@@ -89,7 +89,9 @@ struct IllegalCase {
   StepReport report;
 };
 
-void PrintTo(const IllegalCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const IllegalCase& c, std::ostream* os) {
+  *os << c.name;
+}
 
 class IllegalTransitionTest : public ::testing::TestWithParam<IllegalCase> {};
 
@@ -98,7 +100,9 @@ TEST_P(IllegalTransitionTest, IsFailedPrecondition) {
   EXPECT_TRUE(absl::IsFailedPrecondition(tr.status())) << tr.status();
 }
 
-FlowState OwnerDone(bool cross = false) { return Apply(Fresh(cross), Report(t::FLOW_STEP_OWNER_ACTION)); }
+FlowState OwnerDone(bool cross = false) {
+  return Apply(Fresh(cross), Report(t::FLOW_STEP_OWNER_ACTION));
+}
 FlowState Archived() {
   FlowState s = Apply(OwnerDone(), Report(t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_MEETS));
   return Apply(s, Report(t::FLOW_STEP_ARCHIVED));
@@ -106,15 +110,15 @@ FlowState Archived() {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, IllegalTransitionTest,
-    ::testing::Values(
-        IllegalCase{"TriggeredIsNotReportable", Fresh(), Report(t::FLOW_STEP_TRIGGERED)},
-        IllegalCase{"FeedbackBeforeOwner", Fresh(), Report(t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_MEETS)},
-        IllegalCase{"ArchiveBeforeFeedback", OwnerDone(), Report(t::FLOW_STEP_ARCHIVED)},
-        IllegalCase{"OwnerTwice", OwnerDone(), Report(t::FLOW_STEP_OWNER_ACTION)},
-        IllegalCase{"CrossConfirmNotConfigured", OwnerDone(false), Report(t::FLOW_STEP_CROSS_CONFIRM)},
-        IllegalCase{"CrossConfirmBeforeOwner", Fresh(true), Report(t::FLOW_STEP_CROSS_CONFIRM)},
-        IllegalCase{"AnythingAfterArchive", Archived(), Report(t::FLOW_STEP_OWNER_ACTION)},
-        IllegalCase{"ArchiveTwice", Archived(), Report(t::FLOW_STEP_ARCHIVED)}),
+    ::testing::Values(IllegalCase{"TriggeredIsNotReportable", Fresh(), Report(t::FLOW_STEP_TRIGGERED)},
+                      IllegalCase{"FeedbackBeforeOwner", Fresh(),
+                                  Report(t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_MEETS)},
+                      IllegalCase{"ArchiveBeforeFeedback", OwnerDone(), Report(t::FLOW_STEP_ARCHIVED)},
+                      IllegalCase{"OwnerTwice", OwnerDone(), Report(t::FLOW_STEP_OWNER_ACTION)},
+                      IllegalCase{"CrossConfirmNotConfigured", OwnerDone(false), Report(t::FLOW_STEP_CROSS_CONFIRM)},
+                      IllegalCase{"CrossConfirmBeforeOwner", Fresh(true), Report(t::FLOW_STEP_CROSS_CONFIRM)},
+                      IllegalCase{"AnythingAfterArchive", Archived(), Report(t::FLOW_STEP_OWNER_ACTION)},
+                      IllegalCase{"ArchiveTwice", Archived(), Report(t::FLOW_STEP_ARCHIVED)}),
     [](const ::testing::TestParamInfo<IllegalCase>& info) { return std::string(info.param.name); });
 
 TEST(FlowMachineTest, FeedbackWithoutVerdictIsInvalidArgument) {

@@ -94,8 +94,10 @@ TEST(TranscodeTest, BuildsRequestsFromPathQueryAndBody) {
   Router router = ServiceRouter();
   RouteMatch m = router.Find("GET", "/v1/events");
   ev1::ListEventsRequest list;
-  std::multimap<std::string, std::string> query = {
-      {"subject_id", "e1"}, {"pageSize", "5"}, {"step", "FLOW_STEP_OWNER_ACTION"}, {"start_time", "2026-01-01T00:00:00Z"}};
+  std::multimap<std::string, std::string> query = {{"subject_id", "e1"},
+                                                   {"pageSize", "5"},
+                                                   {"step", "FLOW_STEP_OWNER_ACTION"},
+                                                   {"start_time", "2026-01-01T00:00:00Z"}};
   ASSERT_TRUE(BuildRequest(m, query, "", &list).ok());
   EXPECT_EQ(list.subject_id(), "e1");
   EXPECT_EQ(list.page_size(), 5);
@@ -162,7 +164,8 @@ std::string StandardSignature(const std::string& secret, const std::string& id, 
 }
 
 TEST(WebhookTest, StandardSchemeWithRotationWindowAndTampering) {
-  auto sources = WebhookSources::Create({StandardSource()}, FakeEnv({{"OLD", "old-secret"}, {"NEW", "whsec_" + Base64Encode("new")}}));
+  auto sources = WebhookSources::Create({StandardSource()},
+                                        FakeEnv({{"OLD", "old-secret"}, {"NEW", "whsec_" + Base64Encode("new")}}));
   ASSERT_TRUE(sources.ok()) << sources.status();
   const WebhookSource& crm = *sources->Find("crm");
   const absl::Time now = absl::FromUnixSeconds(1800000000);
@@ -191,7 +194,8 @@ TEST(WebhookTest, GithubScheme) {
   ASSERT_TRUE(sources.ok()) << sources.status();
   const std::string body = "{}";
   std::map<std::string, std::string> headers = {
-      {"X-GitHub-Delivery", "d-1"}, {"X-Hub-Signature-256", "sha256=" + absl::BytesToHexString(HmacSha256("gh", body))}};
+      {"X-GitHub-Delivery", "d-1"},
+      {"X-Hub-Signature-256", "sha256=" + absl::BytesToHexString(HmacSha256("gh", body))}};
   auto header = [&headers](const std::string& n) { return headers.count(n) ? headers[n] : ""; };
   auto id = VerifyWebhook(*sources->Find("crm"), header, body, absl::Now());
   ASSERT_TRUE(id.ok()) << id.status();
@@ -326,7 +330,10 @@ TEST(ApiKeyTest, CreateAuthenticateRevokeOnSqlite) {
 TEST(DoorTest, SourcesOfApiKeysAndRoles) {
   Principal p;
   p.roles = {"employee"};
-  const auto* apply = ev1::GetEventRequest::descriptor()->file()->FindServiceByName("EventService")->FindMethodByName("ApplyEventTypes");
+  const auto* apply = ev1::GetEventRequest::descriptor()
+                          ->file()
+                          ->FindServiceByName("EventService")
+                          ->FindMethodByName("ApplyEventTypes");
   EXPECT_EQ(Door::Authorize(p, *apply).code(), absl::StatusCode::kPermissionDenied);
   p.roles.push_back("admin");
   EXPECT_TRUE(Door::Authorize(p, *apply).ok());
@@ -409,7 +416,7 @@ TEST(PageLocaleTest, TheDirectoryLanguageElseTheBrowsers) {
   EXPECT_FALSE(PageLocale("en-US,en;q=0.9,zh;q=0.8", "").zh());
   EXPECT_TRUE(PageLocale("en;q=0.5,zh-TW;q=0.7", "").zh());  // weights, not order
   EXPECT_TRUE(PageLocale("fr-FR", "").zh());                 // neither: the default
-  EXPECT_TRUE(PageLocale("en-US", "", "zh").zh());            // the directory wins
+  EXPECT_TRUE(PageLocale("en-US", "", "zh").zh());           // the directory wins
   EXPECT_FALSE(PageLocale("zh-CN", "", "en").zh());
 }
 

@@ -39,7 +39,9 @@ struct Comment {
   const char* language;
 };
 
-void PrintTo(const Comment& c, std::ostream* os) { *os << c.text; }
+void PrintTo(const Comment& c, std::ostream* os) {
+  *os << c.text;
+}
 
 class CommentTableTest : public ::testing::TestWithParam<Comment> {};
 
@@ -74,13 +76,13 @@ INSTANTIATE_TEST_SUITE_P(
         Comment{"本季度表现不错，继续保持", {kPraise, kEncourage, kNoBehaviour, kNoEvidence}, false, "zh"},
         Comment{"任劳任怨，加班加点", {kEffort, kEffort, kNoBehaviour, kNoEvidence}, false, "zh"},
         Comment{"非常棒", {kPraise, kNoBehaviour, kNoEvidence}, false, "zh"},
-        Comment{"你在XX项目中主动协调解决CAN总线通信协议接口问题（附会议纪要截图），保障了整车厂测试进度", {}, true, "zh"},
+        Comment{
+            "你在XX项目中主动协调解决CAN总线通信协议接口问题（附会议纪要截图），保障了整车厂测试进度", {}, true, "zh"},
         Comment{"按时交付了需求文档，评审记录见附件", {}, true, "zh"},
         Comment{"现场提出了工装改进方案，数据表明一次合格率提升3%", {}, true, "zh"},
         Comment{"协调供应商在48小时内完成8D报告", {}, true, "zh"},
         Comment{"修复了首件尺寸偏差，测量报告已上传", {}, true, "zh"},
-        Comment{"主导了BOM冻结评审", {kNoEvidence}, false, "zh"},
-        Comment{"完成了客户回访", {kNoEvidence}, false, "zh"},
+        Comment{"主导了BOM冻结评审", {kNoEvidence}, false, "zh"}, Comment{"完成了客户回访", {kNoEvidence}, false, "zh"},
         Comment{"附件是本月的客户邮件", {kNoBehaviour}, false, "zh"},
         Comment{"表现很好，协调了跨部门会议（附会议纪要）", {kPraise}, true, "zh"},
         Comment{"很好地跟进了投诉，邮件记录齐全", {kPraise}, true, "zh"},
@@ -163,8 +165,9 @@ TEST(PhraseGuideTest, ChosenBehaviourAndCitedEvidenceMakeItEffectiveAndComposeAS
   auto zh = Guide().Analyze(in);
   ASSERT_TRUE(zh.ok());
   EXPECT_TRUE(zh->effective());
-  EXPECT_EQ(zh->composed_sentence(),
-            "你在XX项目NPI节点中主动协调解决了跨系统接口问题（附会议纪要截图），保障了整车厂测试进度，这种做法值得推广。");
+  EXPECT_EQ(
+      zh->composed_sentence(),
+      "你在XX项目NPI节点中主动协调解决了跨系统接口问题（附会议纪要截图），保障了整车厂测试进度，这种做法值得推广。");
   ASSERT_EQ(zh->suggestions_size(), 1);
   EXPECT_EQ(zh->suggestions(0).id(), "delivered_requirements_doc");
 

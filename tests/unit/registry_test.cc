@@ -79,15 +79,16 @@ TEST(RegistryTest, StreamsThatHangYamlCppAreSyntaxErrors) {
 }
 
 TEST(RegistryTest, UnknownFieldNamesDocumentAndPath) {
-  auto r = ParseRegistryFiles({File("t.yaml", std::string(kMinimalType) + "---\n" + kMinimalType +
-                                                  "actions_typo: {}\n")});
+  auto r =
+      ParseRegistryFiles({File("t.yaml", std::string(kMinimalType) + "---\n" + kMinimalType + "actions_typo: {}\n")});
   ASSERT_TRUE(absl::IsInvalidArgument(r.status()));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("file t.yaml, document 2"));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("actions_typo: unknown field"));
 }
 
 TEST(RegistryTest, BadEnumListsChoices) {
-  auto r = ParseRegistryFiles({File("t.yaml", std::string(kMinimalType) + "attributes:\n  - {name: a, type: numbr}\n")});
+  auto r =
+      ParseRegistryFiles({File("t.yaml", std::string(kMinimalType) + "attributes:\n  - {name: a, type: numbr}\n")});
   ASSERT_TRUE(absl::IsInvalidArgument(r.status()));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("attributes[0].type: unknown value 'numbr'"));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("number"));
@@ -161,8 +162,7 @@ rules:
   auto vs = ValidateRegistry(*r);
   EXPECT_TRUE(HasViolation(vs, "event_types[mes.line_stop].evidence[note].required_when",
                            "position 24: expected a value, found the end"));
-  EXPECT_TRUE(HasViolation(vs, "event_types[mes.line_stop].rules[r1].require",
-                           "'attributes.nope' is not a declared"));
+  EXPECT_TRUE(HasViolation(vs, "event_types[mes.line_stop].rules[r1].require", "'attributes.nope' is not a declared"));
   EXPECT_TRUE(HasViolation(vs, "event_types[mes.line_stop].rules[r2].when", "position 27: expected ')'"));
   EXPECT_EQ(vs.size(), 3u);
 }

@@ -27,7 +27,10 @@ TEST(SniffTest, PdfsEndWithTheirTrailer) {
   EXPECT_TRUE(HasPdfTrailer("%PDF-1.7\n...\n%%EOF\n"));
   EXPECT_TRUE(HasPdfTrailer(std::string(5000, 'x') + "%%EOF" + std::string(1000, '\n')));
   // "%PDF-" glued to an executable: no trailer where a reader looks for it.
-  EXPECT_FALSE(HasPdfTrailer(std::string("%PDF-1.7\n\x7f" "ELF\x02\x01\x01", 16) + std::string(4000, '\0')));
+  EXPECT_FALSE(HasPdfTrailer(std::string("%PDF-1.7\n\x7f"
+                                         "ELF\x02\x01\x01",
+                                         16) +
+                             std::string(4000, '\0')));
   EXPECT_FALSE(HasPdfTrailer("%%EOF" + std::string(1100, 'x')));
 }
 

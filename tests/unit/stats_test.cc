@@ -23,11 +23,11 @@ TEST(PercentileTest, NearestRank) {
 
 // Known answers: R's fisher.test and an exact rational computation agree.
 TEST(FisherExactTest, KnownTwoSidedValues) {
-  EXPECT_NEAR(FisherExactTwoSided(3, 1, 1, 3), 0.4857142857, 1e-9);      // Fisher's tea-tasting lady
-  EXPECT_NEAR(FisherExactTwoSided(1, 9, 11, 3), 0.0027594562, 1e-9);     // the textbook dieting table
-  EXPECT_NEAR(FisherExactTwoSided(5, 0, 0, 5), 0.0079365079, 1e-9);      // 2 / C(10, 5)
+  EXPECT_NEAR(FisherExactTwoSided(3, 1, 1, 3), 0.4857142857, 1e-9);   // Fisher's tea-tasting lady
+  EXPECT_NEAR(FisherExactTwoSided(1, 9, 11, 3), 0.0027594562, 1e-9);  // the textbook dieting table
+  EXPECT_NEAR(FisherExactTwoSided(5, 0, 0, 5), 0.0079365079, 1e-9);   // 2 / C(10, 5)
   EXPECT_NEAR(FisherExactTwoSided(10, 2, 20, 18), 0.0914932708, 1e-9);
-  EXPECT_NEAR(FisherExactTwoSided(2, 3, 3, 2), 1.0, 1e-9);               // as balanced as the margins allow
+  EXPECT_NEAR(FisherExactTwoSided(2, 3, 3, 2), 1.0, 1e-9);  // as balanced as the margins allow
   EXPECT_EQ(FisherExactTwoSided(0, 0, 0, 0), 1);
   // Symmetric in how the table is written.
   EXPECT_NEAR(FisherExactTwoSided(1, 9, 11, 3), FisherExactTwoSided(11, 3, 1, 9), 1e-12);

@@ -4,8 +4,8 @@
 #include "common/timestamps.h"
 #include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
-#include "perfflow/event/v1/event_service.pb.h"
 #include "gtest/gtest.h"
+#include "perfflow/event/v1/event_service.pb.h"
 
 namespace perfflow {
 namespace {
@@ -36,7 +36,8 @@ TEST(StatusTest, CodesMapOneToOne) {
 }
 
 TEST(StatusTest, InternalDetailNeverReachesCaller) {
-  grpc::Status g = ToGrpcStatus(absl::InternalError("mysql error 1064: You have an error in your SQL syntax near SELECT"));
+  grpc::Status g =
+      ToGrpcStatus(absl::InternalError("mysql error 1064: You have an error in your SQL syntax near SELECT"));
   EXPECT_EQ(g.error_code(), grpc::StatusCode::INTERNAL);
   EXPECT_EQ(g.error_message(), "internal error");
   EXPECT_EQ(g.error_details().find("SELECT"), std::string::npos);
@@ -67,12 +68,17 @@ TEST(Utf8Test, PrefixCutsAtCharacterBoundaries) {
 
 TEST(Utf8Test, InvalidBytesBecomeReplacementCharacters) {
   EXPECT_EQ(ToValidUtf8("ok é 😀"), "ok é 😀");
-  EXPECT_EQ(ToValidUtf8(std::string("a\xff" "b\xc3(", 5)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD(");
+  EXPECT_EQ(ToValidUtf8(std::string("a\xff"
+                                    "b\xc3(",
+                                    5)),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD(");
   EXPECT_EQ(ToValidUtf8(std::string("\xe4\xb8", 2)), "\xEF\xBF\xBD\xEF\xBF\xBD");  // cut sequence
 }
 
 TEST(Utf8Test, StatusesReachingCallersAreValidUtf8) {
-  absl::Status s = InvalidArgumentWithViolations("bad " + std::string("\xff"), {{"name", std::string("got '\xe4\xb8'")}});
+  absl::Status s =
+      InvalidArgumentWithViolations("bad " + std::string("\xff"), {{"name", std::string("got '\xe4\xb8'")}});
   grpc::Status g = ToGrpcStatus(s);
   EXPECT_EQ(ToValidUtf8(g.error_message()), g.error_message());
   ASSERT_EQ(FieldViolationsOf(s).size(), 1u);

@@ -10,7 +10,9 @@ namespace {
 namespace t = perfflow::type::v1;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1780000000);
-absl::Time At(double hours) { return kT0 + absl::Minutes(hours * 60); }
+absl::Time At(double hours) {
+  return kT0 + absl::Minutes(hours * 60);
+}
 
 v1::Registry OneType() {
   v1::Registry r;
@@ -23,9 +25,9 @@ v1::Registry OneType() {
 
 ReplayRows Rows() {
   ReplayRows rows;
-  rows.chains = {{"t", At(0), At(30)},     // archived after 30 h
-                 {"t", At(0), At(60)},     // after 60 h
-                 {"t", At(190), std::nullopt}};  // opened 10 h before now
+  rows.chains = {{"t", At(0), At(30)},                                       // archived after 30 h
+                 {"t", At(0), At(60)},                                       // after 60 h
+                 {"t", At(190), std::nullopt}};                              // opened 10 h before now
   rows.tasks = {{"t", t::TASK_KIND_OWNER_UPLOAD, At(0), At(24), At(22)},     // done 2 h early
                 {"t", t::TASK_KIND_MANAGER_REVIEW, At(0), At(48), At(80)}};  // done 32 h late
   return rows;
@@ -53,7 +55,7 @@ TEST(WhatIfTest, OtherWindowDeadlinesAndTimers) {
   EXPECT_EQ(f.within(), 2);  // 30 h and 60 h are both within 72 h
   EXPECT_EQ(f.pending(), 1);
   EXPECT_DOUBLE_EQ(f.flow_health(), 1.0);
-  EXPECT_EQ(f.late_tasks(), 2);        // the upload done at 22 h is now late (due 12 h)
+  EXPECT_EQ(f.late_tasks(), 2);  // the upload done at 22 h is now late (due 12 h)
   EXPECT_EQ(f.reminders(), 0);
   EXPECT_EQ(f.overdue_warnings(), 2);  // upload at 12 h, review at 48 h
   EXPECT_EQ(f.escalations(), 1);       // review at 60 h; the upload's (24 h) comes after it was done
