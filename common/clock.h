@@ -2,8 +2,8 @@
 
 // Time is injected: domain code asks a Clock, tests and the demo seeder set it.
 
-#include <mutex>
-
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -26,21 +26,21 @@ class ManualClock : public Clock {
  public:
   explicit ManualClock(absl::Time start) : now_(start) {}
   absl::Time Now() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return now_;
   }
   void Set(absl::Time t) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ = t;
   }
   void Advance(absl::Duration d) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ += d;
   }
 
  private:
-  mutable std::mutex mu_;
-  absl::Time now_;
+  mutable absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace perfflow

@@ -3,11 +3,11 @@
 // Runs a function now and then every `interval` on its own thread until
 // stopped (or destroyed). Stopping wakes the thread at once.
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace perfflow {
@@ -22,29 +22,29 @@ class PeriodicTask {
 
   void Stop() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
-    cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
   void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
+    mu_.Lock();
     while (!stopping_) {
-      lock.unlock();
+      mu_.Unlock();
       fn_();
-      lock.lock();
-      cv_.wait_for(lock, absl::ToChronoMilliseconds(interval_), [this] { return stopping_; });
+      mu_.Lock();
+      // Wakes at once when Stop() sets stopping_.
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
     }
+    mu_.Unlock();
   }
 
   absl::Duration interval_;
   std::function<void()> fn_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

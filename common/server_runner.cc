@@ -73,13 +73,13 @@ void ServerRunner::SetServing(bool serving) {
 
 void ServerRunner::ReadinessLoop() {
   bool last = true;
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   while (!stopping_) {
-    cv_.wait_for(lock, absl::ToChronoSeconds(options_.readiness_interval));
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.readiness_interval);
     if (stopping_ || !probe_) continue;
-    lock.unlock();
+    mu_.Unlock();
     absl::Status s = probe_();
-    lock.lock();
+    mu_.Lock();
     if (stopping_) break;
     if (s.ok() != last) {
       if (s.ok()) {
@@ -91,15 +91,15 @@ void ServerRunner::ReadinessLoop() {
     }
     SetServing(s.ok());
   }
+  mu_.Unlock();
 }
 
 void ServerRunner::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_ || !server_) return;
     stopping_ = true;
   }
-  cv_.notify_all();
   if (readiness_.joinable()) readiness_.join();
   SetServing(false);
   LogInfo("draining", {{"seconds", std::to_string(absl::ToInt64Seconds(options_.drain))}});

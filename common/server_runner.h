@@ -6,15 +6,15 @@
 // NOT_SERVING -> drain period -> shutdown with a deadline.
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "grpcpp/generic/async_generic_service.h"
@@ -70,9 +70,8 @@ class ServerRunner {
   int grpc_port_ = 0;
   prometheus::Gauge* database_up_ = nullptr;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread readiness_;
 };
 

@@ -5,10 +5,11 @@
 // Thread-safe; time comes from the caller so tests can use a fake clock.
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace perfflow {
@@ -17,7 +18,7 @@ class KeyedTokenBuckets {
  public:
   // Takes one token of `key`; otherwise returns how long until one is there.
   std::optional<absl::Duration> Take(const std::string& key, double rate_per_second, double burst, absl::Time now) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (buckets_.size() > kMaxKeys) buckets_.clear();  // full buckets are the default anyway
     auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst, now});
     Bucket& b = it->second;
@@ -38,8 +39,8 @@ class KeyedTokenBuckets {
     double tokens = 0;
     absl::Time updated;
   };
-  std::mutex mu_;
-  std::map<std::string, Bucket> buckets_;
+  absl::Mutex mu_;
+  std::map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace perfflow

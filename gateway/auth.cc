@@ -347,7 +347,7 @@ absl::StatusOr<v1::ApiKey> ApiKeyStore::Revoke(const std::string& tenant, const 
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   cache_.clear();
   return key;
 }
@@ -358,7 +358,7 @@ absl::StatusOr<Principal> ApiKeyStore::Authenticate(absl::string_view key, absl:
   if (parts.size() != 2 || !IsName(parts[0], 32)) return Unauthenticated("malformed API key");
   const std::string hash = Sha256Hex(key);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = cache_.find(hash);
     if (it != cache_.end() && now < it->second.second) return it->second.first;
   }
@@ -378,7 +378,7 @@ absl::StatusOr<Principal> ApiKeyStore::Authenticate(absl::string_view key, absl:
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (cache_.size() > 10000) cache_.clear();
   cache_[hash] = {p, now + cache_ttl_};
   return p;

@@ -6,12 +6,13 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/db/database.h"
@@ -86,8 +87,8 @@ class ApiKeyStore {
 
   std::shared_ptr<db::Database> db_;
   absl::Duration cache_ttl_ = absl::Seconds(10);
-  std::mutex mu_;
-  std::map<std::string, std::pair<Principal, absl::Time>> cache_;  // by key hash
+  absl::Mutex mu_;
+  std::map<std::string, std::pair<Principal, absl::Time>> cache_ ABSL_GUARDED_BY(mu_);  // by key hash
 };
 
 // The roles the gateway knows: employee, manager, hr, admin, system.

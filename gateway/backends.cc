@@ -43,8 +43,8 @@ StreamCall::StreamCall(std::unique_ptr<grpc::ClientContext> ctx, std::vector<grp
 
 StreamCall::~StreamCall() {
   ctx_->TryCancel();
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return done_; });
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&done_));
 }
 
 void StreamCall::Start(grpc::GenericStub* stub, const std::string& method) {
@@ -68,28 +68,26 @@ void StreamCall::OnWriteDone(bool ok) {
 }
 
 void StreamCall::OnReadDone(bool ok) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (ok) {
     has_message_ = true;
   } else {
     reads_done_ = true;
   }
-  cv_.notify_all();
 }
 
 void StreamCall::OnDone(const grpc::Status& status) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   status_ = status;
   done_ = true;
   reads_done_ = true;
-  cv_.notify_all();
 }
 
 bool StreamCall::Next(grpc::ByteBuffer* out) {
   bool read_more;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return has_message_ || reads_done_; });
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &StreamCall::Readable));
     if (!has_message_) return false;
     *out = std::move(incoming_);
     incoming_.Clear();
@@ -102,8 +100,8 @@ bool StreamCall::Next(grpc::ByteBuffer* out) {
 }
 
 grpc::Status StreamCall::Finish() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return done_; });
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&done_));
   return status_;
 }
 

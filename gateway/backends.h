@@ -3,13 +3,13 @@
 // Calls to the services by method path, without generated stubs: unary
 // calls and server streams of serialized messages over grpc::GenericStub.
 
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -39,16 +39,17 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   void OnDone(const grpc::Status& status) override;
 
  private:
+  bool Readable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return has_message_ || reads_done_; }
+
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::vector<grpc::ByteBuffer> requests_;
   size_t written_ = 0;
   grpc::ByteBuffer incoming_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool has_message_ = false;
-  bool reads_done_ = false;
-  bool done_ = false;
-  grpc::Status status_;
+  absl::Mutex mu_;
+  bool has_message_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
 };
 
 class Backends {

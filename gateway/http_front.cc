@@ -428,7 +428,7 @@ void HttpFront::Serve(std::unique_ptr<Connection> conn) {
       next->deadline = absl::Now() + options_.keep_alive_timeout;
     }
     {
-      std::lock_guard<std::mutex> lock(returned_mu_);
+      absl::MutexLock lock(&returned_mu_);
       returned_.push_back(std::move(next));
     }
     uint64_t one = 1;
@@ -439,7 +439,7 @@ void HttpFront::Serve(std::unique_ptr<Connection> conn) {
 void HttpFront::TakeReturned() {
   std::deque<std::unique_ptr<Connection>> returned;
   {
-    std::lock_guard<std::mutex> lock(returned_mu_);
+    absl::MutexLock lock(&returned_mu_);
     returned.swap(returned_);
   }
   for (auto& conn : returned) {

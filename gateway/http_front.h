@@ -22,12 +22,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "absl/synchronization/mutex.h"
 
 namespace perfflow::gateway {
 
@@ -113,8 +114,8 @@ class HttpFront {
   // Owned by the loop thread.
   std::map<int, std::unique_ptr<Connection>> waiting_;
   // Kept-alive connections handed back by pool threads.
-  std::mutex returned_mu_;
-  std::deque<std::unique_ptr<Connection>> returned_;
+  absl::Mutex returned_mu_;
+  std::deque<std::unique_ptr<Connection>> returned_ ABSL_GUARDED_BY(returned_mu_);
   std::atomic<size_t> open_{0};
 };
 

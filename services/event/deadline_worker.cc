@@ -285,14 +285,14 @@ std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, co
   const absl::Time now = options_.clock->Now();
   auto key = std::make_pair(tenant, id);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = recipients_.find(key);
     if (it != recipients_.end() && now - it->second.second < absl::Minutes(1)) return it->second.first;
   }
   std::optional<v1::Employee> employee;
   auto found = events_->GetEmployee(tenant, id);
   if (found.ok() && *found) employee = **found;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (recipients_.size() >= kMaxCached) recipients_.clear();
   recipients_[key] = {employee, now};
   return employee;
@@ -301,7 +301,7 @@ std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, co
 std::shared_ptr<const v1::Registry> OutboxRelay::Registry(const std::string& tenant) {
   const absl::Time now = options_.clock->Now();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = registries_.find(tenant);
     if (it != registries_.end() && now - it->second.second < absl::Minutes(1)) return it->second.first;
   }
@@ -314,7 +314,7 @@ std::shared_ptr<const v1::Registry> OutboxRelay::Registry(const std::string& ten
       registry = std::move(parsed);
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   constexpr size_t kMaxTenants = 1000;
   if (registries_.size() >= kMaxTenants) registries_.clear();
   registries_[tenant] = {registry, now};

@@ -11,12 +11,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/synchronization/mutex.h"
 #include "common/action_link.h"
 #include "common/clock.h"
 #include "common/token_bucket.h"
@@ -167,10 +168,11 @@ class OutboxRelay {
   TimeSource now_;
   RelayOptions options_;
   DeliveryMetrics* metrics_;
-  std::mutex mu_;
   KeyedTokenBuckets buckets_;
-  std::map<std::pair<std::string, std::string>, std::pair<std::optional<v1::Employee>, absl::Time>> recipients_;
-  std::map<std::string, std::pair<std::shared_ptr<const v1::Registry>, absl::Time>> registries_;
+  absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::pair<std::optional<v1::Employee>, absl::Time>> recipients_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::pair<std::shared_ptr<const v1::Registry>, absl::Time>> registries_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_;
 };
 

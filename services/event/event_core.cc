@@ -62,7 +62,7 @@ EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Cl
 
 absl::StatusOr<std::shared_ptr<const RegistryView>> EventCore::Registry(const std::string& tenant, int64_t version) {
   if (version == 0) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = registries_.find(tenant);
     if (it != registries_.end() && std::chrono::steady_clock::now() - it->second.loaded < kRegistryTtl) {
       return it->second.view;
@@ -86,7 +86,7 @@ absl::StatusOr<std::shared_ptr<const RegistryView>> EventCore::Registry(const st
   }
   auto view = std::make_shared<const RegistryView>(std::move(registry));
   if (version == 0) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     registries_[tenant] = {view, std::chrono::steady_clock::now()};
   }
   return view;
@@ -156,7 +156,7 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
   result.version = *version;
   merged.set_version(*version);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     registries_[tenant] = {std::make_shared<const RegistryView>(std::move(merged)), std::chrono::steady_clock::now()};
   }
   LogInfo("registry applied", {{"tenant", tenant}, {"version", std::to_string(*version)}});
@@ -170,13 +170,13 @@ absl::StatusOr<std::optional<T>> EventCore::Cached(DirectoryCache<T>& cache, con
                                                    const std::string& id, Load load) {
   const absl::Time now = clock_->Now();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = cache.entries.find({tenant, id});
     if (it != cache.entries.end() && now - it->second.loaded < kDirectoryTtl) return it->second.value;
   }
   absl::StatusOr<std::optional<T>> found = load(id);
   if (found.ok() && found->has_value()) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (cache.entries.size() >= kMaxDirectoryEntries) cache.entries.clear();
     cache.entries[{tenant, id}] = {**found, now};
   }
@@ -197,7 +197,7 @@ absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::Ups
   std::vector<FieldViolation> violations = ValidateDirectoryBatch(request, *snapshot);
   if (!violations.empty()) return InvalidArgumentWithViolations("directory batch rejected", violations);
   absl::Status stored = store_->UpsertDirectory(tenant, request, clock_->Now());
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   EraseTenant(employees_.entries, tenant);
   EraseTenant(departments_.entries, tenant);
   return stored;

@@ -9,10 +9,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/person_data.h"
 #include "perfflow/event/v1/event_service.pb.h"
@@ -121,8 +122,9 @@ class EventCore {
     std::shared_ptr<const RegistryView> view;
     std::chrono::steady_clock::time_point loaded;
   };
-  std::mutex mu_;                                     // guards registries_, employees_ and departments_
-  std::map<std::string, CachedRegistry> registries_;  // latest per tenant
+  absl::Mutex mu_;
+  std::map<std::string, CachedRegistry> registries_ ABSL_GUARDED_BY(mu_);  // latest per tenant
+  // Also guarded by mu_ (Cached() takes the lock; they are passed to it by reference, which the analysis cannot follow).
   DirectoryCache<v1::Employee> employees_;
   DirectoryCache<v1::Department> departments_;
 };

@@ -331,7 +331,7 @@ absl::StatusOr<std::shared_ptr<const CompiledChainRules>> EvidenceCore::RulesFor
                                                                                  const event::v1::Event& event) {
   const std::string key = absl::StrCat(rc.tenant, "/", event.registry_version(), "/", event.event_type());
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = rules_.find(key);
     if (it != rules_.end()) return it->second;
   }
@@ -346,7 +346,7 @@ absl::StatusOr<std::shared_ptr<const CompiledChainRules>> EvidenceCore::RulesFor
   auto compiled = CompiledChainRules::Compile(*type, view);
   if (!compiled.ok()) return absl::InternalError(compiled.status().message());
   auto shared = std::make_shared<const CompiledChainRules>(*std::move(compiled));
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   rules_[key] = shared;
   return shared;
 }

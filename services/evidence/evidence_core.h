@@ -8,10 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/person_data.h"
 #include "common/request_context.h"
@@ -132,9 +133,9 @@ class EvidenceCore {
   EvidenceOptions options_;
   EvidenceMetrics* metrics_;
 
-  std::mutex mu_;
+  absl::Mutex mu_;
   // "tenant/version/type" -> compiled rules; registry versions are immutable.
-  std::map<std::string, std::shared_ptr<const CompiledChainRules>> rules_;
+  std::map<std::string, std::shared_ptr<const CompiledChainRules>> rules_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace perfflow::evidence

@@ -22,7 +22,7 @@ void FeedbackMetrics::Review(const std::string& verdict, bool effective, absl::D
   static const prometheus::Histogram::BucketBoundaries kBuckets = {600,       1800,      3600,      4 * 3600,  8 * 3600,
                                                                    24 * 3600, 48 * 3600, 72 * 3600, 168 * 3600};
   response_.Add({}, kBuckets).Observe(absl::ToDoubleSeconds(response));
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++reviews_seen_;
   effective_seen_ += effective ? 1 : 0;
   effective_ratio_.Set(static_cast<double>(effective_seen_) / static_cast<double>(reviews_seen_));

@@ -2,8 +2,9 @@
 
 // Feedback metrics. No employee or event ids in labels. Thread-safe.
 
-#include <mutex>
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 
 #include "prometheus/family.h"
@@ -23,9 +24,9 @@ class FeedbackMetrics {
   prometheus::Family<prometheus::Counter>& reviews_;
   prometheus::Family<prometheus::Histogram>& response_;
   prometheus::Gauge& effective_ratio_;
-  std::mutex mu_;
-  int64_t reviews_seen_ = 0;
-  int64_t effective_seen_ = 0;
+  absl::Mutex mu_;
+  int64_t reviews_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t effective_seen_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace perfflow::feedback
