@@ -490,4 +490,26 @@ absl::Status OutboxRelay::RefreshGauges() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> NotificationRetention::RunOnce() {
+  auto now = now_();
+  if (!now.ok()) return now.status();
+  auto tenants = events_->Tenants();
+  if (!tenants.ok()) return tenants.status();
+  int64_t cleared = 0;
+  for (const std::string& tenant : *tenants) {
+    auto registry = core_->Registry(tenant, 0);
+    if (!registry.ok()) continue;  // no event types yet: nothing was sent
+    const int days = (*registry)->registry().settings().notification_retention_days();
+    if (days <= 0) continue;
+    auto n = store_->ClearDelivered(tenant, *now - absl::Hours(24) * days);
+    if (!n.ok()) return n.status();
+    if (*n > 0) {
+      LogInfo("delivered notifications past their retention cleared",
+              {{"tenant", tenant}, {"messages", std::to_string(*n)}, {"retention_days", std::to_string(days)}});
+    }
+    cleared += *n;
+  }
+  return cleared;
+}
+
 }  // namespace perfflow::event

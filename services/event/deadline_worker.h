@@ -113,6 +113,24 @@ class DigestScheduler {
   std::map<std::pair<std::string, std::string>, std::string> done_;
 };
 
+// Clears the text of notifications delivered longer ago than each tenant's
+// Settings.notification_retention_days (see DeliveryStore::ClearDelivered).
+class NotificationRetention {
+ public:
+  NotificationRetention(std::shared_ptr<EventCore> core, std::shared_ptr<EventStore> events,
+                        std::shared_ptr<DeliveryStore> store, TimeSource now)
+      : core_(std::move(core)), events_(std::move(events)), store_(std::move(store)), now_(std::move(now)) {}
+
+  // Returns how many notifications were cleared.
+  absl::StatusOr<int64_t> RunOnce();
+
+ private:
+  std::shared_ptr<EventCore> core_;
+  std::shared_ptr<EventStore> events_;
+  std::shared_ptr<DeliveryStore> store_;
+  TimeSource now_;
+};
+
 // Signed links in task notifications (see common/action_link.h).
 struct ActionLinkOptions {
   std::optional<ActionLinkKeys> keys;

@@ -101,6 +101,9 @@ class DeliveryStore {
       const std::vector<std::pair<ClaimedMessage, DeliveryOutcome>>& results) = 0;
   // Messages dead-lettered (the pending backlog is EventStore::OutboxBacklog).
   virtual absl::StatusOr<int64_t> DeadLetters(const std::string& tenant) = 0;
+  // Clears the payload ("{}") and channels of messages delivered before
+  // `delivered_before`; returns how many were cleared (none twice).
+  virtual absl::StatusOr<int64_t> ClearDelivered(const std::string& tenant, absl::Time delivered_before) = 0;
 
   // Digests: team counts of open tasks by manager and event type, and every
   // open task (for the weekly lists).

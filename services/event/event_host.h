@@ -30,6 +30,8 @@ struct EventHostOptions {
   int timer_lease_seconds = 30;
   int relay_poll_ms = 250;
   int digest_poll_seconds = 60;
+  // How often delivered notifications past Settings.notification_retention_days are cleared.
+  int retention_interval_seconds = 3600;
   int fault_delay_before_fire_ms = 0;
   int background_duty_percent = 50;
   int health_scan_threads = 2;  // MySQL only; SQLite scans in one query

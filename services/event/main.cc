@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
                "how long a claim is held before another replica may take it over");
   flags.AddInt("relay_poll_ms", &h.relay_poll_ms, "how often the outbox is drained");
   flags.AddInt("digest_poll_seconds", &h.digest_poll_seconds, "how often digests are checked for being due");
+  flags.AddInt("retention_interval_seconds", &h.retention_interval_seconds,
+               "how often delivered notifications past their tenant's retention period are cleared");
   flags.AddInt("background_duty_percent", &h.background_duty_percent,
                "while catching up, timers and the relay spend at most this share of the time on batches "
                "(1-100), leaving the database to ingestion");

@@ -290,6 +290,10 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
     if (retention != 0 && (retention < 30 || retention > 36500)) {
       out.push_back({"settings.evidence_retention_days", "must be 30..36500 days (unset: kept)"});
     }
+    const int notices = st.notification_retention_days();
+    if (notices != 0 && (notices < 7 || notices > 3650)) {
+      out.push_back({"settings.notification_retention_days", "must be 7..3650 days (unset: kept)"});
+    }
   }
 
   std::map<std::string, std::vector<std::string>> deps;

@@ -398,4 +398,19 @@ absl::StatusOr<bool> SqlDeliveryStore::RecordDigest(const std::string& tenant, c
   return true;
 }
 
+absl::StatusOr<int64_t> SqlDeliveryStore::ClearDelivered(const std::string& tenant, absl::Time delivered_before) {
+  int64_t cleared = 0;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    auto n = txn.Execute(
+        "UPDATE outbox SET payload = '{}', delivered_to = '' WHERE tenant_id = ? AND state = ? AND delivered_at < ? "
+        "AND payload <> '{}'",
+        {tenant, int64_t{static_cast<int>(DeliveryState::kDelivered)}, Ms(delivered_before)});
+    if (!n.ok()) return n.status();
+    cleared = *n;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return cleared;
+}
+
 }  // namespace perfflow::event

@@ -32,6 +32,7 @@ class SqlDeliveryStore : public DeliveryStore {
       const std::string& owner, absl::Time now,
       const std::vector<std::pair<ClaimedMessage, DeliveryOutcome>>& results) override;
   absl::StatusOr<int64_t> DeadLetters(const std::string& tenant) override;
+  absl::StatusOr<int64_t> ClearDelivered(const std::string& tenant, absl::Time delivered_before) override;
   absl::StatusOr<std::vector<TeamTaskCount>> TeamTaskCounts(const std::string& tenant, absl::Time now) override;
   absl::StatusOr<std::vector<OpenTask>> OpenTasks(const std::string& tenant) override;
   absl::StatusOr<bool> RecordDigest(const std::string& tenant, const std::string& kind, const std::string& period,

@@ -128,6 +128,13 @@ TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
   auto again = store_->ClaimOutbox("c", now + absl::Hours(1), absl::Seconds(10), 100);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
+
+  // Retention clears the delivered text once, only before the cut-off, only for this tenant.
+  EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Seconds(12)).value_or(-1), 0) << "b delivered them at +12 s";
+  EXPECT_EQ(store_->ClearDelivered("other", now + absl::Hours(1)).value_or(-1), 0);
+  EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Hours(1)).value_or(-1), 6);
+  EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Hours(1)).value_or(-1), 0);
+  EXPECT_EQ(testing::CountRows(*w_.database.db, "outbox"), 6) << "the rows stay";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DeliveryStoreTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),

@@ -392,6 +392,31 @@ TEST(NotifyTest, TheLogChannelNeverWritesALinkToken) {
   EXPECT_EQ(RedactActionLinks("no link here"), "no link here");
 }
 
+TEST_F(RelayTest, DeliveredNotificationsLoseTheirTextAfterTheTenantsRetention) {
+  Ingest("c-1");  // three task.assigned messages
+  auto relay = Relay(kConfig);
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 3);
+  At(absl::Hours(24 * 5));
+  Ingest("c-2");  // three more, pending
+  NotificationRetention retention(w_.core, w_.store, deliveries_, ClockTime(w_.clock));
+  EXPECT_EQ(retention.RunOnce().value_or(-1), 0) << "no retention period: kept";
+
+  v1::ApplyEventTypesRequest settings;
+  auto* f = settings.add_files();
+  f->set_name("settings.yaml");
+  f->set_content("kind: Settings\nnotification_retention_days: 7\n");
+  ASSERT_TRUE(w_.core->ApplyEventTypes(kTenant, settings).ok());
+  EXPECT_EQ(retention.RunOnce().value_or(-1), 0) << "delivered 5 days ago: kept";
+  At(absl::Hours(24 * 8));
+  EXPECT_EQ(retention.RunOnce().value_or(-1), 3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox WHERE payload = '{}' AND delivered_to = '' AND state = 1"), 3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox WHERE payload <> '{}' AND state = 0"), 3) << "pending ones untouched";
+  EXPECT_EQ(retention.RunOnce().value_or(-1), 0) << "cleared once";
+  sent_.clear();
+  ASSERT_TRUE(relay->RunOnce().ok());
+  EXPECT_EQ(sent_.size(), 5u) << "only the pending messages go out; nothing cleared is sent again";
+}
+
 TEST_F(RelayTest, RetriesWithBackoffThenDeadLetters) {
   Ingest("c-1");
   answer_ = absl::UnavailableError("destination answered HTTP 503");

@@ -184,11 +184,13 @@ TEST(SettingsTest, ParsedValidatedAndMerged) {
 
   v1::Registry bad = ParseOne(
       "kind: Settings\ntime_zone: Mars/Olympus\ndigest_hour: 24\nevidence_retention_days: 7\n"
+      "notification_retention_days: 1\n"
       "timers: {reminder_before_hours: -1, escalate_after_hours: 9999}\n");
   std::vector<std::string> fields;
   for (const auto& v : ValidateRegistry(bad)) fields.push_back(v.field);
   EXPECT_THAT(fields, ElementsAre("settings.timers.reminder_before_hours", "settings.timers.escalate_after_hours",
-                                  "settings.time_zone", "settings.digest_hour", "settings.evidence_retention_days"));
+                                  "settings.time_zone", "settings.digest_hour", "settings.evidence_retention_days",
+                                  "settings.notification_retention_days"));
   EXPECT_TRUE(ValidateRegistry(ParseOne("kind: Settings\nevidence_retention_days: 1825\n")).empty());
 
   v1::ConfigFile twice;
