@@ -661,8 +661,13 @@ absl::StatusOr<std::vector<db::PersonFile>> EventCore::ExportPerson(const Reques
 
 absl::StatusOr<type::v1::ErasePersonResponse> EventCore::ErasePerson(const RequestContext& rc,
                                                                      const type::v1::ErasePersonRequest& req) {
-  return ErasePersonWith("event", rc, req, clock_->Now(),
-                         [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
+  auto erased = ErasePersonWith("event", rc, req, clock_->Now(),
+                                [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
+  // The directory changed under the caches: nothing cached may still name the person.
+  absl::MutexLock lock(&mu_);
+  EraseTenant(employees_.entries, rc.tenant);
+  EraseTenant(departments_.entries, rc.tenant);
+  return erased;
 }
 
 }  // namespace perfflow::event

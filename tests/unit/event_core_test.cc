@@ -393,5 +393,23 @@ TEST_F(EventCoreTest, SubjectMissingFromTheDirectoryIsNotRemembered) {
   EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, req)), "s-head");
 }
 
+TEST_F(EventCoreTest, AnErasedPersonIsForgottenAtOnceByIngestion) {
+  // s1 is cached by this replica's ingestion, then erased here.
+  ASSERT_TRUE(w_.core->Ingest(kTenant, testing::ContractSigned("d-1")).ok());
+  RequestContext gateway{kTenant, "root", {"admin"}, ""};
+  gateway.peer = kGatewayPeer;
+  type::v1::ErasePersonRequest erase;
+  erase.set_person_id("s1");
+  erase.set_pseudonym("erased-0000000000000001");
+  auto erased = w_.core->ErasePerson(gateway, erase);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->pseudonym(), "erased-0000000000000001");
+  ExpectRejected(testing::ContractSigned("d-2"), absl::StatusCode::kInvalidArgument, "'s1' is not in the directory");
+  auto events = w_.store->ListEvents(kTenant, {}, 10, "");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->items.size(), 1u);
+  EXPECT_EQ(events->items[0].subject_id, "erased-0000000000000001");
+}
+
 }  // namespace
 }  // namespace perfflow::event
