@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/timestamps.h"
@@ -37,9 +38,7 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
   res.set_content(ErrorJson(status), kJson);
 }
 
-void WriteError(httplib::Response& res, const absl::Status& status) {
-  WriteError(res, ToGrpcStatus(status));
-}
+void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
 
 // An action link's token is a credential: the log names the route, never the token.
 std::string PathForLog(const std::string& path) {
@@ -54,9 +53,7 @@ void WriteErrorPage(httplib::Response& res, int status, const std::string& messa
 }
 
 // 413 for a body over the limit (RESOURCE_EXHAUSTED would read as 429), 400 else.
-int BodyErrorStatus(const absl::Status& status) {
-  return absl::IsResourceExhausted(status) ? 413 : 400;
-}
+int BodyErrorStatus(const absl::Status& status) { return absl::IsResourceExhausted(status) ? 413 : 400; }
 
 // 500 when the reply has no JSON form: never a 200 with an empty object.
 void WriteJson(httplib::Response& res, const pb::Message& reply) {
@@ -110,18 +107,15 @@ HttpGateway::HttpGateway(HttpOptions options, std::shared_ptr<Router> router, st
       webhooks_(std::move(webhooks)),
       metrics_(metrics),
       server_(std::make_unique<RequestProcessor>()) {
-  if (options_.action_links)
+  if (options_.action_links) {
     actions_ = std::make_unique<ActionDesk>(*options_.action_links, options_.action_desk, door_);
+  }
   people_ = std::make_unique<PeopleDesk>(options_.action_links, options_.sign_in_links, door_);
 }
 
-HttpGateway::~HttpGateway() {
-  Stop();
-}
+HttpGateway::~HttpGateway() { Stop(); }
 
-int HttpGateway::port() const {
-  return front_ ? front_->port() : 0;
-}
+int HttpGateway::port() const { return front_ ? front_->port() : 0; }
 
 absl::Status HttpGateway::Start() {
   RequestProcessor& s = *server_;
@@ -316,8 +310,9 @@ void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, 
   std::shared_ptr<StreamCall> call = backends_->Stream(
       grpc_path, Door::Forward(*principal, out->trace_id, out->request_id, absl::Now() + options_.stream_timeout),
       std::move(serialized));
-  if (call == nullptr)
+  if (call == nullptr) {
     return WriteError(res, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "no backend for " + grpc_path));
+  }
   if (!method.server_streaming()) {
     // A client stream's single reply.
     grpc::ByteBuffer reply;
@@ -389,9 +384,7 @@ void HttpGateway::StreamFile(httplib::Response& res, std::shared_ptr<StreamCall>
     call->Cancel();
     return WriteError(res, grpc::Status(grpc::StatusCode::INTERNAL, "unreadable download"));
   }
-  std::string name;
-  for (char c : head->file_name())
-    name += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
+  const std::string name = SafeFileName(head->file_name());
   if (!name.empty()) res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
   const std::string content_type = head->content_type().empty() ? "application/octet-stream" : head->content_type();
   auto first_data = std::make_shared<std::optional<std::string>>(std::move(*head->mutable_data()));

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/db/migrations.h"
+#include "common/files.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/person_data.h"
@@ -56,12 +57,6 @@ const std::vector<std::pair<std::string, std::string>>& FileGuide() {
       {"calibration/rating_change_notices.json", "notices telling you a rating was changed"},
   };
   return kGuide;
-}
-
-std::string SafeFilePart(const std::string& s) {
-  std::string out;
-  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
-  return out.substr(0, 64);
 }
 
 }  // namespace
@@ -155,20 +150,23 @@ grpc::Status PersonDataServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
   if (!name.ok()) return ToGrpcStatus(name.status());
 
   const absl::Time now = clock_->Now();
-  bool first = true;
-  auto send = [&](absl::string_view bytes) {
-    type::v1::FileChunk chunk;
-    if (first) {
-      chunk.set_file_name(absl::StrCat("perfflow-", SafeFilePart(rc.tenant), "-", SafeFilePart(person), "-",
-                                       absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone()), ".zip"));
-      chunk.set_content_type("application/zip");
-      first = false;
-    }
-    chunk.set_data(std::string(bytes));
-    return !ctx->IsCancelled() && writer->Write(chunk);
+  // libarchive hands over its output in small pieces: they go out in chunks
+  // of 256 KiB, the first naming the file.
+  constexpr size_t kChunkBytes = 256 << 10;
+  type::v1::FileChunk chunk;
+  chunk.set_file_name(absl::StrCat("perfflow-", SafeFileName(rc.tenant), "-", SafeFileName(person), "-",
+                                   absl::FormatTime("%Y%m%d", now, absl::UTCTimeZone()), ".zip"));
+  chunk.set_content_type("application/zip");
+  auto send_chunk = [&] {
+    const bool sent = !ctx->IsCancelled() && writer->Write(chunk);
+    chunk.Clear();
+    return sent;
   };
-  ZipWriter zip(send);
-  std::vector<std::string> listed;
+  ZipWriter zip([&](absl::string_view bytes) {
+    chunk.mutable_data()->append(bytes.data(), bytes.size());
+    return chunk.data().size() < kChunkBytes || send_chunk();
+  });
+  int files = 0;
   for (const std::string& service : services_) {
     auto call = CallFor(rc, *ctx);
     std::unique_ptr<StreamCall> stream =
@@ -179,7 +177,7 @@ grpc::Status PersonDataServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
     std::string content;
     auto flush = [&]() -> absl::Status {
       if (path.empty()) return absl::OkStatus();
-      listed.push_back(path);
+      ++files;
       absl::Status s = zip.Add(path, content, now);
       path.clear();
       content.clear();
@@ -210,8 +208,9 @@ grpc::Status PersonDataServiceImpl::ExportPersonData(grpc::ServerContext* ctx,
   for (const auto& [file, what] : FileGuide()) absl::StrAppend(&readme, file, "\n    ", what, "\n");
   if (absl::Status s = zip.Add("README.txt", readme, now); !s.ok()) return ToGrpcStatus(s);
   if (absl::Status s = zip.Close(); !s.ok()) return ToGrpcStatus(s);
-  LogInfo("person data exported",
-          {{"tenant", rc.tenant}, {"by", rc.principal}, {"files", std::to_string(listed.size())}});
+  if (!chunk.data().empty() && !send_chunk())
+    return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
+  LogInfo("person data exported", {{"tenant", rc.tenant}, {"by", rc.principal}, {"files", std::to_string(files)}});
   return grpc::Status::OK;
 }
 
@@ -220,8 +219,9 @@ grpc::Status PersonDataServiceImpl::ErasePerson(grpc::ServerContext* ctx, const 
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   if (absl::Status s = RequireRole(rc, {"admin"}, "erasing a person"); !s.ok()) return ToGrpcStatus(s);
   std::vector<FieldViolation> v;
-  if (req->person_id().empty() || req->person_id().size() > 64)
+  if (req->person_id().empty() || req->person_id().size() > 64) {
     v.push_back({"person_id", "required, at most 64 bytes"});
+  }
   if (!req->pseudonym().empty()) v.push_back({"pseudonym", "chosen by perfflow; leave it out"});
   if (!req->display_name().empty()) v.push_back({"display_name", "taken from the directory; leave it out"});
   if (!v.empty()) return ToGrpcStatus(InvalidArgumentWithViolations("bad erasure", v));

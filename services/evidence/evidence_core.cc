@@ -18,9 +18,7 @@ namespace {
 
 namespace t = perfflow::type::v1;
 
-std::string EventId(const std::string& name) {
-  return name.substr(std::string("events/").size());
-}
+std::string EventId(const std::string& name) { return name.substr(std::string("events/").size()); }
 
 absl::Status CheckMetadata(const v1::UploadMetadata& m) {
   std::vector<FieldViolation> v;
@@ -105,8 +103,9 @@ absl::StatusOr<UploadResult> EvidenceCore::Upload(const RequestContext& rc,
     if (!reported.ok()) LogWarn("owner action not reported", {{"error", std::string(reported.status().message())}});
   }
   auto validation = ValidateEvent(rc, event);
-  if (!validation.ok())
+  if (!validation.ok()) {
     LogWarn("validation after upload failed", {{"error", std::string(validation.status().message())}});
+  }
   if (validation.ok()) ArchiveIfReady(rc, event, *validation);
   return result;
 }
@@ -208,10 +207,7 @@ absl::StatusOr<UploadResult> EvidenceCore::StreamUpload(const RequestContext& rc
   absl::Status inserted = store_->InsertEvidence(rc.tenant, row, options_.max_event_bytes);
   if (!inserted.ok()) {
     // No row, so no blob either, unless other rows share the content.
-    if (created) {
-      auto refs = store_->BlobReferences(digest);
-      if (refs.ok() && *refs == 0) (void)blobs_->Remove(digest);
-    }
+    if (created) (void)DropUnsharedBlob(digest);
     return inserted;
   }
   return result;
@@ -296,8 +292,7 @@ absl::Status EvidenceCore::Delete(const RequestContext& rc, const std::string& n
   }
   auto deleted = store_->DeleteEvidence(rc.tenant, row->evidence_id);
   if (!deleted.ok()) return deleted.status();
-  auto refs = store_->BlobReferences(deleted->sha256);
-  if (refs.ok() && *refs == 0) (void)blobs_->Remove(deleted->sha256);
+  (void)DropUnsharedBlob(deleted->sha256);
   return absl::OkStatus();
 }
 
@@ -319,8 +314,9 @@ absl::StatusOr<EvidenceRow> EvidenceCore::Cosign(const RequestContext& rc, const
   auto signed_row = store_->Cosign(rc.tenant, row->evidence_id, rc.principal, clock_->Now());
   if (!signed_row.ok()) return signed_row;
   auto validation = ValidateEvent(rc, *event);
-  if (!validation.ok())
+  if (!validation.ok()) {
     LogWarn("validation after co-sign failed", {{"error", std::string(validation.status().message())}});
+  }
   if (validation.ok()) ArchiveIfReady(rc, *event, *validation);
   return signed_row;
 }
@@ -536,8 +532,9 @@ absl::StatusOr<SealCheck> EvidenceCore::Verify(const RequestContext& rc, const s
     check.problems.push_back(
         absl::StrCat("the seal covers ", check.seal.evidence_count, " items but ", rows->size(), " are stored"));
   }
-  if (SealDigest(*rows) != check.seal.digest)
+  if (SealDigest(*rows) != check.seal.digest) {
     check.problems.push_back("the evidence list no longer matches the seal digest");
+  }
   return check;
 }
 
@@ -592,6 +589,12 @@ absl::StatusOr<int> EvidenceCore::ReconcileSteps() {
   });
 }
 
+absl::Status EvidenceCore::DropUnsharedBlob(const std::string& sha256) {
+  auto refs = store_->BlobReferences(sha256);
+  if (!refs.ok()) return refs.status();
+  return *refs == 0 ? blobs_->Remove(sha256) : absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> EvidenceCore::RemoveBytes(const std::string& tenant, const std::vector<EvidenceRow>& rows,
                                                   const std::string& reason) {
   std::vector<std::string> ids;
@@ -599,10 +602,7 @@ absl::StatusOr<int64_t> EvidenceCore::RemoveBytes(const std::string& tenant, con
   auto marked = store_->MarkRemoved(tenant, ids, reason, clock_->Now());
   if (!marked.ok()) return marked.status();
   for (const EvidenceRow& r : rows) {
-    auto refs = store_->BlobReferences(r.sha256);
-    if (!refs.ok()) return refs.status();
-    if (*refs > 0) continue;
-    if (absl::Status s = blobs_->Remove(r.sha256); !s.ok() && !absl::IsNotFound(s)) return s;
+    if (absl::Status s = DropUnsharedBlob(r.sha256); !s.ok()) return s;
   }
   if (metrics_ != nullptr) metrics_->Removed(reason, *marked);
   return *marked;
@@ -679,11 +679,7 @@ absl::StatusOr<type::v1::ErasePersonResponse> EvidenceCore::ErasePerson(const Re
   if (!erased.ok()) return erased.status();
   // The rows are marked removed; the bytes go unless another kept row shares them.
   for (const EvidenceRow& r : files) {
-    auto refs = store_->BlobReferences(r.sha256);
-    if (!refs.ok()) return refs.status();
-    if (*refs == 0) {
-      if (absl::Status s = blobs_->Remove(r.sha256); !s.ok()) return s;
-    }
+    if (absl::Status s = DropUnsharedBlob(r.sha256); !s.ok()) return s;
   }
   if (metrics_ != nullptr) metrics_->Removed("erasure", static_cast<int64_t>(files.size()));
   erased->set_files_deleted(static_cast<int64_t>(files.size()));

@@ -93,9 +93,6 @@ class EvidenceCore {
   // Settings.evidence_retention_days (rows stay, marked "retention"), at
   // most `batch` items per tenant per pass. Returns how many were removed.
   absl::StatusOr<int64_t> EnforceRetention(int batch = 500);
-  // Marks `rows` removed for `reason` and deletes the blobs no row keeps.
-  absl::StatusOr<int64_t> RemoveBytes(const std::string& tenant, const std::vector<EvidenceRow>& rows,
-                                      const std::string& reason);
 
   // Data-subject rights: this service's part, for the gateway only.
   absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const RequestContext& rc,
@@ -109,6 +106,11 @@ class EvidenceCore {
   static std::string ArchivePath(const EvidenceRow& row);
 
  private:
+  // Marks `rows` removed for `reason` and deletes the blobs no row keeps.
+  absl::StatusOr<int64_t> RemoveBytes(const std::string& tenant, const std::vector<EvidenceRow>& rows,
+                                      const std::string& reason);
+  // Deletes the blob unless a kept row of any tenant still references it.
+  absl::Status DropUnsharedBlob(const std::string& sha256);
   absl::Status CheckViewer(const RequestContext& rc, const std::string& event);
   absl::StatusOr<std::shared_ptr<const CompiledChainRules>> RulesFor(const RequestContext& rc,
                                                                      const event::v1::Event& event);
