@@ -52,12 +52,8 @@ void Analyze(benchmark::State& state, int phrases) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_Analyze50(benchmark::State& state) {
-  Analyze(state, 50);
-}
-void BM_Analyze500(benchmark::State& state) {
-  Analyze(state, 500);
-}
+void BM_Analyze50(benchmark::State& state) { Analyze(state, 50); }
+void BM_Analyze500(benchmark::State& state) { Analyze(state, 500); }
 BENCHMARK(BM_Analyze50);
 BENCHMARK(BM_Analyze500);
 

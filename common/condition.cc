@@ -99,9 +99,7 @@ absl::StatusOr<std::vector<Token>> Lex(const std::string& s) {
   return out;
 }
 
-bool IsKeyword(const Token& t, const char* word) {
-  return t.type == Token::Type::kIdent && t.text == word;
-}
+bool IsKeyword(const Token& t, const char* word) { return t.type == Token::Type::kIdent && t.text == word; }
 bool IsReserved(const std::string& w) {
   return w == "and" || w == "or" || w == "not" || w == "in" || w == "exists" || w == "true" || w == "false" ||
          w == "null";
@@ -352,8 +350,6 @@ absl::StatusOr<Condition> Condition::Parse(const std::string& text) {
   return c;
 }
 
-bool Condition::Evaluate(const CondResolver& resolve) const {
-  return root_ && Eval(*root_, resolve);
-}
+bool Condition::Evaluate(const CondResolver& resolve) const { return root_ && Eval(*root_, resolve); }
 
 }  // namespace perfflow

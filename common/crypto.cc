@@ -44,12 +44,13 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 std::optional<std::string> Base64UrlDecode(absl::string_view text) {
   std::string s(text);
   for (char& c : s) {
-    if (c == '-')
+    if (c == '-') {
       c = '+';
-    else if (c == '_')
+    } else if (c == '_') {
       c = '/';
-    else if (c == '+' || c == '/' || c == '=')
+    } else if (c == '+' || c == '/' || c == '=') {
       return std::nullopt;
+    }
   }
   while (s.size() % 4 != 0) s.push_back('=');
   return Base64Decode(s);
@@ -59,10 +60,11 @@ std::string Base64UrlEncode(absl::string_view bytes) {
   std::string s = Base64Encode(bytes);
   while (!s.empty() && s.back() == '=') s.pop_back();
   for (char& c : s) {
-    if (c == '+')
+    if (c == '+') {
       c = '-';
-    else if (c == '/')
+    } else if (c == '/') {
       c = '_';
+    }
   }
   return s;
 }

@@ -93,9 +93,7 @@ absl::Status FlagSet::Parse(int argc, const char* const* argv, bool* help_reques
   return absl::OkStatus();
 }
 
-void FlagSet::ParseOrExit(int argc, const char* const* argv) {
-  ParseOrExitInto(argc, argv, nullptr);
-}
+void FlagSet::ParseOrExit(int argc, const char* const* argv) { ParseOrExitInto(argc, argv, nullptr); }
 
 std::vector<std::string> FlagSet::ParseCommandOrExit(int argc, const char* const* argv) {
   std::vector<std::string> rest;

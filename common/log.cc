@@ -98,14 +98,8 @@ void SetLogService(std::string service) {
         }
       });
 }
-void LogInfo(absl::string_view msg, const LogFields& fields) {
-  Write("info", msg, fields);
-}
-void LogWarn(absl::string_view msg, const LogFields& fields) {
-  Write("warn", msg, fields);
-}
-void LogError(absl::string_view msg, const LogFields& fields) {
-  Write("error", msg, fields);
-}
+void LogInfo(absl::string_view msg, const LogFields& fields) { Write("info", msg, fields); }
+void LogWarn(absl::string_view msg, const LogFields& fields) { Write("warn", msg, fields); }
+void LogError(absl::string_view msg, const LogFields& fields) { Write("error", msg, fields); }
 
 }  // namespace perfflow

@@ -61,8 +61,9 @@ class ObservabilityInterceptor : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       if (auto* md = methods->GetRecvInitialMetadata()) {
         auto it = md->find("traceparent");
-        if (it != md->end())
+        if (it != md->end()) {
           trace_id_ = TraceIdFromTraceparent(absl::string_view(it->second.data(), it->second.size()));
+        }
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) &&

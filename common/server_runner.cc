@@ -14,21 +14,15 @@ namespace perfflow {
 ServerRunner::ServerRunner(ServerOptions options, std::shared_ptr<prometheus::Registry> registry)
     : options_(std::move(options)), registry_(std::move(registry)) {}
 
-ServerRunner::~ServerRunner() {
-  Shutdown();
-}
+ServerRunner::~ServerRunner() { Shutdown(); }
 
 void ServerRunner::AddService(grpc::Service* service, std::string name) {
   services_.emplace_back(service, std::move(name));
 }
 
-void ServerRunner::SetReadinessProbe(std::function<absl::Status()> probe) {
-  probe_ = std::move(probe);
-}
+void ServerRunner::SetReadinessProbe(std::function<absl::Status()> probe) { probe_ = std::move(probe); }
 
-int ServerRunner::metrics_port() const {
-  return metrics_ ? metrics_->port() : 0;
-}
+int ServerRunner::metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
 absl::Status ServerRunner::Start() {
   auto metrics = MetricsServer::Start(options_.host, options_.metrics_port, registry_);

@@ -68,8 +68,9 @@ absl::Status ReadScalar(const YAML::Node& node, Message* msg, const FieldDescrip
       return absl::OkStatus();
     case FieldDescriptor::CPPTYPE_BOOL: {
       bool v;
-      if (!absl::SimpleAtob(text, &v))
+      if (!absl::SimpleAtob(text, &v)) {
         return Error(node, path, absl::StrCat("expected true or false, got '", text, "'"));
+      }
       repeated ? r->AddBool(msg, f, v) : r->SetBool(msg, f, v);
       return absl::OkStatus();
     }

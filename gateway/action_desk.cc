@@ -27,9 +27,7 @@ namespace {
 constexpr char kSessionCookie[] = "perfflow_action";
 constexpr size_t kUploadChunk = 64 << 10;
 
-grpc::Status Refused(grpc::StatusCode code, const std::string& message) {
-  return grpc::Status(code, message);
-}
+grpc::Status Refused(grpc::StatusCode code, const std::string& message) { return grpc::Status(code, message); }
 
 }  // namespace
 
@@ -364,8 +362,9 @@ fb::AnalyzeFeedbackRequest AnalyzeRequest(const FormState& state, const std::str
 
 void ActionDesk::PostGuidance(Visit& visit) {
   auto form = ReadForm(visit.req, visit.body, options_.max_form_bytes);
-  if (!form.ok())
+  if (!form.ok()) {
     return visit.Fail(HttpStatusFor(ToGrpcStatus(form.status()).error_code()), std::string(form.status().message()));
+  }
   FormState state = ReviewFormState(*form);
   fb::AnalyzeFeedbackResponse guidance;
   if (state.comment.empty()) return visit.Html(200, "");

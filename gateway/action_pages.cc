@@ -141,8 +141,9 @@ std::string KindName(const event::v1::EventType& type, const std::string& kind, 
 std::string EvidenceList(const TaskView& v, const PageLocale& l, const char* box_name,
                          const std::set<std::string>& checked) {
   std::string out = absl::StrCat("<h2>", l.T("证据", "Evidence"), "</h2>");
-  if (v.evidence.empty())
+  if (v.evidence.empty()) {
     return out + absl::StrCat("<p class=\"sub\">", l.T("还没有证据。", "No evidence yet."), "</p>");
+  }
   out += "<table>";
   for (const auto& e : v.evidence) {
     absl::StrAppend(&out, "<tr><th>", HtmlEscape(KindName(v.type, e.kind(), l)), "</th><td>", HtmlEscape(e.file_name()),
@@ -197,8 +198,9 @@ std::string ValidationBlock(const TaskView& v, const PageLocale& l) {
 
 std::string Banner(const FormState& form) {
   std::string out;
-  if (!form.notice.empty())
+  if (!form.notice.empty()) {
     absl::StrAppend(&out, "<p class=\"notice\" id=\"notice\">", HtmlEscape(form.notice), "</p>");
+  }
   if (!form.error.empty()) absl::StrAppend(&out, "<p class=\"error\" id=\"error\">", HtmlEscape(form.error), "</p>");
   return out;
 }
@@ -317,9 +319,7 @@ const std::string& PageLocale::Text(const event::v1::LocalizedText& text) const 
   return text.en().empty() ? text.zh() : text.en();
 }
 
-std::string PageLocale::Time(absl::Time t) const {
-  return absl::FormatTime("%Y-%m-%d %H:%M %Z", t, zone_);
-}
+std::string PageLocale::Time(absl::Time t) const { return absl::FormatTime("%Y-%m-%d %H:%M %Z", t, zone_); }
 
 std::map<std::string, std::string> TypeNames(const event::v1::Registry& registry, const PageLocale& locale) {
   std::map<std::string, std::string> out;
@@ -384,8 +384,9 @@ std::string GuidancePanel(const feedback::v1::AnalyzeFeedbackResponse& g, const 
         words.push_back(absl::StrCat("<mark>", HtmlEscape(span.text()), "</mark>"));
     }
   }
-  if (!words.empty())
+  if (!words.empty()) {
     absl::StrAppend(&out, "<p>", l.T("空泛的词：", "Vague words: "), absl::StrJoin(words, " "), "</p>");
+  }
   if (!missing.empty()) absl::StrAppend(&out, "<p class=\"miss\">", absl::StrJoin(missing, l.T("；", "; ")), "</p>");
   if (g.suggestions_size() > 0) {
     std::vector<std::string> texts;

@@ -28,9 +28,7 @@ namespace {
 
 namespace pb = google::protobuf;
 
-absl::Status Unauthenticated(absl::string_view why) {
-  return absl::UnauthenticatedError(why);
-}
+absl::Status Unauthenticated(absl::string_view why) { return absl::UnauthenticatedError(why); }
 
 std::optional<pb::Struct> ParseJsonObject(absl::string_view json) {
   pb::Struct s;
@@ -171,8 +169,9 @@ absl::StatusOr<std::unique_ptr<JwtVerifier>> JwtVerifier::Create(const std::vect
     if (c.algorithm() == v1::JWT_ALGORITHM_HS256) {
       if (c.secret_env().empty()) return bad("HS256 needs secret_env");
       std::optional<std::string> secret = env(c.secret_env());
-      if (!secret || secret->size() < 32)
+      if (!secret || secret->size() < 32) {
         return bad("environment variable " + c.secret_env() + " must hold a secret of at least 32 bytes");
+      }
       issuer->secret = *secret;
     } else if (c.algorithm() == v1::JWT_ALGORITHM_RS256) {
       auto pem = ReadTextFile(c.public_key_file());
@@ -270,8 +269,9 @@ absl::StatusOr<ApiKeyStore::Created> ApiKeyStore::Create(const std::string& tena
   if (req.display_name().empty() || req.display_name().size() > 256) {
     violations.push_back({"display_name", "1-256 characters required"});
   }
-  if (!IsName(req.principal(), 128))
+  if (!IsName(req.principal(), 128)) {
     violations.push_back({"principal", "1-128 characters of [A-Za-z0-9_.:-] required"});
+  }
   if (req.roles().empty()) violations.push_back({"roles", "at least one role"});
   for (int i = 0; i < req.roles_size(); ++i) {
     if (!IsKnownRole(req.roles(i))) {
@@ -279,8 +279,9 @@ absl::StatusOr<ApiKeyStore::Created> ApiKeyStore::Create(const std::string& tena
     }
   }
   for (int i = 0; i < req.allowed_sources_size(); ++i) {
-    if (!IsName(req.allowed_sources(i), 64))
+    if (!IsName(req.allowed_sources(i), 64)) {
       violations.push_back({absl::StrCat("allowed_sources[", i, "]"), "malformed source name"});
+    }
   }
   if (!violations.empty()) return InvalidArgumentWithViolations("invalid API key request", violations);
 
@@ -319,8 +320,9 @@ absl::StatusOr<v1::ListApiKeysResponse> ApiKeyStore::List(const std::string& ten
                                       " FROM api_keys WHERE tenant_id = ? AND key_id > ? ORDER BY key_id LIMIT ?"),
                          {tenant, page_token, int64_t{limit + 1}});
     if (!rows.ok()) return rows.status();
-    for (size_t i = 0; i < rows->size() && static_cast<int>(i) < limit; ++i)
+    for (size_t i = 0; i < rows->size() && static_cast<int>(i) < limit; ++i) {
       *resp.add_api_keys() = KeyFromRow((*rows)[i]);
+    }
     if (static_cast<int>(rows->size()) > limit) resp.set_next_page_token((*rows)[limit - 1].Str(0));
     return absl::OkStatus();
   });

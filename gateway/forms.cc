@@ -84,8 +84,9 @@ absl::StatusOr<Multipart> ReadMultipart(const httplib::Request& req, const httpl
                                return !too_large;
                              });
   flush_field();
-  if (too_large)
+  if (too_large) {
     return absl::ResourceExhaustedError(absl::StrCat("the file is too large (at most ", limit / (1 << 20), " MiB)"));
+  }
   if (!complete) return absl::InvalidArgumentError("the upload broke off or timed out");
   return out;
 }

@@ -50,9 +50,7 @@ struct HttpFront::Connection {
 
 namespace {
 
-void SetNonBlocking(int fd) {
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
-}
+void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
 
 int MillisUntil(absl::Time deadline) {
   return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(deadline - absl::Now()), 0, 60'000));
@@ -200,9 +198,7 @@ class FrontStream : public httplib::Stream {
 HttpFront::HttpFront(HttpFrontOptions options, RequestProcessor* processor, RejectHook on_reject)
     : options_(std::move(options)), processor_(processor), on_reject_(std::move(on_reject)) {}
 
-HttpFront::~HttpFront() {
-  Stop();
-}
+HttpFront::~HttpFront() { Stop(); }
 
 absl::Status HttpFront::Start() {
   addrinfo hints{}, *found = nullptr;
@@ -219,9 +215,10 @@ absl::Status HttpFront::Start() {
   const bool bound =
       listen_fd_ >= 0 && ::bind(listen_fd_, found->ai_addr, found->ai_addrlen) == 0 && ::listen(listen_fd_, 1024) == 0;
   freeaddrinfo(found);
-  if (!bound)
+  if (!bound) {
     return absl::UnavailableError(
         absl::StrCat("cannot bind the HTTP port ", options_.port, " on ", options_.host, ": ", std::strerror(errno)));
+  }
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);

@@ -95,8 +95,9 @@ std::string FlowHealthPage(const event::v1::GetFlowHealthResponse& health, const
     std::string text = HtmlEscape(key);
     if (absl::ParseCivilTime(key, &day)) {
       const absl::Time begins = absl::FromCivil(day, zone);
-      if (begins < view.start || begins + absl::Hours(24 * 7) > view.end)
+      if (begins < view.start || begins + absl::Hours(24 * 7) > view.end) {
         text += " <span class=\"note\">(partial)</span>";
+      }
     }
     return text;
   };

@@ -163,9 +163,10 @@ void PeopleDesk::SignInPage(Visit& visit, int status, const std::string& error) 
 void PeopleDesk::SignIn(Visit& visit) {
   const PageLocale& l = visit.locale;
   auto form = ReadForm(visit.req, visit.body, kMaxSignInForm);
-  if (!form.ok())
+  if (!form.ok()) {
     return SignInPage(visit, HttpStatusFor(ToGrpcStatus(form.status()).error_code()),
                       std::string(form.status().message()));
+  }
   // An OIDC provider posts id_token (response_mode=form_post); a person may paste a token.
   std::string token = First(*form, "id_token");
   if (token.empty()) token = First(*form, "token");

@@ -163,8 +163,9 @@ absl::StatusOr<Router> Router::Build(const std::vector<const pb::ServiceDescript
             return absl::InvalidArgumentError(method->full_name() + ": http rule without a pattern");
         }
         auto path = PathTemplate::Parse(pattern);
-        if (!path.ok())
+        if (!path.ok()) {
           return absl::InvalidArgumentError(method->full_name() + ": " + std::string(path.status().message()));
+        }
         r.path = *std::move(path);
         for (const std::string& field : r.path.field_paths()) {
           if (FieldAt(method->input_type(), field) == nullptr) {

@@ -20,9 +20,7 @@ namespace {
 
 namespace pb = google::protobuf;
 
-absl::Status Rejected(absl::string_view why) {
-  return absl::UnauthenticatedError(why);
-}
+absl::Status Rejected(absl::string_view why) { return absl::UnauthenticatedError(why); }
 
 // RFC 6901 JSON pointer into `root`; nullptr when it resolves to nothing.
 const pb::Value* Resolve(const pb::Value& root, absl::string_view pointer) {
@@ -37,8 +35,9 @@ const pb::Value* Resolve(const pb::Value& root, absl::string_view pointer) {
       v = &it->second;
     } else if (v->has_list_value()) {
       size_t index;
-      if (!absl::SimpleAtoi(token, &index) || index >= static_cast<size_t>(v->list_value().values_size()))
+      if (!absl::SimpleAtoi(token, &index) || index >= static_cast<size_t>(v->list_value().values_size())) {
         return nullptr;
+      }
       v = &v->list_value().values(static_cast<int>(index));
     } else {
       return nullptr;

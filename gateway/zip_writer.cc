@@ -26,9 +26,7 @@ ZipWriter::ZipWriter(std::function<bool(absl::string_view)> sink)
   open_ = archive_write_open(archive_, &sink_, nullptr, WriteToSink, nullptr) == ARCHIVE_OK;
 }
 
-ZipWriter::~ZipWriter() {
-  archive_write_free(archive_);
-}
+ZipWriter::~ZipWriter() { archive_write_free(archive_); }
 
 absl::Status ZipWriter::Error(absl::string_view what) {
   const char* detail = archive_error_string(archive_);

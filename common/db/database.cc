@@ -74,8 +74,9 @@ absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const DatabaseOptions& op
   if (absl::StartsWith(url, "sqlite:")) {
     std::string path = url.substr(std::string("sqlite:").size());
     if (absl::StartsWith(path, "//")) path = path.substr(2);
-    if (path.empty())
+    if (path.empty()) {
       return absl::InvalidArgumentError("--db: sqlite URL needs a path, e.g. sqlite:/var/lib/perfflow/event.db");
+    }
     return OpenSqlite(path, options.max_attempts);
   }
   if (absl::StartsWith(url, "mysql://")) {

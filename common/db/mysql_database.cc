@@ -281,8 +281,9 @@ class MysqlDatabase : public Database {
     // A body that went on after a statement lost the connection must not
     // report success: nothing of it can commit (retried below, like any
     // transaction whose COMMIT was never sent).
-    if (status.ok() && (*pc)->broken)
+    if (status.ok() && (*pc)->broken) {
       status = absl::UnavailableError("database connection lost during the transaction");
+    }
     bool commit_sent = false;
     try {
       if (status.ok() && !(*pc)->broken) {

@@ -11,12 +11,8 @@
 
 namespace perfflow::db {
 
-inline int64_t Ms(absl::Time t) {
-  return absl::ToUnixMillis(t);
-}
-inline absl::Time FromMs(int64_t ms) {
-  return absl::FromUnixMillis(ms);
-}
+inline int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+inline absl::Time FromMs(int64_t ms) { return absl::FromUnixMillis(ms); }
 
 inline std::optional<absl::Time> OptTime(const Row& r, size_t i) {
   if (r.IsNull(i)) return std::nullopt;

@@ -671,8 +671,9 @@ int ErasePerson(Client& client, const std::vector<std::string>& args, const Comm
   type::v1::ErasePersonRequest req;
   req.set_person_id(args[0]);
   type::v1::ErasePersonResponse resp;
-  if (grpc::Status s = client.Call(absl::StrCat(kPersonData, "ErasePerson"), req, &resp); !s.ok())
+  if (grpc::Status s = client.Call(absl::StrCat(kPersonData, "ErasePerson"), req, &resp); !s.ok()) {
     return ReportError(s);
+  }
   if (client.options().json()) {
     std::cout << ToJson(resp, false) << "\n";
     return kOk;

@@ -17,9 +17,7 @@ namespace {
 namespace t = perfflow::type::v1;
 using google::protobuf::util::TimeUtil;
 
-double Ratio(int64_t part, int64_t whole) {
-  return whole == 0 ? 0 : static_cast<double>(part) / whole;
-}
+double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
 
 double Mean(const std::vector<double>& v) {
   return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
@@ -408,8 +406,9 @@ v1::GoalLink GoalStatusOf(const ev1::Registry& registry, const std::string& goal
     link.set_met(lower_is_better ? best->value <= g->target() : best->value >= g->target());
   }
   if (depth > 0) {
-    for (const std::string& up : g->depends_on())
+    for (const std::string& up : g->depends_on()) {
       *link.add_upstream() = GoalStatusOf(registry, up, kpis, period, depth - 1);
+    }
   }
   return link;
 }
@@ -433,8 +432,9 @@ v1::Brief BriefBuilder::Finish() const {
   const std::string first_month = MonthOf(start_, zone_), last_month = MonthOf(end_ - absl::Nanoseconds(1), zone_);
   std::map<std::string, std::map<std::string, std::pair<double, int>>> kpi_sums;  // kpi -> subject -> (sum, n)
   for (const KpiValue& k : kpis_) {
-    if (k.subject_id.empty() || !index_.count(k.subject_id) || k.period < first_month || k.period > last_month)
+    if (k.subject_id.empty() || !index_.count(k.subject_id) || k.period < first_month || k.period > last_month) {
       continue;
+    }
     auto& [sum, n] = kpi_sums[k.kpi][k.subject_id];
     sum += k.value;
     ++n;

@@ -58,8 +58,9 @@ absl::StatusOr<v1::Session> CalibrationCore::CreateSession(const RequestContext&
   if (absl::Status s = RequireRole(rc, {"hr", "admin"}, "creating a calibration session"); !s.ok()) return s;
   const v1::Session& in = req.session();
   std::vector<FieldViolation> violations;
-  if (in.title().empty() || in.title().size() > 200)
+  if (in.title().empty() || in.title().size() > 200) {
     violations.push_back({"session.title", "required, at most 200 bytes"});
+  }
   const v1::Cohort& c = in.cohort();
   if (c.departments().empty() && c.grades().empty() && c.member_ids().empty()) {
     violations.push_back({"session.cohort", "name departments, grades or member_ids"});
@@ -424,16 +425,18 @@ absl::StatusOr<std::pair<absl::Time, absl::Time>> CalibrationCore::PeriodOf(cons
   absl::Time start = now - absl::Hours(24 * 90), end = now;
   std::vector<FieldViolation> violations;
   if (period.has_start_time()) {
-    if (!ValidTimestamp(period.start_time()))
+    if (!ValidTimestamp(period.start_time())) {
       violations.push_back({"period.start_time", "not a valid timestamp"});
-    else
+    } else {
       start = FromTimestamp(period.start_time());
+    }
   }
   if (period.has_end_time()) {
-    if (!ValidTimestamp(period.end_time()))
+    if (!ValidTimestamp(period.end_time())) {
       violations.push_back({"period.end_time", "not a valid timestamp"});
-    else
+    } else {
       end = FromTimestamp(period.end_time());
+    }
   }
   if (violations.empty() && end <= start) violations.push_back({"period", "end_time must be after start_time"});
   if (violations.empty() && end - start > absl::Hours(24 * 400)) violations.push_back({"period", "at most 400 days"});
@@ -457,8 +460,9 @@ absl::StatusOr<v1::GetInsightsResponse> CalibrationCore::GetInsights(const Reque
                                                                      const v1::GetInsightsRequest& req) {
   auto period = PeriodOf(req.period());
   if (!period.ok()) return period.status();
-  if (req.min_gap_hours() < 0)
+  if (req.min_gap_hours() < 0) {
     return InvalidArgumentWithViolations("bad gap", {{"min_gap_hours", "must not be negative"}});
+  }
   ev1::StreamFlowFactsRequest request;
   ToTimestamp(period->first, request.mutable_start_time());
   ToTimestamp(period->second, request.mutable_end_time());
@@ -518,8 +522,9 @@ absl::StatusOr<v1::RecordKpiObservationsResponse> CalibrationCore::RecordKpiObse
     const v1::KpiObservation& o = req.observations(i);
     const std::string at = absl::StrCat("observations[", i, "]");
     if (!std::regex_match(o.kpi(), kKpi)) violations.push_back({at + ".kpi", "1-128 of [a-z0-9_.]"});
-    if (!o.subject_id().empty() && !ValidId(o.subject_id()))
+    if (!o.subject_id().empty() && !ValidId(o.subject_id())) {
       violations.push_back({at + ".subject_id", "1-64 of [A-Za-z0-9_.-] or empty"});
+    }
     if (!std::regex_match(o.period(), kPeriod)) violations.push_back({at + ".period", "YYYY-MM"});
     if (!std::isfinite(o.value())) violations.push_back({at + ".value", "must be a finite number"});
     if (!keys.insert({o.kpi(), o.subject_id(), o.period()}).second) {

@@ -9,9 +9,7 @@
 namespace perfflow::calibration {
 namespace {
 
-double Ratio(int64_t part, int64_t whole) {
-  return whole == 0 ? 0 : static_cast<double>(part) / whole;
-}
+double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
 
 std::string Name(const std::map<std::string, std::string>& names, const std::string& id) {
   auto it = names.find(id);
@@ -25,8 +23,9 @@ void HeatmapBuilder::Add(const ev1::FlowFact& fact) {
   ++cell.chains;
   const auto& times = fact.flow().times();
   if (times.has_owner_action_at()) cell.owner_hours.Add(HoursBetween(times.triggered_at(), times.owner_action_at()));
-  if (times.has_manager_feedback_at())
+  if (times.has_manager_feedback_at()) {
     cell.feedback_hours.Add(HoursBetween(times.triggered_at(), times.manager_feedback_at()));
+  }
 }
 
 v1::Heatmap HeatmapBuilder::Finish() const {

@@ -291,8 +291,9 @@ std::string Html(const v1::Brief& brief, const std::string& title) {
   if (brief.peers_withheld()) {
     html += "<p class=\"flag\" id=\"peers-withheld\">Peer figures withheld: the cohort has fewer than 4 people.</p>\n";
   }
-  for (const std::string& d : brief.degraded())
+  for (const std::string& d : brief.degraded()) {
     absl::StrAppend(&html, "<p class=\"flag\">Missing source: ", HtmlEscape(d), "</p>\n");
+  }
   for (const v1::PersonBrief& p : brief.people()) {
     absl::StrAppend(&html, "<section data-employee=\"", HtmlEscape(p.employee_id()), "\"><h2>", HtmlEscape(NameOf(p)),
                     " <small>", HtmlEscape(DepartmentOf(p)), " · ", HtmlEscape(p.grade()), "</small></h2>\n");

@@ -20,9 +20,7 @@ const prometheus::Histogram::BucketBoundaries& LagBuckets() {
   return kBuckets;
 }
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
+std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
 
 std::string TimerPayload(const ClaimedTimer& claim) {
   google::protobuf::Struct p;
@@ -86,9 +84,7 @@ void DeliveryMetrics::TimerFired(TimerLevel level, absl::Duration lag) {
   fired_.Add({{"level", TimerLevelLabel(level)}}).Increment();
 }
 
-void DeliveryMetrics::ClaimsLost(int count) {
-  lost_.Add({}).Increment(count);
-}
+void DeliveryMetrics::ClaimsLost(int count) { lost_.Add({}).Increment(count); }
 
 void DeliveryMetrics::SetDueBacklog(const std::string& tenant, int64_t count) {
   due_.Add({{"tenant", tenant}}).Set(static_cast<double>(count));
@@ -270,8 +266,9 @@ OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<E
       metrics_(metrics),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
   if (metrics_ != nullptr) {
-    for (const auto& [name, destination] : routing_.destinations)
+    for (const auto& [name, destination] : routing_.destinations) {
       metrics_->KnowChannel(ChannelLabel(destination.config.type()));
+    }
   }
 }
 

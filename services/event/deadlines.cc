@@ -24,9 +24,7 @@ std::string ToJson(const Struct& s) {
   return json;
 }
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
+std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
 
 std::string Field(const Struct& s, const std::string& name) {
   auto it = s.fields().find(name);

@@ -32,8 +32,9 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
     const auto& d = batch.departments(i);
     const std::string path = absl::StrCat("departments[", i, "]");
     if (!IsId(d.id())) out.push_back({path + ".id", "'" + d.id() + "' is not an id (1-64 of A-Za-z0-9_.-)"});
-    if (!batch_departments.insert(d.id()).second)
+    if (!batch_departments.insert(d.id()).second) {
       out.push_back({path + ".id", "duplicate id '" + d.id() + "' in batch"});
+    }
     if (d.name().empty()) out.push_back({path + ".name", "required"});
     departments.insert(d.id());
   }
@@ -72,8 +73,9 @@ std::vector<FieldViolation> ValidateDirectoryBatch(const perfflow::event::v1::Up
     } else if (!departments.count(e.department_id())) {
       out.push_back({path + ".department_id", "unknown department '" + e.department_id() + "'"});
     }
-    if (e.manager_id() == e.id() && !e.id().empty())
+    if (e.manager_id() == e.id() && !e.id().empty()) {
       out.push_back({path + ".manager_id", "an employee cannot manage themself"});
+    }
     managers[e.id()] = e.manager_id();
   }
   for (int i = 0; i < batch.employees_size(); ++i) {

@@ -106,8 +106,9 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
     }
     return violations;
   };
-  if (!delta.ok())
+  if (!delta.ok()) {
     return InvalidArgumentWithViolations("event types rejected", {{"files", std::string(delta.status().message())}});
+  }
   for (const auto& et : request.event_types()) *delta->add_event_types() = et;
   for (const auto& lib : request.libraries()) *delta->add_libraries() = lib;
   for (const auto& goal : request.goals()) *delta->add_goals() = goal;
@@ -509,8 +510,9 @@ absl::StatusOr<bool> EventCore::SendNotice(const std::string& tenant, const v1::
   if (!violations.empty()) return InvalidArgumentWithViolations("notice rejected", violations);
   auto recipient = store_->GetEmployee(tenant, request.recipient_id());
   if (!recipient.ok()) return recipient.status();
-  if (!*recipient)
+  if (!*recipient) {
     return absl::NotFoundError(absl::StrCat("no employee ", request.recipient_id(), " in the directory"));
+  }
   return store_->EnqueueNotice(tenant, request.recipient_id(), topic, request.idempotency_key(), payload,
                                clock_->Now());
 }

@@ -124,7 +124,8 @@ class EventCore {
   };
   absl::Mutex mu_;
   std::map<std::string, CachedRegistry> registries_ ABSL_GUARDED_BY(mu_);  // latest per tenant
-  // Also guarded by mu_ (Cached() takes the lock; they are passed to it by reference, which the analysis cannot follow).
+  // Also guarded by mu_ (Cached() takes the lock; they are passed to it by reference, which the analysis cannot
+  // follow).
   DirectoryCache<v1::Employee> employees_;
   DirectoryCache<v1::Department> departments_;
 };

@@ -85,11 +85,9 @@ class EventHost : public ServiceHost {
         Report("digest run failed", digests->RunOnce().status());
       }));
       auto retention = std::make_shared<NotificationRetention>(core_, store_, deliveries, db_time);
-      tasks_.push_back(std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.retention_interval_seconds)),
-                                                      [retention] {
-                                                        Report("notification retention run failed",
-                                                               retention->RunOnce().status());
-                                                      }));
+      tasks_.push_back(std::make_unique<PeriodicTask>(
+          absl::Seconds(std::max(1, o_.retention_interval_seconds)),
+          [retention] { Report("notification retention run failed", retention->RunOnce().status()); }));
     }
     tasks_.push_back(std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.metrics_refresh_seconds)), [this] {
       absl::Status s = core_->RefreshGauges(absl::Hours(24 * o_.health_window_days));

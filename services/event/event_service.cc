@@ -43,9 +43,7 @@ absl::StatusOr<std::string> DecodeToken(const std::string& token) {
   return raw;
 }
 
-std::string EncodeToken(const std::string& cursor) {
-  return cursor.empty() ? "" : EncodePageToken(cursor);
-}
+std::string EncodeToken(const std::string& cursor) { return cursor.empty() ? "" : EncodePageToken(cursor); }
 
 absl::Status CheckPageSize(int page_size) {
   if (page_size < 0) return InvalidArgumentWithViolations("bad page size", {{"page_size", "must not be negative"}});

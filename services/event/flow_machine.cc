@@ -7,9 +7,7 @@ namespace {
 
 namespace t = perfflow::type::v1;
 
-absl::Status Illegal(absl::string_view why) {
-  return absl::FailedPreconditionError(why);
-}
+absl::Status Illegal(absl::string_view why) { return absl::FailedPreconditionError(why); }
 
 }  // namespace
 

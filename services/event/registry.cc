@@ -40,9 +40,7 @@ void CheckCondition(const std::string& path, const std::string& text, const v1::
   }
 }
 
-bool IsKey(const std::string& key) {
-  return key.size() <= 128 && std::regex_match(key, KeyPattern());
-}
+bool IsKey(const std::string& key) { return key.size() <= 128 && std::regex_match(key, KeyPattern()); }
 
 void CheckKey(const std::string& path, const std::string& key, std::vector<FieldViolation>& out) {
   if (key.empty()) {
@@ -195,22 +193,25 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
       if (ev.content_types().empty()) out.push_back({ep + ".content_types", "list at least one content type"});
       if (!ev.required_when().empty()) CheckCondition(ep + ".required_when", ev.required_when(), t, out);
       for (const auto& ct : ev.content_types()) {
-        if (ct.find('/') == std::string::npos)
+        if (ct.find('/') == std::string::npos) {
           out.push_back({ep + ".content_types", "'" + ct + "' is not a media type"});
+        }
       }
     }
     if (!t.has_actions()) {
       out.push_back({path + ".actions", "required (owner_upload and manager_review deadlines)"});
     } else {
       const auto& act = t.actions();
-      if (!act.has_owner_upload())
+      if (!act.has_owner_upload()) {
         out.push_back({path + ".actions.owner_upload", "required"});
-      else
+      } else {
         CheckDueHours(path + ".actions.owner_upload", act.owner_upload().due_hours(), out);
-      if (!act.has_manager_review())
+      }
+      if (!act.has_manager_review()) {
         out.push_back({path + ".actions.manager_review", "required"});
-      else
+      } else {
         CheckDueHours(path + ".actions.manager_review", act.manager_review().due_hours(), out);
+      }
       if (act.has_timers()) CheckTimers(path + ".actions.timers", act.timers(), out);
       if (act.has_cross_confirm()) {
         const auto& cc = act.cross_confirm();
@@ -252,10 +253,11 @@ std::vector<FieldViolation> ValidateRegistry(const v1::Registry& registry) {
       const std::string rp = absl::StrCat(path, ".rules[", rule.id().empty() ? std::to_string(r) : rule.id(), "]");
       if (rule.id().empty()) out.push_back({rp + ".id", "required"});
       if (!rule_ids.insert(rule.id()).second) out.push_back({rp + ".id", "duplicate rule id"});
-      if (rule.require().empty())
+      if (rule.require().empty()) {
         out.push_back({rp + ".require", "required"});
-      else
+      } else {
         CheckCondition(rp + ".require", rule.require(), t, out);
+      }
       if (!rule.when().empty()) CheckCondition(rp + ".when", rule.when(), t, out);
     }
     for (const auto& g : t.goals()) {

@@ -30,9 +30,7 @@ using db::OptMs;
 using db::OptTime;
 
 constexpr int kMaxPageSize = 500;
-int ClampPage(int size, int fallback) {
-  return size <= 0 ? fallback : std::min(size, kMaxPageSize);
-}
+int ClampPage(int size, int fallback) { return size <= 0 ? fallback : std::min(size, kMaxPageSize); }
 
 // Cursor "<int>|<id>" for keyset pagination.
 bool ParseCursor(const std::string& cursor, int64_t* key, std::string* id) {

@@ -80,8 +80,9 @@ StepReports::Result StepReports::Report(const RequestContext& rc, const PendingS
   if (reported.ok()) {
     absl::Status removed = db_->RunInTransaction([&](db::Transaction& tx) { return Remove(tx, s.tenant, s.step_id); });
     // Left behind, the row is reported again (a duplicate, harmless) later.
-    if (!removed.ok())
+    if (!removed.ok()) {
       LogWarn("step report not cleared", {{"step_id", s.step_id}, {"error", std::string(removed.message())}});
+    }
     Count("reported");
     return {Outcome::kReported, absl::OkStatus()};
   }

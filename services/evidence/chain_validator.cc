@@ -63,8 +63,9 @@ absl::StatusOr<CompiledChainRules> CompiledChainRules::Compile(const event::v1::
   for (const auto& spec : type.evidence()) {
     if (spec.required() || !spec.required_when().empty()) {
       auto when = MaybeParse(spec.required_when());
-      if (!when.ok())
+      if (!when.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("evidence ", spec.kind(), ": ", when.status().message()));
+      }
       c.evidence_rules_.push_back({spec.kind(), Text(spec.display_name(), spec.kind()),
                                    spec.required() && spec.required_when().empty(), *std::move(when)});
     }
@@ -82,8 +83,9 @@ absl::StatusOr<CompiledChainRules> CompiledChainRules::Compile(const event::v1::
     auto when = MaybeParse(rule.when());
     if (!when.ok()) return absl::InvalidArgumentError(absl::StrCat("rule ", rule.id(), ": ", when.status().message()));
     auto require = Condition::Parse(rule.require());
-    if (!require.ok())
+    if (!require.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("rule ", rule.id(), ": ", require.status().message()));
+    }
     c.custom_rules_.push_back({rule.id(), Text(rule.description(), rule.id()), *std::move(when), *std::move(require)});
   }
   return c;

@@ -30,9 +30,7 @@ void EvidenceMetrics::Upload(const std::string& result, int64_t bytes_stored) {
   if (bytes_stored > 0) bytes_.Increment(static_cast<double>(bytes_stored));
 }
 
-void EvidenceMetrics::Validation(const std::string& outcome) {
-  validations_.Add({{"outcome", outcome}}).Increment();
-}
+void EvidenceMetrics::Validation(const std::string& outcome) { validations_.Add({{"outcome", outcome}}).Increment(); }
 
 void EvidenceMetrics::Removed(const std::string& reason, int64_t items) {
   if (items > 0) removed_.Add({{"reason", reason}}).Increment(static_cast<double>(items));

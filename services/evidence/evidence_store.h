@@ -143,8 +143,6 @@ class EvidenceStore {
 std::string SealDigest(const std::vector<EvidenceRow>& rows);
 
 // The step id of a seal's ARCHIVED step.
-inline std::string SealStepId(const std::string& event_id) {
-  return "seal:" + event_id;
-}
+inline std::string SealStepId(const std::string& event_id) { return "seal:" + event_id; }
 
 }  // namespace perfflow::evidence

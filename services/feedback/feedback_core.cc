@@ -67,8 +67,9 @@ absl::StatusOr<std::map<std::string, TenantPolicy>> ParsePolicies(const std::str
     for (const auto& kv : tenants) {
       TenantPolicy p;
       const YAML::Node node = kv.second;
-      if (node["require_effective_feedback"])
+      if (node["require_effective_feedback"]) {
         p.require_effective_feedback = node["require_effective_feedback"].as<bool>();
+      }
       if (node["delegates"]) {
         for (const auto& d : node["delegates"]) {
           for (const auto& who : d.second) p.delegates[d.first.as<std::string>()].insert(who.as<std::string>());
@@ -129,8 +130,9 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> FeedbackCore::AnalyzeInContext(const
     if (!registry.ok()) return registry.status();
     event::RegistryView view(*std::move(registry));
     const event::v1::EventType* type = view.FindEventType(event->event_type());
-    if (type == nullptr)
+    if (type == nullptr) {
       return absl::FailedPreconditionError("event type " + event->event_type() + " not in its registry");
+    }
     input.library.assign(type->behaviours().begin(), type->behaviours().end());
     for (const std::string& id : chosen) {
       auto it = std::find_if(input.library.begin(), input.library.end(),
@@ -166,8 +168,9 @@ absl::StatusOr<v1::AnalyzeFeedbackResponse> FeedbackCore::AnalyzeInContext(const
     input.cited_evidence.assign(cited.begin(), cited.end());
   }
   auto analysis = GuideFor(rc.tenant).Analyze(input);
-  if (!analysis.ok())
+  if (!analysis.ok()) {
     return InvalidArgumentWithViolations("feedback rejected", {{"comment", std::string(analysis.status().message())}});
+  }
   return analysis;
 }
 
@@ -218,8 +221,9 @@ absl::StatusOr<std::pair<std::optional<ReviewRow>, v1::AnalyzeFeedbackResponse>>
   if (policy.require_effective_feedback && !guidance->effective()) {
     // The guidance rides along in the message so the reviewer can act on it.
     std::vector<std::string> hints;
-    for (const auto& s : guidance->suggestions())
+    for (const auto& s : guidance->suggestions()) {
       hints.push_back(s.text().en().empty() ? s.text().zh() : s.text().en());
+    }
     absl::Status refused = absl::FailedPreconditionError(
         "this tenant requires specific feedback: name a concrete behaviour and cite evidence" +
         (hints.empty() ? std::string() : " (for example: " + absl::StrJoin(hints, "; ") + ")"));

@@ -20,11 +20,13 @@ absl::StatusOr<std::shared_ptr<const PhraseGuide>> LoadGuide(const std::string& 
   auto text = ReadTextFile(path);
   if (!text.ok()) return text.status();
   auto lexicon = PhraseGuide::ParseLexicon(*text);
-  if (!lexicon.ok())
+  if (!lexicon.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", lexicon.status().message()));
+  }
   auto guide = PhraseGuide::Build(*lexicon);
-  if (!guide.ok())
+  if (!guide.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("bad lexicon ", path, ": ", guide.status().message()));
+  }
   return std::make_shared<const PhraseGuide>(*std::move(guide));
 }
 

@@ -3,8 +3,8 @@
 // Feedback metrics. No employee or event ids in labels. Thread-safe.
 
 #include "absl/base/thread_annotations.h"
-#include "absl/time/time.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "prometheus/counter.h"
 
 #include "prometheus/family.h"

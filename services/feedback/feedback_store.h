@@ -78,12 +78,8 @@ class FeedbackStore {
 const std::vector<db::Migration>& FeedbackMigrations();
 
 // The step ids of the flow steps a review and a confirmation report.
-inline std::string ReviewStepId(const std::string& review_id) {
-  return "review:" + review_id;
-}
-inline std::string ConfirmStepId(const std::string& event_id) {
-  return "confirm:" + event_id;
-}
+inline std::string ReviewStepId(const std::string& review_id) { return "review:" + review_id; }
+inline std::string ConfirmStepId(const std::string& event_id) { return "confirm:" + event_id; }
 
 class SqlFeedbackStore : public FeedbackStore {
  public:

@@ -15,9 +15,7 @@
 namespace perfflow::feedback {
 namespace {
 
-bool IsCjk(utf8proc_int32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF);
-}
+bool IsCjk(utf8proc_int32_t cp) { return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF); }
 
 bool IsSeparator(utf8proc_int32_t cp) {
   const utf8proc_category_t cat = utf8proc_category(cp);
@@ -39,9 +37,7 @@ bool IsSeparator(utf8proc_int32_t cp) {
   }
 }
 
-bool IsAsciiWordByte(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c));
-}
+bool IsAsciiWordByte(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)); }
 
 }  // namespace
 

@@ -18,9 +18,7 @@ const char kColumns[] =
     "specificity, effective, created_at, response_ms";
 
 // Ids never contain commas (ids are [A-Za-z0-9_.-] or resource names).
-std::vector<std::string> Split(const std::string& s) {
-  return absl::StrSplit(s, ',', absl::SkipEmpty());
-}
+std::vector<std::string> Split(const std::string& s) { return absl::StrSplit(s, ',', absl::SkipEmpty()); }
 
 ReviewRow Read(const Row& r) {
   ReviewRow row;

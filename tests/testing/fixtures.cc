@@ -5,9 +5,7 @@
 
 namespace perfflow::testing {
 
-absl::Time FixedStart() {
-  return absl::FromUnixSeconds(1772442000);
-}
+absl::Time FixedStart() { return absl::FromUnixSeconds(1772442000); }
 
 v1::ApplyEventTypesRequest CatalogueRequest() {
   auto files = event::ReadCatalogue(std::string(PERFFLOW_SOURCE_DIR) + "/services/event/catalogue");

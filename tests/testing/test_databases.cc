@@ -8,9 +8,7 @@
 
 namespace perfflow::testing {
 
-std::string BackendName(Backend b) {
-  return b == Backend::kSqlite ? "sqlite" : "mysql";
-}
+std::string BackendName(Backend b) { return b == Backend::kSqlite ? "sqlite" : "mysql"; }
 
 bool MysqlConfigured() {
   const char* url = std::getenv("PERFFLOW_TEST_MYSQL_URL");

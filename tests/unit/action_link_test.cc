@@ -9,9 +9,7 @@ const std::string kOld(32, 'o');
 const std::string kNew(32, 'n');
 const absl::Time kNow = absl::FromUnixSeconds(1780000000);
 
-ActionLink Link() {
-  return {"acme", "0123456789abcdef0123456789abcdef", "张伟", kNow + absl::Hours(72)};
-}
+ActionLink Link() { return {"acme", "0123456789abcdef0123456789abcdef", "张伟", kNow + absl::Hours(72)}; }
 
 TEST(ActionLinkTest, RoundTripsAndIsUrlSafe) {
   auto keys = ActionLinkKeys::Create({kNew});

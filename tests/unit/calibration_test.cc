@@ -51,9 +51,7 @@ ev1::FlowFact Fact(const std::string& subject, absl::Time at, double owner_h, do
   return f;
 }
 
-RequestContext Hr() {
-  return RequestContext{"acme", "hr-1", {"hr"}, ""};
-}
+RequestContext Hr() { return RequestContext{"acme", "hr-1", {"hr"}, ""}; }
 
 class CalibrationTest : public ::testing::Test {
  protected:

@@ -58,9 +58,10 @@ class FeedbackCoreTest : public ::testing::Test {
     e.mutable_flow()->set_round(1);
     e.mutable_flow()->set_requires_cross_confirm(true);
     e.mutable_flow()->set_step(owner_acted ? t::FLOW_STEP_OWNER_ACTION : t::FLOW_STEP_TRIGGERED);
-    if (owner_acted)
+    if (owner_acted) {
       e.mutable_flow()->mutable_times()->mutable_owner_action_at()->set_seconds(
           absl::ToUnixSeconds(testing::FixedStart() + absl::Hours(2)));
+    }
     auto* task = e.add_tasks();
     task->set_kind(t::TASK_KIND_CROSS_CONFIRM);
     task->set_assignee_id("c-head");

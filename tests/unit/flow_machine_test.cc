@@ -89,9 +89,7 @@ struct IllegalCase {
   StepReport report;
 };
 
-void PrintTo(const IllegalCase& c, std::ostream* os) {
-  *os << c.name;
-}
+void PrintTo(const IllegalCase& c, std::ostream* os) { *os << c.name; }
 
 class IllegalTransitionTest : public ::testing::TestWithParam<IllegalCase> {};
 
@@ -100,9 +98,7 @@ TEST_P(IllegalTransitionTest, IsFailedPrecondition) {
   EXPECT_TRUE(absl::IsFailedPrecondition(tr.status())) << tr.status();
 }
 
-FlowState OwnerDone(bool cross = false) {
-  return Apply(Fresh(cross), Report(t::FLOW_STEP_OWNER_ACTION));
-}
+FlowState OwnerDone(bool cross = false) { return Apply(Fresh(cross), Report(t::FLOW_STEP_OWNER_ACTION)); }
 FlowState Archived() {
   FlowState s = Apply(OwnerDone(), Report(t::FLOW_STEP_MANAGER_FEEDBACK, t::VERDICT_MEETS));
   return Apply(s, Report(t::FLOW_STEP_ARCHIVED));

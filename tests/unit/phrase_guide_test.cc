@@ -39,9 +39,7 @@ struct Comment {
   const char* language;
 };
 
-void PrintTo(const Comment& c, std::ostream* os) {
-  *os << c.text;
-}
+void PrintTo(const Comment& c, std::ostream* os) { *os << c.text; }
 
 class CommentTableTest : public ::testing::TestWithParam<Comment> {};
 

@@ -10,9 +10,7 @@ namespace {
 namespace t = perfflow::type::v1;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1780000000);
-absl::Time At(double hours) {
-  return kT0 + absl::Minutes(hours * 60);
-}
+absl::Time At(double hours) { return kT0 + absl::Minutes(hours * 60); }
 
 v1::Registry OneType() {
   v1::Registry r;
