@@ -1,21 +1,23 @@
 #pragma once
 
-// Runs a function now and then every `interval` on its own thread until
-// stopped (or destroyed). Stopping wakes the thread at once.
+// Runs a function now and then every `interval` of the clock's time on its
+// own thread until stopped (or destroyed). Stopping wakes the thread at once.
 
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace perfflow {
 
 class PeriodicTask {
  public:
-  PeriodicTask(absl::Duration interval, std::function<void()> fn)
-      : interval_(interval), fn_(std::move(fn)), thread_([this] { Loop(); }) {}
+  PeriodicTask(std::shared_ptr<const Clock> clock, absl::Duration interval, std::function<void()> fn)
+      : clock_(std::move(clock)), interval_(interval), fn_(std::move(fn)), thread_([this] { Loop(); }) {}
   ~PeriodicTask() { Stop(); }
   PeriodicTask(const PeriodicTask&) = delete;
   PeriodicTask& operator=(const PeriodicTask&) = delete;
@@ -36,12 +38,13 @@ class PeriodicTask {
       fn_();
       mu_.Lock();
       // Wakes at once when Stop() sets stopping_.
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
+      clock_->AwaitWithTimeout(mu_, absl::Condition(&stopping_), interval_);
     }
     mu_.Unlock();
   }
 
-  absl::Duration interval_;
+  const std::shared_ptr<const Clock> clock_;
+  const absl::Duration interval_;
   std::function<void()> fn_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -128,10 +128,8 @@ ActionDesk::Outcome ActionDesk::Serve(const httplib::Request& req, httplib::Resp
     }
   }
   out.credential = absl::StrCat("link:", visit.link.tenant, ":", visit.link.person);
-  if (std::optional<absl::Duration> wait = door_->Admit(out.credential)) {
-    out.rate_limited = true;
-    res.set_header("Retry-After", RetryAfter(*wait));
-    visit.Fail(429, l.T("请求过于频繁，请稍后再试。", "Too many requests: try again shortly."));
+  if (absl::Status s = door_->Admit(out.credential, "http"); !s.ok()) {
+    visit.Fail(RefuseHttp(s, res), TooManyRequests(l));
     return out;
   }
   // A post needs the session the link's page opened (a cross-site form

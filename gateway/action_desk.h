@@ -62,7 +62,6 @@ class ActionDesk {
   struct Outcome {
     std::string route;
     std::string credential;
-    bool rate_limited = false;
   };
   // `rest` is the path after "/act/"; `body` reads a POST's body.
   Outcome Serve(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* body,

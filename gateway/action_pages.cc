@@ -528,4 +528,8 @@ std::string SignInPage(const std::vector<std::pair<std::string, std::string>>& l
   return out;
 }
 
+std::string TooManyRequests(const PageLocale& locale) {
+  return locale.T("请求过于频繁，请稍后再试。", "Too many requests: try again shortly.");
+}
+
 }  // namespace perfflow::gateway

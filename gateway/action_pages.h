@@ -70,6 +70,9 @@ struct FormState {
 // The page of the task's kind: upload, verdict or confirmation.
 std::string TaskPage(const TaskView& view, const FormState& form, const PageLocale& locale);
 
+// What a page says when the door's rate limit refuses the request.
+std::string TooManyRequests(const PageLocale& locale);
+
 // The guidance panel of the verdict page (also served alone, for the page's
 // live check as the manager types).
 std::string GuidancePanel(const feedback::v1::AnalyzeFeedbackResponse& guidance, const PageLocale& locale);

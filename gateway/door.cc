@@ -2,23 +2,41 @@
 
 #include <algorithm>
 
+#include <httplib.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/request_context.h"
+#include "common/status.h"
+#include "gateway/transcode.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/type/v1/access.pb.h"
 
 namespace perfflow::gateway {
 
 Door::Door(std::unique_ptr<JwtVerifier> jwt, std::shared_ptr<ApiKeyStore> keys, v1::RateLimit limit,
-           std::shared_ptr<const Clock> clock)
-    : jwt_(std::move(jwt)), keys_(std::move(keys)), limit_(std::move(limit)), clock_(std::move(clock)) {
+           std::shared_ptr<const Clock> clock, prometheus::Registry& registry)
+    : jwt_(std::move(jwt)),
+      keys_(std::move(keys)),
+      limit_(std::move(limit)),
+      clock_(std::move(clock)),
+      rate_limited_(prometheus::BuildCounter()
+                        .Name("perfflow_gateway_rate_limited_total")
+                        .Help("Requests refused by the per-caller rate limit, by door (http, webhook, grpc)")
+                        .Register(registry)) {
   if (limit_.requests_per_second() <= 0) limit_.set_requests_per_second(50);
   if (limit_.burst() <= 0) limit_.set_burst(100);
+  // Present from the start, so a rate() over them has a zero to begin from.
+  for (const char* door : {"http", "webhook", "grpc"}) rate_limited_.Add({{"door", door}});
 }
+
+namespace {
+// The payload of a rate-limit refusal: seconds until the caller may retry.
+constexpr char kRetryAfterPayload[] = "perfflow.dev/retry-after-seconds";
+}  // namespace
 
 absl::StatusOr<Principal> Door::Authenticate(absl::string_view authorization, absl::string_view api_key) {
   if (!authorization.empty() && !api_key.empty()) {
@@ -65,8 +83,23 @@ absl::Status Door::CheckSources(const Principal& principal, const google::protob
   return absl::OkStatus();
 }
 
-std::optional<absl::Duration> Door::Admit(const std::string& credential) {
-  return buckets_.Take(credential, limit_.requests_per_second(), limit_.burst(), clock_->Now());
+absl::Status Door::Admit(const std::string& credential, absl::string_view door) {
+  std::optional<absl::Duration> wait =
+      buckets_.Take(credential, limit_.requests_per_second(), limit_.burst(), clock_->Now());
+  if (!wait) return absl::OkStatus();
+  rate_limited_.Add({{"door", std::string(door)}}).Increment();
+  absl::Status refused = absl::ResourceExhaustedError("rate limit exceeded");
+  const int64_t seconds = std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(*wait, absl::Seconds(1))));
+  refused.SetPayload(kRetryAfterPayload, absl::Cord(std::to_string(seconds)));
+  return refused;
+}
+
+int RefuseHttp(const absl::Status& refusal, httplib::Response& res) {
+  if (auto seconds = refusal.GetPayload(kRetryAfterPayload)) {
+    res.set_header("Retry-After", std::string(*seconds));
+  }
+  if (absl::IsUnauthenticated(refusal)) res.set_header("WWW-Authenticate", "Bearer");
+  return HttpStatusFor(ToGrpcStatus(refusal).error_code());
 }
 
 std::unique_ptr<grpc::ClientContext> Door::Forward(const Principal& principal, const std::string& trace_id,
@@ -81,10 +114,6 @@ std::unique_ptr<grpc::ClientContext> Door::Forward(const Principal& principal, c
   ctx->AddMetadata("x-request-id", request_id);
   ctx->set_deadline(absl::ToChronoTime(deadline));
   return ctx;
-}
-
-std::string RetryAfter(absl::Duration wait) {
-  return std::to_string(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1)))));
 }
 
 std::string RequestIdFrom(absl::string_view given) {

@@ -17,13 +17,22 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/client_context.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/registry.h"
+
+namespace httplib {
+struct Response;
+}
 
 namespace perfflow::gateway {
 
 class Door {
  public:
+  // Refusals by the rate limit are counted in `registry` as
+  // perfflow_gateway_rate_limited_total{door}.
   Door(std::unique_ptr<JwtVerifier> jwt, std::shared_ptr<ApiKeyStore> keys, v1::RateLimit limit,
-       std::shared_ptr<const Clock> clock);
+       std::shared_ptr<const Clock> clock, prometheus::Registry& registry);
 
   // From "Authorization: Bearer <jwt>" or "X-Api-Key: <key>" (either one).
   absl::StatusOr<Principal> Authenticate(absl::string_view authorization, absl::string_view api_key);
@@ -35,8 +44,10 @@ class Door {
   // API keys with allowed_sources may ingest events of those sources only.
   static absl::Status CheckSources(const Principal& principal, const google::protobuf::Message& request);
 
-  // nullopt when admitted; otherwise how long until the caller may retry.
-  std::optional<absl::Duration> Admit(const std::string& credential);
+  // OK when `credential` is within its rate; otherwise RESOURCE_EXHAUSTED
+  // carrying how long until it may retry (see RefuseHttp), counted for
+  // `door` ("http", "webhook" or "grpc").
+  absl::Status Admit(const std::string& credential, absl::string_view door);
 
   // The outgoing call: identity, internal credential, a new span of
   // `trace_id`, the request id, and `deadline`.
@@ -51,10 +62,13 @@ class Door {
   v1::RateLimit limit_;
   std::shared_ptr<const Clock> clock_;
   KeyedTokenBuckets buckets_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
 };
 
-// A Retry-After value for `wait`: whole seconds, at least 1.
-std::string RetryAfter(absl::Duration wait);
+// Answers a refusal of the door over HTTP: sets Retry-After (whole seconds, at
+// least 1) for a rate-limit refusal and WWW-Authenticate for a missing or bad
+// credential, and returns the HTTP status for `refusal`.
+int RefuseHttp(const absl::Status& refusal, httplib::Response& res);
 
 // A request id: the caller's x-request-id when it is 1-128 printable ASCII
 // characters, else a new random one.

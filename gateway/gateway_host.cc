@@ -66,7 +66,8 @@ class Host : public GatewayHost {
   int http_port() const override { return http_->port(); }
 
   void Start() override {
-    readiness_ = std::make_unique<PeriodicTask>(absl::Seconds(2), [this] { http_->SetReady(Ready().ok()); });
+    readiness_ =
+        std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(2), [this] { http_->SetReady(Ready().ok()); });
   }
 
   // /readyz turns 503, the drain period passes, then in-flight requests finish.
@@ -120,7 +121,7 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   auto erasures = ErasureLog::Open(*database);
   if (!erasures.ok()) return erasures.status();
 
-  auto clock = std::make_shared<SystemClock>();
+  auto clock = RealClock();
   auto backends = std::make_shared<Backends>();
   std::vector<const google::protobuf::ServiceDescriptor*> services;
   std::vector<std::string> person_data_services;
@@ -156,7 +157,7 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
   auto router = Router::Build(services);
   if (!router.ok()) return router.status();
 
-  auto door = std::make_shared<Door>(*std::move(jwt), *keys, config->rate_limit(), clock);
+  auto door = std::make_shared<Door>(*std::move(jwt), *keys, config->rate_limit(), clock, registry);
   auto metrics = std::make_unique<HttpMetrics>(registry);
   HttpOptions http;
   http.host = o.host;
@@ -178,7 +179,7 @@ absl::StatusOr<std::unique_ptr<GatewayHost>> MakeGatewayHost(const GatewayHostOp
                                                std::make_shared<WebhookSources>(*std::move(webhooks)), metrics.get());
   if (absl::Status s = gateway->Start(); !s.ok()) return s;
   LogInfo("http listening", {{"http_port", std::to_string(gateway->port())}});
-  auto proxy = std::make_unique<GrpcProxy>(backends, door, metrics.get(), http.call_timeout);
+  auto proxy = std::make_unique<GrpcProxy>(backends, door, http.call_timeout);
   return std::unique_ptr<GatewayHost>(new Host(o, *std::move(database), std::move(admin), std::move(person_data),
                                                std::move(admin_server), backends, std::move(metrics),
                                                std::move(gateway), std::move(proxy)));

@@ -22,8 +22,7 @@ std::string Metadata(const grpc::GenericCallbackServerContext& ctx, const char* 
 // other, each message passed on when the other side is ready for it.
 class ProxyCall : public grpc::ServerGenericBidiReactor {
  public:
-  ProxyCall(grpc::GenericCallbackServerContext* ctx, Backends& backends, Door& door, HttpMetrics* metrics,
-            absl::Duration max_deadline)
+  ProxyCall(grpc::GenericCallbackServerContext* ctx, Backends& backends, Door& door, absl::Duration max_deadline)
       : ctx_(ctx), upstream_(this) {
     const std::string& path = ctx->method();
     const std::string service = ServiceOf(path);
@@ -45,9 +44,8 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
       Finish(ToGrpcStatus(principal.status()));
       return;
     }
-    if (door.Admit(principal->credential)) {
-      metrics->rate_limited.Add({{"door", "grpc"}}).Increment();
-      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "rate limit exceeded"));
+    if (absl::Status s = door.Admit(principal->credential, "grpc"); !s.ok()) {
+      Finish(ToGrpcStatus(s));
       return;
     }
     if (absl::Status s = Door::Authorize(*principal, *method); !s.ok()) {
@@ -175,7 +173,7 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
 }  // namespace
 
 grpc::ServerGenericBidiReactor* GrpcProxy::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
-  return new ProxyCall(ctx, *backends_, *door_, metrics_, max_deadline_);
+  return new ProxyCall(ctx, *backends_, *door_, max_deadline_);
 }
 
 }  // namespace perfflow::gateway

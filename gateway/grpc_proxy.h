@@ -11,23 +11,20 @@
 #include "absl/time/time.h"
 #include "gateway/backends.h"
 #include "gateway/door.h"
-#include "gateway/http_server.h"
 #include "grpcpp/generic/async_generic_service.h"
 
 namespace perfflow::gateway {
 
 class GrpcProxy : public grpc::CallbackGenericService {
  public:
-  GrpcProxy(std::shared_ptr<Backends> backends, std::shared_ptr<Door> door, HttpMetrics* metrics,
-            absl::Duration max_deadline)
-      : backends_(std::move(backends)), door_(std::move(door)), metrics_(metrics), max_deadline_(max_deadline) {}
+  GrpcProxy(std::shared_ptr<Backends> backends, std::shared_ptr<Door> door, absl::Duration max_deadline)
+      : backends_(std::move(backends)), door_(std::move(door)), max_deadline_(max_deadline) {}
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
  private:
   std::shared_ptr<Backends> backends_;
   std::shared_ptr<Door> door_;
-  HttpMetrics* metrics_;
   absl::Duration max_deadline_;
 };
 

@@ -38,7 +38,11 @@ void WriteError(httplib::Response& res, const grpc::Status& status) {
   res.set_content(ErrorJson(status), kJson);
 }
 
-void WriteError(httplib::Response& res, const absl::Status& status) { WriteError(res, ToGrpcStatus(status)); }
+// With the headers a refusal by the door carries (Retry-After, WWW-Authenticate).
+void WriteError(httplib::Response& res, const absl::Status& status) {
+  WriteError(res, ToGrpcStatus(status));
+  RefuseHttp(status, res);
+}
 
 // An action link's token is a credential: the log names the route, never the token.
 std::string PathForLog(const std::string& path) {
@@ -89,14 +93,7 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry)
       webhooks(prometheus::BuildCounter()
                    .Name("perfflow_gateway_webhooks_total")
                    .Help("Webhook deliveries by source and result (accepted, duplicate, rejected)")
-                   .Register(registry)),
-      rate_limited(prometheus::BuildCounter()
-                       .Name("perfflow_gateway_rate_limited_total")
-                       .Help("Requests refused by the per-caller rate limit, by door (http, webhook, grpc)")
-                       .Register(registry)) {
-  // Present from the start, so a rate() over them has a zero to begin from.
-  for (const char* door : {"http", "webhook", "grpc"}) rate_limited.Add({{"door", door}});
-}
+                   .Register(registry)) {}
 
 HttpGateway::HttpGateway(HttpOptions options, std::shared_ptr<Router> router, std::shared_ptr<Backends> backends,
                          std::shared_ptr<Door> door, std::shared_ptr<WebhookSources> webhooks, HttpMetrics* metrics)
@@ -264,16 +261,9 @@ void HttpGateway::Dispatch(const httplib::Request& req, httplib::Response& res, 
 void HttpGateway::ServeRpc(const httplib::Request& req, httplib::Response& res, const RouteMatch& match, Outcome* out,
                            const httplib::ContentReader* body) {
   auto principal = door_->Authenticate(req.get_header_value("Authorization"), req.get_header_value("X-Api-Key"));
-  if (!principal.ok()) {
-    res.set_header("WWW-Authenticate", "Bearer");
-    return WriteError(res, principal.status());
-  }
+  if (!principal.ok()) return WriteError(res, principal.status());
   out->credential = principal->credential;
-  if (std::optional<absl::Duration> wait = door_->Admit(principal->credential)) {
-    metrics_->rate_limited.Add({{"door", "http"}}).Increment();
-    res.set_header("Retry-After", RetryAfter(*wait));
-    return WriteError(res, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "rate limit exceeded"));
-  }
+  if (absl::Status s = door_->Admit(principal->credential, "http"); !s.ok()) return WriteError(res, s);
   const pb::MethodDescriptor& method = *match.route->method;
   if (absl::Status s = Door::Authorize(*principal, method); !s.ok()) return WriteError(res, s);
   absl::StatusOr<std::string> text = ReadBody(req, body);
@@ -442,10 +432,8 @@ void HttpGateway::ServeWebhook(const httplib::Request& req, httplib::Response& r
   auto delivery = VerifyWebhook(
       *source, [&req](const std::string& name) { return req.get_header_value(name); }, *body, door_->clock().Now());
   if (!delivery.ok()) return reply("rejected", std::string(delivery.status().message()), "", 401);
-  if (std::optional<absl::Duration> wait = door_->Admit(out->credential)) {
-    metrics_->rate_limited.Add({{"door", "webhook"}}).Increment();
-    res.set_header("Retry-After", RetryAfter(*wait));
-    return reply("rejected", "rate limit exceeded", "", 429);
+  if (absl::Status s = door_->Admit(out->credential, "webhook"); !s.ok()) {
+    return reply("rejected", std::string(s.message()), "", RefuseHttp(s, res));
   }
   auto ingest = MapWebhookPayload(*source, *body, *delivery);
   if (!ingest.ok()) return reply("rejected", std::string(ingest.status().message()), "", 400);
@@ -518,7 +506,6 @@ CallsAs HttpGateway::CallsFor(const Outcome& out) {
 void HttpGateway::Record(const ActionDesk::Outcome& served, Outcome* out) {
   out->route = served.route;
   out->credential = served.credential;
-  if (served.rate_limited) metrics_->rate_limited.Add({{"door", "http"}}).Increment();
 }
 
 void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res, const std::string& path, Outcome* out,
@@ -540,12 +527,10 @@ void HttpGateway::ServePage(const httplib::Request& req, httplib::Response& res,
   const std::string cookie = CookieValue(req.get_header_value("Cookie"), "perfflow_token");
   if (authorization.empty() && !cookie.empty()) authorization = "Bearer " + cookie;
   auto principal = door_->Authenticate(authorization, "");
-  if (!principal.ok()) return fail(401, std::string(principal.status().message()));
+  if (!principal.ok()) return fail(RefuseHttp(principal.status(), res), std::string(principal.status().message()));
   out->credential = principal->credential;
-  if (std::optional<absl::Duration> wait = door_->Admit(principal->credential)) {
-    metrics_->rate_limited.Add({{"door", "http"}}).Increment();
-    res.set_header("Retry-After", RetryAfter(*wait));
-    return fail(429, "rate limit exceeded");
+  if (absl::Status s = door_->Admit(principal->credential, "http"); !s.ok()) {
+    return fail(RefuseHttp(s, res), std::string(s.message()));
   }
   const std::string method_name = health ? "perfflow.event.v1.EventService.GetFlowHealth"
                                          : "perfflow.calibration.v1.CalibrationService.RenderBrief";

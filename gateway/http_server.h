@@ -57,10 +57,9 @@ struct HttpOptions {
 struct HttpMetrics {
   explicit HttpMetrics(prometheus::Registry& registry);
   // route is the rule ("GET /v1/{name=events/*}"), "webhook", or "unmatched".
-  prometheus::Family<prometheus::Counter>& requests;      // {route, code}
-  prometheus::Family<prometheus::Histogram>& duration;    // {route}
-  prometheus::Family<prometheus::Counter>& webhooks;      // {source, result}
-  prometheus::Family<prometheus::Counter>& rate_limited;  // {door}
+  prometheus::Family<prometheus::Counter>& requests;    // {route, code}
+  prometheus::Family<prometheus::Histogram>& duration;  // {route}
+  prometheus::Family<prometheus::Counter>& webhooks;    // {source, result}
 };
 
 class HttpGateway {

@@ -137,10 +137,8 @@ ActionDesk::Outcome PeopleDesk::Serve(const httplib::Request& req, httplib::Resp
   }
   out.credential = person->credential;
   visit.directory = calls_as(SystemPrincipal(person->tenant, "gateway:people-pages", person->credential));
-  if (std::optional<absl::Duration> wait = door_->Admit(person->credential)) {
-    out.rate_limited = true;
-    res.set_header("Retry-After", RetryAfter(*wait));
-    visit.Fail(429, l.T("请求过于频繁，请稍后再试。", "Too many requests: try again shortly."));
+  if (absl::Status s = door_->Admit(person->credential, "http"); !s.ok()) {
+    visit.Fail(RefuseHttp(s, res), TooManyRequests(l));
     return out;
   }
   if (page == "inbox") {

@@ -21,10 +21,12 @@ class CalibrationHost : public ServiceHost {
   absl::Status Ready() override { return database_->Ping(); }
   // The brief scheduler: sessions due within 24 h get their brief.
   void Start() override {
-    scheduler_ = std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.scheduler_poll_seconds)), [this] {
-      auto written = core_->RunScheduler();
-      if (!written.ok()) LogWarn("brief scheduler run failed", {{"error", std::string(written.status().message())}});
-    });
+    scheduler_ =
+        std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(std::max(1, o_.scheduler_poll_seconds)), [this] {
+          auto written = core_->RunScheduler();
+          if (!written.ok())
+            LogWarn("brief scheduler run failed", {{"error", std::string(written.status().message())}});
+        });
   }
   void Stop() override {
     if (scheduler_) scheduler_->Stop();
@@ -48,7 +50,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeCalibrationHost(const Calibrati
   if (!store.ok()) return store.status();
   auto core = std::make_shared<CalibrationCore>(
       *std::move(store), event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds), "calibration"),
-      std::make_shared<SystemClock>());
+      RealClock());
   return std::unique_ptr<ServiceHost>(new CalibrationHost(o, *std::move(database), core));
 }
 

@@ -118,9 +118,9 @@ TimeSource ClockTime(std::shared_ptr<const Clock> clock) {
   return [clock]() -> absl::StatusOr<absl::Time> { return clock->Now(); };
 }
 
-void PaceBatch(absl::Duration took, int duty_percent) {
+void PaceBatch(const Clock& clock, absl::Duration took, int duty_percent) {
   if (duty_percent <= 0 || duty_percent >= 100) return;
-  absl::SleepFor(took * (100.0 / duty_percent - 1));
+  clock.SleepFor(took * (100.0 / duty_percent - 1));
 }
 
 std::string DefaultOwner() {
@@ -173,7 +173,7 @@ absl::StatusOr<std::vector<Notice>> TimerWorker::NoticesFor(const ClaimedTimer& 
 absl::StatusOr<int> TimerWorker::RunOnce() {
   int fired = 0;
   for (int b = 0; b < options_.max_batches; ++b) {
-    const absl::Time batch_start = absl::Now();
+    const absl::Duration batch_start = options_.clock->Monotonic();
     auto now = now_();
     if (!now.ok()) return now.status();
     auto claimed = store_->ClaimDueTimers(options_.owner, *now, options_.lease, options_.batch);
@@ -185,7 +185,8 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
       if (!notices.ok()) return notices.status();
       firings.push_back({c, *std::move(notices), NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
     }
-    if (options_.fault_delay_before_fire > absl::ZeroDuration()) absl::SleepFor(options_.fault_delay_before_fire);
+    if (options_.fault_delay_before_fire > absl::ZeroDuration())
+      options_.clock->SleepFor(options_.fault_delay_before_fire);
     auto at = now_();
     if (!at.ok()) return at.status();
     auto result = store_->FireTimers(options_.owner, *at, firings);
@@ -197,7 +198,7 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
     }
     fired += static_cast<int>(result->fired.size());
     if (static_cast<int>(claimed->size()) < options_.batch) break;
-    PaceBatch(absl::Now() - batch_start, options_.duty_percent);
+    PaceBatch(*options_.clock, options_.clock->Monotonic() - batch_start, options_.duty_percent);
   }
   return fired;
 }
@@ -264,6 +265,8 @@ OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<E
       now_(std::move(now)),
       options_(std::move(options)),
       metrics_(metrics),
+      recipients_(options_.worker.clock, absl::Minutes(1), 50000),
+      registries_(options_.worker.clock, absl::Minutes(1), 1000),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
   if (metrics_ != nullptr) {
     for (const auto& [name, destination] : routing_.destinations) {
@@ -274,48 +277,27 @@ OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<E
 
 std::optional<absl::Duration> OutboxRelay::TakeToken(const v1::NotifyDestination& destination) {
   const double per_minute = destination.rate_per_minute() > 0 ? destination.rate_per_minute() : 20;
-  return buckets_.Take(destination.name(), per_minute / 60, per_minute, options_.clock->Now());
+  return buckets_.Take(destination.name(), per_minute / 60, per_minute, options_.worker.clock->Now());
 }
 
 std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, const std::string& id) {
-  constexpr size_t kMaxCached = 50000;
-  const absl::Time now = options_.clock->Now();
-  auto key = std::make_pair(tenant, id);
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = recipients_.find(key);
-    if (it != recipients_.end() && now - it->second.second < absl::Minutes(1)) return it->second.first;
-  }
-  std::optional<v1::Employee> employee;
-  auto found = events_->GetEmployee(tenant, id);
-  if (found.ok() && *found) employee = **found;
-  absl::MutexLock lock(&mu_);
-  if (recipients_.size() >= kMaxCached) recipients_.clear();
-  recipients_[key] = {employee, now};
-  return employee;
+  auto found = recipients_.GetOrLoad({tenant, id}, [&] { return events_->GetEmployee(tenant, id); });
+  return found.ok() ? *found : std::nullopt;
 }
 
 std::shared_ptr<const v1::Registry> OutboxRelay::Registry(const std::string& tenant) {
-  const absl::Time now = options_.clock->Now();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = registries_.find(tenant);
-    if (it != registries_.end() && now - it->second.second < absl::Minutes(1)) return it->second.first;
-  }
-  std::shared_ptr<const v1::Registry> registry;
-  auto version = events_->LatestRegistryVersion(tenant);
-  if (version.ok() && *version > 0) {
-    auto bytes = events_->LoadRegistry(tenant, *version);  // JSON
-    auto parsed = std::make_shared<v1::Registry>();
-    if (bytes.ok() && *bytes && google::protobuf::util::JsonStringToMessage(**bytes, parsed.get()).ok()) {
-      registry = std::move(parsed);
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  constexpr size_t kMaxTenants = 1000;
-  if (registries_.size() >= kMaxTenants) registries_.clear();
-  registries_[tenant] = {registry, now};
-  return registry;
+  auto found =
+      registries_.GetOrLoad(tenant, [&]() -> absl::StatusOr<std::optional<std::shared_ptr<const v1::Registry>>> {
+        auto version = events_->LatestRegistryVersion(tenant);
+        if (!version.ok()) return version.status();
+        if (*version == 0) return std::nullopt;
+        auto bytes = events_->LoadRegistry(tenant, *version);  // JSON
+        if (!bytes.ok()) return bytes.status();
+        auto parsed = std::make_shared<v1::Registry>();
+        if (!*bytes || !google::protobuf::util::JsonStringToMessage(**bytes, parsed.get()).ok()) return std::nullopt;
+        return std::shared_ptr<const v1::Registry>(std::move(parsed));
+      });
+  return found.ok() && *found ? **found : nullptr;
 }
 
 CardContext OutboxRelay::CardContextFor(const std::string& tenant, const google::protobuf::Struct& payload) {
@@ -363,7 +345,7 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
   std::string payload_json = claimed.message.payload_json;
   std::string text = NoticeText(claimed.message.topic, claimed.message.payload_json);
   const std::string action_url = ActionUrl(options_.links, claimed.tenant, claimed.message.topic,
-                                           claimed.message.recipient_id, payload_json, options_.clock->Now());
+                                           claimed.message.recipient_id, payload_json, options_.worker.clock->Now());
   // A message with a link is also a card with buttons.
   std::optional<Card> card;
   if (!action_url.empty()) {
@@ -403,7 +385,7 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
     out.payload_json = payload_json;
     out.text = text;
     out.card = card;
-    out.now = options_.clock->Now();
+    out.now = options_.worker.clock->Now();
     absl::Status sent = dest.channel->Send(out);
     if (sent.ok()) {
       outcome.delivered_to.push_back(name);
@@ -445,7 +427,7 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
 absl::StatusOr<int> OutboxRelay::RunOnce() {
   int settled = 0;
   for (int b = 0; b < options_.worker.max_batches; ++b) {
-    const absl::Time batch_start = absl::Now();
+    const absl::Duration batch_start = options_.worker.clock->Monotonic();
     auto now = now_();
     if (!now.ok()) return now.status();
     auto claimed = store_->ClaimOutbox(options_.worker.owner, *now, options_.worker.lease, options_.worker.batch);
@@ -466,7 +448,7 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     // Fenced: another relay took the message over and records it itself.
     settled -= *fenced;
     if (static_cast<int>(claimed->size()) < options_.worker.batch) break;
-    PaceBatch(absl::Now() - batch_start, options_.worker.duty_percent);
+    PaceBatch(*options_.worker.clock, options_.worker.clock->Monotonic() - batch_start, options_.worker.duty_percent);
   }
   return settled;
 }

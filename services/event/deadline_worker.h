@@ -21,6 +21,7 @@
 #include "common/action_link.h"
 #include "common/clock.h"
 #include "common/token_bucket.h"
+#include "common/ttl_cache.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -76,6 +77,9 @@ struct WorkerOptions {
   int duty_percent = 100;
   // Fault injection (tests): holds claimed timers this long before firing.
   absl::Duration fault_delay_before_fire = absl::ZeroDuration();
+  // Time for pacing, rate limits, jitter and caches (tests use a fake clock);
+  // when due work is due is judged by the TimeSource.
+  std::shared_ptr<const Clock> clock = RealClock();
 };
 
 class TimerWorker {
@@ -141,8 +145,6 @@ struct ActionLinkOptions {
 
 struct RelayOptions {
   WorkerOptions worker;
-  // Real time for rate limits and jitter (tests use a fake clock).
-  std::shared_ptr<const Clock> clock;
   uint64_t seed = 0;
   // Without keys or a base URL, notifications carry no links.
   ActionLinkOptions links{};
@@ -169,7 +171,7 @@ class OutboxRelay {
 
  private:
   // The recipient from the directory, cached for a minute (a storm of
-  // messages to the same people costs one lookup each).
+  // messages to the same people costs one lookup each); nullopt when unknown.
   std::optional<v1::Employee> Recipient(const std::string& tenant, const std::string& id);
   // The tenant's current registry, cached for a minute (null when none).
   std::shared_ptr<const v1::Registry> Registry(const std::string& tenant);
@@ -187,16 +189,14 @@ class OutboxRelay {
   RelayOptions options_;
   DeliveryMetrics* metrics_;
   KeyedTokenBuckets buckets_;
-  absl::Mutex mu_;
-  std::map<std::pair<std::string, std::string>, std::pair<std::optional<v1::Employee>, absl::Time>> recipients_
-      ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::pair<std::shared_ptr<const v1::Registry>, absl::Time>> registries_ ABSL_GUARDED_BY(mu_);
+  TtlCache<std::pair<std::string, std::string>, v1::Employee> recipients_;
+  TtlCache<std::string, std::shared_ptr<const v1::Registry>> registries_;
   std::mt19937_64 rng_;
 };
 
-// Pauses after a batch that took `took` so batches use at most
+// Pauses on `clock` after a batch that took `took` so batches use at most
 // `duty_percent` of the time (no pause at 100).
-void PaceBatch(absl::Duration took, int duty_percent);
+void PaceBatch(const Clock& clock, absl::Duration took, int duty_percent);
 
 // "host-pid": unique per process.
 std::string DefaultOwner();

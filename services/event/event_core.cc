@@ -22,7 +22,8 @@ namespace t = perfflow::type::v1;
 using google::protobuf::util::TimeUtil;
 
 // Registries change rarely; replicas pick up another replica's apply within this.
-constexpr auto kRegistryTtl = std::chrono::seconds(5);
+constexpr absl::Duration kRegistryTtl = absl::Seconds(5);
+constexpr size_t kMaxRegistries = 1000;
 
 bool IsSourceName(const std::string& s) {
   static const std::regex kSource(R"(^[a-z][a-z0-9_.\-]{0,63}$)");
@@ -40,33 +41,32 @@ std::string CanonicalBytes(const google::protobuf::Message& m) {
   return out;
 }
 
-// Directory entries ingestion reads are kept this long (see DirectoryCache),
-// at most this many of each kind (then the cache starts over).
+// Directory entries ingestion reads are kept this long, at most this many of
+// each kind (then the cache starts over).
 constexpr absl::Duration kDirectoryTtl = absl::Seconds(5);
 constexpr size_t kMaxDirectoryEntries = 20000;
-
-template <typename Entries>
-void EraseTenant(Entries& entries, const std::string& tenant) {
-  auto first = entries.lower_bound({tenant, std::string()});
-  auto last = first;
-  while (last != entries.end() && last->first.first == tenant) ++last;
-  entries.erase(first, last);
-}
 
 }  // namespace
 
 EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, FlowMetrics* metrics)
-    : store_(std::move(store)), clock_(std::move(clock)), metrics_(metrics) {}
+    : store_(std::move(store)),
+      clock_(std::move(clock)),
+      metrics_(metrics),
+      registries_(clock_, kRegistryTtl, kMaxRegistries),
+      employees_(clock_, kDirectoryTtl, kMaxDirectoryEntries),
+      departments_(clock_, kDirectoryTtl, kMaxDirectoryEntries) {}
+
+void EventCore::ForgetDirectory(const std::string& tenant) {
+  auto of_tenant = [&](const std::pair<std::string, std::string>& key) { return key.first == tenant; };
+  employees_.EraseIf(of_tenant);
+  departments_.EraseIf(of_tenant);
+}
 
 // ------------------------------------------------------------------ registry
 
 absl::StatusOr<std::shared_ptr<const RegistryView>> EventCore::Registry(const std::string& tenant, int64_t version) {
   if (version == 0) {
-    absl::MutexLock lock(&mu_);
-    auto it = registries_.find(tenant);
-    if (it != registries_.end() && std::chrono::steady_clock::now() - it->second.loaded < kRegistryTtl) {
-      return it->second.view;
-    }
+    if (auto cached = registries_.Get(tenant)) return *cached;
   }
   int64_t wanted = version;
   if (wanted == 0) {
@@ -85,10 +85,7 @@ absl::StatusOr<std::shared_ptr<const RegistryView>> EventCore::Registry(const st
     return absl::InternalError(absl::StrCat("stored registry version ", wanted, " is unreadable"));
   }
   auto view = std::make_shared<const RegistryView>(std::move(registry));
-  if (version == 0) {
-    absl::MutexLock lock(&mu_);
-    registries_[tenant] = {view, std::chrono::steady_clock::now()};
-  }
+  if (version == 0) registries_.Put(tenant, view);
   return view;
 }
 
@@ -156,33 +153,12 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
   if (!version.ok()) return version.status();
   result.version = *version;
   merged.set_version(*version);
-  {
-    absl::MutexLock lock(&mu_);
-    registries_[tenant] = {std::make_shared<const RegistryView>(std::move(merged)), std::chrono::steady_clock::now()};
-  }
+  registries_.Put(tenant, std::make_shared<const RegistryView>(std::move(merged)));
   LogInfo("registry applied", {{"tenant", tenant}, {"version", std::to_string(*version)}});
   return result;
 }
 
 // ------------------------------------------------------------------ directory
-
-template <typename T, typename Load>
-absl::StatusOr<std::optional<T>> EventCore::Cached(DirectoryCache<T>& cache, const std::string& tenant,
-                                                   const std::string& id, Load load) {
-  const absl::Time now = clock_->Now();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = cache.entries.find({tenant, id});
-    if (it != cache.entries.end() && now - it->second.loaded < kDirectoryTtl) return it->second.value;
-  }
-  absl::StatusOr<std::optional<T>> found = load(id);
-  if (found.ok() && found->has_value()) {
-    absl::MutexLock lock(&mu_);
-    if (cache.entries.size() >= kMaxDirectoryEntries) cache.entries.clear();
-    cache.entries[{tenant, id}] = {**found, now};
-  }
-  return found;
-}
 
 absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& request) {
   if (request.departments().empty() && request.employees().empty()) {
@@ -198,9 +174,7 @@ absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::Ups
   std::vector<FieldViolation> violations = ValidateDirectoryBatch(request, *snapshot);
   if (!violations.empty()) return InvalidArgumentWithViolations("directory batch rejected", violations);
   absl::Status stored = store_->UpsertDirectory(tenant, request, clock_->Now());
-  absl::MutexLock lock(&mu_);
-  EraseTenant(employees_.entries, tenant);
-  EraseTenant(departments_.entries, tenant);
+  ForgetDirectory(tenant);
   return stored;
 }
 
@@ -257,8 +231,8 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   violations = ValidateAttributes(*type, request.attributes(), registry);
   if (!violations.empty()) return InvalidArgumentWithViolations("event rejected", violations);
 
-  auto subject = Cached(employees_, tenant, request.subject_id(),
-                        [&](const std::string& id) { return store_->GetEmployee(tenant, id); });
+  auto subject = employees_.GetOrLoad({tenant, request.subject_id()},
+                                      [&] { return store_->GetEmployee(tenant, request.subject_id()); });
   if (!subject.ok()) return subject.status();
   if (!*subject) {
     return InvalidArgumentWithViolations("event rejected",
@@ -315,8 +289,7 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     } else {
       for (const std::string& dept_id : cc.departments()) {
         if (dept_id == e.department_id) continue;  // the confirmer comes from another department
-        auto dept = Cached(departments_, tenant, dept_id,
-                           [&](const std::string& id) { return store_->GetDepartment(tenant, id); });
+        auto dept = departments_.GetOrLoad({tenant, dept_id}, [&] { return store_->GetDepartment(tenant, dept_id); });
         if (!dept.ok()) return dept.status();
         // Nobody confirms the impact of their own work.
         if (*dept && !(*dept)->head_id().empty() && (*dept)->head_id() != e.subject_id) {
@@ -666,9 +639,7 @@ absl::StatusOr<type::v1::ErasePersonResponse> EventCore::ErasePerson(const Reque
   auto erased = ErasePersonWith("event", rc, req, clock_->Now(),
                                 [&](const db::Erasure& erasure) { return store_->ErasePerson(rc.tenant, erasure); });
   // The directory changed under the caches: nothing cached may still name the person.
-  absl::MutexLock lock(&mu_);
-  EraseTenant(employees_.entries, rc.tenant);
-  EraseTenant(departments_.entries, rc.tenant);
+  ForgetDirectory(rc.tenant);
   return erased;
 }
 

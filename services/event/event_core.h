@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/person_data.h"
+#include "common/ttl_cache.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "services/event/event_store.h"
 #include "services/event/flow_metrics.h"
@@ -97,37 +98,21 @@ class EventCore {
                                            const RegistryView& registry);
   absl::StatusOr<NewEvent> BuildEvent(const std::string& tenant, const v1::IngestEventRequest& request,
                                       const RegistryView& registry);
-
-  // Employees and departments as ingestion last found them, by (tenant, id),
-  // kept for kDirectoryTtl like the registry: a change through this
-  // replica's UpsertDirectory applies to the next event, one through another
-  // replica within the TTL. Ids not in the directory are not remembered.
-  template <typename T>
-  struct DirectoryCache {
-    struct Entry {
-      T value;
-      absl::Time loaded;
-    };
-    std::map<std::pair<std::string, std::string>, Entry> entries;
-  };
-  template <typename T, typename Load>
-  absl::StatusOr<std::optional<T>> Cached(DirectoryCache<T>& cache, const std::string& tenant, const std::string& id,
-                                          Load load);
+  // Forgets what the caches hold of `tenant`'s directory.
+  void ForgetDirectory(const std::string& tenant);
 
   std::shared_ptr<EventStore> store_;
   std::shared_ptr<const Clock> clock_;
   FlowMetrics* metrics_;
 
-  struct CachedRegistry {
-    std::shared_ptr<const RegistryView> view;
-    std::chrono::steady_clock::time_point loaded;
-  };
-  absl::Mutex mu_;
-  std::map<std::string, CachedRegistry> registries_ ABSL_GUARDED_BY(mu_);  // latest per tenant
-  // Also guarded by mu_ (Cached() takes the lock; they are passed to it by reference, which the analysis cannot
-  // follow).
-  DirectoryCache<v1::Employee> employees_;
-  DirectoryCache<v1::Department> departments_;
+  // The latest registry per tenant: replicas pick up another replica's apply
+  // within its TTL.
+  TtlCache<std::string, std::shared_ptr<const RegistryView>> registries_;
+  // Employees and departments as ingestion last found them, by (tenant, id):
+  // a change through this replica's UpsertDirectory applies to the next
+  // event, one through another replica within the TTL.
+  TtlCache<std::pair<std::string, std::string>, v1::Employee> employees_;
+  TtlCache<std::pair<std::string, std::string>, v1::Department> departments_;
 };
 
 }  // namespace perfflow::event

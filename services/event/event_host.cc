@@ -56,8 +56,8 @@ class EventHost : public ServiceHost {
     if (!o_.catalogue_tenants.empty()) {
       auto loader = std::make_shared<CatalogueLoader>(core_, o_.catalogue_dir,
                                                       absl::StrSplit(o_.catalogue_tenants, ',', absl::SkipEmpty()));
-      tasks_.push_back(std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.catalogue_poll_seconds)),
-                                                      [loader] { (void)loader->Poll(); }));
+      tasks_.push_back(std::make_unique<PeriodicTask>(
+          RealClock(), absl::Seconds(std::max(1, o_.catalogue_poll_seconds)), [loader] { (void)loader->Poll(); }));
     }
     // Background work, judged by the database clock.
     if (o_.workers) {
@@ -72,28 +72,28 @@ class EventHost : public ServiceHost {
       auto timers = std::make_shared<TimerWorker>(deliveries, db_time, wo, delivery_metrics_.get());
       auto digests = std::make_shared<DigestScheduler>(core_, store_, deliveries, db_time, delivery_metrics_.get());
       relay_ = std::make_shared<OutboxRelay>(deliveries, store_, std::move(routing_), db_time,
-                                             RelayOptions{wo, std::make_shared<SystemClock>(), 0, links_},
-                                             delivery_metrics_.get());
+                                             RelayOptions{wo, 0, links_}, delivery_metrics_.get());
       auto relay = relay_;
-      tasks_.push_back(std::make_unique<PeriodicTask>(absl::Milliseconds(std::max(10, o_.timer_poll_ms)), [timers] {
-        Report("timer worker run failed", timers->RunOnce().status());
-      }));
-      tasks_.push_back(std::make_unique<PeriodicTask>(absl::Milliseconds(std::max(10, o_.relay_poll_ms)), [relay] {
-        Report("outbox relay run failed", relay->RunOnce().status());
-      }));
-      tasks_.push_back(std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.digest_poll_seconds)), [digests] {
-        Report("digest run failed", digests->RunOnce().status());
-      }));
+      tasks_.push_back(
+          std::make_unique<PeriodicTask>(RealClock(), absl::Milliseconds(std::max(10, o_.timer_poll_ms)),
+                                         [timers] { Report("timer worker run failed", timers->RunOnce().status()); }));
+      tasks_.push_back(
+          std::make_unique<PeriodicTask>(RealClock(), absl::Milliseconds(std::max(10, o_.relay_poll_ms)),
+                                         [relay] { Report("outbox relay run failed", relay->RunOnce().status()); }));
+      tasks_.push_back(
+          std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(std::max(1, o_.digest_poll_seconds)),
+                                         [digests] { Report("digest run failed", digests->RunOnce().status()); }));
       auto retention = std::make_shared<NotificationRetention>(core_, store_, deliveries, db_time);
       tasks_.push_back(std::make_unique<PeriodicTask>(
-          absl::Seconds(std::max(1, o_.retention_interval_seconds)),
+          RealClock(), absl::Seconds(std::max(1, o_.retention_interval_seconds)),
           [retention] { Report("notification retention run failed", retention->RunOnce().status()); }));
     }
-    tasks_.push_back(std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.metrics_refresh_seconds)), [this] {
-      absl::Status s = core_->RefreshGauges(absl::Hours(24 * o_.health_window_days));
-      if (s.ok() && relay_) s = relay_->RefreshGauges();
-      Report("flow gauges not refreshed", s);
-    }));
+    tasks_.push_back(
+        std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(std::max(1, o_.metrics_refresh_seconds)), [this] {
+          absl::Status s = core_->RefreshGauges(absl::Hours(24 * o_.health_window_days));
+          if (s.ok() && relay_) s = relay_->RefreshGauges();
+          Report("flow gauges not refreshed", s);
+        }));
   }
 
   void Stop() override {
@@ -127,7 +127,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOption
   if (!opened.ok()) return opened.status();
   if ((*database)->dialect() == db::Dialect::kMysql) (*opened)->set_health_scan_threads(o.health_scan_threads);
   std::shared_ptr<EventStore> store = *std::move(opened);
-  auto clock = std::make_shared<SystemClock>();
+  auto clock = RealClock();
   if (o.demo) {
     if (absl::Status s = SeedDemoTenant(store, kDemoTenant, o.catalogue_dir, clock->Now(), o.demo_events); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("cannot seed the demo tenant: ", s.message()));

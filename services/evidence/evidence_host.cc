@@ -24,20 +24,22 @@ class EvidenceHost : public ServiceHost {
   std::vector<Registered> Services() override { return {{&service_, "perfflow.evidence.v1.EvidenceService"}}; }
   absl::Status Ready() override { return database_->Ping(); }
   void Start() override {
-    refresher_ = std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.metrics_refresh_seconds)), [this] {
-      absl::Status s = core_->RefreshGauges();
-      if (!s.ok()) LogWarn("completeness gauges not refreshed", {{"error", std::string(s.message())}});
-    });
-    retry_ = std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.step_retry_seconds)), [this] {
+    refresher_ =
+        std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(std::max(1, o_.metrics_refresh_seconds)), [this] {
+          absl::Status s = core_->RefreshGauges();
+          if (!s.ok()) LogWarn("completeness gauges not refreshed", {{"error", std::string(s.message())}});
+        });
+    retry_ = std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(std::max(1, o_.step_retry_seconds)), [this] {
       if (auto pending = core_->ReconcileSteps(); !pending.ok()) {
         LogWarn("flow step retry pass failed", {{"error", std::string(pending.status().message())}});
       }
     });
-    retention_ = std::make_unique<PeriodicTask>(absl::Seconds(std::max(1, o_.retention_interval_seconds)), [this] {
-      if (auto removed = core_->EnforceRetention(); !removed.ok()) {
-        LogWarn("retention pass failed", {{"error", std::string(removed.status().message())}});
-      }
-    });
+    retention_ =
+        std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(std::max(1, o_.retention_interval_seconds)), [this] {
+          if (auto removed = core_->EnforceRetention(); !removed.ok()) {
+            LogWarn("retention pass failed", {{"error", std::string(removed.status().message())}});
+          }
+        });
   }
   void Stop() override {
     if (refresher_) refresher_->Stop();
@@ -76,8 +78,8 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEvidenceHost(const EvidenceHost
   std::shared_ptr<event::EventClient> events =
       event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds), "evidence");
   auto reports = std::make_shared<event::StepReports>(*database, events, "evidence", &registry);
-  auto core = std::make_shared<EvidenceCore>(*std::move(store), *std::move(blobs), events, reports,
-                                             std::make_shared<SystemClock>(), options, metrics.get());
+  auto core = std::make_shared<EvidenceCore>(*std::move(store), *std::move(blobs), events, reports, RealClock(),
+                                             options, metrics.get());
   return std::unique_ptr<ServiceHost>(new EvidenceHost(o, *std::move(database), std::move(metrics), core));
 }
 

@@ -111,7 +111,7 @@ class FeedbackHost : public ServiceHost {
   std::vector<Registered> Services() override { return {{&service_, "perfflow.feedback.v1.FeedbackService"}}; }
   absl::Status Ready() override { return database_->Ping(); }
   void Start() override {
-    retry_ = std::make_unique<PeriodicTask>(step_retry_, [this] {
+    retry_ = std::make_unique<PeriodicTask>(RealClock(), step_retry_, [this] {
       if (auto pending = core_->ReconcileSteps(); !pending.ok()) {
         LogWarn("flow step retry pass failed", {{"error", std::string(pending.status().message())}});
       }
@@ -143,9 +143,9 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeFeedbackHost(const FeedbackHost
   std::shared_ptr<event::EventClient> events = event::NewGrpcEventClient(o.event_addr, deadline, "feedback");
   auto reports = std::make_shared<event::StepReports>(*database, events, "feedback", &registry);
   EvidenceStub evidence = EvidenceStubFor(o.evidence_addr);
-  auto core = std::make_shared<FeedbackCore>(*std::move(store), events, reports, std::make_shared<SystemClock>(),
-                                             *std::move(policies), EvidenceNamerFor(evidence, deadline),
-                                             ChainArchiverFor(evidence, deadline), metrics.get());
+  auto core = std::make_shared<FeedbackCore>(*std::move(store), events, reports, RealClock(), *std::move(policies),
+                                             EvidenceNamerFor(evidence, deadline), ChainArchiverFor(evidence, deadline),
+                                             metrics.get());
   return std::unique_ptr<ServiceHost>(new FeedbackHost(o, *std::move(database), std::move(metrics), core));
 }
 

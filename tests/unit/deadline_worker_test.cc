@@ -36,6 +36,7 @@ class DeadlineWorkerTest : public ::testing::Test {
     metrics_ = std::make_unique<DeliveryMetrics>(prometheus_);
     options_.owner = "replica-a";
     options_.lease = absl::Seconds(10);
+    options_.clock = w_.clock;
     timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
   }
 
@@ -249,7 +250,7 @@ class RelayTest : public DeadlineWorkerTest {
       return nullptr;
     });
     EXPECT_TRUE(routing.ok()) << routing.status();
-    RelayOptions options{options_, w_.clock, 42, std::move(links)};
+    RelayOptions options{options_, 42, std::move(links)};
     return std::make_unique<OutboxRelay>(deliveries_, w_.store, *std::move(routing), ClockTime(w_.clock), options,
                                          metrics_.get());
   }

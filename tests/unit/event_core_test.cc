@@ -384,6 +384,19 @@ TEST_F(EventCoreTest, DirectoryChangeThroughAnotherReplicaReachesIngestionWithin
   EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-3"))), "ceo");
 }
 
+TEST_F(EventCoreTest, EventTypesAppliedThroughAnotherReplicaReachIngestionWithinTheTtl) {
+  EventCore other(w_.store, w_.clock, nullptr);
+  ASSERT_TRUE(w_.core->Ingest(kTenant, testing::ContractSigned("d-1")).ok());  // registry v1 cached here
+  v1::ApplyEventTypesRequest disable;
+  *disable.add_event_types() = *(*other.Registry(kTenant))->FindEventType("crm.contract_signed");
+  disable.mutable_event_types(0)->set_disabled(true);
+  ASSERT_TRUE(other.ApplyEventTypes(kTenant, disable).ok());
+  w_.clock->Advance(absl::Seconds(4));
+  EXPECT_TRUE(w_.core->Ingest(kTenant, testing::ContractSigned("d-2")).ok());  // still v1 here
+  w_.clock->Advance(absl::Seconds(1));
+  ExpectRejected(testing::ContractSigned("d-3"), absl::StatusCode::kFailedPrecondition, "disabled");
+}
+
 TEST_F(EventCoreTest, SubjectMissingFromTheDirectoryIsNotRemembered) {
   EventCore other(w_.store, w_.clock, nullptr);
   v1::IngestEventRequest req = testing::ContractSigned("d-1");

@@ -17,11 +17,13 @@
 #include "gateway/routes.h"
 #include "gateway/transcode.h"
 #include "gateway/webhooks.h"
+#include "httplib.h"
 #include "perfflow/calibration/v1/calibration_service.pb.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/evidence/v1/evidence_service.pb.h"
 #include "perfflow/feedback/v1/feedback_service.pb.h"
 #include "perfflow/gateway/v1/gateway_service.pb.h"
+#include "prometheus/registry.h"
 
 namespace perfflow::gateway {
 namespace {
@@ -343,6 +345,44 @@ TEST(DoorTest, SourcesOfApiKeysAndRoles) {
   EXPECT_TRUE(Door::CheckSources(p, batch).ok());
   batch.add_requests()->set_source("erp");
   EXPECT_EQ(Door::CheckSources(p, batch).code(), absl::StatusCode::kPermissionDenied);
+}
+
+double RateLimited(prometheus::Registry& registry, const std::string& door) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "perfflow_gateway_rate_limited_total") continue;
+    for (const auto& metric : family.metric) {
+      if (metric.label.size() == 1 && metric.label[0].value == door) return metric.counter.value;
+    }
+  }
+  return -1;
+}
+
+TEST(DoorTest, OneRefusalForEveryDoorCountedWithRetryAfter) {
+  prometheus::Registry registry;
+  auto clock = std::make_shared<ManualClock>(absl::FromUnixSeconds(1000));
+  v1::RateLimit limit;
+  limit.set_requests_per_second(0.5);
+  limit.set_burst(1);
+  Door door(nullptr, nullptr, limit, clock, registry);
+  EXPECT_EQ(RateLimited(registry, "grpc"), 0);  // present before any refusal
+  EXPECT_TRUE(door.Admit("key:a", "http").ok());
+  EXPECT_TRUE(door.Admit("key:b", "webhook").ok());  // each credential has its own bucket
+  absl::Status refused = door.Admit("key:a", "webhook");
+  EXPECT_TRUE(absl::IsResourceExhausted(refused));
+  EXPECT_EQ(RateLimited(registry, "webhook"), 1);
+  EXPECT_EQ(RateLimited(registry, "http"), 0);
+
+  httplib::Response res;
+  EXPECT_EQ(RefuseHttp(refused, res), 429);
+  EXPECT_EQ(res.get_header_value("Retry-After"), "2");  // one token at 0.5 per second
+  EXPECT_FALSE(res.has_header("WWW-Authenticate"));
+  httplib::Response unauthenticated;
+  EXPECT_EQ(RefuseHttp(absl::UnauthenticatedError("missing credentials"), unauthenticated), 401);
+  EXPECT_EQ(unauthenticated.get_header_value("WWW-Authenticate"), "Bearer");
+  EXPECT_FALSE(unauthenticated.has_header("Retry-After"));
+
+  clock->Advance(absl::Seconds(2));
+  EXPECT_TRUE(door.Admit("key:a", "grpc").ok());
 }
 
 TEST(TokenBucketTest, RefillsAtTheRateUpToTheBurst) {
