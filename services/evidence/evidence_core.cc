@@ -454,7 +454,7 @@ void EvidenceCore::ArchiveIfReady(const RequestContext& rc, const event::v1::Eve
   }
 }
 
-absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext& rc, const std::string& event_name) {
+absl::StatusOr<SealOutcome> EvidenceCore::Seal(const RequestContext& rc, const std::string& event_name) {
   if (auto id = ParseResourceId(event_name, "events", "event"); !id.ok()) return id.status();
   auto event = events_->GetEvent(rc, event_name);
   if (!event.ok()) return event.status();
@@ -488,7 +488,7 @@ absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext
     // seal either (uploads stay possible).
     event::StepReports::Result archived = reports_->Report(rc, step);
     if (archived.outcome == event::StepReports::Outcome::kRefused) {
-      if (seal->second) {
+      if (!seal->already_sealed) {
         if (absl::Status undone = store_->DeleteSeal(rc.tenant, event_id); !undone.ok()) {
           LogError("removing a refused seal failed; the retry pass will",
                    {{"event", event_name}, {"error", std::string(undone.message())}});
@@ -497,7 +497,7 @@ absl::StatusOr<std::pair<SealRow, bool>> EvidenceCore::Seal(const RequestContext
       return archived.status;
     }
   }
-  return std::make_pair(seal->first, !seal->second);
+  return seal;
 }
 
 absl::StatusOr<SealCheck> EvidenceCore::Verify(const RequestContext& rc, const std::string& event_name) {

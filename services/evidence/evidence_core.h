@@ -80,7 +80,7 @@ class EvidenceCore {
   absl::StatusOr<EvidenceRow> Cosign(const RequestContext& rc, const std::string& name);
 
   absl::StatusOr<v1::ChainValidation> Validate(const RequestContext& rc, const std::string& event);
-  absl::StatusOr<std::pair<SealRow, bool>> Seal(const RequestContext& rc, const std::string& event);
+  absl::StatusOr<SealOutcome> Seal(const RequestContext& rc, const std::string& event);
   absl::StatusOr<SealCheck> Verify(const RequestContext& rc, const std::string& event);
   absl::StatusOr<v1::EvaluateGoalResponse> EvaluateGoal(const RequestContext& rc, const v1::EvaluateGoalRequest& req);
 

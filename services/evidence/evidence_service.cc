@@ -121,8 +121,8 @@ grpc::Status EvidenceServiceImpl::SealEvidence(grpc::ServerContext* ctx, const v
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
   auto seal = core_->Seal(rc, req->event());
   if (!seal.ok()) return ToGrpcStatus(seal.status());
-  ToProto(seal->first, resp->mutable_seal());
-  resp->set_already_sealed(seal->second);
+  ToProto(seal->seal, resp->mutable_seal());
+  resp->set_already_sealed(seal->already_sealed);
   return grpc::Status::OK;
 }
 

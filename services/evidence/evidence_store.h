@@ -52,6 +52,12 @@ struct SealRow {
   absl::Time sealed_at;
 };
 
+// What sealing answers: the seal, and whether it was there before the call.
+struct SealOutcome {
+  SealRow seal;
+  bool already_sealed = false;
+};
+
 struct ChainStatusRow {
   std::string event_id;
   std::string event_type;
@@ -97,8 +103,8 @@ class EvidenceStore {
   // the transaction); returns the existing seal when there is one.
   // A new seal and `report` (its ARCHIVED step, pending at the event service)
   // commit together.
-  virtual absl::StatusOr<std::pair<SealRow, bool>> CreateSeal(const std::string& tenant, const std::string& event_id,
-                                                              absl::Time at, const event::PendingStep& report) = 0;
+  virtual absl::StatusOr<SealOutcome> CreateSeal(const std::string& tenant, const std::string& event_id, absl::Time at,
+                                                 const event::PendingStep& report) = 0;
   // Removes the seal and its pending report together.
   virtual absl::Status DeleteSeal(const std::string& tenant, const std::string& event_id) = 0;
 

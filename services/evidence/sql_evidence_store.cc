@@ -258,10 +258,9 @@ absl::StatusOr<std::optional<SealRow>> SqlEvidenceStore::GetSeal(const std::stri
   return SealRow{r.Str(0), r.Str(1), static_cast<int>(r.Int(2)), FromMs(r.Int(3))};
 }
 
-absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std::string& tenant,
-                                                                      const std::string& event_id, absl::Time at,
-                                                                      const event::PendingStep& report) {
-  std::pair<SealRow, bool> out;
+absl::StatusOr<SealOutcome> SqlEvidenceStore::CreateSeal(const std::string& tenant, const std::string& event_id,
+                                                         absl::Time at, const event::PendingStep& report) {
+  SealOutcome out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     if (absl::Status l = LockChain(txn, tenant, event_id); !l.ok()) return l;
     auto existing =
@@ -270,7 +269,7 @@ absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std:
     if (!existing.ok()) return existing.status();
     if (!existing->empty()) {
       const Row& r = existing->front();
-      out = {SealRow{r.Str(0), r.Str(1), static_cast<int>(r.Int(2)), FromMs(r.Int(3))}, false};
+      out = {SealRow{r.Str(0), r.Str(1), static_cast<int>(r.Int(2)), FromMs(r.Int(3))}, true};
       return absl::OkStatus();
     }
     auto rows = List(txn, tenant, event_id);
@@ -280,7 +279,7 @@ absl::StatusOr<std::pair<SealRow, bool>> SqlEvidenceStore::CreateSeal(const std:
         txn.Execute("INSERT INTO seals (tenant_id, event_id, digest, evidence_count, sealed_at) VALUES (?, ?, ?, ?, ?)",
                     {tenant, event_id, seal.digest, int64_t{seal.evidence_count}, Ms(at)});
     if (!ins.ok()) return ins.status();
-    out = {seal, true};
+    out = {seal, false};
     return event::StepReports::Add(txn, report);
   });
   if (!s.ok()) return s;

@@ -25,8 +25,8 @@ class SqlEvidenceStore : public EvidenceStore {
   absl::StatusOr<EvidenceRow> Cosign(const std::string& tenant, const std::string& id, const std::string& by,
                                      absl::Time at) override;
   absl::StatusOr<std::optional<SealRow>> GetSeal(const std::string& tenant, const std::string& event_id) override;
-  absl::StatusOr<std::pair<SealRow, bool>> CreateSeal(const std::string& tenant, const std::string& event_id,
-                                                      absl::Time at, const event::PendingStep& report) override;
+  absl::StatusOr<SealOutcome> CreateSeal(const std::string& tenant, const std::string& event_id, absl::Time at,
+                                         const event::PendingStep& report) override;
   absl::Status DeleteSeal(const std::string& tenant, const std::string& event_id) override;
   absl::StatusOr<bool> RecordValidation(const std::string& tenant, const ChainStatusRow& row) override;
   absl::Status MarkCompleteReported(const std::string& tenant, const std::string& event_id) override;

@@ -93,13 +93,13 @@ TEST_P(EvidenceStoreContractTest, SealFreezesTheChain) {
   ASSERT_TRUE(store_->InsertEvidence("acme", b, 1000).ok());
   auto seal = store_->CreateSeal("acme", event_, absl::FromUnixSeconds(1772500000), Archive());
   ASSERT_TRUE(seal.ok()) << seal.status();
-  EXPECT_TRUE(seal->second);
-  EXPECT_EQ(seal->first.evidence_count, 2);
-  EXPECT_EQ(seal->first.digest, SealDigest({a, b}));
+  EXPECT_FALSE(seal->already_sealed);
+  EXPECT_EQ(seal->seal.evidence_count, 2);
+  EXPECT_EQ(seal->seal.digest, SealDigest({a, b}));
   auto again = store_->CreateSeal("acme", event_, absl::FromUnixSeconds(1772600000), Archive());
   ASSERT_TRUE(again.ok());
-  EXPECT_FALSE(again->second);
-  EXPECT_EQ(again->first.sealed_at, absl::FromUnixSeconds(1772500000));
+  EXPECT_TRUE(again->already_sealed);
+  EXPECT_EQ(again->seal.sealed_at, absl::FromUnixSeconds(1772500000));
   EXPECT_EQ(PendingReports(), 1);  // one seal, one pending ARCHIVED step
   EXPECT_TRUE(absl::IsFailedPrecondition(store_->InsertEvidence("acme", Row(event_, "c", 1), 1000)));
   EXPECT_TRUE(absl::IsFailedPrecondition(store_->DeleteEvidence("acme", a.evidence_id).status()));

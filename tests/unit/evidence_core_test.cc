@@ -270,15 +270,15 @@ TEST_F(EvidenceCoreTest, SealNeedsVerdictAndCompletenessThenFreezesAndVerifies) 
   EXPECT_EQ(events_->event(event_).flow().step(), t::FLOW_STEP_ARCHIVED);
   seal = core_->Seal(As("r1"), event_);
   ASSERT_TRUE(seal.ok()) << seal.status();
-  EXPECT_TRUE(seal->second);
-  EXPECT_EQ(seal->first.evidence_count, 3);
+  EXPECT_TRUE(seal->already_sealed);
+  EXPECT_EQ(seal->seal.evidence_count, 3);
   EXPECT_EQ(events_->steps().back().step(), t::FLOW_STEP_ARCHIVED);
   EXPECT_EQ(events_->event(event_).flow().step(), t::FLOW_STEP_ARCHIVED);
 
   auto again = core_->Seal(As("r1"), event_);
   ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(again->second);
-  EXPECT_EQ(again->first.digest, seal->first.digest);
+  EXPECT_TRUE(again->already_sealed);
+  EXPECT_EQ(again->seal.digest, seal->seal.digest);
 
   EXPECT_TRUE(absl::IsFailedPrecondition(Upload(As("r1"), "change_note", "application/pdf", Pdf(10, 'z')).status()));
   EXPECT_TRUE(absl::IsFailedPrecondition(core_->Delete(As("r1"), "evidence/" + note->row.evidence_id)));
@@ -313,7 +313,7 @@ TEST_F(EvidenceCoreTest, RefusedArchiveLeavesNoSeal) {
   events_->set_refusal(absl::OkStatus());
   sealed = core_->Seal(As("r1"), ev);
   ASSERT_TRUE(sealed.ok()) << sealed.status();
-  EXPECT_EQ(sealed->first.evidence_count, 2);
+  EXPECT_EQ(sealed->seal.evidence_count, 2);
 }
 
 TEST_F(EvidenceCoreTest, ChainArchivesItselfWhenTheLastEvidenceArrivesAfterTheVerdict) {
