@@ -4,6 +4,7 @@
 #include "common/periodic.h"
 #include "common/service_main.h"
 #include "services/calibration/calibration_service.h"
+#include "services/calibration/sql_calibration_store.h"
 
 namespace perfflow::calibration {
 namespace {
@@ -46,7 +47,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeCalibrationHost(const Calibrati
                                                                  prometheus::Registry&) {
   auto database = OpenServiceDatabase(o.db);
   if (!database.ok()) return database.status();
-  auto store = CalibrationStore::Open(*database);
+  auto store = SqlCalibrationStore::Open(*database);
   if (!store.ok()) return store.status();
   auto core = std::make_shared<CalibrationCore>(
       *std::move(store), event::NewGrpcEventClient(o.event_addr, absl::Seconds(o.call_timeout_seconds), "calibration"),

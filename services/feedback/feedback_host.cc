@@ -12,6 +12,7 @@
 #include "perfflow/evidence/v1/evidence_service.grpc.pb.h"
 #include "services/event/event_client.h"
 #include "services/feedback/feedback_service.h"
+#include "services/feedback/sql_feedback_store.h"
 
 namespace perfflow::feedback {
 namespace {

@@ -10,7 +10,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/db/database.h"
-#include "common/db/migrations.h"
 #include "common/db/person_rows.h"
 #include "perfflow/feedback/v1/feedback_service.pb.h"
 #include "services/event/step_reports.h"
@@ -75,32 +74,8 @@ class FeedbackStore {
                                                                    const db::Erasure& erasure) = 0;
 };
 
-const std::vector<db::Migration>& FeedbackMigrations();
-
 // The step ids of the flow steps a review and a confirmation report.
 inline std::string ReviewStepId(const std::string& review_id) { return "review:" + review_id; }
 inline std::string ConfirmStepId(const std::string& event_id) { return "confirm:" + event_id; }
-
-class SqlFeedbackStore : public FeedbackStore {
- public:
-  static absl::StatusOr<std::unique_ptr<SqlFeedbackStore>> Open(std::shared_ptr<db::Database> db);
-  absl::Status InsertReview(const std::string& tenant, const ReviewRow& row, const event::PendingStep& report) override;
-  absl::Status DeleteReview(const std::string& tenant, const std::string& review_id) override;
-  absl::StatusOr<std::vector<ReviewRow>> ListReviews(const std::string& tenant, const std::string& event_id) override;
-  absl::StatusOr<std::vector<ReviewRow>> ReviewsIn(const std::string& tenant, const ReviewFilter& filter) override;
-  absl::Status InsertConfirmation(const std::string& tenant, const ConfirmationRow& row,
-                                  const event::PendingStep& report) override;
-  absl::Status DeleteConfirmation(const std::string& tenant, const std::string& event_id) override;
-  absl::StatusOr<std::optional<ConfirmationRow>> GetConfirmation(const std::string& tenant,
-                                                                 const std::string& event_id) override;
-  absl::StatusOr<std::vector<db::PersonFile>> ExportPerson(const std::string& tenant,
-                                                           const std::string& person) override;
-  absl::StatusOr<std::vector<db::ErasedCount>> ErasePerson(const std::string& tenant,
-                                                           const db::Erasure& erasure) override;
-
- private:
-  explicit SqlFeedbackStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
-  std::shared_ptr<db::Database> db_;
-};
 
 }  // namespace perfflow::feedback

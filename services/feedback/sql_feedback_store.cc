@@ -1,9 +1,9 @@
+#include "services/feedback/sql_feedback_store.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/db/time_columns.h"
-#include "services/feedback/feedback_store.h"
 
 namespace perfflow::feedback {
 namespace {

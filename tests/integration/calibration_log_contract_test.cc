@@ -9,7 +9,7 @@
 #include "common/ids.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "services/calibration/calibration_store.h"
+#include "services/calibration/sql_calibration_store.h"
 #include "tests/testing/test_databases.h"
 
 namespace perfflow::calibration {
@@ -28,7 +28,7 @@ class CalibrationLogContractTest : public ::testing::TestWithParam<Backend> {
   }
 
   void Reopen() {
-    auto store = CalibrationStore::Open(database_.db);
+    auto store = SqlCalibrationStore::Open(database_.db);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
   }

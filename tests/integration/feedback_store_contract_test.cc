@@ -2,7 +2,7 @@
 
 #include "common/ids.h"
 #include "gtest/gtest.h"
-#include "services/feedback/feedback_store.h"
+#include "services/feedback/sql_feedback_store.h"
 #include "tests/testing/test_databases.h"
 
 namespace perfflow::feedback {

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/calibration/render.h"
+#include "services/calibration/sql_calibration_store.h"
 #include "tests/testing/fake_event_client.h"
 #include "tests/testing/test_databases.h"
 
@@ -57,7 +58,7 @@ class CalibrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     database_ = testing::MakeTestDatabase(testing::Backend::kSqlite);
-    auto store = CalibrationStore::Open(database_.db);
+    auto store = SqlCalibrationStore::Open(database_.db);
     ASSERT_TRUE(store.ok()) << store.status();
     events_ = std::make_shared<testing::FakeEventClient>();
     events_->PutCatalogueAndOrg();

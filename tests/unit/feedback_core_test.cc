@@ -9,6 +9,7 @@
 #include "common/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/feedback/sql_feedback_store.h"
 #include "tests/testing/fake_event_client.h"
 #include "tests/testing/fixtures.h"
 

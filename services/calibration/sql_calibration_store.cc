@@ -1,4 +1,4 @@
-#include "services/calibration/calibration_store.h"
+#include "services/calibration/sql_calibration_store.h"
 
 #include <algorithm>
 #include <map>
@@ -133,16 +133,16 @@ const std::vector<db::Migration>& CalibrationMigrations() {
   return kMigrations;
 }
 
-absl::StatusOr<std::unique_ptr<CalibrationStore>> CalibrationStore::Open(std::shared_ptr<db::Database> db) {
+absl::StatusOr<std::unique_ptr<SqlCalibrationStore>> SqlCalibrationStore::Open(std::shared_ptr<db::Database> db) {
   if (absl::Status s = db::ApplyMigrations(*db, "calibration", CalibrationMigrations()); !s.ok()) return s;
-  std::unique_ptr<CalibrationStore> store(new CalibrationStore(std::move(db)));
+  std::unique_ptr<SqlCalibrationStore> store(new SqlCalibrationStore(std::move(db)));
   if (absl::Status s = store->BackfillLog(); !s.ok()) return s;
   return store;
 }
 
-absl::StatusOr<std::pair<v1::Session, bool>> CalibrationStore::CreateSession(const std::string& tenant,
-                                                                             const std::string& id,
-                                                                             const v1::Session& session) {
+absl::StatusOr<std::pair<v1::Session, bool>> SqlCalibrationStore::CreateSession(const std::string& tenant,
+                                                                                const std::string& id,
+                                                                                const v1::Session& session) {
   std::pair<v1::Session, bool> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     auto existing = txn.Query("SELECT body FROM sessions WHERE tenant_id = ? AND session_id = ?", {tenant, id});
@@ -167,8 +167,8 @@ absl::StatusOr<std::pair<v1::Session, bool>> CalibrationStore::CreateSession(con
   return out;
 }
 
-absl::StatusOr<std::optional<v1::Session>> CalibrationStore::GetSession(const std::string& tenant,
-                                                                        const std::string& id) {
+absl::StatusOr<std::optional<v1::Session>> SqlCalibrationStore::GetSession(const std::string& tenant,
+                                                                           const std::string& id) {
   auto rows = db::QueryOnce(*db_, "SELECT body, latest_brief FROM sessions WHERE tenant_id = ? AND session_id = ?",
                             {tenant, id});
   if (!rows.ok()) return rows.status();
@@ -179,7 +179,7 @@ absl::StatusOr<std::optional<v1::Session>> CalibrationStore::GetSession(const st
   return *std::move(session);
 }
 
-absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> CalibrationStore::ListSessions(
+absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> SqlCalibrationStore::ListSessions(
     const std::string& tenant, int page_size, const std::string& cursor) {
   const int limit = page_size <= 0 ? 50 : std::min(page_size, 200);
   auto rows =
@@ -202,7 +202,7 @@ absl::StatusOr<std::pair<std::vector<v1::Session>, std::string>> CalibrationStor
   return out;
 }
 
-absl::StatusOr<std::vector<DueSession>> CalibrationStore::DueSessions(absl::Time horizon, int limit) {
+absl::StatusOr<std::vector<DueSession>> SqlCalibrationStore::DueSessions(absl::Time horizon, int limit) {
   // Across tenants: the scheduler's one query; work per row names its tenant.
   auto rows =
       db::QueryOnce(*db_,
@@ -215,9 +215,9 @@ absl::StatusOr<std::vector<DueSession>> CalibrationStore::DueSessions(absl::Time
   return out;
 }
 
-absl::StatusOr<std::optional<v1::Brief>> CalibrationStore::SaveBrief(const std::string& tenant,
-                                                                     const std::string& session_id, v1::Brief brief,
-                                                                     bool scheduled) {
+absl::StatusOr<std::optional<v1::Brief>> SqlCalibrationStore::SaveBrief(const std::string& tenant,
+                                                                        const std::string& session_id, v1::Brief brief,
+                                                                        bool scheduled) {
   std::optional<v1::Brief> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     out.reset();
@@ -250,8 +250,8 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationStore::SaveBrief(const std::
   return out;
 }
 
-absl::StatusOr<std::optional<v1::Brief>> CalibrationStore::GetBrief(const std::string& tenant,
-                                                                    const std::string& session_id, int64_t version) {
+absl::StatusOr<std::optional<v1::Brief>> SqlCalibrationStore::GetBrief(const std::string& tenant,
+                                                                       const std::string& session_id, int64_t version) {
   std::optional<v1::Brief> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     auto rows = version > 0
@@ -272,9 +272,9 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationStore::GetBrief(const std::s
   return out;
 }
 
-absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& tenant, const std::string& session_id,
-                                                            v1::Outcome outcome, const std::string& rating_before,
-                                                            const std::optional<ChangeNotice>& notice) {
+absl::StatusOr<v1::Outcome> SqlCalibrationStore::AppendOutcome(const std::string& tenant, const std::string& session_id,
+                                                               v1::Outcome outcome, const std::string& rating_before,
+                                                               const std::optional<ChangeNotice>& notice) {
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     auto latest = txn.Query(absl::StrCat("SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND "
                                          "employee_id = ? ORDER BY sequence DESC LIMIT 1",
@@ -316,8 +316,8 @@ absl::StatusOr<v1::Outcome> CalibrationStore::AppendOutcome(const std::string& t
   return outcome;
 }
 
-absl::StatusOr<std::vector<DueNotice>> CalibrationStore::DueNotices(absl::Time now, int limit,
-                                                                    const std::string& tenant) {
+absl::StatusOr<std::vector<DueNotice>> SqlCalibrationStore::DueNotices(absl::Time now, int limit,
+                                                                       const std::string& tenant) {
   db::Params params = {Ms(now)};
   if (!tenant.empty()) params.push_back(tenant);
   params.push_back(int64_t{limit});
@@ -332,7 +332,7 @@ absl::StatusOr<std::vector<DueNotice>> CalibrationStore::DueNotices(absl::Time n
   return out;
 }
 
-absl::Status CalibrationStore::MarkNoticeSent(const std::string& tenant, const std::string& key, absl::Time now) {
+absl::Status SqlCalibrationStore::MarkNoticeSent(const std::string& tenant, const std::string& key, absl::Time now) {
   return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     return txn
         .Execute("UPDATE change_notices SET sent = 1, sent_at = ? WHERE tenant_id = ? AND notice_key = ?",
@@ -341,9 +341,9 @@ absl::Status CalibrationStore::MarkNoticeSent(const std::string& tenant, const s
   });
 }
 
-absl::StatusOr<std::optional<std::string>> CalibrationStore::LatestRating(const std::string& tenant,
-                                                                          const std::string& session_id,
-                                                                          const std::string& employee_id) {
+absl::StatusOr<std::optional<std::string>> SqlCalibrationStore::LatestRating(const std::string& tenant,
+                                                                             const std::string& session_id,
+                                                                             const std::string& employee_id) {
   auto rows = db::QueryOnce(*db_,
                             "SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ? AND employee_id = ? "
                             "ORDER BY sequence DESC LIMIT 1",
@@ -355,7 +355,7 @@ absl::StatusOr<std::optional<std::string>> CalibrationStore::LatestRating(const 
   return last->final_rating();
 }
 
-absl::Status CalibrationStore::BackfillLog() {
+absl::Status SqlCalibrationStore::BackfillLog() {
   return db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     auto rows = txn.Query(absl::StrCat("SELECT tenant_id, session_id, sequence, body FROM outcomes "
                                        "WHERE log_sequence = 0",
@@ -388,7 +388,7 @@ absl::Status CalibrationStore::BackfillLog() {
   });
 }
 
-absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(const std::string& tenant) {
+absl::StatusOr<v1::VerifyCalibrationLogResponse> SqlCalibrationStore::VerifyLog(const std::string& tenant) {
   v1::VerifyCalibrationLogResponse out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     out.Clear();
@@ -460,9 +460,9 @@ absl::StatusOr<v1::VerifyCalibrationLogResponse> CalibrationStore::VerifyLog(con
   return out;
 }
 
-absl::StatusOr<std::vector<v1::Outcome>> CalibrationStore::ListOutcomes(const std::string& tenant,
-                                                                        const std::string& session_id,
-                                                                        const std::string& employee_id) {
+absl::StatusOr<std::vector<v1::Outcome>> SqlCalibrationStore::ListOutcomes(const std::string& tenant,
+                                                                           const std::string& session_id,
+                                                                           const std::string& employee_id) {
   std::string sql = "SELECT body FROM outcomes WHERE tenant_id = ? AND session_id = ?";
   db::Params params = {tenant, session_id};
   if (!employee_id.empty()) {
@@ -480,8 +480,8 @@ absl::StatusOr<std::vector<v1::Outcome>> CalibrationStore::ListOutcomes(const st
   return out;
 }
 
-absl::StatusOr<KpiWriteCounts> CalibrationStore::RecordKpis(const std::string& tenant,
-                                                            const std::vector<KpiValue>& values, absl::Time now) {
+absl::StatusOr<KpiWriteCounts> SqlCalibrationStore::RecordKpis(const std::string& tenant,
+                                                               const std::vector<KpiValue>& values, absl::Time now) {
   KpiWriteCounts counts;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     counts = {};
@@ -516,8 +516,9 @@ absl::StatusOr<KpiWriteCounts> CalibrationStore::RecordKpis(const std::string& t
   return counts;
 }
 
-absl::StatusOr<std::vector<KpiValue>> CalibrationStore::Kpis(const std::string& tenant, const std::string& first_period,
-                                                             const std::string& last_period) {
+absl::StatusOr<std::vector<KpiValue>> SqlCalibrationStore::Kpis(const std::string& tenant,
+                                                                const std::string& first_period,
+                                                                const std::string& last_period) {
   auto rows = db::QueryOnce(*db_,
                             "SELECT kpi, subject_id, period, value FROM kpi_observations WHERE tenant_id = ? AND "
                             "period >= ? AND period <= ? ORDER BY kpi, subject_id, period",
@@ -572,13 +573,13 @@ const std::vector<db::PersonTable>& PersonTables() {
 
 }  // namespace
 
-absl::StatusOr<std::vector<db::PersonFile>> CalibrationStore::ExportPerson(const std::string& tenant,
-                                                                           const std::string& person) {
+absl::StatusOr<std::vector<db::PersonFile>> SqlCalibrationStore::ExportPerson(const std::string& tenant,
+                                                                              const std::string& person) {
   return db::ExportPersonRows(*db_, tenant, person, PersonTables());
 }
 
-absl::StatusOr<std::vector<db::ErasedCount>> CalibrationStore::ErasePerson(const std::string& tenant,
-                                                                           const db::Erasure& erasure) {
+absl::StatusOr<std::vector<db::ErasedCount>> SqlCalibrationStore::ErasePerson(const std::string& tenant,
+                                                                              const db::Erasure& erasure) {
   // Log entries about to change are marked first: their hashes still link
   // the chain, their content can no longer be checked against them.
   auto redact = [&](Transaction& txn) -> absl::Status {
