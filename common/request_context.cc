@@ -29,6 +29,14 @@ bool HasRole(const RequestContext& rc, absl::string_view role) {
   return std::find(rc.roles.begin(), rc.roles.end(), role) != rc.roles.end();
 }
 
+RequestContext InProcessCall(const std::string& tenant) {
+  RequestContext rc;
+  rc.tenant = tenant;
+  rc.principal = "perfflow";
+  rc.roles = {"system"};
+  return rc;
+}
+
 absl::Status RequireRole(const RequestContext& rc, std::initializer_list<const char*> roles, const std::string& what) {
   for (const char* role : roles) {
     if (HasRole(rc, role)) return absl::OkStatus();

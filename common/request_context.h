@@ -79,6 +79,11 @@ void AttachIdentity(const RequestContext& rc, grpc::ClientContext* ctx, const st
 
 bool HasRole(const RequestContext& rc, absl::string_view role);
 
+// A call made inside a service on a tenant's behalf (the catalogue loader,
+// the demo seeder, background work, unit tests): trusted like a call without
+// the internal credential, as the role system.
+RequestContext InProcessCall(const std::string& tenant);
+
 // The trace id of a W3C traceparent header ("" when malformed).
 std::string TraceIdFromTraceparent(absl::string_view traceparent);
 

@@ -33,8 +33,8 @@
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/type/v1/person_data.pb.h"
 #include "services/event/catalogue_loader.h"
-#include "services/event/event_client.h"
-#include "services/event/registry.h"
+#include "common/flow/event_client.h"
+#include "common/flow/registry.h"
 
 namespace perfflow::cli {
 namespace {

@@ -13,7 +13,7 @@
 #include "common/request_context.h"
 #include "services/calibration/brief.h"
 #include "services/calibration/calibration_store.h"
-#include "services/event/event_client.h"
+#include "common/flow/event_client.h"
 
 namespace perfflow::calibration {
 

@@ -45,7 +45,7 @@ absl::Status CatalogueLoader::Poll() {
   for (const auto& f : *files) *request.add_files() = f;
   absl::Status first_error;
   for (const std::string& tenant : tenants_) {
-    auto applied = core_->ApplyEventTypes(tenant, request);
+    auto applied = core_->ApplyEventTypes(InProcessCall(tenant), request);
     if (applied.ok()) {
       LogInfo("catalogue applied", {{"tenant", tenant}, {"dir", dir_}, {"version", std::to_string(applied->version)}});
     } else {

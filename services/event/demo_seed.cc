@@ -103,10 +103,10 @@ absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string
   if (!files.ok()) return files.status();
   v1::ApplyEventTypesRequest apply;
   for (auto& f : *files) *apply.add_files() = std::move(f);
-  auto applied = core.ApplyEventTypes(tenant, apply);
+  auto applied = core.ApplyEventTypes(InProcessCall(tenant), apply);
   if (!applied.ok()) return applied.status();
   const v1::UpsertDirectoryRequest org = DemoOrg();
-  if (absl::Status s = core.UpsertDirectory(tenant, org); !s.ok()) return s;
+  if (absl::Status s = core.UpsertDirectory(InProcessCall(tenant), org); !s.ok()) return s;
   auto registry = core.Registry(tenant);
   if (!registry.ok()) return registry.status();
 
@@ -132,7 +132,7 @@ absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string
     for (const auto& spec : type.attributes()) {
       (*req.mutable_attributes()->mutable_fields())[spec.name()] = DemoValue(spec, **registry, rng);
     }
-    auto ingested = core.Ingest(tenant, req);
+    auto ingested = core.Ingest(InProcessCall(tenant), req);
     if (!ingested.ok()) {
       LogWarn("demo event skipped", {{"event_type", type.key()}, {"reason", std::string(ingested.status().message())}});
       continue;
@@ -151,7 +151,7 @@ absl::Status SeedDemoTenant(std::shared_ptr<EventStore> store, const std::string
       r.set_step(s);
       r.set_verdict(verdict);
       r.set_step_id(absl::StrCat("demo-", i, "-", ++step_number));
-      return core.RecordStep(tenant, r).ok();
+      return core.RecordStep(InProcessCall(tenant), r).ok();
     };
     const bool slow = rng() % 100 < 25;
     const int pace = slow ? 40 : 14;

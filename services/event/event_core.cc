@@ -46,9 +46,75 @@ std::string CanonicalBytes(const google::protobuf::Message& m) {
 constexpr absl::Duration kDirectoryTtl = absl::Seconds(5);
 constexpr size_t kMaxDirectoryEntries = 20000;
 
+// ------------------------------------------------------------------ access
+
+// HR, admins and business systems see the whole tenant (and so does an
+// unverified call: development, in-process work).
+bool SeesTenant(const RequestContext& rc) {
+  return !rc.verified || HasRole(rc, "hr") || HasRole(rc, "admin") || HasRole(rc, "system");
+}
+
+// Who may record a step, for verified callers. People act through the
+// services that own each step's record and rules (UploadEvidence,
+// SubmitReview, ConfirmImpact, SealEvidence); those services report the step
+// as the acting person, who is then the actor. Business systems (role
+// system) may report steps for anyone. Everyone else is refused: a person
+// naming any actor_id could otherwise close a colleague's chain.
+absl::Status AuthorizeStep(const RequestContext& rc, v1::RecordFlowStepRequest* step) {
+  if (!rc.verified) return absl::OkStatus();
+  if (!rc.peer.empty()) {
+    if (rc.principal.empty()) return absl::OkStatus();
+    if (!step->actor_id().empty() && step->actor_id() != rc.principal) {
+      return InvalidArgumentWithViolations("step rejected", {{"actor_id", "must be the acting principal"}});
+    }
+    step->set_actor_id(rc.principal);
+    return absl::OkStatus();
+  }
+  if (!HasRole(rc, "system")) {
+    return absl::PermissionDeniedError(
+        "steps are recorded by the services that own them: UploadEvidence (owner), SubmitReview (manager), "
+        "ConfirmImpact (confirmer), SealEvidence (archive); RecordFlowStep itself needs the role system");
+  }
+  if (step->actor_id().empty()) step->set_actor_id(rc.principal);
+  return absl::OkStatus();
+}
+
+// A peer service's call (the evidence service's report, the calibration
+// service's notice); from outside, only with the role system.
+absl::Status AuthorizePeerCall(const RequestContext& rc, const char* method) {
+  if (!rc.verified || !rc.peer.empty()) return absl::OkStatus();
+  return RequireRole(rc, {"system"}, method);
+}
+
+// ------------------------------------------------------------------ listings
+
+// Page tokens are opaque to callers and bound to the list they came from.
+absl::StatusOr<std::string> DecodeToken(const std::string& token) {
+  if (token.empty()) return std::string();
+  std::string raw;
+  if (!DecodePageToken(token, &raw)) {
+    return InvalidArgumentWithViolations("bad page token", {{"page_token", "not a token from this list"}});
+  }
+  return raw;
+}
+
+// The stored cursor the request's page starts at.
+template <typename Request>
+absl::StatusOr<std::string> PageStart(const Request& request) {
+  if (request.page_size() < 0) {
+    return InvalidArgumentWithViolations("bad page size", {{"page_size", "must not be negative"}});
+  }
+  return DecodeToken(request.page_token());
+}
+
+template <typename T>
+ListPage<T> ToListPage(Page<T> page) {
+  return {std::move(page.items), page.next_cursor.empty() ? "" : EncodePageToken(page.next_cursor)};
+}
+
 }  // namespace
 
-EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, FlowMetrics* metrics)
+EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, EventMetrics* metrics)
     : store_(std::move(store)),
       clock_(std::move(clock)),
       metrics_(metrics),
@@ -89,8 +155,12 @@ absl::StatusOr<std::shared_ptr<const RegistryView>> EventCore::Registry(const st
   return view;
 }
 
-absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant,
+absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const RequestContext& rc,
                                                        const v1::ApplyEventTypesRequest& request) {
+  if (rc.verified) {
+    if (absl::Status s = RequireRole(rc, {"admin"}, "applying event types"); !s.ok()) return s;
+  }
+  const std::string& tenant = rc.tenant;
   std::vector<v1::ConfigFile> files(request.files().begin(), request.files().end());
   std::map<std::string, std::string> origins;
   auto delta = ParseRegistryFiles(files, &origins);
@@ -160,7 +230,16 @@ absl::StatusOr<ApplyResult> EventCore::ApplyEventTypes(const std::string& tenant
 
 // ------------------------------------------------------------------ directory
 
-absl::Status EventCore::UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& request) {
+absl::StatusOr<std::shared_ptr<const RegistryView>> EventCore::GetRegistry(const RequestContext& rc, int64_t version) {
+  if (version < 0) return InvalidArgumentWithViolations("bad version", {{"version", "must not be negative"}});
+  return Registry(rc.tenant, version);
+}
+
+absl::Status EventCore::UpsertDirectory(const RequestContext& rc, const v1::UpsertDirectoryRequest& request) {
+  if (rc.verified) {
+    if (absl::Status s = RequireRole(rc, {"admin", "hr", "system"}, "changing the directory"); !s.ok()) return s;
+  }
+  const std::string& tenant = rc.tenant;
   if (request.departments().empty() && request.employees().empty()) {
     return InvalidArgumentWithViolations("empty directory batch", {{"employees", "give departments or employees"}});
   }
@@ -350,8 +429,20 @@ std::vector<absl::StatusOr<IngestResult>> EventCore::BuildAndStore(
   return results;
 }
 
+absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> EventCore::BatchIngest(
+    const RequestContext& rc, const v1::BatchIngestEventsRequest& request) {
+  if (request.requests().empty() || request.requests_size() > kMaxBatchIngest) {
+    return InvalidArgumentWithViolations("bad batch",
+                                         {{"requests", absl::StrCat("give 1 to ", kMaxBatchIngest, " events")}});
+  }
+  std::vector<const v1::IngestEventRequest*> items;
+  for (const auto& item : request.requests()) items.push_back(&item);
+  return IngestBatch(rc, items);
+}
+
 std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
-    const std::string& tenant, const std::vector<const v1::IngestEventRequest*>& requests) {
+    const RequestContext& rc, const std::vector<const v1::IngestEventRequest*>& requests) {
+  const std::string& tenant = rc.tenant;
   // Metric labels come from the registry only, never from unchecked input.
   std::vector<std::pair<std::string, std::string>> labels(requests.size(), {"unknown", "unknown"});
   auto results = BuildAndStore(tenant, requests.size(), [&](size_t i, const RegistryView& registry) {
@@ -373,8 +464,8 @@ std::vector<absl::StatusOr<IngestResult>> EventCore::IngestBatch(
   return results;
 }
 
-absl::StatusOr<IngestResult> EventCore::Ingest(const std::string& tenant, const v1::IngestEventRequest& request) {
-  return std::move(IngestBatch(tenant, {&request}).front());
+absl::StatusOr<IngestResult> EventCore::Ingest(const RequestContext& rc, const v1::IngestEventRequest& request) {
+  return std::move(IngestBatch(rc, {&request}).front());
 }
 
 absl::StatusOr<NewEvent> EventCore::BuildHistorical(const std::string& tenant, const v1::HistoricalEvent& h,
@@ -452,8 +543,14 @@ absl::StatusOr<NewEvent> EventCore::BuildHistorical(const std::string& tenant, c
   return built;
 }
 
-std::vector<absl::StatusOr<IngestResult>> EventCore::ImportHistory(const std::string& tenant,
-                                                                   const v1::ImportHistoryRequest& request) {
+absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> EventCore::ImportHistory(
+    const RequestContext& rc, const v1::ImportHistoryRequest& request) {
+  if (absl::Status s = RequireRole(rc, {"admin", "system"}, "importing history"); !s.ok()) return s;
+  if (request.events().empty() || request.events_size() > kMaxBatchIngest) {
+    return InvalidArgumentWithViolations("bad batch",
+                                         {{"events", absl::StrCat("give 1 to ", kMaxBatchIngest, " chains")}});
+  }
+  const std::string& tenant = rc.tenant;
   return BuildAndStore(tenant, request.events_size(), [&](size_t i, const RegistryView& registry) {
     return BuildHistorical(tenant, request.events(static_cast<int>(i)), registry);
   });
@@ -461,7 +558,9 @@ std::vector<absl::StatusOr<IngestResult>> EventCore::ImportHistory(const std::st
 
 // ------------------------------------------------------------------ steps
 
-absl::StatusOr<bool> EventCore::SendNotice(const std::string& tenant, const v1::SendNoticeRequest& request) {
+absl::StatusOr<bool> EventCore::SendNotice(const RequestContext& rc, const v1::SendNoticeRequest& request) {
+  if (absl::Status s = AuthorizePeerCall(rc, "SendNotice"); !s.ok()) return s;
+  const std::string& tenant = rc.tenant;
   static const std::regex kTopic(R"(^[a-z][a-z0-9_]{0,23}\.[a-z0-9_.]{1,39}$)");
   std::vector<FieldViolation> violations;
   if (request.recipient_id().empty() || request.recipient_id().size() > 64) {
@@ -490,8 +589,10 @@ absl::StatusOr<bool> EventCore::SendNotice(const std::string& tenant, const v1::
                                clock_->Now());
 }
 
-absl::StatusOr<v1::SimulateSettingsResponse> EventCore::SimulateSettings(const std::string& tenant,
+absl::StatusOr<v1::SimulateSettingsResponse> EventCore::SimulateSettings(const RequestContext& rc,
                                                                          const v1::SimulateSettingsRequest& request) {
+  if (absl::Status s = RequireRole(rc, {"hr", "admin"}, "SimulateSettings"); !s.ok()) return s;
+  const std::string& tenant = rc.tenant;
   if (absl::Status s = RequireValidTimestamps(request); !s.ok()) return s;
   const absl::Time now = clock_->Now();
   const absl::Time to = request.has_end_time() ? FromTimestamp(request.end_time()) : now;
@@ -535,7 +636,10 @@ absl::StatusOr<v1::SimulateSettingsResponse> EventCore::SimulateSettings(const s
   return out;
 }
 
-absl::StatusOr<StepResult> EventCore::RecordStep(const std::string& tenant, const v1::RecordFlowStepRequest& request) {
+absl::StatusOr<StepResult> EventCore::RecordStep(const RequestContext& rc, const v1::RecordFlowStepRequest& given) {
+  v1::RecordFlowStepRequest request = given;
+  if (absl::Status s = AuthorizeStep(rc, &request); !s.ok()) return s;
+  const std::string& tenant = rc.tenant;
   auto event_id = ParseResourceId(request.event(), "events", "event");
   if (!event_id.ok()) return event_id.status();
   std::vector<FieldViolation> violations;
@@ -578,7 +682,32 @@ absl::StatusOr<StepResult> EventCore::RecordStep(const std::string& tenant, cons
 
 // ------------------------------------------------------------------ health
 
-absl::StatusOr<HealthReport> EventCore::FlowHealth(const std::string& tenant, const HealthQuery& query) {
+absl::StatusOr<HealthReport> EventCore::FlowHealth(const RequestContext& rc, const v1::GetFlowHealthRequest& request) {
+  if (absl::Status s = RequireValidTimestamps(request); !s.ok()) return s;
+  HealthQuery query;
+  if (request.has_start_time()) query.from = FromTimestamp(request.start_time());
+  if (request.has_end_time()) query.to = FromTimestamp(request.end_time());
+  switch (request.period()) {
+    case v1::PERIOD_DAY:
+      query.period = HealthPeriod::kDay;
+      break;
+    case v1::PERIOD_WEEK:
+      query.period = HealthPeriod::kWeek;
+      break;
+    case v1::PERIOD_MONTH:
+      query.period = HealthPeriod::kMonth;
+      break;
+    default:
+      query.period = HealthPeriod::kNone;
+      break;
+  }
+  query.department_id = request.department_id();
+  query.event_type = request.event_type();
+  return FlowHealth(rc, query);
+}
+
+absl::StatusOr<HealthReport> EventCore::FlowHealth(const RequestContext& rc, const HealthQuery& query) {
+  const std::string& tenant = rc.tenant;
   const absl::Time now = clock_->Now();
   const absl::Time to = query.to.value_or(now);
   const absl::Time from = query.from.value_or(to - absl::Hours(24 * 30));
@@ -625,6 +754,120 @@ absl::Status EventCore::RefreshGauges(absl::Duration window) {
     metrics_->SetOutboxBacklog(tenant, *backlog);
   }
   return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------ reads
+
+absl::Status EventCore::CheckCanSee(const RequestContext& rc, const std::string& employee_id) {
+  if (SeesTenant(rc) || employee_id == rc.principal) return absl::OkStatus();
+  if (HasRole(rc, "manager")) {
+    auto employee = store_->GetEmployee(rc.tenant, employee_id);
+    if (!employee.ok()) return employee.status();
+    if (*employee && (*employee)->manager_id() == rc.principal) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError("you may see your own items and your direct reports' only");
+}
+
+absl::Status EventCore::CheckCanSeeEvent(const RequestContext& rc, const EventRecord& event) {
+  for (const TaskRecord& task : event.tasks) {
+    if (rc.verified && !rc.principal.empty() && task.assignee_id == rc.principal) return absl::OkStatus();
+  }
+  return CheckCanSee(rc, event.subject_id);
+}
+
+absl::StatusOr<ListPage<v1::Employee>> EventCore::ListEmployees(const RequestContext& rc,
+                                                                const v1::ListEmployeesRequest& request) {
+  auto start = PageStart(request);
+  if (!start.ok()) return start.status();
+  auto page =
+      store_->ListEmployees(rc.tenant, {request.department_id(), request.manager_id()}, request.page_size(), *start);
+  if (!page.ok()) return page.status();
+  return ToListPage(*std::move(page));
+}
+
+absl::StatusOr<v1::Employee> EventCore::GetEmployee(const RequestContext& rc, const std::string& id) {
+  if (id.empty()) return InvalidArgumentWithViolations("missing id", {{"id", "required"}});
+  auto employee = store_->GetEmployee(rc.tenant, id);
+  if (!employee.ok()) return employee.status();
+  if (!*employee) return absl::NotFoundError("employee " + id + " not found");
+  return **std::move(employee);
+}
+
+absl::StatusOr<std::vector<v1::Department>> EventCore::ListDepartments(const RequestContext& rc) {
+  return store_->ListDepartments(rc.tenant);
+}
+
+absl::StatusOr<EventRecord> EventCore::GetEvent(const RequestContext& rc, const std::string& name) {
+  auto id = ParseResourceId(name, "events", "name");
+  if (!id.ok()) return id.status();
+  auto event = store_->GetEvent(rc.tenant, *id);
+  if (!event.ok()) return event.status();
+  if (!*event) return absl::NotFoundError(name + " not found");
+  if (absl::Status s = CheckCanSeeEvent(rc, **event); !s.ok()) return s;
+  return **std::move(event);
+}
+
+absl::StatusOr<ListPage<EventRecord>> EventCore::ListEvents(const RequestContext& rc,
+                                                            const v1::ListEventsRequest& request) {
+  if (absl::Status s = RequireValidTimestamps(request); !s.ok()) return s;
+  auto start = PageStart(request);
+  if (!start.ok()) return start.status();
+  EventFilter filter;
+  filter.subject_id = request.subject_id();
+  // Without a tenant-wide role, a listing is of one person's events: the
+  // caller's own unless they name one of their reports.
+  if (!SeesTenant(rc) && filter.subject_id.empty()) filter.subject_id = rc.principal;
+  if (absl::Status s = CheckCanSee(rc, filter.subject_id); !s.ok()) return s;
+  filter.department_id = request.department_id();
+  filter.event_type = request.event_type();
+  if (request.step() != t::FLOW_STEP_UNSPECIFIED) filter.step = request.step();
+  if (request.has_start_time()) filter.from = FromTimestamp(request.start_time());
+  if (request.has_end_time()) filter.to = FromTimestamp(request.end_time());
+  auto page = store_->ListEvents(rc.tenant, filter, request.page_size(), *start);
+  if (!page.ok()) return page.status();
+  return ToListPage(*std::move(page));
+}
+
+absl::StatusOr<ListPage<TaskRecord>> EventCore::ListTasks(const RequestContext& rc,
+                                                          const v1::ListTasksRequest& request) {
+  if (request.assignee_id().empty()) {
+    return InvalidArgumentWithViolations("missing assignee", {{"assignee_id", "required"}});
+  }
+  if (absl::Status s = CheckCanSee(rc, request.assignee_id()); !s.ok()) return s;
+  auto start = PageStart(request);
+  if (!start.ok()) return start.status();
+  auto page = store_->ListTasks(rc.tenant, request.assignee_id(), request.state(), request.page_size(), *start);
+  if (!page.ok()) return page.status();
+  return ToListPage(*std::move(page));
+}
+
+absl::StatusOr<TaskRecord> EventCore::GetTask(const RequestContext& rc, const std::string& name) {
+  auto id = ParseResourceId(name, "tasks", "name");
+  if (!id.ok()) return id.status();
+  auto task = store_->GetTask(rc.tenant, *id);
+  if (!task.ok()) return task.status();
+  // Someone who may not see the assignee learns nothing, not even that the task exists.
+  if (!*task || !CheckCanSee(rc, (*task)->assignee_id).ok()) return absl::NotFoundError(name + " not found");
+  return **std::move(task);
+}
+
+absl::StatusOr<std::pair<EventRecord, bool>> EventCore::MarkEvidenceComplete(const RequestContext& rc,
+                                                                             const std::string& event) {
+  if (absl::Status s = AuthorizePeerCall(rc, "MarkEvidenceComplete"); !s.ok()) return s;
+  auto id = ParseResourceId(event, "events", "event");
+  if (!id.ok()) return id.status();
+  return store_->MarkEvidenceComplete(rc.tenant, *id, clock_->Now());
+}
+
+absl::Status EventCore::ForEachFlow(const RequestContext& rc, const v1::StreamFlowFactsRequest& request,
+                                    const std::function<bool(const EventRecord&)>& emit) {
+  if (absl::Status s = RequireValidTimestamps(request); !s.ok()) return s;
+  EventFilter filter;
+  if (request.has_start_time()) filter.from = FromTimestamp(request.start_time());
+  if (request.has_end_time()) filter.to = FromTimestamp(request.end_time());
+  filter.department_id = request.department_id();
+  filter.event_type = request.event_type();
+  return store_->ForEachFlow(rc.tenant, filter, emit);
 }
 
 // ------------------------------------------------------------------ person data

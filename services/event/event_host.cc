@@ -37,7 +37,7 @@ void Report(const char* what, const absl::Status& s) {
 class EventHost : public ServiceHost {
  public:
   EventHost(EventHostOptions o, std::shared_ptr<db::Database> database, std::shared_ptr<EventStore> store,
-            std::unique_ptr<FlowMetrics> metrics, std::shared_ptr<EventCore> core,
+            std::unique_ptr<EventMetrics> metrics, std::shared_ptr<EventCore> core,
             std::unique_ptr<DeliveryMetrics> delivery_metrics, NotifyRouting routing, ActionLinkOptions links)
       : o_(std::move(o)),
         database_(std::move(database)),
@@ -104,7 +104,7 @@ class EventHost : public ServiceHost {
   EventHostOptions o_;
   std::shared_ptr<db::Database> database_;
   std::shared_ptr<EventStore> store_;
-  std::unique_ptr<FlowMetrics> metrics_;
+  std::unique_ptr<EventMetrics> metrics_;
   std::shared_ptr<EventCore> core_;
   EventServiceImpl service_;
   std::unique_ptr<DeliveryMetrics> delivery_metrics_;
@@ -145,7 +145,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOption
     return absl::FailedPreconditionError(
         absl::StrCat("--action_base_url needs signing keys in ", kActionLinkKeysEnv, " (openssl rand -hex 32)"));
   }
-  auto metrics = std::make_unique<FlowMetrics>(registry);
+  auto metrics = std::make_unique<EventMetrics>(registry);
   auto core = std::make_shared<EventCore>(store, clock, metrics.get());
   std::unique_ptr<DeliveryMetrics> delivery_metrics;
   if (o.workers) delivery_metrics = std::make_unique<DeliveryMetrics>(registry);

@@ -33,23 +33,6 @@ void ToProto(const FlowState& s, v1::Flow* out) {
   SetOptTime(s.evidence_complete_at, [&] { return times->mutable_evidence_complete_at(); });
 }
 
-// Page tokens are opaque to callers and bound to the list they came from.
-absl::StatusOr<std::string> DecodeToken(const std::string& token) {
-  if (token.empty()) return std::string();
-  std::string raw;
-  if (!DecodePageToken(token, &raw)) {
-    return InvalidArgumentWithViolations("bad page token", {{"page_token", "not a token from this list"}});
-  }
-  return raw;
-}
-
-std::string EncodeToken(const std::string& cursor) { return cursor.empty() ? "" : EncodePageToken(cursor); }
-
-absl::Status CheckPageSize(int page_size) {
-  if (page_size < 0) return InvalidArgumentWithViolations("bad page size", {{"page_size", "must not be negative"}});
-  return absl::OkStatus();
-}
-
 void FillHealth(const std::string& key, const HealthCounts& c, v1::HealthFigure* out) {
   out->set_key(key);
   out->set_within_sla(c.within);
@@ -94,61 +77,9 @@ void ToProto(const EventRecord& e, const RegistryView* registry, absl::Time now,
 
 namespace {
 
-bool SeesTenant(const RequestContext& rc) {
-  return !rc.verified || HasRole(rc, "hr") || HasRole(rc, "admin") || HasRole(rc, "system");
-}
-
-}  // namespace
-
-absl::Status EventServiceImpl::CheckCanSee(const RequestContext& rc, const std::string& employee_id) {
-  if (SeesTenant(rc) || employee_id == rc.principal) return absl::OkStatus();
-  if (HasRole(rc, "manager")) {
-    auto employee = core_->store().GetEmployee(rc.tenant, employee_id);
-    if (!employee.ok()) return employee.status();
-    if (*employee && (*employee)->manager_id() == rc.principal) return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError("you may see your own items and your direct reports' only");
-}
-
-absl::Status EventServiceImpl::CheckCanSeeEvent(const RequestContext& rc, const EventRecord& event) {
-  for (const TaskRecord& task : event.tasks) {
-    if (rc.verified && !rc.principal.empty() && task.assignee_id == rc.principal) return absl::OkStatus();
-  }
-  return CheckCanSee(rc, event.subject_id);
-}
-
-namespace {
-
-// Who may record a step, for verified callers. People act through the
-// services that own each step's record and rules (UploadEvidence,
-// SubmitReview, ConfirmImpact, SealEvidence); those services report the step
-// as the acting person, who is then the actor. Business systems (role
-// system) may report steps for anyone. Everyone else is refused: a person
-// naming any actor_id could otherwise close a colleague's chain.
-absl::Status AuthorizeStep(const RequestContext& rc, v1::RecordFlowStepRequest* step) {
-  if (!rc.verified) return absl::OkStatus();
-  if (!rc.peer.empty()) {
-    if (rc.principal.empty()) return absl::OkStatus();
-    if (!step->actor_id().empty() && step->actor_id() != rc.principal) {
-      return InvalidArgumentWithViolations("step rejected", {{"actor_id", "must be the acting principal"}});
-    }
-    step->set_actor_id(rc.principal);
-    return absl::OkStatus();
-  }
-  if (!HasRole(rc, "system")) {
-    return absl::PermissionDeniedError(
-        "steps are recorded by the services that own them: UploadEvidence (owner), SubmitReview (manager), "
-        "ConfirmImpact (confirmer), SealEvidence (archive); RecordFlowStep itself needs the role system");
-  }
-  if (step->actor_id().empty()) step->set_actor_id(rc.principal);
-  return absl::OkStatus();
-}
-
-// A peer service's call (the evidence service's report, the calibration
-// service's notice); from outside, only with the role system.
-absl::Status AuthorizePeerCall(const RequestContext& rc, const char* method) {
-  if (!rc.verified || !rc.peer.empty()) return absl::OkStatus();
-  return RequireRole(rc, {"system"}, method);
+// The registry events and tasks are shown with (their goals), if any.
+const RegistryView* RegistryOr(const absl::StatusOr<std::shared_ptr<const RegistryView>>& registry) {
+  return registry.ok() ? registry->get() : nullptr;
 }
 
 }  // namespace
@@ -156,10 +87,7 @@ absl::Status AuthorizePeerCall(const RequestContext& rc, const char* method) {
 grpc::Status EventServiceImpl::ApplyEventTypes(grpc::ServerContext* ctx, const v1::ApplyEventTypesRequest* req,
                                                v1::ApplyEventTypesResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (rc.verified) {
-    if (absl::Status s = RequireRole(rc, {"admin"}, "applying event types"); !s.ok()) return ToGrpcStatus(s);
-  }
-  auto result = core_->ApplyEventTypes(rc.tenant, *req);
+  auto result = core_->ApplyEventTypes(rc, *req);
   if (!result.ok()) return ToGrpcStatus(result.status());
   resp->set_version(result->version);
   for (const auto& et : result->applied.event_types()) resp->add_applied_event_types(et.key());
@@ -171,10 +99,7 @@ grpc::Status EventServiceImpl::ApplyEventTypes(grpc::ServerContext* ctx, const v
 grpc::Status EventServiceImpl::GetRegistry(grpc::ServerContext* ctx, const v1::GetRegistryRequest* req,
                                            v1::GetRegistryResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (req->version() < 0) {
-    return ToGrpcStatus(InvalidArgumentWithViolations("bad version", {{"version", "must not be negative"}}));
-  }
-  auto view = core_->Registry(rc.tenant, req->version());
+  auto view = core_->GetRegistry(rc, req->version());
   if (!view.ok()) return ToGrpcStatus(view.status());
   *resp->mutable_registry() = (*view)->registry();
   return grpc::Status::OK;
@@ -183,13 +108,7 @@ grpc::Status EventServiceImpl::GetRegistry(grpc::ServerContext* ctx, const v1::G
 grpc::Status EventServiceImpl::UpsertDirectory(grpc::ServerContext* ctx, const v1::UpsertDirectoryRequest* req,
                                                v1::UpsertDirectoryResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (rc.verified) {
-    if (absl::Status s = RequireRole(rc, {"admin", "hr", "system"}, "changing the directory"); !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-  }
-  absl::Status s = core_->UpsertDirectory(rc.tenant, *req);
-  if (!s.ok()) return ToGrpcStatus(s);
+  if (absl::Status s = core_->UpsertDirectory(rc, *req); !s.ok()) return ToGrpcStatus(s);
   resp->set_departments_upserted(req->departments_size());
   resp->set_employees_upserted(req->employees_size());
   return grpc::Status::OK;
@@ -198,32 +117,26 @@ grpc::Status EventServiceImpl::UpsertDirectory(grpc::ServerContext* ctx, const v
 grpc::Status EventServiceImpl::ListEmployees(grpc::ServerContext* ctx, const v1::ListEmployeesRequest* req,
                                              v1::ListEmployeesResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
-  auto cursor = DecodeToken(req->page_token());
-  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
-  auto page =
-      core_->store().ListEmployees(rc.tenant, {req->department_id(), req->manager_id()}, req->page_size(), *cursor);
+  auto page = core_->ListEmployees(rc, *req);
   if (!page.ok()) return ToGrpcStatus(page.status());
   for (auto& e : page->items) *resp->add_employees() = std::move(e);
-  resp->set_next_page_token(EncodeToken(page->next_cursor));
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::GetEmployee(grpc::ServerContext* ctx, const v1::GetEmployeeRequest* req,
                                            v1::GetEmployeeResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (req->id().empty()) return ToGrpcStatus(InvalidArgumentWithViolations("missing id", {{"id", "required"}}));
-  auto employee = core_->store().GetEmployee(rc.tenant, req->id());
+  auto employee = core_->GetEmployee(rc, req->id());
   if (!employee.ok()) return ToGrpcStatus(employee.status());
-  if (!*employee) return ToGrpcStatus(absl::NotFoundError("employee " + req->id() + " not found"));
-  *resp->mutable_employee() = **employee;
+  *resp->mutable_employee() = *std::move(employee);
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::ListDepartments(grpc::ServerContext* ctx, const v1::ListDepartmentsRequest*,
                                                v1::ListDepartmentsResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  auto depts = core_->store().ListDepartments(rc.tenant);
+  auto depts = core_->ListDepartments(rc);
   if (!depts.ok()) return ToGrpcStatus(depts.status());
   for (auto& d : *depts) *resp->add_departments() = std::move(d);
   return grpc::Status::OK;
@@ -232,140 +145,93 @@ grpc::Status EventServiceImpl::ListDepartments(grpc::ServerContext* ctx, const v
 grpc::Status EventServiceImpl::IngestEvent(grpc::ServerContext* ctx, const v1::IngestEventRequest* req,
                                            v1::IngestEventResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  auto result = core_->Ingest(rc.tenant, *req);
+  auto result = core_->Ingest(rc, *req);
   if (!result.ok()) return ToGrpcStatus(result.status());
-  auto registry = core_->Registry(rc.tenant);
-  ToProto(result->event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  ToProto(result->event, RegistryOr(core_->Registry(rc.tenant)), core_->clock().Now(), resp->mutable_event());
   resp->set_duplicate(result->duplicate);
   return grpc::Status::OK;
+}
+
+// One result per item of a batch: its status, and the event when stored.
+template <typename Results, typename Response>
+void EventServiceImpl::ToBatchResults(const std::string& tenant, const Results& results, Response* resp) {
+  auto registry = core_->Registry(tenant);
+  const absl::Time now = core_->clock().Now();
+  for (const auto& result : results) {
+    auto* out = resp->add_results();
+    *out->mutable_status() = ToRpcStatus(result.status());
+    if (!result.ok()) continue;
+    ToProto(result->event, RegistryOr(registry), now, out->mutable_event());
+    out->set_duplicate(result->duplicate);
+  }
 }
 
 grpc::Status EventServiceImpl::BatchIngestEvents(grpc::ServerContext* ctx, const v1::BatchIngestEventsRequest* req,
                                                  v1::BatchIngestEventsResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (req->requests().empty() || req->requests_size() > kMaxBatchIngest) {
-    return ToGrpcStatus(InvalidArgumentWithViolations(
-        "bad batch", {{"requests", absl::StrCat("give 1 to ", kMaxBatchIngest, " events")}}));
-  }
-  auto registry = core_->Registry(rc.tenant);
-  const absl::Time now = core_->clock().Now();
-  std::vector<const v1::IngestEventRequest*> items;
-  for (const auto& item : req->requests()) items.push_back(&item);
-  for (auto& result : core_->IngestBatch(rc.tenant, items)) {
-    auto* out = resp->add_results();
-    *out->mutable_status() = ToRpcStatus(result.status());
-    if (!result.ok()) continue;
-    ToProto(result->event, registry.ok() ? registry->get() : nullptr, now, out->mutable_event());
-    out->set_duplicate(result->duplicate);
-  }
+  auto results = core_->BatchIngest(rc, *req);
+  if (!results.ok()) return ToGrpcStatus(results.status());
+  ToBatchResults(rc.tenant, *results, resp);
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::ImportHistory(grpc::ServerContext* ctx, const v1::ImportHistoryRequest* req,
                                              v1::ImportHistoryResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = RequireRole(rc, {"admin", "system"}, "importing history"); !s.ok()) return ToGrpcStatus(s);
-  if (req->events().empty() || req->events_size() > kMaxBatchIngest) {
-    return ToGrpcStatus(InvalidArgumentWithViolations(
-        "bad batch", {{"events", absl::StrCat("give 1 to ", kMaxBatchIngest, " chains")}}));
-  }
-  auto registry = core_->Registry(rc.tenant);
-  const absl::Time now = core_->clock().Now();
-  for (auto& result : core_->ImportHistory(rc.tenant, *req)) {
-    auto* out = resp->add_results();
-    *out->mutable_status() = ToRpcStatus(result.status());
-    if (!result.ok()) continue;
-    ToProto(result->event, registry.ok() ? registry->get() : nullptr, now, out->mutable_event());
-    out->set_duplicate(result->duplicate);
-  }
+  auto results = core_->ImportHistory(rc, *req);
+  if (!results.ok()) return ToGrpcStatus(results.status());
+  ToBatchResults(rc.tenant, *results, resp);
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::GetEvent(grpc::ServerContext* ctx, const v1::GetEventRequest* req,
                                         v1::GetEventResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  auto id = ParseResourceId(req->name(), "events", "name");
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  auto event = core_->store().GetEvent(rc.tenant, *id);
+  auto event = core_->GetEvent(rc, req->name());
   if (!event.ok()) return ToGrpcStatus(event.status());
-  if (!*event) return ToGrpcStatus(absl::NotFoundError(req->name() + " not found"));
-  if (absl::Status s = CheckCanSeeEvent(rc, **event); !s.ok()) return ToGrpcStatus(s);
-  auto registry = core_->Registry(rc.tenant);
-  ToProto(**event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  ToProto(*event, RegistryOr(core_->Registry(rc.tenant)), core_->clock().Now(), resp->mutable_event());
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::ListEvents(grpc::ServerContext* ctx, const v1::ListEventsRequest* req,
                                           v1::ListEventsResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = RequireValidTimestamps(*req); !s.ok()) return ToGrpcStatus(s);
-  if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
-  auto cursor = DecodeToken(req->page_token());
-  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
-  EventFilter filter;
-  filter.subject_id = req->subject_id();
-  // Without a tenant-wide role, a listing is of one person's events: the
-  // caller's own unless they name one of their reports.
-  if (!SeesTenant(rc) && filter.subject_id.empty()) filter.subject_id = rc.principal;
-  if (absl::Status s = CheckCanSee(rc, filter.subject_id); !s.ok()) return ToGrpcStatus(s);
-  filter.department_id = req->department_id();
-  filter.event_type = req->event_type();
-  if (req->step() != t::FLOW_STEP_UNSPECIFIED) filter.step = req->step();
-  if (req->has_start_time()) filter.from = FromTimestamp(req->start_time());
-  if (req->has_end_time()) filter.to = FromTimestamp(req->end_time());
-  auto page = core_->store().ListEvents(rc.tenant, filter, req->page_size(), *cursor);
+  auto page = core_->ListEvents(rc, *req);
   if (!page.ok()) return ToGrpcStatus(page.status());
   auto registry = core_->Registry(rc.tenant);
   const absl::Time now = core_->clock().Now();
-  for (const auto& e : page->items) ToProto(e, registry.ok() ? registry->get() : nullptr, now, resp->add_events());
-  resp->set_next_page_token(EncodeToken(page->next_cursor));
+  for (const auto& e : page->items) ToProto(e, RegistryOr(registry), now, resp->add_events());
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::ListTasks(grpc::ServerContext* ctx, const v1::ListTasksRequest* req,
                                          v1::ListTasksResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (req->assignee_id().empty()) {
-    return ToGrpcStatus(InvalidArgumentWithViolations("missing assignee", {{"assignee_id", "required"}}));
-  }
-  if (absl::Status s = CheckCanSee(rc, req->assignee_id()); !s.ok()) return ToGrpcStatus(s);
-  if (absl::Status s = CheckPageSize(req->page_size()); !s.ok()) return ToGrpcStatus(s);
-  auto cursor = DecodeToken(req->page_token());
-  if (!cursor.ok()) return ToGrpcStatus(cursor.status());
-  auto page = core_->store().ListTasks(rc.tenant, req->assignee_id(), req->state(), req->page_size(), *cursor);
+  auto page = core_->ListTasks(rc, *req);
   if (!page.ok()) return ToGrpcStatus(page.status());
   auto registry = core_->Registry(rc.tenant);
   const absl::Time now = core_->clock().Now();
-  for (const auto& task : page->items) ToProto(task, registry.ok() ? registry->get() : nullptr, now, resp->add_tasks());
-  resp->set_next_page_token(EncodeToken(page->next_cursor));
+  for (const auto& task : page->items) ToProto(task, RegistryOr(registry), now, resp->add_tasks());
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::GetTask(grpc::ServerContext* ctx, const v1::GetTaskRequest* req,
                                        v1::GetTaskResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  auto id = ParseResourceId(req->name(), "tasks", "name");
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  auto task = core_->store().GetTask(rc.tenant, *id);
+  auto task = core_->GetTask(rc, req->name());
   if (!task.ok()) return ToGrpcStatus(task.status());
-  // Someone who may not see the assignee learns nothing, not even that the task exists.
-  if (!*task || !CheckCanSee(rc, (*task)->assignee_id).ok()) {
-    return ToGrpcStatus(absl::NotFoundError(req->name() + " not found"));
-  }
-  auto registry = core_->Registry(rc.tenant);
-  ToProto(**task, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_task());
+  ToProto(*task, RegistryOr(core_->Registry(rc.tenant)), core_->clock().Now(), resp->mutable_task());
   return grpc::Status::OK;
 }
 
 grpc::Status EventServiceImpl::RecordFlowStep(grpc::ServerContext* ctx, const v1::RecordFlowStepRequest* req,
                                               v1::RecordFlowStepResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  v1::RecordFlowStepRequest step = *req;
-  if (absl::Status s = AuthorizeStep(rc, &step); !s.ok()) return ToGrpcStatus(s);
-  auto result = core_->RecordStep(rc.tenant, step);
+  auto result = core_->RecordStep(rc, *req);
   if (!result.ok()) return ToGrpcStatus(result.status());
-  auto registry = core_->Registry(rc.tenant);
-  ToProto(result->event, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  ToProto(result->event, RegistryOr(core_->Registry(rc.tenant)), core_->clock().Now(), resp->mutable_event());
   resp->set_duplicate(result->duplicate);
   return grpc::Status::OK;
 }
@@ -374,13 +240,9 @@ grpc::Status EventServiceImpl::MarkEvidenceComplete(grpc::ServerContext* ctx,
                                                     const v1::MarkEvidenceCompleteRequest* req,
                                                     v1::MarkEvidenceCompleteResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = AuthorizePeerCall(rc, "MarkEvidenceComplete"); !s.ok()) return ToGrpcStatus(s);
-  auto id = ParseResourceId(req->event(), "events", "event");
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  auto result = core_->store().MarkEvidenceComplete(rc.tenant, *id, core_->clock().Now());
+  auto result = core_->MarkEvidenceComplete(rc, req->event());
   if (!result.ok()) return ToGrpcStatus(result.status());
-  auto registry = core_->Registry(rc.tenant);
-  ToProto(result->first, registry.ok() ? registry->get() : nullptr, core_->clock().Now(), resp->mutable_event());
+  ToProto(result->first, RegistryOr(core_->Registry(rc.tenant)), core_->clock().Now(), resp->mutable_event());
   resp->set_first_time(result->second);
   return grpc::Status::OK;
 }
@@ -388,8 +250,7 @@ grpc::Status EventServiceImpl::MarkEvidenceComplete(grpc::ServerContext* ctx,
 grpc::Status EventServiceImpl::SendNotice(grpc::ServerContext* ctx, const v1::SendNoticeRequest* req,
                                           v1::SendNoticeResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = AuthorizePeerCall(rc, "SendNotice"); !s.ok()) return ToGrpcStatus(s);
-  auto created = core_->SendNotice(rc.tenant, *req);
+  auto created = core_->SendNotice(rc, *req);
   if (!created.ok()) return ToGrpcStatus(created.status());
   resp->set_created(*created);
   return grpc::Status::OK;
@@ -398,8 +259,7 @@ grpc::Status EventServiceImpl::SendNotice(grpc::ServerContext* ctx, const v1::Se
 grpc::Status EventServiceImpl::SimulateSettings(grpc::ServerContext* ctx, const v1::SimulateSettingsRequest* req,
                                                 v1::SimulateSettingsResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = RequireRole(rc, {"hr", "admin"}, "SimulateSettings"); !s.ok()) return ToGrpcStatus(s);
-  auto result = core_->SimulateSettings(rc.tenant, *req);
+  auto result = core_->SimulateSettings(rc, *req);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *resp = *std::move(result);
   return grpc::Status::OK;
@@ -408,27 +268,7 @@ grpc::Status EventServiceImpl::SimulateSettings(grpc::ServerContext* ctx, const 
 grpc::Status EventServiceImpl::GetFlowHealth(grpc::ServerContext* ctx, const v1::GetFlowHealthRequest* req,
                                              v1::GetFlowHealthResponse* resp) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  if (absl::Status s = RequireValidTimestamps(*req); !s.ok()) return ToGrpcStatus(s);
-  HealthQuery query;
-  if (req->has_start_time()) query.from = FromTimestamp(req->start_time());
-  if (req->has_end_time()) query.to = FromTimestamp(req->end_time());
-  switch (req->period()) {
-    case v1::PERIOD_DAY:
-      query.period = HealthPeriod::kDay;
-      break;
-    case v1::PERIOD_WEEK:
-      query.period = HealthPeriod::kWeek;
-      break;
-    case v1::PERIOD_MONTH:
-      query.period = HealthPeriod::kMonth;
-      break;
-    default:
-      query.period = HealthPeriod::kNone;
-      break;
-  }
-  query.department_id = req->department_id();
-  query.event_type = req->event_type();
-  auto report = core_->FlowHealth(rc.tenant, query);
+  auto report = core_->FlowHealth(rc, *req);
   if (!report.ok()) return ToGrpcStatus(report.status());
   FillHealth("", report->overall, resp->mutable_overall());
   for (const auto& [k, c] : report->by_department) FillHealth(k, c, resp->add_by_department());
@@ -444,17 +284,11 @@ namespace {
 // emit returns false (a failed stream write: the caller went away). Not
 // ctx->IsCancelled() per fact: on the sync API that polls the completion
 // queue, a futex round trip for every row.
-absl::Status ForEachFact(EventCore& core, const std::string& tenant, const v1::StreamFlowFactsRequest& req,
+absl::Status ForEachFact(EventCore& core, const RequestContext& rc, const v1::StreamFlowFactsRequest& req,
                          const std::function<bool(const v1::FlowFact&)>& emit) {
-  if (absl::Status s = RequireValidTimestamps(req); !s.ok()) return s;
-  EventFilter filter;
-  if (req.has_start_time()) filter.from = FromTimestamp(req.start_time());
-  if (req.has_end_time()) filter.to = FromTimestamp(req.end_time());
-  filter.department_id = req.department_id();
-  filter.event_type = req.event_type();
   const absl::Time now = core.clock().Now();
   v1::FlowFact fact;
-  return core.store().ForEachFlow(tenant, filter, [&](const EventRecord& e) {
+  return core.ForEachFlow(rc, req, [&](const EventRecord& e) {
     fact.Clear();
     fact.set_event("events/" + e.event_id);
     fact.set_event_type(e.event_type);
@@ -474,7 +308,7 @@ absl::Status ForEachFact(EventCore& core, const std::string& tenant, const v1::S
 grpc::Status EventServiceImpl::StreamFlowFacts(grpc::ServerContext* ctx, const v1::StreamFlowFactsRequest* req,
                                                grpc::ServerWriter<v1::FlowFact>* writer) {
   PERFFLOW_CONTEXT_OR_RETURN(rc, ctx, identity_);
-  absl::Status s = ForEachFact(*core_, rc.tenant, *req, [&](const v1::FlowFact& f) { return writer->Write(f); });
+  absl::Status s = ForEachFact(*core_, rc, *req, [&](const v1::FlowFact& f) { return writer->Write(f); });
   if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the caller");
   return ToGrpcStatus(s);
 }
@@ -485,7 +319,7 @@ grpc::Status EventServiceImpl::StreamFlowFactBatches(grpc::ServerContext* ctx, c
   constexpr int kBatch = 500;
   v1::FlowFactBatch batch;
   bool open = true;
-  absl::Status s = ForEachFact(*core_, rc.tenant, *req, [&](const v1::FlowFact& f) {
+  absl::Status s = ForEachFact(*core_, rc, *req, [&](const v1::FlowFact& f) {
     *batch.add_facts() = f;
     if (batch.facts_size() < kBatch) return true;
     open = writer->Write(batch);

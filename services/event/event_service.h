@@ -1,7 +1,8 @@
 #pragma once
 
 // gRPC surface of perfflow.event.v1.EventService: reads the caller's context,
-// validates, calls EventCore, converts records to protos, maps the status once.
+// calls EventCore (which validates and applies the role rules), converts
+// records to protos, maps the status once.
 
 #include <memory>
 
@@ -61,13 +62,8 @@ class EventServiceImpl final : public v1::EventService::Service {
                            type::v1::ErasePersonResponse* resp) override;
 
  private:
-  // Role rules for a verified principal (RequestContext::verified): HR,
-  // admins and systems see the whole tenant, everyone sees their own rows,
-  // a manager also their direct reports. PERMISSION_DENIED otherwise.
-  absl::Status CheckCanSee(const RequestContext& rc, const std::string& employee_id);
-  // An event: CheckCanSee of its subject, or a task of the event is the caller's
-  // (the cross-department confirmer sees what they confirm).
-  absl::Status CheckCanSeeEvent(const RequestContext& rc, const EventRecord& event);
+  template <typename Results, typename Response>
+  void ToBatchResults(const std::string& tenant, const Results& results, Response* resp);
 
   std::shared_ptr<EventCore> core_;
   IdentityOptions identity_;

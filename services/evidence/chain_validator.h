@@ -17,7 +17,7 @@
 #include "common/condition.h"
 #include "google/protobuf/struct.pb.h"
 #include "perfflow/evidence/v1/evidence_service.pb.h"
-#include "services/event/registry.h"
+#include "common/flow/registry.h"
 
 namespace perfflow::evidence {
 

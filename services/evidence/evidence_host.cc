@@ -4,7 +4,7 @@
 #include "common/log.h"
 #include "common/periodic.h"
 #include "common/service_main.h"
-#include "services/event/event_client.h"
+#include "common/flow/event_client.h"
 #include "services/evidence/evidence_service.h"
 #include "services/evidence/sql_evidence_store.h"
 

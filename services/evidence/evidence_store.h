@@ -13,7 +13,7 @@
 #include "absl/time/time.h"
 #include "common/db/person_rows.h"
 #include "perfflow/evidence/v1/evidence_service.pb.h"
-#include "services/event/step_reports.h"
+#include "common/flow/step_reports.h"
 
 namespace perfflow::evidence {
 

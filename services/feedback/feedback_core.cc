@@ -12,7 +12,7 @@
 #include "common/status.h"
 #include "common/timestamps.h"
 #include "common/yaml_proto.h"
-#include "services/event/registry.h"
+#include "common/flow/registry.h"
 
 namespace perfflow::feedback {
 namespace {

@@ -15,7 +15,7 @@
 #include "common/clock.h"
 #include "common/person_data.h"
 #include "common/request_context.h"
-#include "services/event/event_client.h"
+#include "common/flow/event_client.h"
 #include "services/feedback/feedback_metrics.h"
 #include "services/feedback/feedback_store.h"
 #include "services/feedback/phrase_guide.h"

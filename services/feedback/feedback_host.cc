@@ -10,7 +10,7 @@
 #include "common/service_main.h"
 #include "grpcpp/create_channel.h"
 #include "perfflow/evidence/v1/evidence_service.grpc.pb.h"
-#include "services/event/event_client.h"
+#include "common/flow/event_client.h"
 #include "services/feedback/feedback_service.h"
 #include "services/feedback/sql_feedback_store.h"
 

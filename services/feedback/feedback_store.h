@@ -12,7 +12,7 @@
 #include "common/db/database.h"
 #include "common/db/person_rows.h"
 #include "perfflow/feedback/v1/feedback_service.pb.h"
-#include "services/event/step_reports.h"
+#include "common/flow/step_reports.h"
 
 namespace perfflow::feedback {
 

@@ -1,4 +1,4 @@
-// libFuzzer harness: the YAML event-type loader (services/event/registry),
+// libFuzzer harness: the YAML event-type loader (common/flow/registry),
 // the path ApplyEventTypes and the catalogue loader take: parse the documents,
 // then check keys and consistency. Any input must end in a status, never a
 // crash, and errors must be INVALID_ARGUMENT.
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "services/event/registry.h"
+#include "common/flow/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   perfflow::event::v1::ConfigFile file;

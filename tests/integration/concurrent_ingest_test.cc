@@ -35,7 +35,7 @@ TEST_P(ConcurrentIngestTest, EightClientsSameFiveHundredIds) {
       for (int i = 0; i < kIds; ++i) {
         // Each client walks the ids in a different order to maximise overlap.
         const std::string ext = "ext-" + std::to_string((i * 7 + c * 61) % kIds);
-        auto r = w.core->Ingest(kTenant, testing::ContractSigned(ext));
+        auto r = w.core->Ingest(InProcessCall(kTenant), testing::ContractSigned(ext));
         std::lock_guard<std::mutex> lock(mu);
         if (!r.ok()) {
           errors.push_back(std::string(r.status().message()));

@@ -29,7 +29,7 @@ class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
   // 3 tasks per contract; all of their timers are due 1000 h later.
   void IngestContracts(int n) {
     for (int i = 0; i < n; ++i) {
-      auto r = w_.core->Ingest(kTenant, testing::ContractSigned("c-" + std::to_string(i)));
+      auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-" + std::to_string(i)));
       ASSERT_TRUE(r.ok()) << r.status();
     }
   }

@@ -32,7 +32,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
   EventRecord Ingest(const std::string& ext, const std::string& subject = "s1") {
     v1::IngestEventRequest req = testing::ContractSigned(ext);
     req.set_subject_id(subject);
-    auto r = w_.core->Ingest(kTenant, req);
+    auto r = w_.core->Ingest(InProcessCall(kTenant), req);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->event : EventRecord{};
   }
@@ -43,7 +43,7 @@ class StoreContractTest : public ::testing::TestWithParam<Backend> {
     r.set_step(step);
     r.set_verdict(verdict);
     r.set_step_id("s-" + std::to_string(++steps_));
-    return w_.core->RecordStep(kTenant, r).status();
+    return w_.core->RecordStep(InProcessCall(kTenant), r).status();
   }
 
   absl::Status Close(const std::string& id) {
@@ -124,7 +124,7 @@ TEST_P(StoreContractTest, DirectoryRoundTripsAndPages) {
   move.mutable_employees(0)->set_grade("P6");
   (*move.mutable_employees(0)->mutable_contacts())["dingtalk"] = "s1-ding";
   (*move.mutable_employees(0)->mutable_attributes())["gender"] = "f";
-  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, move).ok());
+  ASSERT_TRUE(w_.core->UpsertDirectory(InProcessCall(kTenant), move).ok());
   auto moved = w_.store->GetEmployee(kTenant, "s1");
   ASSERT_TRUE(moved.ok() && moved->has_value());
   EXPECT_EQ((*moved)->grade(), "P6");
@@ -133,7 +133,7 @@ TEST_P(StoreContractTest, DirectoryRoundTripsAndPages) {
   // A bad attribute name refuses the whole batch.
   (*move.mutable_employees(0)->mutable_attributes())["Gender Identity"] = "x";
   (*move.mutable_employees(0)->mutable_attributes())["gender"] = "m";
-  EXPECT_EQ(w_.core->UpsertDirectory(kTenant, move).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(w_.core->UpsertDirectory(InProcessCall(kTenant), move).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*w_.store->GetEmployee(kTenant, "s1"))->attributes().at("gender"), "f");
 }
 
@@ -143,13 +143,13 @@ TEST_P(StoreContractTest, IngestIsOneTransactionAndIdempotent) {
   ASSERT_TRUE(stored.ok() && stored->has_value());
   EXPECT_EQ((*stored)->tasks.size(), 3u);
   EXPECT_EQ((*stored)->attributes_json, e.attributes_json);
-  auto dup = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  auto dup = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-1"));
   ASSERT_TRUE(dup.ok());
   EXPECT_TRUE(dup->duplicate);
   EXPECT_EQ(dup->event.event_id, e.event_id);
   v1::IngestEventRequest changed = testing::ContractSigned("c-1");
   changed.set_subject_id("s2");
-  EXPECT_TRUE(absl::IsAlreadyExists(w_.core->Ingest(kTenant, changed).status()));
+  EXPECT_TRUE(absl::IsAlreadyExists(w_.core->Ingest(InProcessCall(kTenant), changed).status()));
   auto backlog = w_.store->OutboxBacklog(kTenant);
   ASSERT_TRUE(backlog.ok());
   EXPECT_EQ(*backlog, 3);  // no outbox rows from the duplicate or the conflict
@@ -175,7 +175,7 @@ TEST_P(StoreContractTest, BatchIngestIsOneTransactionWithPerItemResults) {
   std::vector<const v1::IngestEventRequest*> items;
   for (const auto& r : requests) items.push_back(&r);
 
-  auto results = w_.core->IngestBatch(kTenant, items);
+  auto results = w_.core->IngestBatch(InProcessCall(kTenant), items);
   ASSERT_EQ(results.size(), requests.size());
   std::set<std::string> ids;
   for (int i = 0; i < 150; ++i) {
@@ -210,7 +210,7 @@ TEST_P(StoreContractTest, BatchIngestIsOneTransactionWithPerItemResults) {
   EXPECT_EQ(page->items.size(), 151u);
 
   // The same batch again: every new event is now a duplicate, nothing is added.
-  auto again = w_.core->IngestBatch(kTenant, items);
+  auto again = w_.core->IngestBatch(InProcessCall(kTenant), items);
   for (int i = 0; i < 150; ++i) {
     ASSERT_TRUE(again[i].ok()) << again[i].status();
     EXPECT_TRUE(again[i]->duplicate);
@@ -525,7 +525,9 @@ TEST_P(StoreContractTest, ImportedHistoryCountsButIsNeverTimedOrAnnounced) {
   v1::HistoricalEvent backwards = historical("h-4", 40);
   ToTimestamp(opened - absl::Hours(1), backwards.mutable_owner_action_at());
   *req.add_events() = backwards;
-  auto results = w_.core->ImportHistory(kTenant, req);
+  auto imported = w_.core->ImportHistory(InProcessCall(kTenant), req);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  const auto& results = *imported;
   ASSERT_EQ(results.size(), 4u);
   ASSERT_TRUE(results[0].ok()) << results[0].status();
   ASSERT_TRUE(results[1].ok()) << results[1].status();
@@ -549,7 +551,7 @@ TEST_P(StoreContractTest, ImportedHistoryCountsButIsNeverTimedOrAnnounced) {
   HealthQuery q;
   q.from = opened - absl::Hours(1);
   q.to = opened + absl::Hours(1);
-  auto health = w_.core->FlowHealth(kTenant, q);
+  auto health = w_.core->FlowHealth(InProcessCall(kTenant), q);
   ASSERT_TRUE(health.ok());
   EXPECT_EQ(health->overall.within, 1);
   EXPECT_EQ(health->overall.outside, 1);
@@ -557,7 +559,9 @@ TEST_P(StoreContractTest, ImportedHistoryCountsButIsNeverTimedOrAnnounced) {
   v1::ImportHistoryRequest again;
   *again.add_events() = historical("h-1", 40);
   *again.add_events() = historical("h-2", 90);
-  auto second = w_.core->ImportHistory(kTenant, again);
+  auto reimported = w_.core->ImportHistory(InProcessCall(kTenant), again);
+  ASSERT_TRUE(reimported.ok()) << reimported.status();
+  const auto& second = *reimported;
   ASSERT_TRUE(second[0].ok());
   EXPECT_TRUE(second[0]->duplicate);
   EXPECT_EQ(second[1].status().code(), absl::StatusCode::kAlreadyExists);
@@ -570,7 +574,9 @@ TEST_P(StoreContractTest, SettingsReplayReadsTheChainsAndTasksOfThePeriod) {
   w_.clock->Advance(absl::Hours(100));  // every timer of the open tasks has come
   v1::SimulateSettingsRequest req;
   req.mutable_what_if()->mutable_timers()->set_reminders_off(true);
-  auto result = w_.core->SimulateSettings(kTenant, req);
+  RequestContext hr{kTenant, "hr-1", {"hr"}, ""};  // what-ifs are HR's and admins'
+  EXPECT_TRUE(absl::IsPermissionDenied(w_.core->SimulateSettings(InProcessCall(kTenant), req).status()));
+  auto result = w_.core->SimulateSettings(hr, req);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->chains(), 1);
   EXPECT_EQ(result->tasks(), static_cast<int64_t>(e.tasks.size()));
@@ -582,11 +588,11 @@ TEST_P(StoreContractTest, SettingsReplayReadsTheChainsAndTasksOfThePeriod) {
   v1::SimulateSettingsRequest old;
   ToTimestamp(w_.clock->Now() - absl::Hours(24 * 300), old.mutable_start_time());
   ToTimestamp(w_.clock->Now() - absl::Hours(24 * 200), old.mutable_end_time());
-  auto none = w_.core->SimulateSettings(kTenant, old);
+  auto none = w_.core->SimulateSettings(hr, old);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(none->chains(), 0);
   old.mutable_what_if()->set_closure_hours(-1);
-  EXPECT_EQ(w_.core->SimulateSettings(kTenant, old).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(w_.core->SimulateSettings(hr, old).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(StoreContractTest, PeerNoticesAreQueuedOnceAndBadOnesWriteNothing) {
@@ -597,10 +603,10 @@ TEST_P(StoreContractTest, PeerNoticesAreQueuedOnceAndBadOnesWriteNothing) {
   req.set_topic("calibration.changed");
   req.set_idempotency_key("calibration.changed:1");
   (*req.mutable_payload()->mutable_fields())["final_rating"].set_string_value("C");
-  auto first = w_.core->SendNotice(kTenant, req);
+  auto first = w_.core->SendNotice(InProcessCall(kTenant), req);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(*first);
-  auto again = w_.core->SendNotice(kTenant, req);
+  auto again = w_.core->SendNotice(InProcessCall(kTenant), req);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(*again) << "the same key is not queued twice";
   EXPECT_EQ(outbox(), before + 1);
@@ -610,7 +616,8 @@ TEST_P(StoreContractTest, PeerNoticesAreQueuedOnceAndBadOnesWriteNothing) {
     v1::SendNoticeRequest bad = req;
     bad.set_idempotency_key("calibration.changed:2");
     spoil(bad);
-    EXPECT_EQ(w_.core->SendNotice(kTenant, bad).status().code(), code) << bad.ShortDebugString().substr(0, 200);
+    EXPECT_EQ(w_.core->SendNotice(InProcessCall(kTenant), bad).status().code(), code)
+        << bad.ShortDebugString().substr(0, 200);
   };
   refused([](v1::SendNoticeRequest& r) { r.set_recipient_id("nobody"); }, absl::StatusCode::kNotFound);
   refused([](v1::SendNoticeRequest& r) { r.set_topic("Changed"); }, absl::StatusCode::kInvalidArgument);

@@ -1,7 +1,7 @@
 #include "tests/testing/fake_event_client.h"
 
 #include "gtest/gtest.h"
-#include "services/event/registry.h"
+#include "common/flow/registry.h"
 #include "tests/testing/fixtures.h"
 
 namespace perfflow::testing {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "services/event/event_client.h"
+#include "common/flow/event_client.h"
 
 namespace perfflow::testing {
 

@@ -71,9 +71,9 @@ EventWorld MakeEventWorld(Backend backend) {
   w.store = *std::move(store);
   w.clock = std::make_shared<ManualClock>(FixedStart());
   w.core = std::make_shared<event::EventCore>(w.store, w.clock, nullptr);
-  auto applied = w.core->ApplyEventTypes(kTenant, CatalogueRequest());
+  auto applied = w.core->ApplyEventTypes(InProcessCall(kTenant), CatalogueRequest());
   EXPECT_TRUE(applied.ok()) << applied.status();
-  absl::Status org = w.core->UpsertDirectory(kTenant, SmallOrg());
+  absl::Status org = w.core->UpsertDirectory(InProcessCall(kTenant), SmallOrg());
   EXPECT_TRUE(org.ok()) << org;
   return w;
 }

@@ -41,7 +41,7 @@ class DeadlineWorkerTest : public ::testing::Test {
   }
 
   EventRecord Ingest(const std::string& external_id) {
-    auto r = w_.core->Ingest(kTenant, testing::ContractSigned(external_id));
+    auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned(external_id));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->event : EventRecord{};
   }
@@ -124,7 +124,7 @@ TEST_F(DeadlineWorkerTest, CompletingATaskCancelsItsPendingTimers) {
   step.set_event("events/" + e.event_id);
   step.set_step(t::FLOW_STEP_OWNER_ACTION);
   step.set_step_id("owner-1");
-  ASSERT_TRUE(w_.core->RecordStep(kTenant, step).ok());
+  ASSERT_TRUE(w_.core->RecordStep(InProcessCall(kTenant), step).ok());
   At(absl::Hours(1000));
   while (Fire() > 0) {
   }
@@ -141,7 +141,7 @@ TEST_F(DeadlineWorkerTest, TenantSettingsAndEventTypeOffsetsApply) {
   auto* f = settings.add_files();
   f->set_name("settings.yaml");
   f->set_content("kind: Settings\ntimers: {reminders_off: true, escalate_to: hr}\n");
-  auto applied = w_.core->ApplyEventTypes(kTenant, settings);
+  auto applied = w_.core->ApplyEventTypes(InProcessCall(kTenant), settings);
   ASSERT_TRUE(applied.ok()) << applied.status();
   v1::UpsertDirectoryRequest hr;
   auto* person = hr.add_employees();
@@ -150,7 +150,7 @@ TEST_F(DeadlineWorkerTest, TenantSettingsAndEventTypeOffsetsApply) {
   person->set_department_id("production");
   person->set_role("hr");
   person->set_manager_id("ceo");
-  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, hr).ok());
+  ASSERT_TRUE(w_.core->UpsertDirectory(InProcessCall(kTenant), hr).ok());
   Ingest("c-1");
   At(absl::Hours(23));
   EXPECT_EQ(Fire(), 0) << "reminders are off for this tenant";
@@ -406,7 +406,7 @@ TEST_F(RelayTest, DeliveredNotificationsLoseTheirTextAfterTheTenantsRetention) {
   auto* f = settings.add_files();
   f->set_name("settings.yaml");
   f->set_content("kind: Settings\nnotification_retention_days: 7\n");
-  ASSERT_TRUE(w_.core->ApplyEventTypes(kTenant, settings).ok());
+  ASSERT_TRUE(w_.core->ApplyEventTypes(InProcessCall(kTenant), settings).ok());
   EXPECT_EQ(retention.RunOnce().value_or(-1), 0) << "delivered 5 days ago: kept";
   At(absl::Hours(24 * 8));
   EXPECT_EQ(retention.RunOnce().value_or(-1), 3);

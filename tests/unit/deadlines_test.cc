@@ -7,7 +7,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "services/event/registry.h"
+#include "common/flow/registry.h"
 
 namespace perfflow::event {
 namespace {

@@ -34,13 +34,13 @@ class EventCoreTest : public ::testing::Test {
     r.set_step(step);
     r.set_verdict(verdict);
     r.set_step_id(step_id.empty() ? "step-" + std::to_string(++steps_) : step_id);
-    return w_.core->RecordStep(kTenant, r);
+    return w_.core->RecordStep(InProcessCall(kTenant), r);
   }
 
   // Rejected with `code`, mentioning `text`, and nothing stored.
   void ExpectRejected(const v1::IngestEventRequest& req, absl::StatusCode code, const std::string& text) {
     const int64_t before = EventCount();
-    auto r = w_.core->Ingest(kTenant, req);
+    auto r = w_.core->Ingest(InProcessCall(kTenant), req);
     EXPECT_EQ(r.status().code(), code) << r.status();
     EXPECT_THAT(std::string(r.status().message()), HasSubstr(text));
     EXPECT_EQ(EventCount(), before);
@@ -51,7 +51,7 @@ class EventCoreTest : public ::testing::Test {
 };
 
 TEST_F(EventCoreTest, IngestOpensChainWithTasksAndDeadlines) {
-  auto r = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-1"));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->duplicate);
   const EventRecord& e = r->event;
@@ -82,10 +82,10 @@ TEST_F(EventCoreTest, NobodyConfirmsTheImpactOfTheirOwnWork) {
   head->set_display_name("Head of supply chain");
   head->set_department_id("quality");
   head->set_manager_id("ceo");
-  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, move).ok());
+  ASSERT_TRUE(w_.core->UpsertDirectory(InProcessCall(kTenant), move).ok());
   v1::IngestEventRequest req = testing::ContractSigned("own-1");
   req.set_subject_id("c-head");
-  auto r = w_.core->Ingest(kTenant, req);
+  auto r = w_.core->Ingest(InProcessCall(kTenant), req);
   ASSERT_TRUE(r.ok()) << r.status();
   int confirmations = 0;
   for (const auto& task : r->event.tasks) {
@@ -109,10 +109,10 @@ TEST_F(EventCoreTest, TheDemoTenantHasDistinctNames) {
 }
 
 TEST_F(EventCoreTest, SamePayloadIsDuplicateDifferentPayloadIsConflict) {
-  auto first = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  auto first = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-1"));
   ASSERT_TRUE(first.ok());
   w_.clock->Advance(absl::Minutes(5));
-  auto again = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  auto again = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-1"));
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(again->duplicate);
   EXPECT_EQ(again->event.event_id, first->event.event_id);
@@ -164,7 +164,7 @@ TEST_F(EventCoreTest, DisabledTypeIsRejected) {
   ASSERT_TRUE(registry.ok());
   *disable.add_event_types() = *(*registry)->FindEventType("crm.contract_signed");
   disable.mutable_event_types(0)->set_disabled(true);
-  auto applied = w_.core->ApplyEventTypes(kTenant, disable);
+  auto applied = w_.core->ApplyEventTypes(InProcessCall(kTenant), disable);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_EQ(applied->version, 2);
   ExpectRejected(testing::ContractSigned("d-1"), absl::StatusCode::kFailedPrecondition, "disabled");
@@ -184,7 +184,7 @@ actions:
   manager_review: {due_hours: 8}
 goals: [no.such.goal]
 )");
-  auto r = w_.core->ApplyEventTypes(kTenant, bad);
+  auto r = w_.core->ApplyEventTypes(InProcessCall(kTenant), bad);
   ASSERT_TRUE(absl::IsInvalidArgument(r.status()));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("file bad.yaml, document 1"));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("unknown goal 'no.such.goal'"));
@@ -193,20 +193,20 @@ goals: [no.such.goal]
   EXPECT_EQ(*latest, 1);  // nothing applied
 
   // Events keep the version they were opened under.
-  auto before = w_.core->Ingest(kTenant, testing::ContractSigned("v-1"));
+  auto before = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("v-1"));
   ASSERT_TRUE(before.ok());
   // The same catalogue again changes nothing: no new version.
-  auto same = w_.core->ApplyEventTypes(kTenant, testing::CatalogueRequest());
+  auto same = w_.core->ApplyEventTypes(InProcessCall(kTenant), testing::CatalogueRequest());
   ASSERT_TRUE(same.ok());
   EXPECT_EQ(same->version, 1);
   v1::ApplyEventTypesRequest changed;
   auto* lib = changed.add_libraries();
   lib->set_key("regions");
   lib->add_values("north");
-  auto again = w_.core->ApplyEventTypes(kTenant, changed);
+  auto again = w_.core->ApplyEventTypes(InProcessCall(kTenant), changed);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->version, 2);
-  auto after = w_.core->Ingest(kTenant, testing::ContractSigned("v-2"));
+  auto after = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("v-2"));
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(before->event.registry_version, 1);
   EXPECT_EQ(after->event.registry_version, 2);
@@ -216,7 +216,7 @@ goals: [no.such.goal]
 }
 
 TEST_F(EventCoreTest, ChainStepsToArchivedAndStepIdsAreIdempotent) {
-  auto r = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-1"));
   ASSERT_TRUE(r.ok());
   const std::string id = r->event.event_id;
   w_.clock->Advance(absl::Hours(3));
@@ -246,7 +246,7 @@ TEST_F(EventCoreTest, ChainStepsToArchivedAndStepIdsAreIdempotent) {
 }
 
 TEST_F(EventCoreTest, RedoReopensOwnerTask) {
-  auto r = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-1"));
   ASSERT_TRUE(r.ok());
   const std::string id = r->event.event_id;
   ASSERT_TRUE(Step(id, t::FLOW_STEP_OWNER_ACTION).ok());
@@ -266,14 +266,14 @@ TEST_F(EventCoreTest, StepOnUnknownEventIsNotFoundAndBadNameIsInvalid) {
   r.set_event("evt/123");
   r.set_step(t::FLOW_STEP_OWNER_ACTION);
   r.set_step_id("x");
-  EXPECT_TRUE(absl::IsInvalidArgument(w_.core->RecordStep(kTenant, r).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(w_.core->RecordStep(InProcessCall(kTenant), r).status()));
 }
 
 TEST_F(EventCoreTest, FlowHealthFollowsTheClock) {
   // Three chains at T0: archived at +10 h, archived at +50 h, never archived.
   std::vector<std::string> ids;
   for (const char* ext : {"h-1", "h-2", "h-3"}) {
-    auto r = w_.core->Ingest(kTenant, testing::ContractSigned(ext));
+    auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned(ext));
     ASSERT_TRUE(r.ok());
     ids.push_back(r->event.event_id);
     ASSERT_TRUE(Step(ids.back(), t::FLOW_STEP_OWNER_ACTION).ok());
@@ -287,7 +287,7 @@ TEST_F(EventCoreTest, FlowHealthFollowsTheClock) {
   HealthQuery q;
   q.from = t0 - absl::Hours(1);
   q.to = t0 + absl::Hours(1);
-  auto at10 = w_.core->FlowHealth(kTenant, q);
+  auto at10 = w_.core->FlowHealth(InProcessCall(kTenant), q);
   ASSERT_TRUE(at10.ok()) << at10.status();
   EXPECT_EQ(at10->overall.within, 1);
   EXPECT_EQ(at10->overall.outside, 0);
@@ -296,7 +296,7 @@ TEST_F(EventCoreTest, FlowHealthFollowsTheClock) {
 
   w_.clock->Set(t0 + absl::Hours(50));
   ASSERT_TRUE(Step(ids[1], t::FLOW_STEP_ARCHIVED).ok());
-  auto at50 = w_.core->FlowHealth(kTenant, q);
+  auto at50 = w_.core->FlowHealth(InProcessCall(kTenant), q);
   ASSERT_TRUE(at50.ok());
   EXPECT_EQ(at50->overall.within, 1);
   EXPECT_EQ(at50->overall.outside, 2);
@@ -308,23 +308,23 @@ TEST_F(EventCoreTest, FlowHealthFollowsTheClock) {
   HealthQuery backwards = q;
   backwards.from = q.to;
   backwards.to = q.from;
-  EXPECT_TRUE(absl::IsInvalidArgument(w_.core->FlowHealth(kTenant, backwards).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(w_.core->FlowHealth(InProcessCall(kTenant), backwards).status()));
 }
 
 TEST_F(EventCoreTest, TenantsAreIsolated) {
-  auto r = w_.core->Ingest(kTenant, testing::ContractSigned("c-1"));
+  auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-1"));
   ASSERT_TRUE(r.ok());
   auto other = w_.store->GetEvent("other", r->event.event_id);
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->has_value());
   // The other tenant has no registry at all.
-  auto ingest = w_.core->Ingest("other", testing::ContractSigned("c-1"));
+  auto ingest = w_.core->Ingest(InProcessCall("other"), testing::ContractSigned("c-1"));
   EXPECT_TRUE(absl::IsFailedPrecondition(ingest.status())) << ingest.status();
   v1::RecordFlowStepRequest step;
   step.set_event("events/" + r->event.event_id);
   step.set_step(t::FLOW_STEP_OWNER_ACTION);
   step.set_step_id("x");
-  EXPECT_TRUE(absl::IsNotFound(w_.core->RecordStep("other", step).status()));
+  EXPECT_TRUE(absl::IsNotFound(w_.core->RecordStep(InProcessCall("other"), step).status()));
 }
 
 TEST_F(EventCoreTest, DirectoryBatchIsAllOrNothing) {
@@ -339,7 +339,7 @@ TEST_F(EventCoreTest, DirectoryBatchIsAllOrNothing) {
   bad->set_display_name("Bad");
   bad->set_department_id("sales");
   bad->set_manager_id("nobody");
-  absl::Status s = w_.core->UpsertDirectory(kTenant, batch);
+  absl::Status s = w_.core->UpsertDirectory(InProcessCall(kTenant), batch);
   ASSERT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("employees[1].manager_id"));
   auto found = w_.store->GetEmployee(kTenant, "s9");
@@ -368,31 +368,32 @@ v1::UpsertDirectoryRequest Employee(const std::string& id, const std::string& ma
 }
 
 TEST_F(EventCoreTest, DirectoryChangeReachesTheNextEventAtOnceOnThisReplica) {
-  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-1"))), "s-head");
-  ASSERT_TRUE(w_.core->UpsertDirectory(kTenant, Employee("s1", "ceo")).ok());
-  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-2"))), "ceo");
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-1"))), "s-head");
+  ASSERT_TRUE(w_.core->UpsertDirectory(InProcessCall(kTenant), Employee("s1", "ceo")).ok());
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-2"))), "ceo");
 }
 
 TEST_F(EventCoreTest, DirectoryChangeThroughAnotherReplicaReachesIngestionWithinTheTtl) {
   // Two replicas on one database; this one has read s1 for an event.
   EventCore other(w_.store, w_.clock, nullptr);
-  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-1"))), "s-head");
-  ASSERT_TRUE(other.UpsertDirectory(kTenant, Employee("s1", "ceo")).ok());
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-1"))), "s-head");
+  ASSERT_TRUE(other.UpsertDirectory(InProcessCall(kTenant), Employee("s1", "ceo")).ok());
   w_.clock->Advance(absl::Seconds(4));
-  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-2"))), "s-head");  // remembered
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-2"))),
+            "s-head");  // remembered
   w_.clock->Advance(absl::Seconds(1));
-  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, testing::ContractSigned("d-3"))), "ceo");
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-3"))), "ceo");
 }
 
 TEST_F(EventCoreTest, EventTypesAppliedThroughAnotherReplicaReachIngestionWithinTheTtl) {
   EventCore other(w_.store, w_.clock, nullptr);
-  ASSERT_TRUE(w_.core->Ingest(kTenant, testing::ContractSigned("d-1")).ok());  // registry v1 cached here
+  ASSERT_TRUE(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-1")).ok());  // registry v1 cached here
   v1::ApplyEventTypesRequest disable;
   *disable.add_event_types() = *(*other.Registry(kTenant))->FindEventType("crm.contract_signed");
   disable.mutable_event_types(0)->set_disabled(true);
-  ASSERT_TRUE(other.ApplyEventTypes(kTenant, disable).ok());
+  ASSERT_TRUE(other.ApplyEventTypes(InProcessCall(kTenant), disable).ok());
   w_.clock->Advance(absl::Seconds(4));
-  EXPECT_TRUE(w_.core->Ingest(kTenant, testing::ContractSigned("d-2")).ok());  // still v1 here
+  EXPECT_TRUE(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-2")).ok());  // still v1 here
   w_.clock->Advance(absl::Seconds(1));
   ExpectRejected(testing::ContractSigned("d-3"), absl::StatusCode::kFailedPrecondition, "disabled");
 }
@@ -402,13 +403,13 @@ TEST_F(EventCoreTest, SubjectMissingFromTheDirectoryIsNotRemembered) {
   v1::IngestEventRequest req = testing::ContractSigned("d-1");
   req.set_subject_id("s9");
   ExpectRejected(req, absl::StatusCode::kInvalidArgument, "'s9' is not in the directory");
-  ASSERT_TRUE(other.UpsertDirectory(kTenant, Employee("s9", "s-head")).ok());
-  EXPECT_EQ(ReviewerOf(w_.core->Ingest(kTenant, req)), "s-head");
+  ASSERT_TRUE(other.UpsertDirectory(InProcessCall(kTenant), Employee("s9", "s-head")).ok());
+  EXPECT_EQ(ReviewerOf(w_.core->Ingest(InProcessCall(kTenant), req)), "s-head");
 }
 
 TEST_F(EventCoreTest, AnErasedPersonIsForgottenAtOnceByIngestion) {
   // s1 is cached by this replica's ingestion, then erased here.
-  ASSERT_TRUE(w_.core->Ingest(kTenant, testing::ContractSigned("d-1")).ok());
+  ASSERT_TRUE(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("d-1")).ok());
   RequestContext gateway{kTenant, "root", {"admin"}, ""};
   gateway.peer = kGatewayPeer;
   type::v1::ErasePersonRequest erase;

@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "services/event/flow_metrics.h"
+#include "services/event/event_metrics.h"
 
 namespace perfflow::event {
 namespace {
@@ -75,9 +75,9 @@ TEST(DayNumberTest, CountsUtcDays) {
   EXPECT_EQ(DayNumber(absl::UnixEpoch() - absl::Hours(1)), -1);
 }
 
-TEST(FlowMetricsTest, ClosedChainCountersStartAtZeroForKnownPairs) {
+TEST(EventMetricsTest, ClosedChainCountersStartAtZeroForKnownPairs) {
   prometheus::Registry registry;
-  FlowMetrics metrics(registry);
+  EventMetrics metrics(registry);
   HealthReport report;
   std::map<std::pair<std::string, std::string>, HealthCounts> pairs;
   pairs[{"sales", "crm.contract_signed"}].pending = 2;
@@ -101,9 +101,9 @@ TEST(FlowMetricsTest, ClosedChainCountersStartAtZeroForKnownPairs) {
   EXPECT_EQ(total, 1.0);
 }
 
-TEST(FlowMetricsTest, IngestionCountersStartAtZeroForKnownTypes) {
+TEST(EventMetricsTest, IngestionCountersStartAtZeroForKnownTypes) {
   prometheus::Registry registry;
-  FlowMetrics metrics(registry);
+  EventMetrics metrics(registry);
   metrics.KnowEventType("crm", "crm.contract_signed");
   std::set<std::string> results;
   for (const auto& family : registry.Collect()) {

@@ -1,4 +1,4 @@
-#include "services/event/registry.h"
+#include "common/flow/registry.h"
 
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"

@@ -1,4 +1,4 @@
-#include "services/event/step_reports.h"
+#include "common/flow/step_reports.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/db/time_columns.h"

@@ -1,4 +1,4 @@
-#include "services/event/event_client.h"
+#include "common/flow/event_client.h"
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_join.h"

@@ -29,7 +29,7 @@
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
-#include "services/event/event_client.h"
+#include "common/flow/event_client.h"
 
 namespace perfflow::event {
 

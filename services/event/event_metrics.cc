@@ -1,4 +1,4 @@
-#include "services/event/flow_metrics.h"
+#include "services/event/event_metrics.h"
 
 #include "absl/strings/ascii.h"
 
@@ -21,7 +21,7 @@ std::string StepLabel(FlowStep step) {
   return absl::AsciiStrToLower(name);
 }
 
-FlowMetrics::FlowMetrics(prometheus::Registry& registry)
+EventMetrics::EventMetrics(prometheus::Registry& registry)
     : ingested_(prometheus::BuildCounter()
                     .Name("perfflow_events_ingested_total")
                     .Help("Business events received, by source, event type and result.")
@@ -55,24 +55,24 @@ FlowMetrics::FlowMetrics(prometheus::Registry& registry)
                   .Help("Notifications waiting in the outbox.")
                   .Register(registry)) {}
 
-void FlowMetrics::EventIngested(const std::string& source, const std::string& event_type, const std::string& result) {
+void EventMetrics::EventIngested(const std::string& source, const std::string& event_type, const std::string& result) {
   ingested_.Add({{"source", source}, {"event_type", event_type}, {"result", result}}).Increment();
 }
 
-void FlowMetrics::KnowEventType(const std::string& source, const std::string& event_type) {
+void EventMetrics::KnowEventType(const std::string& source, const std::string& event_type) {
   for (const char* result : {"accepted", "duplicate", "rejected", "conflict", "error"}) {
     ingested_.Add({{"source", source}, {"event_type", event_type}, {"result", result}});
   }
 }
 
-void FlowMetrics::StepRecorded(const std::string& department, const std::string& event_type, FlowStep step,
-                               absl::Duration since_trigger) {
+void EventMetrics::StepRecorded(const std::string& department, const std::string& event_type, FlowStep step,
+                                absl::Duration since_trigger) {
   step_latency_.Add({{"department", department}, {"event_type", event_type}, {"step", StepLabel(step)}}, StepBuckets())
       .Observe(absl::ToDoubleSeconds(since_trigger));
 }
 
-void FlowMetrics::ChainClosed(const std::string& tenant, const std::string& department, const std::string& event_type,
-                              bool within_sla) {
+void EventMetrics::ChainClosed(const std::string& tenant, const std::string& department, const std::string& event_type,
+                               bool within_sla) {
   closed_
       .Add({{"tenant", tenant},
             {"department", department},
@@ -81,8 +81,8 @@ void FlowMetrics::ChainClosed(const std::string& tenant, const std::string& depa
       .Increment();
 }
 
-void FlowMetrics::SetHealth(const std::string& tenant, const HealthReport& report,
-                            const std::map<std::pair<std::string, std::string>, HealthCounts>& by_pair) {
+void EventMetrics::SetHealth(const std::string& tenant, const HealthReport& report,
+                             const std::map<std::pair<std::string, std::string>, HealthCounts>& by_pair) {
   auto set = [&](const std::string& department, const std::string& event_type, const HealthCounts& c) {
     if (c.decided()) {
       health_ratio_.Add({{"tenant", tenant}, {"department", department}, {"event_type", event_type}}).Set(c.ratio());
@@ -108,15 +108,15 @@ void FlowMetrics::SetHealth(const std::string& tenant, const HealthReport& repor
   }
 }
 
-void FlowMetrics::SetOpenChains(const std::string& tenant, FlowStep step, int64_t count) {
+void EventMetrics::SetOpenChains(const std::string& tenant, FlowStep step, int64_t count) {
   open_chains_.Add({{"tenant", tenant}, {"step", StepLabel(step)}}).Set(static_cast<double>(count));
 }
 
-void FlowMetrics::SetOverdueTasks(const std::string& tenant, int64_t count) {
+void EventMetrics::SetOverdueTasks(const std::string& tenant, int64_t count) {
   overdue_.Add({{"tenant", tenant}}).Set(static_cast<double>(count));
 }
 
-void FlowMetrics::SetOutboxBacklog(const std::string& tenant, int64_t count) {
+void EventMetrics::SetOutboxBacklog(const std::string& tenant, int64_t count) {
   outbox_.Add({{"tenant", tenant}}).Set(static_cast<double>(count));
 }
 

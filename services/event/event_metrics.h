@@ -18,9 +18,9 @@
 namespace perfflow::event {
 
 // Thread-safe (prometheus-cpp families are).
-class FlowMetrics {
+class EventMetrics {
  public:
-  explicit FlowMetrics(prometheus::Registry& registry);
+  explicit EventMetrics(prometheus::Registry& registry);
 
   // result: accepted | duplicate | rejected | conflict | error
   void EventIngested(const std::string& source, const std::string& event_type, const std::string& result);

@@ -1,4 +1,4 @@
-#include "services/event/registry.h"
+#include "common/flow/registry.h"
 
 #include <regex>
 #include <set>
