@@ -47,16 +47,16 @@ echo "=== fuzzers$($sanitize && echo ' and sanitized unit and integration tests'
 cmake -S . -B build-sanitize -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS=-O1 -DBUILD_TESTING=ON -DPERFFLOW_FUZZ=ON -DFUZZ_SECONDS="${FUZZ_SECONDS:-20}" >/dev/null
 targets=(condition_fuzz registry_yaml_fuzz webhook_mapping_fuzz transcode_fuzz phrase_fuzz)
-if $sanitize; then targets+=(unit_tests integration_tests); fi
+if $sanitize; then targets+=(perfflow_tests); fi
 cmake --build build-sanitize -j "${JOBS:-2}" --target "${targets[@]}"
 if ! (cd build-sanitize && ctest -L '^fuzz$' --output-on-failure -j "${CTEST_JOBS:-2}"); then failed+=("fuzz"); fi
 if $sanitize; then
-  for t in unit_tests integration_tests; do
+  while read -r t; do
     echo "=== sanitizers: $t"
     if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-sanitize/bin/$t"; then
       failed+=("sanitize:$t")
     fi
-  done
+  done < build-sanitize/test_binaries.txt
 fi
 
 # Every test tier must have run its MySQL half: a skip here means the

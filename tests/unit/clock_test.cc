@@ -9,7 +9,6 @@
 #include "common/periodic.h"
 #include "common/ttl_cache.h"
 #include "gtest/gtest.h"
-#include "services/event/deadline_worker.h"
 
 namespace perfflow {
 namespace {
@@ -92,16 +91,6 @@ TEST(PeriodicTaskTest, RunsAgainOnlyWhenTheClocksIntervalHasPassed) {
   // Stopping does not wait for the next hour of simulated time.
   task.Stop();
   EXPECT_EQ(runs.load(), 3);
-}
-
-TEST(PaceBatchTest, SleepsOnTheInjectedClockForTheRestOfTheDuty) {
-  ManualClock clock(kStart);
-  event::PaceBatch(clock, absl::Milliseconds(10), 25);  // busy 10 of every 40 ms
-  EXPECT_EQ(clock.Slept(), absl::Milliseconds(30));
-  event::PaceBatch(clock, absl::Milliseconds(10), 50);
-  EXPECT_EQ(clock.Slept(), absl::Milliseconds(40));
-  event::PaceBatch(clock, absl::Milliseconds(10), 100);  // no pause
-  EXPECT_EQ(clock.Slept(), absl::Milliseconds(40));
 }
 
 using Cache = TtlCache<std::string, int>;

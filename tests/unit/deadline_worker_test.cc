@@ -505,5 +505,15 @@ TEST(NotifyConfigTest, RejectsBadConfigurationsPrecisely) {
   EXPECT_THAT(error("destinations:\n  - {name: log, type: log}\n"), HasSubstr("default_destinations: required"));
 }
 
+TEST(PaceBatchTest, SleepsOnTheInjectedClockForTheRestOfTheDuty) {
+  ManualClock clock(testing::FixedStart());
+  PaceBatch(clock, absl::Milliseconds(10), 25);  // busy 10 of every 40 ms
+  EXPECT_EQ(clock.Slept(), absl::Milliseconds(30));
+  PaceBatch(clock, absl::Milliseconds(10), 50);
+  EXPECT_EQ(clock.Slept(), absl::Milliseconds(40));
+  PaceBatch(clock, absl::Milliseconds(10), 100);  // no pause
+  EXPECT_EQ(clock.Slept(), absl::Milliseconds(40));
+}
+
 }  // namespace
 }  // namespace perfflow::event
