@@ -24,10 +24,4 @@ absl::StatusOr<HttpResponse> HttpPost(const std::string& url,
                                       const std::vector<std::pair<std::string, std::string>>& headers,
                                       const std::string& body, absl::Duration timeout);
 
-// Percent-encodes for a URL query value (every byte but [A-Za-z0-9._~-]).
-std::string UrlEncode(const std::string& value);
-
-// Percent-decoding; InvalidArgument on a malformed escape.
-absl::StatusOr<std::string> PercentDecode(absl::string_view text);
-
 }  // namespace perfflow

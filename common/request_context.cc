@@ -8,7 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto.h"
-#include "common/http_client.h"
+#include "common/url_encoding.h"
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/utf8.h"

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "common/http_client.h"
+#include "common/url_encoding.h"
 #include "google/api/annotations.pb.h"
 #include "perfflow/type/v1/access.pb.h"
 

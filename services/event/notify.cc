@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "common/crypto.h"
 #include "common/http_client.h"
+#include "common/url_encoding.h"
 #include "common/log.h"
 #include "common/struct_values.h"
 #include "common/yaml_proto.h"

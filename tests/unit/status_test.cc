@@ -1,6 +1,6 @@
 #include "common/status.h"
 
-#include "common/http_client.h"
+#include "common/url_encoding.h"
 #include "common/timestamps.h"
 #include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
