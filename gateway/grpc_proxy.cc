@@ -1,7 +1,9 @@
 #include "gateway/grpc_proxy.h"
 
-#include <mutex>
 #include <optional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 #include "common/request_context.h"
 #include "common/status.h"
@@ -88,7 +90,7 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
                                                           : absl::InvalidArgumentError("unparsable request");
       if (!s.ok()) {
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          absl::MutexLock lock(&mu_);
           override_ = ToGrpcStatus(s);
         }
         client_ctx_->TryCancel();
@@ -130,7 +132,7 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
     void OnDone(const grpc::Status& status) override {
       std::optional<grpc::Status> override;
       {
-        std::lock_guard<std::mutex> lock(call_->mu_);
+        absl::MutexLock lock(&call_->mu_);
         override = call_->override_;
       }
       // After every service-side reaction: the caller's call may now end.
@@ -141,15 +143,20 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
     ProxyCall* call_;
   };
 
-  void StopReadingCaller() { Stop(&caller_reads_over_); }
-  void StopReadingService() { Stop(&service_reads_over_); }
+  enum class Side { kCaller, kService };
+  void StopReadingCaller() { Stop(Side::kCaller); }
+  void StopReadingService() { Stop(Side::kService); }
   // Releases the hold once neither side will start another operation on the
   // service-side call (outside the lock: OnDone may follow at once).
-  void Stop(bool* side) {
+  void Stop(Side side) {
     bool release = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      *side = true;
+      absl::MutexLock lock(&mu_);
+      if (side == Side::kCaller) {
+        caller_reads_over_ = true;
+      } else {
+        service_reads_over_ = true;
+      }
       release = caller_reads_over_ && service_reads_over_ && !released_;
       released_ = released_ || release;
     }
@@ -163,11 +170,12 @@ class ProxyCall : public grpc::ServerGenericBidiReactor {
   std::unique_ptr<grpc::ClientContext> client_ctx_;
   grpc::ByteBuffer from_caller_;
   grpc::ByteBuffer from_service_;
-  std::mutex mu_;
-  bool caller_reads_over_ = false;
-  bool service_reads_over_ = false;
-  bool released_ = false;
-  std::optional<grpc::Status> override_;
+  absl::Mutex mu_;
+  bool caller_reads_over_ ABSL_GUARDED_BY(mu_) = false;
+  bool service_reads_over_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+  // A refusal of the proxy's own (CheckSources) that replaces the service's status.
+  std::optional<grpc::Status> override_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

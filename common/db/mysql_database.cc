@@ -8,13 +8,13 @@
 #include <mysql_connection.h>
 #include <mysql_driver.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <regex>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/db/database.h"
 #include "common/log.h"
 
@@ -236,8 +236,8 @@ class MysqlDatabase : public Database {
 
   absl::StatusOr<std::unique_ptr<PooledConnection>> Acquire() {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return !idle_.empty() || open_ < pool_size_; });
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &MysqlDatabase::CanAcquire));
       if (!idle_.empty()) {
         auto pc = std::move(idle_.back());
         idle_.pop_back();
@@ -251,25 +251,21 @@ class MysqlDatabase : public Database {
       pc->conn->setAutoCommit(false);
       return pc;
     } catch (const sql::SQLException& e) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        --open_;
-      }
-      cv_.notify_one();
+      absl::MutexLock lock(&mu_);
+      --open_;
       return FromMysql(e);
     }
   }
 
   void Release(std::unique_ptr<PooledConnection> pc) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (pc->broken) {
         --open_;
       } else {
         idle_.push_back(std::move(pc));
       }
     }
-    cv_.notify_one();
     // A broken connection is destroyed here, outside the lock.
   }
 
@@ -310,10 +306,12 @@ class MysqlDatabase : public Database {
   MysqlTarget target_;
   int pool_size_;
   int max_attempts_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<PooledConnection>> idle_;
-  int open_ = 0;
+  // An idle connection to hand out, or room to open one (Acquire waits for it).
+  bool CanAcquire() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty() || open_ < pool_size_; }
+
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<PooledConnection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace

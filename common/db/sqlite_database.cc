@@ -4,10 +4,11 @@
 
 #include <sqlite3.h>
 
-#include <mutex>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/db/database.h"
 #include "common/log.h"
 
@@ -62,7 +63,7 @@ class SqliteDatabase : public Database {
   }
 
   absl::Status RunInTransaction(const std::function<absl::Status(Transaction&)>& body) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     absl::Status status;
     for (int attempt = 0; attempt < max_attempts_; ++attempt) {
       status = RunOnce(body);
@@ -72,19 +73,21 @@ class SqliteDatabase : public Database {
   }
 
   absl::Status ExecuteDdl(const std::string& sql) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return Exec(sql);
   }
 
   absl::Status Ping() override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return Exec("SELECT 1");
   }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
 
-  // Prepared statement for `sql`, reset and bound. Caller holds mu_.
+  // Prepared statement for `sql`, reset and bound. Called by the transaction
+  // RunInTransaction runs, with mu_ held.
   absl::StatusOr<sqlite3_stmt*> Prepare(const std::string& sql, const Params& params) {
+    mu_.AssertHeld();
     sqlite3_stmt* stmt = nullptr;
     auto it = statements_.find(sql);
     if (it != statements_.end()) {
@@ -120,14 +123,14 @@ class SqliteDatabase : public Database {
   sqlite3* handle() { return handle_; }
 
  private:
-  absl::Status Exec(const std::string& sql) {
+  absl::Status Exec(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     char* err = nullptr;
     int rc = sqlite3_exec(handle_, sql.c_str(), nullptr, nullptr, &err);
     if (err != nullptr) sqlite3_free(err);
     return FromSqlite(rc, handle_);
   }
 
-  absl::Status RunOnce(const std::function<absl::Status(Transaction&)>& body) {
+  absl::Status RunOnce(const std::function<absl::Status(Transaction&)>& body) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     SqliteTransaction txn(*this);
     absl::Status status = body(txn);
@@ -139,10 +142,10 @@ class SqliteDatabase : public Database {
     return status;
   }
 
-  std::mutex mu_;
+  absl::Mutex mu_;
   sqlite3* handle_;
   int max_attempts_;
-  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::StatusOr<std::vector<Row>> SqliteTransaction::Query(const std::string& sql, const Params& params) {
