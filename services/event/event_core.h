@@ -14,13 +14,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/flow/registry.h"
 #include "common/person_data.h"
 #include "common/request_context.h"
 #include "common/ttl_cache.h"
 #include "perfflow/event/v1/event_service.pb.h"
-#include "services/event/event_store.h"
 #include "services/event/event_metrics.h"
-#include "common/flow/registry.h"
+#include "services/event/event_store.h"
 
 namespace perfflow::event {
 

@@ -9,10 +9,10 @@
 #include "common/periodic.h"
 #include "common/service_main.h"
 #include "services/event/catalogue_loader.h"
-#include "services/event/deadline_worker.h"
+#include "services/event/delivery/deadline_worker.h"
+#include "services/event/delivery/sql_delivery_store.h"
 #include "services/event/demo_seed.h"
 #include "services/event/event_service.h"
-#include "services/event/sql_delivery_store.h"
 #include "services/event/sql_event_store.h"
 
 namespace perfflow::event {
@@ -63,6 +63,7 @@ class EventHost : public ServiceHost {
     if (o_.workers) {
       auto deliveries = std::make_shared<SqlDeliveryStore>(database_);
       const auto db_time = DatabaseTime(deliveries);
+      const auto events = EventSourceOf(core_, store_);
       WorkerOptions wo;
       wo.owner = o_.worker_id.empty() ? DefaultOwner() : o_.worker_id;
       wo.batch = std::max(1, o_.timer_batch);
@@ -70,8 +71,8 @@ class EventHost : public ServiceHost {
       wo.fault_delay_before_fire = absl::Milliseconds(std::max(0, o_.fault_delay_before_fire_ms));
       wo.duty_percent = std::clamp(o_.background_duty_percent, 1, 100);
       auto timers = std::make_shared<TimerWorker>(deliveries, db_time, wo, delivery_metrics_.get());
-      auto digests = std::make_shared<DigestScheduler>(core_, store_, deliveries, db_time, delivery_metrics_.get());
-      relay_ = std::make_shared<OutboxRelay>(deliveries, store_, std::move(routing_), db_time,
+      auto digests = std::make_shared<DigestScheduler>(events, deliveries, db_time, delivery_metrics_.get());
+      relay_ = std::make_shared<OutboxRelay>(deliveries, events, std::move(routing_), db_time,
                                              RelayOptions{wo, 0, links_}, delivery_metrics_.get());
       auto relay = relay_;
       tasks_.push_back(
@@ -83,7 +84,7 @@ class EventHost : public ServiceHost {
       tasks_.push_back(
           std::make_unique<PeriodicTask>(RealClock(), absl::Seconds(std::max(1, o_.digest_poll_seconds)),
                                          [digests] { Report("digest run failed", digests->RunOnce().status()); }));
-      auto retention = std::make_shared<NotificationRetention>(core_, store_, deliveries, db_time);
+      auto retention = std::make_shared<NotificationRetention>(events, deliveries, db_time);
       tasks_.push_back(std::make_unique<PeriodicTask>(
           RealClock(), absl::Seconds(std::max(1, o_.retention_interval_seconds)),
           [retention] { Report("notification retention run failed", retention->RunOnce().status()); }));

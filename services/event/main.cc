@@ -3,7 +3,7 @@
 
 #include "common/log.h"
 #include "common/service_main.h"
-#include "services/event/deadline_worker.h"
+#include "services/event/delivery/deadline_worker.h"
 #include "services/event/event_host.h"
 
 namespace {

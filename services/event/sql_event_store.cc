@@ -13,8 +13,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/db/time_columns.h"
+#include "common/ids.h"
 #include "google/protobuf/util/json_util.h"
-#include "services/event/sql_delivery_store.h"
 
 namespace perfflow::event {
 namespace {
@@ -295,6 +295,15 @@ const std::vector<db::Migration>& EventMigrations() {
       {6, "imported history", {"ALTER TABLE events ADD COLUMN imported INT NOT NULL DEFAULT 0"}},
   };
   return kMigrations;
+}
+
+absl::Status InsertNotice(Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now) {
+  auto ins = txn.Execute(
+      "INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, state, "
+      "attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+      {tenant, RandomId(), notice.idempotency_key, notice.topic, notice.recipient_id, notice.payload_json, Ms(now),
+       Ms(now)});
+  return ins.status();
 }
 
 absl::StatusOr<std::unique_ptr<SqlEventStore>> SqlEventStore::Open(std::shared_ptr<db::Database> db) {

@@ -16,6 +16,10 @@ const std::vector<db::Migration>& EventMigrations();
 extern const char kTaskColumns[];
 TaskRecord ReadTask(const db::Row& r);
 
+// One outbox row inside `txn`: a notice the relay delivers.
+// ALREADY_EXISTS when the tenant already has its idempotency key.
+absl::Status InsertNotice(db::Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now);
+
 // EventStore over the common SQL layer (MySQL or SQLite).
 class SqlEventStore : public EventStore {
  public:

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "services/event/sql_delivery_store.h"
+#include "services/event/delivery/sql_delivery_store.h"
 #include "tests/testing/fixtures.h"
 
 namespace perfflow::event {

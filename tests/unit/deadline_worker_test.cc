@@ -1,14 +1,14 @@
 // Timers, digests and the outbox relay over an embedded SQLite file with a
 // manual clock: every time judgement is exact, nothing sleeps.
 
-#include "services/event/deadline_worker.h"
+#include "services/event/delivery/deadline_worker.h"
 
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "services/event/sql_delivery_store.h"
+#include "services/event/delivery/sql_delivery_store.h"
 #include "tests/testing/fixtures.h"
 
 namespace perfflow::event {
@@ -206,8 +206,8 @@ TEST_F(DeadlineWorkerTest, AClaimPastItsLeaseIsFencedAndFiresOnceElsewhere) {
 TEST_F(DeadlineWorkerTest, DigestsOncePerPeriodAcrossReplicas) {
   Ingest("c-1");
   // FixedStart is Monday 09:00 UTC; the tenant has no settings (UTC, 09:00).
-  DigestScheduler one(w_.core, w_.store, deliveries_, ClockTime(w_.clock), metrics_.get());
-  DigestScheduler two(w_.core, w_.store, deliveries_, ClockTime(w_.clock), metrics_.get());
+  DigestScheduler one(EventSourceOf(w_.core, w_.store), deliveries_, ClockTime(w_.clock), metrics_.get());
+  DigestScheduler two(EventSourceOf(w_.core, w_.store), deliveries_, ClockTime(w_.clock), metrics_.get());
   auto first = one.RunOnce();
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(*first, 2);  // daily + weekly
@@ -251,8 +251,8 @@ class RelayTest : public DeadlineWorkerTest {
     });
     EXPECT_TRUE(routing.ok()) << routing.status();
     RelayOptions options{options_, 42, std::move(links)};
-    return std::make_unique<OutboxRelay>(deliveries_, w_.store, *std::move(routing), ClockTime(w_.clock), options,
-                                         metrics_.get());
+    return std::make_unique<OutboxRelay>(deliveries_, EventSourceOf(w_.core, w_.store), *std::move(routing),
+                                         ClockTime(w_.clock), options, metrics_.get());
   }
 
   int64_t State(const std::string& recipient) {
@@ -399,7 +399,7 @@ TEST_F(RelayTest, DeliveredNotificationsLoseTheirTextAfterTheTenantsRetention) {
   ASSERT_EQ(relay->RunOnce().value_or(-1), 3);
   At(absl::Hours(24 * 5));
   Ingest("c-2");  // three more, pending
-  NotificationRetention retention(w_.core, w_.store, deliveries_, ClockTime(w_.clock));
+  NotificationRetention retention(EventSourceOf(w_.core, w_.store), deliveries_, ClockTime(w_.clock));
   EXPECT_EQ(retention.RunOnce().value_or(-1), 0) << "no retention period: kept";
 
   v1::ApplyEventTypesRequest settings;

@@ -2,12 +2,13 @@
 // tenant's time zone, backoff, digest messages and settings validation.
 
 #include "services/event/deadlines.h"
+#include "services/event/delivery/messages.h"
 
+#include "common/flow/registry.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "common/flow/registry.h"
 
 namespace perfflow::event {
 namespace {

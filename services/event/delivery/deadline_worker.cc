@@ -1,4 +1,4 @@
-#include "services/event/deadline_worker.h"
+#include "services/event/delivery/deadline_worker.h"
 
 #include <unistd.h>
 
@@ -205,13 +205,9 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
 
 // ------------------------------------------------------------------ digests
 
-DigestScheduler::DigestScheduler(std::shared_ptr<EventCore> core, std::shared_ptr<EventStore> events,
-                                 std::shared_ptr<DeliveryStore> store, TimeSource now, DeliveryMetrics* metrics)
-    : core_(std::move(core)),
-      events_(std::move(events)),
-      store_(std::move(store)),
-      now_(std::move(now)),
-      metrics_(metrics) {}
+DigestScheduler::DigestScheduler(std::shared_ptr<EventSource> events, std::shared_ptr<DeliveryStore> store,
+                                 TimeSource now, DeliveryMetrics* metrics)
+    : events_(std::move(events)), store_(std::move(store)), now_(std::move(now)), metrics_(metrics) {}
 
 absl::StatusOr<int> DigestScheduler::RunOnce() {
   auto now = now_();
@@ -220,7 +216,7 @@ absl::StatusOr<int> DigestScheduler::RunOnce() {
   if (!tenants.ok()) return tenants.status();
   int recorded = 0;
   for (const std::string& tenant : *tenants) {
-    auto registry = core_->Registry(tenant);
+    auto registry = events_->Registry(tenant);
     if (!registry.ok()) continue;  // no registry yet: nothing to digest
     const DigestPeriods due = DuePeriods(*now, ScheduleOf((*registry)->registry()));
     auto run = [&](const char* kind, const std::optional<std::string>& period,
@@ -257,7 +253,7 @@ absl::StatusOr<int> DigestScheduler::RunOnce() {
 
 // ------------------------------------------------------------------ relay
 
-OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<EventStore> events,
+OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<EventSource> events,
                          NotifyRouting routing, TimeSource now, RelayOptions options, DeliveryMetrics* metrics)
     : store_(std::move(store)),
       events_(std::move(events)),
@@ -266,7 +262,6 @@ OutboxRelay::OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<E
       options_(std::move(options)),
       metrics_(metrics),
       recipients_(options_.worker.clock, absl::Minutes(1), 50000),
-      registries_(options_.worker.clock, absl::Minutes(1), 1000),
       rng_(options_.seed != 0 ? options_.seed : std::random_device{}()) {
   if (metrics_ != nullptr) {
     for (const auto& [name, destination] : routing_.destinations) {
@@ -286,18 +281,10 @@ std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, co
 }
 
 std::shared_ptr<const v1::Registry> OutboxRelay::Registry(const std::string& tenant) {
-  auto found =
-      registries_.GetOrLoad(tenant, [&]() -> absl::StatusOr<std::optional<std::shared_ptr<const v1::Registry>>> {
-        auto version = events_->LatestRegistryVersion(tenant);
-        if (!version.ok()) return version.status();
-        if (*version == 0) return std::nullopt;
-        auto bytes = events_->LoadRegistry(tenant, *version);  // JSON
-        if (!bytes.ok()) return bytes.status();
-        auto parsed = std::make_shared<v1::Registry>();
-        if (!*bytes || !google::protobuf::util::JsonStringToMessage(**bytes, parsed.get()).ok()) return std::nullopt;
-        return std::shared_ptr<const v1::Registry>(std::move(parsed));
-      });
-  return found.ok() && *found ? **found : nullptr;
+  auto view = events_->Registry(tenant);
+  if (!view.ok()) return nullptr;
+  // Shares ownership of the view the registry lives in.
+  return std::shared_ptr<const v1::Registry>(*view, &(*view)->registry());
 }
 
 CardContext OutboxRelay::CardContextFor(const std::string& tenant, const google::protobuf::Struct& payload) {
@@ -476,7 +463,7 @@ absl::StatusOr<int64_t> NotificationRetention::RunOnce() {
   if (!tenants.ok()) return tenants.status();
   int64_t cleared = 0;
   for (const std::string& tenant : *tenants) {
-    auto registry = core_->Registry(tenant, 0);
+    auto registry = events_->Registry(tenant);
     if (!registry.ok()) continue;  // no event types yet: nothing was sent
     const int days = (*registry)->registry().settings().notification_retention_days();
     if (days <= 0) continue;

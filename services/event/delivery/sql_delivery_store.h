@@ -3,13 +3,9 @@
 #include <memory>
 
 #include "common/db/database.h"
-#include "services/event/delivery_store.h"
+#include "services/event/delivery/delivery_store.h"
 
 namespace perfflow::event {
-
-// One outbox row inside `txn`: a notice the relay delivers.
-// ALREADY_EXISTS when the tenant already has its idempotency key.
-absl::Status InsertNotice(db::Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now);
 
 // DeliveryStore over the event service's tables (EventMigrations() creates
 // them; open SqlEventStore first).

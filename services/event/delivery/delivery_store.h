@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "services/event/deadlines.h"
+#include "services/event/delivery/messages.h"
 #include "services/event/event_store.h"
 
 namespace perfflow::event {

@@ -1,4 +1,4 @@
-#include "services/event/notify.h"
+#include "services/event/delivery/notify.h"
 
 #include <regex>
 #include <set>
@@ -9,9 +9,9 @@
 #include "absl/strings/strip.h"
 #include "common/crypto.h"
 #include "common/http_client.h"
-#include "common/url_encoding.h"
 #include "common/log.h"
 #include "common/struct_values.h"
+#include "common/url_encoding.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"

@@ -1,4 +1,4 @@
-#include "services/event/sql_delivery_store.h"
+#include "services/event/delivery/sql_delivery_store.h"
 
 #include <map>
 #include <tuple>
@@ -61,15 +61,6 @@ absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::st
 }
 
 }  // namespace
-
-absl::Status InsertNotice(Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now) {
-  auto ins = txn.Execute(
-      "INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, state, "
-      "attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
-      {tenant, RandomId(), notice.idempotency_key, notice.topic, notice.recipient_id, notice.payload_json, Ms(now),
-       Ms(now)});
-  return ins.status();
-}
 
 absl::StatusOr<absl::Time> SqlDeliveryStore::Now() {
   absl::Time now;

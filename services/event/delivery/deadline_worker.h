@@ -27,9 +27,9 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "services/event/delivery_store.h"
-#include "services/event/event_core.h"
-#include "services/event/notify.h"
+#include "services/event/delivery/delivery_store.h"
+#include "services/event/delivery/event_source.h"
+#include "services/event/delivery/notify.h"
 
 namespace perfflow::event {
 
@@ -100,16 +100,15 @@ class TimerWorker {
 
 class DigestScheduler {
  public:
-  DigestScheduler(std::shared_ptr<EventCore> core, std::shared_ptr<EventStore> events,
-                  std::shared_ptr<DeliveryStore> store, TimeSource now, DeliveryMetrics* metrics);
+  DigestScheduler(std::shared_ptr<EventSource> events, std::shared_ptr<DeliveryStore> store, TimeSource now,
+                  DeliveryMetrics* metrics);
 
   // Writes every digest due now that no replica wrote yet; returns how many
   // digest runs this call recorded.
   absl::StatusOr<int> RunOnce();
 
  private:
-  std::shared_ptr<EventCore> core_;
-  std::shared_ptr<EventStore> events_;
+  std::shared_ptr<EventSource> events_;
   std::shared_ptr<DeliveryStore> store_;
   TimeSource now_;
   DeliveryMetrics* metrics_;
@@ -121,16 +120,14 @@ class DigestScheduler {
 // Settings.notification_retention_days (see DeliveryStore::ClearDelivered).
 class NotificationRetention {
  public:
-  NotificationRetention(std::shared_ptr<EventCore> core, std::shared_ptr<EventStore> events,
-                        std::shared_ptr<DeliveryStore> store, TimeSource now)
-      : core_(std::move(core)), events_(std::move(events)), store_(std::move(store)), now_(std::move(now)) {}
+  NotificationRetention(std::shared_ptr<EventSource> events, std::shared_ptr<DeliveryStore> store, TimeSource now)
+      : events_(std::move(events)), store_(std::move(store)), now_(std::move(now)) {}
 
   // Returns how many notifications were cleared.
   absl::StatusOr<int64_t> RunOnce();
 
  private:
-  std::shared_ptr<EventCore> core_;
-  std::shared_ptr<EventStore> events_;
+  std::shared_ptr<EventSource> events_;
   std::shared_ptr<DeliveryStore> store_;
   TimeSource now_;
 };
@@ -159,7 +156,7 @@ std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant,
 
 class OutboxRelay {
  public:
-  OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<EventStore> events, NotifyRouting routing,
+  OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<EventSource> events, NotifyRouting routing,
               TimeSource now, RelayOptions options, DeliveryMetrics* metrics);
 
   // Claims a batch and delivers it; returns how many messages were settled
@@ -173,7 +170,7 @@ class OutboxRelay {
   // The recipient from the directory, cached for a minute (a storm of
   // messages to the same people costs one lookup each); nullopt when unknown.
   std::optional<v1::Employee> Recipient(const std::string& tenant, const std::string& id);
-  // The tenant's current registry, cached for a minute (null when none).
+  // The tenant's current registry (null when none).
   std::shared_ptr<const v1::Registry> Registry(const std::string& tenant);
   // What a card shows of a task notice's event (type, attributes, owner, zone).
   CardContext CardContextFor(const std::string& tenant, const google::protobuf::Struct& payload);
@@ -183,14 +180,13 @@ class OutboxRelay {
   DeliveryOutcome Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee, absl::Time now);
 
   std::shared_ptr<DeliveryStore> store_;
-  std::shared_ptr<EventStore> events_;
+  std::shared_ptr<EventSource> events_;
   NotifyRouting routing_;
   TimeSource now_;
   RelayOptions options_;
   DeliveryMetrics* metrics_;
   KeyedTokenBuckets buckets_;
   TtlCache<std::pair<std::string, std::string>, v1::Employee> recipients_;
-  TtlCache<std::string, std::shared_ptr<const v1::Registry>> registries_;
   std::mt19937_64 rng_;
 };
 
