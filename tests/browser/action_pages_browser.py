@@ -192,6 +192,20 @@ class ChainInTheBrowserTest(unittest.TestCase):
     def wait_for(self, what, predicate, timeout=15):
         return poll(what, predicate, timeout=timeout, interval=0.1)
 
+    def click(self, what, selector):
+        """Clicks `selector`; finds it again while the live guidance re-renders the part of the page it is in."""
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.webdriver.common.by import By
+
+        def clicked():
+            try:
+                self.driver.find_element(By.CSS_SELECTOR, selector).click()
+                return True
+            except (StaleElementReferenceException, NoSuchElementException):
+                return False
+
+        self.wait_for(what, clicked)
+
     def text(self):
         """The page's text; "" while the browser is between pages (then a poll asks again)."""
         from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -252,10 +266,9 @@ class ChainInTheBrowserTest(unittest.TestCase):
         panel = self.wait_for("the live guidance", lambda: d.find_elements(By.ID, "guidance-panel"))
         self.assertIn("良好", panel[0].text)  # the vague word, marked
         self.shot("03-manager-guidance")
-        d.find_element(By.CSS_SELECTOR, "input[name=behaviour][value=clarified_delivery_terms]").click()
-        d.find_element(By.CSS_SELECTOR, "input[name=cite]").click()
-        self.wait_for("the sentence to accept", lambda: d.find_elements(By.CSS_SELECTOR, "button[data-sentence]"))
-        d.find_element(By.CSS_SELECTOR, "button[data-sentence]").click()  # accept, then edit
+        self.click("the behaviour", "input[name=behaviour][value=clarified_delivery_terms]")
+        self.click("the citation", "input[name=cite]")
+        self.click("the sentence to accept", "button[data-sentence]")  # accept, then edit
         self.wait_for("the sentence in the comment", lambda: comment.get_attribute("value") != "表现良好")
         comment.send_keys("表现良好。")
         self.shot("04-manager-verdict")
