@@ -10,6 +10,9 @@
 //   raw_batch    100-row INSERTs, one statement and commit each
 //   raw_echo     an empty unary gRPC call to an in-process generic server
 //                over loopback TCP
+//   same_work    the statements one IngestEvent performs, by hand through
+//                Connector/C++ into copies of the event service's tables
+//                (the same-work floor, see SameWork)
 //   ingest       perfflow IngestEvent (event + flow + tasks + outbox)
 //   batch        perfflow BatchIngestEvents with 100 events a call
 //
@@ -33,11 +36,13 @@
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
 #include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 #include <mysql_driver.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "common/flags.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -53,6 +58,8 @@ struct Options {
   std::string mysql_url;  // mysql://user@host:port
   std::string schema = "limits_bench";
   std::string event_addr;
+  // The event service's schema (its tables are copied for the same-work floor).
+  std::string event_schema;
   std::string tenant = "bench";
   int seconds = 4;
   int rounds = 3;
@@ -93,19 +100,24 @@ double Closed(int threads, int seconds, const std::function<int(int, long)>& op)
 
 // ------------------------------------------------------------ raw MariaDB
 
+sql::ConnectOptionsMap ConnectOptions(const Options& o) {
+  std::smatch m;
+  if (!std::regex_match(o.mysql_url, m, std::regex(R"(^mysql://([^:@/]+)@([^:/]+):(\d+)$)"))) {
+    Die("--mysql_url must be mysql://user@host:port");
+  }
+  const char* pwd = std::getenv("PERFFLOW_DB_PASSWORD");
+  sql::ConnectOptionsMap options;
+  options["hostName"] = sql::SQLString(m[2].str());
+  options["port"] = std::stoi(m[3].str());
+  options["userName"] = sql::SQLString(m[1].str());
+  options["password"] = sql::SQLString(pwd == nullptr ? "" : pwd);
+  return options;
+}
+
 class RawMysql {
  public:
   RawMysql(const Options& o, int connections) {
-    std::smatch m;
-    if (!std::regex_match(o.mysql_url, m, std::regex(R"(^mysql://([^:@/]+)@([^:/]+):(\d+)$)"))) {
-      Die("--mysql_url must be mysql://user@host:port");
-    }
-    const char* pwd = std::getenv("PERFFLOW_DB_PASSWORD");
-    sql::ConnectOptionsMap options;
-    options["hostName"] = sql::SQLString(m[2].str());
-    options["port"] = std::stoi(m[3].str());
-    options["userName"] = sql::SQLString(m[1].str());
-    options["password"] = sql::SQLString(pwd == nullptr ? "" : pwd);
+    sql::ConnectOptionsMap options = ConnectOptions(o);
     auto* driver = sql::mysql::get_mysql_driver_instance();
     {
       std::unique_ptr<sql::Connection> admin(driver->connect(options));
@@ -163,6 +175,167 @@ class RawMysql {
     std::unique_ptr<sql::PreparedStatement> single;
     std::unique_ptr<sql::PreparedStatement> batch;  // batch_size rows
   };
+  std::vector<Connection> conns_;
+};
+
+// ------------------------------------------------------------ same-work floor
+
+// Exactly the statements one IngestEvent performs today, written by hand: the
+// inbox look-up, one row each into inbox, events and flows, the event's task
+// rows and its outbox rows as one multi-row INSERT each, then COMMIT — READ
+// COMMITTED, autocommit off, one connection per thread, statements prepared
+// once. The tables are copies (CREATE TABLE ... LIKE) of the event service's,
+// so the indexes are the same; the rows per event and the payloads are taken
+// from an event the service stored (call after one IngestEvent).
+class SameWork {
+ public:
+  SameWork(const Options& o, int connections) {
+    sql::ConnectOptionsMap options = ConnectOptions(o);
+    auto* driver = sql::mysql::get_mysql_driver_instance();
+    const std::string& from = o.event_schema;
+    {
+      std::unique_ptr<sql::Connection> admin(driver->connect(options));
+      std::unique_ptr<sql::Statement> s(admin->createStatement());
+      s->execute("CREATE DATABASE IF NOT EXISTS `" + o.schema + "`");
+      for (const char* table : {"inbox", "events", "flows", "tasks", "outbox"}) {
+        s->execute(absl::StrCat("CREATE TABLE IF NOT EXISTS `", o.schema, "`.", table, " LIKE `", from, "`.", table));
+      }
+      auto count = [&](const std::string& table, const std::string& also) {
+        std::unique_ptr<sql::ResultSet> r(s->executeQuery(
+            absl::StrCat("SELECT COUNT(*) FROM `", from, "`.", table, " WHERE tenant_id = '", o.tenant, "'", also)));
+        return r->next() ? r->getInt64(1) : 0;
+      };
+      const int64_t events = count("events", "");
+      if (events == 0) Die("the same-work floor needs one event stored by the service first");
+      tasks_ = static_cast<int>(count("tasks", "") / events);
+      // Ingestion's own outbox rows (the background digests write others).
+      outbox_ = static_cast<int>(count("outbox", " AND topic = 'task.assigned'") / events);
+      auto first = [&](const std::string& sql) {
+        std::unique_ptr<sql::ResultSet> r(s->executeQuery(sql));
+        return r->next() ? std::string(r->getString(1)) : std::string();
+      };
+      attributes_ = first(absl::StrCat("SELECT attributes FROM `", from, "`.events LIMIT 1"));
+      payload_ = first(absl::StrCat("SELECT payload FROM `", from, "`.outbox WHERE topic = 'task.assigned' LIMIT 1"));
+    }
+    options["schema"] = sql::SQLString(o.schema);
+    auto rows = [](int n, const char* one) {
+      std::string out;
+      for (int i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "" : ", ", one);
+      return out;
+    };
+    for (int i = 0; i < connections; ++i) {
+      Connection c;
+      c.conn.reset(driver->connect(options));
+      {
+        std::unique_ptr<sql::Statement> s(c.conn->createStatement());
+        s->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+      }
+      c.conn->setAutoCommit(false);
+      c.lookup.reset(c.conn->prepareStatement(
+          "SELECT source, external_id, payload_hash, event_id FROM inbox WHERE tenant_id = ? AND "
+          "((source = ? AND external_id = ?))"));
+      c.inbox.reset(c.conn->prepareStatement(
+          "INSERT INTO inbox (tenant_id, source, external_id, payload_hash, event_id, received_at) VALUES "
+          "(?, ?, ?, ?, ?, ?)"));
+      c.event.reset(c.conn->prepareStatement(
+          "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
+          "occurred_at, attributes, registry_version, imported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      c.flow.reset(c.conn->prepareStatement(
+          "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
+          "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
+          "cross_confirm_at, archived_at, evidence_complete_at) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"));
+      if (tasks_ > 0) {
+        c.tasks.reset(c.conn->prepareStatement(
+            "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
+            "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) VALUES " +
+            rows(tasks_, "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)")));
+      }
+      if (outbox_ > 0) {
+        c.outbox.reset(c.conn->prepareStatement(
+            "INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, "
+            "state, attempts) VALUES " +
+            rows(outbox_, "(?, ?, ?, ?, ?, ?, ?, 0, 0)")));
+      }
+      c.commit.reset(c.conn->createStatement());
+      conns_.push_back(std::move(c));
+    }
+  }
+
+  int rows_per_event() const { return 3 + tasks_ + outbox_; }
+
+  // One event's statements and commit on connection `c`.
+  int Ingest(int c, long /*iteration*/) {
+    Connection& k = conns_[c];
+    const std::string id = absl::StrFormat("%032x", ++events_);
+    const std::string external = absl::StrCat("floor-", id);
+    const int64_t now = absl::ToUnixMillis(absl::Now());
+    k.lookup->setString(1, "bench");
+    k.lookup->setString(2, "crm");
+    k.lookup->setString(3, external);
+    std::unique_ptr<sql::ResultSet> found(k.lookup->executeQuery());
+    if (found->next()) Die("same-work floor: an id was found twice");
+    const std::string hash(64, 'a');
+    SetAll(k.inbox.get(), {"bench", "crm", external, hash, id}, {now});
+    k.inbox->executeUpdate();
+    SetAll(k.event.get(), {"bench", id, "crm.contract_signed", "crm", external, "s1", "sales"}, {now});
+    k.event->setString(9, attributes_);
+    k.event->setInt64(10, 1);
+    k.event->setInt64(11, 0);
+    k.event->executeUpdate();
+    SetAll(k.flow.get(), {"bench", id, "crm.contract_signed", "s1", "sales"}, {1, 1, 0, 1, now, now / 86'400'000});
+    k.flow->executeUpdate();
+    for (int t = 0; t < tasks_; ++t) {
+      const int at = 13 * t;
+      k.tasks->setString(at + 1, "bench");
+      k.tasks->setString(at + 2, absl::StrCat(id.substr(8), "-t", t));
+      k.tasks->setString(at + 3, id);
+      k.tasks->setString(at + 4, "crm.contract_signed");
+      k.tasks->setInt64(at + 5, t + 1);
+      k.tasks->setString(at + 6, "s1");
+      k.tasks->setInt64(at + 7, 1);
+      k.tasks->setInt64(at + 8, now + 86'400'000);
+      k.tasks->setInt64(at + 9, now);
+      k.tasks->setInt64(at + 10, 1);
+      k.tasks->setInt64(at + 11, now + 72'000'000);
+      k.tasks->setInt64(at + 12, 86'400'000);
+      k.tasks->setInt64(at + 13, 1);
+    }
+    if (k.tasks) k.tasks->executeUpdate();
+    for (int m = 0; m < outbox_; ++m) {
+      const int at = 7 * m;
+      k.outbox->setString(at + 1, "bench");
+      k.outbox->setString(at + 2, absl::StrCat(id.substr(8), "-m", m));
+      k.outbox->setString(at + 3, absl::StrCat("task.assigned:", id, "-", m));
+      k.outbox->setString(at + 4, "task.assigned");
+      k.outbox->setString(at + 5, "s1");
+      k.outbox->setString(at + 6, payload_);
+      k.outbox->setInt64(at + 7, now);
+    }
+    if (k.outbox) k.outbox->executeUpdate();
+    k.commit->execute("COMMIT");
+    return 1;
+  }
+
+ private:
+  // Binds `strings` then `numbers` to parameters 1, 2, ...
+  static void SetAll(sql::PreparedStatement* st, std::initializer_list<std::string> strings,
+                     std::initializer_list<int64_t> numbers) {
+    int i = 0;
+    for (const std::string& v : strings) st->setString(++i, v);
+    for (int64_t v : numbers) st->setInt64(++i, v);
+  }
+
+  struct Connection {
+    std::unique_ptr<sql::Connection> conn;
+    std::unique_ptr<sql::PreparedStatement> lookup, inbox, event, flow, tasks, outbox;
+    std::unique_ptr<sql::Statement> commit;
+  };
+  int tasks_ = 0;
+  int outbox_ = 0;
+  std::string attributes_;
+  std::string payload_;
+  std::atomic<long> events_{0};
   std::vector<Connection> conns_;
 };
 
@@ -306,6 +479,8 @@ int main(int argc, char** argv) {
   flags.AddString("mysql_url", &o.mysql_url, "mysql://user@host:port (password from PERFFLOW_DB_PASSWORD)");
   flags.AddString("schema", &o.schema, "schema for the raw insert table");
   flags.AddString("event_addr", &o.event_addr, "perfflow-event address (its tenant has the catalogue and s1)");
+  flags.AddString("event_schema", &o.event_schema,
+                  "the event service's schema, whose tables the same-work floor copies (empty: no such floor)");
   flags.AddString("tenant", &o.tenant, "tenant to ingest into");
   flags.AddInt("seconds", &o.seconds, "seconds per measurement");
   flags.AddInt("rounds", &o.rounds, "interleaved rounds (medians are reported)");
@@ -315,7 +490,12 @@ int main(int argc, char** argv) {
   flags.ParseOrExit(argc, argv);
   if (o.mysql_url.empty() || o.event_addr.empty()) Die("--mysql_url and --event_addr are required");
   // The schema is named in SQL text (identifiers cannot be bound).
-  if (!std::regex_match(o.schema, std::regex("[A-Za-z0-9_]{1,64}"))) Die("--schema must match [A-Za-z0-9_]{1,64}");
+  for (const std::string* name : {&o.schema, &o.event_schema}) {
+    if (!name->empty() && !std::regex_match(*name, std::regex("[A-Za-z0-9_]{1,64}"))) {
+      Die("--schema and --event_schema must match [A-Za-z0-9_]{1,64}");
+    }
+  }
+  if (o.schema.empty()) Die("--schema must match [A-Za-z0-9_]{1,64}");
   if (o.concurrency < 1 || o.batch_concurrency < 1 || o.batch_size < 1 || o.seconds < 1 || o.rounds < 1) {
     Die("--concurrency, --batch_concurrency, --batch_size, --seconds and --rounds must be positive");
   }
@@ -324,9 +504,16 @@ int main(int argc, char** argv) {
     RawMysql raw(o, std::max(o.concurrency, o.batch_concurrency));
     Echo echo;
     Perfflow perfflow(o);
-    std::vector<double> raw_single, ingest, raw_batch, batch, raw_echo;
+    std::unique_ptr<SameWork> same;
+    if (!o.event_schema.empty()) {
+      perfflow.Ingest(0, -1);  // one stored event: the floor's row counts and payloads
+      same = std::make_unique<SameWork>(o, o.concurrency);
+    }
+    std::vector<double> raw_single, same_work, ingest, raw_batch, batch, raw_echo;
     for (int r = 0; r < o.rounds; ++r) {
       raw_single.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return raw.InsertOne(c, i); }));
+      if (same)
+        same_work.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return same->Ingest(c, i); }));
       ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); }));
       raw_batch.push_back(
           Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return raw.InsertBatch(c, i, o.batch_size); }));
@@ -337,9 +524,12 @@ int main(int argc, char** argv) {
               << ", \"batch_size\": " << o.batch_size << ", \"seconds\": " << o.seconds
               << ",\n \"raw_single_rows_per_s\": " << Median(raw_single)
               << ", \"ingest_events_per_s\": " << Median(ingest)
+              << ", \"same_work_events_per_s\": " << (same ? Median(same_work) : 0)
+              << ", \"same_work_rows_per_event\": " << (same ? same->rows_per_event() : 0)
               << ",\n \"raw_batch_rows_per_s\": " << Median(raw_batch) << ", \"batch_events_per_s\": " << Median(batch)
               << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo)
-              << ",\n \"rounds\": {\"raw_single\": " << JsonList(raw_single) << ", \"ingest\": " << JsonList(ingest)
+              << ",\n \"rounds\": {\"raw_single\": " << JsonList(raw_single)
+              << ", \"same_work\": " << JsonList(same_work) << ", \"ingest\": " << JsonList(ingest)
               << ", \"raw_batch\": " << JsonList(raw_batch) << ", \"batch\": " << JsonList(batch)
               << ", \"raw_echo\": " << JsonList(raw_echo) << "}}\n";
   } catch (const sql::SQLException& e) {

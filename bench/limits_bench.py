@@ -53,7 +53,8 @@ def main():
     stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD)
 
     run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
-                          "--schema=limits_raw_" + suffix, "--event_addr=" + event.address(),
+                          "--schema=limits_raw_" + suffix, "--event_schema=limits_" + suffix,
+                          "--event_addr=" + event.address(),
                           "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds],
                          env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True, check=True)
     r = json.loads(run.stdout)
@@ -61,12 +62,16 @@ def main():
     event.stop()
 
     single = r["ingest_events_per_s"] / r["raw_single_rows_per_s"]
+    same = r["ingest_events_per_s"] / r["same_work_events_per_s"]
     batch = r["batch_events_per_s"] / r["raw_batch_rows_per_s"]
     print("%-58s %14s %10s %8s %7s" % ("path vs the machine's limit (same process, same run)", "per second",
                                          "ratio", "goal", ""))
     print("%-58s %14.0f" % ("limit: raw durable one-row INSERT, 16 in flight (rows)", r["raw_single_rows_per_s"]))
-    print("%-58s %14.0f %10.2f %8s %7s" % ("IngestEvent, 16 in flight (events)", r["ingest_events_per_s"], single,
-                                            ">= 0.50", verdict(single, 0.5)))
+    print("%-58s %14.0f" % ("floor: the same statements by hand, 16 in flight (events)",
+                            r["same_work_events_per_s"]))
+    print("%-58s %14.0f %10.2f %8s %7s" % ("IngestEvent, 16 in flight (events)", r["ingest_events_per_s"], same,
+                                            ">= 0.70", verdict(same, 0.7)))
+    print("%-58s %14s %10.2f" % ("  (IngestEvent against one raw row per event)", "", single))
     print("%-58s %14.0f" % ("limit: raw 100-row INSERT, 4 in flight (rows)", r["raw_batch_rows_per_s"]))
     print("%-58s %14.0f %10.2f %8s %7s" % ("BatchIngestEvents of 100, 4 in flight (events)", r["batch_events_per_s"],
                                             batch, ">= 0.30", verdict(batch, 0.3)))
@@ -75,7 +80,8 @@ def main():
           % (100 * r["ingest_events_per_s"] / r["raw_echo_calls_per_s"], rss_kib / 1024))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(r, ingest_ratio=single, ingest_goal=0.5, batch_ratio=batch, batch_goal=0.3,
+            json.dump(dict(r, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
+                           batch_ratio=batch, batch_goal=0.3,
                            event_peak_rss_kib=rss_kib), f, indent=2)
 
 
