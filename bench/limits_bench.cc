@@ -24,14 +24,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
@@ -66,6 +71,9 @@ struct Options {
   int concurrency = 16;
   int batch_concurrency = 4;
   int batch_size = 100;
+  // Processes whose CPU per event is reported (0: not measured).
+  int event_pid = 0;
+  int mysql_pid = 0;
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -73,9 +81,40 @@ struct Options {
   std::exit(1);
 }
 
+// CPU seconds (user + system) process `pid` has used, from /proc/<pid>/stat
+// (0 for pid 0; "self" for this process).
+double CpuSeconds(const std::string& pid) {
+  if (pid == "0") return 0;
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// What one measurement used: items, and CPU seconds of the watched processes.
+struct Usage {
+  long items = 0;
+  std::map<std::string, double> cpu;  // pid -> seconds
+  // Microseconds of `pid`'s CPU per item.
+  double PerItemUs(const std::string& pid) const {
+    auto it = cpu.find(pid);
+    return items == 0 || it == cpu.end() ? 0 : it->second * 1e6 / static_cast<double>(items);
+  }
+};
+
 // Runs `op(thread, iteration)` on `threads` threads for `seconds`; returns
 // operations per second (each op may count several items: its return value).
-double Closed(int threads, int seconds, const std::function<int(int, long)>& op) {
+// With `usage`, adds the items and the CPU `pids` used meanwhile.
+double Closed(int threads, int seconds, const std::function<int(int, long)>& op, Usage* usage = nullptr,
+              const std::vector<std::string>& pids = {}) {
+  std::map<std::string, double> cpu_before;
+  for (const std::string& pid : pids) cpu_before[pid] = CpuSeconds(pid);
   std::atomic<bool> stop{false};
   std::atomic<long> items{0};
   std::vector<std::thread> pool;
@@ -95,6 +134,10 @@ double Closed(int threads, int seconds, const std::function<int(int, long)>& op)
   stop = true;
   for (auto& th : pool) th.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  if (usage != nullptr) {
+    usage->items += items.load();
+    for (const std::string& pid : pids) usage->cpu[pid] += CpuSeconds(pid) - cpu_before[pid];
+  }
   return items.load() / elapsed;
 }
 
@@ -487,6 +530,8 @@ int main(int argc, char** argv) {
   flags.AddInt("concurrency", &o.concurrency, "calls in flight for single inserts, IngestEvent and the echo");
   flags.AddInt("batch_concurrency", &o.batch_concurrency, "calls in flight for batched inserts and BatchIngestEvents");
   flags.AddInt("batch_size", &o.batch_size, "rows or events per batch");
+  flags.AddInt("event_pid", &o.event_pid, "perfflow-event's pid, for its CPU per event (0: not measured)");
+  flags.AddInt("mysql_pid", &o.mysql_pid, "mariadbd's pid, for its CPU per event (0: not measured)");
   flags.ParseOrExit(argc, argv);
   if (o.mysql_url.empty() || o.event_addr.empty()) Die("--mysql_url and --event_addr are required");
   // The schema is named in SQL text (identifiers cannot be bound).
@@ -510,15 +555,21 @@ int main(int argc, char** argv) {
       same = std::make_unique<SameWork>(o, o.concurrency);
     }
     std::vector<double> raw_single, same_work, ingest, raw_batch, batch, raw_echo;
+    const std::string service = std::to_string(o.event_pid), mysql = std::to_string(o.mysql_pid);
+    Usage same_usage, ingest_usage, echo_usage;
     for (int r = 0; r < o.rounds; ++r) {
       raw_single.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return raw.InsertOne(c, i); }));
       if (same)
-        same_work.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return same->Ingest(c, i); }));
-      ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); }));
+        same_work.push_back(
+            Closed(o.concurrency, o.seconds, [&](int c, long i) { return same->Ingest(c, i); }, &same_usage, {mysql}));
+      ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); },
+                              &ingest_usage, {service, mysql}));
       raw_batch.push_back(
           Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return raw.InsertBatch(c, i, o.batch_size); }));
       batch.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return perfflow.Batch(c, i); }));
-      raw_echo.push_back(Closed(o.concurrency, o.seconds, [&](int, long) { return echo.Call(); }));
+      // Client and server of the echo share this process: its CPU per call is both sides'.
+      raw_echo.push_back(
+          Closed(o.concurrency, o.seconds, [&](int, long) { return echo.Call(); }, &echo_usage, {"self"}));
     }
     std::cout << "{\"concurrency\": " << o.concurrency << ", \"batch_concurrency\": " << o.batch_concurrency
               << ", \"batch_size\": " << o.batch_size << ", \"seconds\": " << o.seconds
@@ -526,6 +577,10 @@ int main(int argc, char** argv) {
               << ", \"ingest_events_per_s\": " << Median(ingest)
               << ", \"same_work_events_per_s\": " << (same ? Median(same_work) : 0)
               << ", \"same_work_rows_per_event\": " << (same ? same->rows_per_event() : 0)
+              << ",\n \"cpu_us_per_event\": {\"ingest_service\": " << ingest_usage.PerItemUs(service)
+              << ", \"ingest_mysql\": " << ingest_usage.PerItemUs(mysql)
+              << ", \"same_work_mysql\": " << same_usage.PerItemUs(mysql)
+              << ", \"echo_client_and_server\": " << echo_usage.PerItemUs("self") << "}"
               << ",\n \"raw_batch_rows_per_s\": " << Median(raw_batch) << ", \"batch_events_per_s\": " << Median(batch)
               << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo)
               << ",\n \"rounds\": {\"raw_single\": " << JsonList(raw_single)

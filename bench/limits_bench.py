@@ -28,6 +28,20 @@ INTERNAL = "bench-" + secrets.token_hex(16)
 MD = [("x-perfflow-tenant", "bench"), ("x-perfflow-roles", "admin,system"), ("x-perfflow-internal-token", INTERNAL)]
 
 
+def mariadbd_pid(port):
+    """The pid of the mariadbd listening on `port` (0 when none is found here)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and os.path.basename(args[0]) in (b"mariadbd", b"mysqld") and \
+                any(a == b"--port=%d" % port for a in args):
+            return int(pid)
+    return 0
+
+
 def verdict(ratio, goal):
     return "meets" if ratio >= goal else "MISSES"
 
@@ -54,7 +68,8 @@ def main():
 
     run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
                           "--schema=limits_raw_" + suffix, "--event_schema=limits_" + suffix,
-                          "--event_addr=" + event.address(),
+                          "--event_addr=" + event.address(), "--event_pid=%d" % event.proc.pid,
+                          "--mysql_pid=%d" % mariadbd_pid(int(mysql_url().rsplit(":", 1)[1])),
                           "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds],
                          env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True, check=True)
     r = json.loads(run.stdout)
@@ -76,6 +91,10 @@ def main():
     print("%-58s %14.0f %10.2f %8s %7s" % ("BatchIngestEvents of 100, 4 in flight (events)", r["batch_events_per_s"],
                                             batch, ">= 0.30", verdict(batch, 0.3)))
     print("%-58s %14.0f" % ("limit: empty gRPC unary echo, 16 in flight (calls)", r["raw_echo_calls_per_s"]))
+    cpu = r["cpu_us_per_event"]
+    print("CPU per event (us): event service %.0f, MariaDB %.0f (same-work floor: MariaDB %.0f); "
+          "gRPC echo, client and server together, %.0f per call"
+          % (cpu["ingest_service"], cpu["ingest_mysql"], cpu["same_work_mysql"], cpu["echo_client_and_server"]))
     print("IngestEvent reaches %.1f%% of the bare gRPC call rate; event service peak RSS %.1f MiB"
           % (100 * r["ingest_events_per_s"] / r["raw_echo_calls_per_s"], rss_kib / 1024))
     if args.json:
