@@ -7,7 +7,8 @@
 // (caches, pacing) and waiting (sleeps, periodic work). A ManualClock makes
 // all three deterministic in unit tests. What stays on real time on purpose:
 // deadlines handed to the kernel or to gRPC, log stamps and latency
-// histograms (they measure the machine, not the domain).
+// histograms (they measure the machine, not the domain), and the drain wait at
+// shutdown (load balancers see NOT_SERVING in real time).
 
 #include <memory>
 

@@ -10,7 +10,6 @@
 #include "common/ids.h"
 #include "common/metrics.h"
 #include "common/request_context.h"
-#include "common/status.h"
 #include "gateway/transcode.h"
 #include "perfflow/event/v1/event_service.pb.h"
 #include "perfflow/type/v1/access.pb.h"
@@ -99,7 +98,8 @@ int RefuseHttp(const absl::Status& refusal, httplib::Response& res) {
     res.set_header("Retry-After", std::string(*seconds));
   }
   if (absl::IsUnauthenticated(refusal)) res.set_header("WWW-Authenticate", "Bearer");
-  return HttpStatusFor(ToGrpcStatus(refusal).error_code());
+  // absl and gRPC number their codes alike.
+  return HttpStatusFor(static_cast<grpc::StatusCode>(refusal.code()));
 }
 
 std::unique_ptr<grpc::ClientContext> Door::Forward(const Principal& principal, const std::string& trace_id,
