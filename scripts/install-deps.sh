@@ -11,7 +11,7 @@ PACKAGES=(
   libcurl4-openssl-dev libcpp-httplib-dev libarchive-dev tzdata libfaketime
   clang libclang-rt-14-dev
   golang-github-grpc-ecosystem-grpc-gateway-dev
-  mariadb-server mariadb-client
+  mariadb-server mariadb-client galera-4 rsync iproute2
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml grpc-proto
   prometheus
   chromium chromium-driver python3-selenium fonts-noto-cjk python3-jsonschema

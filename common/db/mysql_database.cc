@@ -8,6 +8,7 @@
 #include <mysql_connection.h>
 #include <mysql_driver.h>
 
+#include <atomic>
 #include <regex>
 #include <unordered_map>
 
@@ -65,10 +66,17 @@ bool IsConnectionError(int code) {
   }
 }
 
+// A Galera node that is not part of the primary component (cut off from the
+// majority, or still joining) refuses statements with 1047 until it is synced.
+constexpr int kGaleraNodeNotReady = 1047;
+
 absl::Status FromMysql(const sql::SQLException& e) {
   int code = e.getErrorCode();
   if (code == 1062) return absl::AlreadyExistsError("duplicate key");
+  // 1213 is also how Galera reports a certification conflict with a
+  // transaction committed on another node: retryable like a deadlock.
   if (code == 1213 || code == 1205) return absl::AbortedError("transaction conflict");
+  if (code == kGaleraNodeNotReady) return absl::UnavailableError("database node not ready (Galera: not synced)");
   if (IsConnectionError(code)) return absl::UnavailableError("database unavailable");
   if (code == 1045 || code == 1044) return absl::UnavailableError("database refused the credentials");
   // Internal: the detail reaches the log, never a caller.
@@ -231,7 +239,24 @@ class MysqlDatabase : public Database {
     // READ COMMITTED avoids gap locks on idempotency look-ups of missing keys.
     stmt->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
     stmt->execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'");
+    if (IsGaleraNode(*stmt)) {
+      // Reads wait until this node has applied everything the cluster
+      // committed before them: a write acknowledged through another node
+      // (another replica) is visible to the next read here.
+      stmt->execute("SET SESSION wsrep_sync_wait = 1");
+      if (!galera_logged_.exchange(true)) {
+        LogInfo("database is a Galera cluster node; reads wait for the cluster (wsrep_sync_wait=1)",
+                {{"host", target_.host}, {"port", std::to_string(target_.port)}});
+      }
+    }
     return conn;
+  }
+
+  // wsrep_on is ON on a MariaDB Galera node; a server without the variable
+  // (plain MySQL) answers with no row.
+  static bool IsGaleraNode(sql::Statement& stmt) {
+    std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery("SHOW VARIABLES LIKE 'wsrep_on'"));
+    return rs->next() && rs->getString(2).asStdString() == "ON";
   }
 
   absl::StatusOr<std::unique_ptr<PooledConnection>> Acquire() {
@@ -306,6 +331,7 @@ class MysqlDatabase : public Database {
   MysqlTarget target_;
   int pool_size_;
   int max_attempts_;
+  std::atomic<bool> galera_logged_{false};
   // An idle connection to hand out, or room to open one (Acquire waits for it).
   bool CanAcquire() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty() || open_ < pool_size_; }
 

@@ -119,7 +119,7 @@ class DeployCheck(unittest.TestCase):
         self.assertEqual(sorted(os.path.basename(p) for p in listed), sorted(os.listdir(dst)))
 
     def test_2_overlays_render_and_match_the_binaries(self):
-        for overlay in ["dev", "prod"]:
+        for overlay in ["dev", "prod", "prod-galera"]:
             docs = render(overlay)
             by_kind = {}
             for d in docs:
@@ -181,6 +181,19 @@ class DeployCheck(unittest.TestCase):
                     self.assertEqual(dash["templating"]["list"][0]["type"], "datasource")
             if overlay == "dev":
                 self.assertIn("perfflow-mysql", by_kind["StatefulSet"])
+            # Every service's database, from the one ConfigMap each Deployment reads.
+            db_maps = [d for n, d in by_kind["ConfigMap"].items() if n.startswith("perfflow-db")]
+            self.assertEqual(len(db_maps), 1, overlay)
+            hosts = {re.match(r"mysql://[^@]+@([^:/]+)", url).group(1) for url in db_maps[0]["data"].values()}
+            self.assertEqual(hosts, {"perfflow-mysql" if overlay == "dev" else
+                                     "perfflow-galera.database.svc.cluster.local" if overlay == "prod-galera" else
+                                     "mysql-primary.database.svc.cluster.local"}, overlay)
+            for name in SERVICES:
+                env = {e["name"]: e for e in by_kind["Deployment"][name]["spec"]["template"]["spec"]["containers"][0]["env"]
+                       if "valueFrom" in e}
+                refs = [e["valueFrom"]["configMapKeyRef"]["name"] for e in env.values()
+                        if "configMapKeyRef" in e["valueFrom"] and e["valueFrom"]["configMapKeyRef"]["key"].endswith("_url")]
+                self.assertEqual(refs, [db_maps[0]["metadata"]["name"]], "%s/%s reads its database URL" % (overlay, name))
             # A first deploy that works: the HPA alone owns replica counts, replicas spread, Prometheus
             # Operator's selectors can pick the monitors up, dev images built on the node are not pulled,
             # and a single-node dev cluster can bind the evidence volume.
@@ -461,7 +474,8 @@ class DeployCheck(unittest.TestCase):
             sections[chunk.split("`", 1)[0].rsplit(".", 1)[-1]] = chunk
         missing = []
         for path in sorted(glob.glob(os.path.join(ARGS.source_dir, "protos/perfflow/*/v1/*_service.proto"))):
-            text = open(path, encoding="utf-8").read()
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
             for service in re.finditer(r"^service (\w+) \{(.*?)^\}", text, re.S | re.M):
                 section = sections.get(service.group(1), "")
                 for rpc in re.findall(r"^\s*rpc (\w+)\(", service.group(2), re.M):
