@@ -24,6 +24,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -97,14 +98,38 @@ double CpuSeconds(const std::string& pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Context switches (voluntary and not) of all of `pid`'s threads so far, from
+// /proc/<pid>/task/*/status: each time a MariaDB connection thread sleeps
+// between two statements and is woken again counts (0 for pid 0).
+double ContextSwitches(const std::string& pid) {
+  if (pid == "0") return 0;
+  double total = 0;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
+    std::ifstream in(task.path() / "status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+        total += std::stod(line.substr(line.find(':') + 1));
+      }
+    }
+  }
+  return total;
+}
+
 // What one measurement used: items, and CPU seconds of the watched processes.
 struct Usage {
   long items = 0;
-  std::map<std::string, double> cpu;  // pid -> seconds
+  std::map<std::string, double> cpu;       // pid -> seconds
+  std::map<std::string, double> switches;  // pid -> context switches of its threads
   // Microseconds of `pid`'s CPU per item.
-  double PerItemUs(const std::string& pid) const {
-    auto it = cpu.find(pid);
-    return items == 0 || it == cpu.end() ? 0 : it->second * 1e6 / static_cast<double>(items);
+  double PerItemUs(const std::string& pid) const { return PerItem(cpu, pid) * 1e6; }
+  double SwitchesPerItem(const std::string& pid) const { return PerItem(switches, pid); }
+
+ private:
+  double PerItem(const std::map<std::string, double>& totals, const std::string& pid) const {
+    auto it = totals.find(pid);
+    return items == 0 || it == totals.end() ? 0 : it->second / static_cast<double>(items);
   }
 };
 
@@ -113,8 +138,11 @@ struct Usage {
 // With `usage`, adds the items and the CPU `pids` used meanwhile.
 double Closed(int threads, int seconds, const std::function<int(int, long)>& op, Usage* usage = nullptr,
               const std::vector<std::string>& pids = {}) {
-  std::map<std::string, double> cpu_before;
-  for (const std::string& pid : pids) cpu_before[pid] = CpuSeconds(pid);
+  std::map<std::string, double> cpu_before, switches_before;
+  for (const std::string& pid : pids) {
+    cpu_before[pid] = CpuSeconds(pid);
+    switches_before[pid] = ContextSwitches(pid);
+  }
   std::atomic<bool> stop{false};
   std::atomic<long> items{0};
   std::vector<std::thread> pool;
@@ -136,7 +164,10 @@ double Closed(int threads, int seconds, const std::function<int(int, long)>& op,
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   if (usage != nullptr) {
     usage->items += items.load();
-    for (const std::string& pid : pids) usage->cpu[pid] += CpuSeconds(pid) - cpu_before[pid];
+    for (const std::string& pid : pids) {
+      usage->cpu[pid] += CpuSeconds(pid) - cpu_before[pid];
+      usage->switches[pid] += ContextSwitches(pid) - switches_before[pid];
+    }
   }
   return items.load() / elapsed;
 }
@@ -581,6 +612,8 @@ int main(int argc, char** argv) {
               << ", \"ingest_mysql\": " << ingest_usage.PerItemUs(mysql)
               << ", \"same_work_mysql\": " << same_usage.PerItemUs(mysql)
               << ", \"echo_client_and_server\": " << echo_usage.PerItemUs("self") << "}"
+              << ",\n \"mysql_context_switches_per_event\": {\"ingest\": " << ingest_usage.SwitchesPerItem(mysql)
+              << ", \"same_work\": " << same_usage.SwitchesPerItem(mysql) << "}"
               << ",\n \"raw_batch_rows_per_s\": " << Median(raw_batch) << ", \"batch_events_per_s\": " << Median(batch)
               << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo)
               << ",\n \"rounds\": {\"raw_single\": " << JsonList(raw_single)

@@ -22,24 +22,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from perfflow_e2e import CATALOGUE_HEADS, Server, catalogue_request, org_request, generate_stubs, mysql_env, mysql_url  # noqa: E402
+from perfflow_e2e import (CATALOGUE_HEADS, Server, catalogue_request, org_request, generate_stubs, mariadbd_pid,  # noqa: E402
+                          mysql_env, mysql_url)
 
 INTERNAL = "bench-" + secrets.token_hex(16)
 MD = [("x-perfflow-tenant", "bench"), ("x-perfflow-roles", "admin,system"), ("x-perfflow-internal-token", INTERNAL)]
-
-
-def mariadbd_pid(port):
-    """The pid of the mariadbd listening on `port` (0 when none is found here)."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                args = f.read().split(b"\0")
-        except OSError:
-            continue
-        if args and os.path.basename(args[0]) in (b"mariadbd", b"mysqld") and \
-                any(a == b"--port=%d" % port for a in args):
-            return int(pid)
-    return 0
 
 
 def verdict(ratio, goal):
@@ -53,6 +40,10 @@ def main():
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json")
+    parser.add_argument("--event-arg", action="append", default=[],
+                        help="a further flag for perfflow-event, e.g. --event-arg=--workers=false (repeatable)")
+    parser.add_argument("--db-query", default="", help="appended to the event service's --db URL, e.g. ?pool_size=16")
+    parser.add_argument("--event-preload", help="a library to LD_PRELOAD into perfflow-event (e.g. an allocator)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="perfflow-limits-bench-")
     generate_stubs(args.source_dir, os.path.join(work, "stubs"))
@@ -61,7 +52,9 @@ def main():
 
     env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL)
     suffix = secrets.token_hex(4)
-    event = Server(os.path.join(args.bin_dir, "perfflow-event"), ["--db=%s/limits_%s" % (mysql_url(), suffix)], env)
+    event_env = dict(env, LD_PRELOAD=args.event_preload) if args.event_preload else env
+    event = Server(os.path.join(args.bin_dir, "perfflow-event"),
+                   ["--db=%s/limits_%s%s" % (mysql_url(), suffix, args.db_query)] + args.event_arg, event_env)
     stub = epb_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
     stub.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=MD)
     stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD)
@@ -95,11 +88,14 @@ def main():
     print("CPU per event (us): event service %.0f, MariaDB %.0f (same-work floor: MariaDB %.0f); "
           "gRPC echo, client and server together, %.0f per call"
           % (cpu["ingest_service"], cpu["ingest_mysql"], cpu["same_work_mysql"], cpu["echo_client_and_server"]))
+    switches = r["mysql_context_switches_per_event"]
+    print("MariaDB thread context switches per event: %.1f under IngestEvent, %.1f under the same statements by hand"
+          % (switches["ingest"], switches["same_work"]))
     print("IngestEvent reaches %.1f%% of the bare gRPC call rate; event service peak RSS %.1f MiB"
           % (100 * r["ingest_events_per_s"] / r["raw_echo_calls_per_s"], rss_kib / 1024))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(r, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
+            json.dump(dict(r, event_args=args.event_arg, event_preload=args.event_preload, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
                            batch_ratio=batch, batch_goal=0.3,
                            event_peak_rss_kib=rss_kib), f, indent=2)
 

@@ -11,7 +11,11 @@ Measures, in one run against one throwaway MariaDB and the same replicas:
   3. the time until every one of the 100,000 overdue warnings has fired.
 With --no-ingest only step 3 runs, with no load beside the storm.
 Prints the ratios next to the goals (all warned within 60 s; ingest p99
-under storm within 2x of the baseline) and writes them as JSON. A closed
+under storm within 2x of the baseline — DESIGN.md — and within 3x, issue
+#21's restated goal) and writes them as JSON. CPU per firing (claim, fire
+and the warning's delivery) of MariaDB and of the replicas comes from
+/proc over the storm; with --no-ingest it is the storm's alone (#21's goal:
+MariaDB <= 200 us per firing). A closed
 loop of 16 clients would saturate this machine on its own; the fixed rate
 leaves the head-room a production deployment keeps.
 
@@ -32,7 +36,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from perfflow_e2e import CATALOGUE_HEADS, Server, catalogue_request, generate_stubs, mysql_env, mysql_url, org_request  # noqa: E402
+from perfflow_e2e import (CATALOGUE_HEADS, Server, catalogue_request, cpu_seconds, generate_stubs,  # noqa: E402
+                          mariadbd_pid, mysql_env, mysql_url, org_request)
 
 TENANT = [("x-perfflow-tenant", "bench")]
 
@@ -131,6 +136,13 @@ def main():
                     "SELECT 'storm', LPAD(HEX(seq), 32, '0'), LPAD(HEX(seq), 32, '0'), 'crm.contract_signed', 1, "
                     "CONCAT('p', seq MOD 500), 1, @due, @due - 86400000, 2, @due, 864000000000, 1 "
                     "FROM seq_1_to_%d" % args.tasks)
+        db_pid = mariadbd_pid(int(re.search(r":(\d+)$", mysql_url()).group(1)))
+        pids = {"mariadb": db_pid, "replicas": [r.proc.pid for r in replicas]}
+
+        def cpu():
+            return {"mariadb": cpu_seconds(db_pid) if db_pid else 0.0,
+                    "replicas": sum(cpu_seconds(pid) for pid in pids["replicas"])}
+        cpu_before = cpu()
         started = time.monotonic()
         fired = lambda: int(sql(schema, "SELECT COUNT(*) FROM timer_firings WHERE tenant_id = 'storm'"))  # noqa: E731
         done_at = []
@@ -147,16 +159,21 @@ def main():
         else:
             storm, _ = ingest_load(stub, pb, "storm", until=all_fired, rate=rate)
         storm_seconds = (done_at[0] if done_at else time.monotonic()) - started
+        cpu_after = cpu()
+        per_firing_us = {k: round((cpu_after[k] - cpu_before[k]) / args.tasks * 1e6, 1) for k in cpu_before}
         lag = sql(schema, "SELECT MIN(fired_at - timer_at), MAX(fired_at - timer_at) FROM timer_firings "
                           "WHERE tenant_id = 'storm'").split("\t")
         if args.no_ingest:
             result = {"tasks": args.tasks, "replicas": args.replicas, "all_warned_seconds": round(storm_seconds, 2),
-                      "all_warned_goal_seconds": 60, "fire_lag_ms_min_max": [int(lag[0]), int(lag[1])]}
+                      "all_warned_goal_seconds": 60, "fire_lag_ms_min_max": [int(lag[0]), int(lag[1])],
+                      "cpu_us_per_firing": per_firing_us, "mariadb_cpu_us_per_firing_goal": 200}
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=2)
             print("timer storm alone: %d tasks due at once, %d replicas: all warned in %.1f s (goal <= 60 s: %s); "
-                  "fire lag %s..%s ms" % (args.tasks, args.replicas, storm_seconds,
-                                          "meets" if storm_seconds <= 60 else "MISSES", lag[0], lag[1]))
+                  "fire lag %s..%s ms; CPU per firing: MariaDB %.0f us (goal <= 200 us: %s), replicas %.0f us" % (
+                      args.tasks, args.replicas, storm_seconds, "meets" if storm_seconds <= 60 else "MISSES",
+                      lag[0], lag[1], per_firing_us["mariadb"],
+                      "meets" if db_pid and per_firing_us["mariadb"] <= 200 else "MISSES", per_firing_us["replicas"]))
             return
 
         result = {
@@ -174,15 +191,20 @@ def main():
         }
         result["ingest_p99_ratio"] = round(result["ingest_storm"]["p99_ms"] / result["ingest_baseline"]["p99_ms"], 2)
         result["ingest_p99_ratio_goal"] = 2.0
+        result["ingest_p99_ratio_goal_issue_21"] = 3.0
+        result["cpu_us_per_firing_with_ingest"] = per_firing_us
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
         print("timer storm: %d tasks due at once, %d replicas: all warned in %.1f s (goal <= 60 s: %s); "
               "ingest at %.0f/s (half of the %.0f/s capacity): p99 %.1f ms under storm vs %.1f ms without, "
-              "ratio %.2f (goal <= 2.0: %s); fire lag %s..%s ms" % (
+              "ratio %.2f (goal <= 2.0: %s; #21's <= 3.0: %s); fire lag %s..%s ms; CPU during the storm per firing "
+              "(ingest included): MariaDB %.0f us, replicas %.0f us" % (
                   args.tasks, args.replicas, storm_seconds, "meets" if storm_seconds <= 60 else "MISSES",
                   rate, capacity,
                   result["ingest_storm"]["p99_ms"], result["ingest_baseline"]["p99_ms"], result["ingest_p99_ratio"],
-                  "meets" if result["ingest_p99_ratio"] <= 2.0 else "MISSES", lag[0], lag[1]))
+                  "meets" if result["ingest_p99_ratio"] <= 2.0 else "MISSES",
+                  "meets" if result["ingest_p99_ratio"] <= 3.0 else "MISSES", lag[0], lag[1],
+                  per_firing_us["mariadb"], per_firing_us["replicas"]))
     finally:
         for r in replicas:
             r.stop()

@@ -9,6 +9,7 @@
 #include <mysql_driver.h>
 
 #include <atomic>
+#include <optional>
 #include <regex>
 #include <unordered_map>
 
@@ -28,15 +29,20 @@ struct MysqlTarget {
   std::string host;
   int port = 3306;
   std::string schema;
+  std::optional<int> pool_size;  // ?pool_size=N, over the caller's default
 };
 
+constexpr int kMaxPoolSize = 256;
+
 absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::string& password) {
-  // mysql://user[:password]@host[:port]/schema
-  static const std::regex kUrl(R"(^mysql://([^:@/]+)(?::([^@/]*))?@([^:/]+)(?::(\d+))?/([A-Za-z0-9_]+)$)");
+  // mysql://user[:password]@host[:port]/schema[?pool_size=N]
+  static const std::regex kUrl(
+      R"(^mysql://([^:@/]+)(?::([^@/]*))?@([^:/]+)(?::(\d+))?/([A-Za-z0-9_]+)(?:\?pool_size=(\d{1,4}))?$)");
   std::smatch m;
   if (!std::regex_match(url, m, kUrl)) {
     return absl::InvalidArgumentError(
-        "--db: malformed MySQL URL (expected mysql://user@host:port/schema; schema of letters, digits, _)");
+        "--db: malformed MySQL URL (expected mysql://user@host:port/schema[?pool_size=N]; schema of letters, digits, "
+        "_)");
   }
   MysqlTarget t;
   t.user = m[1];
@@ -46,6 +52,13 @@ absl::StatusOr<MysqlTarget> ParseMysqlUrl(const std::string& url, const std::str
     return absl::InvalidArgumentError("--db: bad port in MySQL URL");
   }
   t.schema = m[5];
+  if (m[6].matched) {
+    int n = 0;
+    if (!absl::SimpleAtoi(std::string(m[6]), &n) || n < 1 || n > kMaxPoolSize) {
+      return absl::InvalidArgumentError(absl::StrCat("--db: pool_size must be 1 to ", kMaxPoolSize));
+    }
+    t.pool_size = n;
+  }
   return t;
 }
 
@@ -346,7 +359,8 @@ absl::StatusOr<std::unique_ptr<Database>> OpenMysql(const std::string& url, cons
                                                     int max_attempts) {
   absl::StatusOr<MysqlTarget> target = ParseMysqlUrl(url, password);
   if (!target.ok()) return target.status();
-  auto db = std::make_unique<MysqlDatabase>(*std::move(target), pool_size, max_attempts);
+  const int connections = target->pool_size.value_or(pool_size);
+  auto db = std::make_unique<MysqlDatabase>(*std::move(target), connections, max_attempts);
   if (absl::Status s = db->CreateSchemaIfMissing(); !s.ok()) return s;
   return db;
 }

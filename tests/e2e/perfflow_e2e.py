@@ -119,6 +119,27 @@ def mysql_url():
     return base
 
 
+def mariadbd_pid(port):
+    """The pid of the mariadbd listening on `port` (0 when none is found here)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and os.path.basename(args[0]) in (b"mariadbd", b"mysqld") and \
+                any(a == b"--port=%d" % port for a in args):
+            return int(pid)
+    return 0
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def mysql_env():
     return {"PERFFLOW_DB_PASSWORD": os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", "")}
 

@@ -2,9 +2,14 @@
 // probe, reflection and metrics are served, shutdown turns NOT_SERVING.
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <future>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/ids.h"
 #include "common/server_runner.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -98,10 +103,56 @@ TEST(DatabaseTest, UnreachableMysqlIsUnavailableWithoutDetail) {
 }
 
 TEST(DatabaseTest, MalformedUrlsAreInvalidArgument) {
-  for (const char* url : {"postgres://x@y/z", "mysql://host-only", "mysql://u@h:1/bad-schema!", "sqlite:"}) {
+  for (const char* url : {"postgres://x@y/z", "mysql://host-only", "mysql://u@h:1/bad-schema!",
+                          "sqlite:", "mysql://u@h:1/s?pool_size=0", "mysql://u@h:1/s?pool_size=257",
+                          "mysql://u@h:1/s?pool_size=", "mysql://u@h:1/s?pool_size=4&x=1", "mysql://u@h:1/s?pools=4"}) {
     auto db = db::OpenDatabase({url, "", 2, 2});
     EXPECT_TRUE(absl::IsInvalidArgument(db.status())) << url << " -> " << db.status();
   }
+}
+
+// ?pool_size=N in the URL bounds the connections a service opens: with 2,
+// a third transaction waits until one of two open ones ends.
+TEST(DatabaseTest, PoolSizeFromTheUrlBoundsTheConnections) {
+  if (!testing::MysqlConfigured()) GTEST_SKIP() << "PERFFLOW_TEST_MYSQL_URL not set (./scripts/test.sh sets it)";
+  const char* pw = std::getenv("PERFFLOW_TEST_MYSQL_PASSWORD");
+  const std::string schema = "t_pool_" + RandomId().substr(0, 12);
+  auto opened = db::OpenMysql(std::string(std::getenv("PERFFLOW_TEST_MYSQL_URL")) + "/" + schema + "?pool_size=2",
+                              pw ? pw : "", /*pool_size=*/16, /*max_attempts=*/2);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  db::Database& db = **opened;
+  absl::Notification release;
+  std::atomic<int> entered{0};
+  auto hold = [&] {
+    return std::async(std::launch::async, [&] {
+      return db.RunInTransaction([&](db::Transaction& txn) {
+        auto r = txn.Query("SELECT 1", {});
+        ++entered;
+        release.WaitForNotification();
+        return r.status();
+      });
+    });
+  };
+  auto first = hold();
+  auto second = hold();
+  for (int i = 0; i < 2000 && entered.load() < 2; ++i) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(entered.load(), 2);
+  int64_t connections = -1;
+  auto third = std::async(std::launch::async, [&] {
+    return db.RunInTransaction([&](db::Transaction& txn) {
+      auto r = txn.Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()", {});
+      if (r.ok()) connections = r->front().Int(0);
+      return r.status();
+    });
+  });
+  // A pool of 16 would run it at once; 2 keeps it waiting for a connection.
+  EXPECT_EQ(third.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  release.Notify();
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_TRUE(second.get().ok());
+  EXPECT_TRUE(third.get().ok());
+  EXPECT_EQ(connections, 2);
+  (void)db.ExecuteDdl("DROP DATABASE IF EXISTS `" + schema + "`");
 }
 
 }  // namespace
