@@ -43,6 +43,8 @@ def main():
     parser.add_argument("--event-arg", action="append", default=[],
                         help="a further flag for perfflow-event, e.g. --event-arg=--workers=false (repeatable)")
     parser.add_argument("--db-query", default="", help="appended to the event service's --db URL, e.g. ?pool_size=16")
+    parser.add_argument("--event-env", action="append", default=[],
+                        help="KEY=VALUE for perfflow-event's environment, e.g. MALLOC_ARENA_MAX=16 (repeatable)")
     parser.add_argument("--event-preload", help="a library to LD_PRELOAD into perfflow-event (e.g. an allocator)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="perfflow-limits-bench-")
@@ -52,7 +54,9 @@ def main():
 
     env = dict(mysql_env(), PERFFLOW_INTERNAL_TOKEN=INTERNAL)
     suffix = secrets.token_hex(4)
-    event_env = dict(env, LD_PRELOAD=args.event_preload) if args.event_preload else env
+    event_env = dict(env, **dict(kv.split("=", 1) for kv in args.event_env))
+    if args.event_preload:
+        event_env["LD_PRELOAD"] = args.event_preload
     event = Server(os.path.join(args.bin_dir, "perfflow-event"),
                    ["--db=%s/limits_%s%s" % (mysql_url(), suffix, args.db_query)] + args.event_arg, event_env)
     stub = epb_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
@@ -95,7 +99,7 @@ def main():
           % (100 * r["ingest_events_per_s"] / r["raw_echo_calls_per_s"], rss_kib / 1024))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(r, event_args=args.event_arg, event_preload=args.event_preload, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
+            json.dump(dict(r, event_args=args.event_arg, event_env=args.event_env, event_preload=args.event_preload, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
                            batch_ratio=batch, batch_goal=0.3,
                            event_peak_rss_kib=rss_kib), f, indent=2)
 
