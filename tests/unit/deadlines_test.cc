@@ -4,6 +4,7 @@
 #include "services/event/deadlines.h"
 #include "services/event/delivery/messages.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/flow/registry.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -169,6 +170,30 @@ TEST(DigestMessagesTest, WeeklyActionsListTasksWithTheirGoals) {
   EXPECT_EQ(actions.values(1).struct_value().fields().at("goals").list_value().values(0).string_value(),
             "sales.renewal_rate");
   EXPECT_EQ(p.fields().at("overdue").number_value(), 1);
+  EXPECT_EQ(p.fields().at("more").number_value(), 0);
+}
+
+// Thousands of open tasks: the most urgent are listed, the counts cover all.
+TEST(DigestMessagesTest, WeeklyActionsListTheMostUrgentAndCountAll) {
+  const absl::Time now = At("2026-11-23T01:00:00Z");
+  std::vector<OpenTask> tasks;
+  for (int i = 0; i < 5000; ++i) {
+    // Given in reverse order of due time: the last 2,998 (i > 2001) are overdue.
+    tasks.push_back({"p1", absl::StrCat("t", 10000 + i), "e", "crm.contract_signed",
+                     perfflow::type::v1::TASK_KIND_OWNER_UPLOAD, now + absl::Minutes(3000 - i) - absl::Minutes(999)});
+  }
+  std::vector<Notice> notices = WeeklyActions(
+      tasks, [](const std::string&) { return std::vector<std::string>{}; }, "2026-W48", now);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_LT(notices[0].payload_json.size(), 20000u);
+  auto p = Json(notices[0].payload_json);
+  const auto& actions = p.fields().at("actions").list_value();
+  ASSERT_EQ(actions.values_size(), kMaxWeeklyActions);
+  EXPECT_EQ(actions.values(0).struct_value().fields().at("task").string_value(), "tasks/t14999");  // due first
+  EXPECT_EQ(p.fields().at("open").number_value(), 5000);
+  EXPECT_EQ(p.fields().at("overdue").number_value(), 2998);
+  EXPECT_EQ(p.fields().at("more").number_value(), 5000 - kMaxWeeklyActions);
+  EXPECT_THAT(NoticeText("weekly_actions", notices[0].payload_json), HasSubstr("5000 open, 2998 overdue"));
 }
 
 TEST(SettingsTest, ParsedValidatedAndMerged) {

@@ -110,6 +110,8 @@ std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
     auto* items = (*payload.mutable_fields())["actions"].mutable_list_value();
     int64_t overdue = 0;
     for (const OpenTask* task : list) {
+      overdue += task->due_at < now ? 1 : 0;
+      if (items->values_size() == kMaxWeeklyActions) continue;
       Struct item;
       (*item.mutable_fields())["task"] = StringValue("tasks/" + task->task_id);
       (*item.mutable_fields())["event"] = StringValue("events/" + task->event_id);
@@ -119,10 +121,10 @@ std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
       auto* goals = (*item.mutable_fields())["goals"].mutable_list_value();
       for (const std::string& g : goals_of(task->event_type)) *goals->add_values() = StringValue(g);
       *items->add_values()->mutable_struct_value() = item;
-      overdue += task->due_at < now ? 1 : 0;
     }
     (*payload.mutable_fields())["open"] = NumberValue(static_cast<double>(list.size()));
     (*payload.mutable_fields())["overdue"] = NumberValue(static_cast<double>(overdue));
+    (*payload.mutable_fields())["more"] = NumberValue(static_cast<double>(list.size() - items->values_size()));
     out.push_back({person, "weekly_actions", absl::StrCat("weekly_actions:", period, ":", person), ToJson(payload)});
   }
   return out;

@@ -65,8 +65,14 @@ struct OpenTask {
 // One "daily_digest" notice per manager with at least one open item.
 std::vector<Notice> ManagerDigests(const std::vector<TeamTaskCount>& rows, const std::string& period);
 
-// One "weekly_actions" notice per person with open tasks, each task with the
-// goals its event type serves (`goals_of` maps event type -> goal keys).
+// A weekly notice lists at most this many actions, the soonest due first; its
+// "open" and "overdue" count all of them and "more" says how many are not
+// listed (a person with thousands of open tasks would otherwise get a payload
+// past what the outbox column holds, and the worker would build it in memory).
+inline constexpr int kMaxWeeklyActions = 50;
+
+// One "weekly_actions" notice per person with open tasks, each listed task with
+// the goals its event type serves (`goals_of` maps event type -> goal keys).
 std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
                                   const std::function<std::vector<std::string>(const std::string&)>& goals_of,
                                   const std::string& period, absl::Time now);
