@@ -2,6 +2,7 @@
 // share a timer (SKIP LOCKED on MariaDB), an expired claim is fenced, and
 // the outbox is claimed and settled the same way.
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -135,6 +136,38 @@ TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
   EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Hours(1)).value_or(-1), 6);
   EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Hours(1)).value_or(-1), 0);
   EXPECT_EQ(testing::CountRows(*w_.database.db, "outbox"), 6) << "the rows stay";
+}
+
+// The weekly list: every open task counted, only the soonest `per_person`
+// returned, soonest first, whatever the backend.
+TEST_P(DeliveryStoreTest, WeeklyActionListsCountAllAndReturnTheSoonest) {
+  IngestContracts(12);  // each: a task for the subject, its manager and a confirmer
+  auto all = store_->WeeklyActionLists(kTenant, testing::FixedStart(), 1000);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_FALSE(all->empty());
+  auto listed = store_->WeeklyActionLists(kTenant, Later(), 5);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), all->size());
+  int64_t total = 0;
+  for (size_t i = 0; i < all->size(); ++i) {
+    const PersonActions& full = (*all)[i];
+    const PersonActions& capped = (*listed)[i];
+    EXPECT_EQ(capped.assignee_id, full.assignee_id);
+    EXPECT_EQ(full.open, static_cast<int64_t>(full.soonest.size()));
+    EXPECT_EQ(full.overdue, 0);  // nothing is due yet at the start
+    EXPECT_EQ(capped.open, full.open);
+    EXPECT_EQ(capped.overdue, full.open);  // 1000 h later everything is
+    ASSERT_EQ(capped.soonest.size(), std::min<size_t>(5, full.soonest.size()));
+    for (size_t k = 0; k < capped.soonest.size(); ++k) {
+      EXPECT_EQ(capped.soonest[k].task_id, full.soonest[k].task_id);  // the same first ones
+      if (k > 0) {
+        EXPECT_LE(full.soonest[k - 1].due_at, full.soonest[k].due_at);
+      }
+    }
+    total += full.open;
+  }
+  EXPECT_EQ(total, 12 * 3);
+  EXPECT_TRUE(std::any_of(all->begin(), all->end(), [](const PersonActions& p) { return p.open == 12; }));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DeliveryStoreTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),

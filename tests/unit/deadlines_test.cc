@@ -4,7 +4,6 @@
 #include "services/event/deadlines.h"
 #include "services/event/delivery/messages.h"
 
-#include "absl/strings/str_cat.h"
 #include "common/flow/registry.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -152,48 +151,36 @@ TEST(DigestMessagesTest, ManagerDigestAggregatesTheTeamByEventType) {
 
 TEST(DigestMessagesTest, WeeklyActionsListTasksWithTheirGoals) {
   const absl::Time now = At("2026-11-23T01:00:00Z");
-  std::vector<OpenTask> tasks = {
-      {"p1", "t2", "e2", "crm.contract_signed", perfflow::type::v1::TASK_KIND_OWNER_UPLOAD, now + absl::Hours(5)},
-      {"p1", "t1", "e1", "qms.complaint_closed", perfflow::type::v1::TASK_KIND_OWNER_UPLOAD, now - absl::Hours(1)},
-      {"p2", "t3", "e3", "crm.contract_signed", perfflow::type::v1::TASK_KIND_MANAGER_REVIEW, now + absl::Hours(9)}};
+  std::vector<PersonActions> people = {
+      {"p1",
+       12,
+       1,
+       {{"t1", "e1", "qms.complaint_closed", perfflow::type::v1::TASK_KIND_OWNER_UPLOAD, now - absl::Hours(1)},
+        {"t2", "e2", "crm.contract_signed", perfflow::type::v1::TASK_KIND_OWNER_UPLOAD, now + absl::Hours(5)}}},
+      {"p2",
+       1,
+       0,
+       {{"t3", "e3", "crm.contract_signed", perfflow::type::v1::TASK_KIND_MANAGER_REVIEW, now + absl::Hours(9)}}}};
   auto goals = [](const std::string& type) {
     return type == "crm.contract_signed" ? std::vector<std::string>{"sales.renewal_rate"} : std::vector<std::string>{};
   };
-  std::vector<Notice> notices = WeeklyActions(tasks, goals, "2026-W48", now);
+  std::vector<Notice> notices = WeeklyActions(people, goals, "2026-W48");
   ASSERT_EQ(notices.size(), 2u);
+  EXPECT_EQ(notices[0].recipient_id, "p1");
   EXPECT_EQ(notices[0].idempotency_key, "weekly_actions:2026-W48:p1");
   auto p = Json(notices[0].payload_json);
   const auto& actions = p.fields().at("actions").list_value();
   ASSERT_EQ(actions.values_size(), 2);
-  // Soonest due first; goals of the event type attached.
+  // In the order given (soonest due first); goals of the event type attached.
   EXPECT_EQ(actions.values(0).struct_value().fields().at("task").string_value(), "tasks/t1");
   EXPECT_EQ(actions.values(1).struct_value().fields().at("goals").list_value().values(0).string_value(),
             "sales.renewal_rate");
+  // The counts are of all the person's open tasks; "more" is what is not listed.
+  EXPECT_EQ(p.fields().at("open").number_value(), 12);
   EXPECT_EQ(p.fields().at("overdue").number_value(), 1);
-  EXPECT_EQ(p.fields().at("more").number_value(), 0);
-}
-
-// Thousands of open tasks: the most urgent are listed, the counts cover all.
-TEST(DigestMessagesTest, WeeklyActionsListTheMostUrgentAndCountAll) {
-  const absl::Time now = At("2026-11-23T01:00:00Z");
-  std::vector<OpenTask> tasks;
-  for (int i = 0; i < 5000; ++i) {
-    // Given in reverse order of due time: the last 2,998 (i > 2001) are overdue.
-    tasks.push_back({"p1", absl::StrCat("t", 10000 + i), "e", "crm.contract_signed",
-                     perfflow::type::v1::TASK_KIND_OWNER_UPLOAD, now + absl::Minutes(3000 - i) - absl::Minutes(999)});
-  }
-  std::vector<Notice> notices = WeeklyActions(
-      tasks, [](const std::string&) { return std::vector<std::string>{}; }, "2026-W48", now);
-  ASSERT_EQ(notices.size(), 1u);
-  EXPECT_LT(notices[0].payload_json.size(), 20000u);
-  auto p = Json(notices[0].payload_json);
-  const auto& actions = p.fields().at("actions").list_value();
-  ASSERT_EQ(actions.values_size(), kMaxWeeklyActions);
-  EXPECT_EQ(actions.values(0).struct_value().fields().at("task").string_value(), "tasks/t14999");  // due first
-  EXPECT_EQ(p.fields().at("open").number_value(), 5000);
-  EXPECT_EQ(p.fields().at("overdue").number_value(), 2998);
-  EXPECT_EQ(p.fields().at("more").number_value(), 5000 - kMaxWeeklyActions);
-  EXPECT_THAT(NoticeText("weekly_actions", notices[0].payload_json), HasSubstr("5000 open, 2998 overdue"));
+  EXPECT_EQ(p.fields().at("more").number_value(), 10);
+  EXPECT_THAT(NoticeText("weekly_actions", notices[0].payload_json), HasSubstr("12 open, 1 overdue"));
+  EXPECT_EQ(Json(notices[1].payload_json).fields().at("more").number_value(), 0);
 }
 
 TEST(SettingsTest, ParsedValidatedAndMerged) {

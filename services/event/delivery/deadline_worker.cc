@@ -240,11 +240,11 @@ absl::StatusOr<int> DigestScheduler::RunOnce() {
     });
     if (!daily.ok()) return daily;
     absl::Status weekly = run("weekly_actions", due.weekly, [&]() -> absl::StatusOr<std::vector<Notice>> {
-      auto tasks = store_->OpenTasks(tenant);
-      if (!tasks.ok()) return tasks.status();
+      auto people = store_->WeeklyActionLists(tenant, *now, kMaxWeeklyActions);
+      if (!people.ok()) return people.status();
       std::shared_ptr<const RegistryView> view = *registry;
       return WeeklyActions(
-          *tasks, [view](const std::string& type) { return view->GoalsFor(type); }, *due.weekly, *now);
+          *people, [view](const std::string& type) { return view->GoalsFor(type); }, *due.weekly);
     });
     if (!weekly.ok()) return weekly;
   }

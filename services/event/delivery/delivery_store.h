@@ -105,10 +105,13 @@ class DeliveryStore {
   // `delivered_before`; returns how many were cleared (none twice).
   virtual absl::StatusOr<int64_t> ClearDelivered(const std::string& tenant, absl::Time delivered_before) = 0;
 
-  // Digests: team counts of open tasks by manager and event type, and every
-  // open task (for the weekly lists).
+  // Digests: team counts of open tasks by manager and event type, and each
+  // person's open tasks for the weekly list — counted (overdue: due before
+  // `now`), the `per_person` soonest due listed; by assignee. Only those rows
+  // leave the database, however many tasks are open.
   virtual absl::StatusOr<std::vector<TeamTaskCount>> TeamTaskCounts(const std::string& tenant, absl::Time now) = 0;
-  virtual absl::StatusOr<std::vector<OpenTask>> OpenTasks(const std::string& tenant) = 0;
+  virtual absl::StatusOr<std::vector<PersonActions>> WeeklyActionLists(const std::string& tenant, absl::Time now,
+                                                                       int per_person) = 0;
   // Records the (kind, period) run and writes its notices in one transaction;
   // false when another replica already did.
   virtual absl::StatusOr<bool> RecordDigest(const std::string& tenant, const std::string& kind,

@@ -95,37 +95,30 @@ std::vector<Notice> ManagerDigests(const std::vector<TeamTaskCount>& rows, const
   return out;
 }
 
-std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
+std::vector<Notice> WeeklyActions(const std::vector<PersonActions>& people,
                                   const std::function<std::vector<std::string>(const std::string&)>& goals_of,
-                                  const std::string& period, absl::Time now) {
-  std::map<std::string, std::vector<const OpenTask*>> by_person;
-  for (const OpenTask& task : tasks) by_person[task.assignee_id].push_back(&task);
+                                  const std::string& period) {
   std::vector<Notice> out;
-  for (auto& [person, list] : by_person) {
-    std::sort(list.begin(), list.end(), [](const OpenTask* a, const OpenTask* b) {
-      return a->due_at != b->due_at ? a->due_at < b->due_at : a->task_id < b->task_id;
-    });
+  for (const PersonActions& person : people) {
     Struct payload;
     (*payload.mutable_fields())["period"] = StringValue(period);
     auto* items = (*payload.mutable_fields())["actions"].mutable_list_value();
-    int64_t overdue = 0;
-    for (const OpenTask* task : list) {
-      overdue += task->due_at < now ? 1 : 0;
-      if (items->values_size() == kMaxWeeklyActions) continue;
+    for (const OpenTask& task : person.soonest) {
       Struct item;
-      (*item.mutable_fields())["task"] = StringValue("tasks/" + task->task_id);
-      (*item.mutable_fields())["event"] = StringValue("events/" + task->event_id);
-      (*item.mutable_fields())["event_type"] = StringValue(task->event_type);
-      (*item.mutable_fields())["kind"] = StringValue(TaskKindLabel(task->kind));
-      (*item.mutable_fields())["due_at"] = StringValue(Rfc3339(task->due_at));
+      (*item.mutable_fields())["task"] = StringValue("tasks/" + task.task_id);
+      (*item.mutable_fields())["event"] = StringValue("events/" + task.event_id);
+      (*item.mutable_fields())["event_type"] = StringValue(task.event_type);
+      (*item.mutable_fields())["kind"] = StringValue(TaskKindLabel(task.kind));
+      (*item.mutable_fields())["due_at"] = StringValue(Rfc3339(task.due_at));
       auto* goals = (*item.mutable_fields())["goals"].mutable_list_value();
-      for (const std::string& g : goals_of(task->event_type)) *goals->add_values() = StringValue(g);
+      for (const std::string& g : goals_of(task.event_type)) *goals->add_values() = StringValue(g);
       *items->add_values()->mutable_struct_value() = item;
     }
-    (*payload.mutable_fields())["open"] = NumberValue(static_cast<double>(list.size()));
-    (*payload.mutable_fields())["overdue"] = NumberValue(static_cast<double>(overdue));
-    (*payload.mutable_fields())["more"] = NumberValue(static_cast<double>(list.size() - items->values_size()));
-    out.push_back({person, "weekly_actions", absl::StrCat("weekly_actions:", period, ":", person), ToJson(payload)});
+    (*payload.mutable_fields())["open"] = NumberValue(static_cast<double>(person.open));
+    (*payload.mutable_fields())["overdue"] = NumberValue(static_cast<double>(person.overdue));
+    (*payload.mutable_fields())["more"] = NumberValue(static_cast<double>(person.open - items->values_size()));
+    out.push_back({person.assignee_id, "weekly_actions",
+                   absl::StrCat("weekly_actions:", period, ":", person.assignee_id), ToJson(payload)});
   }
   return out;
 }

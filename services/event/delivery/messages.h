@@ -54,12 +54,20 @@ struct TeamTaskCount {
 };
 
 struct OpenTask {
-  std::string assignee_id;
   std::string task_id;
   std::string event_id;
   std::string event_type;
   perfflow::type::v1::TaskKind kind = perfflow::type::v1::TASK_KIND_UNSPECIFIED;
   absl::Time due_at;
+};
+
+// One person's open tasks for the weekly list: all of them counted, the
+// soonest due listed (at most kMaxWeeklyActions, soonest first).
+struct PersonActions {
+  std::string assignee_id;
+  int64_t open = 0;
+  int64_t overdue = 0;
+  std::vector<OpenTask> soonest;
 };
 
 // One "daily_digest" notice per manager with at least one open item.
@@ -68,14 +76,14 @@ std::vector<Notice> ManagerDigests(const std::vector<TeamTaskCount>& rows, const
 // A weekly notice lists at most this many actions, the soonest due first; its
 // "open" and "overdue" count all of them and "more" says how many are not
 // listed (a person with thousands of open tasks would otherwise get a payload
-// past what the outbox column holds, and the worker would build it in memory).
+// past what the outbox column holds, built in the worker's memory).
 inline constexpr int kMaxWeeklyActions = 50;
 
-// One "weekly_actions" notice per person with open tasks, each listed task with
-// the goals its event type serves (`goals_of` maps event type -> goal keys).
-std::vector<Notice> WeeklyActions(const std::vector<OpenTask>& tasks,
+// One "weekly_actions" notice per person, each listed task with the goals its
+// event type serves (`goals_of` maps event type -> goal keys).
+std::vector<Notice> WeeklyActions(const std::vector<PersonActions>& people,
                                   const std::function<std::vector<std::string>(const std::string&)>& goals_of,
-                                  const std::string& period, absl::Time now);
+                                  const std::string& period);
 
 // One line a person reads in a chat robot, from a notice's topic and payload.
 std::string NoticeText(const std::string& topic, const std::string& payload_json);

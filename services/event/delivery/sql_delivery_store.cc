@@ -357,15 +357,25 @@ absl::StatusOr<std::vector<TeamTaskCount>> SqlDeliveryStore::TeamTaskCounts(cons
   return out;
 }
 
-absl::StatusOr<std::vector<OpenTask>> SqlDeliveryStore::OpenTasks(const std::string& tenant) {
-  auto rows = db::QueryOnce(*db_,
-                            "SELECT assignee_id, task_id, event_id, event_type, kind, due_at FROM tasks "
-                            "WHERE tenant_id = ? AND state = ? ORDER BY assignee_id, due_at, task_id",
-                            {tenant, kOpen});
+absl::StatusOr<std::vector<PersonActions>> SqlDeliveryStore::WeeklyActionLists(const std::string& tenant,
+                                                                               absl::Time now, int per_person) {
+  // Window functions (MariaDB 10.2+, SQLite 3.25+): each person's counts on
+  // every row, and only their `per_person` soonest rows returned.
+  auto rows =
+      db::QueryOnce(*db_,
+                    "SELECT assignee_id, task_id, event_id, event_type, kind, due_at, open_count, overdue_count FROM ("
+                    "SELECT assignee_id, task_id, event_id, event_type, kind, due_at, "
+                    "ROW_NUMBER() OVER (PARTITION BY assignee_id ORDER BY due_at, task_id) AS n, "
+                    "COUNT(*) OVER (PARTITION BY assignee_id) AS open_count, "
+                    "SUM(CASE WHEN due_at < ? THEN 1 ELSE 0 END) OVER (PARTITION BY assignee_id) AS overdue_count "
+                    "FROM tasks WHERE tenant_id = ? AND state = ?) listed "
+                    "WHERE n <= ? ORDER BY assignee_id, n",
+                    {Ms(now), tenant, kOpen, int64_t{per_person}});
   if (!rows.ok()) return rows.status();
-  std::vector<OpenTask> out;
+  std::vector<PersonActions> out;
   for (const Row& r : *rows) {
-    out.push_back({r.Str(0), r.Str(1), r.Str(2), r.Str(3), static_cast<t::TaskKind>(r.Int(4)), FromMs(r.Int(5))});
+    if (out.empty() || out.back().assignee_id != r.Str(0)) out.push_back({r.Str(0), r.Int(6), r.Int(7), {}});
+    out.back().soonest.push_back({r.Str(1), r.Str(2), r.Str(3), static_cast<t::TaskKind>(r.Int(4)), FromMs(r.Int(5))});
   }
   return out;
 }
