@@ -262,10 +262,14 @@ class EventServiceE2E(unittest.TestCase):
         self.assertEqual(sum(1 for f in facts if f.within_sla), 1)
 
     def test_11_metrics(self):
+        # Gauges come from a periodic refresh that sets one family after the
+        # other: wait until a scrape shows both of the ones checked below.
+        gauges = ['perfflow_flow_health_ratio{department="all",event_type="all",tenant="e2e"} 1',
+                  'perfflow_flow_open_chains{step="triggered",tenant="e2e"} 1']
         deadline = time.monotonic() + 30
         text = scrape()
-        while 'perfflow_flow_health_ratio{department="all",event_type="all",tenant="e2e"} 1' not in text:
-            self.assertLess(time.monotonic(), deadline, "flow-health gauge never appeared:\n" + text[-3000:])
+        while not all(g in text for g in gauges):
+            self.assertLess(time.monotonic(), deadline, "the refreshed gauges never appeared:\n" + text[-3000:])
             time.sleep(0.2)
             text = scrape()
         for needle in [

@@ -19,14 +19,11 @@ task.assigned outbox message per task) and nothing is half-written.
 
 import argparse
 import collections
-import glob
-import json
 import os
 import pwd
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -335,6 +332,23 @@ def check_chains(test, schema, acked, by_external, db):
     return len(by_external)
 
 
+def readiness(server):
+    """The replica's grpc.health answer for the whole server; None when it does not answer."""
+    health = health_grpc.HealthStub(grpc.insecure_channel(server.address()))
+    try:
+        return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status
+    except grpc.RpcError:
+        return None
+
+
+def await_readiness(test, server, wanted, within, what):
+    deadline = time.monotonic() + within
+    while readiness(server) != wanted:
+        test.assertLess(time.monotonic(), deadline, what)
+        time.sleep(0.1)
+    return time.monotonic()
+
+
 class KillDuringIngestTest(unittest.TestCase):
     def test_kill_9_mid_burst(self):
         schema = "fault_kill_" + secrets.token_hex(3)
@@ -371,14 +385,7 @@ class DatabaseRestartTest(unittest.TestCase):
         schema = "fault_db_" + secrets.token_hex(3)
         server = start_event(schema, extra=["--metrics_refresh_seconds=1"])
         prepare(server)
-        health = health_grpc.HealthStub(grpc.insecure_channel(server.address()))
-
-        def status():
-            try:
-                return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status
-            except grpc.RpcError:
-                return None
-        self.assertEqual(status(), health_pb2.HealthCheckResponse.SERVING)
+        self.assertEqual(readiness(server), health_pb2.HealthCheckResponse.SERVING)
         clients = [RetryingClient([server.address()], ["d%d-%d" % (c, i) for i in range(150)], give_up_after=240)
                    for c in range(4)]
         for c in clients:
@@ -386,19 +393,15 @@ class DatabaseRestartTest(unittest.TestCase):
         while sum(len(c.acked) for c in clients) < 100:
             time.sleep(0.01)
         DB.kill()
-        deadline = time.monotonic() + 30
-        while status() != health_pb2.HealthCheckResponse.NOT_SERVING:
-            self.assertLess(time.monotonic(), deadline, "readiness never turned NOT_SERVING")
-            time.sleep(0.1)
+        await_readiness(self, server, health_pb2.HealthCheckResponse.NOT_SERVING, 30,
+                        "readiness never turned NOT_SERVING")
         stub = epb_grpc.EventServiceStub(grpc.insecure_channel(server.address()))
         with self.assertRaises(grpc.RpcError) as err:
             stub.IngestEvent(ingest_request("during-outage"), metadata=TENANT, timeout=10)
         self.assertEqual(err.exception.code(), grpc.StatusCode.UNAVAILABLE)
         DB.start()
-        deadline = time.monotonic() + 60
-        while status() != health_pb2.HealthCheckResponse.SERVING:
-            self.assertLess(time.monotonic(), deadline, "the service did not recover by itself")
-            time.sleep(0.1)
+        await_readiness(self, server, health_pb2.HealthCheckResponse.SERVING, 60,
+                        "the service did not recover by itself")
         for c in clients:
             c.join(timeout=240)
         self.assertIsNone(server.proc.poll(), "the service died with its database")
@@ -501,23 +504,6 @@ class ClockJumpTest(unittest.TestCase):
         server.stop()
         print("clock +3d: %d timers fired (levels %s), none early; clock -2h: none more" % (fired, levels),
               file=sys.stderr)
-
-
-def readiness(server):
-    """The replica's grpc.health answer for the whole server; None when it does not answer."""
-    health = health_grpc.HealthStub(grpc.insecure_channel(server.address()))
-    try:
-        return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2).status
-    except grpc.RpcError:
-        return None
-
-
-def await_readiness(test, server, wanted, within, what):
-    deadline = time.monotonic() + within
-    while readiness(server) != wanted:
-        test.assertLess(time.monotonic(), deadline, what)
-        time.sleep(0.1)
-    return time.monotonic()
 
 
 class GaleraNodeKillTest(unittest.TestCase):
