@@ -263,7 +263,7 @@ class RawMysql {
 // from an event the service stored (call after one IngestEvent).
 class SameWork {
  public:
-  SameWork(const Options& o, int connections) {
+  SameWork(const Options& o, int connections) : tenant_(o.tenant) {
     sql::ConnectOptionsMap options = ConnectOptions(o);
     auto* driver = sql::mysql::get_mysql_driver_instance();
     const std::string& from = o.event_schema;
@@ -344,24 +344,24 @@ class SameWork {
     const std::string id = absl::StrFormat("%032x", ++events_);
     const std::string external = absl::StrCat("floor-", id);
     const int64_t now = absl::ToUnixMillis(absl::Now());
-    k.lookup->setString(1, "bench");
+    k.lookup->setString(1, tenant_);
     k.lookup->setString(2, "crm");
     k.lookup->setString(3, external);
     std::unique_ptr<sql::ResultSet> found(k.lookup->executeQuery());
     if (found->next()) Die("same-work floor: an id was found twice");
     const std::string hash(64, 'a');
-    SetAll(k.inbox.get(), {"bench", "crm", external, hash, id}, {now});
+    SetAll(k.inbox.get(), {tenant_, "crm", external, hash, id}, {now});
     k.inbox->executeUpdate();
-    SetAll(k.event.get(), {"bench", id, "crm.contract_signed", "crm", external, "s1", "sales"}, {now});
+    SetAll(k.event.get(), {tenant_, id, "crm.contract_signed", "crm", external, "s1", "sales"}, {now});
     k.event->setString(9, attributes_);
     k.event->setInt64(10, 1);
     k.event->setInt64(11, 0);
     k.event->executeUpdate();
-    SetAll(k.flow.get(), {"bench", id, "crm.contract_signed", "s1", "sales"}, {1, 1, 0, 1, now, now / 86'400'000});
+    SetAll(k.flow.get(), {tenant_, id, "crm.contract_signed", "s1", "sales"}, {1, 1, 0, 1, now, now / 86'400'000});
     k.flow->executeUpdate();
     for (int t = 0; t < tasks_; ++t) {
       const int at = 13 * t;
-      k.tasks->setString(at + 1, "bench");
+      k.tasks->setString(at + 1, tenant_);
       k.tasks->setString(at + 2, absl::StrCat(id.substr(8), "-t", t));
       k.tasks->setString(at + 3, id);
       k.tasks->setString(at + 4, "crm.contract_signed");
@@ -378,7 +378,7 @@ class SameWork {
     if (k.tasks) k.tasks->executeUpdate();
     for (int m = 0; m < outbox_; ++m) {
       const int at = 7 * m;
-      k.outbox->setString(at + 1, "bench");
+      k.outbox->setString(at + 1, tenant_);
       k.outbox->setString(at + 2, absl::StrCat(id.substr(8), "-m", m));
       k.outbox->setString(at + 3, absl::StrCat("task.assigned:", id, "-", m));
       k.outbox->setString(at + 4, "task.assigned");
@@ -405,6 +405,7 @@ class SameWork {
     std::unique_ptr<sql::PreparedStatement> lookup, inbox, event, flow, tasks, outbox;
     std::unique_ptr<sql::Statement> commit;
   };
+  const std::string tenant_;
   int tasks_ = 0;
   int outbox_ = 0;
   std::string attributes_;

@@ -22,7 +22,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from perfflow_e2e import (CATALOGUE_HEADS, Server, catalogue_request, org_request, generate_stubs, mariadbd_pid,  # noqa: E402
+from perfflow_e2e import (CATALOGUE_HEADS, Server, catalogue_request, org_request, generate_stubs, test_mariadbd_pid,  # noqa: E402
                           mysql_env, mysql_url)
 
 INTERNAL = "bench-" + secrets.token_hex(16)
@@ -66,7 +66,7 @@ def main():
     run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
                           "--schema=limits_raw_" + suffix, "--event_schema=limits_" + suffix,
                           "--event_addr=" + event.address(), "--event_pid=%d" % event.proc.pid,
-                          "--mysql_pid=%d" % mariadbd_pid(int(mysql_url().rsplit(":", 1)[1])),
+                          "--mysql_pid=%d" % test_mariadbd_pid(),
                           "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds],
                          env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True, check=True)
     r = json.loads(run.stdout)

@@ -37,7 +37,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
 from perfflow_e2e import (CATALOGUE_HEADS, Server, catalogue_request, cpu_seconds, generate_stubs,  # noqa: E402
-                          mariadbd_pid, mysql_env, mysql_url, org_request)
+                          mysql_env, mysql_url, org_request, test_mariadbd_pid)
 
 TENANT = [("x-perfflow-tenant", "bench")]
 
@@ -136,12 +136,11 @@ def main():
                     "SELECT 'storm', LPAD(HEX(seq), 32, '0'), LPAD(HEX(seq), 32, '0'), 'crm.contract_signed', 1, "
                     "CONCAT('p', seq MOD 500), 1, @due, @due - 86400000, 2, @due, 864000000000, 1 "
                     "FROM seq_1_to_%d" % args.tasks)
-        db_pid = mariadbd_pid(int(re.search(r":(\d+)$", mysql_url()).group(1)))
-        pids = {"mariadb": db_pid, "replicas": [r.proc.pid for r in replicas]}
+        db_pid = test_mariadbd_pid()
 
         def cpu():
             return {"mariadb": cpu_seconds(db_pid) if db_pid else 0.0,
-                    "replicas": sum(cpu_seconds(pid) for pid in pids["replicas"])}
+                    "replicas": sum(cpu_seconds(r.proc.pid) for r in replicas)}
         cpu_before = cpu()
         started = time.monotonic()
         fired = lambda: int(sql(schema, "SELECT COUNT(*) FROM timer_firings WHERE tenant_id = 'storm'"))  # noqa: E731

@@ -133,6 +133,11 @@ def mariadbd_pid(port):
     return 0
 
 
+def test_mariadbd_pid():
+    """The pid of the MariaDB in PERFFLOW_TEST_MYSQL_URL, when it runs on this machine (else 0)."""
+    return mariadbd_pid(int(mysql_url().rsplit(":", 1)[1]))
+
+
 def cpu_seconds(pid):
     """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
     with open("/proc/%d/stat" % pid) as f:

@@ -179,8 +179,7 @@ class GaleraNode(MariaDB):
             "--wsrep-node-address=127.0.0.1:%d" % self.gcomm_port,
             "--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:%d;ist.recv_addr=127.0.0.1:%d;"
             "gcache.size=256M" % (self.gcomm_port, self.ist_port),
-            "--wsrep-sst-method=rsync", "--wsrep-sst-receive-address=127.0.0.1:%d" % self.sst_port,
-            "--innodb-buffer-pool-size=96M"]
+            "--wsrep-sst-method=rsync", "--wsrep-sst-receive-address=127.0.0.1:%d" % self.sst_port]
         if self.start_position:
             args.append("--wsrep-start-position=" + self.start_position)
         return args + (["--wsrep-new-cluster"] if self.bootstrap else [])
