@@ -255,8 +255,9 @@ class RawMysql {
 // ------------------------------------------------------------ same-work floor
 
 // Exactly the statements one IngestEvent performs today, written by hand: the
-// inbox look-up, one row each into inbox, events and flows, the event's task
-// rows and its outbox rows as one multi-row INSERT each, then COMMIT — READ
+// look-up of its idempotency key on events, one row each into events and
+// flows, the event's task rows and its outbox rows as one multi-row INSERT
+// each, then COMMIT — READ
 // COMMITTED, autocommit off, one connection per thread, statements prepared
 // once. The tables are copies (CREATE TABLE ... LIKE) of the event service's,
 // so the indexes are the same; the rows per event and the payloads are taken
@@ -271,7 +272,7 @@ class SameWork {
       std::unique_ptr<sql::Connection> admin(driver->connect(options));
       std::unique_ptr<sql::Statement> s(admin->createStatement());
       s->execute("CREATE DATABASE IF NOT EXISTS `" + o.schema + "`");
-      for (const char* table : {"inbox", "events", "flows", "tasks", "outbox"}) {
+      for (const char* table : {"events", "flows", "tasks", "outbox"}) {
         s->execute(absl::StrCat("CREATE TABLE IF NOT EXISTS `", o.schema, "`.", table, " LIKE `", from, "`.", table));
       }
       auto count = [&](const std::string& table, const std::string& also) {
@@ -306,14 +307,12 @@ class SameWork {
       }
       c.conn->setAutoCommit(false);
       c.lookup.reset(c.conn->prepareStatement(
-          "SELECT source, external_id, payload_hash, event_id FROM inbox WHERE tenant_id = ? AND "
+          "SELECT source, external_id, payload_hash, event_id FROM events WHERE tenant_id = ? AND "
           "((source = ? AND external_id = ?))"));
-      c.inbox.reset(c.conn->prepareStatement(
-          "INSERT INTO inbox (tenant_id, source, external_id, payload_hash, event_id, received_at) VALUES "
-          "(?, ?, ?, ?, ?, ?)"));
       c.event.reset(c.conn->prepareStatement(
           "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-          "occurred_at, attributes, registry_version, imported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+          "occurred_at, attributes, registry_version, imported, payload_hash) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
       c.flow.reset(c.conn->prepareStatement(
           "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
           "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
@@ -336,7 +335,7 @@ class SameWork {
     }
   }
 
-  int rows_per_event() const { return 3 + tasks_ + outbox_; }
+  int rows_per_event() const { return 2 + tasks_ + outbox_; }
 
   // One event's statements and commit on connection `c`.
   int Ingest(int c, long /*iteration*/) {
@@ -349,13 +348,11 @@ class SameWork {
     k.lookup->setString(3, external);
     std::unique_ptr<sql::ResultSet> found(k.lookup->executeQuery());
     if (found->next()) Die("same-work floor: an id was found twice");
-    const std::string hash(64, 'a');
-    SetAll(k.inbox.get(), {tenant_, "crm", external, hash, id}, {now});
-    k.inbox->executeUpdate();
     SetAll(k.event.get(), {tenant_, id, "crm.contract_signed", "crm", external, "s1", "sales"}, {now});
     k.event->setString(9, attributes_);
     k.event->setInt64(10, 1);
     k.event->setInt64(11, 0);
+    k.event->setString(12, std::string(64, 'a'));
     k.event->executeUpdate();
     SetAll(k.flow.get(), {tenant_, id, "crm.contract_signed", "s1", "sales"}, {1, 1, 0, 1, now, now / 86'400'000});
     k.flow->executeUpdate();
@@ -402,7 +399,7 @@ class SameWork {
 
   struct Connection {
     std::unique_ptr<sql::Connection> conn;
-    std::unique_ptr<sql::PreparedStatement> lookup, inbox, event, flow, tasks, outbox;
+    std::unique_ptr<sql::PreparedStatement> lookup, event, flow, tasks, outbox;
     std::unique_ptr<sql::Statement> commit;
   };
   const std::string tenant_;

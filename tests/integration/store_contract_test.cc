@@ -155,6 +155,43 @@ TEST_P(StoreContractTest, IngestIsOneTransactionAndIdempotent) {
   EXPECT_EQ(*backlog, 3);  // no outbox rows from the duplicate or the conflict
 }
 
+// Migration 7 moves the idempotency key from the inbox table onto the event
+// row. A store written before it (rebuilt here from one ingested under the
+// current schema: inbox table back, hash and unique index gone) keeps its
+// events idempotent after the upgrade.
+TEST_P(StoreContractTest, EventsIngestedBeforeMigration7StayIdempotent) {
+  const EventRecord legacy = Ingest("c-legacy");
+  db::Database& db = *w_.database.db;
+  const bool mysql = db.dialect() == db::Dialect::kMysql;
+  for (const std::string& sql : std::vector<std::string>{
+           "CREATE TABLE inbox (tenant_id VARCHAR(64) NOT NULL, source VARCHAR(64) NOT NULL, external_id "
+           "VARCHAR(255) NOT NULL, payload_hash CHAR(64) NOT NULL, event_id CHAR(32) NOT NULL, received_at BIGINT "
+           "NOT NULL, PRIMARY KEY (tenant_id, source, external_id))",
+           "INSERT INTO inbox SELECT tenant_id, source, external_id, payload_hash, event_id, occurred_at FROM events",
+           mysql ? "DROP INDEX events_idempotency ON events" : "DROP INDEX events_idempotency",
+           "ALTER TABLE events DROP COLUMN payload_hash",
+           "DELETE FROM schema_migrations WHERE service = 'event' AND version = 7",
+       }) {
+    ASSERT_TRUE(db.ExecuteDdl(sql).ok()) << sql;
+  }
+  auto upgraded = SqlEventStore::Open(w_.database.db);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  std::shared_ptr<SqlEventStore> store = *std::move(upgraded);
+  EventCore core(store, w_.clock, nullptr);
+
+  auto again = core.Ingest(InProcessCall(kTenant), testing::ContractSigned("c-legacy"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->event.event_id, legacy.event_id);
+  v1::IngestEventRequest changed = testing::ContractSigned("c-legacy");
+  changed.set_subject_id("s2");
+  EXPECT_TRUE(absl::IsAlreadyExists(core.Ingest(InProcessCall(kTenant), changed).status()));
+  EXPECT_FALSE(db.ExecuteDdl("SELECT COUNT(*) FROM inbox").ok()) << "the inbox table is dropped";
+  auto page = store->ListEvents(kTenant, {}, 10, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), 1u);
+}
+
 TEST_P(StoreContractTest, BatchIngestIsOneTransactionWithPerItemResults) {
   const EventRecord stored = Ingest("b-stored");
   // 150 new events (multi-row INSERTs in runs of 64, 64, 16, 4, 2), then the
