@@ -13,6 +13,8 @@
 //   same_work    the statements one IngestEvent performs, by hand through
 //                Connector/C++ into copies of the event service's tables
 //                (the same-work floor, see SameWork)
+//   candidate    with --candidate: the same floor over a changed data model
+//                (its own schema), to measure a model before building it
 //   ingest       perfflow IngestEvent (event + flow + tasks + outbox)
 //   batch        perfflow BatchIngestEvents with 100 events a call
 //
@@ -75,6 +77,8 @@ struct Options {
   // Processes whose CPU per event is reported (0: not measured).
   int event_pid = 0;
   int mysql_pid = 0;
+  // A data model to measure beside the floor (empty: none); see Model.
+  std::string candidate;
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -262,18 +266,51 @@ class RawMysql {
 // once. The tables are copies (CREATE TABLE ... LIKE) of the event service's,
 // so the indexes are the same; the rows per event and the payloads are taken
 // from an event the service stored (call after one IngestEvent).
+//
+// A candidate model runs the same work over changed tables in `schema`:
+//   flow_on_event  the flow's columns and indexes on the events row, no flows
+//                  row (one statement and one row less)
+//   no_outbox      no task.assigned outbox rows (notifications derived from
+//                  the task rows instead; the relay's side is not measured)
 class SameWork {
  public:
-  SameWork(const Options& o, int connections) : tenant_(o.tenant) {
+  enum class Model { kToday, kFlowOnEvent, kNoOutbox };
+
+  static Model ParseModel(const std::string& name) {
+    if (name == "flow_on_event") return Model::kFlowOnEvent;
+    if (name == "no_outbox") return Model::kNoOutbox;
+    Die("--candidate must be flow_on_event or no_outbox");
+  }
+
+  SameWork(const Options& o, int connections, const std::string& schema, Model model)
+      : tenant_(o.tenant), model_(model) {
     sql::ConnectOptionsMap options = ConnectOptions(o);
     auto* driver = sql::mysql::get_mysql_driver_instance();
     const std::string& from = o.event_schema;
     {
       std::unique_ptr<sql::Connection> admin(driver->connect(options));
       std::unique_ptr<sql::Statement> s(admin->createStatement());
-      s->execute("CREATE DATABASE IF NOT EXISTS `" + o.schema + "`");
+      s->execute("CREATE DATABASE IF NOT EXISTS `" + schema + "`");
       for (const char* table : {"events", "flows", "tasks", "outbox"}) {
-        s->execute(absl::StrCat("CREATE TABLE IF NOT EXISTS `", o.schema, "`.", table, " LIKE `", from, "`.", table));
+        if (model == Model::kFlowOnEvent && std::string(table) == "flows") continue;
+        s->execute(absl::StrCat("CREATE TABLE IF NOT EXISTS `", schema, "`.", table, " LIKE `", from, "`.", table));
+      }
+      if (model == Model::kFlowOnEvent) {
+        // The flows table's own columns and its indexes (by time, subject,
+        // step, the health scan), now on events.
+        for (const char* ddl :
+             {"ADD COLUMN step INT NOT NULL, ADD COLUMN round INT NOT NULL, ADD COLUMN verdict INT NOT NULL, "
+              "ADD COLUMN requires_cross_confirm INT NOT NULL, ADD COLUMN triggered_at BIGINT NOT NULL, "
+              "ADD COLUMN triggered_day BIGINT NOT NULL, ADD COLUMN owner_action_at BIGINT NULL, "
+              "ADD COLUMN manager_feedback_at BIGINT NULL, ADD COLUMN cross_confirm_at BIGINT NULL, "
+              "ADD COLUMN archived_at BIGINT NULL, ADD COLUMN evidence_complete_at BIGINT NULL",
+              "ADD INDEX flows_by_time (tenant_id, triggered_at, event_id)",
+              "ADD INDEX flows_by_subject (tenant_id, subject_id, triggered_at)",
+              "ADD INDEX flows_by_step (tenant_id, step)",
+              "ADD INDEX flows_health (tenant_id, triggered_day, department_id, event_type, triggered_at, "
+              "archived_at)"}) {
+          s->execute(absl::StrCat("ALTER TABLE `", schema, "`.events ", ddl));
+        }
       }
       auto count = [&](const std::string& table, const std::string& also) {
         std::unique_ptr<sql::ResultSet> r(s->executeQuery(
@@ -292,7 +329,8 @@ class SameWork {
       attributes_ = first(absl::StrCat("SELECT attributes FROM `", from, "`.events LIMIT 1"));
       payload_ = first(absl::StrCat("SELECT payload FROM `", from, "`.outbox WHERE topic = 'task.assigned' LIMIT 1"));
     }
-    options["schema"] = sql::SQLString(o.schema);
+    if (model == Model::kNoOutbox) outbox_ = 0;
+    options["schema"] = sql::SQLString(schema);
     auto rows = [](int n, const char* one) {
       std::string out;
       for (int i = 0; i < n; ++i) absl::StrAppend(&out, i == 0 ? "" : ", ", one);
@@ -310,14 +348,22 @@ class SameWork {
           "SELECT source, external_id, payload_hash, event_id FROM events WHERE tenant_id = ? AND "
           "((source = ? AND external_id = ?))"));
       c.event.reset(c.conn->prepareStatement(
-          "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-          "occurred_at, attributes, registry_version, imported, payload_hash) VALUES "
-          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-      c.flow.reset(c.conn->prepareStatement(
-          "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
-          "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
-          "cross_confirm_at, archived_at, evidence_complete_at) VALUES "
-          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"));
+          model == Model::kFlowOnEvent
+              ? "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
+                "occurred_at, attributes, registry_version, imported, payload_hash, step, round, verdict, "
+                "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
+                "cross_confirm_at, archived_at, evidence_complete_at) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"
+              : "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
+                "occurred_at, attributes, registry_version, imported, payload_hash) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      if (model != Model::kFlowOnEvent) {
+        c.flow.reset(c.conn->prepareStatement(
+            "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
+            "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
+            "cross_confirm_at, archived_at, evidence_complete_at) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"));
+      }
       if (tasks_ > 0) {
         c.tasks.reset(c.conn->prepareStatement(
             "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
@@ -335,7 +381,7 @@ class SameWork {
     }
   }
 
-  int rows_per_event() const { return 2 + tasks_ + outbox_; }
+  int rows_per_event() const { return (model_ == Model::kFlowOnEvent ? 1 : 2) + tasks_ + outbox_; }
 
   // One event's statements and commit on connection `c`.
   int Ingest(int c, long /*iteration*/) {
@@ -353,9 +399,17 @@ class SameWork {
     k.event->setInt64(10, 1);
     k.event->setInt64(11, 0);
     k.event->setString(12, std::string(64, 'a'));
+    if (model_ == Model::kFlowOnEvent) {
+      int at = 12;
+      for (int64_t v : {int64_t{1}, int64_t{1}, int64_t{0}, int64_t{1}, now, now / 86'400'000}) {
+        k.event->setInt64(++at, v);
+      }
+    }
     k.event->executeUpdate();
-    SetAll(k.flow.get(), {tenant_, id, "crm.contract_signed", "s1", "sales"}, {1, 1, 0, 1, now, now / 86'400'000});
-    k.flow->executeUpdate();
+    if (k.flow) {
+      SetAll(k.flow.get(), {tenant_, id, "crm.contract_signed", "s1", "sales"}, {1, 1, 0, 1, now, now / 86'400'000});
+      k.flow->executeUpdate();
+    }
     for (int t = 0; t < tasks_; ++t) {
       const int at = 13 * t;
       k.tasks->setString(at + 1, tenant_);
@@ -403,6 +457,7 @@ class SameWork {
     std::unique_ptr<sql::Statement> commit;
   };
   const std::string tenant_;
+  const Model model_;
   int tasks_ = 0;
   int outbox_ = 0;
   std::string attributes_;
@@ -561,6 +616,8 @@ int main(int argc, char** argv) {
   flags.AddInt("batch_size", &o.batch_size, "rows or events per batch");
   flags.AddInt("event_pid", &o.event_pid, "perfflow-event's pid, for its CPU per event (0: not measured)");
   flags.AddInt("mysql_pid", &o.mysql_pid, "mariadbd's pid, for its CPU per event (0: not measured)");
+  flags.AddString("candidate", &o.candidate,
+                  "a data model measured beside the same-work floor: flow_on_event or no_outbox (empty: none)");
   flags.ParseOrExit(argc, argv);
   if (o.mysql_url.empty() || o.event_addr.empty()) Die("--mysql_url and --event_addr are required");
   // The schema is named in SQL text (identifiers cannot be bound).
@@ -578,19 +635,27 @@ int main(int argc, char** argv) {
     RawMysql raw(o, std::max(o.concurrency, o.batch_concurrency));
     Echo echo;
     Perfflow perfflow(o);
-    std::unique_ptr<SameWork> same;
+    std::unique_ptr<SameWork> same, candidate;
     if (!o.event_schema.empty()) {
       perfflow.Ingest(0, -1);  // one stored event: the floor's row counts and payloads
-      same = std::make_unique<SameWork>(o, o.concurrency);
+      same = std::make_unique<SameWork>(o, o.concurrency, o.schema, SameWork::Model::kToday);
+      if (!o.candidate.empty()) {
+        candidate =
+            std::make_unique<SameWork>(o, o.concurrency, o.schema + "_candidate", SameWork::ParseModel(o.candidate));
+      }
     }
-    std::vector<double> raw_single, same_work, ingest, raw_batch, batch, raw_echo;
+    std::vector<double> raw_single, same_work, candidate_work, ingest, raw_batch, batch, raw_echo;
     const std::string service = std::to_string(o.event_pid), mysql = std::to_string(o.mysql_pid);
-    Usage same_usage, ingest_usage, echo_usage;
+    Usage same_usage, candidate_usage, ingest_usage, echo_usage;
     for (int r = 0; r < o.rounds; ++r) {
       raw_single.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return raw.InsertOne(c, i); }));
       if (same)
         same_work.push_back(
             Closed(o.concurrency, o.seconds, [&](int c, long i) { return same->Ingest(c, i); }, &same_usage, {mysql}));
+      if (candidate)
+        candidate_work.push_back(Closed(o.concurrency, o.seconds,
+                                        [&](int c, long i) { return candidate->Ingest(c, i); }, &candidate_usage,
+                                        {mysql}));
       ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); },
                               &ingest_usage, {service, mysql}));
       raw_batch.push_back(
@@ -605,19 +670,23 @@ int main(int argc, char** argv) {
               << ",\n \"raw_single_rows_per_s\": " << Median(raw_single)
               << ", \"ingest_events_per_s\": " << Median(ingest)
               << ", \"same_work_events_per_s\": " << (same ? Median(same_work) : 0)
-              << ", \"same_work_rows_per_event\": " << (same ? same->rows_per_event() : 0)
+              << ", \"same_work_rows_per_event\": " << (same ? same->rows_per_event() : 0) << ",\n \"candidate\": \""
+              << o.candidate << "\", \"candidate_events_per_s\": " << (candidate ? Median(candidate_work) : 0)
+              << ", \"candidate_rows_per_event\": " << (candidate ? candidate->rows_per_event() : 0)
               << ",\n \"cpu_us_per_event\": {\"ingest_service\": " << ingest_usage.PerItemUs(service)
               << ", \"ingest_mysql\": " << ingest_usage.PerItemUs(mysql)
               << ", \"same_work_mysql\": " << same_usage.PerItemUs(mysql)
+              << ", \"candidate_mysql\": " << candidate_usage.PerItemUs(mysql)
               << ", \"echo_client_and_server\": " << echo_usage.PerItemUs("self") << "}"
               << ",\n \"mysql_context_switches_per_event\": {\"ingest\": " << ingest_usage.SwitchesPerItem(mysql)
-              << ", \"same_work\": " << same_usage.SwitchesPerItem(mysql) << "}"
+              << ", \"same_work\": " << same_usage.SwitchesPerItem(mysql)
+              << ", \"candidate\": " << candidate_usage.SwitchesPerItem(mysql) << "}"
               << ",\n \"raw_batch_rows_per_s\": " << Median(raw_batch) << ", \"batch_events_per_s\": " << Median(batch)
               << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo)
               << ",\n \"rounds\": {\"raw_single\": " << JsonList(raw_single)
-              << ", \"same_work\": " << JsonList(same_work) << ", \"ingest\": " << JsonList(ingest)
-              << ", \"raw_batch\": " << JsonList(raw_batch) << ", \"batch\": " << JsonList(batch)
-              << ", \"raw_echo\": " << JsonList(raw_echo) << "}}\n";
+              << ", \"same_work\": " << JsonList(same_work) << ", \"candidate\": " << JsonList(candidate_work)
+              << ", \"ingest\": " << JsonList(ingest) << ", \"raw_batch\": " << JsonList(raw_batch)
+              << ", \"batch\": " << JsonList(batch) << ", \"raw_echo\": " << JsonList(raw_echo) << "}}\n";
   } catch (const sql::SQLException& e) {
     Die(std::string("MariaDB: ") + e.what());
   }

@@ -45,6 +45,8 @@ def main():
     parser.add_argument("--db-query", default="", help="appended to the event service's --db URL, e.g. ?pool_size=16")
     parser.add_argument("--event-env", action="append", default=[],
                         help="KEY=VALUE for perfflow-event's environment, e.g. MALLOC_ARENA_MAX=16 (repeatable)")
+    parser.add_argument("--candidate", default="", choices=["", "flow_on_event", "no_outbox"],
+                        help="a data model measured by hand beside the same-work floor, in the same rounds")
     parser.add_argument("--event-preload", help="a library to LD_PRELOAD into perfflow-event (e.g. an allocator)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="perfflow-limits-bench-")
@@ -67,7 +69,8 @@ def main():
                           "--schema=limits_raw_" + suffix, "--event_schema=limits_" + suffix,
                           "--event_addr=" + event.address(), "--event_pid=%d" % event.proc.pid,
                           "--mysql_pid=%d" % test_mariadbd_pid(),
-                          "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds],
+                          "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds,
+                          "--candidate=" + args.candidate],
                          env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True, check=True)
     r = json.loads(run.stdout)
     rss_kib = event.peak_rss_kib()
@@ -92,6 +95,12 @@ def main():
     print("CPU per event (us): event service %.0f, MariaDB %.0f (same-work floor: MariaDB %.0f); "
           "gRPC echo, client and server together, %.0f per call"
           % (cpu["ingest_service"], cpu["ingest_mysql"], cpu["same_work_mysql"], cpu["echo_client_and_server"]))
+    if args.candidate:
+        print("candidate model '%s', same work by hand: %.0f events/s (%.2f of the floor), MariaDB %.0f us per "
+              "event (%.2f of the floor's), %d rows per event (floor %d)"
+              % (args.candidate, r["candidate_events_per_s"], r["candidate_events_per_s"] / r["same_work_events_per_s"],
+                 cpu["candidate_mysql"], cpu["candidate_mysql"] / cpu["same_work_mysql"],
+                 r["candidate_rows_per_event"], r["same_work_rows_per_event"]))
     switches = r["mysql_context_switches_per_event"]
     print("MariaDB thread context switches per event: %.1f under IngestEvent, %.1f under the same statements by hand"
           % (switches["ingest"], switches["same_work"]))
