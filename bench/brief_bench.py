@@ -50,15 +50,12 @@ def seed(schema, first, last):
     mariadb(schema, (
         "SET @now = FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000); "
         "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-        "occurred_at, attributes, registry_version) "
+        "occurred_at, attributes, registry_version, payload_hash, step, round, verdict, requires_cross_confirm, "
+        "triggered_at, triggered_day, owner_action_at, manager_feedback_at, cross_confirm_at, archived_at, "
+        "evidence_complete_at) "
         "SELECT 'bench', LPAD(HEX(seq), 32, '0'), 'mes.first_article_passed', 'mes', CONCAT('x', seq), "
-        "CONCAT('p', seq MOD {people}), 'assembly', @now - (seq MOD 7776000) * 1000, '{{}}', 1 "
-        "FROM seq_{first}_to_{last}; "
-        "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
-        "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
-        "cross_confirm_at, archived_at, evidence_complete_at) "
-        "SELECT 'bench', LPAD(HEX(seq), 32, '0'), 'mes.first_article_passed', CONCAT('p', seq MOD {people}), "
-        "'assembly', 5, 1, 1 + seq MOD 3, 0, @now - (seq MOD 7776000) * 1000, "
+        "CONCAT('p', seq MOD {people}), 'assembly', @now - (seq MOD 7776000) * 1000, '{{}}', 1, '', "
+        "5, 1, 1 + seq MOD 3, 0, @now - (seq MOD 7776000) * 1000, "
         "FLOOR((@now - (seq MOD 7776000) * 1000) / 86400000), "
         "@now - (seq MOD 7776000) * 1000 + (1 + seq MOD 40) * 3600000, "
         "@now - (seq MOD 7776000) * 1000 + (10 + seq MOD 50) * 3600000, NULL, "
@@ -135,11 +132,11 @@ def main():
             in_window = sum(p.totals.chains for p in brief.people)
             raw_sql = (
                 "SELECT e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id, "
-                "e.occurred_at, e.attributes, e.registry_version, f.triggered_at, f.owner_action_at, "
-                "f.manager_feedback_at, f.cross_confirm_at, f.archived_at, f.requires_cross_confirm, f.round, "
-                "f.verdict, f.evidence_complete_at FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND "
-                "e.event_id = f.event_id WHERE f.tenant_id = 'bench' AND f.triggered_at >= %d AND "
-                "f.triggered_at < %d ORDER BY f.triggered_at, f.event_id" % (window_start_ms, window_end_ms))
+                "e.occurred_at, e.attributes, e.registry_version, e.triggered_at, e.owner_action_at, "
+                "e.manager_feedback_at, e.cross_confirm_at, e.archived_at, e.requires_cross_confirm, e.round, "
+                "e.verdict, e.evidence_complete_at FROM events e WHERE e.tenant_id = 'bench' AND "
+                "e.triggered_at >= %d AND e.triggered_at < %d ORDER BY e.triggered_at, e.event_id"
+                % (window_start_ms, window_end_ms))
             raw = median_seconds(lambda: mariadb(event_schema, raw_sql, out=subprocess.DEVNULL))
             generate = median_seconds(lambda: stub.GenerateBrief(pb.GenerateBriefRequest(session="sessions/bench"),
                                                                  metadata=HR))

@@ -259,31 +259,27 @@ class RawMysql {
 // ------------------------------------------------------------ same-work floor
 
 // Exactly the statements one IngestEvent performs today, written by hand: the
-// look-up of its idempotency key on events, one row each into events and
-// flows, the event's task rows and its outbox rows as one multi-row INSERT
-// each, then COMMIT — READ
-// COMMITTED, autocommit off, one connection per thread, statements prepared
-// once. The tables are copies (CREATE TABLE ... LIKE) of the event service's,
-// so the indexes are the same; the rows per event and the payloads are taken
-// from an event the service stored (call after one IngestEvent).
+// look-up of its idempotency key on events, the event row (its flow is
+// columns of it), the event's task rows and its outbox rows as one multi-row
+// INSERT each, then COMMIT — READ COMMITTED, autocommit off, one connection
+// per thread, statements prepared once. The tables are copies (CREATE TABLE
+// ... LIKE) of the event service's, so the indexes are the same; the rows per
+// event and the payloads are taken from an event the service stored (call
+// after one IngestEvent).
 //
 // A candidate model runs the same work over changed tables in `schema`:
-//   flow_on_event  the flow's columns and indexes on the events row, no flows
-//                  row (one statement and one row less)
-//   no_outbox      no task.assigned outbox rows (notifications derived from
-//                  the task rows instead; the relay's side is not measured)
+//   no_outbox  no task.assigned outbox rows (notifications derived from the
+//              task rows instead; the relay's side is not measured)
 class SameWork {
  public:
-  enum class Model { kToday, kFlowOnEvent, kNoOutbox };
+  enum class Model { kToday, kNoOutbox };
 
   static Model ParseModel(const std::string& name) {
-    if (name == "flow_on_event") return Model::kFlowOnEvent;
     if (name == "no_outbox") return Model::kNoOutbox;
-    Die("--candidate must be flow_on_event or no_outbox");
+    Die("--candidate must be no_outbox");
   }
 
-  SameWork(const Options& o, int connections, const std::string& schema, Model model)
-      : tenant_(o.tenant), model_(model) {
+  SameWork(const Options& o, int connections, const std::string& schema, Model model) : tenant_(o.tenant) {
     sql::ConnectOptionsMap options = ConnectOptions(o);
     auto* driver = sql::mysql::get_mysql_driver_instance();
     const std::string& from = o.event_schema;
@@ -291,26 +287,8 @@ class SameWork {
       std::unique_ptr<sql::Connection> admin(driver->connect(options));
       std::unique_ptr<sql::Statement> s(admin->createStatement());
       s->execute("CREATE DATABASE IF NOT EXISTS `" + schema + "`");
-      for (const char* table : {"events", "flows", "tasks", "outbox"}) {
-        if (model == Model::kFlowOnEvent && std::string(table) == "flows") continue;
+      for (const char* table : {"events", "tasks", "outbox"}) {
         s->execute(absl::StrCat("CREATE TABLE IF NOT EXISTS `", schema, "`.", table, " LIKE `", from, "`.", table));
-      }
-      if (model == Model::kFlowOnEvent) {
-        // The flows table's own columns and its indexes (by time, subject,
-        // step, the health scan), now on events.
-        for (const char* ddl :
-             {"ADD COLUMN step INT NOT NULL, ADD COLUMN round INT NOT NULL, ADD COLUMN verdict INT NOT NULL, "
-              "ADD COLUMN requires_cross_confirm INT NOT NULL, ADD COLUMN triggered_at BIGINT NOT NULL, "
-              "ADD COLUMN triggered_day BIGINT NOT NULL, ADD COLUMN owner_action_at BIGINT NULL, "
-              "ADD COLUMN manager_feedback_at BIGINT NULL, ADD COLUMN cross_confirm_at BIGINT NULL, "
-              "ADD COLUMN archived_at BIGINT NULL, ADD COLUMN evidence_complete_at BIGINT NULL",
-              "ADD INDEX flows_by_time (tenant_id, triggered_at, event_id)",
-              "ADD INDEX flows_by_subject (tenant_id, subject_id, triggered_at)",
-              "ADD INDEX flows_by_step (tenant_id, step)",
-              "ADD INDEX flows_health (tenant_id, triggered_day, department_id, event_type, triggered_at, "
-              "archived_at)"}) {
-          s->execute(absl::StrCat("ALTER TABLE `", schema, "`.events ", ddl));
-        }
       }
       auto count = [&](const std::string& table, const std::string& also) {
         std::unique_ptr<sql::ResultSet> r(s->executeQuery(
@@ -348,22 +326,11 @@ class SameWork {
           "SELECT source, external_id, payload_hash, event_id FROM events WHERE tenant_id = ? AND "
           "((source = ? AND external_id = ?))"));
       c.event.reset(c.conn->prepareStatement(
-          model == Model::kFlowOnEvent
-              ? "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-                "occurred_at, attributes, registry_version, imported, payload_hash, step, round, verdict, "
-                "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
-                "cross_confirm_at, archived_at, evidence_complete_at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"
-              : "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-                "occurred_at, attributes, registry_version, imported, payload_hash) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-      if (model != Model::kFlowOnEvent) {
-        c.flow.reset(c.conn->prepareStatement(
-            "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
-            "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
-            "cross_confirm_at, archived_at, evidence_complete_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"));
-      }
+          "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
+          "occurred_at, attributes, registry_version, imported, payload_hash, step, round, verdict, "
+          "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
+          "cross_confirm_at, archived_at, evidence_complete_at) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"));
       if (tasks_ > 0) {
         c.tasks.reset(c.conn->prepareStatement(
             "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
@@ -381,7 +348,7 @@ class SameWork {
     }
   }
 
-  int rows_per_event() const { return (model_ == Model::kFlowOnEvent ? 1 : 2) + tasks_ + outbox_; }
+  int rows_per_event() const { return 1 + tasks_ + outbox_; }
 
   // One event's statements and commit on connection `c`.
   int Ingest(int c, long /*iteration*/) {
@@ -399,17 +366,11 @@ class SameWork {
     k.event->setInt64(10, 1);
     k.event->setInt64(11, 0);
     k.event->setString(12, std::string(64, 'a'));
-    if (model_ == Model::kFlowOnEvent) {
-      int at = 12;
-      for (int64_t v : {int64_t{1}, int64_t{1}, int64_t{0}, int64_t{1}, now, now / 86'400'000}) {
-        k.event->setInt64(++at, v);
-      }
+    int at = 12;  // the flow: TRIGGERED, round 1, no verdict, cross-confirmed, now
+    for (int64_t v : {int64_t{1}, int64_t{1}, int64_t{0}, int64_t{1}, now, now / 86'400'000}) {
+      k.event->setInt64(++at, v);
     }
     k.event->executeUpdate();
-    if (k.flow) {
-      SetAll(k.flow.get(), {tenant_, id, "crm.contract_signed", "s1", "sales"}, {1, 1, 0, 1, now, now / 86'400'000});
-      k.flow->executeUpdate();
-    }
     for (int t = 0; t < tasks_; ++t) {
       const int at = 13 * t;
       k.tasks->setString(at + 1, tenant_);
@@ -453,11 +414,10 @@ class SameWork {
 
   struct Connection {
     std::unique_ptr<sql::Connection> conn;
-    std::unique_ptr<sql::PreparedStatement> lookup, event, flow, tasks, outbox;
+    std::unique_ptr<sql::PreparedStatement> lookup, event, tasks, outbox;
     std::unique_ptr<sql::Statement> commit;
   };
   const std::string tenant_;
-  const Model model_;
   int tasks_ = 0;
   int outbox_ = 0;
   std::string attributes_;
@@ -617,7 +577,7 @@ int main(int argc, char** argv) {
   flags.AddInt("event_pid", &o.event_pid, "perfflow-event's pid, for its CPU per event (0: not measured)");
   flags.AddInt("mysql_pid", &o.mysql_pid, "mariadbd's pid, for its CPU per event (0: not measured)");
   flags.AddString("candidate", &o.candidate,
-                  "a data model measured beside the same-work floor: flow_on_event or no_outbox (empty: none)");
+                  "a data model measured beside the same-work floor: no_outbox (empty: none)");
   flags.ParseOrExit(argc, argv);
   if (o.mysql_url.empty() || o.event_addr.empty()) Die("--mysql_url and --event_addr are required");
   // The schema is named in SQL text (identifiers cannot be bound).

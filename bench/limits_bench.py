@@ -45,7 +45,7 @@ def main():
     parser.add_argument("--db-query", default="", help="appended to the event service's --db URL, e.g. ?pool_size=16")
     parser.add_argument("--event-env", action="append", default=[],
                         help="KEY=VALUE for perfflow-event's environment, e.g. MALLOC_ARENA_MAX=16 (repeatable)")
-    parser.add_argument("--candidate", default="", choices=["", "flow_on_event", "no_outbox"],
+    parser.add_argument("--candidate", default="", choices=["", "no_outbox"],
                         help="a data model measured by hand beside the same-work floor, in the same rounds")
     parser.add_argument("--event-preload", help="a library to LD_PRELOAD into perfflow-event (e.g. an allocator)")
     args = parser.parse_args()

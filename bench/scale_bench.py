@@ -59,17 +59,13 @@ def seed_sqlite(path, count):
         db.execute(
             "WITH RECURSIVE seq(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM seq WHERE n < ?) "
             "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-            "occurred_at, attributes, registry_version) "
+            "occurred_at, attributes, registry_version, payload_hash, step, round, verdict, requires_cross_confirm, "
+            "triggered_at, triggered_day, owner_action_at, manager_feedback_at, cross_confirm_at, archived_at, "
+            "evidence_complete_at) "
             "SELECT 'bench', printf('%032X', n), 'mes.first_article_passed', 'mes', 'x' || n, 'p' || (n % ?), "
-            "'assembly', ? - (n % 7776000) * 1000, '{}', 1 FROM seq", (first, last, PEOPLE, now))
-        db.execute(
-            "WITH RECURSIVE seq(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM seq WHERE n < ?) "
-            "INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
-            "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
-            "cross_confirm_at, archived_at, evidence_complete_at) "
-            "SELECT 'bench', printf('%032X', n), 'mes.first_article_passed', 'p' || (n % ?), 'assembly', 5, 1, "
-            "1 + n % 3, 0, t, t / 86400000, t + (1 + n % 40) * 3600000, t + (10 + n % 50) * 3600000, NULL, "
-            "t + (20 + n % 70) * 3600000, CASE WHEN n % 5 = 0 THEN NULL ELSE t + 3600000 END "
+            "'assembly', t, '{}', 1, '', 5, 1, 1 + n % 3, 0, t, t / 86400000, t + (1 + n % 40) * 3600000, "
+            "t + (10 + n % 50) * 3600000, NULL, t + (20 + n % 70) * 3600000, "
+            "CASE WHEN n % 5 = 0 THEN NULL ELSE t + 3600000 END "
             "FROM (SELECT n, ? - (n % 7776000) * 1000 AS t FROM seq)", (first, last, PEOPLE, now))
     db.commit()
     db.close()
@@ -89,7 +85,7 @@ def floor_sql(now_ms):
     return ("SELECT f.department_id, f.event_type, f.triggered_day, "
             "SUM(CASE WHEN f.archived_at IS NOT NULL AND f.archived_at <= f.triggered_at + {w} THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN (f.archived_at IS NULL OR f.archived_at > f.triggered_at + {w}) AND "
-            "f.triggered_at + {w} <= {now} THEN 1 ELSE 0 END), COUNT(*) FROM flows f WHERE f.tenant_id = 'bench' "
+            "f.triggered_at + {w} <= {now} THEN 1 ELSE 0 END), COUNT(*) FROM events f WHERE f.tenant_id = 'bench' "
             "AND f.triggered_day >= {start_day} AND f.triggered_day <= {end_day} AND f.triggered_at >= {start} "
             "AND f.triggered_at < {end} GROUP BY f.triggered_day, f.department_id, f.event_type").format(
                 w=WINDOW_MS, now=now_ms, start=start, end=end, start_day=start // DAY_MS, end_day=end // DAY_MS)

@@ -42,8 +42,8 @@ bool ParseCursor(const std::string& cursor, int64_t* key, std::string* id) {
 
 const char kEventColumns[] =
     "e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id, e.occurred_at, "
-    "e.attributes, e.registry_version, f.triggered_at, f.owner_action_at, f.manager_feedback_at, "
-    "f.cross_confirm_at, f.archived_at, f.requires_cross_confirm, f.round, f.verdict, f.evidence_complete_at, "
+    "e.attributes, e.registry_version, e.triggered_at, e.owner_action_at, e.manager_feedback_at, "
+    "e.cross_confirm_at, e.archived_at, e.requires_cross_confirm, e.round, e.verdict, e.evidence_complete_at, "
     "e.imported";
 
 EventRecord ReadEvent(const Row& r) {
@@ -94,12 +94,11 @@ absl::Status AttachTasks(Transaction& txn, const std::string& tenant, std::vecto
 
 absl::StatusOr<std::optional<EventRecord>> LoadEvent(Transaction& txn, const std::string& tenant,
                                                      const std::string& event_id, bool for_update) {
-  auto rows =
-      txn.Query(absl::StrCat("SELECT ", kEventColumns,
-                             " FROM events e JOIN flows f ON f.tenant_id = e.tenant_id AND f.event_id = e.event_id"
-                             " WHERE e.tenant_id = ? AND e.event_id = ?",
-                             for_update ? txn.ForUpdate() : ""),
-                {tenant, event_id});
+  auto rows = txn.Query(absl::StrCat("SELECT ", kEventColumns,
+                                     " FROM events e"
+                                     " WHERE e.tenant_id = ? AND e.event_id = ?",
+                                     for_update ? txn.ForUpdate() : ""),
+                        {tenant, event_id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return std::nullopt;
   std::vector<EventRecord> events = {ReadEvent(rows->front())};
@@ -107,30 +106,30 @@ absl::StatusOr<std::optional<EventRecord>> LoadEvent(Transaction& txn, const std
   return std::move(events.front());
 }
 
-// Appends "AND ..." conditions of `filter` on flows f.
+// Appends "AND ..." conditions of `filter` on events e.
 void AddFilter(const EventFilter& filter, std::string& sql, Params& params) {
   if (!filter.subject_id.empty()) {
-    sql += " AND f.subject_id = ?";
+    sql += " AND e.subject_id = ?";
     params.push_back(filter.subject_id);
   }
   if (!filter.department_id.empty()) {
-    sql += " AND f.department_id = ?";
+    sql += " AND e.department_id = ?";
     params.push_back(filter.department_id);
   }
   if (!filter.event_type.empty()) {
-    sql += " AND f.event_type = ?";
+    sql += " AND e.event_type = ?";
     params.push_back(filter.event_type);
   }
   if (filter.step) {
-    sql += " AND f.step = ?";
+    sql += " AND e.step = ?";
     params.push_back(int64_t{*filter.step});
   }
   if (filter.from) {
-    sql += " AND f.triggered_at >= ?";
+    sql += " AND e.triggered_at >= ?";
     params.push_back(Ms(*filter.from));
   }
   if (filter.to) {
-    sql += " AND f.triggered_at < ?";
+    sql += " AND e.triggered_at < ?";
     params.push_back(Ms(*filter.to));
   }
 }
@@ -196,6 +195,28 @@ TaskRecord ReadTask(const Row& r) {
   task.escalate_after = absl::Milliseconds(r.Int(11));
   task.escalate_to = static_cast<v1::EscalationTarget>(r.Int(12));
   return task;
+}
+
+// Migration 8's copy of each stored flow onto its event row.
+std::string MoveFlowColumns() {
+  std::string sql = "UPDATE events SET ";
+  const char* columns[] = {"step",
+                           "round",
+                           "verdict",
+                           "requires_cross_confirm",
+                           "triggered_at",
+                           "triggered_day",
+                           "owner_action_at",
+                           "manager_feedback_at",
+                           "cross_confirm_at",
+                           "archived_at",
+                           "evidence_complete_at"};
+  for (size_t i = 0; i < std::size(columns); ++i) {
+    absl::StrAppend(&sql, i == 0 ? "" : ", ", columns[i], " = COALESCE((SELECT f.", columns[i],
+                    " FROM flows f WHERE f.tenant_id = events.tenant_id AND f.event_id = events.event_id), ",
+                    columns[i], ")");
+  }
+  return sql;
 }
 
 const std::vector<db::Migration>& EventMigrations() {
@@ -304,6 +325,32 @@ const std::vector<db::Migration>& EventMigrations() {
            "events.tenant_id AND i.source = events.source AND i.external_id = events.external_id), '')",
            "CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency ON events (tenant_id, source, external_id)",
            "DROP TABLE IF EXISTS inbox",
+       }},
+      // The flow of an event is columns of its row, with the flows table's
+      // indexes: one row and one statement less per event (BENCHMARKS.md,
+      // #21). Stored flows move over first.
+      {8,
+       "flow on the event",
+       {
+           "ALTER TABLE events ADD COLUMN step INT NOT NULL DEFAULT 0",
+           "ALTER TABLE events ADD COLUMN round INT NOT NULL DEFAULT 0",
+           "ALTER TABLE events ADD COLUMN verdict INT NOT NULL DEFAULT 0",
+           "ALTER TABLE events ADD COLUMN requires_cross_confirm INT NOT NULL DEFAULT 0",
+           "ALTER TABLE events ADD COLUMN triggered_at BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE events ADD COLUMN triggered_day BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE events ADD COLUMN owner_action_at BIGINT NULL",
+           "ALTER TABLE events ADD COLUMN manager_feedback_at BIGINT NULL",
+           "ALTER TABLE events ADD COLUMN cross_confirm_at BIGINT NULL",
+           "ALTER TABLE events ADD COLUMN archived_at BIGINT NULL",
+           "ALTER TABLE events ADD COLUMN evidence_complete_at BIGINT NULL",
+           MoveFlowColumns(),
+           "DROP TABLE IF EXISTS flows",
+           "CREATE INDEX IF NOT EXISTS events_by_time ON events (tenant_id, triggered_at, event_id)",
+           "CREATE INDEX IF NOT EXISTS events_by_subject ON events (tenant_id, subject_id, triggered_at)",
+           "CREATE INDEX IF NOT EXISTS events_by_step ON events (tenant_id, step)",
+           // Flow health reads only this index (see migration 4).
+           "CREATE INDEX IF NOT EXISTS events_health ON events (tenant_id, triggered_day, department_id, event_type, "
+           "triggered_at, archived_at)",
        }},
   };
   return kMigrations;
@@ -520,19 +567,34 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
       }
     }
 
-    std::vector<Params> events, flows, tasks, outbox;
+    std::vector<Params> events, tasks, outbox;
     for (const NewEvent* n : fresh) {
       const EventRecord& e = n->event;
-      events.push_back({tenant, e.event_id, e.event_type, e.source, e.external_id, e.subject_id, e.department_id,
-                        Ms(e.occurred_at), e.attributes_json, e.registry_version, int64_t{e.imported ? 1 : 0},
-                        n->payload_hash});
       // A new chain is TRIGGERED; an imported one arrives with the steps it reached.
       auto at = [](const std::optional<absl::Time>& t) { return t ? db::Param(Ms(*t)) : db::Param(nullptr); };
-      flows.push_back({tenant, e.event_id, e.event_type, e.subject_id, e.department_id, int64_t{CurrentStep(e.flow)},
-                       int64_t{e.flow.round}, int64_t{e.flow.verdict}, int64_t{e.flow.requires_cross_confirm ? 1 : 0},
-                       Ms(e.flow.triggered_at), DayNumber(e.flow.triggered_at), at(e.flow.owner_action_at),
-                       at(e.flow.manager_feedback_at), at(e.flow.cross_confirm_at), at(e.flow.archived_at),
-                       at(e.flow.evidence_complete_at)});
+      events.push_back({tenant,
+                        e.event_id,
+                        e.event_type,
+                        e.source,
+                        e.external_id,
+                        e.subject_id,
+                        e.department_id,
+                        Ms(e.occurred_at),
+                        e.attributes_json,
+                        e.registry_version,
+                        int64_t{e.imported ? 1 : 0},
+                        n->payload_hash,
+                        int64_t{CurrentStep(e.flow)},
+                        int64_t{e.flow.round},
+                        int64_t{e.flow.verdict},
+                        int64_t{e.flow.requires_cross_confirm ? 1 : 0},
+                        Ms(e.flow.triggered_at),
+                        DayNumber(e.flow.triggered_at),
+                        at(e.flow.owner_action_at),
+                        at(e.flow.manager_feedback_at),
+                        at(e.flow.cross_confirm_at),
+                        at(e.flow.archived_at),
+                        at(e.flow.evidence_complete_at)});
       for (const TaskRecord& task : e.tasks) {
         tasks.push_back({tenant, task.task_id, e.event_id, e.event_type, int64_t{task.kind}, task.assignee_id,
                          int64_t{task.state}, Ms(task.due_at), Ms(task.created_at), at(task.completed_at),
@@ -548,16 +610,14 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
     absl::Status in = db::InsertRows(
         txn,
         "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
-        "occurred_at, attributes, registry_version, imported, payload_hash) VALUES ",
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events);
+        "occurred_at, attributes, registry_version, imported, payload_hash, step, round, verdict, "
+        "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
+        "cross_confirm_at, archived_at, evidence_complete_at) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events);
     // Another transaction ingested one of the ids first: run again to read it.
     if (absl::IsAlreadyExists(in)) return absl::AbortedError("concurrent ingest of the same id");
     if (!in.ok()) return in;
     for (const auto& [head, row, rows] : std::vector<std::tuple<std::string, std::string, const std::vector<Params>*>>{
-             {"INSERT INTO flows (tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
-              "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
-              "cross_confirm_at, archived_at, evidence_complete_at) VALUES ",
-              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &flows},
              {"INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
               "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) VALUES ",
               "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &tasks},
@@ -596,17 +656,16 @@ absl::StatusOr<Page<EventRecord>> SqlEventStore::ListEvents(const std::string& t
   Page<EventRecord> page;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
     page = {};
-    std::string sql =
-        absl::StrCat("SELECT ", kEventColumns,
-                     " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
-                     " WHERE f.tenant_id = ?");
+    std::string sql = absl::StrCat("SELECT ", kEventColumns,
+                                   " FROM events e"
+                                   " WHERE e.tenant_id = ?");
     Params params = {tenant};
     AddFilter(filter, sql, params);
     if (!cursor.empty()) {
-      sql += " AND (f.triggered_at < ? OR (f.triggered_at = ? AND f.event_id < ?))";
+      sql += " AND (e.triggered_at < ? OR (e.triggered_at = ? AND e.event_id < ?))";
       params.insert(params.end(), {cursor_ms, cursor_ms, cursor_id});
     }
-    sql += " ORDER BY f.triggered_at DESC, f.event_id DESC LIMIT ?";
+    sql += " ORDER BY e.triggered_at DESC, e.event_id DESC LIMIT ?";
     params.push_back(int64_t{limit + 1});
     auto rows = txn.Query(sql, params);
     if (!rows.ok()) return rows.status();
@@ -688,7 +747,7 @@ absl::StatusOr<StepResult> SqlEventStore::RecordStep(const std::string& tenant, 
     if (!tr.ok()) return tr.status();
     const FlowState& next = tr->next;
     auto upd = txn.Execute(
-        "UPDATE flows SET step = ?, round = ?, verdict = ?, owner_action_at = ?, manager_feedback_at = ?, "
+        "UPDATE events SET step = ?, round = ?, verdict = ?, owner_action_at = ?, manager_feedback_at = ?, "
         "cross_confirm_at = ?, archived_at = ? WHERE tenant_id = ? AND event_id = ?",
         {int64_t{CurrentStep(next)}, int64_t{next.round}, int64_t{next.verdict}, OptMs(next.owner_action_at),
          OptMs(next.manager_feedback_at), OptMs(next.cross_confirm_at), OptMs(next.archived_at), tenant,
@@ -732,7 +791,7 @@ absl::StatusOr<std::pair<EventRecord, bool>> SqlEventStore::MarkEvidenceComplete
   std::pair<EventRecord, bool> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     auto updated = txn.Execute(
-        "UPDATE flows SET evidence_complete_at = ? WHERE tenant_id = ? AND event_id = ? AND evidence_complete_at IS "
+        "UPDATE events SET evidence_complete_at = ? WHERE tenant_id = ? AND event_id = ? AND evidence_complete_at IS "
         "NULL",
         {Ms(at), tenant, event_id});
     if (!updated.ok()) return updated.status();
@@ -763,7 +822,7 @@ absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::HealthBuckets(const std
   // read in snapshots of their own, as concurrent with ingestion as one scan.
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) {
     auto rows = txn.Query(
-        "SELECT MIN(triggered_day), MAX(triggered_day) FROM flows WHERE tenant_id = ? AND "
+        "SELECT MIN(triggered_day), MAX(triggered_day) FROM events WHERE tenant_id = ? AND "
         "triggered_day >= ? AND triggered_day <= ?",
         {tenant, first_day, last_day});
     if (!rows.ok()) return rows.status();
@@ -813,17 +872,17 @@ absl::StatusOr<std::vector<HealthBucket>> SqlEventStore::ScanHealthDays(const st
     // The same rule as ClassifyChain(): within when archived no later than
     // triggered + 48 h; outside when not within and the window has ended.
     std::string sql =
-        "SELECT f.department_id, f.event_type, f.triggered_day, "
-        "SUM(CASE WHEN f.archived_at IS NOT NULL AND f.archived_at <= f.triggered_at + ? THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN (f.archived_at IS NULL OR f.archived_at > f.triggered_at + ?) AND f.triggered_at + ? <= ? "
-        "THEN 1 ELSE 0 END), COUNT(*) FROM flows f WHERE f.tenant_id = ? AND f.triggered_day >= ? AND "
-        "f.triggered_day <= ? AND f.triggered_at >= ? AND f.triggered_at < ?";
+        "SELECT e.department_id, e.event_type, e.triggered_day, "
+        "SUM(CASE WHEN e.archived_at IS NOT NULL AND e.archived_at <= e.triggered_at + ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN (e.archived_at IS NULL OR e.archived_at > e.triggered_at + ?) AND e.triggered_at + ? <= ? "
+        "THEN 1 ELSE 0 END), COUNT(*) FROM events e WHERE e.tenant_id = ? AND e.triggered_day >= ? AND "
+        "e.triggered_day <= ? AND e.triggered_at >= ? AND e.triggered_at < ?";
     Params params = {window, window, window, Ms(now), tenant, first_day, last_day, Ms(from), Ms(to)};
     EventFilter rest = filter;
     rest.from.reset();
     rest.to.reset();
     AddFilter(rest, sql, params);
-    sql += " GROUP BY f.triggered_day, f.department_id, f.event_type";
+    sql += " GROUP BY e.triggered_day, e.department_id, e.event_type";
     auto rows = txn.Query(sql, params);
     if (!rows.ok()) return rows.status();
     for (const Row& r : *rows) {
@@ -856,8 +915,8 @@ absl::Status SqlEventStore::ForEachFlow(const std::string& tenant, const EventFi
     std::string columns = kEventColumns;
     columns.replace(columns.find("e.attributes"), sizeof("e.attributes") - 1, "'{}'");
     return absl::StrCat("SELECT ", columns,
-                        " FROM flows f JOIN events e ON e.tenant_id = f.tenant_id AND e.event_id = f.event_id"
-                        " WHERE f.tenant_id = ? AND (f.triggered_at > ? OR (f.triggered_at = ? AND f.event_id > ?))");
+                        " FROM events e"
+                        " WHERE e.tenant_id = ? AND (e.triggered_at > ? OR (e.triggered_at = ? AND e.event_id > ?))");
   }();
   struct Pages {
     absl::Mutex mu;
@@ -883,7 +942,7 @@ absl::Status SqlEventStore::ForEachFlow(const std::string& tenant, const EventFi
         std::string sql = kSql;
         Params params = {tenant, after_ms, after_ms, after_id};
         AddFilter(filter, sql, params);
-        sql += " ORDER BY f.triggered_at, f.event_id LIMIT ?";
+        sql += " ORDER BY e.triggered_at, e.event_id LIMIT ?";
         params.push_back(int64_t{page_rows});
         auto read = txn.Query(sql, params);
         if (!read.ok()) return read.status();
@@ -940,7 +999,7 @@ absl::StatusOr<std::vector<std::string>> SqlEventStore::Tenants() {
 }
 
 absl::StatusOr<std::map<FlowStep, int64_t>> SqlEventStore::OpenChainsByStep(const std::string& tenant) {
-  auto rows = db::QueryOnce(*db_, "SELECT step, COUNT(*) FROM flows WHERE tenant_id = ? AND step <> ? GROUP BY step",
+  auto rows = db::QueryOnce(*db_, "SELECT step, COUNT(*) FROM events WHERE tenant_id = ? AND step <> ? GROUP BY step",
                             {tenant, int64_t{t::FLOW_STEP_ARCHIVED}});
   if (!rows.ok()) return rows.status();
   std::map<FlowStep, int64_t> out;
@@ -973,7 +1032,7 @@ absl::StatusOr<ReplayRows> SqlEventStore::ReplayRowsOf(const std::string& tenant
   absl::Status s = db_->RunInTransaction([&](db::Transaction& txn) -> absl::Status {
     out = {};
     auto chains = txn.Query(
-        "SELECT event_type, triggered_at, archived_at FROM flows WHERE tenant_id = ? AND "
+        "SELECT event_type, triggered_at, archived_at FROM events WHERE tenant_id = ? AND "
         "triggered_at >= ? AND triggered_at < ?",
         {tenant, Ms(from), Ms(to)});
     if (!chains.ok()) return chains.status();
@@ -982,7 +1041,7 @@ absl::StatusOr<ReplayRows> SqlEventStore::ReplayRowsOf(const std::string& tenant
     }
     auto tasks = txn.Query(
         "SELECT t.event_type, t.kind, t.created_at, t.due_at, t.completed_at, t.state, f.archived_at FROM tasks t "
-        "JOIN flows f ON f.tenant_id = t.tenant_id AND f.event_id = t.event_id WHERE t.tenant_id = ? AND "
+        "JOIN events f ON f.tenant_id = t.tenant_id AND f.event_id = t.event_id WHERE t.tenant_id = ? AND "
         "f.triggered_at >= ? AND f.triggered_at < ?",
         {tenant, Ms(from), Ms(to)});
     if (!tasks.ok()) return tasks.status();
@@ -1011,7 +1070,7 @@ const std::vector<db::PersonTable>& PersonTables() {
   constexpr auto kNumber = ColumnKind::kNumber;
   constexpr auto kJson = ColumnKind::kJson;
   static const std::string kTheirEvents =
-      "event_id IN (SELECT event_id FROM flows WHERE tenant_id = ? AND subject_id = ?)";
+      "event_id IN (SELECT event_id FROM events WHERE tenant_id = ? AND subject_id = ?)";
   static const std::vector<db::PersonTable> kTables = {
       {"employees",
        "event/directory_entry.json",
@@ -1056,26 +1115,6 @@ const std::vector<db::PersonTable>& PersonTables() {
         {"attributes", kJson},
         {"registry_version", kNumber},
         {"imported", kNumber}},
-       {"subject_id"},
-       "",
-       "",
-       {},
-       {}},
-      {"flows",
-       "event/flows.json",
-       {{"event_id"},
-        {"event_type"},
-        {"subject_id"},
-        {"department_id"},
-        {"step", kNumber},
-        {"round", kNumber},
-        {"verdict", kNumber},
-        {"triggered_at", kTime},
-        {"owner_action_at", kTime},
-        {"manager_feedback_at", kTime},
-        {"cross_confirm_at", kTime},
-        {"evidence_complete_at", kTime},
-        {"archived_at", kTime}},
        {"subject_id"},
        "",
        "",
@@ -1132,11 +1171,47 @@ const std::vector<db::PersonTable>& PersonTables() {
   return kTables;
 }
 
+// The flow columns of the person's events, exported as a file of their own
+// (event/flows.json). The same rows as the events entry: erasure changes
+// and counts them once, through that entry.
+db::PersonTable FlowsView() {
+  using db::ColumnKind;
+  constexpr auto kTime = ColumnKind::kTime;
+  constexpr auto kNumber = ColumnKind::kNumber;
+  return {"events",
+          "event/flows.json",
+          {{"event_id"},
+           {"event_type"},
+           {"subject_id"},
+           {"department_id"},
+           {"step", kNumber},
+           {"round", kNumber},
+           {"verdict", kNumber},
+           {"triggered_at", kTime},
+           {"owner_action_at", kTime},
+           {"manager_feedback_at", kTime},
+           {"cross_confirm_at", kTime},
+           {"evidence_complete_at", kTime},
+           {"archived_at", kTime}},
+          {"subject_id"},
+          "",
+          "",
+          {},
+          {}};
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<db::PersonFile>> SqlEventStore::ExportPerson(const std::string& tenant,
                                                                         const std::string& person) {
-  return db::ExportPersonRows(*db_, tenant, person, PersonTables());
+  static const std::vector<db::PersonTable> kExported = [] {
+    std::vector<db::PersonTable> tables = PersonTables();
+    auto events = std::find_if(tables.begin(), tables.end(),
+                               [](const db::PersonTable& t) { return t.file == "event/events.json"; });
+    tables.insert(events + 1, FlowsView());
+    return tables;
+  }();
+  return db::ExportPersonRows(*db_, tenant, person, kExported);
 }
 
 absl::StatusOr<std::vector<db::ErasedCount>> SqlEventStore::ErasePerson(const std::string& tenant,

@@ -12,7 +12,7 @@ MariaDB that this script starts, kills and restarts itself.
   or twice) — MariaDB runs under libfaketime with a clock file it re-reads;
 
 after each, an invariant checker reads the tables directly: every
-acknowledged event exists exactly once with its whole chain (flow row, payload
+acknowledged event exists exactly once with its whole chain (its flow, payload
 hash, the same number of tasks as every other event of its type, one
 task.assigned outbox message per task) and nothing is half-written.
 """
@@ -301,13 +301,13 @@ def check_invariants(test, schema, acked, db=None):
     """Every acknowledged event exactly once with its whole chain; nothing half-written."""
     db = db or DB
     rows = db.sql("SELECT e.external_id, e.event_id, "
-                  "(SELECT COUNT(*) FROM flows f WHERE f.tenant_id = e.tenant_id AND f.event_id = e.event_id), "
+                  "e.triggered_at > 0, "
                   "LENGTH(e.payload_hash) = 64, "
                   "(SELECT COUNT(*) FROM tasks t WHERE t.tenant_id = e.tenant_id AND t.event_id = e.event_id) "
                   "FROM events e WHERE e.tenant_id = 'fault' AND e.source = 'crm'", schema)
     by_external = collections.defaultdict(list)
-    for external_id, event_id, flows, keyed, tasks in rows:
-        by_external[external_id].append((event_id, int(flows), int(keyed), int(tasks)))
+    for external_id, event_id, flowing, keyed, tasks in rows:
+        by_external[external_id].append((event_id, int(flowing), int(keyed), int(tasks)))
     test.assertEqual([x for x, v in by_external.items() if len(v) > 1], [], "events stored twice")
     test.assertEqual(sorted(set(acked) - set(by_external)), [], "acknowledged but missing")
     return check_chains(test, schema, acked, by_external, db)
@@ -317,7 +317,7 @@ def check_chains(test, schema, acked, by_external, db):
     for external_id, (name, _) in acked.items():
         test.assertEqual("events/" + by_external[external_id][0][0], name)
     test.assertEqual([x for x, v in by_external.items() if v[0][1] != 1 or v[0][2] != 1], [],
-                     "events without exactly one flow and their payload hash")
+                     "events without their flow or their payload hash")
     task_counts = {v[0][3] for v in by_external.values()}
     test.assertEqual(len(task_counts), 1, "events of one type with different task counts: %s" % task_counts)
     test.assertGreater(task_counts.pop(), 0)

@@ -192,6 +192,77 @@ TEST_P(StoreContractTest, EventsIngestedBeforeMigration7StayIdempotent) {
   EXPECT_EQ(page->items.size(), 1u);
 }
 
+// Migration 8 moves each flow onto its event row. A store written before it
+// (rebuilt here: a flows table from the event rows, their flow columns and
+// indexes gone) keeps every chain's state after the upgrade.
+TEST_P(StoreContractTest, FlowsStoredBeforeMigration8MoveOntoTheirEvents) {
+  const EventRecord open = Ingest("c-open");
+  const EventRecord closed = Ingest("c-closed", "s2");
+  ASSERT_TRUE(Step(open.event_id, t::FLOW_STEP_OWNER_ACTION).ok());
+  ASSERT_TRUE(Close(closed.event_id).ok());
+  auto before = w_.store->ListEvents(kTenant, {}, 10, "");
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->items.size(), 2u);
+
+  db::Database& db = *w_.database.db;
+  const bool mysql = db.dialect() == db::Dialect::kMysql;
+  const std::vector<std::string> moved = {"step",
+                                          "round",
+                                          "verdict",
+                                          "requires_cross_confirm",
+                                          "triggered_at",
+                                          "triggered_day",
+                                          "owner_action_at",
+                                          "manager_feedback_at",
+                                          "cross_confirm_at",
+                                          "archived_at",
+                                          "evidence_complete_at"};
+  std::vector<std::string> rebuild = {
+      "CREATE TABLE flows AS SELECT tenant_id, event_id, event_type, subject_id, department_id, step, round, verdict, "
+      "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
+      "cross_confirm_at, archived_at, evidence_complete_at FROM events"};
+  for (const char* index : {"events_by_time", "events_by_subject", "events_by_step", "events_health"}) {
+    rebuild.push_back(mysql ? absl::StrCat("DROP INDEX ", index, " ON events") : absl::StrCat("DROP INDEX ", index));
+  }
+  for (const std::string& column : moved) rebuild.push_back("ALTER TABLE events DROP COLUMN " + column);
+  rebuild.push_back("DELETE FROM schema_migrations WHERE service = 'event' AND version = 8");
+  for (const std::string& sql : rebuild) ASSERT_TRUE(db.ExecuteDdl(sql).ok()) << sql;
+
+  auto upgraded = SqlEventStore::Open(w_.database.db);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  std::shared_ptr<SqlEventStore> store = *std::move(upgraded);
+  auto after = store->ListEvents(kTenant, {}, 10, "");
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->items.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const FlowState& want = before->items[i].flow;
+    const FlowState& got = after->items[i].flow;
+    EXPECT_EQ(after->items[i].event_id, before->items[i].event_id);
+    EXPECT_EQ(got.triggered_at, want.triggered_at);
+    EXPECT_EQ(got.owner_action_at, want.owner_action_at);
+    EXPECT_EQ(got.manager_feedback_at, want.manager_feedback_at);
+    EXPECT_EQ(got.cross_confirm_at, want.cross_confirm_at);
+    EXPECT_EQ(got.archived_at, want.archived_at);
+    EXPECT_EQ(got.verdict, want.verdict);
+    EXPECT_EQ(got.round, want.round);
+    EXPECT_EQ(got.requires_cross_confirm, want.requires_cross_confirm);
+  }
+  auto steps = store->OpenChainsByStep(kTenant);
+  ASSERT_TRUE(steps.ok());
+  EXPECT_EQ(*steps, (std::map<FlowStep, int64_t>{{t::FLOW_STEP_OWNER_ACTION, 1}}));
+  const absl::Time now = w_.clock->Now();
+  auto buckets = store->HealthBuckets(kTenant, now - absl::Hours(24), now + absl::Hours(1), now, {});
+  ASSERT_TRUE(buckets.ok()) << buckets.status();
+  int64_t within = 0, pending = 0;
+  for (const HealthBucket& b : *buckets) {
+    within += b.counts.within;
+    pending += b.counts.pending;
+  }
+  EXPECT_EQ(within, 1);
+  EXPECT_EQ(pending, 1);
+  EXPECT_FALSE(db.ExecuteDdl("SELECT COUNT(*) FROM flows").ok()) << "the flows table is dropped";
+}
+
 TEST_P(StoreContractTest, BatchIngestIsOneTransactionWithPerItemResults) {
   const EventRecord stored = Ingest("b-stored");
   // 150 new events (multi-row INSERTs in runs of 64, 64, 16, 4, 2), then the
@@ -500,14 +571,14 @@ TEST_P(StoreContractTest, ForEachFlowReportsAPageThatFailsAfterOthersArrived) {
   int emitted = 0;
   absl::Status s = w_.store->ForEachFlow(kTenant, {}, [&](const EventRecord&) {
     if (++emitted == 1) {
-      EXPECT_TRUE(w_.database.db->ExecuteDdl("ALTER TABLE flows RENAME TO flows_gone").ok());
+      EXPECT_TRUE(w_.database.db->ExecuteDdl("ALTER TABLE events RENAME TO events_gone").ok());
     }
     return true;
   });
   EXPECT_FALSE(s.ok());
   EXPECT_GE(emitted, 100);
   EXPECT_LT(emitted, 620);
-  ASSERT_TRUE(w_.database.db->ExecuteDdl("ALTER TABLE flows_gone RENAME TO flows").ok());
+  ASSERT_TRUE(w_.database.db->ExecuteDdl("ALTER TABLE events_gone RENAME TO events").ok());
 }
 
 TEST_P(StoreContractTest, EvidenceCompleteIsMarkedOnce) {
