@@ -16,6 +16,8 @@
 //   candidate    with --candidate: the same floor over a changed data model
 //                (its own schema), to measure a model before building it
 //   ingest       perfflow IngestEvent (event + flow + tasks + outbox)
+//   compare      with --compare_addr: IngestEvent on a second perfflow-event
+//                (another build, its own schema) in the same rounds
 //   batch        perfflow BatchIngestEvents with 100 events a call
 //
 // Prints one JSON object on stdout (rates per second; rows or events).
@@ -79,6 +81,10 @@ struct Options {
   int mysql_pid = 0;
   // A data model to measure beside the floor (empty: none); see Model.
   std::string candidate;
+  // A second perfflow-event whose IngestEvent is measured beside the first
+  // (empty: none), and its pid for its CPU per event.
+  std::string compare_addr;
+  int compare_pid = 0;
 };
 
 [[noreturn]] void Die(const std::string& what) {
@@ -102,21 +108,32 @@ double CpuSeconds(const std::string& pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// Context switches (voluntary and not) of all of `pid`'s threads so far, from
-// /proc/<pid>/task/*/status: each time a MariaDB connection thread sleeps
-// between two statements and is woken again counts (0 for pid 0).
-double ContextSwitches(const std::string& pid) {
-  if (pid == "0") return 0;
-  double total = 0;
+// Context switches (voluntary and not) so far of each of `pid`'s threads, by
+// thread id, from /proc/<pid>/task/*/status: each time a MariaDB connection
+// thread sleeps between two statements and is woken again counts (none for
+// pid 0).
+std::map<std::string, double> ContextSwitches(const std::string& pid) {
+  std::map<std::string, double> out;
+  if (pid == "0") return out;
   std::error_code ec;
   for (const auto& task : std::filesystem::directory_iterator("/proc/" + pid + "/task", ec)) {
     std::ifstream in(task.path() / "status");
     std::string line;
     while (std::getline(in, line)) {
       if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
-        total += std::stod(line.substr(line.find(':') + 1));
+        out[task.path().filename()] += std::stod(line.substr(line.find(':') + 1));
       }
     }
+  }
+  return out;
+}
+
+// The switches between two snapshots of the threads alive at both (a thread
+// that ends or starts in between is left out: its counts go with it).
+double SwitchesBetween(const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+  double total = 0;
+  for (const auto& [tid, count] : after) {
+    if (auto it = before.find(tid); it != before.end()) total += count - it->second;
   }
   return total;
 }
@@ -142,7 +159,8 @@ struct Usage {
 // With `usage`, adds the items and the CPU `pids` used meanwhile.
 double Closed(int threads, int seconds, const std::function<int(int, long)>& op, Usage* usage = nullptr,
               const std::vector<std::string>& pids = {}) {
-  std::map<std::string, double> cpu_before, switches_before;
+  std::map<std::string, double> cpu_before;
+  std::map<std::string, std::map<std::string, double>> switches_before;
   for (const std::string& pid : pids) {
     cpu_before[pid] = CpuSeconds(pid);
     switches_before[pid] = ContextSwitches(pid);
@@ -170,7 +188,7 @@ double Closed(int threads, int seconds, const std::function<int(int, long)>& op,
     usage->items += items.load();
     for (const std::string& pid : pids) {
       usage->cpu[pid] += CpuSeconds(pid) - cpu_before[pid];
-      usage->switches[pid] += ContextSwitches(pid) - switches_before[pid];
+      usage->switches[pid] += SwitchesBetween(switches_before[pid], ContextSwitches(pid));
     }
   }
   return items.load() / elapsed;
@@ -492,8 +510,8 @@ class Echo {
 
 class Perfflow {
  public:
-  explicit Perfflow(const Options& o) : o_(o) {
-    stub_ = ev::EventService::NewStub(grpc::CreateChannel(o.event_addr, grpc::InsecureChannelCredentials()));
+  Perfflow(const Options& o, const std::string& address) : o_(o) {
+    stub_ = ev::EventService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   }
 
   int Ingest(int c, long i) {
@@ -576,6 +594,9 @@ int main(int argc, char** argv) {
   flags.AddInt("batch_size", &o.batch_size, "rows or events per batch");
   flags.AddInt("event_pid", &o.event_pid, "perfflow-event's pid, for its CPU per event (0: not measured)");
   flags.AddInt("mysql_pid", &o.mysql_pid, "mariadbd's pid, for its CPU per event (0: not measured)");
+  flags.AddString("compare_addr", &o.compare_addr,
+                  "a second perfflow-event (another build) whose IngestEvent runs in the same rounds (empty: none)");
+  flags.AddInt("compare_pid", &o.compare_pid, "the second perfflow-event's pid, for its CPU per event");
   flags.AddString("candidate", &o.candidate,
                   "a data model measured beside the same-work floor: no_outbox (empty: none)");
   flags.ParseOrExit(argc, argv);
@@ -594,7 +615,9 @@ int main(int argc, char** argv) {
   try {
     RawMysql raw(o, std::max(o.concurrency, o.batch_concurrency));
     Echo echo;
-    Perfflow perfflow(o);
+    Perfflow perfflow(o, o.event_addr);
+    std::unique_ptr<Perfflow> compare;
+    if (!o.compare_addr.empty()) compare = std::make_unique<Perfflow>(o, o.compare_addr);
     std::unique_ptr<SameWork> same, candidate;
     if (!o.event_schema.empty()) {
       perfflow.Ingest(0, -1);  // one stored event: the floor's row counts and payloads
@@ -604,9 +627,11 @@ int main(int argc, char** argv) {
             std::make_unique<SameWork>(o, o.concurrency, o.schema + "_candidate", SameWork::ParseModel(o.candidate));
       }
     }
-    std::vector<double> raw_single, same_work, candidate_work, ingest, raw_batch, batch, raw_echo;
+    std::vector<double> raw_single, same_work, candidate_work, ingest, compare_ingest, raw_batch, batch, compare_batch,
+        raw_echo;
     const std::string service = std::to_string(o.event_pid), mysql = std::to_string(o.mysql_pid);
-    Usage same_usage, candidate_usage, ingest_usage, echo_usage;
+    const std::string compared = std::to_string(o.compare_pid);
+    Usage same_usage, candidate_usage, ingest_usage, compare_usage, echo_usage;
     for (int r = 0; r < o.rounds; ++r) {
       raw_single.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return raw.InsertOne(c, i); }));
       if (same)
@@ -616,11 +641,35 @@ int main(int argc, char** argv) {
         candidate_work.push_back(Closed(o.concurrency, o.seconds,
                                         [&](int c, long i) { return candidate->Ingest(c, i); }, &candidate_usage,
                                         {mysql}));
-      ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); },
-                              &ingest_usage, {service, mysql}));
-      raw_batch.push_back(
-          Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return raw.InsertBatch(c, i, o.batch_size); }));
-      batch.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return perfflow.Batch(c, i); }));
+      // One build's IngestEvent phase, then its BatchIngestEvents phase.
+      auto phases = [&](Perfflow& client, std::vector<double>& singles, std::vector<double>& batches, Usage& usage,
+                        const std::string& pid) {
+        singles.push_back(
+            Closed(o.concurrency, o.seconds, [&](int c, long i) { return client.Ingest(c, i); }, &usage, {pid, mysql}));
+        batches.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return client.Batch(c, i); }));
+      };
+      auto raw_batches = [&] {
+        raw_batch.push_back(
+            Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return raw.InsertBatch(c, i, o.batch_size); }));
+      };
+      if (!compare) {
+        ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); },
+                                &ingest_usage, {service, mysql}));
+        raw_batches();
+        batch.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return perfflow.Batch(c, i); }));
+      } else {
+        // A phase pays for what the one before left MariaDB and the relay to
+        // do (dirty pages, purge, undelivered messages): the two builds take
+        // turns going first, and both store as much.
+        raw_batches();
+        for (int k = 0; k < 2; ++k) {
+          if ((k + r) % 2 == 0) {
+            phases(perfflow, ingest, batch, ingest_usage, service);
+          } else {
+            phases(*compare, compare_ingest, compare_batch, compare_usage, compared);
+          }
+        }
+      }
       // Client and server of the echo share this process: its CPU per call is both sides'.
       raw_echo.push_back(
           Closed(o.concurrency, o.seconds, [&](int, long) { return echo.Call(); }, &echo_usage, {"self"}));
@@ -629,6 +678,8 @@ int main(int argc, char** argv) {
               << ", \"batch_size\": " << o.batch_size << ", \"seconds\": " << o.seconds
               << ",\n \"raw_single_rows_per_s\": " << Median(raw_single)
               << ", \"ingest_events_per_s\": " << Median(ingest)
+              << ", \"compare_events_per_s\": " << (compare ? Median(compare_ingest) : 0)
+              << ", \"compare_batch_events_per_s\": " << (compare ? Median(compare_batch) : 0)
               << ", \"same_work_events_per_s\": " << (same ? Median(same_work) : 0)
               << ", \"same_work_rows_per_event\": " << (same ? same->rows_per_event() : 0) << ",\n \"candidate\": \""
               << o.candidate << "\", \"candidate_events_per_s\": " << (candidate ? Median(candidate_work) : 0)
@@ -637,16 +688,20 @@ int main(int argc, char** argv) {
               << ", \"ingest_mysql\": " << ingest_usage.PerItemUs(mysql)
               << ", \"same_work_mysql\": " << same_usage.PerItemUs(mysql)
               << ", \"candidate_mysql\": " << candidate_usage.PerItemUs(mysql)
+              << ", \"compare_service\": " << compare_usage.PerItemUs(compared)
+              << ", \"compare_mysql\": " << compare_usage.PerItemUs(mysql)
               << ", \"echo_client_and_server\": " << echo_usage.PerItemUs("self") << "}"
               << ",\n \"mysql_context_switches_per_event\": {\"ingest\": " << ingest_usage.SwitchesPerItem(mysql)
               << ", \"same_work\": " << same_usage.SwitchesPerItem(mysql)
-              << ", \"candidate\": " << candidate_usage.SwitchesPerItem(mysql) << "}"
+              << ", \"candidate\": " << candidate_usage.SwitchesPerItem(mysql)
+              << ", \"compare\": " << compare_usage.SwitchesPerItem(mysql) << "}"
               << ",\n \"raw_batch_rows_per_s\": " << Median(raw_batch) << ", \"batch_events_per_s\": " << Median(batch)
               << ",\n \"raw_echo_calls_per_s\": " << Median(raw_echo)
               << ",\n \"rounds\": {\"raw_single\": " << JsonList(raw_single)
               << ", \"same_work\": " << JsonList(same_work) << ", \"candidate\": " << JsonList(candidate_work)
-              << ", \"ingest\": " << JsonList(ingest) << ", \"raw_batch\": " << JsonList(raw_batch)
-              << ", \"batch\": " << JsonList(batch) << ", \"raw_echo\": " << JsonList(raw_echo) << "}}\n";
+              << ", \"ingest\": " << JsonList(ingest) << ", \"compare\": " << JsonList(compare_ingest)
+              << ", \"raw_batch\": " << JsonList(raw_batch) << ", \"batch\": " << JsonList(batch)
+              << ", \"raw_echo\": " << JsonList(raw_echo) << "}}\n";
   } catch (const sql::SQLException& e) {
     Die(std::string("MariaDB: ") + e.what());
   }

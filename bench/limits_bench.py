@@ -45,6 +45,9 @@ def main():
     parser.add_argument("--db-query", default="", help="appended to the event service's --db URL, e.g. ?pool_size=16")
     parser.add_argument("--event-env", action="append", default=[],
                         help="KEY=VALUE for perfflow-event's environment, e.g. MALLOC_ARENA_MAX=16 (repeatable)")
+    parser.add_argument("--compare-bin-dir",
+                        help="another build's bin dir: its perfflow-event's IngestEvent runs in the same rounds, "
+                             "on a schema of its own, and is reported as a ratio to this build's")
     parser.add_argument("--candidate", default="", choices=["", "no_outbox"],
                         help="a data model measured by hand beside the same-work floor, in the same rounds")
     parser.add_argument("--event-preload", help="a library to LD_PRELOAD into perfflow-event (e.g. an allocator)")
@@ -59,22 +62,35 @@ def main():
     event_env = dict(env, **dict(kv.split("=", 1) for kv in args.event_env))
     if args.event_preload:
         event_env["LD_PRELOAD"] = args.event_preload
-    event = Server(os.path.join(args.bin_dir, "perfflow-event"),
-                   ["--db=%s/limits_%s%s" % (mysql_url(), suffix, args.db_query)] + args.event_arg, event_env)
-    stub = epb_grpc.EventServiceStub(grpc.insecure_channel(event.address()))
-    stub.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=MD)
-    stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD)
+    def start_event(bin_dir, schema):
+        server = Server(os.path.join(bin_dir, "perfflow-event"),
+                        ["--db=%s/%s%s" % (mysql_url(), schema, args.db_query)] + args.event_arg, event_env)
+        stub = epb_grpc.EventServiceStub(grpc.insecure_channel(server.address()))
+        stub.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=MD)
+        stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD)
+        return server
 
-    run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
-                          "--schema=limits_raw_" + suffix, "--event_schema=limits_" + suffix,
-                          "--event_addr=" + event.address(), "--event_pid=%d" % event.proc.pid,
-                          "--mysql_pid=%d" % test_mariadbd_pid(),
-                          "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds,
-                          "--candidate=" + args.candidate],
-                         env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True, check=True)
-    r = json.loads(run.stdout)
-    rss_kib = event.peak_rss_kib()
-    event.stop()
+    servers = []
+    try:
+        event = start_event(args.bin_dir, "limits_" + suffix)
+        servers.append(event)
+        compare = start_event(args.compare_bin_dir, "limits_cmp_" + suffix) if args.compare_bin_dir else None
+        if compare:
+            servers.append(compare)
+        run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
+                              "--schema=limits_raw_" + suffix, "--event_schema=limits_" + suffix,
+                              "--event_addr=" + event.address(), "--event_pid=%d" % event.proc.pid,
+                              "--mysql_pid=%d" % test_mariadbd_pid(),
+                              "--seconds=%d" % args.seconds, "--rounds=%d" % args.rounds]
+                             + (["--candidate=" + args.candidate] if args.candidate else [])
+                             + (["--compare_addr=" + compare.address(), "--compare_pid=%d" % compare.proc.pid]
+                                if compare else []),
+                             env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True, check=True)
+        r = json.loads(run.stdout)
+        rss_kib = event.peak_rss_kib()
+    finally:
+        for server in servers:
+            server.stop()
 
     single = r["ingest_events_per_s"] / r["raw_single_rows_per_s"]
     same = r["ingest_events_per_s"] / r["same_work_events_per_s"]
@@ -101,6 +117,12 @@ def main():
               % (args.candidate, r["candidate_events_per_s"], r["candidate_events_per_s"] / r["same_work_events_per_s"],
                  cpu["candidate_mysql"], cpu["candidate_mysql"] / cpu["same_work_mysql"],
                  r["candidate_rows_per_event"], r["same_work_rows_per_event"]))
+    if compare:
+        print("IngestEvent of %s: %.0f events/s, this build's is %.2f of it; CPU per event: event service %.0f, "
+              "MariaDB %.0f (this build: %.0f, %.0f); its BatchIngestEvents %.0f events/s (this build's %.2f of it)"
+              % (args.compare_bin_dir, r["compare_events_per_s"], r["ingest_events_per_s"] / r["compare_events_per_s"],
+                 cpu["compare_service"], cpu["compare_mysql"], cpu["ingest_service"], cpu["ingest_mysql"],
+                 r["compare_batch_events_per_s"], r["batch_events_per_s"] / r["compare_batch_events_per_s"]))
     switches = r["mysql_context_switches_per_event"]
     print("MariaDB thread context switches per event: %.1f under IngestEvent, %.1f under the same statements by hand"
           % (switches["ingest"], switches["same_work"]))
@@ -108,7 +130,7 @@ def main():
           % (100 * r["ingest_events_per_s"] / r["raw_echo_calls_per_s"], rss_kib / 1024))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(r, event_args=args.event_arg, event_env=args.event_env, event_preload=args.event_preload, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
+            json.dump(dict(r, compare_bin_dir=args.compare_bin_dir, event_args=args.event_arg, event_env=args.event_env, event_preload=args.event_preload, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
                            batch_ratio=batch, batch_goal=0.3,
                            event_peak_rss_kib=rss_kib), f, indent=2)
 
