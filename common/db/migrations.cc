@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/log.h"
 
 namespace perfflow::db {
@@ -13,6 +14,10 @@ absl::Status ApplyMigrations(Database& db, const std::string& service, const std
   auto ddl = [&](const std::string& statement) {
     std::string sql = statement;
     if (mysql && absl::StartsWith(sql, "CREATE TABLE")) sql += " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+    // A migration cut short (a lost connection, a crash) runs again from its
+    // first statement: on MariaDB a column it already added is skipped.
+    if (mysql && absl::StartsWith(sql, "ALTER TABLE"))
+      absl::StrReplaceAll({{" ADD COLUMN ", " ADD COLUMN IF NOT EXISTS "}}, &sql);
     return db.ExecuteDdl(sql);
   };
   if (absl::Status s =

@@ -201,19 +201,17 @@ class MysqlDatabase : public Database {
     return status;
   }
 
+  // On a connection of its own: a migration's ALTER or UPDATE rewrites a
+  // table and may take minutes, past the pool's 30 s read timeout.
   absl::Status ExecuteDdl(const std::string& sql) override {
-    auto pc = Acquire();
-    if (!pc.ok()) return pc.status();
-    absl::Status status;
     try {
-      std::unique_ptr<sql::Statement> stmt((*pc)->conn->createStatement());
+      std::unique_ptr<sql::Connection> conn(Connect(/*with_schema=*/true, kDdlTimeoutSeconds));
+      std::unique_ptr<sql::Statement> stmt(conn->createStatement());
       stmt->execute(sql);
+      return absl::OkStatus();
     } catch (const sql::SQLException& e) {
-      if (IsConnectionError(e.getErrorCode())) (*pc)->broken = true;
-      status = FromMysql(e);
+      return FromMysql(e);
     }
-    Release(std::move(*pc));
-    return status;
   }
 
   absl::Status Ping() override {
@@ -235,14 +233,17 @@ class MysqlDatabase : public Database {
   }
 
  private:
-  sql::Connection* Connect(bool with_schema) {
+  // Seconds a schema change may run before its connection gives up.
+  static constexpr int kDdlTimeoutSeconds = 6 * 3600;
+
+  sql::Connection* Connect(bool with_schema, int read_timeout_seconds = 30) {
     sql::ConnectOptionsMap options;
     options["hostName"] = sql::SQLString(target_.host);
     options["port"] = target_.port;
     options["userName"] = sql::SQLString(target_.user);
     options["password"] = sql::SQLString(target_.password);
     options["OPT_CONNECT_TIMEOUT"] = 3;
-    options["OPT_READ_TIMEOUT"] = 30;
+    options["OPT_READ_TIMEOUT"] = read_timeout_seconds;
     options["OPT_WRITE_TIMEOUT"] = 30;
     options["OPT_RECONNECT"] = false;
     options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
