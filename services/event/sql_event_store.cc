@@ -197,8 +197,15 @@ TaskRecord ReadTask(const Row& r) {
   return task;
 }
 
+// Migration 7's copy of each stored payload hash onto its event row.
+std::string MoveKeys(const std::string& where) {
+  return "UPDATE events SET payload_hash = COALESCE((SELECT i.payload_hash FROM inbox i WHERE i.tenant_id = "
+         "events.tenant_id AND i.source = events.source AND i.external_id = events.external_id), '')" +
+         where;
+}
+
 // Migration 8's copy of each stored flow onto its event row.
-std::string MoveFlowColumns() {
+std::string MoveFlowColumns(const std::string& where) {
   std::string sql = "UPDATE events SET ";
   const char* columns[] = {"step",
                            "round",
@@ -216,7 +223,7 @@ std::string MoveFlowColumns() {
                     " FROM flows f WHERE f.tenant_id = events.tenant_id AND f.event_id = events.event_id), ",
                     columns[i], ")");
   }
-  return sql;
+  return sql + where;
 }
 
 const std::vector<db::Migration>& EventMigrations() {
@@ -322,13 +329,12 @@ const std::vector<db::Migration>& EventMigrations() {
        "idempotency key on the event",
        {
            "ALTER TABLE events ADD COLUMN payload_hash CHAR(64) NOT NULL DEFAULT ''",
-           "UPDATE events SET payload_hash = COALESCE((SELECT i.payload_hash FROM inbox i WHERE i.tenant_id = "
-           "events.tenant_id AND i.source = events.source AND i.external_id = events.external_id), '')",
+           MoveKeys(""),
            "CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency ON events (tenant_id, source, external_id)",
        }},
       // The flow of an event is columns of its row, with the flows table's
       // indexes: one row and one statement less per event (BENCHMARKS.md,
-      // #21). Stored flows move over; the flows table goes in migration 9.
+      // #21). Stored flows move over; the flows table goes in migration 10.
       {8,
        "flow on the event",
        {
@@ -343,7 +349,7 @@ const std::vector<db::Migration>& EventMigrations() {
            "ALTER TABLE events ADD COLUMN cross_confirm_at BIGINT NULL",
            "ALTER TABLE events ADD COLUMN archived_at BIGINT NULL",
            "ALTER TABLE events ADD COLUMN evidence_complete_at BIGINT NULL",
-           MoveFlowColumns(),
+           MoveFlowColumns(""),
            "CREATE INDEX IF NOT EXISTS events_by_time ON events (tenant_id, triggered_at, event_id)",
            "CREATE INDEX IF NOT EXISTS events_by_subject ON events (tenant_id, subject_id, triggered_at)",
            "CREATE INDEX IF NOT EXISTS events_by_step ON events (tenant_id, step)",
@@ -351,9 +357,12 @@ const std::vector<db::Migration>& EventMigrations() {
            "CREATE INDEX IF NOT EXISTS events_health ON events (tenant_id, triggered_day, department_id, event_type, "
            "triggered_at, archived_at)",
        }},
-      // Apart, after both copies are recorded: 7 and 8 can run again from
-      // their first statement if cut short, which needs their sources.
-      {9, "tables moved onto the event", {"DROP TABLE IF EXISTS inbox", "DROP TABLE IF EXISTS flows"}},
+      // Apart, after 7 and 8 are recorded, so that those can run again from
+      // their first statement if cut short (which needs their sources).
+      // Events a replica of the previous version stored after the copy (a
+      // rolling update) are copied once more just before each drop.
+      {9, "inbox moved onto the event", {MoveKeys(" WHERE payload_hash = ''"), "DROP TABLE IF EXISTS inbox"}},
+      {10, "flows moved onto the event", {MoveFlowColumns(" WHERE triggered_at = 0"), "DROP TABLE IF EXISTS flows"}},
   };
   return kMigrations;
 }
