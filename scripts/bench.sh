@@ -10,6 +10,7 @@
 #                                   (timers --no-ingest: the storm alone, without the ingest phases)
 #   ./scripts/bench.sh brief        a 50-person brief over 10k and 100k stored events vs raw SQL reads
 #   ./scripts/bench.sh gateway      signed webhooks through perfflow-gateway vs direct gRPC IngestEvent
+#   ./scripts/bench.sh upgrade      the event service's migrations 7-10 over 1M stored events vs one table rebuild
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +70,10 @@ run_brief() {
     --calibration-binary build-bench/bin/perfflow-calibration --source-dir . --json build-bench/brief_bench.json
 }
 
+run_upgrade() {
+  with_mariadb bench/upgrade_bench.py --bin-dir build-bench/bin --json build-bench/upgrade_bench.json
+}
+
 run_gateway() {
   with_mariadb bench/gateway_bench.py --bin-dir build-bench/bin --source-dir . --json build-bench/gateway_bench.json
 }
@@ -81,6 +86,7 @@ case "${1:-all}" in
   timers) run_timers "${@:2}" ;;
   brief) run_brief ;;
   gateway) run_gateway ;;
-  all) run_limits; run_validator; run_phrases; run_timers; run_brief; run_gateway; run_scale ;;
-  *) echo "unknown benchmark '$1' (limits, scale, validator, phrases, timers, brief, gateway)" >&2; exit 2 ;;
+  upgrade) run_upgrade ;;
+  all) run_limits; run_validator; run_phrases; run_timers; run_brief; run_gateway; run_scale; run_upgrade ;;
+  *) echo "unknown benchmark '$1' (limits, scale, validator, phrases, timers, brief, gateway, upgrade)" >&2; exit 2 ;;
 esac

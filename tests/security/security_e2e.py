@@ -324,9 +324,19 @@ class TruncatedUploadTest(unittest.TestCase):
         return end(stub, messages, md, chunks_sent), release
 
     @staticmethod
-    def cancel_midway(stub, messages, md, chunks_sent):
+    def part_files():
+        return [f for _, _, files in os.walk(os.path.join(WORK, "blobs")) for f in files if f.endswith(".part")]
+
+    @classmethod
+    def cancel_midway(cls, stub, messages, md, chunks_sent):
         future = stub.UploadEvidence.future(messages(), metadata=md, timeout=30)
         chunks_sent.wait(10)
+        # Cancelled once the evidence service holds part of the file (through
+        # the gateway, the client's library may have taken the chunks before
+        # the gateway passed them on: a CI run cancelled before that).
+        deadline = time.monotonic() + 10
+        while not cls.part_files() and time.monotonic() < deadline:
+            time.sleep(0.05)
         future.cancel()
         return future
 
@@ -338,8 +348,10 @@ class TruncatedUploadTest(unittest.TestCase):
         status, body = call("GET", "/v1/%s/evidence" % event, None, ADMIN)
         self.assertEqual((status, body.get("evidence", [])), (200, []))
         self.assertEqual(event_of(event)["flow"]["step"], "FLOW_STEP_TRIGGERED")
-        blobs = [f for _, _, files in os.walk(os.path.join(WORK, "blobs")) for f in files if f.endswith(".part")]
-        self.assertEqual(blobs, [], "a temporary file was left behind")
+        deadline = time.monotonic() + 10
+        while self.part_files() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.part_files(), [], "a temporary file was left behind")
 
     def test_cancelled_upload_leaves_nothing(self):
         event = ingest("e1", "cut-" + secrets.token_hex(4))[1]["event"]["name"]
