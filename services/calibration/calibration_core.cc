@@ -1,6 +1,7 @@
 #include "services/calibration/calibration_core.h"
 
 #include <cmath>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -188,13 +189,19 @@ absl::StatusOr<std::optional<v1::Brief>> CalibrationCore::Generate(const Request
   ev1::StreamFlowFactsRequest request;
   ToTimestamp(start, request.mutable_start_time());
   ToTimestamp(end, request.mutable_end_time());
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> verdicts;  // (person, type) -> counts
   absl::Status streamed = events_->StreamFlowFacts(rc, request, [&](const ev1::FlowFact& f) {
     builder.Add(f);
     if (f.flow().verdict() != type::v1::VERDICT_UNSPECIFIED && cohort.count(f.subject_id())) {
-      fairness.verdicts.push_back({f.subject_id(), f.event_type(), f.flow().verdict() == type::v1::VERDICT_MEETS});
+      auto& [all, meets] = verdicts[{f.subject_id(), f.event_type()}];
+      ++all;
+      if (f.flow().verdict() == type::v1::VERDICT_MEETS) ++meets;
     }
   });
   if (!streamed.ok()) return streamed;
+  for (const auto& [key, counts] : verdicts) {
+    fairness.verdicts.push_back({key.first, key.second, counts.first, counts.second});
+  }
   v1::Brief brief = builder.Finish();
   // Ratings: the latest recorded in the session, else the proposed one.
   for (const auto& [id, rating] : (*session)->proposed_ratings()) fairness.ratings[id] = rating;

@@ -9,11 +9,11 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/flow/event_client.h"
 #include "common/person_data.h"
 #include "common/request_context.h"
 #include "services/calibration/brief.h"
 #include "services/calibration/calibration_store.h"
-#include "common/flow/event_client.h"
 
 namespace perfflow::calibration {
 

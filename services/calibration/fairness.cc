@@ -67,14 +67,14 @@ v1::Fairness CheckFairness(const FairnessInput& in, const FairnessOptions& o) {
     using Counts = std::pair<int64_t, int64_t>;
     std::map<std::string, std::map<std::string, Counts>> by_group;  // group -> event type -> counts
     std::map<std::string, Counts> by_type;
-    for (const VerdictFact& v : in.verdicts) {
+    for (const VerdictCounts& v : in.verdicts) {
       auto m = member.find(v.subject_id);
       if (m == member.end()) continue;
       const std::string group = dim.group_of(*m->second);
       if (group.empty()) continue;
       for (Counts* c : {&by_group[group][v.event_type], &by_type[v.event_type]}) {
-        c->first += 1;
-        c->second += v.meets ? 1 : 0;
+        c->first += v.verdicts;
+        c->second += v.meets;
       }
     }
     const int first_verdict = out.verdicts_size();

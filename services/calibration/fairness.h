@@ -17,16 +17,19 @@
 
 namespace perfflow::calibration {
 
-// One verdict on a chain of a cohort member.
-struct VerdictFact {
+// The verdicts on one cohort member's chains of one event type: counted as
+// the facts stream by, so a brief holds one entry per person and type, not
+// one per chain.
+struct VerdictCounts {
   std::string subject_id;
   std::string event_type;
-  bool meets = false;
+  int64_t verdicts = 0;
+  int64_t meets = 0;
 };
 
 struct FairnessInput {
   std::vector<event::v1::Employee> members;
-  std::vector<VerdictFact> verdicts;
+  std::vector<VerdictCounts> verdicts;
   // Employee id -> rating (the latest recorded, else the proposed one).
   std::map<std::string, std::string> ratings;
   // Employee.attributes keys the tenant declared protected.

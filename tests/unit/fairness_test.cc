@@ -35,7 +35,7 @@ FairnessInput Cohort() {
 }
 
 void Verdicts(FairnessInput& in, const std::string& subject, const std::string& type, int n, int meets) {
-  for (int i = 0; i < n; ++i) in.verdicts.push_back({subject, type, i < meets});
+  in.verdicts.push_back({subject, type, n, meets});
 }
 
 const v1::FairnessGroup* Find(const google::protobuf::RepeatedPtrField<v1::FairnessGroup>& groups,
