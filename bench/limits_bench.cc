@@ -641,32 +641,34 @@ int main(int argc, char** argv) {
         candidate_work.push_back(Closed(o.concurrency, o.seconds,
                                         [&](int c, long i) { return candidate->Ingest(c, i); }, &candidate_usage,
                                         {mysql}));
-      // One build's IngestEvent phase, then its BatchIngestEvents phase.
-      auto phases = [&](Perfflow& client, std::vector<double>& singles, std::vector<double>& batches, Usage& usage,
-                        const std::string& pid) {
-        singles.push_back(
+      auto single_phase = [&](Perfflow& client, std::vector<double>& rates, Usage& usage, const std::string& pid) {
+        rates.push_back(
             Closed(o.concurrency, o.seconds, [&](int c, long i) { return client.Ingest(c, i); }, &usage, {pid, mysql}));
-        batches.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return client.Batch(c, i); }));
+      };
+      auto batch_phase = [&](Perfflow& client, std::vector<double>& rates) {
+        rates.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return client.Batch(c, i); }));
       };
       auto raw_batches = [&] {
         raw_batch.push_back(
             Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return raw.InsertBatch(c, i, o.batch_size); }));
       };
       if (!compare) {
-        ingest.push_back(Closed(o.concurrency, o.seconds, [&](int c, long i) { return perfflow.Ingest(c, i); },
-                                &ingest_usage, {service, mysql}));
+        single_phase(perfflow, ingest, ingest_usage, service);
         raw_batches();
-        batch.push_back(Closed(o.batch_concurrency, o.seconds, [&](int c, long i) { return perfflow.Batch(c, i); }));
+        batch_phase(perfflow, batch);
       } else {
         // A phase pays for what the one before left MariaDB and the relay to
         // do (dirty pages, purge, undelivered messages): the two builds take
-        // turns going first, and both store as much.
+        // turns going first, each with its IngestEvent then its
+        // BatchIngestEvents phase, so both store as much.
         raw_batches();
         for (int k = 0; k < 2; ++k) {
           if ((k + r) % 2 == 0) {
-            phases(perfflow, ingest, batch, ingest_usage, service);
+            single_phase(perfflow, ingest, ingest_usage, service);
+            batch_phase(perfflow, batch);
           } else {
-            phases(*compare, compare_ingest, compare_batch, compare_usage, compared);
+            single_phase(*compare, compare_ingest, compare_usage, compared);
+            batch_phase(*compare, compare_batch);
           }
         }
       }

@@ -111,14 +111,16 @@ def main():
     print("upgrade of %d stored events through migrations 7-10: first replica serving after %.1f s; "
           "one rebuild of the old events table (ALTER TABLE events FORCE): %.1f s; ratio %.1f"
           % (args.events, serving, rebuild, serving / rebuild))
-    for (version, name, at), before in zip(applied, [started_at] + [a for _, _, a in applied[:-1]]):
-        print("  migration %d (%s): %.1f s" % (version, name, at - before))
+    seconds = [at - before for (_, _, at), before in zip(applied, [started_at] + [a for _, _, a in applied[:-1]])]
+    for (version, name, _), took in zip(applied, seconds):
+        print("  migration %d (%s): %.1f s" % (version, name, took))
     print("  every event kept its key and its flow (%s of %s)" % (counts[1], counts[0]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"events": args.events, "serving_seconds": serving, "rebuild_seconds": rebuild,
                        "ratio": serving / rebuild,
-                       "migrations": [{"version": v, "name": n} for v, n, _ in applied]}, f, indent=2)
+                       "migrations": [{"version": v, "name": n, "seconds": round(took, 1)}
+                                      for (v, n, _), took in zip(applied, seconds)]}, f, indent=2)
     mariadb(schema, "DROP DATABASE `%s`" % schema)
 
 
