@@ -13,9 +13,10 @@
 //   same_work    the statements one IngestEvent performs, by hand through
 //                Connector/C++ into copies of the event service's tables
 //                (the same-work floor, see SameWork)
-//   candidate    with --candidate: the same floor over a changed data model
-//                (its own schema), to measure a model before building it
-//   ingest       perfflow IngestEvent (event + flow + tasks + outbox)
+//   candidate    with --candidate: the same floor over another data model
+//                (its own schema), to measure a model before building it or
+//                after leaving it
+//   ingest       perfflow IngestEvent (the event row + its tasks)
 //   compare      with --compare_addr: IngestEvent on a second perfflow-event
 //                (another build, its own schema) in the same rounds
 //   batch        perfflow BatchIngestEvents with 100 events a call
@@ -278,23 +279,24 @@ class RawMysql {
 
 // Exactly the statements one IngestEvent performs today, written by hand: the
 // look-up of its idempotency key on events, the event row (its flow is
-// columns of it), the event's task rows and its outbox rows as one multi-row
-// INSERT each, then COMMIT — READ COMMITTED, autocommit off, one connection
-// per thread, statements prepared once. The tables are copies (CREATE TABLE
-// ... LIKE) of the event service's, so the indexes are the same; the rows per
-// event and the payloads are taken from an event the service stored (call
-// after one IngestEvent).
+// columns of it), then the event's task rows (each its own task.assigned
+// notice) as one multi-row INSERT, then COMMIT — READ COMMITTED, autocommit
+// off, one connection per thread, statements prepared once. The tables are
+// copies (CREATE TABLE ... LIKE) of the event service's, so the indexes are
+// the same; the rows per event and the attributes are taken from an event
+// the service stored (call after one IngestEvent).
 //
 // A candidate model runs the same work over changed tables in `schema`:
-//   no_outbox  no task.assigned outbox rows (notifications derived from the
-//              task rows instead; the relay's side is not measured)
+//   outbox_rows  the model before migration 11: the tasks without their
+//                notice columns and index, and a task.assigned outbox row
+//                per task beside them (the relay's side is not measured)
 class SameWork {
  public:
-  enum class Model { kToday, kNoOutbox };
+  enum class Model { kToday, kOutboxRows };
 
   static Model ParseModel(const std::string& name) {
-    if (name == "no_outbox") return Model::kNoOutbox;
-    Die("--candidate must be no_outbox");
+    if (name == "outbox_rows") return Model::kOutboxRows;
+    Die("--candidate must be outbox_rows");
   }
 
   SameWork(const Options& o, int connections, const std::string& schema, Model model) : tenant_(o.tenant) {
@@ -308,6 +310,13 @@ class SameWork {
       for (const char* table : {"events", "tasks", "outbox"}) {
         s->execute(absl::StrCat("CREATE TABLE IF NOT EXISTS `", schema, "`.", table, " LIKE `", from, "`.", table));
       }
+      if (model == Model::kOutboxRows) {
+        s->execute(absl::StrCat("DROP INDEX IF EXISTS tasks_notice_due ON `", schema, "`.tasks"));
+        for (const char* column : {"state", "attempts", "next_attempt_at", "lease_owner", "lease_until", "fence",
+                                   "last_error", "delivered_to", "delivered_at"}) {
+          s->execute(absl::StrCat("ALTER TABLE `", schema, "`.tasks DROP COLUMN IF EXISTS notice_", column));
+        }
+      }
       auto count = [&](const std::string& table, const std::string& also) {
         std::unique_ptr<sql::ResultSet> r(s->executeQuery(
             absl::StrCat("SELECT COUNT(*) FROM `", from, "`.", table, " WHERE tenant_id = '", o.tenant, "'", also)));
@@ -316,16 +325,20 @@ class SameWork {
       const int64_t events = count("events", "");
       if (events == 0) Die("the same-work floor needs one event stored by the service first");
       tasks_ = static_cast<int>(count("tasks", "") / events);
-      // Ingestion's own outbox rows (the background digests write others).
-      outbox_ = static_cast<int>(count("outbox", " AND topic = 'task.assigned'") / events);
       auto first = [&](const std::string& sql) {
         std::unique_ptr<sql::ResultSet> r(s->executeQuery(sql));
         return r->next() ? std::string(r->getString(1)) : std::string();
       };
       attributes_ = first(absl::StrCat("SELECT attributes FROM `", from, "`.events LIMIT 1"));
-      payload_ = first(absl::StrCat("SELECT payload FROM `", from, "`.outbox WHERE topic = 'task.assigned' LIMIT 1"));
     }
-    if (model == Model::kNoOutbox) outbox_ = 0;
+    if (model == Model::kOutboxRows) {
+      outbox_ = tasks_;
+      // The payload ingestion wrote before migration 11 (the relay now builds it from the task row).
+      payload_ = absl::StrCat("{\"event\":\"events/", std::string(32, '0'),
+                              "\",\"event_type\":\"crm.contract_signed\",\"task\":\"tasks/", std::string(32, '0'),
+                              "\",\"kind\":\"manager_review\",\"due_at\":\"2026-12-04T05:19:52Z\"}");
+    }
+    notices_ = model == Model::kToday;
     options["schema"] = sql::SQLString(schema);
     auto rows = [](int n, const char* one) {
       std::string out;
@@ -351,9 +364,11 @@ class SameWork {
           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL)"));
       if (tasks_ > 0) {
         c.tasks.reset(c.conn->prepareStatement(
-            "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
-            "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) VALUES " +
-            rows(tasks_, "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)")));
+            std::string("INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, "
+                        "due_at, created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to") +
+            (notices_ ? ", notice_state, notice_next_attempt_at) VALUES " : ") VALUES ") +
+            rows(tasks_, notices_ ? "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 0, ?)"
+                                  : "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)")));
       }
       if (outbox_ > 0) {
         c.outbox.reset(c.conn->prepareStatement(
@@ -389,8 +404,9 @@ class SameWork {
       k.event->setInt64(++at, v);
     }
     k.event->executeUpdate();
+    const int per_task = notices_ ? 14 : 13;
     for (int t = 0; t < tasks_; ++t) {
-      const int at = 13 * t;
+      const int at = per_task * t;
       k.tasks->setString(at + 1, tenant_);
       k.tasks->setString(at + 2, absl::StrCat(id.substr(8), "-t", t));
       k.tasks->setString(at + 3, id);
@@ -404,6 +420,7 @@ class SameWork {
       k.tasks->setInt64(at + 11, now + 72'000'000);
       k.tasks->setInt64(at + 12, 86'400'000);
       k.tasks->setInt64(at + 13, 1);
+      if (notices_) k.tasks->setInt64(at + 14, now);  // the notice is due at once
     }
     if (k.tasks) k.tasks->executeUpdate();
     for (int m = 0; m < outbox_; ++m) {
@@ -438,6 +455,7 @@ class SameWork {
   const std::string tenant_;
   int tasks_ = 0;
   int outbox_ = 0;
+  bool notices_ = true;  // each task row is its own notice
   std::string attributes_;
   std::string payload_;
   std::atomic<long> events_{0};
@@ -598,7 +616,7 @@ int main(int argc, char** argv) {
                   "a second perfflow-event (another build) whose IngestEvent runs in the same rounds (empty: none)");
   flags.AddInt("compare_pid", &o.compare_pid, "the second perfflow-event's pid, for its CPU per event");
   flags.AddString("candidate", &o.candidate,
-                  "a data model measured beside the same-work floor: no_outbox (empty: none)");
+                  "a data model measured beside the same-work floor: outbox_rows (empty: none)");
   flags.ParseOrExit(argc, argv);
   if (o.mysql_url.empty() || o.event_addr.empty()) Die("--mysql_url and --event_addr are required");
   // The schema is named in SQL text (identifiers cannot be bound).

@@ -48,7 +48,7 @@ def main():
     parser.add_argument("--compare-bin-dir",
                         help="another build's bin dir: its perfflow-event's IngestEvent runs in the same rounds, "
                              "on a schema of its own, and is reported as a ratio to this build's")
-    parser.add_argument("--candidate", default="", choices=["", "no_outbox"],
+    parser.add_argument("--candidate", default="", choices=["", "outbox_rows"],
                         help="a data model measured by hand beside the same-work floor, in the same rounds")
     parser.add_argument("--event-preload", help="a library to LD_PRELOAD into perfflow-event (e.g. an allocator)")
     args = parser.parse_args()

@@ -383,19 +383,6 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     }
     add_task(t::TASK_KIND_CROSS_CONFIRM, confirmer, cc.due_hours());
   }
-  for (const TaskRecord& task : e.tasks) {
-    OutboxMessage m;
-    m.message_id = RandomId();
-    m.idempotency_key = "task.assigned:" + task.task_id;
-    m.topic = "task.assigned";
-    m.recipient_id = task.assignee_id;
-    m.payload_json =
-        absl::StrCat("{\"event\":\"events/", e.event_id, "\",\"event_type\":\"", e.event_type, "\",\"task\":\"tasks/",
-                     task.task_id, "\",\"kind\":\"", TaskKindLabel(task.kind), "\",\"due_at\":\"",
-                     absl::FormatTime(absl::RFC3339_sec, task.due_at, absl::UTCTimeZone()), "\"}");
-    m.created_at = now;
-    n.outbox.push_back(std::move(m));
-  }
   // The idempotency hash covers what the caller sent, not what we derived.
   n.payload_hash = Sha256Hex(CanonicalBytes(request));
   return n;
@@ -538,7 +525,7 @@ absl::StatusOr<NewEvent> EventCore::BuildHistorical(const std::string& tenant, c
     task.timer_level = TimerLevel::kNone;  // history is never reminded, warned or escalated
     task.timer_at = absl::InfiniteFuture();
   }
-  built->outbox.clear();  // nor announced
+  // nor announced: the store writes imported tasks without a notice
   built->payload_hash = Sha256Hex(CanonicalBytes(h));
   return built;
 }

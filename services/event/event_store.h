@@ -27,6 +27,12 @@ struct EmployeeFilter {
   std::string manager_id;
 };
 
+// Where a message stands: an outbox row's `state`, and a task row's
+// `notice_state` (its "task.assigned" notice). kNone: the row has no notice
+// to send (imported history; tasks written before migration 11, whose notice
+// is an outbox row).
+enum class DeliveryState { kPending = 0, kDelivered = 1, kDeadLetter = 2, kNone = 3 };
+
 struct TaskRecord {
   std::string task_id;
   std::string event_id;
@@ -61,21 +67,11 @@ struct EventRecord {
   bool imported = false;
 };
 
-struct OutboxMessage {
-  std::string message_id;
-  // Unique per tenant; the relay's deduplication key downstream.
-  std::string idempotency_key;
-  std::string topic;
-  std::string recipient_id;
-  std::string payload_json;
-  absl::Time created_at;
-};
-
+// An event to store; its tasks' "task.assigned" notices are the task rows.
 struct NewEvent {
   EventRecord event;
   // SHA-256 of the canonical request; decides duplicate vs conflict.
   std::string payload_hash;
-  std::vector<OutboxMessage> outbox;
 };
 
 struct IngestResult {
@@ -161,8 +157,9 @@ class EventStore {
                                                            int page_size, const std::string& cursor) = 0;
   virtual absl::StatusOr<std::vector<v1::Department>> ListDepartments(const std::string& tenant) = 0;
 
-  // One transaction for the whole batch: idempotency rows, events, flows,
-  // tasks and outbox messages, written with multi-row INSERTs. Per item: a
+  // One transaction for the whole batch: the events (with their flows and
+  // idempotency keys) and their tasks (each its own "task.assigned" notice),
+  // written with multi-row INSERTs. Per item: a
   // (source, external_id) already stored, or given earlier in the batch, with
   // the same payload hash returns that event with duplicate=true; with
   // another hash, ALREADY_EXISTS. A database failure fails the whole batch

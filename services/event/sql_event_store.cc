@@ -363,6 +363,26 @@ const std::vector<db::Migration>& EventMigrations() {
       // rolling update) are copied once more just before each drop.
       {9, "inbox moved onto the event", {MoveKeys(" WHERE payload_hash = ''"), "DROP TABLE IF EXISTS inbox"}},
       {10, "flows moved onto the event", {MoveFlowColumns(" WHERE triggered_at = 0"), "DROP TABLE IF EXISTS flows"}},
+      // A task's "task.assigned" notice is the task row itself, with the
+      // outbox's delivery columns (prefixed notice_), instead of an outbox
+      // row per task: one row and one statement less per event
+      // (BENCHMARKS.md, #21). Tasks written before (or by a replica of the
+      // previous version during a rolling update, which still writes the
+      // outbox row) default to notice_state 3: their notice is in the outbox.
+      {11,
+       "task notices from the task row",
+       {
+           "ALTER TABLE tasks ADD COLUMN notice_state INT NOT NULL DEFAULT 3",
+           "ALTER TABLE tasks ADD COLUMN notice_attempts INT NOT NULL DEFAULT 0",
+           "ALTER TABLE tasks ADD COLUMN notice_next_attempt_at BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE tasks ADD COLUMN notice_lease_owner VARCHAR(64) NOT NULL DEFAULT ''",
+           "ALTER TABLE tasks ADD COLUMN notice_lease_until BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE tasks ADD COLUMN notice_fence BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE tasks ADD COLUMN notice_last_error VARCHAR(512) NOT NULL DEFAULT ''",
+           "ALTER TABLE tasks ADD COLUMN notice_delivered_to VARCHAR(1024) NOT NULL DEFAULT ''",
+           "ALTER TABLE tasks ADD COLUMN notice_delivered_at BIGINT NULL",
+           "CREATE INDEX IF NOT EXISTS tasks_notice_due ON tasks (notice_state, notice_next_attempt_at)",
+       }},
   };
   return kMigrations;
 }
@@ -578,7 +598,7 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
       }
     }
 
-    std::vector<Params> events, tasks, outbox;
+    std::vector<Params> events, tasks;
     for (const NewEvent* n : fresh) {
       const EventRecord& e = n->event;
       // A new chain is TRIGGERED; an imported one arrives with the steps it reached.
@@ -611,11 +631,10 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
                          int64_t{task.state}, Ms(task.due_at), Ms(task.created_at), at(task.completed_at),
                          int64_t{static_cast<int>(task.timer_level)},
                          task.timer_level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(task.timer_at)),
-                         absl::ToInt64Milliseconds(task.escalate_after), int64_t{task.escalate_to}});
-      }
-      for (const OutboxMessage& m : n->outbox) {
-        outbox.push_back(
-            {tenant, m.message_id, m.idempotency_key, m.topic, m.recipient_id, m.payload_json, Ms(m.created_at)});
+                         absl::ToInt64Milliseconds(task.escalate_after), int64_t{task.escalate_to},
+                         // Imported history is never announced.
+                         int64_t{static_cast<int>(e.imported ? DeliveryState::kNone : DeliveryState::kPending)},
+                         Ms(task.created_at)});
       }
     }
     absl::Status in = db::InsertRows(
@@ -628,16 +647,12 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
     // Another transaction ingested one of the ids first: run again to read it.
     if (absl::IsAlreadyExists(in)) return absl::AbortedError("concurrent ingest of the same id");
     if (!in.ok()) return in;
-    for (const auto& [head, row, rows] : std::vector<std::tuple<std::string, std::string, const std::vector<Params>*>>{
-             {"INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
-              "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to) VALUES ",
-              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &tasks},
-             {"INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, recipient_id, payload, created_at, "
-              "state, attempts) VALUES ",
-              "(?, ?, ?, ?, ?, ?, ?, 0, 0)", &outbox}}) {
-      if (absl::Status written = db::InsertRows(txn, head, row, *rows); !written.ok()) return written;
-    }
-    return absl::OkStatus();
+    return db::InsertRows(
+        txn,
+        "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
+        "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to, "
+        "notice_state, notice_next_attempt_at) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tasks);
   });
   if (!s.ok()) return s;
   return results;
@@ -1024,7 +1039,13 @@ absl::StatusOr<int64_t> SqlEventStore::OverdueTasks(const std::string& tenant, a
 }
 
 absl::StatusOr<int64_t> SqlEventStore::OutboxBacklog(const std::string& tenant) {
-  return db::QueryInt(*db_, "SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = 0", {tenant});
+  // Outbox rows and tasks' "task.assigned" notices waiting; index ranges on
+  // the pending state (tasks_notice_due holds only the state, not the tenant:
+  // it scans every tenant's pending notices, a short range when the relay keeps up).
+  return db::QueryInt(*db_,
+                      "SELECT (SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = 0) + "
+                      "(SELECT COUNT(*) FROM tasks WHERE notice_state = 0 AND tenant_id = ?)",
+                      {tenant, tenant});
 }
 
 absl::StatusOr<bool> SqlEventStore::EnqueueNotice(const std::string& tenant, const std::string& recipient_id,
@@ -1157,7 +1178,10 @@ const std::vector<db::PersonTable>& PersonTables() {
         {"state", kNumber},
         {"due_at", kTime},
         {"created_at", kTime},
-        {"completed_at", kTime}},
+        {"completed_at", kTime},
+        {"notice_state", kNumber},
+        {"notice_delivered_to"},
+        {"notice_delivered_at", kTime}},
        {"assignee_id"},
        "",
        kTheirEvents,

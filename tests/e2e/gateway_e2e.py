@@ -1097,6 +1097,9 @@ class PersonDataTest(unittest.TestCase):
         [flow] = read("event/flows.json")
         self.assertEqual((flow["event_id"], flow["subject_id"]), (self.event.split("/")[1], self.person))
         self.assertTrue(any(t["assignee_id"] == "m1" for t in read("event/tasks.json")), "tasks on their chain")
+        # Their own task's task.assigned notice is part of the task row: its delivery state travels with it.
+        [own] = [t for t in read("event/tasks.json") if t["assignee_id"] == self.person]
+        self.assertIn(own["notice_state"], (0, 1, 2), own)
         [evidence] = read("evidence/evidence.json")
         file_name = "evidence/files/%s-scan.pdf" % self.evidence.split("/")[1]
         self.assertEqual(archive.read(file_name), PDF + self.person.encode())

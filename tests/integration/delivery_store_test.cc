@@ -96,18 +96,40 @@ TEST_P(DeliveryStoreTest, ExpiredClaimIsFencedAndFiresOnce) {
   EXPECT_EQ(*pending, 3 + 3);  // task.assigned at ingest + one reminder each
 }
 
+// A notice from a peer service: an outbox row, pending from `at`.
+void Enqueue(EventStore& store, const std::string& key, absl::Time at) {
+  auto queued = store.EnqueueNotice(kTenant, "s1", "calibration.changed", key, R"({"note":"x"})", at);
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  ASSERT_TRUE(*queued);
+}
+
+// Both places a message lives — outbox rows and tasks' task.assigned
+// notices — are claimed, fenced and settled alike.
 TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
-  IngestContracts(2);  // 6 task.assigned messages
+  IngestContracts(2);  // 6 task.assigned notices (task rows)
   const absl::Time now = testing::FixedStart();
+  Enqueue(*w_.store, "peer-1", now);
+  Enqueue(*w_.store, "peer-2", now);  // and 2 outbox rows
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 8);
   auto a = store_->ClaimOutbox("a", now, absl::Seconds(10), 100);
   ASSERT_TRUE(a.ok()) << a.status();
-  ASSERT_EQ(a->size(), 6u);
+  ASSERT_EQ(a->size(), 8u);
+  int notices = 0;
+  for (const ClaimedMessage& m : *a) {
+    if (!m.task_notice) continue;
+    ++notices;
+    EXPECT_EQ(m.message.topic, "task.assigned");
+    EXPECT_EQ(m.message.idempotency_key, "task.assigned:" + m.message.message_id);
+    EXPECT_NE(m.message.payload_json.find("\"task\":\"tasks/" + m.message.message_id + "\""), std::string::npos)
+        << m.message.payload_json;
+  }
+  EXPECT_EQ(notices, 6);
   auto none = store_->ClaimOutbox("b", now + absl::Seconds(1), absl::Seconds(10), 100);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
   auto b = store_->ClaimOutbox("b", now + absl::Seconds(11), absl::Seconds(10), 100);
   ASSERT_TRUE(b.ok());
-  ASSERT_EQ(b->size(), 6u);
+  ASSERT_EQ(b->size(), 8u);
   DeliveryOutcome delivered;
   delivered.state = DeliveryState::kDelivered;
   delivered.delivered_to = {"log"};
@@ -119,7 +141,7 @@ TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
   EXPECT_EQ(*fenced_b, 0);
   auto fenced_a = store_->CompleteDeliveries("a", now + absl::Seconds(13), by_a);
   ASSERT_TRUE(fenced_a.ok());
-  EXPECT_EQ(*fenced_a, 6);
+  EXPECT_EQ(*fenced_a, 8);
   auto pending = w_.store->OutboxBacklog(kTenant);
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(*pending, 0);
@@ -129,13 +151,99 @@ TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
   auto again = store_->ClaimOutbox("c", now + absl::Hours(1), absl::Seconds(10), 100);
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
+  EXPECT_EQ(testing::CountRows(*w_.database.db, "outbox"), 2) << "no outbox row for a task";
 
-  // Retention clears the delivered text once, only before the cut-off, only for this tenant.
+  // Retention clears the delivered text once, only before the cut-off, only
+  // for this tenant; task notices keep no text.
   EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Seconds(12)).value_or(-1), 0) << "b delivered them at +12 s";
   EXPECT_EQ(store_->ClearDelivered("other", now + absl::Hours(1)).value_or(-1), 0);
-  EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Hours(1)).value_or(-1), 6);
+  EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Hours(1)).value_or(-1), 2);
   EXPECT_EQ(store_->ClearDelivered(kTenant, now + absl::Hours(1)).value_or(-1), 0);
-  EXPECT_EQ(testing::CountRows(*w_.database.db, "outbox"), 6) << "the rows stay";
+  EXPECT_EQ(testing::CountRows(*w_.database.db, "outbox"), 2) << "the rows stay";
+}
+
+// A claim takes the messages due first, whichever table holds them; a dead
+// letter is counted wherever it lives.
+TEST_P(DeliveryStoreTest, ClaimsTakeTheDueFirstFromBothPlaces) {
+  const absl::Time now = testing::FixedStart();
+  Enqueue(*w_.store, "early", now - absl::Minutes(1));
+  IngestContracts(1);  // 3 notices due at `now`
+  Enqueue(*w_.store, "late", now + absl::Minutes(1));
+  auto first = store_->ClaimOutbox("a", now + absl::Minutes(2), absl::Seconds(10), 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_FALSE((*first)[0].task_notice);
+  EXPECT_EQ((*first)[0].message.idempotency_key, "early");
+  EXPECT_TRUE((*first)[1].task_notice);
+  auto rest = store_->ClaimOutbox("a", now + absl::Minutes(2), absl::Seconds(10), 100);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->size(), 3u);
+  EXPECT_TRUE((*rest)[0].task_notice);
+  EXPECT_TRUE((*rest)[1].task_notice);
+  EXPECT_EQ((*rest)[2].message.idempotency_key, "late");
+
+  DeliveryOutcome dead;
+  dead.state = DeliveryState::kDeadLetter;
+  dead.last_error = "hook: HTTP 400";
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> outcomes;
+  for (const auto& m : *first) outcomes.emplace_back(m, dead);
+  ASSERT_EQ(store_->CompleteDeliveries("a", now + absl::Minutes(3), outcomes).value_or(-1), 0);
+  EXPECT_EQ(store_->DeadLetters(kTenant).value_or(-1), 2) << "one outbox row, one task notice";
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 3) << "the rest are leased, still pending";
+}
+
+// A task's timer and its notice have leases of their own: claiming one never
+// fences the other.
+TEST_P(DeliveryStoreTest, ATasksTimerAndNoticeAreClaimedApart) {
+  IngestContracts(1);
+  auto timers = store_->ClaimDueTimers("timer", Later(), absl::Minutes(5), 10);
+  ASSERT_TRUE(timers.ok()) << timers.status();
+  ASSERT_EQ(timers->size(), 3u);
+  auto notices = store_->ClaimOutbox("relay", Later(), absl::Minutes(5), 10);
+  ASSERT_TRUE(notices.ok()) << notices.status();
+  ASSERT_EQ(notices->size(), 3u);
+  std::vector<TimerFiring> firings;
+  for (const ClaimedTimer& c : *timers) {
+    firings.push_back({c, {}, NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
+  }
+  auto fired = store_->FireTimers("timer", Later() + absl::Seconds(1), firings);
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  EXPECT_EQ(fired->fired.size(), 3u);
+  EXPECT_EQ(fired->fenced, 0);
+  DeliveryOutcome delivered;
+  delivered.state = DeliveryState::kDelivered;
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> outcomes;
+  for (const auto& m : *notices) outcomes.emplace_back(m, delivered);
+  EXPECT_EQ(store_->CompleteDeliveries("relay", Later() + absl::Seconds(2), outcomes).value_or(-1), 0);
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 0);
+}
+
+// Concurrent relays never share a message, in either place.
+TEST_P(DeliveryStoreTest, ConcurrentRelaysNeverShareAMessage) {
+  IngestContracts(40);  // 120 task notices
+  for (int i = 0; i < 30; ++i) Enqueue(*w_.store, "peer-" + std::to_string(i), testing::FixedStart());
+  std::mutex mu;
+  std::multiset<std::string> claimed;
+  std::vector<std::string> errors;
+  std::vector<std::thread> relays;
+  for (int c = 0; c < 4; ++c) {
+    relays.emplace_back([&, c] {
+      while (true) {
+        auto batch = store_->ClaimOutbox("relay-" + std::to_string(c), Later(), absl::Minutes(5), 7);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!batch.ok()) {
+          errors.push_back(std::string(batch.status().message()));
+          return;
+        }
+        if (batch->empty()) return;
+        for (const ClaimedMessage& m : *batch) claimed.insert(m.message.idempotency_key);
+      }
+    });
+  }
+  for (auto& t : relays) t.join();
+  for (const auto& e : errors) ADD_FAILURE() << e;
+  EXPECT_EQ(claimed.size(), 150u);
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), 150u) << "a message was claimed twice";
 }
 
 // The weekly list: every open task counted, only the soonest `per_person`

@@ -11,6 +11,7 @@
 #include "common/timestamps.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/event/delivery/sql_delivery_store.h"
 #include "tests/testing/fixtures.h"
 
 namespace perfflow::event {
@@ -264,6 +265,71 @@ TEST_P(StoreContractTest, FlowsStoredBeforeMigration8MoveOntoTheirEvents) {
   EXPECT_EQ(within, 1);
   EXPECT_EQ(pending, 1);
   EXPECT_FALSE(db.ExecuteDdl("SELECT COUNT(*) FROM flows").ok()) << "the flows table is dropped";
+}
+
+// Migration 11 makes each task row its own task.assigned notice. Tasks
+// stored before it (rebuilt here: an outbox row per task, the notice
+// columns gone), and tasks a replica of the previous version writes during
+// a rolling update (no notice columns in its INSERT, an outbox row beside),
+// are announced once, through their outbox rows.
+TEST_P(StoreContractTest, TasksStoredBeforeMigration11AreAnnouncedOnce) {
+  const EventRecord legacy = Ingest("c-legacy");
+  ASSERT_EQ(legacy.tasks.size(), 3u);
+  db::Database& db = *w_.database.db;
+  const bool mysql = db.dialect() == db::Dialect::kMysql;
+  auto announce = [&](EventStore& store, const TaskRecord& task) {
+    auto queued = store.EnqueueNotice(kTenant, task.assignee_id, "task.assigned", "task.assigned:" + task.task_id,
+                                      "{\"task\":\"tasks/" + task.task_id + "\"}", w_.clock->Now());
+    ASSERT_TRUE(queued.ok() && *queued) << queued.status();
+  };
+  for (const TaskRecord& task : legacy.tasks) announce(*w_.store, task);
+  std::vector<std::string> rebuild = {mysql ? "DROP INDEX tasks_notice_due ON tasks" : "DROP INDEX tasks_notice_due"};
+  for (const char* column : {"state", "attempts", "next_attempt_at", "lease_owner", "lease_until", "fence",
+                             "last_error", "delivered_to", "delivered_at"}) {
+    rebuild.push_back(absl::StrCat("ALTER TABLE tasks DROP COLUMN notice_", column));
+  }
+  rebuild.push_back("DELETE FROM schema_migrations WHERE service = 'event' AND version = 11");
+  // On MariaDB, as if an earlier start had been cut short after the first column.
+  if (mysql) rebuild.push_back("ALTER TABLE tasks ADD COLUMN notice_state INT NOT NULL DEFAULT 3");
+  for (const std::string& sql : rebuild) ASSERT_TRUE(db.ExecuteDdl(sql).ok()) << sql;
+
+  auto upgraded = SqlEventStore::Open(w_.database.db);
+  ASSERT_TRUE(upgraded.ok()) << upgraded.status();
+  std::shared_ptr<SqlEventStore> store = *std::move(upgraded);
+  // A replica of the previous version stores a task the old way.
+  TaskRecord old_writer = legacy.tasks.front();
+  old_writer.task_id = std::string(32, 'f');
+  ASSERT_TRUE(db.ExecuteDdl(absl::StrCat("INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, "
+                                         "assignee_id, state, due_at, created_at, completed_at, timer_level, timer_at, "
+                                         "escalate_after_ms, escalate_to) SELECT tenant_id, '",
+                                         old_writer.task_id,
+                                         "', event_id, event_type, kind, assignee_id, state, due_at, created_at, "
+                                         "completed_at, timer_level, timer_at, escalate_after_ms, escalate_to "
+                                         "FROM tasks WHERE task_id = '",
+                                         legacy.tasks.front().task_id, "'"))
+                  .ok());
+  announce(*store, old_writer);
+
+  SqlDeliveryStore deliveries(w_.database.db);
+  auto claimed = deliveries.ClaimOutbox("relay", w_.clock->Now() + absl::Minutes(1), absl::Minutes(5), 100);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  std::multiset<std::string> keys;
+  for (const ClaimedMessage& m : *claimed) {
+    EXPECT_FALSE(m.task_notice) << m.message.idempotency_key << ": announced from its task row as well";
+    keys.insert(m.message.idempotency_key);
+  }
+  std::multiset<std::string> want;
+  for (const TaskRecord& task : legacy.tasks) want.insert("task.assigned:" + task.task_id);
+  want.insert("task.assigned:" + old_writer.task_id);
+  EXPECT_EQ(keys, want);
+
+  // Events ingested after the upgrade are announced from their task rows.
+  EventCore core(store, w_.clock, nullptr);
+  ASSERT_TRUE(core.Ingest(InProcessCall(kTenant), testing::ContractSigned("c-new")).ok());
+  auto fresh = deliveries.ClaimOutbox("relay", w_.clock->Now() + absl::Minutes(1), absl::Minutes(5), 100);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_EQ(fresh->size(), 3u);
+  for (const ClaimedMessage& m : *fresh) EXPECT_TRUE(m.task_notice);
 }
 
 TEST_P(StoreContractTest, BatchIngestIsOneTransactionWithPerItemResults) {

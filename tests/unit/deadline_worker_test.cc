@@ -255,8 +255,13 @@ class RelayTest : public DeadlineWorkerTest {
                                          ClockTime(w_.clock), options, metrics_.get());
   }
 
+  // The delivery state and attempts of the task.assigned notice to
+  // `recipient` (one task each per contract; the notice is the task row).
   int64_t State(const std::string& recipient) {
-    return Scalar("SELECT state FROM outbox WHERE topic = 'task.assigned' AND recipient_id = ?", {recipient});
+    return Scalar("SELECT notice_state FROM tasks WHERE assignee_id = ?", {recipient});
+  }
+  int64_t Attempts(const std::string& recipient) {
+    return Scalar("SELECT notice_attempts FROM tasks WHERE assignee_id = ?", {recipient});
   }
 
   std::vector<Sent> sent_;
@@ -394,11 +399,19 @@ TEST(NotifyTest, TheLogChannelNeverWritesALinkToken) {
 }
 
 TEST_F(RelayTest, DeliveredNotificationsLoseTheirTextAfterTheTenantsRetention) {
-  Ingest("c-1");  // three task.assigned messages
+  // Notices from a peer service (outbox rows with text); task notices keep none.
+  auto notify = [&](const std::string& key) {
+    auto queued =
+        w_.store->EnqueueNotice(kTenant, "s1", "calibration.changed", key, R"({"reason":"moved up"})", w_.clock->Now());
+    ASSERT_TRUE(queued.ok() && *queued) << queued.status();
+  };
+  Ingest("c-1");  // three task.assigned notices
+  for (const char* key : {"n-1", "n-2", "n-3"}) notify(key);
   auto relay = Relay(kConfig);
-  ASSERT_EQ(relay->RunOnce().value_or(-1), 3);
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 6);
   At(absl::Hours(24 * 5));
-  Ingest("c-2");  // three more, pending
+  Ingest("c-2");  // three more notices and three more texts, pending
+  for (const char* key : {"n-4", "n-5", "n-6"}) notify(key);
   NotificationRetention retention(EventSourceOf(w_.core, w_.store), deliveries_, ClockTime(w_.clock));
   EXPECT_EQ(retention.RunOnce().value_or(-1), 0) << "no retention period: kept";
 
@@ -415,7 +428,8 @@ TEST_F(RelayTest, DeliveredNotificationsLoseTheirTextAfterTheTenantsRetention) {
   EXPECT_EQ(retention.RunOnce().value_or(-1), 0) << "cleared once";
   sent_.clear();
   ASSERT_TRUE(relay->RunOnce().ok());
-  EXPECT_EQ(sent_.size(), 5u) << "only the pending messages go out; nothing cleared is sent again";
+  // s1 (sales: hook + ding) three texts and one notice, s-head one notice, c-head (wecom) one.
+  EXPECT_EQ(sent_.size(), 2u * 5 + 1) << "only the pending messages go out; nothing cleared is sent again";
 }
 
 TEST_F(RelayTest, RetriesWithBackoffThenDeadLetters) {
@@ -424,7 +438,7 @@ TEST_F(RelayTest, RetriesWithBackoffThenDeadLetters) {
   auto relay = Relay(kConfig);
   ASSERT_TRUE(relay->RunOnce().ok());
   EXPECT_EQ(State("c-head"), 0);
-  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 1);
+  EXPECT_EQ(Attempts("c-head"), 1);
   // Not before the backoff (1 s, then 2 s) has passed.
   sent_.clear();
   w_.clock->Advance(absl::Milliseconds(999));
@@ -432,11 +446,11 @@ TEST_F(RelayTest, RetriesWithBackoffThenDeadLetters) {
   EXPECT_TRUE(sent_.empty());
   w_.clock->Advance(absl::Milliseconds(1));
   ASSERT_TRUE(relay->RunOnce().ok());
-  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 2);
+  EXPECT_EQ(Attempts("c-head"), 2);
   w_.clock->Advance(absl::Seconds(2));
   ASSERT_TRUE(relay->RunOnce().ok());
   EXPECT_EQ(State("c-head"), 2) << "three failed attempts dead-letter the message";
-  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 3);
+  EXPECT_EQ(Attempts("c-head"), 3);
   // Every attempt carried the same idempotency key.
   std::set<std::string> keys;
   for (const Sent& s : sent_) {
@@ -451,7 +465,7 @@ TEST_F(RelayTest, RefusedRequestsDeadLetterAtOnce) {
   auto relay = Relay(kConfig);
   ASSERT_TRUE(relay->RunOnce().ok());
   EXPECT_EQ(State("c-head"), 2);
-  EXPECT_EQ(Scalar("SELECT attempts FROM outbox WHERE recipient_id = 'c-head'"), 1);
+  EXPECT_EQ(Attempts("c-head"), 1);
 }
 
 TEST_F(RelayTest, RobotErrorCodesAreFailures) {
@@ -476,8 +490,8 @@ TEST_F(RelayTest, RateLimitDefersWithoutSpendingAttempts) {
     return n;
   };
   EXPECT_EQ(to_wecom(), 20);
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox WHERE recipient_id = 'c-head' AND state = 0"), 5);
-  EXPECT_EQ(Scalar("SELECT MAX(attempts) FROM outbox WHERE recipient_id = 'c-head' AND state = 0"), 0);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM tasks WHERE assignee_id = 'c-head' AND notice_state = 0"), 5);
+  EXPECT_EQ(Scalar("SELECT MAX(notice_attempts) FROM tasks WHERE assignee_id = 'c-head' AND notice_state = 0"), 0);
   // Three seconds refill one token (20 per minute).
   w_.clock->Advance(absl::Seconds(3));
   ASSERT_TRUE(relay->RunOnce().ok());

@@ -41,17 +41,28 @@ struct FireResult {
   int cancelled = 0;
 };
 
-// An outbox message this replica holds until its lease ends.
+struct OutboxMessage {
+  std::string message_id;
+  // Unique per tenant; the relay's deduplication key downstream.
+  std::string idempotency_key;
+  std::string topic;
+  std::string recipient_id;
+  std::string payload_json;
+  absl::Time created_at;
+};
+
+// A message this replica holds until its lease ends: an outbox row, or the
+// "task.assigned" notice of a task row (message_id is then the task id).
 struct ClaimedMessage {
   std::string tenant;
   OutboxMessage message;
+  // Where the message lives: an outbox row or a task row.
+  bool task_notice = false;
   int attempts = 0;
   // Destinations that already accepted it (on an earlier attempt).
   std::vector<std::string> delivered_to;
   int64_t fence = 0;
 };
-
-enum class DeliveryState { kPending = 0, kDelivered = 1, kDeadLetter = 2 };
 
 struct DeliveryOutcome {
   DeliveryState state = DeliveryState::kPending;
@@ -90,7 +101,8 @@ class DeliveryStore {
                                                                      const std::string& role) = 0;
 
   // Outbox relay: like ClaimDueTimers, over pending messages whose
-  // next_attempt_at has come.
+  // next_attempt_at has come — outbox rows and tasks' "task.assigned"
+  // notices together, the `limit` due first.
   virtual absl::StatusOr<std::vector<ClaimedMessage>> ClaimOutbox(const std::string& owner, absl::Time now,
                                                                   absl::Duration lease, int limit) = 0;
   // Records the outcomes of a batch in one transaction, each only while
@@ -99,10 +111,12 @@ class DeliveryStore {
   virtual absl::StatusOr<int> CompleteDeliveries(
       const std::string& owner, absl::Time now,
       const std::vector<std::pair<ClaimedMessage, DeliveryOutcome>>& results) = 0;
-  // Messages dead-lettered (the pending backlog is EventStore::OutboxBacklog).
+  // Messages dead-lettered, outbox rows and task notices (the pending
+  // backlog is EventStore::OutboxBacklog).
   virtual absl::StatusOr<int64_t> DeadLetters(const std::string& tenant) = 0;
-  // Clears the payload ("{}") and channels of messages delivered before
-  // `delivered_before`; returns how many were cleared (none twice).
+  // Clears the payload ("{}") and channels of outbox messages delivered
+  // before `delivered_before`; returns how many were cleared (none twice).
+  // A task notice stores no payload (it is built from the task row).
   virtual absl::StatusOr<int64_t> ClearDelivered(const std::string& tenant, absl::Time delivered_before) = 0;
 
   // Digests: team counts of open tasks by manager and event type, and each

@@ -1,5 +1,6 @@
 #include "services/event/delivery/sql_delivery_store.h"
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 
@@ -38,9 +39,10 @@ absl::StatusOr<absl::Time> DatabaseNow(Transaction& txn) {
 // Leases the locked rows (tenant, id) of `table` to `owner`, one statement
 // per tenant (MariaDB plans "tenant = ? AND id IN (...)" on the primary key;
 // a row-constructor IN list would scan); each row's fence moves on by one.
+// The lease columns are lease_owner, lease_until and fence, after `prefix`.
 absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::string& id_column,
-                       const std::vector<std::pair<std::string, std::string>>& keys, const std::string& owner,
-                       absl::Time until) {
+                       const std::string& prefix, const std::vector<std::pair<std::string, std::string>>& keys,
+                       const std::string& owner, absl::Time until) {
   std::map<std::string, std::vector<std::string>> by_tenant;
   for (const auto& [tenant, id] : keys) by_tenant[tenant].push_back(id);
   for (const auto& [tenant, ids] : by_tenant) {
@@ -50,14 +52,43 @@ absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::st
       absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
       params.push_back(id);
     }
-    auto upd = txn.Execute(
-        absl::StrCat("UPDATE ", table, txn.ForcePrimary(), " SET lease_owner = ?, lease_until = ?, fence = fence + 1 ",
-                     "WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
-        params);
+    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, txn.ForcePrimary(), " SET ", prefix, "lease_owner = ?, ",
+                                        prefix, "lease_until = ?, ", prefix, "fence = ", prefix,
+                                        "fence + 1 WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
+                           params);
     if (!upd.ok()) return upd.status();
     if (*upd != static_cast<int64_t>(ids.size())) return absl::AbortedError("claimed rows changed under the lock");
   }
   return absl::OkStatus();
+}
+
+// Where a message lives: the outbox, or a task row whose "task.assigned"
+// notice it is. A task's delivery columns are named like the outbox's,
+// after the prefix "notice_".
+struct Queue {
+  const char* table;
+  const char* id_column;
+  const char* prefix;
+};
+constexpr Queue kOutbox = {"outbox", "message_id", ""};
+constexpr Queue kTaskNotices = {"tasks", "task_id", "notice_"};
+
+const Queue& QueueOf(const ClaimedMessage& m) { return m.task_notice ? kTaskNotices : kOutbox; }
+
+// The notice a task row stands for (the payload ingestion once wrote to the
+// outbox, unchanged).
+OutboxMessage TaskAssigned(const TaskRecord& task) {
+  OutboxMessage m;
+  m.message_id = task.task_id;
+  m.idempotency_key = "task.assigned:" + task.task_id;
+  m.topic = "task.assigned";
+  m.recipient_id = task.assignee_id;
+  m.payload_json =
+      absl::StrCat("{\"event\":\"events/", task.event_id, "\",\"event_type\":\"", task.event_type,
+                   "\",\"task\":\"tasks/", task.task_id, "\",\"kind\":\"", TaskKindLabel(task.kind), "\",\"due_at\":\"",
+                   absl::FormatTime(absl::RFC3339_sec, task.due_at, absl::UTCTimeZone()), "\"}");
+  m.created_at = task.created_at;
+  return m;
 }
 
 }  // namespace
@@ -99,7 +130,7 @@ absl::StatusOr<std::vector<ClaimedTimer>> SqlDeliveryStore::ClaimDueTimers(const
       keys.emplace_back(c.tenant, c.task.task_id);
       out.push_back(std::move(c));
     }
-    return LeaseRows(txn, "tasks", "task_id", keys, owner, now + lease);
+    return LeaseRows(txn, "tasks", "task_id", "", keys, owner, now + lease);
   });
   if (!s.ok()) return s;
   return out;
@@ -243,15 +274,17 @@ absl::StatusOr<std::vector<ClaimedMessage>> SqlDeliveryStore::ClaimOutbox(const 
   std::vector<ClaimedMessage> out;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     out.clear();
-    auto rows = txn.Query(absl::StrCat("SELECT tenant_id, message_id, idempotency_key, topic, recipient_id, payload, "
-                                       "created_at, attempts, delivered_to, fence FROM outbox "
-                                       "WHERE state = 0 AND next_attempt_at <= ? AND lease_until < ? "
-                                       "ORDER BY next_attempt_at LIMIT ?",
-                                       SkipLocked(txn)),
-                          {Ms(now), Ms(now), int64_t{limit}});
-    if (!rows.ok()) return rows.status();
-    std::vector<std::pair<std::string, std::string>> keys;
-    for (const Row& r : *rows) {
+    // Up to `limit` of each queue, locked; the `limit` due first are leased
+    // (the locks of the others end with the transaction).
+    std::vector<std::pair<int64_t, ClaimedMessage>> due;
+    auto outbox = txn.Query(absl::StrCat("SELECT tenant_id, message_id, idempotency_key, topic, recipient_id, payload, "
+                                         "created_at, attempts, delivered_to, fence, next_attempt_at FROM outbox "
+                                         "WHERE state = 0 AND next_attempt_at <= ? AND lease_until < ? "
+                                         "ORDER BY next_attempt_at LIMIT ?",
+                                         SkipLocked(txn)),
+                            {Ms(now), Ms(now), int64_t{limit}});
+    if (!outbox.ok()) return outbox.status();
+    for (const Row& r : *outbox) {
       ClaimedMessage c;
       c.tenant = r.Str(0);
       c.message.message_id = r.Str(1);
@@ -263,10 +296,40 @@ absl::StatusOr<std::vector<ClaimedMessage>> SqlDeliveryStore::ClaimOutbox(const 
       c.attempts = static_cast<int>(r.Int(7));
       c.delivered_to = absl::StrSplit(r.Str(8), ',', absl::SkipEmpty());
       c.fence = r.Int(9) + 1;
-      keys.emplace_back(c.tenant, c.message.message_id);
+      due.emplace_back(r.Int(10), std::move(c));
+    }
+    auto tasks =
+        txn.Query(absl::StrCat("SELECT ", kTaskColumns,
+                               ", tenant_id, notice_attempts, notice_delivered_to, notice_fence, "
+                               "notice_next_attempt_at FROM tasks "
+                               "WHERE notice_state = 0 AND notice_next_attempt_at <= ? AND notice_lease_until < ? "
+                               "ORDER BY notice_next_attempt_at LIMIT ?",
+                               SkipLocked(txn)),
+                  {Ms(now), Ms(now), int64_t{limit}});
+    if (!tasks.ok()) return tasks.status();
+    for (const Row& r : *tasks) {
+      ClaimedMessage c;
+      c.message = TaskAssigned(ReadTask(r));
+      c.task_notice = true;
+      c.tenant = r.Str(13);
+      c.attempts = static_cast<int>(r.Int(14));
+      c.delivered_to = absl::StrSplit(r.Str(15), ',', absl::SkipEmpty());
+      c.fence = r.Int(16) + 1;
+      due.emplace_back(r.Int(17), std::move(c));
+    }
+    std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (due.size() > static_cast<size_t>(limit)) due.resize(limit);
+    std::vector<std::pair<std::string, std::string>> keys[2];
+    for (auto& [at, c] : due) {
+      keys[c.task_notice].emplace_back(c.tenant, c.message.message_id);
       out.push_back(std::move(c));
     }
-    return LeaseRows(txn, "outbox", "message_id", keys, owner, now + lease);
+    for (const Queue* q : {&kOutbox, &kTaskNotices}) {
+      absl::Status leased =
+          LeaseRows(txn, q->table, q->id_column, q->prefix, keys[q == &kTaskNotices], owner, now + lease);
+      if (!leased.ok()) return leased;
+    }
+    return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return out;
@@ -278,27 +341,30 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
   if (results.empty()) return fenced;
   // Outcomes that write the same values share one statement (a batch of
   // deliveries to the same channels is usually one or two groups).
-  using Key = std::tuple<std::string, int, bool, int64_t, std::string, std::string>;
+  using Key = std::tuple<bool, std::string, int, bool, int64_t, std::string, std::string>;
   std::map<Key, std::vector<const std::pair<ClaimedMessage, DeliveryOutcome>*>> groups;
   for (const auto& r : results) {
     const DeliveryOutcome& o = r.second;
-    groups[{r.first.tenant, static_cast<int>(o.state), o.attempted, Ms(o.next_attempt_at),
+    groups[{r.first.task_notice, r.first.tenant, static_cast<int>(o.state), o.attempted, Ms(o.next_attempt_at),
             Utf8Prefix(o.last_error, 500), absl::StrJoin(o.delivered_to, ",")}]
         .push_back(&r);
   }
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     fenced = 0;
     for (const auto& [key, group] : groups) {
-      const auto& [tenant, state, attempted, next_attempt_ms, last_error, delivered_to] = key;
+      const auto& [task_notice, tenant, state, attempted, next_attempt_ms, last_error, delivered_to] = key;
+      const Queue& q = QueueOf(group.front()->first);
+      const std::string p = q.prefix;
       std::string marks;
       Params params = {tenant};
       for (const auto* r : group) {
         absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
         params.push_back(r->first.message.message_id);
       }
-      auto rows = txn.Query(absl::StrCat("SELECT message_id, fence, lease_owner FROM outbox", txn.ForcePrimary(),
-                                         " WHERE tenant_id = ? AND message_id IN (", marks, ")", txn.ForUpdate()),
-                            params);
+      auto rows = txn.Query(
+          absl::StrCat("SELECT ", q.id_column, ", ", p, "fence, ", p, "lease_owner FROM ", q.table, txn.ForcePrimary(),
+                       " WHERE tenant_id = ? AND ", q.id_column, " IN (", marks, ")", txn.ForUpdate()),
+          params);
       if (!rows.ok()) return rows.status();
       std::map<std::string, std::pair<int64_t, std::string>> current;
       for (const Row& r : *rows) current[r.Str(0)] = {r.Int(1), r.Str(2)};
@@ -320,13 +386,12 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
         update.push_back(r->first.message.message_id);
       }
       if (held.empty()) continue;
-      auto upd =
-          txn.Execute(absl::StrCat("UPDATE outbox", txn.ForcePrimary(),
-                                   " SET state = ?, attempts = attempts + ?, next_attempt_at = ?, last_error = ?, "
-                                   "delivered_to = ?, delivered_at = ?, lease_owner = '', lease_until = 0 "
-                                   "WHERE tenant_id = ? AND message_id IN (",
-                                   held, ")"),
-                      update);
+      auto upd = txn.Execute(
+          absl::StrCat("UPDATE ", q.table, txn.ForcePrimary(), " SET ", p, "state = ?, ", p, "attempts = ", p,
+                       "attempts + ?, ", p, "next_attempt_at = ?, ", p, "last_error = ?, ", p, "delivered_to = ?, ", p,
+                       "delivered_at = ?, ", p, "lease_owner = '', ", p, "lease_until = 0 WHERE tenant_id = ? AND ",
+                       q.id_column, " IN (", held, ")"),
+          update);
       if (!upd.ok()) return upd.status();
     }
     return absl::OkStatus();
@@ -336,9 +401,12 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
 }
 
 absl::StatusOr<int64_t> SqlDeliveryStore::DeadLetters(const std::string& tenant) {
-  // An index range on (tenant_id, state, ...), never a scan of the delivered history.
-  return db::QueryInt(*db_, "SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?",
-                      {tenant, int64_t{static_cast<int>(DeliveryState::kDeadLetter)}});
+  // Index ranges on the dead-letter state, never a scan of the delivered history.
+  const int64_t dead = static_cast<int>(DeliveryState::kDeadLetter);
+  return db::QueryInt(*db_,
+                      "SELECT (SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?) + "
+                      "(SELECT COUNT(*) FROM tasks WHERE notice_state = ? AND tenant_id = ?)",
+                      {tenant, dead, dead, tenant});
 }
 
 // ------------------------------------------------------------------ digests
