@@ -277,10 +277,10 @@ class RawMysql {
 
 // ------------------------------------------------------------ same-work floor
 
-// Exactly the statements one IngestEvent performs today, written by hand: the
-// look-up of its idempotency key on events, the event row (its flow is
-// columns of it), then the event's task rows (each its own task.assigned
-// notice) as one multi-row INSERT, then COMMIT — READ COMMITTED, autocommit
+// Exactly the statements one IngestEvent of a new id performs today, written
+// by hand: the event row (its flow and idempotency key are columns of it; the
+// unique index refuses a stored id, no look-up first), the event's task rows
+// (each its own task.assigned notice) as one multi-row INSERT, then COMMIT — READ COMMITTED, autocommit
 // off, one connection per thread, statements prepared once. The tables are
 // copies (CREATE TABLE ... LIKE) of the event service's, so the indexes are
 // the same; the rows per event and the attributes are taken from an event
@@ -353,9 +353,6 @@ class SameWork {
         s->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
       }
       c.conn->setAutoCommit(false);
-      c.lookup.reset(c.conn->prepareStatement(
-          "SELECT source, external_id, payload_hash, event_id FROM events WHERE tenant_id = ? AND "
-          "((source = ? AND external_id = ?))"));
       c.event.reset(c.conn->prepareStatement(
           "INSERT INTO events (tenant_id, event_id, event_type, source, external_id, subject_id, department_id, "
           "occurred_at, attributes, registry_version, imported, payload_hash, step, round, verdict, "
@@ -389,11 +386,6 @@ class SameWork {
     const std::string id = absl::StrFormat("%032x", ++events_);
     const std::string external = absl::StrCat("floor-", id);
     const int64_t now = absl::ToUnixMillis(absl::Now());
-    k.lookup->setString(1, tenant_);
-    k.lookup->setString(2, "crm");
-    k.lookup->setString(3, external);
-    std::unique_ptr<sql::ResultSet> found(k.lookup->executeQuery());
-    if (found->next()) Die("same-work floor: an id was found twice");
     SetAll(k.event.get(), {tenant_, id, "crm.contract_signed", "crm", external, "s1", "sales"}, {now});
     k.event->setString(9, attributes_);
     k.event->setInt64(10, 1);
@@ -449,7 +441,7 @@ class SameWork {
 
   struct Connection {
     std::unique_ptr<sql::Connection> conn;
-    std::unique_ptr<sql::PreparedStatement> lookup, event, tasks, outbox;
+    std::unique_ptr<sql::PreparedStatement> event, tasks, outbox;
     std::unique_ptr<sql::Statement> commit;
   };
   const std::string tenant_;

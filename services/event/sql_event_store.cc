@@ -550,11 +550,16 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
     const std::string& tenant, const std::vector<NewEvent>& batch) {
   using Key = std::pair<std::string, std::string>;  // (source, external_id)
   std::vector<absl::StatusOr<IngestResult>> results;
+  // New ids are the common case: the first attempt inserts without looking
+  // them up (one round trip less per call), and the unique index
+  // (tenant_id, source, external_id) refuses a stored one. Then the batch
+  // runs again, looking its ids up first.
+  bool look_up = false;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     results.clear();
     // The events already stored under the batch's ids.
     std::map<Key, std::pair<std::string, std::string>> stored;  // -> (payload hash, event id)
-    for (const auto& [begin, count] : db::Chunks(batch.size())) {
+    for (const auto& [begin, count] : db::Chunks(look_up ? batch.size() : 0)) {
       std::string sql = "SELECT source, external_id, payload_hash, event_id FROM events WHERE tenant_id = ? AND (";
       Params params = {tenant};
       for (size_t i = begin; i < begin + count; ++i) {
@@ -644,8 +649,12 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
         "requires_cross_confirm, triggered_at, triggered_day, owner_action_at, manager_feedback_at, "
         "cross_confirm_at, archived_at, evidence_complete_at) VALUES ",
         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events);
-    // Another transaction ingested one of the ids first: run again to read it.
-    if (absl::IsAlreadyExists(in)) return absl::AbortedError("concurrent ingest of the same id");
+    // An id is stored (or another transaction stored it first): run again
+    // and read it.
+    if (absl::IsAlreadyExists(in)) {
+      look_up = true;
+      return absl::AbortedError("an id of the batch is already stored");
+    }
     if (!in.ok()) return in;
     return db::InsertRows(
         txn,
