@@ -38,6 +38,8 @@ absl::Status ServerRunner::Start() {
   if (generic_ != nullptr) builder.RegisterCallbackGenericService(generic_);
   if (options_.bounded_stream_windows) builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxGrpcMetadataBytes);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, options_.min_pollers);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, options_.max_pollers);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(
       std::make_unique<ObservabilityInterceptorFactory>(std::make_shared<GrpcServerMetrics>(*registry_)));

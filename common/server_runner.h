@@ -34,6 +34,13 @@ struct ServerOptions {
   // Bounds per-stream buffering for services that take large client streams
   // (HTTP/2 BDP probing would otherwise grow windows to several MiB).
   bool bounded_stream_windows = false;
+  // Threads of the synchronous server that wait for calls. gRPC's default
+  // keeps at most 2: a thread that finishes a call while 2 others wait
+  // exits, and the next call starts a new one (clone, stack mmap/munmap) —
+  // with 16 calls in flight, about one thread per call. Idle waiting threads
+  // cost nothing but their stacks.
+  int min_pollers = 2;
+  int max_pollers = 32;
 };
 
 class ServerRunner {

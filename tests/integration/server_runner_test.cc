@@ -1,10 +1,14 @@
 // The server runner on a real loopback port: health follows the readiness
 // probe, reflection and metrics are served, shutdown turns NOT_SERVING.
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -93,6 +97,62 @@ TEST(ServerRunnerTest, ReadinessFollowsProbeAndShutdownDrains) {
 
   runner.Shutdown();
   EXPECT_NE(HealthStatus(*channel, ""), kServing);
+}
+
+// Records which thread serves each call.
+class ThreadRecordingService : public event::v1::EventService::Service {
+ public:
+  grpc::Status GetEvent(grpc::ServerContext*, const event::v1::GetEventRequest*,
+                        event::v1::GetEventResponse*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads_.insert(gettid());
+    ++calls_;
+    return grpc::Status::OK;
+  }
+  std::pair<size_t, int> ThreadsAndCalls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {threads_.size(), calls_};
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<pid_t> threads_;
+  int calls_ = 0;
+};
+
+// The synchronous server keeps its threads between calls. gRPC's default
+// (at most 2 waiting threads) ends a thread after nearly every call under
+// concurrency and starts a new one for the next: with the default this test
+// saw 400 distinct threads for its 400 calls.
+TEST(ServerRunnerTest, ConcurrentCallsReuseTheServersThreads) {
+  ThreadRecordingService service;
+  ServerOptions options;
+  options.host = "127.0.0.1";
+  options.drain = absl::ZeroDuration();
+  ServerRunner runner(options, std::make_shared<prometheus::Registry>());
+  runner.AddService(&service, "perfflow.event.v1.EventService");
+  ASSERT_TRUE(runner.Start().ok());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(runner.grpc_port()), grpc::InsecureChannelCredentials());
+  auto stub = event::v1::EventService::NewStub(channel);
+  std::vector<std::thread> clients;
+  std::atomic<int> failed{0};
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        event::v1::GetEventResponse resp;
+        if (!stub->GetEvent(&ctx, event::v1::GetEventRequest(), &resp).ok()) ++failed;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failed, 0);
+  const auto [threads, calls] = service.ThreadsAndCalls();
+  EXPECT_EQ(calls, 400);
+  EXPECT_LE(threads, 16u) << "threads are started per call";
+  runner.Shutdown();
 }
 
 TEST(DatabaseTest, UnreachableMysqlIsUnavailableWithoutDetail) {
