@@ -3,6 +3,7 @@
 // the outbox is claimed and settled the same way.
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -37,32 +38,44 @@ class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
 
   absl::Time Later() { return testing::FixedStart() + absl::Hours(1000); }
 
+  // Runs `claim` (one batch for the owner it is given, as ids) on 4 threads
+  // until each gets an empty batch; returns every id claimed, repeats kept.
+  std::multiset<std::string> ClaimConcurrently(
+      const std::function<absl::StatusOr<std::vector<std::string>>(const std::string& owner)>& claim) {
+    std::mutex mu;
+    std::multiset<std::string> claimed;
+    std::vector<std::thread> claimers;
+    for (int c = 0; c < 4; ++c) {
+      claimers.emplace_back([&, c] {
+        while (true) {
+          auto batch = claim("claimer-" + std::to_string(c));
+          std::lock_guard<std::mutex> lock(mu);
+          if (!batch.ok()) {
+            ADD_FAILURE() << batch.status();
+            return;
+          }
+          if (batch->empty()) return;
+          claimed.insert(batch->begin(), batch->end());
+        }
+      });
+    }
+    for (auto& t : claimers) t.join();
+    return claimed;
+  }
+
   testing::EventWorld w_;
   std::shared_ptr<SqlDeliveryStore> store_;
 };
 
 TEST_P(DeliveryStoreTest, ConcurrentClaimersNeverShareATimer) {
   IngestContracts(100);  // 300 tasks
-  std::mutex mu;
-  std::multiset<std::string> claimed;
-  std::vector<std::string> errors;
-  std::vector<std::thread> claimers;
-  for (int c = 0; c < 4; ++c) {
-    claimers.emplace_back([&, c] {
-      while (true) {
-        auto batch = store_->ClaimDueTimers("claimer-" + std::to_string(c), Later(), absl::Minutes(5), 7);
-        std::lock_guard<std::mutex> lock(mu);
-        if (!batch.ok()) {
-          errors.push_back(std::string(batch.status().message()));
-          return;
-        }
-        if (batch->empty()) return;
-        for (const ClaimedTimer& t : *batch) claimed.insert(t.task.task_id);
-      }
-    });
-  }
-  for (auto& t : claimers) t.join();
-  for (const auto& e : errors) ADD_FAILURE() << e;
+  const auto claimed = ClaimConcurrently([&](const std::string& owner) -> absl::StatusOr<std::vector<std::string>> {
+    auto batch = store_->ClaimDueTimers(owner, Later(), absl::Minutes(5), 7);
+    if (!batch.ok()) return batch.status();
+    std::vector<std::string> ids;
+    for (const ClaimedTimer& t : *batch) ids.push_back(t.task.task_id);
+    return ids;
+  });
   EXPECT_EQ(claimed.size(), 300u);
   EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), 300u) << "a timer was claimed twice";
 }
@@ -222,26 +235,13 @@ TEST_P(DeliveryStoreTest, ATasksTimerAndNoticeAreClaimedApart) {
 TEST_P(DeliveryStoreTest, ConcurrentRelaysNeverShareAMessage) {
   IngestContracts(40);  // 120 task notices
   for (int i = 0; i < 30; ++i) Enqueue(*w_.store, "peer-" + std::to_string(i), testing::FixedStart());
-  std::mutex mu;
-  std::multiset<std::string> claimed;
-  std::vector<std::string> errors;
-  std::vector<std::thread> relays;
-  for (int c = 0; c < 4; ++c) {
-    relays.emplace_back([&, c] {
-      while (true) {
-        auto batch = store_->ClaimOutbox("relay-" + std::to_string(c), Later(), absl::Minutes(5), 7);
-        std::lock_guard<std::mutex> lock(mu);
-        if (!batch.ok()) {
-          errors.push_back(std::string(batch.status().message()));
-          return;
-        }
-        if (batch->empty()) return;
-        for (const ClaimedMessage& m : *batch) claimed.insert(m.message.idempotency_key);
-      }
-    });
-  }
-  for (auto& t : relays) t.join();
-  for (const auto& e : errors) ADD_FAILURE() << e;
+  const auto claimed = ClaimConcurrently([&](const std::string& owner) -> absl::StatusOr<std::vector<std::string>> {
+    auto batch = store_->ClaimOutbox(owner, Later(), absl::Minutes(5), 7);
+    if (!batch.ok()) return batch.status();
+    std::vector<std::string> keys;
+    for (const ClaimedMessage& m : *batch) keys.push_back(m.message.idempotency_key);
+    return keys;
+  });
   EXPECT_EQ(claimed.size(), 150u);
   EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), 150u) << "a message was claimed twice";
 }
