@@ -10,7 +10,7 @@
 #                                   (timers --no-ingest: the storm alone, without the ingest phases)
 #   ./scripts/bench.sh brief        a 50-person brief over 10k and 100k stored events vs raw SQL reads
 #   ./scripts/bench.sh gateway      signed webhooks through perfflow-gateway vs direct gRPC IngestEvent
-#   ./scripts/bench.sh upgrade      the event service's migrations 7-10 over 1M stored events vs one table rebuild
+#   ./scripts/bench.sh upgrade      the event service's migrations 7-11 over 1M stored events vs one table rebuild
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
