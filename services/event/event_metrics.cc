@@ -52,7 +52,7 @@ EventMetrics::EventMetrics(prometheus::Registry& registry)
                    .Register(registry)),
       outbox_(prometheus::BuildGauge()
                   .Name("perfflow_outbox_backlog")
-                  .Help("Notifications waiting in the outbox.")
+                  .Help("Notifications waiting for delivery: outbox rows and tasks' task.assigned notices.")
                   .Register(registry)) {}
 
 void EventMetrics::EventIngested(const std::string& source, const std::string& event_type, const std::string& result) {
