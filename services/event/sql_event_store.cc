@@ -1047,14 +1047,16 @@ absl::StatusOr<int64_t> SqlEventStore::OverdueTasks(const std::string& tenant, a
                       {tenant, int64_t{t::TASK_STATE_OPEN}, Ms(now)});
 }
 
+absl::StatusOr<int64_t> CountMessages(db::Database& db, const std::string& tenant, DeliveryState state) {
+  const int64_t value = static_cast<int>(state);
+  return db::QueryInt(db,
+                      "SELECT (SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?) + "
+                      "(SELECT COUNT(*) FROM tasks WHERE notice_state = ? AND tenant_id = ?)",
+                      {tenant, value, value, tenant});
+}
+
 absl::StatusOr<int64_t> SqlEventStore::OutboxBacklog(const std::string& tenant) {
-  // Outbox rows and tasks' "task.assigned" notices waiting; index ranges on
-  // the pending state (tasks_notice_due holds only the state, not the tenant:
-  // it scans every tenant's pending notices, a short range when the relay keeps up).
-  return db::QueryInt(*db_,
-                      "SELECT (SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = 0) + "
-                      "(SELECT COUNT(*) FROM tasks WHERE notice_state = 0 AND tenant_id = ?)",
-                      {tenant, tenant});
+  return CountMessages(*db_, tenant, DeliveryState::kPending);
 }
 
 absl::StatusOr<bool> SqlEventStore::EnqueueNotice(const std::string& tenant, const std::string& recipient_id,

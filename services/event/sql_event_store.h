@@ -20,6 +20,13 @@ TaskRecord ReadTask(const db::Row& r);
 // ALREADY_EXISTS when the tenant already has its idempotency key.
 absl::Status InsertNotice(db::Transaction& txn, const std::string& tenant, const Notice& notice, absl::Time now);
 
+// The tenant's messages in `state`, in both places a message lives: outbox
+// rows and tasks' "task.assigned" notices. Index ranges on the state, never a
+// scan of the delivered history (tasks_notice_due holds the state, not the
+// tenant: it reads every tenant's notices in that state, a short range for
+// pending and dead-lettered ones).
+absl::StatusOr<int64_t> CountMessages(db::Database& db, const std::string& tenant, DeliveryState state);
+
 // EventStore over the common SQL layer (MySQL or SQLite).
 class SqlEventStore : public EventStore {
  public:

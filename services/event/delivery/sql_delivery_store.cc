@@ -36,13 +36,26 @@ absl::StatusOr<absl::Time> DatabaseNow(Transaction& txn) {
   return FromMs(rows->front().Int(0));
 }
 
-// Leases the locked rows (tenant, id) of `table` to `owner`, one statement
+// Rows that are claimed under a lease: where a message lives — the outbox,
+// or a task row whose "task.assigned" notice it is (a task's delivery
+// columns are named like the outbox's, after the prefix "notice_") — and
+// the task rows of timers.
+struct Queue {
+  const char* table;
+  const char* id_column;
+  const char* prefix;
+};
+constexpr Queue kOutbox = {"outbox", "message_id", ""};
+constexpr Queue kTaskNotices = {"tasks", "task_id", "notice_"};
+// Timers lease the task row with its unprefixed lease columns.
+constexpr Queue kTaskTimers = {"tasks", "task_id", ""};
+
+// Leases the locked rows (tenant, id) of `q` to `owner`, one statement
 // per tenant (MariaDB plans "tenant = ? AND id IN (...)" on the primary key;
 // a row-constructor IN list would scan); each row's fence moves on by one.
-// The lease columns are lease_owner, lease_until and fence, after `prefix`.
-absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::string& id_column,
-                       const std::string& prefix, const std::vector<std::pair<std::string, std::string>>& keys,
+absl::Status LeaseRows(Transaction& txn, const Queue& q, const std::vector<std::pair<std::string, std::string>>& keys,
                        const std::string& owner, absl::Time until) {
+  const std::string p = q.prefix;
   std::map<std::string, std::vector<std::string>> by_tenant;
   for (const auto& [tenant, id] : keys) by_tenant[tenant].push_back(id);
   for (const auto& [tenant, ids] : by_tenant) {
@@ -52,26 +65,15 @@ absl::Status LeaseRows(Transaction& txn, const std::string& table, const std::st
       absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
       params.push_back(id);
     }
-    auto upd = txn.Execute(absl::StrCat("UPDATE ", table, txn.ForcePrimary(), " SET ", prefix, "lease_owner = ?, ",
-                                        prefix, "lease_until = ?, ", prefix, "fence = ", prefix,
-                                        "fence + 1 WHERE tenant_id = ? AND ", id_column, " IN (", marks, ")"),
-                           params);
+    auto upd = txn.Execute(
+        absl::StrCat("UPDATE ", q.table, txn.ForcePrimary(), " SET ", p, "lease_owner = ?, ", p, "lease_until = ?, ", p,
+                     "fence = ", p, "fence + 1 WHERE tenant_id = ? AND ", q.id_column, " IN (", marks, ")"),
+        params);
     if (!upd.ok()) return upd.status();
     if (*upd != static_cast<int64_t>(ids.size())) return absl::AbortedError("claimed rows changed under the lock");
   }
   return absl::OkStatus();
 }
-
-// Where a message lives: the outbox, or a task row whose "task.assigned"
-// notice it is. A task's delivery columns are named like the outbox's,
-// after the prefix "notice_".
-struct Queue {
-  const char* table;
-  const char* id_column;
-  const char* prefix;
-};
-constexpr Queue kOutbox = {"outbox", "message_id", ""};
-constexpr Queue kTaskNotices = {"tasks", "task_id", "notice_"};
 
 const Queue& QueueOf(const ClaimedMessage& m) { return m.task_notice ? kTaskNotices : kOutbox; }
 
@@ -130,7 +132,7 @@ absl::StatusOr<std::vector<ClaimedTimer>> SqlDeliveryStore::ClaimDueTimers(const
       keys.emplace_back(c.tenant, c.task.task_id);
       out.push_back(std::move(c));
     }
-    return LeaseRows(txn, "tasks", "task_id", "", keys, owner, now + lease);
+    return LeaseRows(txn, kTaskTimers, keys, owner, now + lease);
   });
   if (!s.ok()) return s;
   return out;
@@ -319,17 +321,14 @@ absl::StatusOr<std::vector<ClaimedMessage>> SqlDeliveryStore::ClaimOutbox(const 
     }
     std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     if (due.size() > static_cast<size_t>(limit)) due.resize(limit);
-    std::vector<std::pair<std::string, std::string>> keys[2];
+    std::vector<std::pair<std::string, std::string>> outbox_keys, notice_keys;
     for (auto& [at, c] : due) {
-      keys[c.task_notice].emplace_back(c.tenant, c.message.message_id);
+      (c.task_notice ? notice_keys : outbox_keys).emplace_back(c.tenant, c.message.message_id);
       out.push_back(std::move(c));
     }
-    for (const Queue* q : {&kOutbox, &kTaskNotices}) {
-      absl::Status leased =
-          LeaseRows(txn, q->table, q->id_column, q->prefix, keys[q == &kTaskNotices], owner, now + lease);
-      if (!leased.ok()) return leased;
-    }
-    return absl::OkStatus();
+    absl::Status leased = LeaseRows(txn, kOutbox, outbox_keys, owner, now + lease);
+    if (!leased.ok()) return leased;
+    return LeaseRows(txn, kTaskNotices, notice_keys, owner, now + lease);
   });
   if (!s.ok()) return s;
   return out;
@@ -401,12 +400,7 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
 }
 
 absl::StatusOr<int64_t> SqlDeliveryStore::DeadLetters(const std::string& tenant) {
-  // Index ranges on the dead-letter state, never a scan of the delivered history.
-  const int64_t dead = static_cast<int>(DeliveryState::kDeadLetter);
-  return db::QueryInt(*db_,
-                      "SELECT (SELECT COUNT(*) FROM outbox WHERE tenant_id = ? AND state = ?) + "
-                      "(SELECT COUNT(*) FROM tasks WHERE notice_state = ? AND tenant_id = ?)",
-                      {tenant, dead, dead, tenant});
+  return CountMessages(*db_, tenant, DeliveryState::kDeadLetter);
 }
 
 // ------------------------------------------------------------------ digests
