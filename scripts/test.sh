@@ -25,13 +25,25 @@ mariadb_start
 export PERFFLOW_TEST_MYSQL_URL="$MARIADB_URL"
 export PERFFLOW_TEST_MYSQL_PASSWORD="$MARIADB_PASSWORD"
 
+# Each tier's output is kept in build/test-logs/<tier>.log as well; a failed
+# run ends by repeating what failed (CI shows only a log's tail).
+mkdir -p build/test-logs
 failed=()
 run_tier() {
   local label=$1
   echo "=== $label tests"
-  if ! (cd build && ctest -L "^${label}\$" --output-on-failure --timeout 600 -j "${CTEST_JOBS:-2}"); then
+  if ! (cd build && ctest -L "^${label}\$" --output-on-failure --timeout 600 -j "${CTEST_JOBS:-2}") 2>&1 |
+    tee "build/test-logs/$label.log"; then
     failed+=("$label")
   fi
+}
+# The lines of a tier's log that say what failed: failed tests, Python
+# tracebacks' test frames and exceptions, GoogleTest failures. Service log
+# lines (JSON) and native stack frames are left out.
+what_failed() {
+  grep -v -E '^\{"ts"|^#[0-9]+ 0x' "$1" |
+    grep -E '^\s*[0-9]+ - .+\(|^(ERROR|FAIL): |, line [0-9]+, in test|^[A-Za-z_.]+(Error|Exception): |: Failure$|runtime error: |^(Expected|Which is|Value of|  Actual)|^\[  FAILED  \]' |
+    tail -n 30 || true
 }
 run_tier unit
 run_tier integration
@@ -49,11 +61,14 @@ cmake -S . -B build-sanitize -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang
 targets=(condition_fuzz registry_yaml_fuzz webhook_mapping_fuzz transcode_fuzz phrase_fuzz)
 if $sanitize; then targets+=(perfflow_tests); fi
 cmake --build build-sanitize -j "${JOBS:-2}" --target "${targets[@]}"
-if ! (cd build-sanitize && ctest -L '^fuzz$' --output-on-failure -j "${CTEST_JOBS:-2}"); then failed+=("fuzz"); fi
+if ! (cd build-sanitize && ctest -L '^fuzz$' --output-on-failure -j "${CTEST_JOBS:-2}") 2>&1 | tee build/test-logs/fuzz.log; then
+  failed+=("fuzz")
+fi
 if $sanitize; then
   while read -r t; do
     echo "=== sanitizers: $t"
-    if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-sanitize/bin/$t"; then
+    if ! ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "build-sanitize/bin/$t" 2>&1 |
+      tee "build/test-logs/sanitize:$t.log"; then
       failed+=("sanitize:$t")
     fi
   done < build-sanitize/test_binaries.txt
@@ -64,6 +79,12 @@ fi
 if (cd build && ctest -L integration -N | grep -q "Total Tests: 0"); then failed+=("integration (none found)"); fi
 
 if ((${#failed[@]})); then
+  for label in "${failed[@]}"; do
+    if [[ -f "build/test-logs/$label.log" ]]; then
+      echo "--- what failed in the $label tier (whole output above and in build/test-logs/$label.log):"
+      what_failed "build/test-logs/$label.log"
+    fi
+  done
   echo "FAILED tiers: ${failed[*]}"
   exit 1
 fi

@@ -29,7 +29,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from perfflow_e2e import Server, mysql_env, mysql_url, run_tests  # noqa: E402
+from perfflow_e2e import Server, mysql_env, mysql_url, print_warnings, run_tests  # noqa: E402
 from deadlines_e2e import Receiver, poll  # noqa: E402
 
 ARGS = None
@@ -154,6 +154,8 @@ default_destinations: [hook, ding, wecom]
 def tearDownModule():
     for server in reversed(SERVERS):
         server.stop()
+        # What the services warned of: ctest shows it when a test failed.
+        print_warnings(os.path.basename(server.proc.args[0]), server.log)
     for r in (Receivers.hook, Receivers.ding, Receivers.wecom):
         if r:
             r.close()
@@ -170,7 +172,9 @@ def browser():
                 "--window-size=430,1400", "--lang=zh-CN"):
         options.add_argument(arg)
     options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(60)  # a page that hangs fails its test, not the tier's timeout
+    return driver
 
 
 class ChainInTheBrowserTest(unittest.TestCase):
@@ -194,14 +198,16 @@ class ChainInTheBrowserTest(unittest.TestCase):
 
     def click(self, what, selector):
         """Clicks `selector`; finds it again while the live guidance re-renders the part of the page it is in."""
-        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        from selenium.common.exceptions import (ElementClickInterceptedException, ElementNotInteractableException,
+                                                NoSuchElementException, StaleElementReferenceException)
         from selenium.webdriver.common.by import By
 
         def clicked():
             try:
                 self.driver.find_element(By.CSS_SELECTOR, selector).click()
                 return True
-            except (StaleElementReferenceException, NoSuchElementException):
+            except (StaleElementReferenceException, NoSuchElementException, ElementClickInterceptedException,
+                    ElementNotInteractableException):
                 return False
 
         self.wait_for(what, clicked)

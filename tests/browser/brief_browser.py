@@ -27,7 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from perfflow_e2e import run_tests  # noqa: E402
+from perfflow_e2e import print_warnings, run_tests  # noqa: E402
 from deadlines_e2e import poll  # noqa: E402
 
 ARGS = None
@@ -95,6 +95,9 @@ def tearDownModule():
     if DEV is not None and DEV.poll() is None:
         DEV.terminate()
         DEV.wait(timeout=30)
+    if WORK and os.path.exists(os.path.join(WORK, "dev.log")):
+        with open(os.path.join(WORK, "dev.log")) as log:
+            print_warnings("perfflowctl dev", log.readlines())
     if WORK:
         shutil.rmtree(WORK, ignore_errors=True)
 
@@ -107,7 +110,9 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1100,900",
                 "--lang=en-US"):
         options.add_argument(arg)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(60)  # a page that hangs fails its test, not the tier's timeout
+    return driver
 
 
 class BriefInTheBrowserTest(unittest.TestCase):

@@ -149,6 +149,14 @@ def mysql_env():
     return {"PERFFLOW_DB_PASSWORD": os.environ.get("PERFFLOW_TEST_MYSQL_PASSWORD", "")}
 
 
+def print_warnings(name, lines, limit=20):
+    """The last `limit` warn and error records of a service's log, for a failed test's output."""
+    records = [line.rstrip() for line in lines if '"level":"warn"' in line or '"level":"error"' in line]
+    if records:
+        print("--- %s warned (last %d of %d):" % (name, min(limit, len(records)), len(records)))
+        print("\n".join(records[-limit:]))
+
+
 def run_tests(module_globals, *required_flags):
     """Parses the script's flags into module_globals["ARGS"] and runs its tests."""
     parser = argparse.ArgumentParser()
