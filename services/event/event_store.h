@@ -151,6 +151,9 @@ class EventStore {
   virtual absl::Status UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& batch,
                                        absl::Time now) = 0;
   virtual absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) = 0;
+  // The employees among `ids` (unknown ids are left out; order unspecified).
+  virtual absl::StatusOr<std::vector<v1::Employee>> GetEmployees(const std::string& tenant,
+                                                                 const std::vector<std::string>& ids) = 0;
   virtual absl::StatusOr<std::optional<v1::Department>> GetDepartment(const std::string& tenant,
                                                                       const std::string& id) = 0;
   virtual absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const EmployeeFilter& filter,

@@ -493,6 +493,30 @@ absl::StatusOr<std::optional<v1::Employee>> SqlEventStore::GetEmployee(const std
   return ReadEmployee(rows->front());
 }
 
+absl::StatusOr<std::vector<v1::Employee>> SqlEventStore::GetEmployees(const std::string& tenant,
+                                                                      const std::vector<std::string>& ids) {
+  std::vector<v1::Employee> out;
+  absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
+    out.clear();
+    for (const auto& [begin, count] : db::Chunks(ids.size())) {
+      std::string marks;
+      Params params = {tenant};
+      for (size_t i = begin; i < begin + count; ++i) {
+        absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
+        params.push_back(ids[i]);
+      }
+      auto rows = txn.Query(absl::StrCat("SELECT ", kEmployeeColumns,
+                                         " FROM employees WHERE tenant_id = ? AND employee_id IN (", marks, ")"),
+                            params);
+      if (!rows.ok()) return rows.status();
+      for (const Row& r : *rows) out.push_back(ReadEmployee(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<std::optional<v1::Department>> SqlEventStore::GetDepartment(const std::string& tenant,
                                                                            const std::string& id) {
   auto rows = db::QueryOnce(

@@ -41,6 +41,8 @@ class SqlEventStore : public EventStore {
   absl::Status UpsertDirectory(const std::string& tenant, const v1::UpsertDirectoryRequest& batch,
                                absl::Time now) override;
   absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) override;
+  absl::StatusOr<std::vector<v1::Employee>> GetEmployees(const std::string& tenant,
+                                                         const std::vector<std::string>& ids) override;
   absl::StatusOr<std::optional<v1::Department>> GetDepartment(const std::string& tenant,
                                                               const std::string& id) override;
   absl::StatusOr<Page<v1::Employee>> ListEmployees(const std::string& tenant, const EmployeeFilter& filter,

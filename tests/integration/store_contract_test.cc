@@ -119,6 +119,28 @@ TEST_P(StoreContractTest, DirectoryRoundTripsAndPages) {
   ASSERT_TRUE(depts.ok());
   EXPECT_EQ(depts->size(), 5u);
 
+  // Many at once: the known ones of this tenant, over more ids than one
+  // statement's list holds; unknown ids and other tenants' people left out.
+  std::vector<std::string> asked = {"s1", "nobody", "s-head"};
+  for (int i = 0; i < 150; ++i) asked.push_back("ghost-" + std::to_string(i));
+  asked.push_back("c-head");
+  auto many = w_.store->GetEmployees(kTenant, asked);
+  ASSERT_TRUE(many.ok()) << many.status();
+  std::vector<std::string> found;
+  for (const auto& e : *many) found.push_back(e.id());
+  EXPECT_THAT(found, ::testing::UnorderedElementsAre("s1", "s-head", "c-head"));
+  for (const auto& e : *many) {
+    if (e.id() == "s1") {
+      EXPECT_EQ(e.manager_id(), "s-head");
+    }
+  }
+  auto elsewhere = w_.store->GetEmployees("other", {"s1", "s-head"});
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_TRUE(elsewhere->empty());
+  auto none = w_.store->GetEmployees(kTenant, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
   // Upsert replaces.
   v1::UpsertDirectoryRequest move;
   *move.add_employees() = **s1;

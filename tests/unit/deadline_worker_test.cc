@@ -228,6 +228,34 @@ TEST_F(DeadlineWorkerTest, DigestsOncePerPeriodAcrossReplicas) {
 
 // ------------------------------------------------------------------ relay
 
+// The event source the relay reads, counting its directory reads.
+class CountingSource : public EventSource {
+ public:
+  explicit CountingSource(std::shared_ptr<EventSource> inner) : inner_(std::move(inner)) {}
+  absl::StatusOr<std::vector<std::string>> Tenants() override { return inner_->Tenants(); }
+  absl::StatusOr<std::shared_ptr<const RegistryView>> Registry(const std::string& tenant) override {
+    return inner_->Registry(tenant);
+  }
+  absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) override {
+    ++single_reads;
+    return inner_->GetEmployee(tenant, id);
+  }
+  absl::StatusOr<std::vector<v1::Employee>> GetEmployees(const std::string& tenant,
+                                                         const std::vector<std::string>& ids) override {
+    batch_reads.push_back(ids);
+    return inner_->GetEmployees(tenant, ids);
+  }
+  absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& id) override {
+    return inner_->GetEvent(tenant, id);
+  }
+
+  int single_reads = 0;
+  std::vector<std::vector<std::string>> batch_reads;
+
+ private:
+  std::shared_ptr<EventSource> inner_;
+};
+
 class RelayTest : public DeadlineWorkerTest {
  protected:
   // A sender that records requests and answers with `answer`.
@@ -242,7 +270,8 @@ class RelayTest : public DeadlineWorkerTest {
     };
   }
 
-  std::unique_ptr<OutboxRelay> Relay(const std::string& yaml, ActionLinkOptions links = {}) {
+  std::unique_ptr<OutboxRelay> Relay(const std::string& yaml, ActionLinkOptions links = {},
+                                     std::shared_ptr<EventSource> source = nullptr) {
     auto routing = LoadNotifyConfig(yaml, Recorder(), [](const char* name) -> const char* {
       const std::string n = name;
       if (n == "HOOK_SECRET") return "whsec_c2VjcmV0LWJ5dGVz";
@@ -251,8 +280,9 @@ class RelayTest : public DeadlineWorkerTest {
     });
     EXPECT_TRUE(routing.ok()) << routing.status();
     RelayOptions options{options_, 42, std::move(links)};
-    return std::make_unique<OutboxRelay>(deliveries_, EventSourceOf(w_.core, w_.store), *std::move(routing),
-                                         ClockTime(w_.clock), options, metrics_.get());
+    if (!source) source = EventSourceOf(w_.core, w_.store);
+    return std::make_unique<OutboxRelay>(deliveries_, std::move(source), *std::move(routing), ClockTime(w_.clock),
+                                         options, metrics_.get());
   }
 
   // The delivery state and attempts of the task.assigned notice to
@@ -304,6 +334,42 @@ TEST_F(RelayTest, RoutesByDepartmentAndDeliversOnce) {
   sent_.clear();
   ASSERT_TRUE(relay->RunOnce().ok());
   EXPECT_TRUE(sent_.empty()) << "a delivered message was sent again";
+}
+
+TEST_F(RelayTest, ABatchReadsItsRecipientsOnceAndAsksForTheUnknownAgainNextBatch) {
+  // Nine messages to three people, one of them not in the directory.
+  std::vector<Notice> notices;
+  for (int i = 0; i < 3; ++i) {
+    for (const char* who : {"s1", "c-head", "ghost"}) {
+      notices.push_back({who, "daily_digest", absl::StrCat("digest:", who, ":", i), "{}"});
+    }
+  }
+  ASSERT_TRUE(deliveries_->RecordDigest(kTenant, "daily_digest", "p1", notices, w_.clock->Now()).ok());
+  auto source = std::make_shared<CountingSource>(EventSourceOf(w_.core, w_.store));
+  auto relay = Relay(kConfig, {}, source);
+  auto settled = relay->RunOnce();
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  EXPECT_EQ(*settled, 9);
+  ASSERT_EQ(source->batch_reads.size(), 1u) << "one read for the batch";
+  EXPECT_THAT(source->batch_reads[0], UnorderedElementsAre("s1", "c-head", "ghost"));
+  EXPECT_EQ(source->single_reads, 0);
+  // Routed by what the directory says: s1 is in sales (hook and ding), the
+  // others go to the default (wecom).
+  int hook = 0, wecom = 0;
+  for (const Sent& s : sent_) {
+    hook += s.url.find("hooks.example.com") != std::string::npos;
+    wecom += s.url.find("qyapi.weixin.qq.com") != std::string::npos;
+  }
+  EXPECT_EQ(hook, 3);
+  EXPECT_EQ(wecom, 6);
+
+  // The next batch: the known two come from the cache, the unknown one is
+  // asked for again (someone added to the directory meanwhile is found).
+  notices = {{"s1", "daily_digest", "digest:s1:next", "{}"}, {"ghost", "daily_digest", "digest:ghost:next", "{}"}};
+  ASSERT_TRUE(deliveries_->RecordDigest(kTenant, "daily_digest", "p2", notices, w_.clock->Now()).ok());
+  ASSERT_TRUE(relay->RunOnce().ok());
+  ASSERT_EQ(source->batch_reads.size(), 2u);
+  EXPECT_THAT(source->batch_reads[1], ElementsAre("ghost"));
 }
 
 TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {

@@ -280,6 +280,31 @@ std::optional<v1::Employee> OutboxRelay::Recipient(const std::string& tenant, co
   return found.ok() ? *found : std::nullopt;
 }
 
+OutboxRelay::Recipients OutboxRelay::RecipientsOf(const std::vector<ClaimedMessage>& batch) {
+  Recipients found;
+  std::map<std::string, std::vector<std::string>> missing;  // tenant -> ids
+  for (const ClaimedMessage& c : batch) {
+    auto [it, added] = found.try_emplace({c.tenant, c.message.recipient_id});
+    if (!added) continue;
+    it->second = recipients_.Get(it->first);
+    if (!it->second) missing[c.tenant].push_back(c.message.recipient_id);
+  }
+  for (const auto& [tenant, ids] : missing) {
+    auto employees = events_->GetEmployees(tenant, ids);
+    if (!employees.ok()) {
+      // Delivered without the directory's handles, as for someone unknown.
+      LogWarn("reading the recipients failed",
+              {{"tenant", tenant}, {"error", std::string(employees.status().message())}});
+      continue;
+    }
+    for (v1::Employee& e : *employees) {
+      recipients_.Put({tenant, e.id()}, e);
+      found[{tenant, e.id()}] = std::move(e);
+    }
+  }
+  return found;
+}
+
 std::shared_ptr<const v1::Registry> OutboxRelay::Registry(const std::string& tenant) {
   auto view = events_->Registry(tenant);
   if (!view.ok()) return nullptr;
@@ -420,9 +445,10 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     auto claimed = store_->ClaimOutbox(options_.worker.owner, *now, options_.worker.lease, options_.worker.batch);
     if (!claimed.ok()) return claimed.status();
     if (claimed->empty()) break;
+    const Recipients recipients = RecipientsOf(*claimed);
     std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> results;
     for (const ClaimedMessage& c : *claimed) {
-      DeliveryOutcome outcome = Deliver(c, Recipient(c.tenant, c.message.recipient_id), *now);
+      DeliveryOutcome outcome = Deliver(c, recipients.at({c.tenant, c.message.recipient_id}), *now);
       if (outcome.state == DeliveryState::kDeadLetter) {
         LogWarn("notification dead-lettered",
                 {{"tenant", c.tenant}, {"idempotency_key", c.message.idempotency_key}, {"error", outcome.last_error}});

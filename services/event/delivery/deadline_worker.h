@@ -170,6 +170,12 @@ class OutboxRelay {
   // The recipient from the directory, cached for a minute (a storm of
   // messages to the same people costs one lookup each); nullopt when unknown.
   std::optional<v1::Employee> Recipient(const std::string& tenant, const std::string& id);
+  // (tenant, employee id) -> the employee, nullopt when unknown.
+  using Recipients = std::map<std::pair<std::string, std::string>, std::optional<v1::Employee>>;
+  // The recipients of a claimed batch: the cached ones, and the others in one
+  // read per tenant. Someone unknown is asked for again by the next batch, not
+  // by each of their messages.
+  Recipients RecipientsOf(const std::vector<ClaimedMessage>& batch);
   // The tenant's current registry (null when none).
   std::shared_ptr<const v1::Registry> Registry(const std::string& tenant);
   // What a card shows of a task notice's event (type, attributes, owner, zone).

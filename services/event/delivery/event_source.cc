@@ -14,6 +14,10 @@ class CoreEventSource : public EventSource {
   absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) override {
     return store_->GetEmployee(tenant, id);
   }
+  absl::StatusOr<std::vector<v1::Employee>> GetEmployees(const std::string& tenant,
+                                                         const std::vector<std::string>& ids) override {
+    return store_->GetEmployees(tenant, ids);
+  }
   absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& id) override {
     return store_->GetEvent(tenant, id);
   }

@@ -24,6 +24,9 @@ class EventSource {
   // FAILED_PRECONDITION while the tenant has applied no event types.
   virtual absl::StatusOr<std::shared_ptr<const RegistryView>> Registry(const std::string& tenant) = 0;
   virtual absl::StatusOr<std::optional<v1::Employee>> GetEmployee(const std::string& tenant, const std::string& id) = 0;
+  // The employees among `ids`, in one read (unknown ids are left out).
+  virtual absl::StatusOr<std::vector<v1::Employee>> GetEmployees(const std::string& tenant,
+                                                                 const std::vector<std::string>& ids) = 0;
   virtual absl::StatusOr<std::optional<EventRecord>> GetEvent(const std::string& tenant, const std::string& id) = 0;
 };
 
