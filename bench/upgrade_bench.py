@@ -5,11 +5,13 @@ one rebuild of the same table, in one run on one MariaDB.
 Seeds --events chains straight into a fresh event schema, then turns it back
 into the layout before migration 7 (an `inbox` table with each event's key and
 payload hash, a `flows` table with its indexes, neither on `events`; no
-notice columns on `tasks`, which this bench leaves empty) and:
+notice columns on `tasks`, which holds --tasks-per-event tasks of each chain,
+all done but the newest 1%) and:
   - the floor: `ALTER TABLE events FORCE`, one rebuild of the old events table;
   - the path: perfflow-event started on that schema, from its start to its
     gRPC port opening, with the time of each migration from its log;
-then checks every event kept its key and its flow. Prints the ratio of the
+then checks every event kept its key and its flow and that no stored task is
+announced again (each one's notice was an outbox row). Prints the ratio of the
 upgrade to the rebuild (docs/operations.md, "Upgrading").
 
 Run by ./scripts/bench.sh upgrade (which starts the MariaDB).
@@ -27,7 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-from brief_bench import mariadb, seed  # noqa: E402
+from brief_bench import PEOPLE, mariadb, seed  # noqa: E402
 from perfflow_e2e import Server, mysql_env, mysql_url  # noqa: E402
 
 FLOW_COLUMNS = ["step", "round", "verdict", "requires_cross_confirm", "triggered_at", "triggered_day",
@@ -66,10 +68,28 @@ def to_the_old_layout(schema):
         "DELETE FROM schema_migrations WHERE service = 'event' AND version >= 7"))
 
 
+def seed_tasks(schema, first, last, per_event):
+    """`per_event` tasks of chains first..last (an owner's upload, a manager's review, a confirmation), as
+    the layout before migration 11 holds them: done, but for the newest 1% of chains, which wait with a timer."""
+    mariadb(schema, (
+        "SET @now = FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000); "
+        "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, created_at, "
+        "completed_at, timer_level, timer_at) "
+        "SELECT 'bench', LPAD(HEX(e.seq * 4 + k.seq), 32, '0'), LPAD(HEX(e.seq), 32, '0'), "
+        "'mes.first_article_passed', k.seq, IF(k.seq = 1, CONCAT('p', e.seq MOD {people}), 'm0'), "
+        "IF(e.seq MOD 100 = 0, 1, 2), "
+        "@now - (e.seq MOD 7776000) * 1000 + 172800000, @now - (e.seq MOD 7776000) * 1000, "
+        "IF(e.seq MOD 100 = 0, NULL, @now - (e.seq MOD 7776000) * 1000 + 3600000), IF(e.seq MOD 100 = 0, 2, 0), "
+        "IF(e.seq MOD 100 = 0, @now - (e.seq MOD 7776000) * 1000 + 172800000, NULL) "
+        "FROM seq_{first}_to_{last} e CROSS JOIN seq_1_to_{per_event} k").format(
+            people=PEOPLE, first=first, last=last, per_event=per_event))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", required=True)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--tasks-per-event", type=int, default=2, choices=[0, 1, 2, 3])
     parser.add_argument("--json")
     args = parser.parse_args()
     schema = "upgrade_" + secrets.token_hex(4)
@@ -78,6 +98,8 @@ def main():
     Server(binary, ["--db=%s/%s" % (mysql_url(), schema), "--workers=false"], env).stop()
     for first in range(1, args.events + 1, 100_000):
         seed(schema, first, min(first + 99_999, args.events))
+        if args.tasks_per_event:
+            seed_tasks(schema, first, min(first + 99_999, args.events), args.tasks_per_event)
     to_the_old_layout(schema)
 
     start = time.monotonic()
@@ -111,6 +133,9 @@ def main():
         sys.exit("events without their key or flow after the upgrade: %s" % counts)
     if [v for v, _, _ in applied] != [7, 8, 9, 10, 11]:
         sys.exit("unexpected migrations: %s" % applied)
+    tasks = mariadb(schema, "SELECT COUNT(*), COALESCE(SUM(notice_state = 3), 0) FROM tasks").split()
+    if tasks != [str(args.events * args.tasks_per_event)] * 2:
+        sys.exit("stored tasks (%s) not all left to their outbox rows (%s)" % (tasks[0], tasks[1]))
 
     print("upgrade of %d stored events through migrations 7-11: first replica serving after %.1f s; "
           "one rebuild of the old events table (ALTER TABLE events FORCE): %.1f s; ratio %.1f"
@@ -118,11 +143,12 @@ def main():
     seconds = [at - before for (_, _, at), before in zip(applied, [started_at] + [a for _, _, a in applied[:-1]])]
     for (version, name, _), took in zip(applied, seconds):
         print("  migration %d (%s): %.1f s" % (version, name, took))
-    print("  every event kept its key and its flow (%s of %s)" % (counts[1], counts[0]))
+    print("  every event kept its key and its flow (%s of %s); %s stored tasks, none announced again"
+          % (counts[1], counts[0], tasks[0]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"events": args.events, "serving_seconds": serving, "rebuild_seconds": rebuild,
-                       "ratio": serving / rebuild,
+            json.dump({"events": args.events, "tasks": int(tasks[0]), "serving_seconds": serving,
+                       "rebuild_seconds": rebuild, "ratio": serving / rebuild,
                        "migrations": [{"version": v, "name": n, "seconds": round(took, 1)}
                                       for (v, n, _), took in zip(applied, seconds)]}, f, indent=2)
     mariadb(schema, "DROP DATABASE `%s`" % schema)
