@@ -17,6 +17,12 @@ namespace {
 namespace t = perfflow::type::v1;
 using google::protobuf::util::TimeUtil;
 
+// How many chains a flagged comparison names; the measures that name them,
+// in the order of BriefBuilder::ChainsKept.
+constexpr size_t kMaxChainsBehind = 10;
+constexpr const char* kYesNoMeasures[] = {"on_time_rate", "evidence_completeness", "verdict_meets", "verdict_redo"};
+constexpr const char* kDurations[] = {"median_response_hours", "median_closure_hours"};
+
 double Ratio(int64_t part, int64_t whole) { return whole == 0 ? 0 : static_cast<double>(part) / whole; }
 
 double Mean(const std::vector<double>& v) {
@@ -322,48 +328,54 @@ void BriefBuilder::Add(const ev1::FlowFact& fact) {
   p.months[MonthOf(at, zone_)].Add(fact);
   ++p.event_types[fact.event_type()];
   const auto& times = fact.flow().times();
-  Chain chain;
-  chain.event = fact.event();
-  chain.decided = fact.decided();
-  chain.within = fact.within_sla();
-  chain.evidence = times.has_evidence_complete_at();
-  chain.verdict = fact.flow().verdict();
-  if (times.has_owner_action_at()) chain.response_hours = HoursBetween(times.triggered_at(), times.owner_action_at());
-  if (times.has_archived_at()) chain.closure_hours = HoursBetween(times.triggered_at(), times.archived_at());
-  p.chains.push_back(std::move(chain));
+  ChainsKept& kept = p.chains;
+  const int verdict = fact.flow().verdict();
+  for (bool against : {false, true}) {
+    // Whether the chain is one of each yes/no measure's in this direction
+    // (a higher redo share is that measure's bad direction).
+    const bool counts[] = {fact.decided() && fact.within_sla() != against, times.has_evidence_complete_at() != against,
+                           verdict != 0 && (verdict == t::VERDICT_MEETS) != against,
+                           verdict != 0 && (verdict == t::VERDICT_REDO) == against};
+    for (size_t m = 0; m < std::size(counts); ++m) {
+      std::vector<std::string>& first = kept.first[2 * m + against];
+      if (counts[m] && first.size() < kMaxChainsBehind) first.push_back(fact.event());
+    }
+  }
+  std::optional<double> hours[std::size(kDurations)];
+  if (times.has_owner_action_at()) hours[0] = HoursBetween(times.triggered_at(), times.owner_action_at());
+  if (times.has_archived_at()) hours[1] = HoursBetween(times.triggered_at(), times.archived_at());
+  for (size_t d = 0; d < std::size(hours); ++d) {
+    if (!hours[d]) continue;
+    for (bool against : {false, true}) {
+      KeepTimed(kept.timed[2 * d + against], {*hours[d], kept.arrived, fact.event()}, against);
+    }
+  }
+  ++kept.arrived;
+}
+
+void BriefBuilder::KeepTimed(std::vector<TimedChain>& top, TimedChain chain, bool against) {
+  auto before = [against](const TimedChain& a, const TimedChain& b) {
+    if (a.hours != b.hours) return against ? a.hours > b.hours : a.hours < b.hours;
+    return a.arrival < b.arrival;
+  };
+  auto at = std::upper_bound(top.begin(), top.end(), chain, before);
+  if (static_cast<size_t>(at - top.begin()) >= kMaxChainsBehind) return;
+  top.insert(at, std::move(chain));
+  if (top.size() > kMaxChainsBehind) top.pop_back();
 }
 
 std::vector<std::string> BriefBuilder::ChainsBehind(const Person& p, const v1::Comparison& c) {
-  constexpr size_t kMax = 10;
-  // `against`: the flagged direction is the measure's bad one (unfavourable).
+  // `against`: the flagged direction is the measure's bad one (unfavourable);
+  // slower is a duration's bad direction, so its slowest come first then.
   const bool against = !c.favourable();
-  std::vector<const Chain*> picked;
-  auto keep = [&](auto predicate) {
-    for (const Chain& chain : p.chains) {
-      if (predicate(chain)) picked.push_back(&chain);
-    }
-  };
-  const std::string& m = c.measure();
-  if (m == "on_time_rate") {
-    keep([&](const Chain& x) { return x.decided && x.within != against; });
-  } else if (m == "evidence_completeness") {
-    keep([&](const Chain& x) { return x.evidence != against; });
-  } else if (m == "verdict_meets") {
-    keep([&](const Chain& x) { return x.verdict != 0 && (x.verdict == t::VERDICT_MEETS) != against; });
-  } else if (m == "verdict_redo") {
-    // A higher redo share is the bad direction.
-    keep([&](const Chain& x) { return x.verdict != 0 && (x.verdict == t::VERDICT_REDO) == against; });
-  } else if (m == "median_response_hours" || m == "median_closure_hours") {
-    const bool response = m == "median_response_hours";
-    auto hours = [&](const Chain* x) { return *(response ? x->response_hours : x->closure_hours); };
-    keep([&](const Chain& x) { return (response ? x.response_hours : x.closure_hours).has_value(); });
-    // Slower is the bad direction: the slowest first when unfavourable, the fastest first otherwise.
-    std::stable_sort(picked.begin(), picked.end(), [&](const Chain* a, const Chain* b) {
-      return against ? hours(a) > hours(b) : hours(a) < hours(b);
-    });
+  for (size_t m = 0; m < std::size(kYesNoMeasures); ++m) {
+    if (c.measure() == kYesNoMeasures[m]) return p.chains.first[2 * m + against];
   }
   std::vector<std::string> out;
-  for (size_t i = 0; i < picked.size() && i < kMax; ++i) out.push_back(picked[i]->event);
+  for (size_t d = 0; d < std::size(kDurations); ++d) {
+    if (c.measure() != kDurations[d]) continue;
+    for (const TimedChain& chain : p.chains.timed[2 * d + against]) out.push_back(chain.event);
+  }
   return out;
 }
 

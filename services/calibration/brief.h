@@ -5,6 +5,7 @@
 // chains in the window, never with what the event service stores), then
 // compared with the cohort, flagged and turned into discussion prompts.
 
+#include <array>
 #include <map>
 #include <optional>
 #include <string>
@@ -92,20 +93,32 @@ class BriefBuilder {
   v1::Brief Finish() const;
 
  private:
-  // One chain of a person, kept to name the chains behind a flagged measure.
-  struct Chain {
+  // A chain a flagged duration may name: its hours and when it arrived.
+  struct TimedChain {
+    double hours = 0;
+    int64_t arrival = 0;
     std::string event;
-    bool decided = false, within = false, evidence = false;
-    int verdict = 0;
-    std::optional<double> response_hours, closure_hours;
+  };
+  // The chains a flagged comparison can name, kept as the facts stream (a
+  // bounded sample, not every chain of the window): for each yes/no measure
+  // and direction the first ten in arrival order; for each duration the ten
+  // slowest and the ten fastest, equal hours in arrival order. Indexed
+  // 2 * measure + against, `against` being the measure's bad direction.
+  struct ChainsKept {
+    int64_t arrived = 0;
+    std::array<std::vector<std::string>, 8> first;  // on time, evidence, meets, redo
+    std::array<std::vector<TimedChain>, 4> timed;   // response, closure
   };
   struct Person {
     ev1::Employee employee;
     MeasureAccumulator total;
     std::map<std::string, MeasureAccumulator> months;
     std::map<std::string, int64_t> event_types;
-    std::vector<Chain> chains;
+    ChainsKept chains;
   };
+  // Keeps `chain` if it is among the ten first of `top` (the slowest first
+  // when `against`, else the fastest).
+  static void KeepTimed(std::vector<TimedChain>& top, TimedChain chain, bool against);
   // The chains behind `c` (a flagged comparison of `p`), in the flagged direction first.
   static std::vector<std::string> ChainsBehind(const Person& p, const v1::Comparison& c);
 

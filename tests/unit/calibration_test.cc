@@ -247,6 +247,44 @@ TEST_F(CalibrationTest, DurationsDifferFromThePeersMedianNotAMeanOneLaggardSkews
   EXPECT_FALSE(c->favourable());
 }
 
+TEST_F(CalibrationTest, AFlaggedComparisonNamesTenChainsFirstInItsDirection) {
+  // Zhang (p1): 24 chains, all late, owner action after 1-5 h, closed after 60-67 h (repeating, so hours
+  // tie). p3-p8: 7 chains each, owner action after 10 h, closed after 24 h.
+  PutCohort(8);
+  auto day = [](int d) { return At(absl::StrFormat("2026-05-%02dT08:00:00Z", d)); };
+  std::vector<std::string> zhang;
+  for (int i = 0; i < 24; ++i) {
+    const ev1::FlowFact f = Fact("p1", day(1 + i), 1 + i % 5, 60 + i % 8);
+    zhang.push_back(f.event());
+    events_->PutFact(f);
+  }
+  for (int i = 3; i <= 8; ++i) {
+    for (int d = 1; d <= 7; ++d) events_->PutFact(Fact("p" + std::to_string(i), day(d), 10, 24));
+  }
+  Session("ten");
+  v1::GenerateBriefRequest req;
+  req.set_session("sessions/ten");
+  auto brief = core_->GenerateBrief(Hr(), req);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  const v1::PersonBrief& p1 = Person(*brief, "p1");
+  auto named = [&](const std::string& measure) {
+    const v1::Comparison* c = Find(p1.comparisons(), measure);
+    EXPECT_TRUE(c != nullptr && c->flagged()) << measure;
+    return c == nullptr ? std::vector<std::string>{} : std::vector<std::string>(c->events().begin(), c->events().end());
+  };
+  auto chains = [&](std::vector<int> at) {
+    std::vector<std::string> out;
+    for (int i : at) out.push_back(zhang[i]);
+    return out;
+  };
+  // Late: the first ten in the order they happened.
+  EXPECT_EQ(named("on_time_rate"), chains({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  // Faster than the peers: the ten fastest (1 h, then 2 h), equal hours in the order they happened.
+  EXPECT_EQ(named("median_response_hours"), chains({0, 5, 10, 15, 20, 1, 6, 11, 16, 21}));
+  // Slower: the ten slowest (67 h, 66 h, 65 h, then the first 64 h).
+  EXPECT_EQ(named("median_closure_hours"), chains({7, 15, 23, 6, 14, 22, 5, 13, 21, 4}));
+}
+
 TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
   // Zhang (p1): 6 chains, none within 48 h, owner action after 2 h. p2: 2 chains, both on time (too few).
   // p3-p8: 7 chains each, one on time (1/7), owner action after 10 h.
