@@ -107,6 +107,14 @@ class CalibrationTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
+  // A session `id` over the cohort, and its brief.
+  absl::StatusOr<v1::Brief> BriefFor(const std::string& id) {
+    Session(id);
+    v1::GenerateBriefRequest req;
+    req.set_session("sessions/" + id);
+    return core_->GenerateBrief(Hr(), req);
+  }
+
   v1::Session Session(const std::string& id) {
     v1::CreateSessionRequest req;
     req.set_session_id(id);
@@ -150,10 +158,7 @@ TEST_F(CalibrationTest, GoldenCohortOfEightFlagsTheOppositePairAndSaysSo) {
   PutCohort(8);
   PutFacts(8, 69.6);
   PutSignoff(8, 0.738);
-  Session("h1");
-  v1::GenerateBriefRequest req;
-  req.set_session("sessions/h1");
-  auto brief = core_->GenerateBrief(Hr(), req);
+  auto brief = BriefFor("h1");
   ASSERT_TRUE(brief.ok()) << brief.status();
   EXPECT_EQ(brief->name(), "sessions/h1/briefs/1");
   EXPECT_EQ(brief->cohort_size(), 8);
@@ -232,10 +237,7 @@ TEST_F(CalibrationTest, DurationsDifferFromThePeersMedianNotAMeanOneLaggardSkews
           Fact("p" + std::to_string(i), At(absl::StrCat("2026-05-0", d, "T08:00:00Z")), 10, closure[i - 1]));
     }
   }
-  Session("skew");
-  v1::GenerateBriefRequest req;
-  req.set_session("sessions/skew");
-  auto brief = core_->GenerateBrief(Hr(), req);
+  auto brief = BriefFor("skew");
   ASSERT_TRUE(brief.ok()) << brief.status();
   const v1::Comparison* c = Find(Person(*brief, "p1").comparisons(), "median_closure_hours");
   ASSERT_NE(c, nullptr);
@@ -261,10 +263,7 @@ TEST_F(CalibrationTest, AFlaggedComparisonNamesTenChainsFirstInItsDirection) {
   for (int i = 3; i <= 8; ++i) {
     for (int d = 1; d <= 7; ++d) events_->PutFact(Fact("p" + std::to_string(i), day(d), 10, 24));
   }
-  Session("ten");
-  v1::GenerateBriefRequest req;
-  req.set_session("sessions/ten");
-  auto brief = core_->GenerateBrief(Hr(), req);
+  auto brief = BriefFor("ten");
   ASSERT_TRUE(brief.ok()) << brief.status();
   const v1::PersonBrief& p1 = Person(*brief, "p1");
   auto named = [&](const std::string& measure) {
@@ -302,10 +301,7 @@ TEST_F(CalibrationTest, RatesDifferInPointsAndSmallSamplesAreNotFlagged) {
   for (int i = 3; i <= 8; ++i) {
     for (int d = 1; d <= 7; ++d) events_->PutFact(Fact("p" + std::to_string(i), day(d), 10, d == 1 ? 24 : 120));
   }
-  Session("points");
-  v1::GenerateBriefRequest req;
-  req.set_session("sessions/points");
-  auto brief = core_->GenerateBrief(Hr(), req);
+  auto brief = BriefFor("points");
   ASSERT_TRUE(brief.ok()) << brief.status();
   const v1::PersonBrief& zhang = Person(*brief, "p1");
   const v1::Comparison* on_time = Find(zhang.comparisons(), "on_time_rate");
@@ -344,10 +340,7 @@ TEST_F(CalibrationTest, CohortOfThreeWithholdsPeerFigures) {
   PutCohort(3);
   PutFacts(3, 69.6);
   PutSignoff(3, 0.738);
-  Session("small");
-  v1::GenerateBriefRequest req;
-  req.set_session("sessions/small");
-  auto brief = core_->GenerateBrief(Hr(), req);
+  auto brief = BriefFor("small");
   ASSERT_TRUE(brief.ok()) << brief.status();
   EXPECT_TRUE(brief->peers_withheld());
   for (const auto& p : brief->people()) {
@@ -382,10 +375,7 @@ TEST_F(CalibrationTest, TheBriefCountsTheTenantsMonthsAndNamesDepartmentsAndChai
   events_->PutFact(Fact("p1", At("2026-03-31T15:00:00Z"), 10, 20));  // 23:00 on 31 March there: outside
   events_->PutFact(Fact("p1", At("2026-03-31T17:00:00Z"), 10, 20));  // 01:00 on 1 April there
   events_->PutFact(Fact("p1", At("2026-04-30T20:00:00Z"), 10, 20));  // 04:00 on 1 May there
-  Session("sh");
-  v1::GenerateBriefRequest req;
-  req.set_session("sessions/sh");
-  auto brief = core_->GenerateBrief(Hr(), req);
+  auto brief = BriefFor("sh");
   ASSERT_TRUE(brief.ok()) << brief.status();
   EXPECT_EQ(brief->time_zone(), "Asia/Shanghai");
   EXPECT_EQ(brief->window_start().seconds(), absl::ToUnixSeconds(At("2026-03-31T16:00:00Z")));
