@@ -36,6 +36,13 @@ std::vector<std::pair<size_t, size_t>> Chunks(size_t n) {
   return out;
 }
 
+std::string Placeholders(size_t n) {
+  std::string out;
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) out += i == 0 ? "?" : ",?";
+  return out;
+}
+
 absl::Status InsertRows(Transaction& txn, const std::string& head, const std::string& row,
                         const std::vector<Params>& rows) {
   for (const auto& [begin, count] : Chunks(rows.size())) {

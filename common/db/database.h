@@ -93,6 +93,9 @@ struct DatabaseOptions {
 // Returns (first index, count) pairs.
 std::vector<std::pair<size_t, size_t>> Chunks(size_t n);
 
+// "?,?,?" for an IN list of `n` parameters.
+std::string Placeholders(size_t n);
+
 // Inserts `rows` with multi-row INSERTs over Chunks(): `head` is
 // "INSERT INTO t (a, b, c) VALUES ", `row` the values of one row such as
 // "(?, ?, NULL)", each element of `rows` the parameters of one row.

@@ -329,13 +329,16 @@ void BriefBuilder::Add(const ev1::FlowFact& fact) {
   ++p.event_types[fact.event_type()];
   const auto& times = fact.flow().times();
   ChainsKept& kept = p.chains;
+  static_assert(std::tuple_size_v<decltype(kept.first)> == 2 * std::size(kYesNoMeasures));
+  static_assert(std::tuple_size_v<decltype(kept.timed)> == 2 * std::size(kDurations));
   const int verdict = fact.flow().verdict();
   for (bool against : {false, true}) {
     // Whether the chain is one of each yes/no measure's in this direction
     // (a higher redo share is that measure's bad direction).
-    const bool counts[] = {fact.decided() && fact.within_sla() != against, times.has_evidence_complete_at() != against,
-                           verdict != 0 && (verdict == t::VERDICT_MEETS) != against,
-                           verdict != 0 && (verdict == t::VERDICT_REDO) == against};
+    const bool counts[std::size(kYesNoMeasures)] = {fact.decided() && fact.within_sla() != against,
+                                                    times.has_evidence_complete_at() != against,
+                                                    verdict != 0 && (verdict == t::VERDICT_MEETS) != against,
+                                                    verdict != 0 && (verdict == t::VERDICT_REDO) == against};
     for (size_t m = 0; m < std::size(counts); ++m) {
       std::vector<std::string>& first = kept.first[2 * m + against];
       if (counts[m] && first.size() < kMaxChainsBehind) first.push_back(fact.event());
@@ -347,20 +350,17 @@ void BriefBuilder::Add(const ev1::FlowFact& fact) {
   for (size_t d = 0; d < std::size(hours); ++d) {
     if (!hours[d]) continue;
     for (bool against : {false, true}) {
-      KeepTimed(kept.timed[2 * d + against], {*hours[d], kept.arrived, fact.event()}, against);
+      KeepTimed(kept.timed[2 * d + against], *hours[d], fact.event(), against);
     }
   }
-  ++kept.arrived;
 }
 
-void BriefBuilder::KeepTimed(std::vector<TimedChain>& top, TimedChain chain, bool against) {
-  auto before = [against](const TimedChain& a, const TimedChain& b) {
-    if (a.hours != b.hours) return against ? a.hours > b.hours : a.hours < b.hours;
-    return a.arrival < b.arrival;
-  };
-  auto at = std::upper_bound(top.begin(), top.end(), chain, before);
-  if (static_cast<size_t>(at - top.begin()) >= kMaxChainsBehind) return;
-  top.insert(at, std::move(chain));
+void BriefBuilder::KeepTimed(std::vector<TimedChain>& top, double hours, const std::string& event, bool against) {
+  // The chain arrives after every one kept: it goes after those of equal hours.
+  auto at = std::find_if(top.begin(), top.end(),
+                         [&](const TimedChain& kept) { return against ? hours > kept.hours : hours < kept.hours; });
+  if (static_cast<size_t>(at - top.begin()) >= kMaxChainsBehind) return;  // the event name is copied only if kept
+  top.insert(at, TimedChain{hours, event});
   if (top.size() > kMaxChainsBehind) top.pop_back();
 }
 

@@ -93,10 +93,9 @@ class BriefBuilder {
   v1::Brief Finish() const;
 
  private:
-  // A chain a flagged duration may name: its hours and when it arrived.
+  // A chain a flagged duration may name, with its hours.
   struct TimedChain {
     double hours = 0;
-    int64_t arrival = 0;
     std::string event;
   };
   // The chains a flagged comparison can name, kept as the facts stream (a
@@ -105,7 +104,6 @@ class BriefBuilder {
   // slowest and the ten fastest, equal hours in arrival order. Indexed
   // 2 * measure + against, `against` being the measure's bad direction.
   struct ChainsKept {
-    int64_t arrived = 0;
     std::array<std::vector<std::string>, 8> first;  // on time, evidence, meets, redo
     std::array<std::vector<TimedChain>, 4> timed;   // response, closure
   };
@@ -116,9 +114,9 @@ class BriefBuilder {
     std::map<std::string, int64_t> event_types;
     ChainsKept chains;
   };
-  // Keeps `chain` if it is among the ten first of `top` (the slowest first
-  // when `against`, else the fastest).
-  static void KeepTimed(std::vector<TimedChain>& top, TimedChain chain, bool against);
+  // Keeps the chain if it is among the ten first of `top` (the slowest first
+  // when `against`, else the fastest); it arrived after every chain kept.
+  static void KeepTimed(std::vector<TimedChain>& top, double hours, const std::string& event, bool against);
   // The chains behind `c` (a flagged comparison of `p`), in the flagged direction first.
   static std::vector<std::string> ChainsBehind(const Person& p, const v1::Comparison& c);
 

@@ -74,13 +74,9 @@ EventRecord ReadEvent(const Row& r) {
 absl::Status AttachTasks(Transaction& txn, const std::string& tenant, std::vector<EventRecord>& events) {
   if (events.empty()) return absl::OkStatus();
   Params params = {tenant};
-  std::vector<std::string> marks;
-  for (const EventRecord& e : events) {
-    params.push_back(e.event_id);
-    marks.push_back("?");
-  }
+  for (const EventRecord& e : events) params.push_back(e.event_id);
   auto rows = txn.Query(absl::StrCat("SELECT ", kTaskColumns, " FROM tasks WHERE tenant_id = ? AND event_id IN (",
-                                     absl::StrJoin(marks, ","), ") ORDER BY kind, task_id"),
+                                     db::Placeholders(events.size()), ") ORDER BY kind, task_id"),
                         params);
   if (!rows.ok()) return rows.status();
   std::map<std::string, EventRecord*> by_id;
@@ -499,15 +495,12 @@ absl::StatusOr<std::vector<v1::Employee>> SqlEventStore::GetEmployees(const std:
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     out.clear();
     for (const auto& [begin, count] : db::Chunks(ids.size())) {
-      std::string marks;
       Params params = {tenant};
-      for (size_t i = begin; i < begin + count; ++i) {
-        absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
-        params.push_back(ids[i]);
-      }
-      auto rows = txn.Query(absl::StrCat("SELECT ", kEmployeeColumns,
-                                         " FROM employees WHERE tenant_id = ? AND employee_id IN (", marks, ")"),
-                            params);
+      params.insert(params.end(), ids.begin() + begin, ids.begin() + begin + count);
+      auto rows = txn.Query(
+          absl::StrCat("SELECT ", kEmployeeColumns, " FROM employees WHERE tenant_id = ? AND employee_id IN (",
+                       db::Placeholders(count), ")"),
+          params);
       if (!rows.ok()) return rows.status();
       for (const Row& r : *rows) out.push_back(ReadEmployee(r));
     }

@@ -11,6 +11,12 @@ namespace {
 
 using Runs = std::vector<std::pair<size_t, size_t>>;
 
+TEST(PlaceholdersTest, OneMarkPerParameterCommaSeparated) {
+  EXPECT_EQ(Placeholders(0), "");
+  EXPECT_EQ(Placeholders(1), "?");
+  EXPECT_EQ(Placeholders(3), "?,?,?");
+}
+
 TEST(ChunksTest, LargestRunsFirstCoveringEveryItemOnce) {
   EXPECT_EQ(Chunks(0), Runs{});
   EXPECT_EQ(Chunks(1), (Runs{{0, 1}}));

@@ -59,16 +59,12 @@ absl::Status LeaseRows(Transaction& txn, const Queue& q, const std::vector<std::
   std::map<std::string, std::vector<std::string>> by_tenant;
   for (const auto& [tenant, id] : keys) by_tenant[tenant].push_back(id);
   for (const auto& [tenant, ids] : by_tenant) {
-    std::string marks;
     Params params = {owner, Ms(until), tenant};
-    for (const std::string& id : ids) {
-      absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
-      params.push_back(id);
-    }
-    auto upd = txn.Execute(
-        absl::StrCat("UPDATE ", q.table, txn.ForcePrimary(), " SET ", p, "lease_owner = ?, ", p, "lease_until = ?, ", p,
-                     "fence = ", p, "fence + 1 WHERE tenant_id = ? AND ", q.id_column, " IN (", marks, ")"),
-        params);
+    params.insert(params.end(), ids.begin(), ids.end());
+    auto upd = txn.Execute(absl::StrCat("UPDATE ", q.table, txn.ForcePrimary(), " SET ", p, "lease_owner = ?, ", p,
+                                        "lease_until = ?, ", p, "fence = ", p, "fence + 1 WHERE tenant_id = ? AND ",
+                                        q.id_column, " IN (", db::Placeholders(ids.size()), ")"),
+                           params);
     if (!upd.ok()) return upd.status();
     if (*upd != static_cast<int64_t>(ids.size())) return absl::AbortedError("claimed rows changed under the lock");
   }
@@ -151,17 +147,14 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
     for (const auto& [tenant, group] : by_tenant) {
       // Lock the claimed rows and read what decides whether this replica
       // still holds them.
-      std::string marks;
       Params params = {tenant};
-      for (const TimerFiring* f : group) {
-        absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
-        params.push_back(f->claim.task.task_id);
-      }
-      auto rows = txn.Query(
-          absl::StrCat("SELECT task_id, state, timer_level, fence, lease_owner, lease_until, timer_at "
-                       "FROM tasks",
-                       txn.ForcePrimary(), " WHERE tenant_id = ? AND task_id IN (", marks, ")", txn.ForUpdate()),
-          params);
+      for (const TimerFiring* f : group) params.push_back(f->claim.task.task_id);
+      auto rows =
+          txn.Query(absl::StrCat("SELECT task_id, state, timer_level, fence, lease_owner, lease_until, timer_at "
+                                 "FROM tasks",
+                                 txn.ForcePrimary(), " WHERE tenant_id = ? AND task_id IN (",
+                                 db::Placeholders(group.size()), ")", txn.ForUpdate()),
+                    params);
       if (!rows.ok()) return rows.status();
       std::map<std::string, const Row*> current;
       for (const Row& r : *rows) current[r.Str(0)] = &r;
@@ -185,7 +178,7 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
       }
       if (held.empty()) continue;
       // One statement moves every held task to its next timer.
-      std::string level_case, at_case, ids;
+      std::string level_case, at_case;
       Params level_params, at_params, id_params;
       for (const TimerFiring* f : held) {
         level_case += " WHEN ? THEN ?";
@@ -194,18 +187,18 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
         at_case += " WHEN ? THEN ?";
         at_params.push_back(f->claim.task.task_id);
         at_params.push_back(f->next.level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(f->next.at)));
-        absl::StrAppend(&ids, ids.empty() ? "?" : ",?");
         id_params.push_back(f->claim.task.task_id);
       }
       Params update_params = level_params;
       update_params.insert(update_params.end(), at_params.begin(), at_params.end());
       update_params.push_back(tenant);
       update_params.insert(update_params.end(), id_params.begin(), id_params.end());
-      auto upd = txn.Execute(
-          absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id", level_case,
-                       " END, timer_at = CASE task_id", at_case,
-                       " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (", ids, ")"),
-          update_params);
+      auto upd =
+          txn.Execute(absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id", level_case,
+                                   " END, timer_at = CASE task_id", at_case,
+                                   " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (",
+                                   db::Placeholders(held.size()), ")"),
+                      update_params);
       if (!upd.ok()) return upd.status();
       if (*upd != static_cast<int64_t>(held.size())) return absl::AbortedError("fired rows changed under the lock");
       for (const TimerFiring* f : held) {
@@ -354,20 +347,16 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
       const auto& [task_notice, tenant, state, attempted, next_attempt_ms, last_error, delivered_to] = key;
       const Queue& q = QueueOf(group.front()->first);
       const std::string p = q.prefix;
-      std::string marks;
       Params params = {tenant};
-      for (const auto* r : group) {
-        absl::StrAppend(&marks, marks.empty() ? "?" : ",?");
-        params.push_back(r->first.message.message_id);
-      }
-      auto rows = txn.Query(
-          absl::StrCat("SELECT ", q.id_column, ", ", p, "fence, ", p, "lease_owner FROM ", q.table, txn.ForcePrimary(),
-                       " WHERE tenant_id = ? AND ", q.id_column, " IN (", marks, ")", txn.ForUpdate()),
-          params);
+      for (const auto* r : group) params.push_back(r->first.message.message_id);
+      auto rows = txn.Query(absl::StrCat("SELECT ", q.id_column, ", ", p, "fence, ", p, "lease_owner FROM ", q.table,
+                                         txn.ForcePrimary(), " WHERE tenant_id = ? AND ", q.id_column, " IN (",
+                                         db::Placeholders(group.size()), ")", txn.ForUpdate()),
+                            params);
       if (!rows.ok()) return rows.status();
       std::map<std::string, std::pair<int64_t, std::string>> current;
       for (const Row& r : *rows) current[r.Str(0)] = {r.Int(1), r.Str(2)};
-      std::string held;
+      size_t held = 0;
       Params update = {int64_t{state},
                        int64_t{attempted ? 1 : 0},
                        next_attempt_ms,
@@ -381,15 +370,15 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
           ++fenced;  // another relay owns it now and records it itself
           continue;
         }
-        absl::StrAppend(&held, held.empty() ? "?" : ",?");
+        ++held;
         update.push_back(r->first.message.message_id);
       }
-      if (held.empty()) continue;
+      if (held == 0) continue;
       auto upd = txn.Execute(
           absl::StrCat("UPDATE ", q.table, txn.ForcePrimary(), " SET ", p, "state = ?, ", p, "attempts = ", p,
                        "attempts + ?, ", p, "next_attempt_at = ?, ", p, "last_error = ?, ", p, "delivered_to = ?, ", p,
                        "delivered_at = ?, ", p, "lease_owner = '', ", p, "lease_until = 0 WHERE tenant_id = ? AND ",
-                       q.id_column, " IN (", held, ")"),
+                       q.id_column, " IN (", db::Placeholders(held), ")"),
           update);
       if (!upd.ok()) return upd.status();
     }
