@@ -61,7 +61,8 @@ cmake -S . -B build-sanitize -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang
 targets=(condition_fuzz registry_yaml_fuzz webhook_mapping_fuzz transcode_fuzz phrase_fuzz)
 if $sanitize; then targets+=(perfflow_tests); fi
 cmake --build build-sanitize -j "${JOBS:-2}" --target "${targets[@]}"
-if ! (cd build-sanitize && ctest -L '^fuzz$' --output-on-failure -j "${CTEST_JOBS:-2}") 2>&1 | tee build/test-logs/fuzz.log; then
+if ! (cd build-sanitize && ctest -L '^fuzz$' --output-on-failure -j "${CTEST_JOBS:-2}") 2>&1 |
+  tee build/test-logs/fuzz.log; then
   failed+=("fuzz")
 fi
 if $sanitize; then

@@ -167,8 +167,8 @@ class OutboxRelay {
   absl::Status RefreshGauges();
 
  private:
-  // The recipient from the directory, cached for a minute (a storm of
-  // messages to the same people costs one lookup each); nullopt when unknown.
+  // A person from the directory (a card's chain owner), cached for a minute
+  // like the recipients; nullopt when unknown.
   std::optional<v1::Employee> Recipient(const std::string& tenant, const std::string& id);
   // (tenant, employee id) -> the employee, nullopt when unknown.
   using Recipients = std::map<std::pair<std::string, std::string>, std::optional<v1::Employee>>;
