@@ -278,7 +278,11 @@ class ChainInTheBrowserTest(unittest.TestCase):
         self.wait_for("the sentence in the comment", lambda: comment.get_attribute("value") != "表现良好")
         comment.send_keys("表现良好。")
         self.shot("04-manager-verdict")
-        d.find_element(By.CSS_SELECTOR, "button[name=action][value=submit]").click()
+        # The live guidance re-renders above the submit button 400 ms after the last keystroke; a click by
+        # coordinates can land on its "use this sentence" button as the panel grows (a CI run timed out here
+        # with the screenshot above showing the page ready). Submit with that very button instead.
+        submit = d.find_element(By.CSS_SELECTOR, "button[name=action][value=submit]")
+        d.execute_script("arguments[0].form.requestSubmit(arguments[0]);", submit)
         self.wait_for("the verdict recorded", lambda: "评价已提交：达标" in self.text())
         self.shot("05-manager-done")
 
