@@ -31,19 +31,24 @@ constexpr char kStyle[] =
     "font:inherit;padding:.4rem}button{font:inherit;padding:.6rem 1.2rem;margin:.4rem .4rem .4rem "
     "0;border-radius:.4rem;"
     "border:1px solid #2a6;background:#2a6;color:#fff}button.plain{background:#fff;color:#2a6}"
-    "#guidance{background:#f6f7fb;padding:.6rem;border-radius:.4rem;margin:.5rem 0}mark{background:#ffe08a}"
+    "#guidance{background:#f6f7fb;padding:.6rem;border-radius:.4rem;margin:.5rem 0;box-sizing:border-box}"
+    "mark{background:#ffe08a}"
     ".meter{background:#ddd;height:.5rem;border-radius:.3rem}.meter "
     "span{display:block;height:.5rem;border-radius:.3rem;"
     "background:#2a6}";
 
 // The verdict page checks the wording as the manager types (the page works
-// without it: "check wording" posts the form).
+// without it: "check wording" posts the form). The panel keeps the tallest
+// height it has had, so what is below it (the submit button) does not move up
+// under a pointer on its way there; an unchanged answer is not re-rendered.
+// `data-answers` counts the answers shown (the browser test waits on it).
 constexpr char kGuidanceScript[] =
     "<script>(function(){var f=document.getElementById('review');if(!f||!window.fetch)return;"
-    "var t=f.querySelector('textarea[name=comment]'),g=document.getElementById('guidance'),timer;"
+    "var t=f.querySelector('textarea[name=comment]'),g=document.getElementById('guidance'),timer,n=0;"
     "function ask(){var d=new URLSearchParams(new FormData(f));fetch(f.getAttribute('action')+'/guidance',"
     "{method:'POST',body:d,credentials:'same-origin'}).then(function(r){return r.ok?r.text():''})"
-    ".then(function(h){if(h)g.innerHTML=h;});}"
+    ".then(function(h){if(!h)return;if(h!==g.innerHTML){g.style.minHeight=g.offsetHeight+'px';g.innerHTML=h;}"
+    "g.setAttribute('data-answers',++n);});}"
     "f.addEventListener('input',function(){clearTimeout(timer);timer=setTimeout(ask,400);});"
     "g.addEventListener('click',function(e){var s=e.target.getAttribute('data-sentence');"
     "if(s!==null){e.preventDefault();t.value=s;ask();}});})();</script>";

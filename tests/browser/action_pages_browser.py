@@ -212,6 +212,11 @@ class ChainInTheBrowserTest(unittest.TestCase):
 
         self.wait_for(what, clicked)
 
+    def answers(self):
+        """How many live guidance answers the verdict page has shown."""
+        from selenium.webdriver.common.by import By
+        return int(self.driver.find_element(By.ID, "guidance").get_attribute("data-answers") or 0)
+
     def text(self):
         """The page's text; "" while the browser is between pages (then a poll asks again)."""
         from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -272,16 +277,22 @@ class ChainInTheBrowserTest(unittest.TestCase):
         panel = self.wait_for("the live guidance", lambda: d.find_elements(By.ID, "guidance-panel"))
         self.assertIn("良好", panel[0].text)  # the vague word, marked
         self.shot("03-manager-guidance")
+        submit = d.find_element(By.CSS_SELECTOR, "button[name=action][value=submit]")
+        submit_at = submit.location["y"]
         self.click("the behaviour", "input[name=behaviour][value=clarified_delivery_terms]")
         self.click("the citation", "input[name=cite]")
         self.click("the sentence to accept", "button[data-sentence]")  # accept, then edit
         self.wait_for("the sentence in the comment", lambda: comment.get_attribute("value") != "表现良好")
+        answers = self.answers()
         comment.send_keys("表现良好。")
+        self.wait_for("the guidance on the edited comment", lambda: self.answers() > answers)
+        # The specific comment's guidance is shorter; the panel keeps its height, so the
+        # submit button has not moved up under a pointer on its way there.
+        self.assertGreaterEqual(submit.location["y"], submit_at)
         self.shot("04-manager-verdict")
         # The live guidance re-renders above the submit button 400 ms after the last keystroke; a click by
-        # coordinates can land on its "use this sentence" button as the panel grows (a CI run timed out here
+        # coordinates can land on its "use this sentence" button if the panel grows (a CI run timed out here
         # with the screenshot above showing the page ready). Submit with that very button instead.
-        submit = d.find_element(By.CSS_SELECTOR, "button[name=action][value=submit]")
         d.execute_script("arguments[0].form.requestSubmit(arguments[0]);", submit)
         self.wait_for("the verdict recorded", lambda: "评价已提交：达标" in self.text())
         self.shot("05-manager-done")
