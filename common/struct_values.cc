@@ -22,7 +22,8 @@ google::protobuf::Value BoolValue(bool b) {
 
 google::protobuf::Value ListValue(std::vector<google::protobuf::Value> items) {
   google::protobuf::Value v;
-  for (auto& item : items) *v.mutable_list_value()->add_values() = std::move(item);
+  auto& list = *v.mutable_list_value();  // an empty list too, not an unset value (null)
+  for (auto& item : items) *list.add_values() = std::move(item);
   return v;
 }
 

@@ -8,7 +8,7 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libabsl-dev
   libmysqlcppconn-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libsqlite3-dev sqlite3 libyaml-cpp-dev libssl-dev libbenchmark-dev libutf8proc-dev
-  libcurl4-openssl-dev libcpp-httplib-dev libarchive-dev tzdata libfaketime
+  libcurl4-openssl-dev libcpp-httplib-dev libarchive-dev rapidjson-dev tzdata libfaketime
   clang libclang-rt-14-dev
   golang-github-grpc-ecosystem-grpc-gateway-dev
   mariadb-server mariadb-client galera-4 rsync iproute2

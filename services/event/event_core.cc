@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/struct_json.h"
 #include "common/timestamps.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -272,10 +273,10 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
   if (request.subject_id().empty()) violations.push_back({"subject_id", "required"});
   std::string attributes_json = "{}";
   if (request.has_attributes()) {
-    attributes_json.clear();
-    if (!google::protobuf::util::MessageToJsonString(request.attributes(), &attributes_json).ok()) {
-      violations.push_back({"attributes", "not representable as JSON"});
-    } else if (attributes_json.size() > kMaxAttributesBytes) {
+    auto json = StructToJson(request.attributes());
+    if (!json.ok()) {
+      violations.push_back({"attributes", absl::StrCat("not representable as JSON: ", json.status().message())});
+    } else if (attributes_json = std::move(*json); attributes_json.size() > kMaxAttributesBytes) {
       violations.push_back({"attributes", absl::StrCat(attributes_json.size(), " bytes of JSON exceeds the ",
                                                        kMaxAttributesBytes, "-byte limit")});
     }
@@ -562,8 +563,10 @@ absl::StatusOr<bool> EventCore::SendNotice(const RequestContext& rc, const v1::S
   if (request.idempotency_key().empty() || request.idempotency_key().size() > 200) {
     violations.push_back({"idempotency_key", "required, at most 200 bytes"});
   }
-  std::string payload;
-  if (!google::protobuf::util::MessageToJsonString(request.payload(), &payload).ok() || payload.size() > 16384) {
+  auto payload = StructToJson(request.payload());
+  if (!payload.ok()) {
+    violations.push_back({"payload", absl::StrCat("not representable as JSON: ", payload.status().message())});
+  } else if (payload->size() > 16384) {
     violations.push_back({"payload", "at most 16 KiB as JSON"});
   }
   if (!violations.empty()) return InvalidArgumentWithViolations("notice rejected", violations);
@@ -572,7 +575,7 @@ absl::StatusOr<bool> EventCore::SendNotice(const RequestContext& rc, const v1::S
   if (!*recipient) {
     return absl::NotFoundError(absl::StrCat("no employee ", request.recipient_id(), " in the directory"));
   }
-  return store_->EnqueueNotice(tenant, request.recipient_id(), topic, request.idempotency_key(), payload,
+  return store_->EnqueueNotice(tenant, request.recipient_id(), topic, request.idempotency_key(), *payload,
                                clock_->Now());
 }
 

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/status.h"
+#include "common/struct_json.h"
 #include "common/timestamps.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace perfflow::event {
 namespace {
@@ -68,7 +68,7 @@ void ToProto(const EventRecord& e, const RegistryView* registry, absl::Time now,
   out->set_subject_id(e.subject_id);
   out->set_department_id(e.department_id);
   ToTimestamp(e.occurred_at, out->mutable_occurred_at());
-  (void)google::protobuf::util::JsonStringToMessage(e.attributes_json, out->mutable_attributes());
+  (void)JsonToStruct(e.attributes_json, out->mutable_attributes());
   out->set_registry_version(e.registry_version);
   out->set_imported(e.imported);
   ToProto(e.flow, out->mutable_flow());

@@ -9,8 +9,8 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/struct_json.h"
 #include "common/timestamps.h"
-#include "google/protobuf/util/json_util.h"
 #include "services/evidence/sniff.h"
 
 namespace perfflow::evidence {
@@ -363,7 +363,7 @@ void EvidenceCore::AddGuidance(const RequestContext& rc, const event::v1::Event&
   std::vector<Scored> scored;
   for (const ChainStatusRow& c : *candidates) {
     google::protobuf::Struct attrs;
-    (void)google::protobuf::util::JsonStringToMessage(c.attributes_json, &attrs);
+    (void)JsonToStruct(c.attributes_json, &attrs);
     scored.push_back(
         {AttributeSimilarity(event.attributes(), attrs), &c, absl::StrSplit(c.kinds, ',', absl::SkipEmpty())});
   }
@@ -411,7 +411,7 @@ absl::StatusOr<v1::ChainValidation> EvidenceCore::ValidateEvent(const RequestCon
   status.event_type = event.event_type();
   status.department_id = event.department_id();
   status.subject_id = event.subject_id();
-  (void)google::protobuf::util::MessageToJsonString(event.attributes(), &status.attributes_json);
+  status.attributes_json = StructToJson(event.attributes()).value_or("{}");
   status.complete = complete;
   status.kinds = absl::StrJoin(kinds, ",");
   status.validated_at = clock_->Now();

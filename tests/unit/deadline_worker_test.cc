@@ -22,6 +22,13 @@ using testing::kTenant;
 using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
+// A notice payload naming a task, as task notices carry it.
+google::protobuf::Struct Task(const std::string& id) {
+  google::protobuf::Struct payload;
+  (*payload.mutable_fields())["task"].set_string_value("tasks/" + id);
+  return payload;
+}
+
 struct Sent {
   std::string url;
   std::map<std::string, std::string> headers;
@@ -433,14 +440,14 @@ TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {
   }
   EXPECT_EQ(cards, 3);
   // Other topics and unconfigured relays carry none.
-  EXPECT_EQ(ActionUrl(links, "acme", "task.escalated", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
+  EXPECT_EQ(ActionUrl(links, "acme", "task.escalated", "s1", Task("abc"), w_.clock->Now()), "");
   // A digest links to the recipient's inbox.
-  const std::string inbox = ActionUrl(links, "acme", "daily_digest", "s-head", "{}", w_.clock->Now());
+  const std::string inbox = ActionUrl(links, "acme", "daily_digest", "s-head", {}, w_.clock->Now());
   auto inbox_link = links.keys->Verify(inbox.substr(inbox.rfind('/') + 1), w_.clock->Now());
   ASSERT_TRUE(inbox_link.ok()) << inbox;
   EXPECT_EQ(inbox_link->person, "s-head");
   EXPECT_EQ(inbox_link->task_id, "");
-  EXPECT_EQ(ActionUrl({}, "acme", "task.assigned", "s1", R"({"task":"tasks/abc"})", w_.clock->Now()), "");
+  EXPECT_EQ(ActionUrl({}, "acme", "task.assigned", "s1", Task("abc"), w_.clock->Now()), "");
 }
 
 TEST(NotifyTest, ChannelCountersStartAtZero) {

@@ -146,7 +146,7 @@ TEST(DigestMessagesTest, ManagerDigestAggregatesTheTeamByEventType) {
   EXPECT_EQ(p.fields().at("open").number_value(), 5);
   EXPECT_EQ(p.fields().at("overdue").number_value(), 3);
   EXPECT_EQ(p.fields().at("items").list_value().values_size(), 2);
-  EXPECT_THAT(NoticeText("daily_digest", notices[0].payload_json), HasSubstr("5 open items, 3 overdue"));
+  EXPECT_THAT(NoticeText("daily_digest", p), HasSubstr("5 open items, 3 overdue"));
 }
 
 TEST(DigestMessagesTest, WeeklyActionsListTasksWithTheirGoals) {
@@ -179,7 +179,7 @@ TEST(DigestMessagesTest, WeeklyActionsListTasksWithTheirGoals) {
   EXPECT_EQ(p.fields().at("open").number_value(), 12);
   EXPECT_EQ(p.fields().at("overdue").number_value(), 1);
   EXPECT_EQ(p.fields().at("more").number_value(), 10);
-  EXPECT_THAT(NoticeText("weekly_actions", notices[0].payload_json), HasSubstr("12 open, 1 overdue"));
+  EXPECT_THAT(NoticeText("weekly_actions", p), HasSubstr("12 open, 1 overdue"));
   EXPECT_EQ(Json(notices[1].payload_json).fields().at("more").number_value(), 0);
 }
 

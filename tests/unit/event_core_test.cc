@@ -2,6 +2,7 @@
 
 #include "services/event/event_core.h"
 
+#include <limits>
 #include <set>
 
 #include "services/event/demo_seed.h"
@@ -146,6 +147,11 @@ TEST_F(EventCoreTest, EachBadInputIsRejectedAndNothingStored) {
                    (*r.mutable_attributes()->mutable_fields())["notes"].set_string_value(std::string(70000, 'x'));
                  }),
                  absl::StatusCode::kInvalidArgument, "exceeds the 65536-byte limit");
+  ExpectRejected(req([](auto& r) {
+                   auto& notes = *(*r.mutable_attributes()->mutable_fields())["notes"].mutable_list_value();
+                   notes.add_values()->set_number_value(std::numeric_limits<double>::infinity());
+                 }),
+                 absl::StatusCode::kInvalidArgument, "attributes: not representable as JSON: NaN and infinity");
   // Pilot scope: mes.equipment_daily_check is enabled for production only.
   ExpectRejected(req([](auto& r) {
                    r.set_source("mes");

@@ -8,9 +8,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/struct_json.h"
 #include "common/timestamps.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace perfflow::event {
 namespace {
@@ -32,9 +32,7 @@ std::string TimerPayload(const ClaimedTimer& claim) {
   f["assignee"].set_string_value(claim.task.assignee_id);
   f["level"].set_string_value(TimerLevelLabel(claim.task.timer_level));
   f["due_at"].set_string_value(Rfc3339(claim.task.due_at));
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(p, &json);
-  return json;
+  return StructToJson(p).value();  // strings only: always representable
 }
 
 }  // namespace
@@ -319,7 +317,7 @@ CardContext OutboxRelay::CardContextFor(const std::string& tenant, const google:
   const std::string event_id(absl::StripPrefix(event_name->second.string_value(), "events/"));
   auto event = events_->GetEvent(tenant, event_id);
   if (!event.ok() || !*event) return context;
-  (void)google::protobuf::util::JsonStringToMessage((*event)->attributes_json, &context.attributes);
+  (void)JsonToStruct((*event)->attributes_json, &context.attributes);
   if (auto owner = Recipient(tenant, (*event)->subject_id)) context.owner_name = owner->display_name();
   context.registry = Registry(tenant);
   if (context.registry) {
@@ -332,12 +330,10 @@ CardContext OutboxRelay::CardContextFor(const std::string& tenant, const google:
 }
 
 std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant, const std::string& topic,
-                      const std::string& recipient, const std::string& payload_json, absl::Time now) {
+                      const std::string& recipient, const google::protobuf::Struct& payload, absl::Time now) {
   if (!links.keys || links.base_url.empty()) return "";
   std::string task_id;  // empty: the recipient's inbox
   if (topic == "task.assigned" || topic == "task.reminder" || topic == "task.overdue") {
-    google::protobuf::Struct payload;
-    if (!google::protobuf::util::JsonStringToMessage(payload_json, &payload).ok()) return "";
     auto task = payload.fields().find("task");
     if (task == payload.fields().end() || task->second.string_value().rfind("tasks/", 0) != 0) return "";
     task_id = task->second.string_value().substr(6);
@@ -353,20 +349,23 @@ std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant,
 DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee,
                                      absl::Time now) {
   const v1::NotifyConfig& config = routing_.config;
+  // The payload is read once; a corrupt one is delivered as an empty object
+  // (its text then names no task) rather than held back forever.
+  google::protobuf::Struct payload;
+  if (absl::Status read = JsonToStruct(claimed.message.payload_json, &payload); !read.ok()) {
+    LogWarn("notification payload is not a JSON object", {{"tenant", claimed.tenant},
+                                                          {"idempotency_key", claimed.message.idempotency_key},
+                                                          {"error", std::string(read.message())}});
+  }
+  std::string text = NoticeText(claimed.message.topic, payload);
   // Every channel carries the same link; the payload gets it as action_url.
-  std::string payload_json = claimed.message.payload_json;
-  std::string text = NoticeText(claimed.message.topic, claimed.message.payload_json);
   const std::string action_url = ActionUrl(options_.links, claimed.tenant, claimed.message.topic,
-                                           claimed.message.recipient_id, payload_json, options_.worker.clock->Now());
+                                           claimed.message.recipient_id, payload, options_.worker.clock->Now());
   // A message with a link is also a card with buttons.
   std::optional<Card> card;
   if (!action_url.empty()) {
-    google::protobuf::Struct payload;
-    (void)google::protobuf::util::JsonStringToMessage(payload_json, &payload);
     card = NoticeCard(claimed.message.topic, payload, action_url, CardContextFor(claimed.tenant, payload));
     (*payload.mutable_fields())["action_url"].set_string_value(action_url);
-    payload_json.clear();
-    (void)google::protobuf::util::MessageToJsonString(payload, &payload_json);
     text += " " + action_url;
   }
   DeliveryOutcome outcome;
@@ -394,7 +393,7 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
       auto handle = employee->contacts().find(channel);
       if (handle != employee->contacts().end()) out.handle = handle->second;
     }
-    out.payload_json = payload_json;
+    out.payload = payload;
     out.text = text;
     out.card = card;
     out.now = options_.worker.clock->Now();

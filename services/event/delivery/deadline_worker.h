@@ -152,7 +152,7 @@ struct RelayOptions {
 // "task": "tasks/{id}"), to the recipient's inbox for daily_digest and
 // weekly_actions; empty for other topics or when links are off.
 std::string ActionUrl(const ActionLinkOptions& links, const std::string& tenant, const std::string& topic,
-                      const std::string& recipient, const std::string& payload_json, absl::Time now);
+                      const std::string& recipient, const google::protobuf::Struct& payload, absl::Time now);
 
 class OutboxRelay {
  public:

@@ -6,10 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/struct_json.h"
 #include "common/struct_values.h"
 #include "common/timestamps.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace perfflow::event {
 namespace {
@@ -18,11 +18,8 @@ namespace t = perfflow::type::v1;
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-std::string ToJson(const Struct& s) {
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(s, &json);
-  return json;
-}
+// Counts, strings and times only: always representable.
+std::string ToJson(const Struct& s) { return StructToJson(s).value(); }
 
 std::string Rfc3339(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
 
@@ -123,9 +120,7 @@ std::vector<Notice> WeeklyActions(const std::vector<PersonActions>& people,
   return out;
 }
 
-std::string NoticeText(const std::string& topic, const std::string& payload_json) {
-  Struct p;
-  (void)google::protobuf::util::JsonStringToMessage(payload_json, &p);
+std::string NoticeText(const std::string& topic, const Struct& p) {
   const std::string what =
       absl::StrCat(Field(p, "kind"), " for ", Field(p, "event_type"), " (", Field(p, "event"), ")");
   if (topic == "task.assigned") {

@@ -86,7 +86,7 @@ std::vector<Notice> WeeklyActions(const std::vector<PersonActions>& people,
                                   const std::string& period);
 
 // One line a person reads in a chat robot, from a notice's topic and payload.
-std::string NoticeText(const std::string& topic, const std::string& payload_json);
+std::string NoticeText(const std::string& topic, const google::protobuf::Struct& payload);
 
 // What a card shows beside the payload: the event's type (null when it left
 // the registry), attributes and owner, and the tenant's time zone.

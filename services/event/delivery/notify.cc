@@ -10,11 +10,11 @@
 #include "common/crypto.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/struct_json.h"
 #include "common/struct_values.h"
 #include "common/url_encoding.h"
 #include "common/yaml_proto.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace perfflow::event {
 namespace {
@@ -25,12 +25,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(5);
 
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(m, &json);
-  return json;
-}
-
 absl::Duration TimeoutOf(const v1::NotifyDestination& d) {
   return d.timeout_ms() > 0 ? absl::Milliseconds(d.timeout_ms()) : kDefaultTimeout;
 }
@@ -39,7 +33,7 @@ absl::Duration TimeoutOf(const v1::NotifyDestination& d) {
 absl::Status CheckRobotReply(const std::string& body, const std::string& code_field,
                              const std::set<int64_t>& retryable) {
   Struct reply;
-  if (!google::protobuf::util::JsonStringToMessage(body, &reply).ok()) return absl::OkStatus();
+  if (!JsonToStruct(body, &reply).ok()) return absl::OkStatus();
   auto it = reply.fields().find(code_field);
   if (it == reply.fields().end() || !it->second.has_number_value()) return absl::OkStatus();
   const auto code = static_cast<int64_t>(it->second.number_value());
@@ -59,6 +53,11 @@ class HttpChannel : public Channel {
     Headers all = headers;
     all.emplace_back("Content-Type", "application/json");
     return http_(url, all, body, TimeoutOf(destination_), reply);
+  }
+  absl::Status Post(const std::string& url, const Struct& body, std::string* reply) {
+    auto json = StructToJson(body);
+    if (!json.ok()) return json.status();
+    return Post(url, {}, *json, reply);
   }
   const std::string& url() const { return destination_.url(); }
   const std::string& secret() const { return secret_; }
@@ -82,11 +81,10 @@ class WebhookChannel : public HttpChannel {
     f["tenant"] = StringValue(m.tenant);
     f["recipient"] = StringValue(m.recipient_id);
     f["text"] = StringValue(m.text);
-    Struct data;
-    if (google::protobuf::util::JsonStringToMessage(m.payload_json, &data).ok()) {
-      *f["data"].mutable_struct_value() = data;
-    }
-    const std::string json = ToJson(body);
+    *f["data"].mutable_struct_value() = m.payload;
+    auto body_json = StructToJson(body);
+    if (!body_json.ok()) return body_json.status();
+    const std::string& json = *body_json;
     const std::string ts = absl::StrCat(absl::ToUnixSeconds(m.now));
     const std::string key = Base64Decode(absl::StripPrefix(secret(), "whsec_")).value_or(secret());
     const std::string signature = Base64Encode(HmacSha256(key, absl::StrCat(m.idempotency_key, ".", ts, ".", json)));
@@ -201,7 +199,7 @@ class DingTalkChannel : public HttpChannel {
       absl::StrAppend(&target, absl::StrContains(target, "?") ? "&" : "?", "timestamp=", ts, "&sign=", UrlEncode(sign));
     }
     std::string reply;
-    if (absl::Status s = Post(target, {}, ToJson(body), &reply); !s.ok()) return s;
+    if (absl::Status s = Post(target, body, &reply); !s.ok()) return s;
     return CheckRobotReply(reply, "errcode", {130101});  // 130101: sending too fast
   }
 };
@@ -227,7 +225,7 @@ class FeishuChannel : public HttpChannel {
       (*f["content"].mutable_struct_value()->mutable_fields())["text"] = StringValue(mention + m.text);
     }
     std::string reply;
-    if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
+    if (absl::Status s = Post(url(), body, &reply); !s.ok()) return s;
     return CheckRobotReply(reply, "code", {9499, 11232});  // request frequency limits
   }
 };
@@ -249,7 +247,7 @@ class WeComChannel : public HttpChannel {
       if (!m.handle.empty()) *text["mentioned_list"].mutable_list_value()->add_values() = StringValue(m.handle);
     }
     std::string reply;
-    if (absl::Status s = Post(url(), {}, ToJson(body), &reply); !s.ok()) return s;
+    if (absl::Status s = Post(url(), body, &reply); !s.ok()) return s;
     return CheckRobotReply(reply, "errcode", {45009});  // API frequency limit
   }
 };

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
 #include "perfflow/event/v1/notify_config.pb.h"
 
 namespace perfflow::event {
@@ -38,7 +39,8 @@ struct Outgoing {
   std::string recipient_id;
   // The recipient's handle on this channel (contacts[<channel>]), may be empty.
   std::string handle;
-  std::string payload_json;
+  // The message's payload (with action_url when it has a link).
+  google::protobuf::Struct payload;
   std::string text;
   // Set for messages a person acts on (when action links are configured).
   std::optional<Card> card;

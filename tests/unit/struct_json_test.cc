@@ -1,0 +1,120 @@
+#include "common/struct_json.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "common/struct_values.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace perfflow {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+using google::protobuf::util::MessageDifferencer;
+
+Struct Attributes() {
+  Struct s;
+  auto& f = *s.mutable_fields();
+  f["contract_value"] = NumberValue(880000);
+  f["discount"] = NumberValue(0.1);
+  f["tiny"] = NumberValue(-1.5e-300);
+  f["huge"] = NumberValue(1e21);
+  f["max_exact"] = NumberValue(9007199254740993.0);  // past 2^53: written as a double
+  f["negative_zero"] = NumberValue(-0.0);
+  f["customer_tier"] = StringValue("key");
+  f["客户"] = StringValue("华东 \"重点\" \\ 客户\n\t\x01 </script>");
+  f["signed"] = BoolValue(true);
+  f["none"].set_null_value(google::protobuf::NULL_VALUE);
+  f["lines"] =
+      ListValue({NumberValue(1), StringValue("two"), ObjectValue({{"three", BoolValue(false)}}), ListValue({})});
+  f["empty"] = ObjectValue({});
+  return s;
+}
+
+Struct ByProtobuf(const std::string& json) {
+  Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
+  return s;
+}
+
+std::string ByProtobuf(const Struct& s) {
+  std::string json;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(s, &json).ok());
+  return json;
+}
+
+TEST(StructJsonTest, WritesWhatProtobufReadsBackUnchanged) {
+  const Struct s = Attributes();
+  auto json = StructToJson(s);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(ByProtobuf(*json), s)) << *json;
+}
+
+TEST(StructJsonTest, ReadsWhatProtobufWritesUnchanged) {
+  const Struct s = Attributes();
+  Struct read;
+  ASSERT_TRUE(JsonToStruct(ByProtobuf(s), &read).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(read, s)) << read.DebugString();
+}
+
+TEST(StructJsonTest, WritesWholeNumbersAsProtobufDoesAndKeysInOrder) {
+  Struct s;
+  (*s.mutable_fields())["b"] = NumberValue(880000);
+  (*s.mutable_fields())["a"] = StringValue("key");
+  (*s.mutable_fields())["c"] = NumberValue(-3);
+  EXPECT_EQ(*StructToJson(s), R"({"a":"key","b":880000,"c":-3})");
+  EXPECT_EQ(*StructToJson(Struct()), "{}");
+}
+
+TEST(StructJsonTest, ADoubleSurvivesTheRoundTripExactly) {
+  for (double d : {0.1, 1.0 / 3, 123456789.123456789, 5e-324, 1.7976931348623157e308, -2.5}) {
+    Struct s;
+    (*s.mutable_fields())["x"] = NumberValue(d);
+    Struct read;
+    ASSERT_TRUE(JsonToStruct(*StructToJson(s), &read).ok());
+    EXPECT_EQ(read.fields().at("x").number_value(), d);
+  }
+}
+
+TEST(StructJsonTest, RefusesNumbersJsonCannotHold) {
+  for (double d : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    Struct s;
+    (*s.mutable_fields())["x"] = ListValue({NumberValue(d)});
+    EXPECT_EQ(StructToJson(s).status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(StructJsonTest, RefusesNestingDeeperThanTheLimitBothWays) {
+  Struct deep;
+  Struct* at = &deep;
+  for (int i = 0; i < kMaxJsonDepth + 1; ++i) at = (*at->mutable_fields())["n"].mutable_struct_value();
+  EXPECT_EQ(StructToJson(deep).status().code(), absl::StatusCode::kInvalidArgument);
+
+  std::string nested(200000, '[');
+  Struct out;
+  EXPECT_EQ(JsonToStruct("{\"n\":" + nested, &out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(JsonToStruct("{\"n\":" + nested + std::string(200000, ']') + "}", &out).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StructJsonTest, RefusesWhatIsNotOneObjectOfValidUtf8AndKeepsTheTarget) {
+  Struct out;
+  (*out.mutable_fields())["kept"] = BoolValue(true);
+  for (const std::string& bad :
+       std::vector<std::string>{"", "[1]", "\"text\"", "{\"a\":1} {}", "{\"a\":}", "{'a':1}", "{\"a\":\"\xff\"}",
+                                "{\"a\":NaN}", std::string("{\"a\":\"x\0y\"}", 11)}) {
+    EXPECT_EQ(JsonToStruct(bad, &out).code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(out.fields().size(), 1u);
+  }
+  ASSERT_TRUE(JsonToStruct(R"({"a":1,"a":2})", &out).ok());
+  EXPECT_EQ(out.fields().size(), 1u);  // replaced
+  EXPECT_EQ(out.fields().at("a").number_value(), 2);
+}
+
+}  // namespace
+}  // namespace perfflow
