@@ -469,6 +469,9 @@ TEST(NotifyTest, TheLogChannelNeverWritesALinkToken) {
   EXPECT_EQ(RedactActionLinks("[perfflow] New task https://pf.example.com/act/v1.YWJj.ZGVm-_x9 due soon"),
             "[perfflow] New task https://pf.example.com/act/<token> due soon");
   EXPECT_EQ(RedactActionLinks("no link here"), "no link here");
+  EXPECT_EQ(RedactActionLinks("/act/a1 and https://x/act/b~2.c/d?e /act/ /act//act/z"),
+            "/act/<token> and https://x/act/<token>/d?e /act/ /act//act/<token>");
+  EXPECT_EQ(RedactActionLinks("ends with https://x/act/tok"), "ends with https://x/act/<token>");
 }
 
 TEST_F(RelayTest, DeliveredNotificationsLoseTheirTextAfterTheTenantsRetention) {

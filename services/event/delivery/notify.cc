@@ -254,9 +254,20 @@ class WeComChannel : public HttpChannel {
 
 }  // namespace
 
+// A scan, not std::regex: every logged notification passes through here.
 std::string RedactActionLinks(const std::string& text) {
-  static const std::regex kToken("/act/[A-Za-z0-9._~-]+");
-  return std::regex_replace(text, kToken, "/act/<token>");
+  const std::string kPath = "/act/";
+  auto token_char = [](char c) { return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '~' || c == '-'; };
+  std::string out;
+  size_t copied = 0;
+  for (size_t at = text.find(kPath); at != std::string::npos; at = text.find(kPath, at + kPath.size())) {
+    size_t end = at + kPath.size();
+    while (end < text.size() && token_char(text[end])) ++end;
+    if (end == at + kPath.size()) continue;  // "/act/" with no token after it
+    out.append(text, copied, at - copied).append("/act/<token>");
+    copied = end;
+  }
+  return out.append(text, copied);
 }
 
 namespace {
