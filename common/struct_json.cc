@@ -4,9 +4,11 @@
 #include <cmath>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -19,9 +21,12 @@ using google::protobuf::Value;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // Doubles that are whole numbers a double holds exactly are written without a
-// fraction ("880000", as protobuf writes them), the rest shortest round-trip.
+// fraction ("880000", as protobuf writes them); the rest as Grisu2 digits,
+// which read back as the same double.
 constexpr double kExactIntegers = 9007199254740992.0;  // 2^53
 
+// `depth`: the objects and lists open around what is written, counting
+// the one being opened.
 absl::Status Write(const Value& v, int depth, JsonWriter& w);
 
 absl::Status Write(const Struct& s, int depth, JsonWriter& w) {
@@ -33,14 +38,13 @@ absl::Status Write(const Struct& s, int depth, JsonWriter& w) {
   w.StartObject();
   for (const auto* field : fields) {
     w.Key(field->first.data(), static_cast<rapidjson::SizeType>(field->first.size()));
-    if (absl::Status st = Write(field->second, depth + 1, w); !st.ok()) return st;
+    if (absl::Status st = Write(field->second, depth, w); !st.ok()) return st;
   }
   w.EndObject();
   return absl::OkStatus();
 }
 
 absl::Status Write(const Value& v, int depth, JsonWriter& w) {
-  if (depth > kMaxJsonDepth) return absl::InvalidArgumentError("nested deeper than 100 levels");
   switch (v.kind_case()) {
     case Value::kNumberValue: {
       const double d = v.number_value();
@@ -59,8 +63,9 @@ absl::Status Write(const Value& v, int depth, JsonWriter& w) {
       w.Bool(v.bool_value());
       return absl::OkStatus();
     case Value::kStructValue:
-      return Write(v.struct_value(), depth, w);
+      return Write(v.struct_value(), depth + 1, w);
     case Value::kListValue:
+      if (depth + 1 > kMaxJsonDepth) return absl::InvalidArgumentError("nested deeper than 100 levels");
       w.StartArray();
       for (const Value& item : v.list_value().values()) {
         if (absl::Status st = Write(item, depth + 1, w); !st.ok()) return st;
@@ -75,47 +80,99 @@ absl::Status Write(const Value& v, int depth, JsonWriter& w) {
   return absl::OkStatus();
 }
 
-absl::Status Read(const rapidjson::Value& in, int depth, Value* out);
+// Builds the Struct as the reader goes (no DOM). Numbers arrive as their
+// text and are converted with absl::SimpleAtod, exactly rounded:
+// RapidJSON 1.1.0's own full-precision conversion has undefined behaviour on
+// input such as "0e42" (found by tests/fuzz/struct_json_fuzz).
+class StructBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, StructBuilder> {
+ public:
+  explicit StructBuilder(Struct* root) : root_(root) {}
 
-absl::Status Read(const rapidjson::Value& in, int depth, Struct* out) {
-  if (depth > kMaxJsonDepth) return absl::InvalidArgumentError("JSON nested deeper than 100 levels");
-  auto& fields = *out->mutable_fields();
-  for (const auto& member : in.GetObject()) {
-    Value& v = fields[std::string(member.name.GetString(), member.name.GetStringLength())];
-    v.Clear();  // a key given twice keeps its last value
-    if (absl::Status st = Read(member.value, depth + 1, &v); !st.ok()) return st;
+  const std::string& error() const { return error_; }
+
+  bool Null() {
+    Value* v = Next();
+    if (v != nullptr) v->set_null_value(google::protobuf::NULL_VALUE);
+    return v != nullptr;
   }
-  return absl::OkStatus();
-}
-
-absl::Status Read(const rapidjson::Value& in, int depth, Value* out) {
-  if (depth > kMaxJsonDepth) return absl::InvalidArgumentError("JSON nested deeper than 100 levels");
-  switch (in.GetType()) {
-    case rapidjson::kNullType:
-      out->set_null_value(google::protobuf::NULL_VALUE);
-      break;
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType:
-      out->set_bool_value(in.GetBool());
-      break;
-    case rapidjson::kNumberType:
-      out->set_number_value(in.GetDouble());
-      break;
-    case rapidjson::kStringType:
-      out->set_string_value(in.GetString(), in.GetStringLength());
-      break;
-    case rapidjson::kObjectType:
-      return Read(in, depth, out->mutable_struct_value());
-    case rapidjson::kArrayType: {
-      ListValue* list = out->mutable_list_value();
-      for (const auto& item : in.GetArray()) {
-        if (absl::Status st = Read(item, depth + 1, list->add_values()); !st.ok()) return st;
-      }
-      break;
+  bool Bool(bool b) {
+    Value* v = Next();
+    if (v != nullptr) v->set_bool_value(b);
+    return v != nullptr;
+  }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+    double d;
+    if (!absl::SimpleAtod(absl::string_view(text, length), &d) || !std::isfinite(d)) {
+      return Fail(absl::StrCat("number ", absl::string_view(text, length), " is out of range"));
     }
+    Value* v = Next();
+    if (v != nullptr) v->set_number_value(d);
+    return v != nullptr;
   }
-  return absl::OkStatus();
-}
+  bool String(const char* text, rapidjson::SizeType length, bool) {
+    Value* v = Next();
+    if (v != nullptr) v->set_string_value(text, length);
+    return v != nullptr;
+  }
+  bool Key(const char* text, rapidjson::SizeType length, bool) {
+    key_.assign(text, length);
+    return true;
+  }
+  bool StartObject() {
+    if (open_.empty()) {  // the document's own object
+      open_.push_back({root_, nullptr});
+      return true;
+    }
+    Value* v = Next();
+    if (v == nullptr || !Deeper()) return false;
+    open_.push_back({v->mutable_struct_value(), nullptr});
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    open_.pop_back();
+    return true;
+  }
+  bool StartArray() {
+    Value* v = Next();
+    if (v == nullptr || !Deeper()) return false;
+    open_.push_back({nullptr, v->mutable_list_value()});
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    open_.pop_back();
+    return true;
+  }
+
+ private:
+  struct Open {
+    Struct* object;
+    google::protobuf::ListValue* list;
+  };
+
+  // Where the next value goes: the open list's next item, or the open
+  // object's field under the last key (a key given twice keeps its last value).
+  Value* Next() {
+    if (open_.empty()) {
+      Fail("JSON is not an object");
+      return nullptr;
+    }
+    const Open& at = open_.back();
+    if (at.list != nullptr) return at.list->add_values();
+    Value* v = &(*at.object->mutable_fields())[key_];
+    v->Clear();
+    return v;
+  }
+  bool Deeper() { return open_.size() < kMaxJsonDepth || Fail("JSON nested deeper than 100 levels"); }
+  bool Fail(std::string error) {
+    error_ = std::move(error);
+    return false;
+  }
+
+  Struct* root_;
+  std::vector<Open> open_;
+  std::string key_;
+  std::string error_;
+};
 
 }  // namespace
 
@@ -129,17 +186,18 @@ absl::StatusOr<std::string> StructToJson(const Struct& s) {
 absl::Status JsonToStruct(absl::string_view json, Struct* out) {
   // Iterative: hostile nesting cannot exhaust the stack before the depth check.
   constexpr unsigned kFlags =
-      rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
-  rapidjson::Document doc;
-  doc.Parse<kFlags>(json.data(), json.size());
-  if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at byte ", doc.GetErrorOffset(), ": ",
-                                                   rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  if (!doc.IsObject()) return absl::InvalidArgumentError("JSON is not an object");
+      rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
   Struct parsed;
-  if (absl::Status st = Read(doc, 1, &parsed); !st.ok()) return st;
-  *out = std::move(parsed);
+  StructBuilder builder(&parsed);
+  rapidjson::MemoryStream bytes(json.data(), json.size());
+  rapidjson::Reader reader;
+  rapidjson::ParseResult result = reader.Parse<kFlags>(bytes, builder);
+  if (!result) {
+    if (!builder.error().empty()) return absl::InvalidArgumentError(builder.error());
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at byte ", result.Offset(), ": ", rapidjson::GetParseError_En(result.Code())));
+  }
+  out->Swap(&parsed);
   return absl::OkStatus();
 }
 

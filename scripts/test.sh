@@ -58,7 +58,7 @@ run_tier browser
 echo "=== fuzzers$($sanitize && echo ' and sanitized unit and integration tests') (clang, ASan + UBSan)"
 cmake -S . -B build-sanitize -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS=-O1 -DBUILD_TESTING=ON -DPERFFLOW_FUZZ=ON -DFUZZ_SECONDS="${FUZZ_SECONDS:-20}" >/dev/null
-targets=(condition_fuzz registry_yaml_fuzz webhook_mapping_fuzz transcode_fuzz phrase_fuzz)
+targets=(condition_fuzz registry_yaml_fuzz webhook_mapping_fuzz transcode_fuzz phrase_fuzz struct_json_fuzz)
 if $sanitize; then targets+=(perfflow_tests); fi
 cmake --build build-sanitize -j "${JOBS:-2}" --target "${targets[@]}"
 if ! (cd build-sanitize && ctest -L '^fuzz$' --output-on-failure -j "${CTEST_JOBS:-2}") 2>&1 |

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/struct_values.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -16,6 +17,7 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 using google::protobuf::util::MessageDifferencer;
+using ::testing::HasSubstr;
 
 Struct Attributes() {
   Struct s;
@@ -89,6 +91,33 @@ TEST(StructJsonTest, RefusesNumbersJsonCannotHold) {
   }
 }
 
+// A Struct whose innermost list holds a number, `containers` objects and lists deep.
+Struct Nested(int containers) {
+  Struct root;
+  Value* at = nullptr;
+  for (int i = 1; i < containers; ++i) {
+    Value* next = at == nullptr ? &(*root.mutable_fields())["n"] : at->mutable_list_value()->add_values();
+    at = next;
+  }
+  if (at == nullptr) return root;
+  *at->mutable_list_value()->add_values() = NumberValue(1);
+  return root;
+}
+
+TEST(StructJsonTest, TheDepthLimitIsTheSameForReadingAndWriting) {
+  auto at_limit = StructToJson(Nested(kMaxJsonDepth));
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  Struct read;
+  ASSERT_TRUE(JsonToStruct(*at_limit, &read).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(read, Nested(kMaxJsonDepth)));
+  EXPECT_EQ(StructToJson(Nested(kMaxJsonDepth + 1)).status().code(), absl::StatusCode::kInvalidArgument);
+  // The same inside one more list: {"n":[ <the value of "n"> ]}.
+  const std::string deeper = "{\"n\":[" + at_limit->substr(5, at_limit->size() - 6) + "]}";
+  const absl::Status refused = JsonToStruct(deeper, &read);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << deeper;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("nested deeper than 100 levels"));
+}
+
 TEST(StructJsonTest, RefusesNestingDeeperThanTheLimitBothWays) {
   Struct deep;
   Struct* at = &deep;
@@ -107,7 +136,7 @@ TEST(StructJsonTest, RefusesWhatIsNotOneObjectOfValidUtf8AndKeepsTheTarget) {
   (*out.mutable_fields())["kept"] = BoolValue(true);
   for (const std::string& bad :
        std::vector<std::string>{"", "[1]", "\"text\"", "{\"a\":1} {}", "{\"a\":}", "{'a':1}", "{\"a\":\"\xff\"}",
-                                "{\"a\":NaN}", std::string("{\"a\":\"x\0y\"}", 11)}) {
+                                "{\"a\":NaN}", "{\"a\":1e400}", std::string("{\"a\":\"x\0y\"}", 11)}) {
     EXPECT_EQ(JsonToStruct(bad, &out).code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(out.fields().size(), 1u);
   }
