@@ -7,6 +7,11 @@ size_t Utf8SequenceLength(absl::string_view s, size_t i) {
   if (c < 0x80) return 1;
   size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
   if (len == 0 || i + len > s.size()) return 0;
+  // RFC 3629: no overlong forms, no surrogates (U+D800..U+DFFF), nothing past U+10FFFF.
+  const unsigned char second = static_cast<unsigned char>(s[i + 1]);
+  const unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+  const unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+  if (second < lo || second > hi) return 0;
   for (size_t k = 1; k < len; ++k) {
     if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
   }
@@ -26,6 +31,15 @@ std::string ToValidUtf8(absl::string_view text) {
     }
   }
   return out;
+}
+
+bool IsValidUtf8(absl::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
 }
 
 bool IsPrintableUtf8(absl::string_view text) {

@@ -136,12 +136,16 @@ TEST(StructJsonTest, RefusesWhatIsNotOneObjectOfValidUtf8AndKeepsTheTarget) {
   (*out.mutable_fields())["kept"] = BoolValue(true);
   for (const std::string& bad :
        std::vector<std::string>{"", "[1]", "\"text\"", "{\"a\":1} {}", "{\"a\":}", "{'a':1}", "{\"a\":\"\xff\"}",
-                                "{\"a\":NaN}", "{\"a\":1e400}", std::string("{\"a\":\"x\0y\"}", 11)}) {
+                                "{\"a\":NaN}", "{\"a\":1e400}", "{\"a\":\"\\uDDd1\"}", "{\"\\uD800x\":1}",
+                                "{\"a\":\"\xed\xa0\x80\"}", std::string("{\"a\":\"x\0y\"}", 11)}) {
     EXPECT_EQ(JsonToStruct(bad, &out).code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(out.fields().size(), 1u);
   }
+  ASSERT_TRUE(JsonToStruct(R"({"smile":"\uD83D\uDE00"})", &out).ok());  // a surrogate pair is one character
+  EXPECT_EQ(out.fields().at("smile").string_value(), "\xF0\x9F\x98\x80");
   ASSERT_TRUE(JsonToStruct(R"({"a":1,"a":2})", &out).ok());
   EXPECT_EQ(out.fields().size(), 1u);  // replaced
+  EXPECT_FALSE(out.fields().contains("smile"));
   EXPECT_EQ(out.fields().at("a").number_value(), 2);
 }
 
