@@ -1,7 +1,7 @@
 #include "common/status.h"
 
-#include "common/url_encoding.h"
 #include "common/timestamps.h"
+#include "common/url_encoding.h"
 #include "common/utf8.h"
 #include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
@@ -74,6 +74,16 @@ TEST(Utf8Test, InvalidBytesBecomeReplacementCharacters) {
             "a\xEF\xBF\xBD"
             "b\xEF\xBF\xBD(");
   EXPECT_EQ(ToValidUtf8(std::string("\xe4\xb8", 2)), "\xEF\xBF\xBD\xEF\xBF\xBD");  // cut sequence
+}
+
+TEST(Utf8Test, OverlongFormsSurrogatesAndPastTheLastCodePointAreNotUtf8) {
+  EXPECT_TRUE(IsValidUtf8("ok é 中 😀 \xed\x9f\xbf \xf4\x8f\xbf\xbf"));  // U+D7FF and U+10FFFF are
+  EXPECT_FALSE(IsValidUtf8("\xe0\x80\xaf"));                            // "/" overlong
+  EXPECT_FALSE(IsValidUtf8("\xf0\x80\x80\xaf"));                        // "/" overlong
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));                            // U+D800
+  EXPECT_FALSE(IsValidUtf8("\xed\xbf\xbf"));                            // U+DFFF
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));                        // U+110000
+  EXPECT_EQ(ToValidUtf8("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 TEST(Utf8Test, StatusesReachingCallersAreValidUtf8) {
