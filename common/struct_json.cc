@@ -104,7 +104,7 @@ class StructBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Str
   bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
     double d;
     if (!absl::SimpleAtod(absl::string_view(text, length), &d) || !std::isfinite(d)) {
-      return Fail(absl::StrCat("number ", absl::string_view(text, length), " is out of range"));
+      return Fail(absl::StrCat("number ", Utf8Prefix(absl::string_view(text, length), 40), " is out of range"));
     }
     Value* v = Next();
     if (v != nullptr) v->set_number_value(d);

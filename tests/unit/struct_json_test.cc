@@ -141,6 +141,9 @@ TEST(StructJsonTest, RefusesWhatIsNotOneObjectOfValidUtf8AndKeepsTheTarget) {
     EXPECT_EQ(JsonToStruct(bad, &out).code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(out.fields().size(), 1u);
   }
+  const absl::Status huge = JsonToStruct("{\"a\":1" + std::string(100000, '0') + "}", &out);
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_LT(huge.message().size(), 100u);                               // the number is quoted, not all of it
   ASSERT_TRUE(JsonToStruct(R"({"smile":"\uD83D\uDE00"})", &out).ok());  // a surrogate pair is one character
   EXPECT_EQ(out.fields().at("smile").string_value(), "\xF0\x9F\x98\x80");
   ASSERT_TRUE(JsonToStruct(R"({"a":1,"a":2})", &out).ok());
