@@ -92,31 +92,23 @@ class StructBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Str
   const std::string& error() const { return error_; }
 
   bool Null() {
-    Value* v = Next();
-    if (v != nullptr) v->set_null_value(google::protobuf::NULL_VALUE);
-    return v != nullptr;
+    return Put([](Value& v) { v.set_null_value(google::protobuf::NULL_VALUE); });
   }
   bool Bool(bool b) {
-    Value* v = Next();
-    if (v != nullptr) v->set_bool_value(b);
-    return v != nullptr;
+    return Put([b](Value& v) { v.set_bool_value(b); });
   }
   bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
     double d;
     if (!absl::SimpleAtod(absl::string_view(text, length), &d) || !std::isfinite(d)) {
       return Fail(absl::StrCat("number ", Utf8Prefix(absl::string_view(text, length), 40), " is out of range"));
     }
-    Value* v = Next();
-    if (v != nullptr) v->set_number_value(d);
-    return v != nullptr;
+    return Put([d](Value& v) { v.set_number_value(d); });
   }
   // RapidJSON 1.1.0 validates raw bytes but decodes a lone "\uDC00".."\uDFFF"
   // escape into a surrogate, which is not UTF-8 (found by the fuzzer).
   bool String(const char* text, rapidjson::SizeType length, bool) {
     if (!IsValidUtf8(absl::string_view(text, length))) return Fail("a string is not valid UTF-8 (a lone surrogate?)");
-    Value* v = Next();
-    if (v != nullptr) v->set_string_value(text, length);
-    return v != nullptr;
+    return Put([text, length](Value& v) { v.set_string_value(text, length); });
   }
   bool Key(const char* text, rapidjson::SizeType length, bool) {
     if (!IsValidUtf8(absl::string_view(text, length))) return Fail("a key is not valid UTF-8 (a lone surrogate?)");
@@ -166,6 +158,13 @@ class StructBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Str
     Value* v = &(*at.object->mutable_fields())[key_];
     v->Clear();
     return v;
+  }
+  template <typename Set>
+  bool Put(Set set) {
+    Value* v = Next();
+    if (v == nullptr) return false;
+    set(*v);
+    return true;
   }
   bool Deeper() { return open_.size() < kMaxJsonDepth || Fail("JSON nested deeper than 100 levels"); }
   bool Fail(std::string error) {

@@ -25,8 +25,9 @@ inline constexpr int kMaxJsonDepth = 100;
 // deeper than kMaxJsonDepth.
 absl::StatusOr<std::string> StructToJson(const google::protobuf::Struct& s);
 
-// InvalidArgument unless `json` is one JSON object of valid UTF-8 nested at
-// most kMaxJsonDepth deep; `out` is replaced only on success. A key given
+// InvalidArgument unless `json` is one JSON object of valid UTF-8 (after
+// unescaping too) with numbers a double holds, nested at most kMaxJsonDepth
+// deep; `out` is replaced only on success. A key given
 // twice keeps its last value.
 absl::Status JsonToStruct(absl::string_view json, google::protobuf::Struct* out);
 

@@ -276,9 +276,11 @@ absl::StatusOr<NewEvent> EventCore::BuildEvent(const std::string& tenant, const 
     auto json = StructToJson(request.attributes());
     if (!json.ok()) {
       violations.push_back({"attributes", absl::StrCat("not representable as JSON: ", json.status().message())});
-    } else if (attributes_json = std::move(*json); attributes_json.size() > kMaxAttributesBytes) {
-      violations.push_back({"attributes", absl::StrCat(attributes_json.size(), " bytes of JSON exceeds the ",
-                                                       kMaxAttributesBytes, "-byte limit")});
+    } else if (json->size() > kMaxAttributesBytes) {
+      violations.push_back({"attributes", absl::StrCat(json->size(), " bytes of JSON exceeds the ", kMaxAttributesBytes,
+                                                       "-byte limit")});
+    } else {
+      attributes_json = std::move(*json);
     }
   }
   const absl::Time now = clock_->Now();

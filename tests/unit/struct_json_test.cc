@@ -26,7 +26,7 @@ Struct Attributes() {
   f["discount"] = NumberValue(0.1);
   f["tiny"] = NumberValue(-1.5e-300);
   f["huge"] = NumberValue(1e21);
-  f["max_exact"] = NumberValue(9007199254740993.0);  // past 2^53: written as a double
+  f["past_exact"] = NumberValue(9007199254740994.0);  // 2^53 + 2: whole, but written as a double
   f["negative_zero"] = NumberValue(-0.0);
   f["customer_tier"] = StringValue("key");
   f["客户"] = StringValue("华东 \"重点\" \\ 客户\n\t\x01 </script>");
