@@ -70,6 +70,7 @@ class EventHost : public ServiceHost {
       wo.lease = absl::Seconds(std::max(1, o_.timer_lease_seconds));
       wo.fault_delay_before_fire = absl::Milliseconds(std::max(0, o_.fault_delay_before_fire_ms));
       wo.duty_percent = std::clamp(o_.background_duty_percent, 1, 100);
+      wo.hand_off = std::make_shared<HandOff>();
       auto timers = std::make_shared<TimerWorker>(deliveries, db_time, wo, delivery_metrics_.get());
       auto digests = std::make_shared<DigestScheduler>(events, deliveries, db_time, delivery_metrics_.get());
       relay_ = std::make_shared<OutboxRelay>(deliveries, events, std::move(routing_), db_time,

@@ -97,16 +97,75 @@ TEST_P(DeliveryStoreTest, ExpiredClaimIsFencedAndFiresOnce) {
     }
     return out;
   };
-  auto by_b = store_->FireTimers("b", Later() + absl::Seconds(12), firings(*b));
+  auto by_b = store_->FireTimers("b", Later() + absl::Seconds(12), firings(*b), absl::ZeroDuration());
   ASSERT_TRUE(by_b.ok()) << by_b.status();
   EXPECT_EQ(by_b->fired.size(), 3u);
-  auto by_a = store_->FireTimers("a", Later() + absl::Seconds(13), firings(*a));
+  auto by_a = store_->FireTimers("a", Later() + absl::Seconds(13), firings(*a), absl::ZeroDuration());
   ASSERT_TRUE(by_a.ok()) << by_a.status();
   EXPECT_EQ(by_a->fired.size(), 0u);
   EXPECT_EQ(by_a->fenced, 3);
   auto pending = w_.store->OutboxBacklog(kTenant);
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(*pending, 3 + 3);  // task.assigned at ingest + one reminder each
+}
+
+// Warnings written with a hand-off lease come back as claimed by the firing
+// owner: nobody else claims them while the lease holds, the owner settles
+// them as claimed, and once the lease has run out a claim takes them over
+// and fences the owner's late outcome.
+TEST_P(DeliveryStoreTest, HandedOffWarningsAreClaimedByTheirFiringOwner) {
+  IngestContracts(2);
+  auto settle_assigned = store_->ClaimOutbox("relay", Later(), absl::Seconds(10), 100);
+  ASSERT_TRUE(settle_assigned.ok()) << settle_assigned.status();
+  DeliveryOutcome delivered;
+  delivered.state = DeliveryState::kDelivered;
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> assigned;
+  for (const auto& m : *settle_assigned) assigned.emplace_back(m, delivered);
+  ASSERT_EQ(store_->CompleteDeliveries("relay", Later(), assigned).value_or(-1), 0);
+
+  auto claims = store_->ClaimDueTimers("a", Later(), absl::Seconds(10), 10);
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  ASSERT_EQ(claims->size(), 6u);
+  std::vector<TimerFiring> firings;
+  for (const ClaimedTimer& c : *claims) {
+    firings.push_back({c,
+                       {{c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, "{\"n\":1}"}},
+                       NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
+  }
+  const absl::Time fired_at = Later() + absl::Seconds(1);
+  auto fired = store_->FireTimers("a", fired_at, firings, absl::Seconds(10));
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  ASSERT_EQ(fired->fired.size(), 6u);
+  ASSERT_EQ(fired->handed_off.size(), 6u);
+  for (const ClaimedMessage& m : fired->handed_off) {
+    EXPECT_EQ(m.tenant, kTenant);
+    EXPECT_FALSE(m.task_notice);
+    EXPECT_EQ(m.fence, 1);
+    EXPECT_EQ(m.attempts, 0);
+    EXPECT_EQ(m.message.topic, "task.reminder");
+    EXPECT_EQ(m.message.payload_json, "{\"n\":1}");
+    EXPECT_EQ(m.message.created_at, fired_at);
+  }
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 6) << "pending until delivered";
+  auto other = store_->ClaimOutbox("b", fired_at + absl::Seconds(9), absl::Seconds(10), 100);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE(other->empty()) << "claimed by another relay while the hand-off lease holds";
+
+  // The owner settles half of them in time.
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> first_half, second_half;
+  for (size_t i = 0; i < fired->handed_off.size(); ++i) {
+    (i < 3 ? first_half : second_half).emplace_back(fired->handed_off[i], delivered);
+  }
+  ASSERT_EQ(store_->CompleteDeliveries("a", fired_at + absl::Seconds(2), first_half).value_or(-1), 0);
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 3);
+  // The rest outlive the lease: another relay claims them (fence 2) and the
+  // owner's late outcome writes nothing.
+  auto taken = store_->ClaimOutbox("b", fired_at + absl::Seconds(11), absl::Seconds(10), 100);
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  ASSERT_EQ(taken->size(), 3u);
+  for (const ClaimedMessage& m : *taken) EXPECT_EQ(m.fence, 2);
+  EXPECT_EQ(store_->CompleteDeliveries("a", fired_at + absl::Seconds(12), second_half).value_or(-1), 3);
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 3);
 }
 
 // A notice from a peer service: an outbox row, pending from `at`.
@@ -175,6 +234,42 @@ TEST_P(DeliveryStoreTest, OutboxClaimsSettleOnceAndFenceTheLoser) {
   EXPECT_EQ(testing::CountRows(*w_.database.db, "outbox"), 2) << "the rows stay";
 }
 
+// A relay whose lease ran out and that claimed the same messages again (a
+// slow delivery, then the next poll) settles them by its newer claim only:
+// the owner is the same, the fence is not. A stale outcome writes nothing.
+TEST_P(DeliveryStoreTest, ARelaysExpiredClaimIsFencedByItsOwnNewerClaim) {
+  IngestContracts(1);  // 3 task notices
+  const absl::Time now = testing::FixedStart();
+  Enqueue(*w_.store, "peer-1", now);  // and an outbox row
+  auto first = store_->ClaimOutbox("a", now, absl::Seconds(10), 100);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 4u);
+  auto second = store_->ClaimOutbox("a", now + absl::Seconds(11), absl::Seconds(10), 100);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->size(), 4u);
+
+  DeliveryOutcome dead;
+  dead.state = DeliveryState::kDeadLetter;
+  dead.last_error = "stale";
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> stale;
+  for (const auto& m : *first) stale.emplace_back(m, dead);
+  EXPECT_EQ(store_->CompleteDeliveries("a", now + absl::Seconds(12), stale).value_or(-1), 4);
+  EXPECT_EQ(store_->DeadLetters(kTenant).value_or(-1), 0) << "the stale outcome wrote nothing";
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 4);
+
+  // One outcome of the newer claim is for a message someone else took since
+  // (a fence that is not the row's): the rest of its group is settled.
+  DeliveryOutcome delivered;
+  delivered.state = DeliveryState::kDelivered;
+  delivered.delivered_to = {"log"};
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> fresh;
+  for (const auto& m : *second) fresh.emplace_back(m, delivered);
+  fresh.back().first.fence += 1;
+  EXPECT_EQ(store_->CompleteDeliveries("a", now + absl::Seconds(13), fresh).value_or(-1), 1);
+  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 1) << "the one with the other fence is still pending";
+  EXPECT_EQ(store_->DeadLetters(kTenant).value_or(-1), 0);
+}
+
 // A claim takes the messages due first, whichever table holds them; a dead
 // letter is counted wherever it lives.
 TEST_P(DeliveryStoreTest, ClaimsTakeTheDueFirstFromBothPlaces) {
@@ -219,7 +314,7 @@ TEST_P(DeliveryStoreTest, ATasksTimerAndNoticeAreClaimedApart) {
   for (const ClaimedTimer& c : *timers) {
     firings.push_back({c, {}, NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
   }
-  auto fired = store_->FireTimers("timer", Later() + absl::Seconds(1), firings);
+  auto fired = store_->FireTimers("timer", Later() + absl::Seconds(1), firings, absl::ZeroDuration());
   ASSERT_TRUE(fired.ok()) << fired.status();
   EXPECT_EQ(fired->fired.size(), 3u);
   EXPECT_EQ(fired->fenced, 0);

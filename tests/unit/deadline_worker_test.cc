@@ -188,7 +188,7 @@ TEST_F(DeadlineWorkerTest, AClaimPastItsLeaseIsFencedAndFiresOnceElsewhere) {
     TimerFiring f{c,
                   {{"s1", "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
                   NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)};
-    return deliveries_->FireTimers(owner, now, {f});
+    return deliveries_->FireTimers(owner, now, {f}, absl::ZeroDuration());
   };
   auto by_b = fire("replica-b", b->front(), later);
   ASSERT_TRUE(by_b.ok()) << by_b.status();
@@ -377,6 +377,61 @@ TEST_F(RelayTest, ABatchReadsItsRecipientsOnceAndAsksForTheUnknownAgainNextBatch
   ASSERT_TRUE(relay->RunOnce().ok());
   ASSERT_EQ(source->batch_reads.size(), 2u);
   EXPECT_THAT(source->batch_reads[1], ElementsAre("ghost"));
+}
+
+// The warnings a replica's timer worker fires reach its relay in memory:
+// written leased to the replica (fence 1), never claimed by another relay,
+// delivered once without a claim of their own (a claim would move the fence
+// to 2).
+TEST_F(RelayTest, ATimerWorkersWarningsAreHandedToItsRelayUnclaimed) {
+  options_.hand_off = std::make_shared<HandOff>();
+  timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
+  auto relay = Relay(kConfig);
+  Ingest("c-1");
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 3);  // the task.assigned notices
+  At(absl::Hours(20));
+  ASSERT_EQ(Fire(), 1);  // s1's reminder
+  auto reminder = [&](const std::string& column) {
+    return Scalar("SELECT " + column + " FROM outbox WHERE topic = 'task.reminder'");
+  };
+  EXPECT_EQ(reminder("COUNT(*)"), 1);
+  EXPECT_EQ(reminder("fence"), 1);
+  EXPECT_EQ(reminder("lease_until"), absl::ToUnixMillis(w_.clock->Now() + options_.lease));
+  auto other = deliveries_->ClaimOutbox("replica-b", w_.clock->Now(), absl::Seconds(10), 100);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_TRUE(other->empty());
+
+  sent_.clear();
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 1);
+  EXPECT_EQ(sent_.size(), 2u) << "s1 is in sales: hook and ding";
+  EXPECT_EQ(reminder("state"), 1);
+  EXPECT_EQ(reminder("fence"), 1) << "delivered without a claim";
+  sent_.clear();
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 0);
+  EXPECT_TRUE(sent_.empty()) << "a handed-off warning was sent twice";
+}
+
+// A handed-off batch the relay reaches only after its lease ran out is left
+// to a claim (here the relay's own): delivered once, by the claim. A full
+// hand-off makes the worker write its warnings for any relay to claim.
+TEST_F(RelayTest, AHandedOffBatchPastItsLeaseOrOverTheBoundIsClaimedInstead) {
+  options_.hand_off = std::make_shared<HandOff>(1);
+  timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
+  auto relay = Relay(kConfig);
+  Ingest("c-1");
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 3);
+  At(absl::Hours(20));
+  ASSERT_EQ(Fire(), 1);  // handed off: the bound is one batch
+  At(absl::Hours(24));
+  ASSERT_EQ(Fire(), 1);  // s1's overdue warning: the hand-off is full
+  EXPECT_EQ(Scalar("SELECT lease_until FROM outbox WHERE topic = 'task.overdue'"), 0) << "written for any relay";
+  At(absl::Hours(24) + options_.lease);  // the reminder's lease has run out
+  sent_.clear();
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 2);
+  EXPECT_EQ(sent_.size(), 4u) << "each warning once, to hook and ding";
+  EXPECT_EQ(Scalar("SELECT fence FROM outbox WHERE topic = 'task.reminder'"), 2) << "taken by a claim";
+  EXPECT_EQ(Scalar("SELECT fence FROM outbox WHERE topic = 'task.overdue'"), 1);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox WHERE state = 1"), 2);
 }
 
 TEST_F(RelayTest, TaskNotificationsCarryASignedLinkForTheirAssignee) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -187,8 +188,10 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
       options_.clock->SleepFor(options_.fault_delay_before_fire);
     auto at = now_();
     if (!at.ok()) return at.status();
-    auto result = store_->FireTimers(options_.owner, *at, firings);
+    const bool hand_off = options_.hand_off && options_.hand_off->HasRoom();
+    auto result = store_->FireTimers(options_.owner, *at, firings, hand_off ? options_.lease : absl::ZeroDuration());
     if (!result.ok()) return result.status();
+    if (!result->handed_off.empty()) options_.hand_off->Put(std::move(result->handed_off), *at + options_.lease);
     for (const auto& [level, lag] : result->fired) metrics_->TimerFired(level, lag);
     if (result->fenced > 0) {
       metrics_->ClaimsLost(result->fenced);
@@ -199,6 +202,23 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
     PaceBatch(*options_.clock, options_.clock->Monotonic() - batch_start, options_.duty_percent);
   }
   return fired;
+}
+
+// ------------------------------------------------------------------ hand-off
+
+bool HandOff::HasRoom() const {
+  absl::MutexLock lock(&mu_);
+  return batches_.size() < max_batches_;
+}
+
+void HandOff::Put(std::vector<ClaimedMessage> batch, absl::Time lease_until) {
+  absl::MutexLock lock(&mu_);
+  batches_.push_back({std::move(batch), lease_until});
+}
+
+std::vector<HandOff::Batch> HandOff::TakeAll() {
+  absl::MutexLock lock(&mu_);
+  return std::exchange(batches_, {});
 }
 
 // ------------------------------------------------------------------ digests
@@ -435,8 +455,37 @@ DeliveryOutcome OutboxRelay::Deliver(const ClaimedMessage& claimed, const std::o
   return outcome;
 }
 
+absl::StatusOr<int> OutboxRelay::Settle(const std::vector<ClaimedMessage>& batch, absl::Time now) {
+  int settled = 0;
+  const Recipients recipients = RecipientsOf(batch);
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> results;
+  for (const ClaimedMessage& c : batch) {
+    DeliveryOutcome outcome = Deliver(c, recipients.at({c.tenant, c.message.recipient_id}), now);
+    if (outcome.state == DeliveryState::kDeadLetter) {
+      LogWarn("notification dead-lettered",
+              {{"tenant", c.tenant}, {"idempotency_key", c.message.idempotency_key}, {"error", outcome.last_error}});
+    }
+    if (outcome.state != DeliveryState::kPending) ++settled;
+    results.emplace_back(c, std::move(outcome));
+  }
+  auto fenced = store_->CompleteDeliveries(options_.worker.owner, now, results);
+  if (!fenced.ok()) return fenced.status();
+  // Fenced: another relay took the message over and records it itself.
+  return settled - *fenced;
+}
+
 absl::StatusOr<int> OutboxRelay::RunOnce() {
   int settled = 0;
+  if (options_.worker.hand_off) {
+    for (const HandOff::Batch& batch : options_.worker.hand_off->TakeAll()) {
+      auto now = now_();
+      if (!now.ok()) return now.status();
+      if (batch.lease_until <= *now) continue;  // a claim takes them now
+      auto n = Settle(batch.messages, *now);
+      if (!n.ok()) return n.status();
+      settled += *n;
+    }
+  }
   for (int b = 0; b < options_.worker.max_batches; ++b) {
     const absl::Duration batch_start = options_.worker.clock->Monotonic();
     auto now = now_();
@@ -444,21 +493,9 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     auto claimed = store_->ClaimOutbox(options_.worker.owner, *now, options_.worker.lease, options_.worker.batch);
     if (!claimed.ok()) return claimed.status();
     if (claimed->empty()) break;
-    const Recipients recipients = RecipientsOf(*claimed);
-    std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> results;
-    for (const ClaimedMessage& c : *claimed) {
-      DeliveryOutcome outcome = Deliver(c, recipients.at({c.tenant, c.message.recipient_id}), *now);
-      if (outcome.state == DeliveryState::kDeadLetter) {
-        LogWarn("notification dead-lettered",
-                {{"tenant", c.tenant}, {"idempotency_key", c.message.idempotency_key}, {"error", outcome.last_error}});
-      }
-      if (outcome.state != DeliveryState::kPending) ++settled;
-      results.emplace_back(c, std::move(outcome));
-    }
-    auto fenced = store_->CompleteDeliveries(options_.worker.owner, *now, results);
-    if (!fenced.ok()) return fenced.status();
-    // Fenced: another relay took the message over and records it itself.
-    settled -= *fenced;
+    auto n = Settle(*claimed, *now);
+    if (!n.ok()) return n.status();
+    settled += *n;
     if (static_cast<int>(claimed->size()) < options_.worker.batch) break;
     PaceBatch(*options_.worker.clock, options_.worker.clock->Monotonic() - batch_start, options_.worker.duty_percent);
   }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -64,6 +65,33 @@ using TimeSource = std::function<absl::StatusOr<absl::Time>()>;
 TimeSource DatabaseTime(std::shared_ptr<DeliveryStore> store);
 TimeSource ClockTime(std::shared_ptr<const Clock> clock);
 
+// The warnings a timer worker fires, handed to the relay of the same
+// replica in memory: the worker writes them already leased to itself (the
+// relay shares its owner name) and the relay delivers them without claiming
+// them — without the claim's read and lease of every message. If the
+// process dies first, their lease runs out and any relay claims them; a
+// batch the relay reaches after its lease ran out is left to such a claim.
+// Bounded: while it holds `max_batches`, the worker writes the warnings for
+// any relay to claim, as without a hand-off.
+class HandOff {
+ public:
+  explicit HandOff(size_t max_batches = 16) : max_batches_(max_batches) {}
+
+  bool HasRoom() const;
+  void Put(std::vector<ClaimedMessage> batch, absl::Time lease_until);
+  struct Batch {
+    std::vector<ClaimedMessage> messages;
+    absl::Time lease_until;
+  };
+  // Every batch put so far, oldest first.
+  std::vector<Batch> TakeAll();
+
+ private:
+  const size_t max_batches_;
+  mutable absl::Mutex mu_;
+  std::vector<Batch> batches_ ABSL_GUARDED_BY(mu_);
+};
+
 struct WorkerOptions {
   // This replica's name in leases (host-pid by default).
   std::string owner;
@@ -75,6 +103,9 @@ struct WorkerOptions {
   // batch that took t it pauses t * (100 / duty_percent - 1), so a storm of
   // due work leaves the database to ingestion the rest of the time.
   int duty_percent = 100;
+  // Shared by a replica's timer worker and relay (see HandOff); none: every
+  // warning is claimed by a relay from the database.
+  std::shared_ptr<HandOff> hand_off;
   // Fault injection (tests): holds claimed timers this long before firing.
   absl::Duration fault_delay_before_fire = absl::ZeroDuration();
   // Time for pacing, rate limits, jitter and caches (tests use a fake clock);
@@ -159,8 +190,9 @@ class OutboxRelay {
   OutboxRelay(std::shared_ptr<DeliveryStore> store, std::shared_ptr<EventSource> events, NotifyRouting routing,
               TimeSource now, RelayOptions options, DeliveryMetrics* metrics);
 
-  // Claims a batch and delivers it; returns how many messages were settled
-  // (delivered or dead-lettered).
+  // Delivers what the timer worker handed off, then claims batches and
+  // delivers them; returns how many messages were settled (delivered or
+  // dead-lettered).
   absl::StatusOr<int> RunOnce();
 
   // Refreshes the due-timer and dead-letter gauges.
@@ -182,6 +214,9 @@ class OutboxRelay {
   CardContext CardContextFor(const std::string& tenant, const google::protobuf::Struct& payload);
   // Takes a token of `destination`; otherwise returns how long until one.
   std::optional<absl::Duration> TakeToken(const v1::NotifyDestination& destination);
+  // Delivers a batch this relay holds and records the outcomes; returns how
+  // many were settled.
+  absl::StatusOr<int> Settle(const std::vector<ClaimedMessage>& batch, absl::Time now);
   // `employee` is the recipient from the directory (nullopt when unknown).
   DeliveryOutcome Deliver(const ClaimedMessage& claimed, const std::optional<v1::Employee>& employee, absl::Time now);
 

@@ -32,15 +32,6 @@ struct TimerFiring {
   ScheduledTimer next;
 };
 
-struct FireResult {
-  // Lag (fired_at - timer_at) of each timer this call fired.
-  std::vector<std::pair<TimerLevel, absl::Duration>> fired;
-  // Claims another replica took over (lease expired, token moved on).
-  int fenced = 0;
-  // Tasks completed since the claim; their timers stop.
-  int cancelled = 0;
-};
-
 struct OutboxMessage {
   std::string message_id;
   // Unique per tenant; the relay's deduplication key downstream.
@@ -62,6 +53,18 @@ struct ClaimedMessage {
   // Destinations that already accepted it (on an earlier attempt).
   std::vector<std::string> delivered_to;
   int64_t fence = 0;
+};
+
+struct FireResult {
+  // Lag (fired_at - timer_at) of each timer this call fired.
+  std::vector<std::pair<TimerLevel, absl::Duration>> fired;
+  // Claims another replica took over (lease expired, token moved on).
+  int fenced = 0;
+  // Tasks completed since the claim; their timers stop.
+  int cancelled = 0;
+  // The notices written already leased to the firing owner (see FireTimers'
+  // hand_off_lease), as a claim of them would have returned them.
+  std::vector<ClaimedMessage> handed_off;
 };
 
 struct DeliveryOutcome {
@@ -89,8 +92,13 @@ class DeliveryStore {
   // and an unexpired lease at `now`, and due at `now`, records (task, level) as
   // fired (a unique key: never twice), writes its notices to the outbox and
   // moves the task to its next timer. Others count as fenced or cancelled.
+  // With a `hand_off_lease`, the notices are written already leased to
+  // `owner` until now + hand_off_lease (fence 1) and returned as claimed, so
+  // the owner's relay can deliver them without claiming them; zero writes
+  // them for any relay to claim.
   virtual absl::StatusOr<FireResult> FireTimers(const std::string& owner, absl::Time now,
-                                                const std::vector<TimerFiring>& firings) = 0;
+                                                const std::vector<TimerFiring>& firings,
+                                                absl::Duration hand_off_lease) = 0;
 
   // Open tasks whose timer is due at `now`.
   virtual absl::StatusOr<int64_t> DueTimers(const std::string& tenant, absl::Time now) = 0;

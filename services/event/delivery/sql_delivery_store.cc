@@ -135,11 +135,13 @@ absl::StatusOr<std::vector<ClaimedTimer>> SqlDeliveryStore::ClaimDueTimers(const
 }
 
 absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner, absl::Time now,
-                                                        const std::vector<TimerFiring>& firings) {
+                                                        const std::vector<TimerFiring>& firings,
+                                                        absl::Duration hand_off_lease) {
   FireResult result;
   if (firings.empty()) return result;
   std::map<std::string, std::vector<const TimerFiring*>> by_tenant;
   for (const TimerFiring& f : firings) by_tenant[f.claim.tenant].push_back(&f);
+  const bool handing_off = hand_off_lease > absl::ZeroDuration();
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     result = {};
     std::string firing_rows, outbox_rows;
@@ -209,11 +211,17 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
           firing_params.push_back(std::move(p));
         }
         for (const Notice& notice : f->notices) {
-          absl::StrAppend(&outbox_rows, outbox_rows.empty() ? "" : ",", "(?, ?, ?, ?, ?, ?, ?, 0, 0, ?)");
-          for (db::Param p : Params{tenant, RandomId(), notice.idempotency_key, notice.topic, notice.recipient_id,
-                                    notice.payload_json, Ms(now), Ms(now)}) {
+          ClaimedMessage m;
+          m.tenant = tenant;
+          m.message = {RandomId(), notice.idempotency_key, notice.topic, notice.recipient_id, notice.payload_json, now};
+          m.fence = handing_off ? 1 : 0;
+          absl::StrAppend(&outbox_rows, outbox_rows.empty() ? "" : ",", "(?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)");
+          for (db::Param p : Params{tenant, m.message.message_id, notice.idempotency_key, notice.topic,
+                                    notice.recipient_id, notice.payload_json, Ms(now), Ms(now),
+                                    handing_off ? owner : "", handing_off ? Ms(now + hand_off_lease) : 0, m.fence}) {
             outbox_params.push_back(std::move(p));
           }
+          if (handing_off) result.handed_off.push_back(std::move(m));
         }
         result.fired.push_back({task.timer_level, now - task.timer_at});
       }
@@ -227,11 +235,11 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
       if (!ins.ok()) return ins.status();
     }
     if (!outbox_rows.empty()) {
-      auto ins =
-          txn.Execute(absl::StrCat("INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, "
-                                   "recipient_id, payload, created_at, state, attempts, next_attempt_at) VALUES ",
-                                   outbox_rows),
-                      outbox_params);
+      auto ins = txn.Execute(absl::StrCat("INSERT INTO outbox (tenant_id, message_id, idempotency_key, topic, "
+                                          "recipient_id, payload, created_at, state, attempts, next_attempt_at, "
+                                          "lease_owner, lease_until, fence) VALUES ",
+                                          outbox_rows),
+                             outbox_params);
       if (!ins.ok()) return ins.status();
     }
     return absl::OkStatus();
@@ -347,16 +355,17 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
       const auto& [task_notice, tenant, state, attempted, next_attempt_ms, last_error, delivered_to] = key;
       const Queue& q = QueueOf(group.front()->first);
       const std::string p = q.prefix;
-      Params params = {tenant};
-      for (const auto* r : group) params.push_back(r->first.message.message_id);
-      auto rows = txn.Query(absl::StrCat("SELECT ", q.id_column, ", ", p, "fence, ", p, "lease_owner FROM ", q.table,
-                                         txn.ForcePrimary(), " WHERE tenant_id = ? AND ", q.id_column, " IN (",
-                                         db::Placeholders(group.size()), ")", txn.ForUpdate()),
-                            params);
-      if (!rows.ok()) return rows.status();
-      std::map<std::string, std::pair<int64_t, std::string>> current;
-      for (const Row& r : *rows) current[r.Str(0)] = {r.Int(1), r.Str(2)};
-      size_t held = 0;
+      // Only rows this relay still holds — its owner and the fence of its
+      // claim — are written; a row another claim took since is left to it.
+      // The fence is each row's own, so it is matched by id in a CASE.
+      std::string fence_case;
+      Params fence_params, id_params;
+      for (const auto* r : group) {
+        fence_case += " WHEN ? THEN ?";
+        fence_params.push_back(r->first.message.message_id);
+        fence_params.push_back(r->first.fence);
+        id_params.push_back(r->first.message.message_id);
+      }
       Params update = {int64_t{state},
                        int64_t{attempted ? 1 : 0},
                        next_attempt_ms,
@@ -364,23 +373,20 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
                        delivered_to,
                        state == static_cast<int>(DeliveryState::kDelivered) ? db::Param(Ms(now)) : db::Param(nullptr),
                        tenant};
-      for (const auto* r : group) {
-        auto it = current.find(r->first.message.message_id);
-        if (it == current.end() || it->second.first != r->first.fence || it->second.second != owner) {
-          ++fenced;  // another relay owns it now and records it itself
-          continue;
-        }
-        ++held;
-        update.push_back(r->first.message.message_id);
-      }
-      if (held == 0) continue;
+      update.insert(update.end(), id_params.begin(), id_params.end());
+      update.push_back(owner);
+      update.insert(update.end(), fence_params.begin(), fence_params.end());
       auto upd = txn.Execute(
           absl::StrCat("UPDATE ", q.table, txn.ForcePrimary(), " SET ", p, "state = ?, ", p, "attempts = ", p,
                        "attempts + ?, ", p, "next_attempt_at = ?, ", p, "last_error = ?, ", p, "delivered_to = ?, ", p,
                        "delivered_at = ?, ", p, "lease_owner = '', ", p, "lease_until = 0 WHERE tenant_id = ? AND ",
-                       q.id_column, " IN (", db::Placeholders(held), ")"),
+                       q.id_column, " IN (", db::Placeholders(group.size()), ") AND ", p, "lease_owner = ? AND ", p,
+                       "fence = CASE ", q.id_column, fence_case, " END"),
           update);
       if (!upd.ok()) return upd.status();
+      // Every held row changes (its lease owner becomes ''), so the count
+      // of changed rows is the count held.
+      fenced += static_cast<int>(group.size() - *upd);
     }
     return absl::OkStatus();
   });

@@ -17,7 +17,8 @@ class SqlDeliveryStore : public DeliveryStore {
   absl::StatusOr<std::vector<ClaimedTimer>> ClaimDueTimers(const std::string& owner, absl::Time now,
                                                            absl::Duration lease, int limit) override;
   absl::StatusOr<FireResult> FireTimers(const std::string& owner, absl::Time now,
-                                        const std::vector<TimerFiring>& firings) override;
+                                        const std::vector<TimerFiring>& firings,
+                                        absl::Duration hand_off_lease) override;
   absl::StatusOr<int64_t> DueTimers(const std::string& tenant, absl::Time now) override;
   absl::StatusOr<std::string> ManagerOf(const std::string& tenant, const std::string& employee_id) override;
   absl::StatusOr<std::vector<std::string>> EmployeesWithRole(const std::string& tenant,
