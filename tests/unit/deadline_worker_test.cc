@@ -384,7 +384,7 @@ TEST_F(RelayTest, ABatchReadsItsRecipientsOnceAndAsksForTheUnknownAgainNextBatch
 // delivered once without a claim of their own (a claim would move the fence
 // to 2).
 TEST_F(RelayTest, ATimerWorkersWarningsAreHandedToItsRelayUnclaimed) {
-  options_.hand_off = std::make_shared<HandOff>();
+  options_.hand_off = std::make_shared<HandOff>(w_.clock, options_.lease / 2);
   timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
   auto relay = Relay(kConfig);
   Ingest("c-1");
@@ -411,11 +411,35 @@ TEST_F(RelayTest, ATimerWorkersWarningsAreHandedToItsRelayUnclaimed) {
   EXPECT_TRUE(sent_.empty()) << "a handed-off warning was sent twice";
 }
 
+// Ingestion hands its task.assigned notices over the same way (as the event
+// host wires it): many small hand-offs are settled in batches of the relay's
+// size, each message once and none of them claimed (fence 1 throughout).
+TEST_F(RelayTest, IngestedTaskNoticesReachTheRelayUnclaimedInBatchesOfItsSize) {
+  options_.batch = 4;
+  auto hand_off = std::make_shared<HandOff>(w_.clock, options_.lease / 2);
+  options_.hand_off = hand_off;
+  w_.store->set_notice_hand_off({options_.owner, options_.lease, [hand_off] { return hand_off->HasRoom(); },
+                                 [hand_off](const std::string& tenant, std::vector<TaskRecord> tasks) {
+                                   std::vector<ClaimedMessage> batch;
+                                   for (const TaskRecord& task : tasks) batch.push_back(TaskNotice(tenant, task));
+                                   hand_off->Put(std::move(batch));
+                                 }});
+  auto relay = Relay(kConfig);
+  for (const char* id : {"c-1", "c-2", "c-3"}) Ingest(id);  // 9 notices in 3 hand-offs
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM tasks WHERE notice_fence = 1 AND notice_lease_owner = 'replica-a'"), 9);
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 9);
+  EXPECT_EQ(sent_.size(), 15u) << "3 x (s1 and s-head: hook and ding; c-head: wecom)";
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM tasks WHERE notice_state = 1 AND notice_fence = 1"), 9);
+  sent_.clear();
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 0);
+  EXPECT_TRUE(sent_.empty());
+}
+
 // A handed-off batch the relay reaches only after its lease ran out is left
 // to a claim (here the relay's own): delivered once, by the claim. A full
 // hand-off makes the worker write its warnings for any relay to claim.
 TEST_F(RelayTest, AHandedOffBatchPastItsLeaseOrOverTheBoundIsClaimedInstead) {
-  options_.hand_off = std::make_shared<HandOff>(1);
+  options_.hand_off = std::make_shared<HandOff>(w_.clock, options_.lease / 2, 1);
   timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
   auto relay = Relay(kConfig);
   Ingest("c-1");

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <utility>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -191,7 +191,7 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
     const bool hand_off = options_.hand_off && options_.hand_off->HasRoom();
     auto result = store_->FireTimers(options_.owner, *at, firings, hand_off ? options_.lease : absl::ZeroDuration());
     if (!result.ok()) return result.status();
-    if (!result->handed_off.empty()) options_.hand_off->Put(std::move(result->handed_off), *at + options_.lease);
+    if (!result->handed_off.empty()) options_.hand_off->Put(std::move(result->handed_off));
     for (const auto& [level, lag] : result->fired) metrics_->TimerFired(level, lag);
     if (result->fenced > 0) {
       metrics_->ClaimsLost(result->fenced);
@@ -208,17 +208,30 @@ absl::StatusOr<int> TimerWorker::RunOnce() {
 
 bool HandOff::HasRoom() const {
   absl::MutexLock lock(&mu_);
-  return batches_.size() < max_batches_;
+  return messages_ < max_messages_;
 }
 
-void HandOff::Put(std::vector<ClaimedMessage> batch, absl::Time lease_until) {
+void HandOff::Put(std::vector<ClaimedMessage> batch) {
+  const absl::Duration at = clock_->Monotonic();
   absl::MutexLock lock(&mu_);
-  batches_.push_back({std::move(batch), lease_until});
+  messages_ += batch.size();
+  batches_.emplace_back(at, std::move(batch));
 }
 
-std::vector<HandOff::Batch> HandOff::TakeAll() {
-  absl::MutexLock lock(&mu_);
-  return std::exchange(batches_, {});
+std::vector<ClaimedMessage> HandOff::TakeFresh() {
+  const absl::Duration now = clock_->Monotonic();
+  std::vector<std::pair<absl::Duration, std::vector<ClaimedMessage>>> taken;
+  {
+    absl::MutexLock lock(&mu_);
+    taken.swap(batches_);
+    messages_ = 0;
+  }
+  std::vector<ClaimedMessage> fresh;
+  for (auto& [at, batch] : taken) {
+    if (now - at > max_age_) continue;
+    fresh.insert(fresh.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+  }
+  return fresh;
 }
 
 // ------------------------------------------------------------------ digests
@@ -477,11 +490,15 @@ absl::StatusOr<int> OutboxRelay::Settle(const std::vector<ClaimedMessage>& batch
 absl::StatusOr<int> OutboxRelay::RunOnce() {
   int settled = 0;
   if (options_.worker.hand_off) {
-    for (const HandOff::Batch& batch : options_.worker.hand_off->TakeAll()) {
+    // Settled in batches of the claim's size: one read of the recipients and
+    // one transaction of outcomes each, however small the hand-offs were.
+    std::vector<ClaimedMessage> handed = options_.worker.hand_off->TakeFresh();
+    const size_t batch = static_cast<size_t>(std::max(1, options_.worker.batch));
+    for (size_t begin = 0; begin < handed.size(); begin += batch) {
       auto now = now_();
       if (!now.ok()) return now.status();
-      if (batch.lease_until <= *now) continue;  // a claim takes them now
-      auto n = Settle(batch.messages, *now);
+      const auto first = handed.begin() + begin;
+      auto n = Settle({first, first + std::min(batch, handed.size() - begin)}, *now);
       if (!n.ok()) return n.status();
       settled += *n;
     }

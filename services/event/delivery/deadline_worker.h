@@ -65,31 +65,33 @@ using TimeSource = std::function<absl::StatusOr<absl::Time>()>;
 TimeSource DatabaseTime(std::shared_ptr<DeliveryStore> store);
 TimeSource ClockTime(std::shared_ptr<const Clock> clock);
 
-// The warnings a timer worker fires, handed to the relay of the same
-// replica in memory: the worker writes them already leased to itself (the
-// relay shares its owner name) and the relay delivers them without claiming
-// them — without the claim's read and lease of every message. If the
-// process dies first, their lease runs out and any relay claims them; a
-// batch the relay reaches after its lease ran out is left to such a claim.
-// Bounded: while it holds `max_batches`, the worker writes the warnings for
-// any relay to claim, as without a hand-off.
+// Messages handed to the relay of the same replica in memory: the warnings
+// its timer worker fires and the task.assigned notices its ingestion writes,
+// each written already leased to this replica (the owner name the relay
+// shares, fence 1), so that the relay delivers them without claiming them —
+// without the claim's read and lease of every message. If the process dies
+// first, their lease runs out and any relay claims them. A batch the relay
+// reaches more than `max_age` after it was put (half the lease: its lease
+// may be running out) is left to such a claim. Bounded: while it holds
+// `max_messages`, writers write for any relay to claim, as without it.
 class HandOff {
  public:
-  explicit HandOff(size_t max_batches = 16) : max_batches_(max_batches) {}
+  HandOff(std::shared_ptr<const Clock> clock, absl::Duration max_age, size_t max_messages = 4096)
+      : clock_(std::move(clock)), max_age_(max_age), max_messages_(max_messages) {}
 
   bool HasRoom() const;
-  void Put(std::vector<ClaimedMessage> batch, absl::Time lease_until);
-  struct Batch {
-    std::vector<ClaimedMessage> messages;
-    absl::Time lease_until;
-  };
-  // Every batch put so far, oldest first.
-  std::vector<Batch> TakeAll();
+  void Put(std::vector<ClaimedMessage> batch);
+  // The messages put within max_age, oldest first; the older ones are dropped.
+  std::vector<ClaimedMessage> TakeFresh();
 
  private:
-  const size_t max_batches_;
+  const std::shared_ptr<const Clock> clock_;
+  const absl::Duration max_age_;
+  const size_t max_messages_;
   mutable absl::Mutex mu_;
-  std::vector<Batch> batches_ ABSL_GUARDED_BY(mu_);
+  // (put at, on the clock's monotonic time; the batch)
+  std::vector<std::pair<absl::Duration, std::vector<ClaimedMessage>>> batches_ ABSL_GUARDED_BY(mu_);
+  size_t messages_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 struct WorkerOptions {

@@ -91,6 +91,15 @@ OutboxMessage TaskAssigned(const TaskRecord& task) {
 
 }  // namespace
 
+ClaimedMessage TaskNotice(const std::string& tenant, const TaskRecord& task) {
+  ClaimedMessage c;
+  c.tenant = tenant;
+  c.message = TaskAssigned(task);
+  c.task_notice = true;
+  c.fence = 1;
+  return c;
+}
+
 absl::StatusOr<absl::Time> SqlDeliveryStore::Now() {
   absl::Time now;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
