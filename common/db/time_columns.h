@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <string>
 
 #include "absl/time/time.h"
 #include "common/db/database.h"
@@ -27,10 +26,9 @@ inline Param OptMs(const std::optional<absl::Time>& t) {
 
 // The database's own clock now, in milliseconds. Due work is judged by this
 // clock so replicas with skewed clocks agree.
-inline const char* NowMsExpression(Dialect dialect) {
-  return dialect == Dialect::kMysql ? "FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)"
-                                    : "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+inline const char* NowMsSql(Dialect dialect) {
+  return dialect == Dialect::kMysql ? "SELECT FLOOR(UNIX_TIMESTAMP(NOW(3)) * 1000)"
+                                    : "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 }
-inline std::string NowMsSql(Dialect dialect) { return std::string("SELECT ") + NowMsExpression(dialect); }
 
 }  // namespace perfflow::db

@@ -38,8 +38,7 @@ class EventHost : public ServiceHost {
  public:
   EventHost(EventHostOptions o, std::shared_ptr<db::Database> database, std::shared_ptr<EventStore> store,
             std::unique_ptr<EventMetrics> metrics, std::shared_ptr<EventCore> core,
-            std::unique_ptr<DeliveryMetrics> delivery_metrics, NotifyRouting routing, ActionLinkOptions links,
-            std::shared_ptr<HandOff> hand_off)
+            std::unique_ptr<DeliveryMetrics> delivery_metrics, NotifyRouting routing, ActionLinkOptions links)
       : o_(std::move(o)),
         database_(std::move(database)),
         store_(std::move(store)),
@@ -48,8 +47,7 @@ class EventHost : public ServiceHost {
         service_(core_, IdentityOptions{o_.dev_mode}),
         delivery_metrics_(std::move(delivery_metrics)),
         routing_(std::move(routing)),
-        links_(std::move(links)),
-        hand_off_(std::move(hand_off)) {}
+        links_(std::move(links)) {}
 
   std::vector<Registered> Services() override { return {{&service_, "perfflow.event.v1.EventService"}}; }
   absl::Status Ready() override { return database_->Ping(); }
@@ -67,12 +65,14 @@ class EventHost : public ServiceHost {
       const auto db_time = DatabaseTime(deliveries);
       const auto events = EventSourceOf(core_, store_);
       WorkerOptions wo;
-      wo.owner = o_.worker_id;
+      wo.owner = o_.worker_id.empty() ? DefaultOwner() : o_.worker_id;
       wo.batch = std::max(1, o_.timer_batch);
       wo.lease = absl::Seconds(std::max(1, o_.timer_lease_seconds));
       wo.fault_delay_before_fire = absl::Milliseconds(std::max(0, o_.fault_delay_before_fire_ms));
       wo.duty_percent = std::clamp(o_.background_duty_percent, 1, 100);
-      wo.hand_off = hand_off_;
+      // Two of the relay's batches: what this replica's relay does not get
+      // to at once is left to every replica's relay.
+      wo.hand_off = std::make_shared<HandOff>(RealClock(), wo.lease / 2, 2 * wo.batch);
       auto timers = std::make_shared<TimerWorker>(deliveries, db_time, wo, delivery_metrics_.get());
       auto digests = std::make_shared<DigestScheduler>(events, deliveries, db_time, delivery_metrics_.get());
       relay_ = std::make_shared<OutboxRelay>(deliveries, events, std::move(routing_), db_time,
@@ -115,8 +115,6 @@ class EventHost : public ServiceHost {
   NotifyRouting routing_;
   ActionLinkOptions links_;
   std::shared_ptr<OutboxRelay> relay_;
-  // What this replica's ingestion and timers hand to its relay (with workers).
-  std::shared_ptr<HandOff> hand_off_;
   std::vector<std::unique_ptr<PeriodicTask>> tasks_;
 };
 
@@ -131,7 +129,6 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOption
   if (!database.ok()) return database.status();
   auto opened = SqlEventStore::Open(*database);
   if (!opened.ok()) return opened.status();
-  SqlEventStore& sql_store = **opened;
   if ((*database)->dialect() == db::Dialect::kMysql) (*opened)->set_health_scan_threads(o.health_scan_threads);
   std::shared_ptr<EventStore> store = *std::move(opened);
   auto clock = RealClock();
@@ -152,28 +149,13 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOption
     return absl::FailedPreconditionError(
         absl::StrCat("--action_base_url needs signing keys in ", kActionLinkKeysEnv, " (openssl rand -hex 32)"));
   }
-  // This replica's name in leases; with workers, its ingestion and timers
-  // hand the notices they write to its relay (see HandOff).
-  EventHostOptions options = o;
-  if (options.worker_id.empty()) options.worker_id = DefaultOwner();
-  std::shared_ptr<HandOff> hand_off;
-  if (o.workers) {
-    const absl::Duration lease = absl::Seconds(std::max(1, o.timer_lease_seconds));
-    hand_off = std::make_shared<HandOff>(clock, lease / 2);
-    sql_store.set_notice_hand_off({options.worker_id, lease, [hand_off] { return hand_off->HasRoom(); },
-                                   [hand_off](const std::string& tenant, std::vector<TaskRecord> tasks) {
-                                     std::vector<ClaimedMessage> batch;
-                                     for (const TaskRecord& task : tasks) batch.push_back(TaskNotice(tenant, task));
-                                     hand_off->Put(std::move(batch));
-                                   }});
-  }
   auto metrics = std::make_unique<EventMetrics>(registry);
   auto core = std::make_shared<EventCore>(store, clock, metrics.get());
   std::unique_ptr<DeliveryMetrics> delivery_metrics;
   if (o.workers) delivery_metrics = std::make_unique<DeliveryMetrics>(registry);
-  return std::unique_ptr<ServiceHost>(new EventHost(options, *std::move(database), store, std::move(metrics), core,
-                                                    std::move(delivery_metrics), *std::move(routing), std::move(links),
-                                                    std::move(hand_off)));
+  return std::unique_ptr<ServiceHost>(new EventHost(o, *std::move(database), store, std::move(metrics), core,
+                                                    std::move(delivery_metrics), *std::move(routing),
+                                                    std::move(links)));
 }
 
 }  // namespace perfflow::event

@@ -572,11 +572,8 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
   // (tenant_id, source, external_id) refuses a stored one. Then the batch
   // runs again, looking its ids up first.
   bool look_up = false;
-  const bool hand_off = notice_hand_off_ && notice_hand_off_->has_room();
-  std::vector<TaskRecord> announced;  // the tasks whose notice is handed off
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
     results.clear();
-    announced.clear();
     // The events already stored under the batch's ids.
     std::map<Key, std::pair<std::string, std::string>> stored;  // -> (payload hash, event id)
     for (const auto& [begin, count] : db::Chunks(look_up ? batch.size() : 0)) {
@@ -660,18 +657,6 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
                          // Imported history is never announced.
                          int64_t{static_cast<int>(e.imported ? DeliveryState::kNone : DeliveryState::kPending)},
                          Ms(task.created_at)});
-        if (hand_off) {
-          const bool leased = !e.imported;
-          tasks.back().insert(tasks.back().end(),
-                              {leased ? notice_hand_off_->owner : "",
-                               leased ? absl::ToInt64Milliseconds(notice_hand_off_->lease) : int64_t{0},
-                               int64_t{leased ? 1 : 0}, int64_t{leased ? 1 : 0}});
-          if (leased) {
-            announced.push_back(task);
-            announced.back().event_id = e.event_id;
-            announced.back().event_type = e.event_type;
-          }
-        }
       }
     }
     absl::Status in = db::InsertRows(
@@ -688,28 +673,14 @@ absl::StatusOr<std::vector<absl::StatusOr<IngestResult>>> SqlEventStore::IngestB
       return absl::AbortedError("an id of the batch is already stored");
     }
     if (!in.ok()) return in;
-    if (!hand_off) {
-      return db::InsertRows(
-          txn,
-          "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
-          "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to, "
-          "notice_state, notice_next_attempt_at) VALUES ",
-          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tasks);
-    }
-    // The lease runs until the database's now + lease (judged by its clock,
-    // as a claim's is): lease_until = lease + 1 * now; an imported task's
-    // notice is not leased: 0 + 0 * now.
     return db::InsertRows(
         txn,
         "INSERT INTO tasks (tenant_id, task_id, event_id, event_type, kind, assignee_id, state, due_at, "
         "created_at, completed_at, timer_level, timer_at, escalate_after_ms, escalate_to, "
-        "notice_state, notice_next_attempt_at, notice_lease_owner, notice_lease_until, notice_fence) VALUES ",
-        absl::StrCat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? + ? * ", db::NowMsExpression(txn.dialect()),
-                     ", ?)"),
-        tasks);
+        "notice_state, notice_next_attempt_at) VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tasks);
   });
   if (!s.ok()) return s;
-  if (!announced.empty()) notice_hand_off_->hand(tenant, std::move(announced));
   return results;
 }
 

@@ -88,19 +88,6 @@ class SqlEventStore : public EventStore {
   // the runs in turn.
   void set_health_scan_threads(int threads) { health_scan_threads_ = std::max(1, threads); }
 
-  // Task notices handed to this replica's relay (see HandOff in
-  // delivery/deadline_worker.h): while `has_room` says so, the tasks of new
-  // events are written with their task.assigned notice leased to `owner`
-  // until the database's now + `lease` (fence 1), and `hand` receives them
-  // once committed. Set before the store serves.
-  struct NoticeHandOff {
-    std::string owner;
-    absl::Duration lease;
-    std::function<bool()> has_room;
-    std::function<void(const std::string& tenant, std::vector<TaskRecord> tasks)> hand;
-  };
-  void set_notice_hand_off(NoticeHandOff hand_off) { notice_hand_off_ = std::move(hand_off); }
-
  private:
   explicit SqlEventStore(std::shared_ptr<db::Database> db) : db_(std::move(db)) {}
   // One query of HealthBuckets: the chains triggered on days first..last.
@@ -111,7 +98,6 @@ class SqlEventStore : public EventStore {
   std::shared_ptr<db::Database> db_;
   int flow_page_rows_ = 5000;
   int health_scan_threads_ = 1;
-  std::optional<NoticeHandOff> notice_hand_off_;
 };
 
 }  // namespace perfflow::event

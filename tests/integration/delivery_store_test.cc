@@ -8,7 +8,6 @@
 #include <set>
 #include <thread>
 
-#include "common/timestamps.h"
 #include "gtest/gtest.h"
 #include "services/event/delivery/sql_delivery_store.h"
 #include "tests/testing/fixtures.h"
@@ -167,105 +166,6 @@ TEST_P(DeliveryStoreTest, HandedOffWarningsAreClaimedByTheirFiringOwner) {
   for (const ClaimedMessage& m : *taken) EXPECT_EQ(m.fence, 2);
   EXPECT_EQ(store_->CompleteDeliveries("a", fired_at + absl::Seconds(12), second_half).value_or(-1), 3);
   EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 3);
-}
-
-// With a notice hand-off, ingestion writes each new task's task.assigned
-// notice leased to the replica until the database's now + lease (fence 1) and
-// hands the committed tasks over; the relay settles them as claimed, nobody
-// claims them meanwhile. A duplicate or imported event hands nothing; with
-// no room, the tasks are written for any relay to claim.
-TEST_P(DeliveryStoreTest, IngestionHandsItsTaskNoticesOffLeased) {
-  std::vector<ClaimedMessage> handed;
-  bool room = true;
-  w_.store->set_notice_hand_off({"replica-a", absl::Seconds(30), [&] { return room; },
-                                 [&](const std::string& tenant, std::vector<TaskRecord> tasks) {
-                                   for (const TaskRecord& t : tasks) handed.push_back(TaskNotice(tenant, t));
-                                 }});
-  auto before = store_->Now();
-  ASSERT_TRUE(before.ok()) << before.status();
-  IngestContracts(1);
-  auto after = store_->Now();
-  ASSERT_TRUE(after.ok()) << after.status();
-  ASSERT_EQ(handed.size(), 3u);
-  auto lease = [&](const std::string& column, const std::string& task_id) {
-    auto v = db::QueryInt(*w_.database.db, "SELECT " + column + " FROM tasks WHERE tenant_id = ? AND task_id = ?",
-                          {kTenant, task_id});
-    EXPECT_TRUE(v.ok()) << v.status();
-    return v.value_or(-1);
-  };
-  for (const ClaimedMessage& m : handed) {
-    EXPECT_TRUE(m.task_notice);
-    EXPECT_EQ(m.fence, 1);
-    EXPECT_EQ(m.message.topic, "task.assigned");
-    EXPECT_NE(m.message.payload_json.find("\"event_type\":\"crm.contract_signed\""), std::string::npos)
-        << m.message.payload_json;
-    EXPECT_EQ(lease("notice_fence", m.message.message_id), 1);
-    const int64_t until = lease("notice_lease_until", m.message.message_id);
-    EXPECT_GE(until, absl::ToUnixMillis(*before + absl::Seconds(30)));
-    EXPECT_LE(until, absl::ToUnixMillis(*after + absl::Seconds(30)));
-  }
-  // What a claim returns for the same rows once the lease ran out, field by field.
-  auto claimed = store_->ClaimOutbox("replica-b", *after + absl::Seconds(31), absl::Seconds(10), 100);
-  ASSERT_TRUE(claimed.ok()) << claimed.status();
-  ASSERT_EQ(claimed->size(), 3u);
-  for (const ClaimedMessage& c : *claimed) {
-    auto it = std::find_if(handed.begin(), handed.end(),
-                           [&](const ClaimedMessage& h) { return h.message.message_id == c.message.message_id; });
-    ASSERT_NE(it, handed.end());
-    EXPECT_EQ(it->message.payload_json, c.message.payload_json);
-    EXPECT_EQ(it->message.idempotency_key, c.message.idempotency_key);
-    EXPECT_EQ(it->message.recipient_id, c.message.recipient_id);
-    EXPECT_EQ(it->message.created_at, c.message.created_at);
-    EXPECT_EQ(c.fence, 2);
-  }
-
-  // The next event's notices: nobody else claims them in the lease; the owner settles them.
-  handed.clear();
-  auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-next"));
-  ASSERT_TRUE(r.ok()) << r.status();
-  ASSERT_EQ(handed.size(), 3u);
-  auto now = store_->Now();
-  ASSERT_TRUE(now.ok());
-  auto other = store_->ClaimOutbox("replica-b", *now, absl::Seconds(10), 100);
-  ASSERT_TRUE(other.ok()) << other.status();
-  EXPECT_TRUE(other->empty());
-  DeliveryOutcome delivered;
-  delivered.state = DeliveryState::kDelivered;
-  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> outcomes;
-  for (const auto& m : handed) outcomes.emplace_back(m, delivered);
-  EXPECT_EQ(store_->CompleteDeliveries("replica-a", *now, outcomes).value_or(-1), 0);
-  EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 3) << "the first event's three, leased to replica-b";
-
-  // A duplicate or an imported (closed) chain hands nothing; without room
-  // nothing is leased.
-  handed.clear();
-  ASSERT_TRUE(w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-next")).ok());
-  EXPECT_TRUE(handed.empty());
-  v1::ImportHistoryRequest import;
-  v1::HistoricalEvent* h = import.add_events();
-  *h->mutable_event() = testing::ContractSigned("h-1");
-  const absl::Time opened = w_.clock->Now() - absl::Hours(24 * 40);
-  ToTimestamp(opened, h->mutable_event()->mutable_occurred_at());
-  ToTimestamp(opened + absl::Hours(5), h->mutable_owner_action_at());
-  ToTimestamp(opened + absl::Hours(20), h->mutable_manager_feedback_at());
-  h->set_verdict(perfflow::type::v1::VERDICT_MEETS);
-  ToTimestamp(opened + absl::Hours(30), h->mutable_cross_confirm_at());
-  ToTimestamp(opened + absl::Hours(40), h->mutable_archived_at());
-  auto imported = w_.core->ImportHistory(InProcessCall(kTenant), import);
-  ASSERT_TRUE(imported.ok()) << imported.status();
-  ASSERT_TRUE(imported->front().ok()) << imported->front().status();
-  EXPECT_TRUE(handed.empty());
-  room = false;
-  auto unleased = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned("c-full"));
-  ASSERT_TRUE(unleased.ok()) << unleased.status();
-  EXPECT_TRUE(handed.empty());
-  for (const TaskRecord& t : unleased->event.tasks) {
-    EXPECT_EQ(lease("notice_lease_until", t.task_id), 0);
-    EXPECT_EQ(lease("notice_fence", t.task_id), 0);
-  }
-  auto free = store_->ClaimOutbox("replica-b", *now, absl::Seconds(10), 100);
-  ASSERT_TRUE(free.ok()) << free.status();
-  EXPECT_EQ(free->size(), 3u);
 }
 
 // A notice from a peer service: an outbox row, pending from `at`.

@@ -397,6 +397,8 @@ TEST_F(RelayTest, ATimerWorkersWarningsAreHandedToItsRelayUnclaimed) {
   EXPECT_EQ(reminder("COUNT(*)"), 1);
   EXPECT_EQ(reminder("fence"), 1);
   EXPECT_EQ(reminder("lease_until"), absl::ToUnixMillis(w_.clock->Now() + options_.lease));
+  EXPECT_EQ(reminder("next_attempt_at"), absl::ToUnixMillis(w_.clock->Now() + options_.lease))
+      << "due to a claim when the lease ends";
   auto other = deliveries_->ClaimOutbox("replica-b", w_.clock->Now(), absl::Seconds(10), 100);
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_TRUE(other->empty());
@@ -411,25 +413,23 @@ TEST_F(RelayTest, ATimerWorkersWarningsAreHandedToItsRelayUnclaimed) {
   EXPECT_TRUE(sent_.empty()) << "a handed-off warning was sent twice";
 }
 
-// Ingestion hands its task.assigned notices over the same way (as the event
-// host wires it): many small hand-offs are settled in batches of the relay's
-// size, each message once and none of them claimed (fence 1 throughout).
-TEST_F(RelayTest, IngestedTaskNoticesReachTheRelayUnclaimedInBatchesOfItsSize) {
-  options_.batch = 4;
-  auto hand_off = std::make_shared<HandOff>(w_.clock, options_.lease / 2);
-  options_.hand_off = hand_off;
-  w_.store->set_notice_hand_off({options_.owner, options_.lease, [hand_off] { return hand_off->HasRoom(); },
-                                 [hand_off](const std::string& tenant, std::vector<TaskRecord> tasks) {
-                                   std::vector<ClaimedMessage> batch;
-                                   for (const TaskRecord& task : tasks) batch.push_back(TaskNotice(tenant, task));
-                                   hand_off->Put(std::move(batch));
-                                 }});
+// Hand-offs (here two timer batches) are settled together in batches of the
+// relay's size: every warning once, none of them claimed (fence 1).
+TEST_F(RelayTest, HandOffsAreSettledInBatchesOfTheRelaysSize) {
+  options_.batch = 2;
+  options_.hand_off = std::make_shared<HandOff>(w_.clock, options_.lease / 2);
+  timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
   auto relay = Relay(kConfig);
-  for (const char* id : {"c-1", "c-2", "c-3"}) Ingest(id);  // 9 notices in 3 hand-offs
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM tasks WHERE notice_fence = 1 AND notice_lease_owner = 'replica-a'"), 9);
-  ASSERT_EQ(relay->RunOnce().value_or(-1), 9);
-  EXPECT_EQ(sent_.size(), 15u) << "3 x (s1 and s-head: hook and ding; c-head: wecom)";
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM tasks WHERE notice_state = 1 AND notice_fence = 1"), 9);
+  for (const char* id : {"c-1", "c-2", "c-3"}) Ingest(id);
+  while (relay->RunOnce().value_or(0) > 0) {
+  }
+  At(absl::Hours(20));  // s1's three reminders, in timer batches of 2 and 1
+  ASSERT_EQ(Fire(), 3);
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox WHERE topic = 'task.reminder' AND fence = 1"), 3);
+  sent_.clear();
+  ASSERT_EQ(relay->RunOnce().value_or(-1), 3);
+  EXPECT_EQ(sent_.size(), 6u) << "3 x s1 (sales: hook and ding)";
+  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM outbox WHERE topic = 'task.reminder' AND state = 1 AND fence = 1"), 3);
   sent_.clear();
   ASSERT_EQ(relay->RunOnce().value_or(-1), 0);
   EXPECT_TRUE(sent_.empty());

@@ -495,12 +495,15 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
     std::vector<ClaimedMessage> handed = options_.worker.hand_off->TakeFresh();
     const size_t batch = static_cast<size_t>(std::max(1, options_.worker.batch));
     for (size_t begin = 0; begin < handed.size(); begin += batch) {
+      const absl::Duration batch_start = options_.worker.clock->Monotonic();
       auto now = now_();
       if (!now.ok()) return now.status();
       const auto first = handed.begin() + begin;
       auto n = Settle({first, first + std::min(batch, handed.size() - begin)}, *now);
       if (!n.ok()) return n.status();
       settled += *n;
+      PaceBatch(*options_.worker.clock, options_.worker.clock->Monotonic() - batch_start,
+                options_.worker.duty_percent);
     }
   }
   for (int b = 0; b < options_.worker.max_batches; ++b) {

@@ -91,15 +91,6 @@ OutboxMessage TaskAssigned(const TaskRecord& task) {
 
 }  // namespace
 
-ClaimedMessage TaskNotice(const std::string& tenant, const TaskRecord& task) {
-  ClaimedMessage c;
-  c.tenant = tenant;
-  c.message = TaskAssigned(task);
-  c.task_notice = true;
-  c.fence = 1;
-  return c;
-}
-
 absl::StatusOr<absl::Time> SqlDeliveryStore::Now() {
   absl::Time now;
   absl::Status s = db_->RunInTransaction([&](Transaction& txn) -> absl::Status {
@@ -225,9 +216,12 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
           m.message = {RandomId(), notice.idempotency_key, notice.topic, notice.recipient_id, notice.payload_json, now};
           m.fence = handing_off ? 1 : 0;
           absl::StrAppend(&outbox_rows, outbox_rows.empty() ? "" : ",", "(?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)");
-          for (db::Param p : Params{tenant, m.message.message_id, notice.idempotency_key, notice.topic,
-                                    notice.recipient_id, notice.payload_json, Ms(now), Ms(now),
-                                    handing_off ? owner : "", handing_off ? Ms(now + hand_off_lease) : 0, m.fence}) {
+          // A handed-off warning is due (to a claim) only once its lease has
+          // run out: claims scan the due index from its start.
+          const int64_t due = Ms(handing_off ? now + hand_off_lease : now);
+          for (db::Param p :
+               Params{tenant, m.message.message_id, notice.idempotency_key, notice.topic, notice.recipient_id,
+                      notice.payload_json, Ms(now), due, handing_off ? owner : "", handing_off ? due : 0, m.fence}) {
             outbox_params.push_back(std::move(p));
           }
           if (handing_off) result.handed_off.push_back(std::move(m));

@@ -7,10 +7,6 @@
 
 namespace perfflow::event {
 
-// The task.assigned notice of `task` (a task row of a new event) as a claim
-// of it returns it, for a relay it was handed to with its lease (fence 1).
-ClaimedMessage TaskNotice(const std::string& tenant, const TaskRecord& task);
-
 // DeliveryStore over the event service's tables (EventMigrations() creates
 // them; open SqlEventStore first).
 class SqlDeliveryStore : public DeliveryStore {
