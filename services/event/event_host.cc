@@ -70,9 +70,9 @@ class EventHost : public ServiceHost {
       wo.lease = absl::Seconds(std::max(1, o_.timer_lease_seconds));
       wo.fault_delay_before_fire = absl::Milliseconds(std::max(0, o_.fault_delay_before_fire_ms));
       wo.duty_percent = std::clamp(o_.background_duty_percent, 1, 100);
-      // Two of the relay's batches: what this replica's relay does not get
-      // to at once is left to every replica's relay.
-      wo.hand_off = std::make_shared<HandOff>(RealClock(), wo.lease / 2, 2 * wo.batch);
+      // At most what one run of the timer worker fires; past that, warnings
+      // are written for every replica's relay to claim.
+      wo.hand_off = std::make_shared<HandOff>(RealClock(), wo.lease / 2, wo.max_batches * wo.batch);
       auto timers = std::make_shared<TimerWorker>(deliveries, db_time, wo, delivery_metrics_.get());
       auto digests = std::make_shared<DigestScheduler>(events, deliveries, db_time, delivery_metrics_.get());
       relay_ = std::make_shared<OutboxRelay>(deliveries, events, std::move(routing_), db_time,
