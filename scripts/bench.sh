@@ -65,6 +65,12 @@ run_timers() {
     --json build-bench/timer_storm.json "$@"
 }
 
+# CPU per IngestEvent with its notices' delivery included; more builds to
+# compare side by side: ./scripts/bench.sh cost --build old=/path/to/bin
+run_cost() {
+  with_mariadb bench/ingest_cost.py --build this=build-bench/bin --source-dir . "$@"
+}
+
 run_brief() {
   with_mariadb bench/brief_bench.py --event-binary build-bench/bin/perfflow-event \
     --calibration-binary build-bench/bin/perfflow-calibration --source-dir . --json build-bench/brief_bench.json
@@ -85,8 +91,9 @@ case "${1:-all}" in
   phrases) run_phrases ;;
   timers) run_timers "${@:2}" ;;
   brief) run_brief ;;
+  cost) run_cost "${@:2}" ;;
   gateway) run_gateway ;;
   upgrade) run_upgrade ;;
   all) run_limits; run_validator; run_phrases; run_timers; run_brief; run_gateway; run_scale; run_upgrade ;;
-  *) echo "unknown benchmark '$1' (limits, scale, validator, phrases, timers, brief, gateway, upgrade)" >&2; exit 2 ;;
+  *) echo "unknown benchmark '$1' (limits, scale, validator, phrases, timers, brief, cost, gateway, upgrade)" >&2; exit 2 ;;
 esac

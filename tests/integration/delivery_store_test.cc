@@ -18,6 +18,18 @@ namespace {
 using testing::Backend;
 using testing::kTenant;
 
+// Each claimed message with the outcome `state` (and `last_error`).
+std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> Outcomes(const std::vector<ClaimedMessage>& claimed,
+                                                                 DeliveryState state,
+                                                                 const std::string& last_error = "") {
+  DeliveryOutcome outcome;
+  outcome.state = state;
+  outcome.last_error = last_error;
+  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> out;
+  for (const ClaimedMessage& m : claimed) out.emplace_back(m, outcome);
+  return out;
+}
+
 class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -117,11 +129,9 @@ TEST_P(DeliveryStoreTest, HandedOffWarningsAreClaimedByTheirFiringOwner) {
   IngestContracts(2);
   auto settle_assigned = store_->ClaimOutbox("relay", Later(), absl::Seconds(10), 100);
   ASSERT_TRUE(settle_assigned.ok()) << settle_assigned.status();
-  DeliveryOutcome delivered;
-  delivered.state = DeliveryState::kDelivered;
-  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> assigned;
-  for (const auto& m : *settle_assigned) assigned.emplace_back(m, delivered);
-  ASSERT_EQ(store_->CompleteDeliveries("relay", Later(), assigned).value_or(-1), 0);
+  ASSERT_EQ(
+      store_->CompleteDeliveries("relay", Later(), Outcomes(*settle_assigned, DeliveryState::kDelivered)).value_or(-1),
+      0);
 
   auto claims = store_->ClaimDueTimers("a", Later(), absl::Seconds(10), 10);
   ASSERT_TRUE(claims.ok()) << claims.status();
@@ -152,10 +162,8 @@ TEST_P(DeliveryStoreTest, HandedOffWarningsAreClaimedByTheirFiringOwner) {
   EXPECT_TRUE(other->empty()) << "claimed by another relay while the hand-off lease holds";
 
   // The owner settles half of them in time.
-  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> first_half, second_half;
-  for (size_t i = 0; i < fired->handed_off.size(); ++i) {
-    (i < 3 ? first_half : second_half).emplace_back(fired->handed_off[i], delivered);
-  }
+  auto first_half = Outcomes({fired->handed_off.begin(), fired->handed_off.begin() + 3}, DeliveryState::kDelivered);
+  auto second_half = Outcomes({fired->handed_off.begin() + 3, fired->handed_off.end()}, DeliveryState::kDelivered);
   ASSERT_EQ(store_->CompleteDeliveries("a", fired_at + absl::Seconds(2), first_half).value_or(-1), 0);
   EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 3);
   // The rest outlive the lease: another relay claims them (fence 2) and the
@@ -248,22 +256,14 @@ TEST_P(DeliveryStoreTest, ARelaysExpiredClaimIsFencedByItsOwnNewerClaim) {
   ASSERT_TRUE(second.ok()) << second.status();
   ASSERT_EQ(second->size(), 4u);
 
-  DeliveryOutcome dead;
-  dead.state = DeliveryState::kDeadLetter;
-  dead.last_error = "stale";
-  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> stale;
-  for (const auto& m : *first) stale.emplace_back(m, dead);
+  auto stale = Outcomes(*first, DeliveryState::kDeadLetter, "stale");
   EXPECT_EQ(store_->CompleteDeliveries("a", now + absl::Seconds(12), stale).value_or(-1), 4);
   EXPECT_EQ(store_->DeadLetters(kTenant).value_or(-1), 0) << "the stale outcome wrote nothing";
   EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 4);
 
   // One outcome of the newer claim is for a message someone else took since
   // (a fence that is not the row's): the rest of its group is settled.
-  DeliveryOutcome delivered;
-  delivered.state = DeliveryState::kDelivered;
-  delivered.delivered_to = {"log"};
-  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> fresh;
-  for (const auto& m : *second) fresh.emplace_back(m, delivered);
+  auto fresh = Outcomes(*second, DeliveryState::kDelivered);
   fresh.back().first.fence += 1;
   EXPECT_EQ(store_->CompleteDeliveries("a", now + absl::Seconds(13), fresh).value_or(-1), 1);
   EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 1) << "the one with the other fence is still pending";
@@ -290,11 +290,7 @@ TEST_P(DeliveryStoreTest, ClaimsTakeTheDueFirstFromBothPlaces) {
   EXPECT_TRUE((*rest)[1].task_notice);
   EXPECT_EQ((*rest)[2].message.idempotency_key, "late");
 
-  DeliveryOutcome dead;
-  dead.state = DeliveryState::kDeadLetter;
-  dead.last_error = "hook: HTTP 400";
-  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> outcomes;
-  for (const auto& m : *first) outcomes.emplace_back(m, dead);
+  auto outcomes = Outcomes(*first, DeliveryState::kDeadLetter, "hook: HTTP 400");
   ASSERT_EQ(store_->CompleteDeliveries("a", now + absl::Minutes(3), outcomes).value_or(-1), 0);
   EXPECT_EQ(store_->DeadLetters(kTenant).value_or(-1), 2) << "one outbox row, one task notice";
   EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 3) << "the rest are leased, still pending";
@@ -318,11 +314,10 @@ TEST_P(DeliveryStoreTest, ATasksTimerAndNoticeAreClaimedApart) {
   ASSERT_TRUE(fired.ok()) << fired.status();
   EXPECT_EQ(fired->fired.size(), 3u);
   EXPECT_EQ(fired->fenced, 0);
-  DeliveryOutcome delivered;
-  delivered.state = DeliveryState::kDelivered;
-  std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> outcomes;
-  for (const auto& m : *notices) outcomes.emplace_back(m, delivered);
-  EXPECT_EQ(store_->CompleteDeliveries("relay", Later() + absl::Seconds(2), outcomes).value_or(-1), 0);
+  EXPECT_EQ(
+      store_->CompleteDeliveries("relay", Later() + absl::Seconds(2), Outcomes(*notices, DeliveryState::kDelivered))
+          .value_or(-1),
+      0);
   EXPECT_EQ(w_.store->OutboxBacklog(kTenant).value_or(-1), 0);
 }
 
