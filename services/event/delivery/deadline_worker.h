@@ -65,15 +65,17 @@ using TimeSource = std::function<absl::StatusOr<absl::Time>()>;
 TimeSource DatabaseTime(std::shared_ptr<DeliveryStore> store);
 TimeSource ClockTime(std::shared_ptr<const Clock> clock);
 
-// Messages handed to the relay of the same replica in memory: the warnings
-// its timer worker fires and the task.assigned notices its ingestion writes,
-// each written already leased to this replica (the owner name the relay
-// shares, fence 1), so that the relay delivers them without claiming them —
-// without the claim's read and lease of every message. If the process dies
-// first, their lease runs out and any relay claims them. A batch the relay
-// reaches more than `max_age` after it was put (half the lease: its lease
-// may be running out) is left to such a claim. Bounded: while it holds
-// `max_messages`, writers write for any relay to claim, as without it.
+// The warnings a timer worker fires, handed to the relay of the same replica
+// in memory: written already leased to this replica (the owner name the
+// relay shares, fence 1) and due to a claim only when that lease ends, so
+// that the relay delivers them without claiming them — without the claim's
+// read and lease of every message. If the process dies first, their lease
+// runs out and any relay claims them. A batch the relay reaches more than
+// `max_age` after it was put (half the lease: its lease may be running out)
+// is left to such a claim. Bounded: while it holds `max_messages`, warnings
+// are written for any relay to claim, as without it. (Ingestion's notices
+// are not handed over: that put all of a replica's ingestion's deliveries on
+// its own relay; see docs/deadlines.md.)
 class HandOff {
  public:
   HandOff(std::shared_ptr<const Clock> clock, absl::Duration max_age, size_t max_messages = 4096)

@@ -93,9 +93,9 @@ class DeliveryStore {
   // fired (a unique key: never twice), writes its notices to the outbox and
   // moves the task to its next timer. Others count as fenced or cancelled.
   // With a `hand_off_lease`, the notices are written already leased to
-  // `owner` until now + hand_off_lease (fence 1) and returned as claimed, so
-  // the owner's relay can deliver them without claiming them; zero writes
-  // them for any relay to claim.
+  // `owner` until now + hand_off_lease (fence 1), due to a claim only then,
+  // and returned as claimed, so the owner's relay can deliver them without
+  // claiming them; zero writes them for any relay to claim at once.
   virtual absl::StatusOr<FireResult> FireTimers(const std::string& owner, absl::Time now,
                                                 const std::vector<TimerFiring>& firings,
                                                 absl::Duration hand_off_lease) = 0;
