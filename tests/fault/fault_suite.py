@@ -112,10 +112,19 @@ class MariaDB:
         self.proc.kill()
         self.proc.wait()
 
-    def stop(self):
+    def terminate(self):
+        """Shuts the server down; one that ignores it for 60 s (a Galera node
+        stuck outside its group, seen once) is killed rather than left running
+        past the test."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=60)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def stop(self):
+        self.terminate()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, schema):
@@ -198,15 +207,7 @@ class GaleraNode(MariaDB):
         return self.status("wsrep_local_state_comment") == "Synced"
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                # A node stuck outside the group (seen once) ignores the
-                # shutdown; left running it would outlive the test.
-                self.proc.kill()
-                self.proc.wait()
+        self.terminate()  # the cluster removes the directory of all nodes
 
 
 class GaleraCluster:

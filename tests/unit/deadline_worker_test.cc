@@ -413,9 +413,10 @@ TEST_F(RelayTest, ATimerWorkersWarningsAreHandedToItsRelayUnclaimed) {
   EXPECT_TRUE(sent_.empty()) << "a handed-off warning was sent twice";
 }
 
-// Hand-offs (here two timer batches) are settled together in batches of the
-// relay's size: every warning once, none of them claimed (fence 1).
-TEST_F(RelayTest, HandOffsAreSettledInBatchesOfTheRelaysSize) {
+// Several hand-offs (two timer batches, taken together and settled in
+// batches of the relay's size, here 2): every warning once, none of them
+// claimed (fence 1). How many batches they were settled in is not observed.
+TEST_F(RelayTest, SeveralHandOffsAreEachDeliveredOnceUnclaimed) {
   options_.batch = 2;
   options_.hand_off = std::make_shared<HandOff>(w_.clock, options_.lease / 2);
   timers_ = std::make_unique<TimerWorker>(deliveries_, ClockTime(w_.clock), options_, metrics_.get());
@@ -445,7 +446,7 @@ TEST_F(RelayTest, AHandedOffBatchPastItsLeaseOrOverTheBoundIsClaimedInstead) {
   Ingest("c-1");
   ASSERT_EQ(relay->RunOnce().value_or(-1), 3);
   At(absl::Hours(20));
-  ASSERT_EQ(Fire(), 1);  // handed off: the bound is one batch
+  ASSERT_EQ(Fire(), 1);  // handed off: the bound is one message
   At(absl::Hours(24));
   ASSERT_EQ(Fire(), 1);  // s1's overdue warning: the hand-off is full
   EXPECT_EQ(Scalar("SELECT lease_until FROM outbox WHERE topic = 'task.overdue'"), 0) << "written for any relay";
