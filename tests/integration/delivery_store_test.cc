@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/event/delivery/sql_delivery_store.h"
 #include "tests/testing/fixtures.h"
@@ -17,6 +18,7 @@ namespace {
 
 using testing::Backend;
 using testing::kTenant;
+namespace t = perfflow::type::v1;
 
 // Each claimed message with the outcome `state` (and `last_error`).
 std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> Outcomes(const std::vector<ClaimedMessage>& claimed,
@@ -49,6 +51,8 @@ class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
   }
 
   absl::Time Later() { return testing::FixedStart() + absl::Hours(1000); }
+
+  int64_t Count(const std::string& sql) { return db::QueryInt(*w_.database.db, sql, {}).value_or(-1); }
 
   // Runs `claim` (one batch for the owner it is given, as ids) on 4 threads
   // until each gets an empty batch; returns every id claimed, repeats kept.
@@ -119,6 +123,67 @@ TEST_P(DeliveryStoreTest, ExpiredClaimIsFencedAndFiresOnce) {
   auto pending = w_.store->OutboxBacklog(kTenant);
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(*pending, 3 + 3);  // task.assigned at ingest + one reminder each
+}
+
+// One FireTimers call over claims in every condition: those still held fire,
+// one claimed again since (here by the same replica, so only its fence tells
+// the claims apart) is fenced, and those whose tasks were done since the
+// claim are cancelled — nothing written for either.
+TEST_P(DeliveryStoreTest, AFiringBatchFiresTheHeldAndSkipsTheFencedAndTheCancelled) {
+  std::vector<std::string> events;
+  for (const char* id : {"c-0", "c-1"}) {
+    auto r = w_.core->Ingest(InProcessCall(kTenant), testing::ContractSigned(id));
+    ASSERT_TRUE(r.ok()) << r.status();
+    events.push_back(r->event.event_id);
+  }
+  // The owners' two timers come due first: "a" holds them for 5 s, the four
+  // others for a minute, and claims the owners' again when that lease ends.
+  auto owners = store_->ClaimDueTimers("a", Later(), absl::Seconds(5), 2);
+  auto heads = store_->ClaimDueTimers("a", Later(), absl::Minutes(1), 10);
+  ASSERT_TRUE(owners.ok() && heads.ok());
+  ASSERT_EQ(owners->size(), 2u);
+  ASSERT_EQ(heads->size(), 4u);
+  for (const ClaimedTimer& c : *owners) ASSERT_EQ(c.task.assignee_id, "s1");
+  auto again = store_->ClaimDueTimers("a", Later() + absl::Seconds(6), absl::Minutes(1), 10);
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 2u);
+  // c-0's owner acts and its manager rates: both their tasks are done.
+  for (auto step : {t::FLOW_STEP_OWNER_ACTION, t::FLOW_STEP_MANAGER_FEEDBACK}) {
+    v1::RecordFlowStepRequest report;
+    report.set_event("events/" + events[0]);
+    report.set_step(step);
+    report.set_step_id(absl::StrCat("step-", step));
+    if (step == t::FLOW_STEP_MANAGER_FEEDBACK) report.set_verdict(t::VERDICT_MEETS);
+    auto recorded = w_.core->RecordStep(InProcessCall(kTenant), report);
+    ASSERT_TRUE(recorded.ok()) << recorded.status();
+  }
+
+  std::vector<TimerFiring> firings;
+  for (const auto* claims : {&*owners, &*heads}) {
+    for (const ClaimedTimer& c : *claims) {
+      firings.push_back({c,
+                         {{c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
+                         NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
+    }
+  }
+  auto fired = store_->FireTimers("a", Later() + absl::Seconds(7), firings, absl::ZeroDuration());
+  ASSERT_TRUE(fired.ok()) << fired.status();
+  EXPECT_EQ(fired->fired.size(), 3u) << "c-0's cross-confirmation and c-1's two heads' tasks";
+  EXPECT_EQ(fired->fenced, 1) << "c-1's owner task, claimed again";
+  EXPECT_EQ(fired->cancelled, 2) << "c-0's owner and manager tasks, done";
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM timer_firings WHERE owner = 'a'"), 3);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox WHERE topic = 'task.reminder'"), 3);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM tasks WHERE lease_owner = 'a'"), 3)
+      << "the newer claims of the owners' tasks and the done manager task's claim";
+  // The newer claim of c-1's owner task fires it.
+  std::vector<TimerFiring> newer;
+  for (const ClaimedTimer& c : *again) {
+    newer.push_back({c, {}, NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
+  }
+  auto fired_again = store_->FireTimers("a", Later() + absl::Seconds(8), newer, absl::ZeroDuration());
+  ASSERT_TRUE(fired_again.ok()) << fired_again.status();
+  EXPECT_EQ(fired_again->fired.size(), 1u);
+  EXPECT_EQ(fired_again->cancelled, 1);
 }
 
 // Warnings written with a hand-off lease come back as claimed by the firing

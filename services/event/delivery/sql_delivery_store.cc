@@ -89,6 +89,79 @@ OutboxMessage TaskAssigned(const TaskRecord& task) {
   return m;
 }
 
+// Appends " WHEN ? THEN ?" for (id, value) to a CASE over the row's id.
+void When(std::string& sql, Params& params, const std::string& id, db::Param value) {
+  sql += " WHEN ? THEN ?";
+  params.push_back(id);
+  params.push_back(std::move(value));
+}
+
+// Moves the firings of one tenant that `owner` still holds to their next
+// timers, in one statement, and returns them; the others are counted in
+// `result` as cancelled (the task is no longer open) or fenced. Held means:
+// the task open, leased to `owner` with its claim's fence until at least
+// `now`, at the claimed level and due at `now` — never fired by a replica that
+// lost the claim, never early. A held row always changes (its lease owner
+// becomes ''), so when as many rows changed as there are firings, all were
+// held and nothing is read back. Otherwise the rows are read to tell which
+// changed: a row is fired here only if it still carries this claim's fence
+// (only a claim moves it on) with its lease cleared (only a firing clears it).
+absl::StatusOr<std::vector<const TimerFiring*>> FireHeld(Transaction& txn, const std::string& owner, absl::Time now,
+                                                         const std::string& tenant,
+                                                         const std::vector<const TimerFiring*>& group,
+                                                         FireResult& result) {
+  std::string level_case, at_case, fence_case, claimed_level_case;
+  Params level_params, at_params, fence_params, claimed_level_params, ids;
+  for (const TimerFiring* f : group) {
+    const std::string& id = f->claim.task.task_id;
+    When(level_case, level_params, id, int64_t{static_cast<int>(f->next.level)});
+    When(at_case, at_params, id, f->next.level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(f->next.at)));
+    When(fence_case, fence_params, id, f->claim.fence);
+    When(claimed_level_case, claimed_level_params, id, int64_t{static_cast<int>(f->claim.task.timer_level)});
+    ids.push_back(id);
+  }
+  Params params = level_params;
+  params.insert(params.end(), at_params.begin(), at_params.end());
+  params.push_back(tenant);
+  params.insert(params.end(), ids.begin(), ids.end());
+  for (db::Param p : Params{kOpen, owner, Ms(now), Ms(now)}) params.push_back(std::move(p));
+  params.insert(params.end(), fence_params.begin(), fence_params.end());
+  params.insert(params.end(), claimed_level_params.begin(), claimed_level_params.end());
+  auto changed =
+      txn.Execute(absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id", level_case,
+                               " END, timer_at = CASE task_id", at_case,
+                               " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (",
+                               db::Placeholders(group.size()),
+                               ") AND state = ? AND lease_owner = ? AND lease_until >= ? AND timer_at <= ? "
+                               "AND fence = CASE task_id",
+                               fence_case, " END AND timer_level = CASE task_id", claimed_level_case, " END"),
+                  params);
+  if (!changed.ok()) return changed.status();
+  if (*changed == static_cast<int64_t>(group.size())) return group;
+
+  Params read = {tenant};
+  read.insert(read.end(), ids.begin(), ids.end());
+  auto rows = txn.Query(absl::StrCat("SELECT task_id, state, fence, lease_owner FROM tasks", txn.ForcePrimary(),
+                                     " WHERE tenant_id = ? AND task_id IN (", db::Placeholders(group.size()), ")"),
+                        read);
+  if (!rows.ok()) return rows.status();
+  std::map<std::string, const Row*> current;
+  for (const Row& r : *rows) current[r.Str(0)] = &r;
+  std::vector<const TimerFiring*> held;
+  for (const TimerFiring* f : group) {
+    auto it = current.find(f->claim.task.task_id);
+    if (it == current.end() || it->second->Int(1) != kOpen) {
+      ++result.cancelled;  // completed since the claim: its timers stop
+    } else if (it->second->Int(2) == f->claim.fence && it->second->Str(3).empty()) {
+      held.push_back(f);
+    } else {
+      ++result.fenced;
+    }
+  }
+  if (held.size() != static_cast<size_t>(*changed)) return absl::AbortedError("fired rows changed under the update");
+  return held;
+}
+
 }  // namespace
 
 absl::StatusOr<absl::Time> SqlDeliveryStore::Now() {
@@ -147,63 +220,9 @@ absl::StatusOr<FireResult> SqlDeliveryStore::FireTimers(const std::string& owner
     std::string firing_rows, outbox_rows;
     Params firing_params, outbox_params;
     for (const auto& [tenant, group] : by_tenant) {
-      // Lock the claimed rows and read what decides whether this replica
-      // still holds them.
-      Params params = {tenant};
-      for (const TimerFiring* f : group) params.push_back(f->claim.task.task_id);
-      auto rows =
-          txn.Query(absl::StrCat("SELECT task_id, state, timer_level, fence, lease_owner, lease_until, timer_at "
-                                 "FROM tasks",
-                                 txn.ForcePrimary(), " WHERE tenant_id = ? AND task_id IN (",
-                                 db::Placeholders(group.size()), ")", txn.ForUpdate()),
-                    params);
-      if (!rows.ok()) return rows.status();
-      std::map<std::string, const Row*> current;
-      for (const Row& r : *rows) current[r.Str(0)] = &r;
-      std::vector<const TimerFiring*> held;
-      for (const TimerFiring* f : group) {
-        auto it = current.find(f->claim.task.task_id);
-        if (it == current.end() || it->second->Int(1) != kOpen) {
-          ++result.cancelled;  // completed since the claim: its timers stop
-          continue;
-        }
-        const Row& r = *it->second;
-        // Never by a replica that lost the claim, never early.
-        const bool mine = r.Int(3) == f->claim.fence && r.Str(4) == owner && r.Int(5) >= Ms(now) &&
-                          r.Int(2) == static_cast<int>(f->claim.task.timer_level) && !r.IsNull(6) &&
-                          r.Int(6) <= Ms(now);
-        if (!mine) {
-          ++result.fenced;
-          continue;
-        }
-        held.push_back(f);
-      }
-      if (held.empty()) continue;
-      // One statement moves every held task to its next timer.
-      std::string level_case, at_case;
-      Params level_params, at_params, id_params;
-      for (const TimerFiring* f : held) {
-        level_case += " WHEN ? THEN ?";
-        level_params.push_back(f->claim.task.task_id);
-        level_params.push_back(int64_t{static_cast<int>(f->next.level)});
-        at_case += " WHEN ? THEN ?";
-        at_params.push_back(f->claim.task.task_id);
-        at_params.push_back(f->next.level == TimerLevel::kNone ? db::Param(nullptr) : db::Param(Ms(f->next.at)));
-        id_params.push_back(f->claim.task.task_id);
-      }
-      Params update_params = level_params;
-      update_params.insert(update_params.end(), at_params.begin(), at_params.end());
-      update_params.push_back(tenant);
-      update_params.insert(update_params.end(), id_params.begin(), id_params.end());
-      auto upd =
-          txn.Execute(absl::StrCat("UPDATE tasks", txn.ForcePrimary(), " SET timer_level = CASE task_id", level_case,
-                                   " END, timer_at = CASE task_id", at_case,
-                                   " END, lease_owner = '', lease_until = 0 WHERE tenant_id = ? AND task_id IN (",
-                                   db::Placeholders(held.size()), ")"),
-                      update_params);
-      if (!upd.ok()) return upd.status();
-      if (*upd != static_cast<int64_t>(held.size())) return absl::AbortedError("fired rows changed under the lock");
-      for (const TimerFiring* f : held) {
+      auto held = FireHeld(txn, owner, now, tenant, group, result);
+      if (!held.ok()) return held.status();
+      for (const TimerFiring* f : *held) {
         const TaskRecord& task = f->claim.task;
         absl::StrAppend(&firing_rows, firing_rows.empty() ? "" : ",", "(?, ?, ?, ?, ?, ?, ?, ?)");
         for (db::Param p : Params{tenant, task.task_id, int64_t{static_cast<int>(task.timer_level)}, task.event_id,
