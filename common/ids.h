@@ -7,7 +7,8 @@
 
 namespace perfflow {
 
-// 128 random bits as 32 lower-case hex characters (OpenSSL RAND_bytes).
+// 128 random bits as 32 lower-case hex characters (OpenSSL RAND_bytes, drawn
+// for 64 ids at a time per thread).
 std::string RandomId();
 
 // Lower-case hex SHA-256 of `data`.

@@ -54,6 +54,7 @@ int CreateApiKey(const Options& o, const std::shared_ptr<gw::ApiKeyStore>& keys)
 
 int main(int argc, char** argv) {
   perfflow::BlockShutdownSignals();
+  perfflow::DisableMutexDeadlockDetection();
   Options o;
   perfflow::FlagSet flags(
       "perfflow-gateway",

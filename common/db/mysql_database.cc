@@ -2,6 +2,7 @@
 // connector stop here and become absl::Status values without SQL text.
 
 #include <cppconn/exception.h>
+#include <cppconn/parameter_metadata.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
@@ -114,8 +115,15 @@ struct PooledConnection {
   }
 };
 
+// Sets every parameter of `stmt`; each setter replaces the value of the
+// statement's last execution (clearParameters would free and reallocate all
+// of their buffers first: 3% of the event service's CPU under ingestion).
 void Bind(sql::PreparedStatement* stmt, const Params& params) {
-  stmt->clearParameters();
+  const int placeholders = stmt->getParameterMetaData()->getParameterCount();
+  if (placeholders != static_cast<int>(params.size())) {
+    throw sql::SQLException(
+        absl::StrCat("statement has ", placeholders, " placeholders, ", params.size(), " parameters given"));
+  }
   for (size_t i = 0; i < params.size(); ++i) {
     unsigned int idx = static_cast<unsigned int>(i + 1);
     std::visit(

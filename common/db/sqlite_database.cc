@@ -99,6 +99,11 @@ class SqliteDatabase : public Database {
       if (rc != SQLITE_OK) return FromSqlite(rc, handle_);
       statements_.emplace(sql, stmt);
     }
+    // SQLite would bind a missing parameter as NULL.
+    if (const int placeholders = sqlite3_bind_parameter_count(stmt); placeholders != static_cast<int>(params.size())) {
+      return absl::InternalError(
+          absl::StrCat("statement has ", placeholders, " placeholders, ", params.size(), " parameters given"));
+    }
     for (size_t i = 0; i < params.size(); ++i) {
       int idx = static_cast<int>(i + 1);
       int rc = std::visit(

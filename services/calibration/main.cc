@@ -16,6 +16,7 @@ struct Options {
 
 int main(int argc, char** argv) {
   perfflow::BlockShutdownSignals();
+  perfflow::DisableMutexDeadlockDetection();
   Options o;
   perfflow::FlagSet flags("perfflow-calibration",
                           "The perfflow calibration service: sessions, briefs built from flow facts 24 h before each "

@@ -17,6 +17,7 @@ struct Options {
 
 int main(int argc, char** argv) {
   perfflow::BlockShutdownSignals();
+  perfflow::DisableMutexDeadlockDetection();
   Options o;
   perfflow::FlagSet flags("perfflow-event",
                           "The perfflow event service: event-type registry, org directory, idempotent ingestion, "

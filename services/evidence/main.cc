@@ -16,6 +16,7 @@ struct Options {
 
 int main(int argc, char** argv) {
   perfflow::BlockShutdownSignals();
+  perfflow::DisableMutexDeadlockDetection();
   Options o;
   perfflow::FlagSet flags("perfflow-evidence",
                           "The perfflow evidence service: streamed uploads into a content-addressed store, the "

@@ -16,6 +16,7 @@ struct Options {
 
 int main(int argc, char** argv) {
   perfflow::BlockShutdownSignals();
+  perfflow::DisableMutexDeadlockDetection();
   Options o;
   perfflow::FlagSet flags("perfflow-feedback",
                           "The perfflow feedback service: verdicts per review round, cross-department impact "

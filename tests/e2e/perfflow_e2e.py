@@ -138,11 +138,16 @@ def test_mariadbd_pid():
     return mariadbd_pid(int(mysql_url().rsplit(":", 1)[1]))
 
 
-def cpu_seconds(pid):
-    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
+def cpu_times(pid):
+    """(user, system) CPU seconds a process has used so far (/proc/<pid>/stat)."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / os.sysconf("SC_CLK_TCK"), int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far (/proc/<pid>/stat)."""
+    return sum(cpu_times(pid))
 
 
 def mysql_env():

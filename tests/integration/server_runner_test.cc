@@ -171,6 +171,34 @@ TEST(DatabaseTest, MalformedUrlsAreInvalidArgument) {
   }
 }
 
+// A statement runs only with exactly as many parameters as it has
+// placeholders, on both backends — also after it ran with the right number
+// (MySQL keeps a prepared statement's last values; none may be reused).
+TEST(DatabaseTest, AStatementRunsOnlyWithAllItsParameters) {
+  for (testing::Backend backend : {testing::Backend::kSqlite, testing::Backend::kMysql}) {
+    if (backend == testing::Backend::kMysql && !testing::MysqlConfigured()) continue;
+    SCOPED_TRACE(testing::BackendName(backend));
+    testing::TestDatabase test_db = testing::MakeTestDatabase(backend);
+    auto sum = [&](const db::Params& params) {
+      int64_t value = -1;
+      absl::Status s = test_db.db->RunInTransaction([&](db::Transaction& txn) {
+        auto rows = txn.Query("SELECT ? + ?", params);
+        if (rows.ok()) value = rows->front().Int(0);
+        return rows.status();
+      });
+      return s.ok() ? absl::StatusOr<int64_t>(value) : absl::StatusOr<int64_t>(s);
+    };
+    EXPECT_EQ(sum({int64_t{2}, int64_t{3}}).value_or(-1), 5);
+    for (const db::Params& wrong :
+         {db::Params{int64_t{2}}, db::Params{}, db::Params{int64_t{1}, int64_t{2}, int64_t{3}}}) {
+      auto r = sum(wrong);
+      EXPECT_TRUE(absl::IsInternal(r.status())) << r.status();
+      EXPECT_NE(r.status().message().find("placeholders"), std::string::npos) << r.status();
+    }
+    EXPECT_EQ(sum({int64_t{4}, int64_t{3}}).value_or(-1), 7);
+  }
+}
+
 // ?pool_size=N in the URL bounds the connections a service opens: with 2,
 // a third transaction waits until one of two open ones ends.
 TEST(DatabaseTest, PoolSizeFromTheUrlBoundsTheConnections) {

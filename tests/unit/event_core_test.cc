@@ -137,6 +137,11 @@ TEST_F(EventCoreTest, EachBadInputIsRejectedAndNothingStored) {
                  "'ghost' is not in the directory");
   ExpectRejected(req([](auto& r) { r.set_source("erp"); }), absl::StatusCode::kInvalidArgument,
                  "comes from source 'crm'");
+  for (const std::string& source : {std::string(), std::string("Crm"), std::string("1crm"), std::string("crm/x"),
+                                    std::string("c") + std::string(64, 'r')}) {
+    ExpectRejected(req([&](auto& r) { r.set_source(source); }), absl::StatusCode::kInvalidArgument,
+                   "source: required: 1-64 of a-z0-9_.- starting with a letter");
+  }
   ExpectRejected(req([](auto& r) { r.clear_external_id(); }), absl::StatusCode::kInvalidArgument, "external_id");
   ExpectRejected(req([](auto& r) { r.mutable_attributes()->mutable_fields()->erase("customer_tier"); }),
                  absl::StatusCode::kInvalidArgument, "attributes.customer_tier: required");
