@@ -16,6 +16,7 @@ each measurement runs until everything it ingested is delivered:
 Prints each build's medians and its ratio to the first build's. Run with
 the test MariaDB's environment (./scripts/bench.sh starts one), e.g.
   bench/ingest_cost.py --build new=build/bin --build old=/tmp/old-bin --source-dir .
+A build may carry a query for the service's --db URL, e.g. pool16=build/bin?pool_size=16.
 """
 
 import argparse
@@ -34,9 +35,11 @@ from perfflow_e2e import (CATALOGUE_HEADS, Server, catalogue_request, cpu_second
 from timer_storm import COUNTERS, TENANT, ingest_load, server_counters, sql  # noqa: E402
 
 
-def measure(grpc, pb, pb_grpc, source_dir, bin_dir, seconds):
+def measure(grpc, pb, pb_grpc, source_dir, build, seconds):
+    bin_dir, _, query = build.partition("?")
     schema = "cost_" + secrets.token_hex(4)
-    server = Server(os.path.join(bin_dir, "perfflow-event"), ["--db=%s/%s" % (mysql_url(), schema)], mysql_env())
+    server = Server(os.path.join(bin_dir, "perfflow-event"),
+                    ["--db=%s/%s%s" % (mysql_url(), schema, "?" + query if query else "")], mysql_env())
     try:
         stub = pb_grpc.EventServiceStub(grpc.insecure_channel(server.address()))
         stub.ApplyEventTypes(catalogue_request(pb, source_dir), metadata=TENANT)
@@ -75,7 +78,8 @@ def measure(grpc, pb, pb_grpc, source_dir, bin_dir, seconds):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--build", action="append", required=True, help="name=bin_dir (repeatable; the first is 1.0)")
+    parser.add_argument("--build", action="append", required=True,
+                        help="name=bin_dir[?db_query] (repeatable; the first is 1.0)")
     parser.add_argument("--source-dir", required=True)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)

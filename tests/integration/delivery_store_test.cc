@@ -32,6 +32,20 @@ std::vector<std::pair<ClaimedMessage, DeliveryOutcome>> Outcomes(const std::vect
   return out;
 }
 
+// Each claim fired to its next timer, with a reminder to its assignee
+// carrying `reminder_payload` (no notice when null).
+std::vector<TimerFiring> Firings(const std::vector<ClaimedTimer>& claims, const char* reminder_payload) {
+  std::vector<TimerFiring> out;
+  for (const ClaimedTimer& c : claims) {
+    TimerFiring f{c, {}, NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)};
+    if (reminder_payload != nullptr) {
+      f.notices.push_back({c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, reminder_payload});
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -104,19 +118,10 @@ TEST_P(DeliveryStoreTest, ExpiredClaimIsFencedAndFiresOnce) {
   auto b = store_->ClaimDueTimers("b", Later() + absl::Seconds(11), absl::Seconds(10), 10);
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_EQ(b->size(), 3u);
-  auto firings = [](const std::vector<ClaimedTimer>& claims) {
-    std::vector<TimerFiring> out;
-    for (const ClaimedTimer& c : claims) {
-      out.push_back({c,
-                     {{c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
-                     NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
-    }
-    return out;
-  };
-  auto by_b = store_->FireTimers("b", Later() + absl::Seconds(12), firings(*b), absl::ZeroDuration());
+  auto by_b = store_->FireTimers("b", Later() + absl::Seconds(12), Firings(*b, "{}"), absl::ZeroDuration());
   ASSERT_TRUE(by_b.ok()) << by_b.status();
   EXPECT_EQ(by_b->fired.size(), 3u);
-  auto by_a = store_->FireTimers("a", Later() + absl::Seconds(13), firings(*a), absl::ZeroDuration());
+  auto by_a = store_->FireTimers("a", Later() + absl::Seconds(13), Firings(*a, "{}"), absl::ZeroDuration());
   ASSERT_TRUE(by_a.ok()) << by_a.status();
   EXPECT_EQ(by_a->fired.size(), 0u);
   EXPECT_EQ(by_a->fenced, 3);
@@ -158,14 +163,8 @@ TEST_P(DeliveryStoreTest, AFiringBatchFiresTheHeldAndSkipsTheFencedAndTheCancell
     ASSERT_TRUE(recorded.ok()) << recorded.status();
   }
 
-  std::vector<TimerFiring> firings;
-  for (const auto* claims : {&*owners, &*heads}) {
-    for (const ClaimedTimer& c : *claims) {
-      firings.push_back({c,
-                         {{c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, "{}"}},
-                         NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
-    }
-  }
+  std::vector<TimerFiring> firings = Firings(*owners, "{}");
+  for (TimerFiring& f : Firings(*heads, "{}")) firings.push_back(std::move(f));
   auto fired = store_->FireTimers("a", Later() + absl::Seconds(7), firings, absl::ZeroDuration());
   ASSERT_TRUE(fired.ok()) << fired.status();
   EXPECT_EQ(fired->fired.size(), 3u) << "c-0's cross-confirmation and c-1's two heads' tasks";
@@ -176,11 +175,8 @@ TEST_P(DeliveryStoreTest, AFiringBatchFiresTheHeldAndSkipsTheFencedAndTheCancell
   EXPECT_EQ(Count("SELECT COUNT(*) FROM tasks WHERE lease_owner = 'a'"), 3)
       << "the newer claims of the owners' tasks and the done manager task's claim";
   // The newer claim of c-1's owner task fires it.
-  std::vector<TimerFiring> newer;
-  for (const ClaimedTimer& c : *again) {
-    newer.push_back({c, {}, NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
-  }
-  auto fired_again = store_->FireTimers("a", Later() + absl::Seconds(8), newer, absl::ZeroDuration());
+  auto fired_again =
+      store_->FireTimers("a", Later() + absl::Seconds(8), Firings(*again, nullptr), absl::ZeroDuration());
   ASSERT_TRUE(fired_again.ok()) << fired_again.status();
   EXPECT_EQ(fired_again->fired.size(), 1u);
   EXPECT_EQ(fired_again->cancelled, 1);
@@ -201,12 +197,7 @@ TEST_P(DeliveryStoreTest, HandedOffWarningsAreClaimedByTheirFiringOwner) {
   auto claims = store_->ClaimDueTimers("a", Later(), absl::Seconds(10), 10);
   ASSERT_TRUE(claims.ok()) << claims.status();
   ASSERT_EQ(claims->size(), 6u);
-  std::vector<TimerFiring> firings;
-  for (const ClaimedTimer& c : *claims) {
-    firings.push_back({c,
-                       {{c.task.assignee_id, "task.reminder", "task.reminder:" + c.task.task_id, "{\"n\":1}"}},
-                       NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
-  }
+  std::vector<TimerFiring> firings = Firings(*claims, "{\"n\":1}");
   const absl::Time fired_at = Later() + absl::Seconds(1);
   auto fired = store_->FireTimers("a", fired_at, firings, absl::Seconds(10));
   ASSERT_TRUE(fired.ok()) << fired.status();
@@ -371,11 +362,7 @@ TEST_P(DeliveryStoreTest, ATasksTimerAndNoticeAreClaimedApart) {
   auto notices = store_->ClaimOutbox("relay", Later(), absl::Minutes(5), 10);
   ASSERT_TRUE(notices.ok()) << notices.status();
   ASSERT_EQ(notices->size(), 3u);
-  std::vector<TimerFiring> firings;
-  for (const ClaimedTimer& c : *timers) {
-    firings.push_back({c, {}, NextTimer(c.task.timer_level, c.task.due_at, c.task.escalate_after)});
-  }
-  auto fired = store_->FireTimers("timer", Later() + absl::Seconds(1), firings, absl::ZeroDuration());
+  auto fired = store_->FireTimers("timer", Later() + absl::Seconds(1), Firings(*timers, nullptr), absl::ZeroDuration());
   ASSERT_TRUE(fired.ok()) << fired.status();
   EXPECT_EQ(fired->fired.size(), 3u);
   EXPECT_EQ(fired->fenced, 0);
