@@ -383,9 +383,7 @@ absl::StatusOr<int> SqlDeliveryStore::CompleteDeliveries(
       std::string fence_case;
       Params fence_params, id_params;
       for (const auto* r : group) {
-        fence_case += " WHEN ? THEN ?";
-        fence_params.push_back(r->first.message.message_id);
-        fence_params.push_back(r->first.fence);
+        When(fence_case, fence_params, r->first.message.message_id, r->first.fence);
         id_params.push_back(r->first.message.message_id);
       }
       Params update = {int64_t{state},
