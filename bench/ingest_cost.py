@@ -58,18 +58,19 @@ def measure(grpc, pb, pb_grpc, source_dir, build, seconds):
         drain()
         db_pid = test_mariadbd_pid()
         counters_before = server_counters(schema)
-        before = (cpu_seconds(server.proc.pid), cpu_seconds(db_pid), cpu_times(server.proc.pid)[0])
+        before = (cpu_times(server.proc.pid), cpu_seconds(db_pid))
         latencies, _ = ingest_load(stub, pb, "cost", seconds=seconds)
         drain()
-        after = (cpu_seconds(server.proc.pid), cpu_seconds(db_pid), cpu_times(server.proc.pid)[0])
+        after = (cpu_times(server.proc.pid), cpu_seconds(db_pid))
         counters_after = server_counters(schema)
         events = len(latencies)
+        (user0, system0), (user1, system1) = before[0], after[0]
         return {"events": events,
-                "service_us": (after[0] - before[0]) / events * 1e6,
+                "service_us": (user1 + system1 - user0 - system0) / events * 1e6,
                 "mariadb_us": (after[1] - before[1]) / events * 1e6,
                 # the service's own code and libraries, without the kernel's
                 # scheduling and network time (the noisier part on a shared VM)
-                "service_user_us": (after[2] - before[2]) / events * 1e6,
+                "service_user_us": (user1 - user0) / events * 1e6,
                 "counts": {k: (counters_after[k] - counters_before[k]) / events for k in COUNTERS}}
     finally:
         server.stop()

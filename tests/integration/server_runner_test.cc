@@ -199,6 +199,32 @@ TEST(DatabaseTest, AStatementRunsOnlyWithAllItsParameters) {
   }
 }
 
+// A string parameter over 256 KiB (Connector/C++ sends it as long data from
+// the caller's string at execution, not from a copy) arrives whole, beside
+// short ones, and a later execution of the statement with short strings only
+// sends those.
+TEST(DatabaseTest, LongStringParametersArriveWhole) {
+  for (testing::Backend backend : {testing::Backend::kSqlite, testing::Backend::kMysql}) {
+    if (backend == testing::Backend::kMysql && !testing::MysqlConfigured()) continue;
+    SCOPED_TRACE(testing::BackendName(backend));
+    testing::TestDatabase test_db = testing::MakeTestDatabase(backend);
+    auto echo = [&](const std::string& a, const std::string& b) {
+      std::string out;
+      absl::Status s = test_db.db->RunInTransaction([&](db::Transaction& txn) {
+        auto rows = txn.Query("SELECT ?, ?", {a, b});
+        if (rows.ok()) out = rows->front().Str(0) + "|" + rows->front().Str(1);
+        return rows.status();
+      });
+      EXPECT_TRUE(s.ok()) << s;
+      return out;
+    };
+    const std::string big(300 * 1024, 'x'), other(400 * 1024, 'y');
+    EXPECT_EQ(echo(big, "short"), big + "|short");
+    EXPECT_EQ(echo("a", other), "a|" + other);
+    EXPECT_EQ(echo("a", "b"), "a|b");
+  }
+}
+
 // ?pool_size=N in the URL bounds the connections a service opens: with 2,
 // a third transaction waits until one of two open ones ends.
 TEST(DatabaseTest, PoolSizeFromTheUrlBoundsTheConnections) {
