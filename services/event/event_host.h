@@ -33,7 +33,7 @@ struct EventHostOptions {
   // How often delivered notifications past Settings.notification_retention_days are cleared.
   int retention_interval_seconds = 3600;
   int fault_delay_before_fire_ms = 0;
-  int background_duty_percent = 50;
+  int background_duty_percent = 35;
   int health_scan_threads = 2;  // MySQL only; SQLite scans in one query
   // The gateway's public address for signed action links in task
   // notifications (keys from PERFFLOW_ACTION_LINK_KEYS); empty: no links.
