@@ -26,6 +26,10 @@ using google::protobuf::util::TimeUtil;
 // Registries change rarely; replicas pick up another replica's apply within this.
 constexpr absl::Duration kRegistryTtl = absl::Seconds(5);
 constexpr size_t kMaxRegistries = 1000;
+// Events of IngestEvent calls joined into one transaction at most: a COMMIT
+// shared that widely already costs little per event, a larger one only makes
+// its callers wait longer.
+constexpr size_t kMaxCombinedIngest = 64;
 
 // 1-64 of a-z0-9_.- starting with a letter; a scan, not std::regex (every
 // ingested event passes through here).
@@ -120,13 +124,24 @@ ListPage<T> ToListPage(Page<T> page) {
 
 }  // namespace
 
-EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, EventMetrics* metrics)
+EventCore::EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, EventMetrics* metrics,
+                     int ingest_transactions)
     : store_(std::move(store)),
       clock_(std::move(clock)),
       metrics_(metrics),
       registries_(clock_, kRegistryTtl, kMaxRegistries),
       employees_(clock_, kDirectoryTtl, kMaxDirectoryEntries),
-      departments_(clock_, kDirectoryTtl, kMaxDirectoryEntries) {}
+      departments_(clock_, kDirectoryTtl, kMaxDirectoryEntries) {
+  if (ingest_transactions > 0) {
+    IngestCombiner::Observe observe;
+    if (metrics_) observe = [m = metrics_](size_t events) { m->IngestTransaction(events); };
+    combiner_ = std::make_unique<IngestCombiner>(
+        [store = store_](const std::string& tenant, const std::vector<NewEvent>& batch) {
+          return store->IngestBatch(tenant, batch);
+        },
+        ingest_transactions, kMaxCombinedIngest, std::move(observe));
+  }
+}
 
 void EventCore::ForgetDirectory(const std::string& tenant) {
   auto of_tenant = [&](const std::pair<std::string, std::string>& key) { return key.first == tenant; };
@@ -417,6 +432,10 @@ std::vector<absl::StatusOr<IngestResult>> EventCore::BuildAndStore(
     built_index.push_back(i);
   }
   if (built.empty()) return results;
+  if (combiner_ && built.size() == 1) {
+    results[built_index[0]] = combiner_->Store(tenant, std::move(built[0]));
+    return results;
+  }
   auto stored = store_->IngestBatch(tenant, built);
   for (size_t k = 0; k < built.size(); ++k) {
     results[built_index[k]] = stored.ok() ? std::move((*stored)[k]) : absl::StatusOr<IngestResult>(stored.status());

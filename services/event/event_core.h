@@ -21,6 +21,7 @@
 #include "perfflow/event/v1/event_service.pb.h"
 #include "services/event/event_metrics.h"
 #include "services/event/event_store.h"
+#include "services/event/ingest_combiner.h"
 
 namespace perfflow::event {
 
@@ -49,8 +50,11 @@ struct HealthQuery {
 
 class EventCore {
  public:
-  // `metrics` may be null (unit tests).
-  EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, EventMetrics* metrics);
+  // `metrics` may be null (unit tests). With `ingest_transactions` > 0, single
+  // events (IngestEvent) are stored through an IngestCombiner of that many
+  // transactions at once; 0: each in its own transaction.
+  EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, EventMetrics* metrics,
+            int ingest_transactions = 0);
 
   // Every operation takes the caller's context and checks what the caller may
   // do (roles apply to verified calls, see common/request_context.h).
@@ -146,6 +150,7 @@ class EventCore {
   std::shared_ptr<EventStore> store_;
   std::shared_ptr<const Clock> clock_;
   EventMetrics* metrics_;
+  std::unique_ptr<IngestCombiner> combiner_;  // null: no group commit
 
   // The latest registry per tenant: replicas pick up another replica's apply
   // within its TTL.

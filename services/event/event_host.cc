@@ -121,6 +121,10 @@ class EventHost : public ServiceHost {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOptions& o, prometheus::Registry& registry) {
+  if (o.ingest_transactions < 0 || o.ingest_transactions > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid --ingest_transactions ", o.ingest_transactions, ": must be 0 (off) to 64"));
+  }
   if (o.health_scan_threads < 1 || o.health_scan_threads > 8) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid --health_scan_threads ", o.health_scan_threads, ": must be 1 to 8"));
@@ -150,7 +154,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> MakeEventHost(const EventHostOption
         absl::StrCat("--action_base_url needs signing keys in ", kActionLinkKeysEnv, " (openssl rand -hex 32)"));
   }
   auto metrics = std::make_unique<EventMetrics>(registry);
-  auto core = std::make_shared<EventCore>(store, clock, metrics.get());
+  auto core = std::make_shared<EventCore>(store, clock, metrics.get(), o.ingest_transactions);
   std::unique_ptr<DeliveryMetrics> delivery_metrics;
   if (o.workers) delivery_metrics = std::make_unique<DeliveryMetrics>(registry);
   return std::unique_ptr<ServiceHost>(new EventHost(o, *std::move(database), store, std::move(metrics), core,

@@ -30,6 +30,12 @@ EventMetrics::EventMetrics(prometheus::Registry& registry)
                   .Name("perfflow_flow_chains_closed_total")
                   .Help("Chains archived, by department, event type and whether within 48 hours of TRIGGERED.")
                   .Register(registry)),
+      ingest_transaction_events_(
+          prometheus::BuildHistogram()
+              .Name("perfflow_ingest_transaction_events")
+              .Help("Events stored per transaction of IngestEvent calls (calls in flight together share one).")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64})),
       step_latency_(prometheus::BuildHistogram()
                         .Name("perfflow_flow_step_latency_seconds")
                         .Help("Time from TRIGGERED to each recorded step.")
@@ -54,6 +60,8 @@ EventMetrics::EventMetrics(prometheus::Registry& registry)
                   .Name("perfflow_outbox_backlog")
                   .Help("Notifications waiting for delivery: outbox rows and tasks' task.assigned notices.")
                   .Register(registry)) {}
+
+void EventMetrics::IngestTransaction(size_t events) { ingest_transaction_events_.Observe(static_cast<double>(events)); }
 
 void EventMetrics::EventIngested(const std::string& source, const std::string& event_type, const std::string& result) {
   ingested_.Add({{"source", source}, {"event_type", event_type}, {"result", result}}).Increment();

@@ -28,6 +28,8 @@ class EventMetrics {
                     absl::Duration since_trigger);
   void ChainClosed(const std::string& tenant, const std::string& department, const std::string& event_type,
                    bool within_sla);
+  // A transaction of IngestEvent calls (group commit) with `events` events.
+  void IngestTransaction(size_t events);
   // Creates an event type's ingestion counters at 0 (every result).
   void KnowEventType(const std::string& source, const std::string& event_type);
 
@@ -42,6 +44,7 @@ class EventMetrics {
  private:
   prometheus::Family<prometheus::Counter>& ingested_;
   prometheus::Family<prometheus::Counter>& closed_;
+  prometheus::Histogram& ingest_transaction_events_;
   prometheus::Family<prometheus::Histogram>& step_latency_;
   prometheus::Family<prometheus::Gauge>& health_ratio_;
   prometheus::Family<prometheus::Gauge>& health_chains_;

@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   flags.AddInt("background_duty_percent", &h.background_duty_percent,
                "while catching up, timers and the relay spend at most this share of the time on batches "
                "(1-100), leaving the database to ingestion");
+  flags.AddInt("ingest_transactions", &h.ingest_transactions,
+               "IngestEvent calls write in at most this many database transactions at once; calls arriving "
+               "meanwhile share the next one, each answered after its commit (0: every call its own transaction)");
   flags.AddInt("health_scan_threads", &h.health_scan_threads,
                "on MySQL, flow health scans runs of days on this many connections at once (1-8; a query uses "
                "one core of the database server); SQLite always scans in one query");

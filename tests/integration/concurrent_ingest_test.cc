@@ -1,11 +1,14 @@
 // 8 parallel clients ingest the same 500 external ids: exactly 500 events and
 // chains come out, each with its whole chain, and every client sees one id
-// per external id.
+// per external id — with each call its own transaction and with calls in
+// flight sharing transactions (IngestCombiner: then one transaction often
+// holds the same id twice, or an id another one stored meanwhile).
 
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "gtest/gtest.h"
 #include "tests/testing/fixtures.h"
@@ -16,13 +19,15 @@ namespace {
 using testing::Backend;
 using testing::kTenant;
 
-class ConcurrentIngestTest : public ::testing::TestWithParam<Backend> {};
+// (backend, ingest transactions at once; 0: no sharing)
+class ConcurrentIngestTest : public ::testing::TestWithParam<std::tuple<Backend, int>> {};
 
 TEST_P(ConcurrentIngestTest, EightClientsSameFiveHundredIds) {
-  if (GetParam() == Backend::kMysql && !testing::MysqlConfigured()) {
+  const auto [backend, transactions] = GetParam();
+  if (backend == Backend::kMysql && !testing::MysqlConfigured()) {
     GTEST_SKIP() << "PERFFLOW_TEST_MYSQL_URL not set (./scripts/test.sh sets it)";
   }
-  testing::EventWorld w = testing::MakeEventWorld(GetParam());
+  testing::EventWorld w = testing::MakeEventWorld(backend, transactions);
   constexpr int kClients = 8;
   constexpr int kIds = 500;
   std::mutex mu;
@@ -69,9 +74,13 @@ TEST_P(ConcurrentIngestTest, EightClientsSameFiveHundredIds) {
   EXPECT_EQ(*backlog, 3 * kIds);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ConcurrentIngestTest, ::testing::Values(Backend::kSqlite, Backend::kMysql),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return testing::BackendName(info.param);
+INSTANTIATE_TEST_SUITE_P(Backends, ConcurrentIngestTest,
+                         ::testing::Combine(::testing::Values(Backend::kSqlite, Backend::kMysql),
+                                            ::testing::Values(0, 2)),
+                         [](const ::testing::TestParamInfo<std::tuple<Backend, int>>& info) {
+                           const int transactions = std::get<1>(info.param);
+                           return testing::BackendName(std::get<0>(info.param)) +
+                                  (transactions == 0 ? "" : "SharedTransactions");
                          });
 
 }  // namespace

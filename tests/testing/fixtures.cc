@@ -63,14 +63,14 @@ v1::IngestEventRequest ContractSigned(const std::string& external_id) {
   return req;
 }
 
-EventWorld MakeEventWorld(Backend backend) {
+EventWorld MakeEventWorld(Backend backend, int ingest_transactions) {
   EventWorld w;
   w.database = MakeTestDatabase(backend);
   auto store = event::SqlEventStore::Open(w.database.db);
   EXPECT_TRUE(store.ok()) << store.status();
   w.store = *std::move(store);
   w.clock = std::make_shared<ManualClock>(FixedStart());
-  w.core = std::make_shared<event::EventCore>(w.store, w.clock, nullptr);
+  w.core = std::make_shared<event::EventCore>(w.store, w.clock, nullptr, ingest_transactions);
   auto applied = w.core->ApplyEventTypes(InProcessCall(kTenant), CatalogueRequest());
   EXPECT_TRUE(applied.ok()) << applied.status();
   absl::Status org = w.core->UpsertDirectory(InProcessCall(kTenant), SmallOrg());

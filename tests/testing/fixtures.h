@@ -37,7 +37,8 @@ struct EventWorld {
   std::shared_ptr<event::EventCore> core;
 };
 
-// A world with the catalogue applied and SmallOrg loaded for kTenant.
-EventWorld MakeEventWorld(Backend backend);
+// A world with the catalogue applied and SmallOrg loaded for kTenant; its
+// core shares IngestEvent transactions when `ingest_transactions` > 0.
+EventWorld MakeEventWorld(Backend backend, int ingest_transactions = 0);
 
 }  // namespace perfflow::testing
