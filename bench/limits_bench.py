@@ -48,6 +48,9 @@ def main():
     parser.add_argument("--compare-bin-dir",
                         help="another build's bin dir: its perfflow-event's IngestEvent runs in the same rounds, "
                              "on a schema of its own, and is reported as a ratio to this build's")
+    parser.add_argument("--compare-event-arg", action="append", default=[],
+                        help="a further flag for the compared perfflow-event only (after --event-arg; repeatable), "
+                             "e.g. --compare-bin-dir build/bin --compare-event-arg=--ingest_transactions=0")
     parser.add_argument("--candidate", default="", choices=["", "outbox_rows"],
                         help="a data model measured by hand beside the same-work floor, in the same rounds")
     parser.add_argument("--event-preload", help="a library to LD_PRELOAD into perfflow-event (e.g. an allocator)")
@@ -62,9 +65,10 @@ def main():
     event_env = dict(env, **dict(kv.split("=", 1) for kv in args.event_env))
     if args.event_preload:
         event_env["LD_PRELOAD"] = args.event_preload
-    def start_event(bin_dir, schema):
+    def start_event(bin_dir, schema, extra_args=()):
         server = Server(os.path.join(bin_dir, "perfflow-event"),
-                        ["--db=%s/%s%s" % (mysql_url(), schema, args.db_query)] + args.event_arg, event_env)
+                        ["--db=%s/%s%s" % (mysql_url(), schema, args.db_query)] + args.event_arg + list(extra_args),
+                        event_env)
         stub = epb_grpc.EventServiceStub(grpc.insecure_channel(server.address()))
         stub.ApplyEventTypes(catalogue_request(epb, args.source_dir), metadata=MD)
         stub.UpsertDirectory(org_request(epb, CATALOGUE_HEADS, [("s1", "sales", "s-head")]), metadata=MD)
@@ -74,7 +78,7 @@ def main():
     try:
         event = start_event(args.bin_dir, "limits_" + suffix)
         servers.append(event)
-        compare = start_event(args.compare_bin_dir, "limits_cmp_" + suffix) if args.compare_bin_dir else None
+        compare = start_event(args.compare_bin_dir, "limits_cmp_" + suffix, args.compare_event_arg) if args.compare_bin_dir else None
         if compare:
             servers.append(compare)
         run = subprocess.run([os.path.join(args.bin_dir, "limits_bench"), "--mysql_url=" + mysql_url(),
@@ -130,7 +134,7 @@ def main():
           % (100 * r["ingest_events_per_s"] / r["raw_echo_calls_per_s"], rss_kib / 1024))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(r, compare_bin_dir=args.compare_bin_dir, event_args=args.event_arg, event_env=args.event_env, event_preload=args.event_preload, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
+            json.dump(dict(r, compare_bin_dir=args.compare_bin_dir, compare_event_args=args.compare_event_arg, event_args=args.event_arg, event_env=args.event_env, event_preload=args.event_preload, ingest_ratio=single, ingest_goal=0.5, same_work_ratio=same, same_work_goal=0.7,
                            batch_ratio=batch, batch_goal=0.3,
                            event_peak_rss_kib=rss_kib), f, indent=2)
 

@@ -36,7 +36,7 @@ struct EventHostOptions {
   int background_duty_percent = 35;
   // IngestEvent calls write in at most this many transactions at once; calls
   // arriving meanwhile share the next one (0: each call its own transaction).
-  int ingest_transactions = 4;
+  int ingest_transactions = 2;
   int health_scan_threads = 2;  // MySQL only; SQLite scans in one query
   // The gateway's public address for signed action links in task
   // notifications (keys from PERFFLOW_ACTION_LINK_KEYS); empty: no links.

@@ -287,13 +287,15 @@ class EventServiceE2E(unittest.TestCase):
         check = subprocess.run([promtool, "check", "metrics"], input=text, text=True, capture_output=True)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
-    def test_12_bad_health_scan_threads_refuse_to_start(self):
-        for bad in ["0", "9"]:
+    def test_12_bad_sizes_refuse_to_start(self):
+        for flag, bad, bounds in [("health_scan_threads", "0", "1 to 8"), ("health_scan_threads", "9", "1 to 8"),
+                                  ("ingest_transactions", "-1", "0 (off) to 64"),
+                                  ("ingest_transactions", "65", "0 (off) to 64")]:
             proc = subprocess.run([ARGS.binary, "--grpc_port=0", "--metrics_port=0", "--host=127.0.0.1",
-                                   "--db=sqlite::memory:", "--health_scan_threads=" + bad],
+                                   "--db=sqlite::memory:", "--%s=%s" % (flag, bad)],
                                   capture_output=True, text=True, timeout=30)
             self.assertNotEqual(proc.returncode, 0)
-            self.assertIn("invalid --health_scan_threads %s: must be 1 to 8" % bad, proc.stdout + proc.stderr)
+            self.assertIn("invalid --%s %s: must be %s" % (flag, bad, bounds), proc.stdout + proc.stderr)
 
     def test_13_sigterm_stops_cleanly(self):
         self.assertEqual(SERVER.stop(), 0)
