@@ -97,6 +97,24 @@ class DeliveryStoreTest : public ::testing::TestWithParam<Backend> {
   std::shared_ptr<SqlDeliveryStore> store_;
 };
 
+TEST_P(DeliveryStoreTest, ADigestRunIsRecordedOncePerTenantKindAndPeriod) {
+  const absl::Time now = w_.clock->Now();
+  auto before = store_->DigestRecorded(kTenant, "daily_digest", "2026-12-01");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_FALSE(*before);
+  std::vector<Notice> notices = {{"s-head", "daily_digest", "daily_digest:2026-12-01:s-head", "{}"}};
+  auto first = store_->RecordDigest(kTenant, "daily_digest", "2026-12-01", notices, now);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  auto again = store_->RecordDigest(kTenant, "daily_digest", "2026-12-01", notices, now);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(*again);  // another replica's run: nothing written twice
+  EXPECT_TRUE(*store_->DigestRecorded(kTenant, "daily_digest", "2026-12-01"));
+  EXPECT_FALSE(*store_->DigestRecorded(kTenant, "daily_digest", "2026-12-02"));
+  EXPECT_FALSE(*store_->DigestRecorded(kTenant, "weekly_actions", "2026-12-01"));
+  EXPECT_FALSE(*store_->DigestRecorded("other-tenant", "daily_digest", "2026-12-01"));
+}
+
 TEST_P(DeliveryStoreTest, ConcurrentClaimersNeverShareATimer) {
   IngestContracts(100);  // 300 tasks
   const auto claimed = ClaimConcurrently([&](const std::string& owner) -> absl::StatusOr<std::vector<std::string>> {

@@ -210,17 +210,38 @@ TEST_F(DeadlineWorkerTest, AClaimPastItsLeaseIsFencedAndFiresOnceElsewhere) {
   EXPECT_EQ(stale->fenced, 1);
 }
 
+// The delivery store counting the digests' queries.
+class CountingDigestQueries : public SqlDeliveryStore {
+ public:
+  using SqlDeliveryStore::SqlDeliveryStore;
+  absl::StatusOr<std::vector<TeamTaskCount>> TeamTaskCounts(const std::string& tenant, absl::Time now) override {
+    ++queries;
+    return SqlDeliveryStore::TeamTaskCounts(tenant, now);
+  }
+  absl::StatusOr<std::vector<PersonActions>> WeeklyActionLists(const std::string& tenant, absl::Time now,
+                                                               int per_person) override {
+    ++queries;
+    return SqlDeliveryStore::WeeklyActionLists(tenant, now, per_person);
+  }
+  int queries = 0;
+};
+
 TEST_F(DeadlineWorkerTest, DigestsOncePerPeriodAcrossReplicas) {
   Ingest("c-1");
   // FixedStart is Monday 09:00 UTC; the tenant has no settings (UTC, 09:00).
-  DigestScheduler one(EventSourceOf(w_.core, w_.store), deliveries_, ClockTime(w_.clock), metrics_.get());
-  DigestScheduler two(EventSourceOf(w_.core, w_.store), deliveries_, ClockTime(w_.clock), metrics_.get());
+  auto store_one = std::make_shared<CountingDigestQueries>(w_.database.db);
+  auto store_two = std::make_shared<CountingDigestQueries>(w_.database.db);
+  DigestScheduler one(EventSourceOf(w_.core, w_.store), store_one, ClockTime(w_.clock), metrics_.get());
+  DigestScheduler two(EventSourceOf(w_.core, w_.store), store_two, ClockTime(w_.clock), metrics_.get());
   auto first = one.RunOnce();
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(*first, 2);  // daily + weekly
+  EXPECT_EQ(store_one->queries, 2);
   auto again = two.RunOnce();
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, 0);
+  // The second replica found both runs recorded and did not build them again.
+  EXPECT_EQ(store_two->queries, 0);
   // Managers of the assignees: s1 -> s-head; s-head and c-head -> ceo.
   EXPECT_THAT(Outbox("daily_digest"), ElementsAre("ceo", "s-head"));
   EXPECT_THAT(Outbox("weekly_actions"), ElementsAre("c-head", "s-head", "s1"));
@@ -229,6 +250,7 @@ TEST_F(DeadlineWorkerTest, DigestsOncePerPeriodAcrossReplicas) {
   auto tuesday = two.RunOnce();
   ASSERT_TRUE(tuesday.ok());
   EXPECT_EQ(*tuesday, 1);
+  EXPECT_EQ(store_two->queries, 1);  // Tuesday's daily digest
   EXPECT_EQ(Outbox("daily_digest").size(), 4u);
   EXPECT_EQ(Outbox("weekly_actions").size(), 3u);
 }

@@ -253,6 +253,13 @@ absl::StatusOr<int> DigestScheduler::RunOnce() {
     auto run = [&](const char* kind, const std::optional<std::string>& period,
                    const std::function<absl::StatusOr<std::vector<Notice>>()>& build) -> absl::Status {
       if (!period || done_[{tenant, kind}] == *period) return absl::OkStatus();
+      // Another replica's run: its queries (seconds over many open tasks) are not repeated.
+      auto recorded_before = store_->DigestRecorded(tenant, kind, *period);
+      if (!recorded_before.ok()) return recorded_before.status();
+      if (*recorded_before) {
+        done_[{tenant, kind}] = *period;
+        return absl::OkStatus();
+      }
       auto notices = build();
       if (!notices.ok()) return notices.status();
       auto wrote = store_->RecordDigest(tenant, kind, *period, *notices, *now);
@@ -502,8 +509,7 @@ absl::StatusOr<int> OutboxRelay::RunOnce() {
       auto n = Settle({first, first + std::min(batch, handed.size() - begin)}, *now);
       if (!n.ok()) return n.status();
       settled += *n;
-      PaceBatch(*options_.worker.clock, options_.worker.clock->Monotonic() - batch_start,
-                options_.worker.duty_percent);
+      PaceBatch(*options_.worker.clock, options_.worker.clock->Monotonic() - batch_start, options_.worker.duty_percent);
     }
   }
   for (int b = 0; b < options_.worker.max_batches; ++b) {

@@ -134,6 +134,10 @@ class DeliveryStore {
   virtual absl::StatusOr<std::vector<TeamTaskCount>> TeamTaskCounts(const std::string& tenant, absl::Time now) = 0;
   virtual absl::StatusOr<std::vector<PersonActions>> WeeklyActionLists(const std::string& tenant, absl::Time now,
                                                                        int per_person) = 0;
+  // Whether the (kind, period) run is recorded: a replica asks before it
+  // builds a digest another replica already sent.
+  virtual absl::StatusOr<bool> DigestRecorded(const std::string& tenant, const std::string& kind,
+                                              const std::string& period) = 0;
   // Records the (kind, period) run and writes its notices in one transaction;
   // false when another replica already did.
   virtual absl::StatusOr<bool> RecordDigest(const std::string& tenant, const std::string& kind,

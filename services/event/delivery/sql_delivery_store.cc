@@ -457,6 +457,14 @@ absl::StatusOr<std::vector<PersonActions>> SqlDeliveryStore::WeeklyActionLists(c
   return out;
 }
 
+absl::StatusOr<bool> SqlDeliveryStore::DigestRecorded(const std::string& tenant, const std::string& kind,
+                                                      const std::string& period) {
+  auto runs = db::QueryInt(*db_, "SELECT COUNT(*) FROM digest_runs WHERE tenant_id = ? AND kind = ? AND period = ?",
+                           {tenant, kind, period}, 0);
+  if (!runs.ok()) return runs.status();
+  return *runs > 0;
+}
+
 absl::StatusOr<bool> SqlDeliveryStore::RecordDigest(const std::string& tenant, const std::string& kind,
                                                     const std::string& period, const std::vector<Notice>& notices,
                                                     absl::Time now) {

@@ -33,6 +33,8 @@ class SqlDeliveryStore : public DeliveryStore {
   absl::StatusOr<std::vector<TeamTaskCount>> TeamTaskCounts(const std::string& tenant, absl::Time now) override;
   absl::StatusOr<std::vector<PersonActions>> WeeklyActionLists(const std::string& tenant, absl::Time now,
                                                                int per_person) override;
+  absl::StatusOr<bool> DigestRecorded(const std::string& tenant, const std::string& kind,
+                                      const std::string& period) override;
   absl::StatusOr<bool> RecordDigest(const std::string& tenant, const std::string& kind, const std::string& period,
                                     const std::vector<Notice>& notices, absl::Time now) override;
 
