@@ -103,6 +103,26 @@ void AwaitWaiting(IngestCombiner& combiner, size_t n) {
   ASSERT_EQ(combiner.Waiting(), n);
 }
 
+// Polls (bounded) until the store holds its first transaction.
+void AwaitHeld(ScriptedStore& store) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (store.Transactions().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  ASSERT_FALSE(store.Transactions().empty());
+}
+
+// A call "first" of `first_tenant` that the store holds, then the `queued`
+// calls (tenant, id) waiting behind it; then the store lets go and all end.
+void RunBehindAHeldCall(ScriptedStore& store, IngestCombiner& combiner, Callers& callers,
+                        const std::vector<std::pair<std::string, std::string>>& queued,
+                        const std::string& first_tenant = "t1") {
+  callers.Start(first_tenant, "first");
+  AwaitHeld(store);
+  for (const auto& [tenant, id] : queued) callers.Start(tenant, id);
+  AwaitWaiting(combiner, queued.size());
+  store.Release();
+  callers.Join();
+}
+
 TEST(IngestCombinerTest, ACallAloneRunsAtOnce) {
   ScriptedStore store;
   store.Release();
@@ -122,14 +142,8 @@ TEST(IngestCombinerTest, CallsArrivingWhileBusyShareTheNextTransactionEachWithIt
     ++observed_transactions;
   });
   Callers callers(combiner);
-  callers.Start("t1", "first");
   // The first call holds the only transaction; five more wait for it.
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (store.Transactions().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  for (const char* id : {"b", "c", "d", "e", "f"}) callers.Start("t1", id);
-  AwaitWaiting(combiner, 5);
-  store.Release();
-  callers.Join();
+  RunBehindAHeldCall(store, combiner, callers, {{"t1", "b"}, {"t1", "c"}, {"t1", "d"}, {"t1", "e"}, {"t1", "f"}});
 
   auto transactions = store.Transactions();
   ASSERT_EQ(transactions.size(), 2u);
@@ -150,14 +164,9 @@ TEST(IngestCombinerTest, ATransactionHoldsOneTenantAndAtMostMaxBatch) {
   ScriptedStore store;
   IngestCombiner combiner(store.Function(), 1, 2);
   Callers callers(combiner);
-  callers.Start("tenant-f", "first");
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (store.Transactions().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  for (const char* id : {"a1", "a2", "a3"}) callers.Start("tenant-a", id);
-  for (const char* id : {"b1", "b2"}) callers.Start("tenant-b", id);
-  AwaitWaiting(combiner, 5);
-  store.Release();
-  callers.Join();
+  RunBehindAHeldCall(
+      store, combiner, callers,
+      {{"tenant-a", "a1"}, {"tenant-a", "a2"}, {"tenant-a", "a3"}, {"tenant-b", "b1"}, {"tenant-b", "b2"}}, "tenant-f");
 
   auto transactions = store.Transactions();
   size_t events = 0;
@@ -176,13 +185,7 @@ TEST(IngestCombinerTest, ASharedTransactionFailingIsRunAgainOneEventAtATime) {
   ScriptedStore store;
   IngestCombiner combiner(store.Function(), 1, 64);
   Callers callers(combiner);
-  callers.Start("t1", "first");
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (store.Transactions().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  for (const char* id : {"a", "bad", "c"}) callers.Start("t1", id);
-  AwaitWaiting(combiner, 3);
-  store.Release();
-  callers.Join();
+  RunBehindAHeldCall(store, combiner, callers, {{"t1", "a"}, {"t1", "bad"}, {"t1", "c"}});
 
   auto results = callers.Results();
   EXPECT_TRUE(results.at("a").ok());
@@ -196,13 +199,7 @@ TEST(IngestCombinerTest, AnUnavailableDatabaseFailsTheSharedTransactionsCallsWit
   ScriptedStore store(absl::UnavailableError("database unreachable"));
   IngestCombiner combiner(store.Function(), 1, 64);
   Callers callers(combiner);
-  callers.Start("t1", "first");
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (store.Transactions().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
-  for (const char* id : {"a", "bad", "c"}) callers.Start("t1", id);
-  AwaitWaiting(combiner, 3);
-  store.Release();
-  callers.Join();
+  RunBehindAHeldCall(store, combiner, callers, {{"t1", "a"}, {"t1", "bad"}, {"t1", "c"}});
 
   auto results = callers.Results();
   for (const char* id : {"a", "bad", "c"}) EXPECT_TRUE(absl::IsUnavailable(results.at(id).status())) << id;
@@ -215,9 +212,9 @@ TEST(IngestCombinerTest, SeveralTransactionsRunAtOnceUpToTheLimit) {
   IngestCombiner combiner(store.Function(), 2, 64);
   Callers callers(combiner);
   callers.Start("t1", "first");
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (store.Transactions().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+  AwaitHeld(store);
   callers.Start("t1", "second");
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (callers.Results().empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   auto results = callers.Results();
   ASSERT_EQ(results.size(), 1u);
