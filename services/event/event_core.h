@@ -50,9 +50,10 @@ struct HealthQuery {
 
 class EventCore {
  public:
-  // `metrics` may be null (unit tests). With `ingest_transactions` > 0, single
-  // events (IngestEvent) are stored through an IngestCombiner of that many
-  // transactions at once; 0: each in its own transaction.
+  // `metrics` may be null (unit tests). With `ingest_transactions` > 0, a
+  // store of one built event (IngestEvent; a batch or import with one valid
+  // item) goes through an IngestCombiner of that many transactions at once;
+  // 0: each in its own transaction.
   EventCore(std::shared_ptr<EventStore> store, std::shared_ptr<const Clock> clock, EventMetrics* metrics,
             int ingest_transactions = 0);
 
